@@ -1,0 +1,51 @@
+/* vm: one KVM virtual machine — the fds, guest memory, vCPUs, and the
+ * run/exit state shared by the vCPU threads. One ward-hv process runs
+ * exactly one vm. */
+#ifndef WARD_HV_VM_H
+#define WARD_HV_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/mem.h"
+
+#define VM_MAX_VCPUS 64
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	int host_cpu;       /* -1: not pinned */
+	pthread_t thread;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	int nr_vcpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	int serial_out_fd;           /* guest console goes here (stdout) */
+	/* Set once by the first vCPU to stop the VM (debug exit, shutdown,
+	 * fatal error); exit_status is then ward-hv's exit status. */
+	atomic_bool stopping;
+	int exit_status;
+};
+
+/* Request that every vCPU stops; the first caller's status wins. */
+void vm_stop(struct vm *vm, int status);
+
+/* IRQ lines (GSIs) used by the platform: 4 = COM1. PCI INTx lines are
+ * allocated from VM_PCI_IRQ_BASE upwards (one per device slot). */
+#define VM_IRQ_COM1       4
+#define VM_PCI_IRQ_BASE   16
+#define VM_PCI_IRQ_COUNT  8
+
+/* Raise/lower a GSI on the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
+
+#endif
