@@ -25,9 +25,11 @@ struct bus_range {
 
 /* Returns 0, -EEXIST on overlap, -ENOSPC when full. */
 int bus_register(enum bus_space sp, uint64_t base, uint64_t len, bus_io_fn fn, void *opaque);
-/* Move an existing range (BAR reprogramming); len 0 unmaps it. Caller holds
- * the bus lock (i.e. is inside a handler) or runs before the vCPUs start. */
+/* Move an existing range (BAR reprogramming). Call it only from inside a
+ * handler (the bus lock is then held) or before the vCPUs start. A device
+ * whose decoding is disabled keeps its range and ignores the accesses. */
 int bus_move(enum bus_space sp, void *opaque, uint64_t old_base, uint64_t new_base);
+/* Takes the bus lock: never call it from inside a handler. */
 void bus_unregister(enum bus_space sp, void *opaque, uint64_t base);
 
 /* Returns false when nothing is mapped there (reads then see all-ones). */

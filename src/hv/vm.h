@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "hv/mem.h"
 
 #define VM_MAX_VCPUS 64
@@ -21,6 +23,7 @@ struct vcpu {
 	size_t run_size;
 	int host_cpu;       /* -1: not pinned */
 	pthread_t thread;
+	bool started;
 };
 
 struct vm {
@@ -30,11 +33,16 @@ struct vm {
 	int nr_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	int serial_out_fd;           /* guest console goes here (stdout) */
+	int stop_efd;                /* eventfd written by vm_stop() */
 	/* Set once by the first vCPU to stop the VM (debug exit, shutdown,
 	 * fatal error); exit_status is then ward-hv's exit status. */
 	atomic_bool stopping;
 	int exit_status;
 };
+
+/* ward-hv's own exit statuses (a guest's debug-exit value is used as is). */
+#define HV_EXIT_SETUP 125   /* bad option or image, KVM setup failed */
+#define HV_EXIT_CRASH 126   /* triple fault, internal error, unhandled exit */
 
 /* Request that every vCPU stops; the first caller's status wins. */
 void vm_stop(struct vm *vm, int status);
@@ -47,5 +55,18 @@ void vm_stop(struct vm *vm, int status);
 
 /* Raise/lower a GSI on the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
+
+
+/* Open /dev/kvm, create the VM with in-kernel irqchip and PIT, and map
+ * guest memory of `mem_bytes` into it. */
+int vm_create(struct vm *vm, uint64_t mem_bytes, char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* vCPUs (vcpu.c) */
+int vcpus_create(struct vm *vm, int nr, const int *host_cpus, char *err, size_t errlen);
+int vcpus_start(struct vm *vm, char *err, size_t errlen);
+/* Kick every vCPU out of KVM_RUN and join the threads. */
+void vcpus_stop(struct vm *vm);
+void vcpus_destroy(struct vm *vm);
 
 #endif

@@ -1,0 +1,432 @@
+/* ward-hv: one KVM virtual machine per process. Parses the instance
+ * description (command line, or fds inherited from ward-controller), builds
+ * the VM, boots the kernel and waits; the exit status is the guest's
+ * debug-exit value, or HV_EXIT_SETUP / HV_EXIT_CRASH (see docs/hv.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hv/boot/boot.h"
+#include "hv/dev/virtio_pci.h"
+#include "hv/serial.h"
+#include "hv/vm.h"
+#include "log.h"
+
+#define MAX_DEVICES      8
+#define MAX_IMAGE_BYTES  (1ULL << 30)
+#define MIN_MEMORY_MIB   4
+#define MAX_CMDLINE      4096
+
+struct device_arg {
+	char kind;          /* 'b' blk, 'n' net */
+	const char *path;   /* unix socket path, or NULL when fd >= 0 */
+	int fd;
+};
+
+struct opts {
+	const char *kernel, *initrd;
+	int kernel_fd, initrd_fd;
+	const char *cmdline;
+	uint64_t memory_mib;
+	int vcpus;
+	int cpus[VM_MAX_VCPUS];
+	int ncpus;
+	struct device_arg dev[MAX_DEVICES];
+	int ndev;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ward-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory MIB]\n"
+"               [--vcpus N] [--cpus LIST] [--blk SOCKET]... [--net SOCKET]...\n"
+"  Runs one VM. The guest console is on stdout; the exit status is the value\n"
+"  the guest wrote to the debug-exit port (0xf4), 125 for a setup error and\n"
+"  126 when the guest crashed (triple fault, KVM internal error).\n"
+"  Controller mode passes inherited fds instead of paths:\n"
+"  --kernel-fd N --initrd-fd N --blk-fd N --net-fd N\n");
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ward-hv: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return HV_EXIT_SETUP;
+}
+
+static int parse_uint(const char *s, const char *what, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || *out > max) {
+		fail("%s must be a number from 0 to %llu, got '%s'", what, max, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_fd(const char *s, const char *what)
+{
+	unsigned long long v;
+
+	if (parse_uint(s, what, INT_MAX, &v) || v <= 2 || fcntl((int)v, F_GETFD) < 0) {
+		fail("%s must name an inherited open file descriptor above 2, got '%s'", what, s);
+		return -1;
+	}
+	return (int)v;
+}
+
+/* "0,2-3" -> {0,2,3}; every CPU must be one we may run on. */
+static int parse_cpus(const char *s, struct opts *o)
+{
+	cpu_set_t allowed;
+	const char *p = s;
+
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b;
+
+		if (end == p || a < 0)
+			goto bad;
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a)
+				goto bad;
+		}
+		for (long c = a; c <= b; c++) {
+			if (c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed))
+				return fail("--cpus: host CPU %ld does not exist or is not available to ward-hv", c), -1;
+			if (o->ncpus == VM_MAX_VCPUS)
+				goto bad;
+			o->cpus[o->ncpus++] = (int)c;
+		}
+		if (*end == ',')
+			end++;
+		else if (*end)
+			goto bad;
+		p = end;
+	}
+	if (o->ncpus)
+		return 0;
+bad:
+	fail("--cpus wants a list like 0,2-3, got '%s'", s);
+	return -1;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD };
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'v' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "blk", required_argument, NULL, 'b' },
+		{ "net", required_argument, NULL, 'n' },
+		{ "kernel-fd", required_argument, NULL, O_KERNEL_FD },
+		{ "initrd-fd", required_argument, NULL, O_INITRD_FD },
+		{ "blk-fd", required_argument, NULL, O_BLK_FD },
+		{ "net-fd", required_argument, NULL, O_NET_FD },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	unsigned long long v;
+	int c;
+
+	*o = (struct opts){ .kernel_fd = -1, .initrd_fd = -1, .cmdline = "",
+			    .memory_mib = 128, .vcpus = 1 };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->kernel = optarg; break;
+		case 'i': o->initrd = optarg; break;
+		case 'c':
+			if (strlen(optarg) >= MAX_CMDLINE)
+				return fail("--cmdline is longer than %d bytes", MAX_CMDLINE - 1), -1;
+			o->cmdline = optarg;
+			break;
+		case 'm':
+			if (parse_uint(optarg, "--memory (MiB)", 1ULL << 30, &v))
+				return -1;
+			o->memory_mib = v;
+			break;
+		case 'v':
+			if (parse_uint(optarg, "--vcpus", VM_MAX_VCPUS, &v))
+				return -1;
+			o->vcpus = (int)v;
+			break;
+		case 'p':
+			if (parse_cpus(optarg, o))
+				return -1;
+			break;
+		case 'b': case 'n': case O_BLK_FD: case O_NET_FD: {
+			struct device_arg *d = &o->dev[o->ndev];
+
+			if (o->ndev == MAX_DEVICES)
+				return fail("at most %d devices per VM", MAX_DEVICES), -1;
+			d->kind = (c == 'b' || c == O_BLK_FD) ? 'b' : 'n';
+			d->fd = -1;
+			if (c == 'b' || c == 'n') {
+				d->path = optarg;
+			} else if ((d->fd = parse_fd(optarg, c == O_BLK_FD ? "--blk-fd" : "--net-fd")) < 0) {
+				return -1;
+			}
+			o->ndev++;
+			break;
+		}
+		case O_KERNEL_FD:
+			if ((o->kernel_fd = parse_fd(optarg, "--kernel-fd")) < 0)
+				return -1;
+			break;
+		case O_INITRD_FD:
+			if ((o->initrd_fd = parse_fd(optarg, "--initrd-fd")) < 0)
+				return -1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			if (optopt)
+				return fail("unknown or incomplete option -%c", optopt), -1;
+			return fail("unknown option '%s'", argv[optind - 1]), -1;
+		}
+	}
+	if (optind < argc)
+		return fail("unexpected argument '%s'", argv[optind]), -1;
+	if (!o->kernel && o->kernel_fd < 0)
+		return usage(stderr), fail("--kernel is required"), -1;
+	if (o->vcpus < 1)
+		return fail("--vcpus must be at least 1"), -1;
+	if (o->ncpus && o->ncpus != o->vcpus)
+		return fail("--cpus lists %d host CPUs for %d vCPUs: give one per vCPU",
+			    o->ncpus, o->vcpus), -1;
+	return 0;
+}
+
+static int check_memory(uint64_t mib)
+{
+	struct sysinfo si;
+	uint64_t total;
+
+	if (mib < MIN_MEMORY_MIB)
+		return fail("--memory must be at least %d MiB, got %llu", MIN_MEMORY_MIB,
+			    (unsigned long long)mib), -1;
+	if (sysinfo(&si) == 0) {
+		total = (uint64_t)si.totalram * si.mem_unit;
+		if (mib << 20 > total)
+			return fail("--memory %llu MiB is more than this host has (%llu MiB)",
+				    (unsigned long long)mib, (unsigned long long)(total >> 20)), -1;
+	}
+	return 0;
+}
+
+/* Read a whole image (path or inherited fd) into a heap buffer. */
+static int read_image(const char *path, int fd, const char *what, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	size_t off = 0;
+	int own = 0;
+
+	if (fd < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail("cannot open %s '%s': %s", what, path, strerror(errno)), -1;
+		own = 1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fail("%s '%s' is not a regular file", what, path ? path : "(fd)");
+		goto err;
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size > MAX_IMAGE_BYTES) {
+		fail("%s '%s' has %lld bytes: it must be 1 byte to 1 GiB", what,
+		     path ? path : "(fd)", (long long)st.st_size);
+		goto err;
+	}
+	*len = (size_t)st.st_size;
+	*buf = malloc(*len);
+	if (!*buf) {
+		fail("no memory to read %s", what);
+		goto err;
+	}
+	while (off < *len) {
+		ssize_t n = pread(fd, *buf + off, *len - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fail("reading %s failed: %s", what, n < 0 ? strerror(errno) : "file shrank");
+			free(*buf);
+			*buf = NULL;
+			goto err;
+		}
+		off += (size_t)n;
+	}
+	if (own)
+		close(fd);
+	return 0;
+err:
+	if (own)
+		close(fd);
+	return -1;
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail("socket path '%s' is too long", path), -1;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fail("cannot connect to vhost-user backend '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int add_devices(struct vm *vm, struct opts *o)
+{
+	char err[256];
+
+	if (pci_init(vm) < 0)
+		return fail("cannot set up the PCI host bridge"), -1;
+	for (int i = 0; i < o->ndev; i++) {
+		struct device_arg *d = &o->dev[i];
+		int fd = d->path ? connect_unix(d->path) : d->fd;
+		int rc;
+
+		if (fd < 0)
+			return -1;
+		rc = d->kind == 'b' ? virtio_blk_add(vm, fd, err, sizeof(err))
+				    : virtio_net_add(vm, fd, err, sizeof(err));
+		if (rc < 0)
+			return fail("%s device %d: %s", d->kind == 'b' ? "blk" : "net", i, err), -1;
+	}
+	return 0;
+}
+
+/* Wait until a vCPU or device stops the VM, or we get SIGTERM/SIGINT. */
+static void wait_for_stop(struct vm *vm, int sigfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = vm->stop_efd, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+
+	while (!atomic_load(&vm->stopping)) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("stopping on signal", "signo=%u", si.ssi_signo);
+				vm_stop(vm, 128 + (int)si.ssi_signo);
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vm;
+	struct opts o;
+	struct boot_image img = { 0 };
+	struct boot_entry entry;
+	uint8_t *kernel = NULL, *initrd = NULL;
+	char err[256];
+	sigset_t sigs;
+	int sigfd, status = HV_EXIT_SETUP;
+
+	log_init("hv", LOG_WARN);
+	if (parse_opts(argc, argv, &o) || check_memory(o.memory_mib))
+		return HV_EXIT_SETUP;
+	if (read_image(o.kernel, o.kernel_fd, "kernel", &kernel, &img.kernel_len))
+		return HV_EXIT_SETUP;
+	if ((o.initrd || o.initrd_fd >= 0) &&
+	    read_image(o.initrd, o.initrd_fd, "initrd", &initrd, &img.initrd_len))
+		goto out_free;
+	img.kernel = kernel;
+	img.initrd = initrd;
+	img.cmdline = o.cmdline;
+
+	/* Signals: SIGTERM/SIGINT arrive on a signalfd; the vCPU kick signal is
+	 * blocked everywhere except inside the vCPU threads. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigdelset(&sigs, SIGUSR1);
+	sigdelset(&sigs, SIGPIPE);
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+
+	vm.serial_out_fd = STDOUT_FILENO;
+	if (vm_create(&vm, o.memory_mib << 20, err, sizeof(err))) {
+		fail("%s", err);
+		goto out_free;
+	}
+	if (platform_devices_init(&vm) || add_devices(&vm, &o))
+		goto out_vm;
+	if (boot_load(&vm.mem, &img, o.vcpus, &entry, err, sizeof(err))) {
+		fail("%s", err);
+		goto out_devices;
+	}
+	/* The images are in guest memory now; nothing else needs them. */
+	free(kernel);
+	free(initrd);
+	kernel = initrd = NULL;
+	if (vcpus_create(&vm, o.vcpus, o.ncpus ? o.cpus : NULL, err, sizeof(err)) ||
+	    boot_setup_vcpu(vm.vcpus[0].fd, &entry, &vm.mem, err, sizeof(err)) ||
+	    vcpus_start(&vm, err, sizeof(err))) {
+		fail("%s", err);
+		goto out_vcpus;
+	}
+	wait_for_stop(&vm, sigfd);
+	vcpus_stop(&vm);
+	status = vm.exit_status;
+out_vcpus:
+	vcpus_destroy(&vm);
+out_devices:
+	virtio_devices_destroy(&vm);
+out_vm:
+	serial_flush();
+	vm_destroy(&vm);
+out_free:
+	free(kernel);
+	free(initrd);
+	return status;
+}

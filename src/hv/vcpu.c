@@ -1,0 +1,268 @@
+/* vcpu: one thread per virtual CPU running KVM_RUN, pinned to its host CPU
+ * when asked, with a filtered CPUID, and the exit handling: port I/O and MMIO
+ * go to the bus, everything else stops the VM with a clear message. */
+#include "hv/vm.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv/bus.h"
+#include "log.h"
+
+#define SIG_VCPU_KICK SIGUSR1
+
+static void kick_handler(int sig) { (void)sig; }
+
+/* Feature bits hidden from guests (leaf 1 ECX): VMX (no nested virt),
+ * MONITOR (no mwait-based idle). Leaf 1 ECX bit 31 says "hypervisor". */
+#define CPUID1_ECX_MONITOR (1u << 3)
+#define CPUID1_ECX_VMX     (1u << 5)
+#define CPUID1_ECX_HYPERV  (1u << 31)
+
+static int set_cpuid(struct vcpu *v, int nr_vcpus)
+{
+	int nent = 256, rc;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)nent * sizeof(struct kvm_cpuid_entry2));
+
+	if (!c)
+		return -ENOMEM;
+	c->nent = (uint32_t)nent;
+	if (ioctl(v->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ecx &= ~(CPUID1_ECX_MONITOR | CPUID1_ECX_VMX);
+			e->ecx |= CPUID1_ECX_HYPERV;
+			/* initial APIC id and logical processor count */
+			e->ebx = (e->ebx & 0x0000ffffu) | ((uint32_t)v->id << 24) |
+				 ((uint32_t)(nr_vcpus & 0xff) << 16);
+			break;
+		case 0xb: case 0x1f:
+			e->edx = (uint32_t)v->id; /* x2APIC id */
+			break;
+		case 6:
+			e->ecx &= ~1u; /* no APERF/MPERF: not virtualised here */
+			break;
+		}
+	}
+	rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+out:
+	free(c);
+	return rc;
+}
+
+int vcpus_create(struct vm *vm, int nr, const int *host_cpus, char *err, size_t errlen)
+{
+	int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	int rc;
+
+	if (mmap_size <= 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -EIO;
+	}
+	for (int i = 0; i < nr; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->host_cpu = host_cpus ? host_cpus[i] : -1;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "KVM_CREATE_VCPU %d failed: %s", i, strerror(errno));
+			return rc;
+		}
+		vm->nr_vcpus = i + 1;
+		v->run_size = (size_t)mmap_size;
+		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			snprintf(err, errlen, "mapping kvm_run of vCPU %d failed: %s", i, strerror(errno));
+			return -ENOMEM;
+		}
+		rc = set_cpuid(v, nr);
+		if (rc) {
+			snprintf(err, errlen, "setting CPUID of vCPU %d failed: %s", i, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	bool wr = r->io.direction == KVM_EXIT_IO_OUT;
+
+	/* String I/O (rep outsb etc.): KVM hands us `count` elements. */
+	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size)
+		if (!bus_dispatch(BUS_PIO, r->io.port, data, r->io.size, wr))
+			log_debug("unclaimed port I/O", "port=0x%x size=%u write=%d",
+				  r->io.port, r->io.size, wr);
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+
+	if (r->mmio.len > 8)
+		return;
+	if (!bus_dispatch(BUS_MMIO, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
+			  r->mmio.is_write))
+		log_debug("unclaimed MMIO", "gpa=0x%llx len=%u write=%d",
+			  (unsigned long long)r->mmio.phys_addr, r->mmio.len, r->mmio.is_write);
+}
+
+static void report_crash(struct vcpu *v, const char *what)
+{
+	struct kvm_regs regs;
+	unsigned long long rip = 0;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		rip = regs.rip;
+	fprintf(stderr, "ward-hv: %s on vCPU %d (rip=0x%llx); stopping the VM\n", what, v->id, rip);
+	log_error("guest stopped", "vcpu=%d reason=\"%s\" rip=0x%llx", v->id, what, rip);
+	vm_stop(v->vm, HV_EXIT_CRASH);
+}
+
+/* Returns false when the vCPU loop must end. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	char what[96];
+
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_HLT: /* in-kernel LAPIC handles HLT; tolerate the exit */
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		report_crash(v, "guest triple fault (shutdown)");
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (r->system_event.type == KVM_SYSTEM_EVENT_CRASH) {
+			report_crash(v, "guest reported a crash");
+		} else {
+			log_info("guest requested power-off/reset", "vcpu=%d type=%u",
+				 v->id, r->system_event.type);
+			vm_stop(v->vm, 0);
+		}
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "KVM entry failure (hardware reason 0x%llx)",
+			 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+		report_crash(v, what);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "KVM internal error (suberror %u)", r->internal.suberror);
+		report_crash(v, what);
+		return false;
+	default:
+		snprintf(what, sizeof(what), "unhandled KVM exit reason %u", r->exit_reason);
+		report_crash(v, what);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	if (v->host_cpu >= 0) {
+		cpu_set_t cpus;
+
+		CPU_ZERO(&cpus);
+		CPU_SET(v->host_cpu, &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus) < 0) {
+			fprintf(stderr, "ward-hv: cannot pin vCPU %d to host CPU %d: %s\n",
+				v->id, v->host_cpu, strerror(errno));
+			vm_stop(v->vm, HV_EXIT_SETUP);
+			return NULL;
+		}
+	}
+	/* Only this thread's kick signal is unblocked here. */
+	sigemptyset(&set);
+	sigaddset(&set, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&v->vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fprintf(stderr, "ward-hv: KVM_RUN on vCPU %d failed: %s\n", v->id, strerror(errno));
+			vm_stop(v->vm, HV_EXIT_CRASH);
+			break;
+		}
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpus_start(struct vm *vm, char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIG_VCPU_KICK, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		rc = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (rc) {
+			snprintf(err, errlen, "starting vCPU thread %d: %s", i, strerror(rc));
+			vm_stop(vm, HV_EXIT_SETUP);
+			vcpus_stop(vm);
+			return -rc;
+		}
+		vm->vcpus[i].started = true;
+	}
+	return 0;
+}
+
+void vcpus_stop(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, SIG_VCPU_KICK);
+		pthread_join(v->thread, NULL);
+		v->started = false;
+	}
+}
+
+void vcpus_destroy(struct vm *vm)
+{
+	for (int i = 0; i < VM_MAX_VCPUS; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			munmap(v->run, v->run_size);
+		if (v->vm && v->fd >= 0)
+			close(v->fd);
+		v->run = NULL;
+		v->fd = -1;
+	}
+}
