@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hv/boot/boot.h"
+#include "hv/dev/pci.h"
 #include "hv/dev/virtio_pci.h"
 #include "hv/serial.h"
 #include "hv/vm.h"

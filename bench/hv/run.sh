@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# ward-hv vs QEMU microvm on the same `hello` PVH image, side by side in one
+# run: wall time from process start to guest exit (median of N runs), and the
+# VMM's own resident memory beyond guest RAM (RssAnon + RssFile of a live VM
+# whose guest RAM is a memfd in both VMMs, so RssShmem holds the guest).
+# usage: bench/hv/run.sh BUILD_DIR [JSON_OUT]
+set -euo pipefail
+B=$(cd "${1:-build}" && pwd)
+OUT=${2:-}
+N=${N:-20}
+HV=$B/src/hv/ward-hv
+HELLO=$B/guest/hello.elf
+SPIN=$B/guest/spin.elf
+MEM=32
+QEMU=(qemu-system-x86_64 -M microvm -enable-kvm -cpu EPYC -m $MEM -nographic
+      -no-reboot -nodefaults -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4)
+
+now_ns() { date +%s%N; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+time_runs() { # label cmd... -> prints N durations in ms
+	for _ in $(seq "$N"); do
+		local t0 t1
+		t0=$(now_ns)
+		"$@" >/dev/null 2>&1 || true
+		t1=$(now_ns)
+		echo $(( (t1 - t0) / 1000 ))
+	done
+}
+
+rss_kib() { # pid -> RssAnon + RssFile in KiB
+	awk '/^RssAnon:|^RssFile:/ {s += $2} END {print s}' "/proc/$1/status"
+}
+
+live_rss() { # cmd... : start a spinning guest, wait for its banner, sample
+	local log pid
+	log=$(mktemp)
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do grep -q "spin: running" "$log" && break; sleep 0.05; done
+	sleep 0.2
+	rss_kib "$pid"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	rm -f "$log"
+}
+
+hv_us=$(time_runs "$HV" --kernel "$HELLO" --memory $MEM | median)
+q_us=$(time_runs "${QEMU[@]}" -kernel "$HELLO" | median)
+hv_rss=$(live_rss "$HV" --kernel "$SPIN" --memory $MEM)
+q_rss=$(live_rss "${QEMU[@]}" -object memory-backend-memfd,id=m,size=${MEM}M,share=on \
+	-machine memory-backend=m -kernel "$SPIN")
+
+start_ratio=$(awk -v a="$q_us" -v b="$hv_us" 'BEGIN {printf "%.2f", a / b}')
+rss_ratio=$(awk -v a="$hv_rss" -v b="$q_rss" 'BEGIN {printf "%.2f", a / b}')
+
+printf '%-28s %14s %14s\n' "metric ($N runs, median)" "ward-hv" "qemu microvm"
+printf '%-28s %14.1f %14.1f\n' "start to guest exit (ms)" "$(echo "$hv_us/1000" | bc -l)" "$(echo "$q_us/1000" | bc -l)"
+printf '%-28s %14d %14d\n' "VMM RSS beyond guest (KiB)" "$hv_rss" "$q_rss"
+if [ -n "$OUT" ]; then
+	printf '{"hv_start_us": %s, "qemu_start_us": %s, "hv_rss_kib": %s, "qemu_rss_kib": %s, "hv_vs_qemu_start_ratio": %s, "rss_ratio": %s}\n' \
+		"$hv_us" "$q_us" "$hv_rss" "$q_rss" "$start_ratio" "$rss_ratio" >"$OUT"
+fi
+echo "hv_vs_qemu_start_ratio=$start_ratio rss_ratio=$rss_ratio"

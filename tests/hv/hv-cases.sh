@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Integration tests of ward-hv with the guest kit: one case per invocation.
+# usage: hv-cases.sh CASE   (WARD_BUILD_ROOT points at the build directory)
+set -uo pipefail
+case_name=$1
+B=${WARD_BUILD_ROOT:?}
+HV=$B/src/hv/ward-hv
+G=$B/guest
+T=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable here"; exit 77; }
+
+die() { echo "FAIL: $*"; echo "--- stdout"; cat "$T/out" 2>/dev/null; echo "--- stderr"; cat "$T/err" 2>/dev/null; exit 1; }
+
+# run_hv EXPECTED_STATUS ARGS... : runs ward-hv with a timeout, checks status
+run_hv() {
+	local want=$1; shift
+	timeout 60 "$HV" "$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	[ "$rc" -eq 124 ] && die "ward-hv hung (killed after 60 s): $*"
+	[ "$rc" -eq "$want" ] || die "ward-hv $* exited $rc, expected $want"
+}
+
+expect_out() { grep -q -- "$1" "$T/out" || die "stdout lacks '$1'"; }
+expect_err() { grep -q -- "$1" "$T/err" || die "stderr lacks '$1'"; }
+
+case "$case_name" in
+hello)
+	run_hv 0 --kernel "$G/hello.elf"
+	expect_out "hello from guest" ;;
+smp)
+	run_hv 0 --kernel "$G/smp.elf" --vcpus 2 --cmdline "smp=2"
+	expect_out "smp" ;;
+triple-fault)
+	run_hv 126 --kernel "$G/triple-fault.elf"
+	expect_err "triple fault" ;;
+reject-missing-file)
+	run_hv 125 --kernel "$T/nope.elf"
+	expect_err "cannot open kernel" ;;
+reject-empty-file)
+	: >"$T/empty"
+	run_hv 125 --kernel "$T/empty"
+	expect_err "1 byte to 1 GiB" ;;
+reject-garbage)
+	head -c 65536 /dev/urandom >"$T/garbage"
+	run_hv 125 --kernel "$T/garbage"
+	expect_err "kernel" ;;
+reject-truncated-elf)
+	head -c 200 "$G/hello.elf" >"$T/trunc.elf"
+	run_hv 125 --kernel "$T/trunc.elf"
+	grep -qiE "ELF|beyond|truncat" "$T/err" || die "no message naming the ELF problem" ;;
+reject-old-bzimage)
+	# A setup header that says "HdrS" with boot protocol 2.10 (0x020a).
+	/usr/bin/python3 - "$T/old.bz" <<'PY'
+import struct, sys
+img = bytearray(64 * 1024)
+img[0x1f1] = 4                      # setup_sects
+img[0x1fe:0x200] = b"\x55\xaa"
+img[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", img, 0x206, 0x020a)
+open(sys.argv[1], "wb").write(img)
+PY
+	run_hv 125 --kernel "$T/old.bz"
+	expect_err "2.12" ;;
+reject-memory-zero)
+	run_hv 125 --kernel "$G/hello.elf" --memory 0
+	expect_err "memory" ;;
+reject-memory-too-big)
+	run_hv 125 --kernel "$G/hello.elf" --memory 1073741824
+	expect_err "more than this host has" ;;
+reject-unknown-option)
+	run_hv 125 --kernel "$G/hello.elf" --frobnicate
+	expect_err "unknown option" ;;
+reject-vcpus-zero)
+	run_hv 125 --kernel "$G/hello.elf" --vcpus 0
+	expect_err "vcpus" ;;
+reject-bad-cpus)
+	run_hv 125 --kernel "$G/hello.elf" --cpus 9999
+	expect_err "cpus" ;;
+reject-missing-backend)
+	run_hv 125 --kernel "$G/hello.elf" --blk "$T/no-such.sock"
+	expect_err "cannot connect to vhost-user backend" ;;
+pin-and-memory)
+	# A live VM: vCPU threads are pinned as asked, guest RAM is one memfd.
+	cpu=$(( $(nproc) - 1 ))
+	"$HV" --kernel "$G/spin.elf" --cpus "$cpu" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 100); do grep -q "spin: running" "$T/out" && break; sleep 0.1; done
+	expect_out "spin: running"
+	pinned=0
+	for st in /proc/$pid/task/*/status; do
+		grep -q "^Cpus_allowed_list:[[:space:]]*$cpu\$" "$st" && pinned=$((pinned + 1))
+	done
+	[ "$pinned" -ge 1 ] || die "no ward-hv thread pinned to CPU $cpu"
+	grep -q "memfd:ward-guest-ram" "/proc/$pid/maps" || die "guest RAM is not the memfd"
+	kill -TERM "$pid"
+	wait "$pid"; rc=$?
+	[ "$rc" -eq $((128 + 15)) ] || die "SIGTERM should stop ward-hv with status 143, got $rc" ;;
+*)
+	echo "unknown case $case_name"; exit 2 ;;
+esac
+echo "PASS: $case_name"
