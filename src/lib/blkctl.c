@@ -1,0 +1,371 @@
+/* blkctl: framing, the single parser and the controller-side client of the
+ * ward-blk control channel (blkctl.h, docs/blk.md). */
+#include "blkctl.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "secmem.h"
+
+#define ATTACH_FIXED (BLKCTL_ID_LEN + 8 + 4 + 2 + 2 + BLKCTL_KEY_LEN)
+#define DETACH_LEN   BLKCTL_ID_LEN
+#define REPLY_LEN    (4 + BLKCTL_MSG_LEN)
+#define EVENT_LEN    (BLKCTL_ID_LEN + 4 + BLKCTL_MSG_LEN)
+
+bool blkctl_valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > BLKCTL_ID_LEN - 1)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int blkctl_rx_init(struct blkctl_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->buf = secmem_alloc(BLKCTL_MAX_PACKET);
+	return rx->buf ? 0 : -ENOMEM;
+}
+
+void blkctl_rx_clear(struct blkctl_rx *rx)
+{
+	OPENSSL_cleanse(rx->buf, BLKCTL_MAX_PACKET);
+	rx->len = 0;
+	for (size_t i = 0; i < rx->nfds; i++)
+		if (rx->fds[i] >= 0)
+			close(rx->fds[i]);
+	rx->nfds = 0;
+}
+
+void blkctl_rx_destroy(struct blkctl_rx *rx)
+{
+	if (!rx->buf)
+		return;
+	blkctl_rx_clear(rx);
+	secmem_free(rx->buf, BLKCTL_MAX_PACKET);
+	rx->buf = NULL;
+}
+
+int blkctl_recv(int sock, struct blkctl_rx *rx)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = rx->buf, .iov_len = BLKCTL_MAX_PACKET };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	ssize_t n;
+
+	blkctl_rx_clear(rx);
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (rx->nfds < 4)
+				rx->fds[rx->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n == 0 && rx->nfds == 0)
+		return 0;
+	rx->len = (size_t)n;
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		blkctl_rx_clear(rx);
+		return -EMSGSIZE;
+	}
+	return 1;
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EPROTO;
+}
+
+/* A fixed-size text field: must contain a NUL, nothing after it matters. */
+static int get_str(const uint8_t *p, size_t field, char *out)
+{
+	const uint8_t *nul = memchr(p, 0, field);
+
+	if (!nul)
+		return -1;
+	memcpy(out, p, (size_t)(nul - p) + 1);
+	return 0;
+}
+
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le16toh(v); }
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
+
+static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
+			struct blkctl_attach *a, char *err, size_t errlen)
+{
+	uint16_t blen;
+
+	if (len < ATTACH_FIXED)
+		return bad(err, errlen, "ATTACH: payload of %zu bytes, at least %d needed", len, ATTACH_FIXED);
+	if (get_str(p, BLKCTL_ID_LEN, a->id) || !blkctl_valid_id(a->id))
+		return bad(err, errlen, "ATTACH: volume id must be 1-63 characters of [A-Za-z0-9._-]");
+	a->size = rd64(p + 64);
+	a->flags = rd32(p + 72);
+	a->num_queues = rd16(p + 76);
+	blen = rd16(p + 78);
+	a->key = p + 80;
+	if (a->size == 0 || a->size % 4096 || a->size > (1ull << 50))
+		return bad(err, errlen, "ATTACH: size %llu must be a non-zero multiple of 4096 up to 1 PiB",
+			   (unsigned long long)a->size);
+	if (a->flags & ~(uint32_t)(BLKCTL_F_READONLY | BLKCTL_F_NO_ENCRYPTION))
+		return bad(err, errlen, "ATTACH: unknown flags 0x%x", a->flags);
+	if (a->num_queues < 1 || a->num_queues > 8)
+		return bad(err, errlen, "ATTACH: %u queues, 1..8 allowed", a->num_queues);
+	if (blen == 0 || blen > BLKCTL_BACKING_MAX || len != (size_t)ATTACH_FIXED + blen)
+		return bad(err, errlen, "ATTACH: backing spec of %u bytes in a %zu-byte payload", blen, len);
+	memcpy(a->backing, p + ATTACH_FIXED, blen);
+	a->backing[blen] = 0;
+	if (strlen(a->backing) != blen)
+		return bad(err, errlen, "ATTACH: backing spec contains a NUL byte");
+	if (rx->nfds != 1)
+		return bad(err, errlen, "ATTACH: %zu fds passed, exactly 1 (the vhost-user socket) expected", rx->nfds);
+	return 0;
+}
+
+int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t errlen)
+{
+	const uint8_t *p = rx->buf + sizeof(struct blkctl_hdr);
+	size_t len;
+	int rc = 0;
+
+	memset(msg, 0, offsetof(struct blkctl_msg, u));
+	msg->fd = -1;
+	if (rx->len < sizeof(struct blkctl_hdr))
+		return bad(err, errlen, "packet of %zu bytes is shorter than the header", rx->len);
+	if (rd32(rx->buf) != BLKCTL_MAGIC || rd16(rx->buf + 4) != BLKCTL_VERSION)
+		return bad(err, errlen, "bad magic or version %u (expected %u)", rd16(rx->buf + 4), BLKCTL_VERSION);
+	msg->type = rd16(rx->buf + 6);
+	msg->seq = rd32(rx->buf + 8);
+	len = rd32(rx->buf + 12);
+	if (len != rx->len - sizeof(struct blkctl_hdr))
+		return bad(err, errlen, "header says %zu payload bytes, packet has %zu",
+			   len, rx->len - sizeof(struct blkctl_hdr));
+	if (msg->type != BLKCTL_ATTACH && rx->nfds)
+		return bad(err, errlen, "message type %u carries no fds, got %zu", msg->type, rx->nfds);
+
+	switch (msg->type) {
+	case BLKCTL_ATTACH:
+		rc = parse_attach(rx, p, len, &msg->u.attach, err, errlen);
+		if (!rc) {
+			msg->fd = rx->fds[0];
+			rx->fds[0] = -1;
+		}
+		return rc;
+	case BLKCTL_DETACH:
+		if (len != DETACH_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.detach.id) ||
+		    !blkctl_valid_id(msg->u.detach.id))
+			return bad(err, errlen, "DETACH: bad length %zu or volume id", len);
+		return 0;
+	case BLKCTL_REPLY:
+		if (len != REPLY_LEN || get_str(p + 4, BLKCTL_MSG_LEN, msg->u.reply.msg))
+			return bad(err, errlen, "REPLY: bad length %zu or message", len);
+		msg->u.reply.status = (int32_t)rd32(p);
+		if (msg->u.reply.status > 0 || msg->u.reply.status < -4095)
+			return bad(err, errlen, "REPLY: status %d is not 0 or -errno", msg->u.reply.status);
+		return 0;
+	case BLKCTL_EVENT:
+		if (len != EVENT_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.event.id) ||
+		    get_str(p + 68, BLKCTL_MSG_LEN, msg->u.event.msg))
+			return bad(err, errlen, "EVENT: bad length %zu or text fields", len);
+		msg->u.event.event = rd32(p + 64);
+		return 0;
+	default:
+		return bad(err, errlen, "unknown message type %u", msg->type);
+	}
+}
+
+static int send_pkt(int sock, uint16_t type, uint32_t seq, const uint8_t *payload,
+		    uint32_t len, int fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct blkctl_hdr h = { htole32(BLKCTL_MAGIC), htole16(BLKCTL_VERSION),
+				htole16(type), htole32(seq), htole32(len) };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = sizeof(ctl.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == sizeof(h) + len ? 0 : -EIO;
+}
+
+static void put_str(uint8_t *p, size_t field, const char *s)
+{
+	size_t n = s ? strnlen(s, field - 1) : 0;
+
+	memset(p, 0, field);
+	if (n)
+		memcpy(p, s, n);
+}
+
+int blkctl_send_reply(int sock, uint32_t seq, int32_t status, const char *msg)
+{
+	uint8_t p[REPLY_LEN];
+	uint32_t st = htole32((uint32_t)status);
+
+	memcpy(p, &st, 4);
+	put_str(p + 4, BLKCTL_MSG_LEN, msg);
+	return send_pkt(sock, BLKCTL_REPLY, seq, p, sizeof(p), -1);
+}
+
+int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg)
+{
+	uint8_t p[EVENT_LEN];
+	uint32_t ev = htole32(event);
+
+	put_str(p, BLKCTL_ID_LEN, id);
+	memcpy(p + 64, &ev, 4);
+	put_str(p + 68, BLKCTL_MSG_LEN, msg);
+	return send_pkt(sock, BLKCTL_EVENT, 0, p, sizeof(p), -1);
+}
+
+static uint32_t next_seq = 1;
+
+static int wait_reply(int sock, uint32_t seq, blkctl_event_fn on_event, void *opaque,
+		      char *err, size_t errlen)
+{
+	struct blkctl_rx rx;
+	struct blkctl_msg m;
+	int rc;
+
+	rc = blkctl_rx_init(&rx);
+	if (rc)
+		return rc;
+	for (;;) {
+		rc = blkctl_recv(sock, &rx);
+		if (rc <= 0) {
+			rc = rc ? rc : -EPIPE;
+			snprintf(err, errlen, "control channel to ward-blk closed");
+			break;
+		}
+		rc = blkctl_parse(&rx, &m, err, errlen);
+		if (rc)
+			break;
+		if (m.type == BLKCTL_EVENT) {
+			if (on_event)
+				on_event(opaque, &m);
+			continue;
+		}
+		if (m.type == BLKCTL_REPLY && m.seq == seq) {
+			snprintf(err, errlen, "%s", m.u.reply.msg);
+			rc = m.u.reply.status;
+			break;
+		}
+	}
+	blkctl_rx_destroy(&rx);
+	return rc;
+}
+
+int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLKCTL_KEY_LEN],
+		  int vu_fd, blkctl_event_fn on_event, void *opaque, char *err, size_t errlen)
+{
+	size_t blen = strlen(a->backing);
+	uint32_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+	uint8_t *p;
+	uint64_t v64;
+	uint32_t v32;
+	uint16_t v16;
+	int rc;
+
+	if (!blkctl_valid_id(a->id) || blen == 0 || blen > BLKCTL_BACKING_MAX) {
+		snprintf(err, errlen, "invalid volume id or backing spec");
+		return -EINVAL;
+	}
+	p = secmem_alloc(ATTACH_FIXED + BLKCTL_BACKING_MAX);
+	if (!p)
+		return -ENOMEM;
+	put_str(p, BLKCTL_ID_LEN, a->id);
+	v64 = htole64(a->size); memcpy(p + 64, &v64, 8);
+	v32 = htole32(a->flags); memcpy(p + 72, &v32, 4);
+	v16 = htole16(a->num_queues); memcpy(p + 76, &v16, 2);
+	v16 = htole16((uint16_t)blen); memcpy(p + 78, &v16, 2);
+	if (key)
+		memcpy(p + 80, key, BLKCTL_KEY_LEN);
+	memcpy(p + ATTACH_FIXED, a->backing, blen);
+	rc = send_pkt(sock, BLKCTL_ATTACH, seq, p, (uint32_t)(ATTACH_FIXED + blen), vu_fd);
+	secmem_free(p, ATTACH_FIXED + BLKCTL_BACKING_MAX);
+	if (rc) {
+		snprintf(err, errlen, "cannot send ATTACH to ward-blk");
+		return rc;
+	}
+	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+}
+
+int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		  char *err, size_t errlen)
+{
+	uint8_t p[DETACH_LEN];
+	uint32_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+	int rc;
+
+	if (!blkctl_valid_id(id)) {
+		snprintf(err, errlen, "invalid volume id");
+		return -EINVAL;
+	}
+	put_str(p, BLKCTL_ID_LEN, id);
+	rc = send_pkt(sock, BLKCTL_DETACH, seq, p, sizeof(p), -1);
+	if (rc) {
+		snprintf(err, errlen, "cannot send DETACH to ward-blk");
+		return rc;
+	}
+	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+}

@@ -1,0 +1,105 @@
+/* blkctl: the control channel between ward-controller and ward-blk.
+ * Typed binary messages over an inherited SOCK_SEQPACKET socketpair (one
+ * message per packet), volume keys inline, the vhost-user socket of each
+ * device passed with SCM_RIGHTS. blkctl_parse() is the only code that reads
+ * the raw bytes. Format: docs/blk.md, "Control protocol". */
+#ifndef WARD_BLKCTL_H
+#define WARD_BLKCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLKCTL_MAGIC      0x4b4c4257u  /* "WBLK" little-endian */
+#define BLKCTL_VERSION    1
+#define BLKCTL_ID_LEN     64           /* volume id field, NUL-padded */
+#define BLKCTL_KEY_LEN    64
+#define BLKCTL_BACKING_MAX 1024
+#define BLKCTL_MSG_LEN    200
+#define BLKCTL_MAX_PACKET 2048
+
+enum blkctl_type {
+	BLKCTL_ATTACH = 1,
+	BLKCTL_DETACH = 2,
+	BLKCTL_REPLY = 0x81,
+	BLKCTL_EVENT = 0x82,
+};
+
+enum blkctl_flags {
+	BLKCTL_F_READONLY = 1u << 0,
+	BLKCTL_F_NO_ENCRYPTION = 1u << 1,
+};
+
+enum blkctl_event {
+	BLKCTL_EV_BROKEN = 1,       /* a ring was malformed; device stopped */
+	BLKCTL_EV_DISCONNECTED = 2, /* the frontend closed the vhost-user socket */
+};
+
+struct blkctl_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t seq;
+	uint32_t len;      /* payload bytes after the header */
+} __attribute__((packed));
+
+/* Validated, host-order views of the messages. */
+struct blkctl_attach {
+	char id[BLKCTL_ID_LEN + 1];
+	uint64_t size;              /* bytes, multiple of 4096 */
+	uint32_t flags;
+	uint16_t num_queues;        /* 1..8 */
+	char backing[BLKCTL_BACKING_MAX + 1];
+	const uint8_t *key;         /* points into the receive buffer (secmem) */
+};
+
+struct blkctl_msg {
+	uint16_t type;
+	uint32_t seq;
+	int fd;                     /* ATTACH: the vhost-user socket, else -1 */
+	union {
+		struct blkctl_attach attach;
+		struct { char id[BLKCTL_ID_LEN + 1]; } detach;
+		struct { int32_t status; char msg[BLKCTL_MSG_LEN + 1]; } reply;
+		struct { char id[BLKCTL_ID_LEN + 1]; uint32_t event;
+			 char msg[BLKCTL_MSG_LEN + 1]; } event;
+	} u;
+};
+
+/* A receive buffer in secure memory (ATTACH carries a key). */
+struct blkctl_rx {
+	uint8_t *buf;               /* BLKCTL_MAX_PACKET bytes of secmem */
+	size_t len;
+	int fds[4];
+	size_t nfds;
+};
+
+int blkctl_rx_init(struct blkctl_rx *rx);
+void blkctl_rx_destroy(struct blkctl_rx *rx);
+/* Wipe the buffer and close any fds not taken by the caller. */
+void blkctl_rx_clear(struct blkctl_rx *rx);
+
+/* Receive one packet. 1: got one, 0: peer closed, negative errno. */
+int blkctl_recv(int sock, struct blkctl_rx *rx);
+
+/* The one parser. On success msg->fd takes the passed fd out of rx.
+ * Returns 0 or -EPROTO with a reason in err. */
+int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t errlen);
+
+/* Senders. Key bytes are copied into a wiped stack buffer only while sent. */
+int blkctl_send_reply(int sock, uint32_t seq, int32_t status, const char *msg);
+int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg);
+
+/* Controller side: send ATTACH / DETACH and wait for the matching reply.
+ * Events arriving meanwhile go to on_event (may be NULL). Returns the
+ * status ward-blk replied with (0 or negative errno) and its message in err,
+ * or a negative errno when the channel failed. */
+typedef void (*blkctl_event_fn)(void *opaque, const struct blkctl_msg *ev);
+int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLKCTL_KEY_LEN],
+		  int vu_fd, blkctl_event_fn on_event, void *opaque, char *err, size_t errlen);
+int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		  char *err, size_t errlen);
+
+bool blkctl_valid_id(const char *id);
+
+#endif

@@ -1,0 +1,106 @@
+/* secmem: locked, non-dumpable, wipe-on-fork/free memory for secrets.
+ * Prefers memfd_secret(2) (pages leave the kernel direct map); falls back to
+ * anonymous private memory. Either way the pages are mlock()ed and marked
+ * MADV_DONTDUMP | MADV_WIPEONFORK. */
+#include "secmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+
+static __thread bool last_secret;
+
+static size_t round_pages(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (len == 0 || len > SIZE_MAX - pg)
+		return 0;
+	return (len + pg - 1) & ~(pg - 1);
+}
+
+/* memfd_secret mappings cannot be forked into a child at all (the kernel
+ * treats them as VM_DONTFORK-like); WIPEONFORK is only applicable to private
+ * anonymous memory, so it is set on the fallback path. */
+static void *map_secret(size_t len)
+{
+	void *p;
+	int fd = (int)syscall(SYS_memfd_secret, (unsigned long)O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void *secmem_alloc(size_t len)
+{
+	size_t sz = round_pages(len);
+	void *p;
+	int e;
+
+	if (!sz) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = map_secret(sz);
+	last_secret = p != NULL;
+	if (!p) {
+		p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		if (madvise(p, sz, MADV_WIPEONFORK) < 0)
+			goto err;
+	}
+	if (madvise(p, sz, MADV_DONTDUMP) < 0)
+		goto err;
+	/* memfd_secret pages are already unswappable, but an explicit mlock
+	 * keeps the accounting honest and fails loudly at RLIMIT_MEMLOCK. */
+	if (mlock(p, sz) < 0)
+		goto err;
+	return p;
+err:
+	e = errno;
+	munmap(p, sz);
+	errno = e;
+	return NULL;
+}
+
+void secmem_free(void *p, size_t len)
+{
+	size_t sz = round_pages(len);
+
+	if (!p || !sz)
+		return;
+	OPENSSL_cleanse(p, sz);
+	munlock(p, sz);
+	munmap(p, sz);
+}
+
+bool secmem_last_was_secret(void)
+{
+	return last_secret;
+}
+
+int secmem_process_harden(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
