@@ -1,0 +1,779 @@
+/* tpm_keys: objects under the storage primary — PCR-sealed secrets, the
+ * host ECDH key, signing/attestation keys and quotes — and their storable
+ * blobs, which are parsed here (and only here) as untrusted input. */
+#include "tpm_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_mu.h>
+
+/* Blob: "WTPM" | u8 version | u8 kind | u16 0 | u32 pcr_mask (BE) |
+ * TPM2B_PUBLIC | TPM2B_PRIVATE (TPM wire format, tss2-mu). */
+#define BLOB_MAGIC	"WTPM"
+#define BLOB_VERSION	1
+#define BLOB_HDR_LEN	12
+
+enum blob_kind { KIND_ANY_ECC = 0, KIND_SEALED = 1, KIND_HOSTKEY = 2,
+		 KIND_SIGNKEY = 3 };
+
+struct keyblob {
+	enum blob_kind kind;
+	uint32_t pcr_mask;
+	TPM2B_PUBLIC pub;
+	TPM2B_PRIVATE priv;
+};
+
+static const char *blob_check_public(const struct keyblob *kb)
+{
+	const TPMT_PUBLIC *p = &kb->pub.publicArea;
+	TPMA_OBJECT a = p->objectAttributes;
+	const TPMS_ECC_PARMS *ecc = &p->parameters.eccDetail;
+
+	if (p->nameAlg != TPM2_ALG_SHA256)
+		return "name algorithm is not sha256";
+	if (!(a & TPMA_OBJECT_FIXEDTPM) || !(a & TPMA_OBJECT_FIXEDPARENT))
+		return "object is exportable";
+	if (kb->pcr_mask) {
+		if (p->authPolicy.size != TPM_DIGEST_LEN ||
+		    a & TPMA_OBJECT_USERWITHAUTH)
+			return "PCR mask set but object has no PCR policy";
+	} else if (!(a & TPMA_OBJECT_USERWITHAUTH)) {
+		return "no PCR mask but object needs a policy";
+	}
+	switch (kb->kind) {
+	case KIND_SEALED:
+		if (p->type != TPM2_ALG_KEYEDHASH ||
+		    a & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT))
+			return "not a sealed data object";
+		if (!kb->pcr_mask)
+			return "sealed object without PCR policy";
+		return NULL;
+	case KIND_HOSTKEY:
+		if (p->type != TPM2_ALG_ECC || !(a & TPMA_OBJECT_DECRYPT) ||
+		    a & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED))
+			return "not an ECDH key";
+		if (!kb->pcr_mask)
+			return "host key without PCR policy";
+		break;
+	case KIND_SIGNKEY:
+		if (p->type != TPM2_ALG_ECC || !(a & TPMA_OBJECT_SIGN_ENCRYPT) ||
+		    a & TPMA_OBJECT_DECRYPT ||
+		    ecc->scheme.scheme != TPM2_ALG_ECDSA ||
+		    ecc->scheme.details.ecdsa.hashAlg != TPM2_ALG_SHA256)
+			return "not an ECDSA-SHA256 signing key";
+		break;
+	default:
+		return "unknown blob kind";
+	}
+	if (ecc->curveID != TPM2_ECC_NIST_P256 ||
+	    p->unique.ecc.x.size > 32 || p->unique.ecc.y.size > 32)
+		return "not a P-256 key";
+	return NULL;
+}
+
+/* want: the kind the caller needs, or KIND_ANY_ECC for host or signing key.
+ * Returns NULL or why the blob is refused. */
+static const char *blob_parse(const uint8_t *b, size_t len,
+			      enum blob_kind want, struct keyblob *kb)
+{
+	size_t off = BLOB_HDR_LEN;
+
+	memset(kb, 0, sizeof(*kb));
+	if (!b || len < BLOB_HDR_LEN || memcmp(b, BLOB_MAGIC, 4))
+		return "not a ward TPM blob";
+	if (b[4] != BLOB_VERSION || b[6] || b[7])
+		return "unsupported TPM blob version";
+	kb->kind = b[5];
+	if (want == KIND_ANY_ECC ? (kb->kind != KIND_HOSTKEY &&
+				    kb->kind != KIND_SIGNKEY)
+				 : kb->kind != want)
+		return "TPM blob is of the wrong kind";
+	kb->pcr_mask = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
+		       (uint32_t)b[10] << 8 | b[11];
+	if (kb->pcr_mask & ~TPM_PCR_ALL)
+		return "TPM blob PCR mask out of range";
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(b, len, &off, &kb->pub))
+		return "TPM blob public area is malformed";
+	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(b, len, &off, &kb->priv))
+		return "TPM blob private area is malformed";
+	if (off != len)
+		return "TPM blob has trailing bytes";
+	return blob_check_public(kb);
+}
+
+static int blob_build(struct tpm *t, enum blob_kind kind, uint32_t mask,
+		      const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
+		      uint8_t **blob, size_t *blob_len)
+{
+	size_t cap = BLOB_HDR_LEN + sizeof(*pub) + sizeof(*priv), off;
+	uint8_t *b = malloc(cap);
+
+	if (!b)
+		return tpm_fail(t, -ENOMEM, "out of memory");
+	memcpy(b, BLOB_MAGIC, 4);
+	b[4] = BLOB_VERSION;
+	b[5] = (uint8_t)kind;
+	b[6] = b[7] = 0;
+	b[8] = (uint8_t)(mask >> 24);
+	b[9] = (uint8_t)(mask >> 16);
+	b[10] = (uint8_t)(mask >> 8);
+	b[11] = (uint8_t)mask;
+	off = BLOB_HDR_LEN;
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, b, cap, &off) ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, b, cap, &off)) {
+		free(b);
+		return tpm_fail(t, -EINVAL, "cannot marshal key blob");
+	}
+	*blob = b;
+	*blob_len = off;
+	return 0;
+}
+
+static int blob_load(struct tpm *t, const uint8_t *blob, size_t len,
+		     enum blob_kind want, struct keyblob *kb, ESYS_TR *obj)
+{
+	const char *why;
+	ESYS_TR srk;
+	TSS2_RC rc;
+	int ret;
+
+	*obj = ESYS_TR_NONE;
+	why = blob_parse(blob, len, want, kb);
+	if (why)
+		return tpm_fail(t, -EINVAL, "%s", why);
+	ret = tpm_srk(t, &srk);
+	if (ret)
+		return ret;
+	rc = Esys_Load(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		       ESYS_TR_NONE, &kb->priv, &kb->pub, obj);
+	if (rc) {
+		*obj = ESYS_TR_NONE;
+		if (tpm_rc_base(rc) == TPM2_RC_INTEGRITY)
+			return tpm_fail(t, -EINVAL,
+					"Load: key blob is corrupt or from another TPM");
+		return tpm_fail_rc(t, "Load", rc);
+	}
+	return 0;
+}
+
+/* The session that authorises use of a loaded object: PolicyPCR when the
+ * blob has a PCR mask, else the (empty) password. */
+static int blob_auth(struct tpm *t, const struct keyblob *kb, ESYS_TR *auth)
+{
+	if (!kb->pcr_mask) {
+		*auth = ESYS_TR_PASSWORD;
+		return 0;
+	}
+	return tpm_policy_pcr_session(t, kb->pcr_mask, auth);
+}
+
+static void auth_done(struct tpm *t, ESYS_TR *auth)
+{
+	if (*auth != ESYS_TR_PASSWORD)
+		tpm_flush(t, auth);
+}
+
+static int create_object(struct tpm *t, enum blob_kind kind, uint32_t mask,
+			 const TPM2B_SENSITIVE_CREATE *sens,
+			 const TPM2B_PUBLIC *tmpl, uint8_t **blob,
+			 size_t *blob_len, TPM2B_PUBLIC *pub_out)
+{
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION none = { .count = 0 };
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	ESYS_TR srk, sess;
+	TSS2_RC rc;
+	int ret;
+
+	ret = tpm_srk(t, &srk);
+	if (ret)
+		return ret;
+	/* DECRYPT: the first parameter (inSensitive, the data to seal) goes
+	 * to the TPM encrypted. */
+	ret = tpm_session_start(t, TPM2_SE_HMAC, TPMA_SESSION_DECRYPT, &sess);
+	if (ret)
+		return ret;
+	rc = Esys_Create(t->esys, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, sens,
+			 tmpl, &outside, &none, &priv, &pub, NULL, NULL, NULL);
+	tpm_flush(t, &sess);
+	if (rc)
+		return tpm_fail_rc(t, "Create", rc);
+	ret = blob_build(t, kind, mask, pub, priv, blob, blob_len);
+	if (!ret && pub_out)
+		*pub_out = *pub;
+	Esys_Free(priv);
+	Esys_Free(pub);
+	return ret;
+}
+
+static int check_mask(struct tpm *t, uint32_t mask, int required)
+{
+	if (mask & ~TPM_PCR_ALL || (required && !mask))
+		return tpm_fail(t, -EINVAL, "PCR mask 0x%x invalid%s", mask,
+				required ? " (a PCR policy is required)" : "");
+	return 0;
+}
+
+int tpm_seal(struct tpm *t, uint32_t pcr_mask,
+	     const uint8_t (*expected)[TPM_DIGEST_LEN],
+	     const void *data, size_t len, uint8_t **blob, size_t *blob_len)
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPM2B_PUBLIC tmpl = {
+		.publicArea = {
+			.type = TPM2_ALG_KEYEDHASH,
+			.nameAlg = TPM2_ALG_SHA256,
+			/* No userWithAuth: only the PCR policy opens it;
+			 * adminWithPolicy: no ChangeAuth path around it. */
+			.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+				TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA |
+				TPMA_OBJECT_ADMINWITHPOLICY,
+			.parameters.keyedHashDetail.scheme.scheme =
+				TPM2_ALG_NULL,
+		},
+	};
+	int ret;
+
+	ret = check_mask(t, pcr_mask, 1);
+	if (ret)
+		return ret;
+	if (!len || len > TPM_SEAL_MAX || !data)
+		return tpm_fail(t, -EINVAL,
+				"sealed data must be 1-%d bytes, got %zu",
+				TPM_SEAL_MAX, len);
+	ret = tpm_policy_for(t, pcr_mask, expected,
+			     &tmpl.publicArea.authPolicy);
+	if (ret)
+		return ret;
+	sens.sensitive.data.size = (UINT16)len;
+	memcpy(sens.sensitive.data.buffer, data, len);
+	ret = create_object(t, KIND_SEALED, pcr_mask, &sens, &tmpl, blob,
+			    blob_len, NULL);
+	OPENSSL_cleanse(&sens, sizeof(sens));
+	return ret;
+}
+
+int tpm_unseal(struct tpm *t, const uint8_t *blob, size_t blob_len,
+	       uint8_t *out, size_t cap, size_t *out_len)
+{
+	TPM2B_SENSITIVE_DATA *data = NULL;
+	struct keyblob kb;
+	ESYS_TR obj, auth = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int ret;
+
+	ret = blob_load(t, blob, blob_len, KIND_SEALED, &kb, &obj);
+	if (ret)
+		return ret;
+	ret = blob_auth(t, &kb, &auth);
+	if (ret)
+		goto out_flush;
+	rc = Esys_Unseal(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE,
+			 &data);
+	if (rc) {
+		ret = tpm_fail_rc(t, "Unseal", rc);
+		goto out_auth;
+	}
+	if (data->size > cap) {
+		ret = tpm_fail(t, -ENOSPC, "unsealed data is %u bytes, buffer %zu",
+			       data->size, cap);
+	} else {
+		memcpy(out, data->buffer, data->size);
+		*out_len = data->size;
+	}
+	OPENSSL_cleanse(data, sizeof(*data));
+	Esys_Free(data);
+out_auth:
+	auth_done(t, &auth);
+out_flush:
+	tpm_flush(t, &obj);
+	return ret;
+}
+
+/* TPM ECC coordinates may come without leading zero bytes. */
+static void point_from_tpm(const TPMS_ECC_POINT *p,
+			   uint8_t out[TPM_ECC_POINT_LEN])
+{
+	memset(out, 0, TPM_ECC_POINT_LEN);
+	out[0] = 0x04;
+	memcpy(out + 1 + 32 - p->x.size, p->x.buffer, p->x.size);
+	memcpy(out + 33 + 32 - p->y.size, p->y.buffer, p->y.size);
+}
+
+static EVP_PKEY *pkey_from_point(const uint8_t point[TPM_ECC_POINT_LEN])
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if (!bld ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+					     "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+					      point, TPM_ECC_POINT_LEN))
+		goto out;
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+static int spki_from_point(const uint8_t point[TPM_ECC_POINT_LEN],
+			   uint8_t spki[TPM_SPKI_LEN])
+{
+	EVP_PKEY *pkey = pkey_from_point(point);
+	uint8_t *p = spki;
+	int n;
+
+	if (!pkey)
+		return -EINVAL;
+	n = i2d_PUBKEY(pkey, NULL);
+	if (n == TPM_SPKI_LEN)
+		n = i2d_PUBKEY(pkey, &p);
+	EVP_PKEY_free(pkey);
+	return n == TPM_SPKI_LEN ? 0 : -EINVAL;
+}
+
+int tpm_blob_pubkey(const uint8_t *blob, size_t blob_len,
+		    uint8_t spki[TPM_SPKI_LEN], uint8_t point[TPM_ECC_POINT_LEN])
+{
+	uint8_t pt[TPM_ECC_POINT_LEN];
+	struct keyblob kb;
+
+	if (blob_parse(blob, blob_len, KIND_ANY_ECC, &kb))
+		return -EINVAL;
+	point_from_tpm(&kb.pub.publicArea.unique.ecc, pt);
+	if (point)
+		memcpy(point, pt, sizeof(pt));
+	return spki ? spki_from_point(pt, spki) : 0;
+}
+
+static void ecc_template(TPM2B_PUBLIC *tmpl, TPMA_OBJECT attrs,
+			 TPMI_ALG_ECC_SCHEME scheme)
+{
+	memset(tmpl, 0, sizeof(*tmpl));
+	tmpl->publicArea.type = TPM2_ALG_ECC;
+	tmpl->publicArea.nameAlg = TPM2_ALG_SHA256;
+	tmpl->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+		TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+		TPMA_OBJECT_NODA | attrs;
+	tmpl->publicArea.parameters.eccDetail.symmetric.algorithm =
+		TPM2_ALG_NULL;
+	tmpl->publicArea.parameters.eccDetail.scheme.scheme = scheme;
+	if (scheme == TPM2_ALG_ECDSA)
+		tmpl->publicArea.parameters.eccDetail.scheme.details.ecdsa
+			.hashAlg = TPM2_ALG_SHA256;
+	tmpl->publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	tmpl->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+}
+
+int tpm_hostkey_create(struct tpm *t, uint32_t pcr_mask,
+		       const uint8_t (*expected)[TPM_DIGEST_LEN],
+		       uint8_t **blob, size_t *blob_len,
+		       uint8_t pub[TPM_ECC_POINT_LEN])
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPM2B_PUBLIC tmpl, out;
+	int ret;
+
+	ret = check_mask(t, pcr_mask, 1);
+	if (ret)
+		return ret;
+	ecc_template(&tmpl, TPMA_OBJECT_DECRYPT | TPMA_OBJECT_ADMINWITHPOLICY,
+		     TPM2_ALG_NULL);
+	ret = tpm_policy_for(t, pcr_mask, expected,
+			     &tmpl.publicArea.authPolicy);
+	if (ret)
+		return ret;
+	ret = create_object(t, KIND_HOSTKEY, pcr_mask, &sens, &tmpl, blob,
+			    blob_len, &out);
+	if (ret)
+		return ret;
+	point_from_tpm(&out.publicArea.unique.ecc, pub);
+	return 0;
+}
+
+int tpm_ecdh_zgen(struct tpm *t, const uint8_t *blob, size_t blob_len,
+		  const uint8_t peer[TPM_ECC_POINT_LEN],
+		  uint8_t z[TPM_ECDH_Z_LEN])
+{
+	TPM2B_ECC_POINT in = { .size = 0 }, *outp = NULL;
+	struct keyblob kb;
+	ESYS_TR obj, auth = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int ret;
+
+	if (peer[0] != 0x04)
+		return tpm_fail(t, -EINVAL,
+				"peer point must be uncompressed (0x04||X||Y)");
+	ret = blob_load(t, blob, blob_len, KIND_HOSTKEY, &kb, &obj);
+	if (ret)
+		return ret;
+	ret = blob_auth(t, &kb, &auth);
+	if (ret)
+		goto out_flush;
+	in.point.x.size = 32;
+	memcpy(in.point.x.buffer, peer + 1, 32);
+	in.point.y.size = 32;
+	memcpy(in.point.y.buffer, peer + 33, 32);
+	rc = Esys_ECDH_ZGen(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE,
+			    &in, &outp);
+	if (rc) {
+		if (tpm_rc_base(rc) == TPM2_RC_ECC_POINT)
+			ret = tpm_fail(t, -EINVAL, "peer point is not on P-256");
+		else
+			ret = tpm_fail_rc(t, "ECDH_ZGen", rc);
+		goto out_auth;
+	}
+	if (outp->point.x.size > TPM_ECDH_Z_LEN) {
+		ret = tpm_fail(t, -EIO, "ECDH_ZGen returned %u-byte X",
+			       outp->point.x.size);
+	} else {
+		memset(z, 0, TPM_ECDH_Z_LEN);
+		memcpy(z + TPM_ECDH_Z_LEN - outp->point.x.size,
+		       outp->point.x.buffer, outp->point.x.size);
+	}
+	OPENSSL_cleanse(outp, sizeof(*outp));
+	Esys_Free(outp);
+out_auth:
+	auth_done(t, &auth);
+out_flush:
+	tpm_flush(t, &obj);
+	return ret;
+}
+
+int tpm_signkey_create(struct tpm *t, unsigned flags, uint32_t pcr_mask,
+		       const uint8_t (*expected)[TPM_DIGEST_LEN],
+		       uint8_t **blob, size_t *blob_len,
+		       uint8_t spki[TPM_SPKI_LEN])
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPMA_OBJECT attrs = TPMA_OBJECT_SIGN_ENCRYPT;
+	uint8_t point[TPM_ECC_POINT_LEN];
+	TPM2B_PUBLIC tmpl, out;
+	int ret;
+
+	ret = check_mask(t, pcr_mask, 0);
+	if (ret)
+		return ret;
+	if (flags & ~TPM_SIGNKEY_RESTRICTED)
+		return tpm_fail(t, -EINVAL, "unknown signing key flags 0x%x",
+				flags);
+	if (flags & TPM_SIGNKEY_RESTRICTED)
+		attrs |= TPMA_OBJECT_RESTRICTED;
+	attrs |= pcr_mask ? TPMA_OBJECT_ADMINWITHPOLICY
+			  : TPMA_OBJECT_USERWITHAUTH;
+	ecc_template(&tmpl, attrs, TPM2_ALG_ECDSA);
+	if (pcr_mask) {
+		ret = tpm_policy_for(t, pcr_mask, expected,
+				     &tmpl.publicArea.authPolicy);
+		if (ret)
+			return ret;
+	}
+	ret = create_object(t, KIND_SIGNKEY, pcr_mask, &sens, &tmpl, blob,
+			    blob_len, &out);
+	if (ret)
+		return ret;
+	point_from_tpm(&out.publicArea.unique.ecc, point);
+	if (spki_from_point(point, spki)) {
+		free(*blob);
+		*blob = NULL;
+		return tpm_fail(t, -EIO, "TPM returned an invalid public key");
+	}
+	return 0;
+}
+
+static int sig_to_der(const TPMT_SIGNATURE *s, uint8_t der[TPM_SIG_MAX],
+		      size_t *der_len)
+{
+	const TPMS_SIGNATURE_ECC *e = &s->signature.ecdsa;
+	ECDSA_SIG *sig;
+	BIGNUM *r, *sv;
+	uint8_t *p = der;
+	int n = -1;
+
+	if (s->sigAlg != TPM2_ALG_ECDSA || e->hash != TPM2_ALG_SHA256)
+		return -EINVAL;
+	sig = ECDSA_SIG_new();
+	r = BN_bin2bn(e->signatureR.buffer, e->signatureR.size, NULL);
+	sv = BN_bin2bn(e->signatureS.buffer, e->signatureS.size, NULL);
+	if (!sig || !r || !sv || !ECDSA_SIG_set0(sig, r, sv)) {
+		BN_free(r);
+		BN_free(sv);
+		ECDSA_SIG_free(sig);
+		return -ENOMEM;
+	}
+	n = i2d_ECDSA_SIG(sig, NULL);
+	if (n > 0 && n <= TPM_SIG_MAX)
+		n = i2d_ECDSA_SIG(sig, &p);
+	ECDSA_SIG_free(sig);
+	if (n <= 0 || n > TPM_SIG_MAX)
+		return -EINVAL;
+	*der_len = (size_t)n;
+	return 0;
+}
+
+int tpm_sign(struct tpm *t, const uint8_t *blob, size_t blob_len,
+	     const uint8_t digest[TPM_DIGEST_LEN],
+	     uint8_t sig[TPM_SIG_MAX], size_t *sig_len)
+{
+	TPMT_SIG_SCHEME scheme = {
+		.scheme = TPM2_ALG_ECDSA,
+		.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
+	};
+	/* A NULL ticket: only unrestricted keys accept it. */
+	TPMT_TK_HASHCHECK ticket = {
+		.tag = TPM2_ST_HASHCHECK,
+		.hierarchy = TPM2_RH_NULL,
+	};
+	TPM2B_DIGEST d = { .size = TPM_DIGEST_LEN };
+	TPMT_SIGNATURE *s = NULL;
+	struct keyblob kb;
+	ESYS_TR obj, auth = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int ret;
+
+	ret = blob_load(t, blob, blob_len, KIND_SIGNKEY, &kb, &obj);
+	if (ret)
+		return ret;
+	if (kb.pub.publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED) {
+		ret = tpm_fail(t, -EPERM,
+			       "restricted (attestation) key signs only TPM-generated data: use tpm_quote");
+		goto out_flush;
+	}
+	ret = blob_auth(t, &kb, &auth);
+	if (ret)
+		goto out_flush;
+	memcpy(d.buffer, digest, TPM_DIGEST_LEN);
+	rc = Esys_Sign(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+		       &scheme, &ticket, &s);
+	if (rc) {
+		ret = tpm_fail_rc(t, "Sign", rc);
+		goto out_auth;
+	}
+	if (sig_to_der(s, sig, sig_len))
+		ret = tpm_fail(t, -EIO, "TPM returned a malformed signature");
+	Esys_Free(s);
+out_auth:
+	auth_done(t, &auth);
+out_flush:
+	tpm_flush(t, &obj);
+	return ret;
+}
+
+void tpm_quote_free(struct tpm_quote *q)
+{
+	free(q->attest);
+	free(q->sig);
+	memset(q, 0, sizeof(*q));
+}
+
+/* The attest structure must be a quote over exactly these PCR values and
+ * this nonce: PCRs can move between Quote and PCR_Read. */
+static int quote_matches(const struct tpm_quote *q)
+{
+	TPMS_ATTEST a;
+	TPML_PCR_SELECTION sel;
+	uint8_t d[TPM_DIGEST_LEN];
+	EVP_MD_CTX *md;
+	size_t off = 0;
+	int ok = 0;
+
+	if (Tss2_MU_TPMS_ATTEST_Unmarshal(q->attest, q->attest_len, &off, &a) ||
+	    off != q->attest_len || a.magic != TPM2_GENERATED_VALUE ||
+	    a.type != TPM2_ST_ATTEST_QUOTE ||
+	    a.extraData.size != q->nonce_len ||
+	    memcmp(a.extraData.buffer, q->nonce, q->nonce_len))
+		return 0;
+	tpm_pcr_selection(q->pcr_mask, &sel);
+	if (a.attested.quote.pcrSelect.count != 1 ||
+	    memcmp(&a.attested.quote.pcrSelect.pcrSelections[0],
+		   &sel.pcrSelections[0], sizeof(sel.pcrSelections[0])) ||
+	    a.attested.quote.pcrDigest.size != TPM_DIGEST_LEN)
+		return 0;
+	md = EVP_MD_CTX_new();
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		goto out;
+	for (unsigned i = 0; i < TPM_NUM_PCRS; i++)
+		if (q->pcr_mask & TPM_PCR_BIT(i) &&
+		    !EVP_DigestUpdate(md, q->pcrs[i], TPM_DIGEST_LEN))
+			goto out;
+	if (!EVP_DigestFinal_ex(md, d, NULL))
+		goto out;
+	ok = !memcmp(d, a.attested.quote.pcrDigest.buffer, TPM_DIGEST_LEN);
+out:
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+static int quote_once(struct tpm *t, ESYS_TR obj, const struct keyblob *kb,
+		      struct tpm_quote *q)
+{
+	TPM2B_DATA qd = { .size = (UINT16)q->nonce_len };
+	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
+	TPML_PCR_SELECTION sel;
+	TPM2B_ATTEST *att = NULL;
+	TPMT_SIGNATURE *s = NULL;
+	ESYS_TR auth = ESYS_TR_NONE;
+	size_t off = 0;
+	TSS2_RC rc;
+	int ret;
+
+	memcpy(qd.buffer, q->nonce, q->nonce_len);
+	tpm_pcr_selection(q->pcr_mask, &sel);
+	ret = blob_auth(t, kb, &auth);
+	if (ret)
+		return ret;
+	rc = Esys_Quote(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE, &qd,
+			&scheme, &sel, &att, &s);
+	auth_done(t, &auth);
+	if (rc)
+		return tpm_fail_rc(t, "Quote", rc);
+	free(q->attest);
+	free(q->sig);
+	q->attest = malloc(att->size ? att->size : 1);
+	q->sig = malloc(sizeof(*s));
+	if (!q->attest || !q->sig) {
+		ret = tpm_fail(t, -ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(q->attest, att->attestationData, att->size);
+	q->attest_len = att->size;
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(s, q->sig, sizeof(*s), &off) ||
+	    sig_to_der(s, q->sig_der, &q->sig_der_len)) {
+		ret = tpm_fail(t, -EIO, "TPM returned a malformed signature");
+		goto out;
+	}
+	q->sig_len = off;
+	ret = tpm_pcr_read(t, q->pcr_mask, q->pcrs);
+out:
+	Esys_Free(att);
+	Esys_Free(s);
+	return ret;
+}
+
+int tpm_quote(struct tpm *t, const uint8_t *blob, size_t blob_len,
+	      uint32_t pcr_mask, const void *nonce, size_t nonce_len,
+	      struct tpm_quote *q)
+{
+	struct keyblob kb;
+	ESYS_TR obj;
+	int ret;
+
+	memset(q, 0, sizeof(*q));
+	ret = check_mask(t, pcr_mask, 1);
+	if (ret)
+		return ret;
+	if (nonce_len > sizeof(q->nonce) || (nonce_len && !nonce))
+		return tpm_fail(t, -EINVAL, "quote nonce must be <= %zu bytes",
+				sizeof(q->nonce));
+	q->pcr_mask = pcr_mask;
+	if (nonce_len)
+		memcpy(q->nonce, nonce, nonce_len);
+	q->nonce_len = nonce_len;
+	if (tpm_blob_pubkey(blob, blob_len, q->spki, NULL))
+		return tpm_fail(t, -EINVAL, "not a signing key blob");
+	ret = blob_load(t, blob, blob_len, KIND_SIGNKEY, &kb, &obj);
+	if (ret)
+		return ret;
+	ret = -EAGAIN;
+	for (int i = 0; i < 3 && ret == -EAGAIN; i++) {
+		ret = quote_once(t, obj, &kb, q);
+		if (!ret && !quote_matches(q))
+			ret = -EAGAIN;
+	}
+	if (ret == -EAGAIN)
+		ret = tpm_fail(t, -EAGAIN, "PCRs kept changing during Quote");
+	tpm_flush(t, &obj);
+	if (ret)
+		tpm_quote_free(q);
+	return ret;
+}
+
+static int write_file(const char *dir, const char *name, const void *buf,
+		      size_t len)
+{
+	char path[4096];
+	FILE *f;
+	int ret = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	if (len && fwrite(buf, 1, len, f) != len)
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
+int tpm_quote_write_files(const struct tpm_quote *q, const char *dir,
+			  char *pcr_list, size_t pcr_list_len)
+{
+	uint8_t vals[TPM_NUM_PCRS * TPM_DIGEST_LEN];
+	const uint8_t *p = q->spki;
+	EVP_PKEY *pkey;
+	BIO *bio;
+	char *pem;
+	long pem_len;
+	size_t n = 0, off;
+	int ret;
+
+	off = (size_t)snprintf(pcr_list, pcr_list_len, "sha256:");
+	for (unsigned i = 0; i < TPM_NUM_PCRS; i++) {
+		if (!(q->pcr_mask & TPM_PCR_BIT(i)))
+			continue;
+		memcpy(vals + n * TPM_DIGEST_LEN, q->pcrs[i], TPM_DIGEST_LEN);
+		if (off < pcr_list_len)
+			off += (size_t)snprintf(pcr_list + off,
+						pcr_list_len - off, "%s%u",
+						n ? "," : "", i);
+		n++;
+	}
+	if (off >= pcr_list_len)
+		return -ENOSPC;
+	pkey = d2i_PUBKEY(NULL, &p, TPM_SPKI_LEN);
+	bio = BIO_new(BIO_s_mem());
+	if (!pkey || !bio || !PEM_write_bio_PUBKEY(bio, pkey)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	pem_len = BIO_get_mem_data(bio, &pem);
+	ret = write_file(dir, "ak.pem", pem, (size_t)pem_len);
+	if (!ret)
+		ret = write_file(dir, "quote.msg", q->attest, q->attest_len);
+	if (!ret)
+		ret = write_file(dir, "quote.sig", q->sig, q->sig_len);
+	if (!ret)
+		ret = write_file(dir, "quote.pcrs", vals, n * TPM_DIGEST_LEN);
+	if (!ret)
+		ret = write_file(dir, "quote.nonce", q->nonce, q->nonce_len);
+out:
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	return ret;
+}
