@@ -135,15 +135,31 @@ static void report_crash(struct vcpu *v, const char *what)
 	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
 		rip = regs.rip;
 	fprintf(stderr, "ward-hv: %s on vCPU %d (rip=0x%llx); stopping the VM\n", what, v->id, rip);
-	log_error("guest stopped", "vcpu=%d reason=\"%s\" rip=0x%llx", v->id, what, rip);
 	vm_stop(v->vm, HV_EXIT_CRASH);
+}
+
+/* KVM_INTERNAL_ERROR_* suberrors. A guest that faults while its exceptions
+ * are emulated (hosts whose KVM emulates ring 0) ends here rather than in
+ * KVM_EXIT_SHUTDOWN; the message says which. */
+static const char *internal_error_name(uint32_t sub)
+{
+	switch (sub) {
+	case KVM_INTERNAL_ERROR_EMULATION:
+		return "instruction emulation failed (on hosts that emulate ring 0, a guest fault with no usable IDT ends here)";
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		return "exception while delivering an exception (triple fault)";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		return "fault while delivering an event";
+	default:
+		return "unexpected exit";
+	}
 }
 
 /* Returns false when the vCPU loop must end. */
 static bool handle_exit(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
-	char what[96];
+	char what[192];
 
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
@@ -173,7 +189,8 @@ static bool handle_exit(struct vcpu *v)
 		report_crash(v, what);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(what, sizeof(what), "KVM internal error (suberror %u)", r->internal.suberror);
+		snprintf(what, sizeof(what), "KVM internal error: %s (suberror %u)",
+			 internal_error_name(r->internal.suberror), r->internal.suberror);
 		report_crash(v, what);
 		return false;
 	default:
