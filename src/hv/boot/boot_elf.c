@@ -115,8 +115,10 @@ static int find_pvh_note(struct boot_ctx *c, const struct elf *f,
 		uint64_t namesz = boot_rd32(n + off);
 		uint64_t descsz = boot_rd32(n + off + 4);
 		uint32_t type = boot_rd32(n + off + 8);
+		/* Offsets from the note's start are aligned (binutils'
+		 * ELF_NOTE_DESC_OFFSET / ELF_NOTE_NEXT_OFFSET). */
 		uint64_t name = off + 12;
-		uint64_t desc = name + ((namesz + pad) & ~pad);
+		uint64_t desc = off + ((12 + namesz + pad) & ~pad);
 		uint64_t next = desc + ((descsz + pad) & ~pad);
 
 		if (!boot_in(name, namesz, len) || !boot_in(desc, descsz, len))
