@@ -4,6 +4,7 @@
 #include "hv/dev/pci.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "hv/mem.h"
@@ -120,19 +121,34 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 	d->bar_fn(d->bar_opaque, off, data, len, is_write);
 }
 
+/* The interrupt thread and config writes (vCPU threads) both get here. */
+static pthread_mutex_t irq_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* level < 0: keep the pending state, re-evaluate the INTx disable bit */
+static void irq_update(struct pci_dev *d, int level)
+{
+	bool pending, assert_line;
+
+	pthread_mutex_lock(&irq_lock);
+	if (level >= 0) {
+		if (level)
+			d->cfg[PCI_STATUS] |= PCI_STATUS_INTX;
+		else
+			d->cfg[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTX;
+	}
+	pending = d->cfg[PCI_STATUS] & PCI_STATUS_INTX;
+	assert_line = pending && !(get16(d->cfg + PCI_COMMAND) & PCI_CMD_INTX_OFF);
+	if (assert_line != d->irq_level) {
+		d->irq_level = assert_line;
+		if (pci.vm)
+			vm_irq_line(pci.vm, pci_slot_gsi(d->slot), assert_line);
+	}
+	pthread_mutex_unlock(&irq_lock);
+}
+
 void pci_dev_set_irq(struct pci_dev *d, bool level)
 {
-	bool assert_line = level && !(get16(d->cfg + PCI_COMMAND) & PCI_CMD_INTX_OFF);
-
-	if (level)
-		d->cfg[PCI_STATUS] |= PCI_STATUS_INTX;
-	else
-		d->cfg[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTX;
-	if (assert_line == d->irq_level)
-		return;
-	d->irq_level = assert_line;
-	if (pci.vm)
-		vm_irq_line(pci.vm, pci_slot_gsi(d->slot), assert_line);
+	irq_update(d, level);
 }
 
 static void cfg_write(struct pci_dev *d, unsigned int reg, const uint8_t *data, uint32_t len)
@@ -144,7 +160,7 @@ static void cfg_write(struct pci_dev *d, unsigned int reg, const uint8_t *data, 
 	}
 	if (reg < PCI_COMMAND + 2 && reg + len > PCI_COMMAND) {
 		/* INTx disable may have changed: re-evaluate the line */
-		pci_dev_set_irq(d, d->cfg[PCI_STATUS] & PCI_STATUS_INTX);
+		irq_update(d, -1);
 		bar_update(d);
 	} else if (reg < PCI_BAR0 + 4 && reg + len > PCI_BAR0) {
 		bar_update(d);
@@ -209,6 +225,15 @@ err_addr:
 err:
 	log_error("cannot claim PCI config ports 0xCF8-0xCFF", "rc=%d", rc);
 	return rc;
+}
+
+void pci_destroy(struct vm *vm)
+{
+	if (pci.vm != vm)
+		return;
+	bus_unregister(BUS_PIO, &pci.slots, PCI_CONFIG_DATA);
+	bus_unregister(BUS_PIO, &pci.addr, PCI_CONFIG_ADDR);
+	memset(&pci, 0, sizeof(pci));
 }
 
 int pci_dev_register(struct pci_dev *d)

@@ -54,6 +54,8 @@ struct pci_dev {
 
 /* Create the host bridge and claim the config ports. Resets all slots. */
 int pci_init(struct vm *vm);
+/* Release the config ports (after virtio_devices_destroy). */
+void pci_destroy(struct vm *vm);
 
 /* Fill the type-0 header (ids, class, INTA# → GSI 16+slot). */
 void pci_dev_setup(struct pci_dev *d, uint16_t vendor, uint16_t device,

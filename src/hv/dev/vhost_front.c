@@ -167,7 +167,7 @@ int vhf_handshake(struct vhf *f, int sock, const char *name,
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
 	f->name = name;
-	f->max_queues = 1;
+	f->max_queues = 0;
 	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		return fail(f, err, errlen, -errno, "socket (fd %d) is not usable: %s",

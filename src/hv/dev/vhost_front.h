@@ -15,7 +15,7 @@ struct vhf {
 	const char *name;          /* "vhost-user blk backend": used in errors */
 	uint64_t features;         /* what GET_FEATURES offered */
 	uint64_t protocol;         /* negotiated protocol features */
-	uint32_t max_queues;       /* GET_QUEUE_NUM, or 1 without F_MQ */
+	uint32_t max_queues;       /* GET_QUEUE_NUM; 0: not told (no F_MQ) */
 	bool broken;               /* the connection is unusable */
 };
 

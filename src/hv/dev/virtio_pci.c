@@ -594,7 +594,8 @@ static uint16_t blk_queues(struct vp_dev *d)
 {
 	/* virtio_blk_config.num_queues (offset 34) with VIRTIO_BLK_F_MQ */
 	uint32_t n = d->config[34] | d->config[35] << 8;
-	uint32_t max = d->vhf.max_queues < VP_MAX_QUEUES ? d->vhf.max_queues : VP_MAX_QUEUES;
+	uint32_t max = d->vhf.max_queues && d->vhf.max_queues < VP_MAX_QUEUES ?
+		       d->vhf.max_queues : VP_MAX_QUEUES;
 
 	if (!(d->host_features & BIT(12)))
 		return 1;
@@ -660,13 +661,9 @@ static int vp_add(struct vm *vm, int sock, const struct vp_model *m, char *err, 
 		dev_mask &= ~(BIT(3) | BIT(5) | BIT(16));
 	}
 	d->host_features = d->vhf.features & (dev_mask | VP_TRANSPORT_FEATURES);
+	/* net: one rx/tx pair, which any vhost-user-net backend serves (its
+	 * GET_QUEUE_NUM counts pairs); blk: as many as config and backend say */
 	d->nq = m->virtio_id == VIRTIO_ID_BLK ? blk_queues(d) : 2;
-	if (d->nq > d->vhf.max_queues) {
-		snprintf(err, errlen, "%s serves %u queues, virtio-%s needs %u",
-			 d->name, d->vhf.max_queues, m->kind, d->nq);
-		rc = -EPROTO;
-		goto err_free;
-	}
 
 	pci_dev_setup(&d->pci, 0x1af4, (uint16_t)(0x1040 + m->virtio_id), m->class_code,
 		      1, 0x1af4, m->virtio_id);
