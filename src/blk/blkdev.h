@@ -1,0 +1,44 @@
+/* blkdev: one ward-blk volume served as a vhost-user-blk device. Each device
+ * has its own thread, io_uring and vhost-user connection; a malformed ring
+ * stops that device only. */
+#ifndef WARD_BLK_BLKDEV_H
+#define WARD_BLK_BLKDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blkctl.h"
+
+struct blkdev;
+struct xts_ctx;
+
+/* Called from the device thread when the device breaks or its frontend
+ * goes away (event is enum blkctl_event). */
+typedef void (*blkdev_event_fn)(void *opaque, const char *id, uint32_t event,
+				const char *msg);
+
+struct blkdev_cfg {
+	const char *id;
+	const char *backing;
+	uint64_t size;
+	bool readonly;
+	bool create;            /* standalone: create/extend a backing file */
+	unsigned int num_queues;
+	struct xts_ctx *xts;    /* NULL: no encryption. Owned by the device. */
+	int sock;               /* connected vhost-user socket, or -1 */
+	int listen_fd;          /* standalone: accept connections here, or -1 */
+	blkdev_event_fn on_event;
+	void *opaque;
+};
+
+/* Open the backing store and start the device thread. On failure the xts
+ * context and fds in cfg are still the caller's. */
+int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, size_t errlen);
+
+/* Stop the thread, finish in-flight I/O, close everything and wipe the key
+ * schedule (cryptographic detach). */
+void blkdev_destroy(struct blkdev *d);
+
+const char *blkdev_id(const struct blkdev *d);
+
+#endif

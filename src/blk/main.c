@@ -1,0 +1,466 @@
+/* ward-blk: the storage card (the analogue of the Nitro EBS card). Serves one
+ * vhost-user-blk device per attached volume, encrypting every sector with
+ * AES-256-XTS. Controller mode (--control-fd) takes volumes, keys and
+ * vhost-user sockets over the blkctl channel; standalone mode (--volume)
+ * listens on socket paths for development and QEMU interop. See docs/blk.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "blkctl.h"
+#include "blkdev.h"
+#include "log.h"
+#include "secmem.h"
+#include "xts.h"
+
+#define MAX_VOLUMES 64
+
+struct vol {
+	char id[BLKCTL_ID_LEN + 1];
+	struct blkdev *dev;
+};
+
+static struct vol vols[MAX_VOLUMES];
+static int ctl_fd = -1;
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ward-blk --control-fd N\n"
+"       ward-blk --volume SPEC [--volume SPEC ...]\n"
+"       ward-blk --socket PATH --backing STORE --size BYTES\n"
+"                (--key-file F | --no-encryption) [--readonly] [--queues N] [--id NAME] [--create]\n"
+"SPEC: id=NAME,socket=PATH,backing=STORE,size=BYTES,key-file=F|no-encryption\n"
+"      [,readonly][,queues=N][,create]\n"
+"STORE: a file or block device path, or an NBD URI (nbd://..., nbd+unix://...)\n"
+"BYTES: a number with an optional K, M, G or T suffix; a multiple of 4096\n"
+"key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n");
+}
+
+static void on_event(void *opaque, const char *id, uint32_t ev, const char *msg)
+{
+	if (ev == BLKCTL_EV_BROKEN)
+		log_error("device broken", "volume=%s reason=\"%s\"", id, msg);
+	if (ctl_fd < 0)
+		return;
+	pthread_mutex_lock(&ctl_lock);
+	if (blkctl_send_event(ctl_fd, id, ev, msg))
+		log_warn("cannot send event to the controller", "volume=%s", id);
+	pthread_mutex_unlock(&ctl_lock);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || v > (~0ull >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+/* Read a 64-byte key file straight into secure memory. */
+static int load_key(const char *path, uint8_t *key)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	uint8_t extra;
+
+	if (fd < 0) {
+		log_error("cannot open key file", "path=%s errno=%d", path, errno);
+		return -errno;
+	}
+	n = read(fd, key, XTS_KEY_LEN);
+	if (n == XTS_KEY_LEN && read(fd, &extra, 1) == 0) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	log_error("volume key file must hold exactly 64 bytes", "path=%s", path);
+	return -EINVAL;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		log_error("socket path too long", "path=%s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	unlink(path);
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(s, 4) < 0) {
+		int e = errno;
+
+		log_error("cannot listen on socket", "path=%s errno=%d", path, e);
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
+struct vspec {
+	const char *id, *socket, *backing, *key_file;
+	uint64_t size;
+	bool no_enc, ro, create;
+	unsigned int queues;
+};
+
+static int parse_vspec(char *s, struct vspec *v)
+{
+	char *save = NULL;
+
+	for (char *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(kv, '=');
+
+		if (val)
+			*val++ = 0;
+		if (!strcmp(kv, "id") && val) v->id = val;
+		else if (!strcmp(kv, "socket") && val) v->socket = val;
+		else if (!strcmp(kv, "backing") && val) v->backing = val;
+		else if (!strcmp(kv, "key-file") && val) v->key_file = val;
+		else if (!strcmp(kv, "size") && val) { if (parse_size(val, &v->size)) return -EINVAL; }
+		else if (!strcmp(kv, "queues") && val) v->queues = (unsigned int)atoi(val);
+		else if (!strcmp(kv, "no-encryption") && !val) v->no_enc = true;
+		else if (!strcmp(kv, "readonly") && !val) v->ro = true;
+		else if (!strcmp(kv, "create") && !val) v->create = true;
+		else {
+			fprintf(stderr, "ward-blk: unknown volume option '%s'\n", kv);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int make_xts(const uint8_t *key, struct xts_ctx **x, char *err, size_t errlen)
+{
+	int rc = xts_create(x, key);
+
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "volume key halves are equal; AES-XTS needs two different 256-bit keys");
+	else if (rc)
+		snprintf(err, errlen, "cannot set up AES-256-XTS (%s)", strerror(-rc));
+	return rc;
+}
+
+static int start_standalone(struct vspec *v, int slot)
+{
+	struct blkdev_cfg cfg = { 0 };
+	struct xts_ctx *x = NULL;
+	char err[256];
+	int rc;
+
+	if (!v->id)
+		v->id = "vol0";
+	if (!v->socket || !v->backing || (!v->key_file && !v->no_enc) || (v->key_file && v->no_enc)) {
+		fprintf(stderr, "ward-blk: volume %s needs socket=, backing=, and exactly one of "
+			"key-file= or no-encryption\n", v->id);
+		return -EINVAL;
+	}
+	if (!v->size) {
+		fprintf(stderr, "ward-blk: volume %s needs size=BYTES\n", v->id);
+		return -EINVAL;
+	}
+	if (!v->no_enc) {
+		uint8_t *key = secmem_alloc(XTS_KEY_LEN);
+
+		if (!key)
+			return -ENOMEM;
+		rc = load_key(v->key_file, key);
+		if (!rc)
+			rc = make_xts(key, &x, err, sizeof(err));
+		secmem_free(key, XTS_KEY_LEN);
+		if (rc) {
+			if (rc != -EINVAL || x == NULL)
+				fprintf(stderr, "ward-blk: volume %s: %s\n", v->id,
+					rc == -EINVAL ? "bad key (64 bytes, halves must differ)" : strerror(-rc));
+			return rc;
+		}
+	}
+	cfg.id = v->id;
+	cfg.backing = v->backing;
+	cfg.size = v->size;
+	cfg.readonly = v->ro;
+	cfg.create = v->create;
+	cfg.num_queues = v->queues ? v->queues : 1;
+	cfg.xts = x;
+	cfg.sock = -1;
+	cfg.on_event = on_event;
+	cfg.listen_fd = listen_on(v->socket);
+	if (cfg.listen_fd < 0) {
+		xts_destroy(x);
+		return cfg.listen_fd;
+	}
+	rc = blkdev_create(&vols[slot].dev, &cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-blk: %s\n", err);
+		close(cfg.listen_fd);
+		xts_destroy(x);
+		return rc;
+	}
+	snprintf(vols[slot].id, sizeof(vols[slot].id), "%s", v->id);
+	return 0;
+}
+
+static struct vol *find_vol(const char *id)
+{
+	for (int i = 0; i < MAX_VOLUMES; i++)
+		if (vols[i].dev && !strcmp(vols[i].id, id))
+			return &vols[i];
+	return NULL;
+}
+
+static void ctl_reply(uint32_t seq, int status, const char *msg)
+{
+	pthread_mutex_lock(&ctl_lock);
+	if (blkctl_send_reply(ctl_fd, seq, status, msg))
+		log_warn("cannot reply to the controller", "seq=%u", seq);
+	pthread_mutex_unlock(&ctl_lock);
+}
+
+static void do_attach(struct blkctl_msg *m)
+{
+	struct blkctl_attach *a = &m->u.attach;
+	struct blkdev_cfg cfg = { 0 };
+	struct xts_ctx *x = NULL;
+	struct vol *slot = NULL;
+	char err[256] = "";
+	int rc;
+
+	if (find_vol(a->id)) {
+		rc = -EEXIST;
+		snprintf(err, sizeof(err), "volume %s is already attached", a->id);
+		goto fail;
+	}
+	for (int i = 0; i < MAX_VOLUMES && !slot; i++)
+		if (!vols[i].dev)
+			slot = &vols[i];
+	if (!slot) {
+		rc = -ENOSPC;
+		snprintf(err, sizeof(err), "at most %d volumes can be attached", MAX_VOLUMES);
+		goto fail;
+	}
+	if (!(a->flags & BLKCTL_F_NO_ENCRYPTION)) {
+		rc = make_xts(a->key, &x, err, sizeof(err));
+		if (rc)
+			goto fail;
+	}
+	cfg.id = a->id;
+	cfg.backing = a->backing;
+	cfg.size = a->size;
+	cfg.readonly = a->flags & BLKCTL_F_READONLY;
+	cfg.num_queues = a->num_queues;
+	cfg.xts = x;
+	cfg.sock = m->fd;
+	cfg.listen_fd = -1;
+	cfg.on_event = on_event;
+	rc = blkdev_create(&slot->dev, &cfg, err, sizeof(err));
+	if (rc) {
+		xts_destroy(x);
+		goto fail;
+	}
+	snprintf(slot->id, sizeof(slot->id), "%s", a->id);
+	ctl_reply(m->seq, 0, "attached");
+	return;
+fail:
+	if (m->fd >= 0)
+		close(m->fd);
+	log_warn("attach refused", "volume=%s reason=\"%s\"", a->id, err);
+	ctl_reply(m->seq, rc, err);
+}
+
+static void do_detach(struct blkctl_msg *m)
+{
+	struct vol *v = find_vol(m->u.detach.id);
+	char msg[BLKCTL_ID_LEN + 64];
+
+	if (!v) {
+		snprintf(msg, sizeof(msg), "volume %s is not attached", m->u.detach.id);
+		ctl_reply(m->seq, -ENOENT, msg);
+		return;
+	}
+	blkdev_destroy(v->dev);
+	v->dev = NULL;
+	ctl_reply(m->seq, 0, "detached, key destroyed");
+}
+
+/* Returns 1 to keep going, 0 when the controller went away. */
+static int ctl_step(struct blkctl_rx *rx)
+{
+	struct blkctl_msg m;
+	char err[256];
+	int rc = blkctl_recv(ctl_fd, rx);
+
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		log_warn("control channel receive failed", "errno=%d", -rc);
+		return rc == -EMSGSIZE ? 1 : 0;
+	}
+	rc = blkctl_parse(rx, &m, err, sizeof(err));
+	if (rc) {
+		log_warn("rejected control message", "reason=\"%s\"", err);
+		ctl_reply(m.seq, rc, err);
+	} else if (m.type == BLKCTL_ATTACH) {
+		do_attach(&m);
+	} else if (m.type == BLKCTL_DETACH) {
+		do_detach(&m);
+	} else {
+		ctl_reply(m.seq, -EOPNOTSUPP, "ward-blk accepts ATTACH and DETACH only");
+	}
+	blkctl_rx_clear(rx); /* wipes the key bytes of an ATTACH */
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control-fd", required_argument, NULL, 'c' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "no-encryption", no_argument, NULL, 'n' },
+		{ "readonly", no_argument, NULL, 'r' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "create", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct vspec specs[MAX_VOLUMES], one = { 0 };
+	int nspecs = 0, opt, sfd, rc = 0;
+	bool single = false;
+	sigset_t ss;
+
+	log_init("blk", LOG_INFO);
+	memset(specs, 0, sizeof(specs));
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': ctl_fd = atoi(optarg); break;
+		case 'v':
+			if (nspecs == MAX_VOLUMES || parse_vspec(optarg, &specs[nspecs++])) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 's': one.socket = optarg; single = true; break;
+		case 'b': one.backing = optarg; single = true; break;
+		case 'z':
+			if (parse_size(optarg, &one.size)) {
+				fprintf(stderr, "ward-blk: bad --size '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'k': one.key_file = optarg; break;
+		case 'n': one.no_enc = true; break;
+		case 'r': one.ro = true; break;
+		case 'q': one.queues = (unsigned int)atoi(optarg); break;
+		case 'i': one.id = optarg; break;
+		case 'C': one.create = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (single && nspecs < MAX_VOLUMES)
+		specs[nspecs++] = one;
+	if ((ctl_fd < 0) == (nspecs == 0)) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* Keys will live in this process: no core dumps, no ptrace. */
+	if (secmem_process_harden())
+		log_warn("cannot make the process non-dumpable", "errno=%d", errno);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL); /* inherited by device threads */
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+
+	if (ctl_fd >= 0) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+
+		if (getsockopt(ctl_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET) {
+			fprintf(stderr, "ward-blk: --control-fd %d must be a SOCK_SEQPACKET socket\n", ctl_fd);
+			return 2;
+		}
+		fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
+	}
+	for (int i = 0; i < nspecs; i++) {
+		rc = start_standalone(&specs[i], i);
+		if (rc)
+			goto out;
+	}
+	log_info("ward-blk ready", "mode=%s volumes=%d", ctl_fd >= 0 ? "controller" : "standalone", nspecs);
+
+	{
+		struct blkctl_rx rx;
+
+		if (ctl_fd >= 0 && blkctl_rx_init(&rx)) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (;;) {
+			struct pollfd p[2] = { { sfd, POLLIN, 0 }, { ctl_fd, POLLIN, 0 } };
+
+			if (poll(p, ctl_fd >= 0 ? 2 : 1, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (p[0].revents & POLLIN) {
+				log_info("signal received, detaching all volumes", "mode=%s", ctl_fd >= 0 ? "controller" : "standalone");
+				break;
+			}
+			if (ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !ctl_step(&rx)) {
+				log_info("controller closed the control channel, detaching all volumes", "fd=%d", ctl_fd);
+				break;
+			}
+		}
+		if (ctl_fd >= 0)
+			blkctl_rx_destroy(&rx);
+	}
+out:
+	for (int i = 0; i < MAX_VOLUMES; i++)
+		if (vols[i].dev) {
+			blkdev_destroy(vols[i].dev);
+			vols[i].dev = NULL;
+		}
+	return rc ? 1 : 0;
+}
