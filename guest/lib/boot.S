@@ -99,17 +99,52 @@ trap_stubs:
 	TRAP \v
 	.endr
 
+/* Saves every GPR (struct trap_frame in start.c) so trap_handle() can
+ * emulate a ring-3 port access and resume it; anything else it reports
+ * and exits. */
 trap_common:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rbx
+	pushq %rbp
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
 	movq %rsp, %rdi
+	movq %rsp, %rbx
 	andq $-16, %rsp
-	call trap_report
-1:	cli
-	hlt
-	jmp 1b
+	call trap_handle
+	movq %rbx, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rbp
+	popq %rbx
+	popq %rdx
+	popq %rcx
+	popq %rax
+	addq $16, %rsp			/* vector, error code */
+	iretq
 
 /* void ring3_jump(uint64_t rip, uint64_t rsp, uint64_t arg):
  * iretq to CPL 3 with IOPL=3 (port I/O for the console and debug exit
- * stays possible) and IF=0 (nothing is ever injected; we poll). */
+ * stays possible; where the host ignores IOPL, as kvm_pvm does, the #GP
+ * handler performs the access) and IF=0 (nothing is injected; we poll). */
 	.globl ring3_jump
 ring3_jump:
 	movw $(SEL_UDATA | 3), %ax

@@ -21,7 +21,10 @@ struct idt_gate {
 	uint32_t zero;
 } __attribute__((packed));
 
+/* Layout pushed by trap_common in boot.S. */
 struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rcx, rax;
 	uint64_t vec, err, rip, cs, rflags, rsp, ss;
 };
 
@@ -179,10 +182,60 @@ void trap_init(void)
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
-void trap_report(const struct trap_frame *f);
-
-void trap_report(const struct trap_frame *f)
+/* Ring 3 runs with IOPL=3, but some hosts (kvm_pvm runs guest ring 3 on
+ * the host's own ring 3) still raise #GP on IN/OUT. Do the access here and
+ * resume: slow (an emulated ring-0 round trip), so only the console and
+ * the debug exit use ports from ring 3, never a benchmark's hot loop. */
+static bool emulate_port_io(struct trap_frame *f)
 {
+	const uint8_t *ip = (const uint8_t *)(uintptr_t)f->rip;
+	unsigned int len = 1, size = 4;
+	uint16_t port;
+	uint8_t op;
+
+	if (f->vec != 13 || (f->cs & 3) != 3)
+		return false;
+	if (ip[0] == 0x66) {
+		size = 2;
+		ip++;
+		len++;
+	}
+	op = ip[0];
+	if (op >= 0xE4 && op <= 0xE7) {
+		port = ip[1];
+		len++;
+	} else if (op >= 0xEC && op <= 0xEF) {
+		port = (uint16_t)f->rdx;
+	} else {
+		return false;
+	}
+	if (!(op & 1))
+		size = 1;
+	if (op & 2) {				/* OUT */
+		if (size == 1)
+			outb(port, (uint8_t)f->rax);
+		else if (size == 2)
+			outw(port, (uint16_t)f->rax);
+		else
+			outl(port, (uint32_t)f->rax);
+	} else {				/* IN */
+		if (size == 1)
+			f->rax = (f->rax & ~0xFFull) | inb(port);
+		else if (size == 2)
+			f->rax = (f->rax & ~0xFFFFull) | inw(port);
+		else
+			f->rax = inl(port);	/* 32-bit writes zero-extend */
+	}
+	f->rip += len;
+	return true;
+}
+
+void trap_handle(struct trap_frame *f);
+
+void trap_handle(struct trap_frame *f)
+{
+	if (emulate_port_io(f))
+		return;
 	guest_panic(GUEST_EXIT_TRAP,
 		    "exception %lu err=%#lx rip=%#lx cs=%#lx rsp=%#lx rflags=%#lx",
 		    f->vec, f->err, f->rip, f->cs, f->rsp, f->rflags);
