@@ -1,0 +1,107 @@
+/* test_boot_real: boot_load on a stock Linux bzImage (Debian's kernel,
+ * fetched by real-kernel.sh) — the loader must accept what distributions
+ * ship and fill the zero page the way boot.rst asks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "boot_test.h"
+#include "hv/boot/boot.h"
+#include "hv/boot/boot_priv.h"
+
+static const char *kernel_path;
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc(st.st_size);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, st.st_size), st.st_size);
+	close(fd);
+	*len = st.st_size;
+	return buf;
+}
+
+static void test_stock_kernel(void **state)
+{
+	struct guest_mem *m = tmem_create(512 * MIB);
+	struct boot_image bi = { .cmdline = "console=ttyS0 panic=-1" };
+	size_t len, pm_off, initrd_len = 3 * MIB + 123;
+	uint8_t *k = read_file(kernel_path, &len), *initrd, *zp;
+	uint64_t pref, init_size, rd;
+	struct boot_entry e;
+	char err[256];
+
+	initrd = malloc(initrd_len);
+	assert_non_null(initrd);
+	for (size_t i = 0; i < initrd_len; i++)
+		initrd[i] = (uint8_t)(i * 31);
+	bi.kernel = k, bi.kernel_len = len;
+	bi.initrd = initrd, bi.initrd_len = initrd_len;
+	if (boot_load(m, &bi, 2, &e, err, sizeof(err)))
+		fail_msg("boot_load: %s", err);
+	print_message("kernel protocol %x, entry 0x%llx\n", get16(k + 0x206),
+		      (unsigned long long)e.entry);
+
+	pref = get64(k + 0x258);
+	init_size = get32(k + 0x260);
+	pm_off = (size_t)((k[0x1f1] ? k[0x1f1] : 4) + 1) * 512;
+	assert_int_equal(e.mode, BOOT_LINUX64);
+	/* relocatable distribution kernel: loaded where it wants to run */
+	assert_int_equal(e.entry, pref + 0x200);
+	assert_memory_equal(tmem_at(m, pref), k + pm_off, len - pm_off);
+
+	zp = tmem_at(m, e.boot_arg);
+	assert_memory_equal(zp + 0x202, "HdrS", 4);
+	assert_true(get16(zp + 0x206) >= 0x020c);
+	assert_int_equal(zp[0x210], 0xff);
+	assert_true(get16(zp + 0x236) & 1);
+	assert_int_equal(get32(zp + 0x214), pref);
+	assert_string_equal((char *)tmem_at(m, get32(zp + 0x228)), bi.cmdline);
+	rd = get32(zp + 0x218);
+	assert_int_equal(get32(zp + 0x21c), initrd_len);
+	assert_int_equal(rd & 0xfff, 0);
+	assert_true(rd >= pref + init_size);
+	assert_true(rd + initrd_len <= get32(k + 0x22c) + 1ULL);
+	assert_memory_equal(tmem_at(m, rd), initrd, initrd_len);
+	assert_int_equal(zp[0x1e8], 4);
+	assert_int_equal(get64(zp + 0x2d0 + 2 * 20 + 8), 511 * MIB);
+
+	/* 64 MiB cannot hold its decompressed size: refused, not overrun */
+	tmem_destroy(m);
+	m = tmem_create(64 * MIB);
+	bi.initrd = NULL, bi.initrd_len = 0;
+	assert_int_equal(boot_load(m, &bi, 1, &e, err, sizeof(err)), -ENOMEM);
+	assert_non_null(strstr(err, "init_size"));
+	free(initrd);
+	free(k);
+	tmem_destroy(m);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stock_kernel),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s VMLINUZ\n", argv[0]);
+		return 2;
+	}
+	kernel_path = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
