@@ -199,15 +199,14 @@ static int start_standalone(struct vspec *v, int slot)
 		if (!key)
 			return -ENOMEM;
 		rc = load_key(v->key_file, key);
-		if (!rc)
+		if (!rc) {
 			rc = make_xts(key, &x, err, sizeof(err));
-		secmem_free(key, XTS_KEY_LEN);
-		if (rc) {
-			if (rc != -EINVAL || x == NULL)
-				fprintf(stderr, "ward-blk: volume %s: %s\n", v->id,
-					rc == -EINVAL ? "bad key (64 bytes, halves must differ)" : strerror(-rc));
-			return rc;
+			if (rc)
+				fprintf(stderr, "ward-blk: volume %s: %s\n", v->id, err);
 		}
+		secmem_free(key, XTS_KEY_LEN);
+		if (rc)
+			return rc;
 	}
 	cfg.id = v->id;
 	cfg.backing = v->backing;

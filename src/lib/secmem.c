@@ -70,9 +70,10 @@ void *secmem_alloc(size_t len)
 	}
 	if (madvise(p, sz, MADV_DONTDUMP) < 0)
 		goto err;
-	/* memfd_secret pages are already unswappable, but an explicit mlock
-	 * keeps the accounting honest and fails loudly at RLIMIT_MEMLOCK. */
-	if (mlock(p, sz) < 0)
+	/* memfd_secret pages are unevictable and charged to RLIMIT_MEMLOCK by
+	 * the kernel itself (mlock on them fails); anonymous pages are locked
+	 * here, and an allocation that cannot be locked is refused. */
+	if (!last_secret && mlock(p, sz) < 0)
 		goto err;
 	return p;
 err:
@@ -89,7 +90,7 @@ void secmem_free(void *p, size_t len)
 	if (!p || !sz)
 		return;
 	OPENSSL_cleanse(p, sz);
-	munlock(p, sz);
+	munlock(p, sz); /* harmless on memfd_secret pages */
 	munmap(p, sz);
 }
 

@@ -1,0 +1,607 @@
+/* vu_driver: a small userspace vhost-user-blk frontend for ward-blk tests and
+ * the storage benchmark. It maps its own memfd as "guest memory", builds one
+ * split virtqueue, and drives a backend over a unix socket (or, with
+ * --spawn-ctl, over a socketpair handed to ward-blk by blkctl_attach, the way
+ * the controller does). Same driver for ward-blk and qemu-storage-daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blkctl.h"
+#include "vhost_user.h"
+#include "virtq.h"
+
+#define QSZ        256
+#define MAXQD      64
+#define RING_AREA  (1u << 20)
+#define SECT       4096u
+
+struct vuf {
+	int sock;
+	uint8_t *mem;
+	size_t memsz;
+	uint64_t features, proto;
+	struct vq_desc_raw *desc;
+	volatile uint16_t *avail, *used;
+	int kick, call, err;
+	uint16_t avail_idx, used_last;
+	uint64_t capacity;
+	uint32_t blk_size;
+	size_t maxbs;
+	uint8_t *hdr, *status, *data;
+	bool busy[MAXQD];
+};
+
+static void die(const char *what)
+{
+	fprintf(stderr, "vu_driver: %s\n", what);
+	exit(1);
+}
+
+static int msg(struct vuf *f, uint32_t req, const void *p, uint32_t sz,
+	       const int *fds, size_t nfds, void *reply, uint32_t rsz, bool ack)
+{
+	struct vu_msg m;
+	uint32_t flags = 0;
+	bool want_ack = ack && (f->proto & (1ull << VU_PROTOCOL_F_REPLY_ACK));
+
+	if (want_ack)
+		flags |= VU_FLAG_NEED_REPLY;
+	if (vu_send(f->sock, req, flags, p, sz, fds, nfds))
+		return -EIO;
+	if (!reply && !want_ack)
+		return 0;
+	if (vu_recv(f->sock, &m) != 1 || !(m.hdr.flags & VU_FLAG_REPLY) || m.hdr.request != req)
+		return -EPROTO;
+	vu_msg_close_fds(&m);
+	if (reply) {
+		if (m.hdr.size != rsz)
+			return -EPROTO;
+		memcpy(reply, &m.p, rsz);
+		return 0;
+	}
+	return m.p.u64 ? -EIO : 0;
+}
+
+static void setup(struct vuf *f, int sock, size_t memsz, size_t maxbs)
+{
+	uint64_t v;
+	int memfd, fds[1];
+	struct vu_mem_table t = { 0 };
+	struct vu_config cfg = { 0 };
+	struct vu_vring_state st;
+	struct vu_vring_addr a = { 0 };
+	uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << 2) | (1ull << 6) | (1ull << 9) |
+			(1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 5);
+
+	memset(f, 0, sizeof(*f));
+	f->sock = sock;
+	f->maxbs = maxbs;
+	f->memsz = memsz;
+	memfd = memfd_create("vu_driver", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, (off_t)memsz) < 0)
+		die("memfd");
+	f->mem = mmap(NULL, memsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
+	if (f->mem == MAP_FAILED)
+		die("mmap");
+	f->desc = (struct vq_desc_raw *)f->mem;
+	f->avail = (volatile uint16_t *)(f->mem + 16 * QSZ);
+	f->used = (volatile uint16_t *)(f->mem + 8192);
+	f->hdr = f->mem + 65536;
+	f->status = f->mem + 65536 + 16 * MAXQD;
+	f->data = f->mem + RING_AREA;
+	if (RING_AREA + MAXQD * maxbs > memsz)
+		die("memory too small for queue depth x block size");
+
+	if (msg(f, VU_GET_FEATURES, NULL, 0, NULL, 0, &v, 8, false))
+		die("GET_FEATURES");
+	if (!(v & (1ull << VU_F_PROTOCOL_FEATURES)))
+		die("backend lacks PROTOCOL_FEATURES");
+	f->features = (v & want) | (1ull << VU_F_PROTOCOL_FEATURES);
+	if (msg(f, VU_GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0, &v, 8, false))
+		die("GET_PROTOCOL_FEATURES");
+	f->proto = v & ((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) |
+			(1ull << VU_PROTOCOL_F_CONFIG));
+	if (msg(f, VU_SET_PROTOCOL_FEATURES, &f->proto, 8, NULL, 0, NULL, 0, false))
+		die("SET_PROTOCOL_FEATURES");
+	if (msg(f, VU_SET_OWNER, NULL, 0, NULL, 0, NULL, 0, true))
+		die("SET_OWNER");
+	if (msg(f, VU_SET_FEATURES, &f->features, 8, NULL, 0, NULL, 0, true))
+		die("SET_FEATURES");
+	cfg.size = 60;
+	{
+		struct vu_config out;
+
+		if (vu_send(f->sock, VU_GET_CONFIG, 0, &cfg, 12 + 60, NULL, 0))
+			die("GET_CONFIG");
+		{
+			struct vu_msg m;
+
+			if (vu_recv(f->sock, &m) != 1 || m.hdr.size != 12 + 60)
+				die("GET_CONFIG reply");
+			memcpy(&out, &m.p, sizeof(out));
+		}
+		memcpy(&f->capacity, out.region, 8);
+		memcpy(&f->blk_size, out.region + 20, 4);
+		f->capacity *= 512;
+	}
+	t.nregions = 1;
+	t.regions[0].guest_phys_addr = 0;
+	t.regions[0].memory_size = memsz;
+	t.regions[0].userspace_addr = (uint64_t)(uintptr_t)f->mem;
+	t.regions[0].mmap_offset = 0;
+	fds[0] = memfd;
+	if (msg(f, VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), fds, 1, NULL, 0, true))
+		die("SET_MEM_TABLE");
+	close(memfd);
+	st.index = 0; st.num = QSZ;
+	if (msg(f, VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0, NULL, 0, true))
+		die("SET_VRING_NUM");
+	st.num = 0;
+	if (msg(f, VU_SET_VRING_BASE, &st, sizeof(st), NULL, 0, NULL, 0, true))
+		die("SET_VRING_BASE");
+	a.index = 0;
+	a.desc_user_addr = (uint64_t)(uintptr_t)f->desc;
+	a.avail_user_addr = (uint64_t)(uintptr_t)f->avail;
+	a.used_user_addr = (uint64_t)(uintptr_t)f->used;
+	if (msg(f, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL, 0, true))
+		die("SET_VRING_ADDR");
+	f->kick = eventfd(0, EFD_CLOEXEC);
+	f->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v = 0;
+	if (msg(f, VU_SET_VRING_CALL, &v, 8, &f->call, 1, NULL, 0, true) ||
+	    msg(f, VU_SET_VRING_ERR, &v, 8, &f->err, 1, NULL, 0, true) ||
+	    msg(f, VU_SET_VRING_KICK, &v, 8, &f->kick, 1, NULL, 0, true))
+		die("SET_VRING_CALL/ERR/KICK");
+	st.index = 0; st.num = 1;
+	if (msg(f, VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0, NULL, 0, true))
+		die("SET_VRING_ENABLE");
+}
+
+static void kick(struct vuf *f)
+{
+	uint64_t one = 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (write(f->kick, &one, 8) != 8)
+		die("kick");
+}
+
+/* Queue request in slot s (descriptors 3s..3s+2). */
+static void queue_req(struct vuf *f, unsigned int s, uint32_t type, uint64_t off, size_t len)
+{
+	struct vq_desc_raw *d = &f->desc[3 * s];
+	uint8_t *h = f->hdr + 16 * s;
+	uint64_t sector = off / 512;
+	uint16_t n = 0;
+
+	memset(h, 0, 16);
+	memcpy(h, &type, 4);
+	memcpy(h + 8, &sector, 8);
+	f->status[s] = 0xff;
+	d[n++] = (struct vq_desc_raw){ (uint64_t)(h - f->mem), 16, VIRTQ_DESC_F_NEXT, (uint16_t)(3 * s + 1) };
+	if (len) {
+		d[n - 1].next = (uint16_t)(3 * s + n);
+		d[n] = (struct vq_desc_raw){ (uint64_t)(f->data + s * f->maxbs - f->mem), (uint32_t)len,
+					    (uint16_t)(VIRTQ_DESC_F_NEXT | (type == 0 || type == 8 ? VIRTQ_DESC_F_WRITE : 0)),
+					    (uint16_t)(3 * s + n + 1) };
+		n++;
+	}
+	d[n - 1].next = (uint16_t)(3 * s + n);
+	d[n] = (struct vq_desc_raw){ (uint64_t)(f->status + s - f->mem), 1, VIRTQ_DESC_F_WRITE, 0 };
+	f->avail[2 + f->avail_idx % QSZ] = (uint16_t)(3 * s);
+	f->avail_idx++;
+	__atomic_store_n(&f->avail[1], f->avail_idx, __ATOMIC_RELEASE);
+	f->busy[s] = true;
+}
+
+/* Wait for at least one completion; returns slots completed via cb. */
+static int reap(struct vuf *f, int timeout_ms, void (*cb)(struct vuf *, unsigned int, void *), void *arg)
+{
+	int got = 0;
+
+	for (;;) {
+		uint16_t ui = __atomic_load_n(&f->used[1], __ATOMIC_ACQUIRE);
+
+		while (f->used_last != ui) {
+			volatile uint32_t *e = (volatile uint32_t *)(f->used + 2) + 2 * (f->used_last % QSZ);
+			unsigned int s = e[0] / 3;
+
+			f->used_last++;
+			if (s >= MAXQD || !f->busy[s])
+				die("backend returned an unknown descriptor");
+			f->busy[s] = false;
+			if (f->status[s] != 0)
+				fprintf(stderr, "vu_driver: request in slot %u failed with status %u\n", s, f->status[s]);
+			if (cb)
+				cb(f, s, arg);
+			got++;
+		}
+		if (got)
+			return got;
+		{
+			struct pollfd p = { f->call, POLLIN, 0 };
+			uint64_t v;
+			int rc = poll(&p, 1, timeout_ms);
+
+			if (rc == 0)
+				return 0;
+			if (rc > 0 && read(f->call, &v, 8) < 0 && errno != EAGAIN)
+				die("call fd");
+		}
+	}
+}
+
+static int one(struct vuf *f, uint32_t type, uint64_t off, size_t len)
+{
+	queue_req(f, 0, type, off, len);
+	kick(f);
+	if (reap(f, 10000, NULL, NULL) != 1)
+		die("no completion within 10 s");
+	return f->status[0];
+}
+
+/* The plaintext a test writes: greppable text, recomputable by the Python
+ * interop test (tests/blk/xts_interop.py). */
+static void pattern(uint8_t *buf, uint64_t sector, unsigned int pat)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "WARD-PLAINTEXT sector=%08llu pattern=%04x\n",
+			 (unsigned long long)sector, pat);
+
+	for (size_t o = 0; o < SECT; o += (size_t)n)
+		memcpy(buf + o, line, SECT - o < (size_t)n ? SECT - o : (size_t)n);
+}
+
+static int cmd_write(struct vuf *f, uint64_t first, uint64_t count, unsigned int pat, bool verify)
+{
+	uint8_t *buf = f->data, exp[SECT];
+	size_t per = f->maxbs / SECT;
+
+	for (uint64_t s = first; s < first + count; s += per) {
+		size_t n = first + count - s < per ? (size_t)(first + count - s) : per;
+
+		if (!verify)
+			for (size_t i = 0; i < n; i++)
+				pattern(buf + i * SECT, s + i, pat);
+		if (one(f, verify ? 0 : 1, s * SECT, n * SECT)) {
+			fprintf(stderr, "vu_driver: %s at sector %llu failed\n", verify ? "read" : "write",
+				(unsigned long long)s);
+			return 1;
+		}
+		for (size_t i = 0; verify && i < n; i++) {
+			pattern(exp, s + i, pat);
+			if (memcmp(exp, buf + i * SECT, SECT)) {
+				fprintf(stderr, "vu_driver: sector %llu does not hold pattern %04x\n",
+					(unsigned long long)(s + i), pat);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Malformed rings, each of which must break only this device. */
+static int cmd_break(struct vuf *f, const char *how)
+{
+	struct vq_desc_raw *d = f->desc;
+	struct pollfd p = { f->err, POLLIN, 0 };
+
+	if (!strcmp(how, "loop")) {
+		d[0] = (struct vq_desc_raw){ 65536, 16, VIRTQ_DESC_F_NEXT, 1 };
+		d[1] = (struct vq_desc_raw){ 65536, 16, VIRTQ_DESC_F_NEXT, 0 };
+	} else if (!strcmp(how, "oob")) {
+		d[0] = (struct vq_desc_raw){ f->memsz - 8, 16, VIRTQ_DESC_F_NEXT, 1 };
+		d[1] = (struct vq_desc_raw){ 65536 + 1024, 1, VIRTQ_DESC_F_WRITE, 0 };
+	} else if (!strcmp(how, "next")) {
+		d[0] = (struct vq_desc_raw){ 65536, 16, VIRTQ_DESC_F_NEXT, 60000 };
+	} else if (!strcmp(how, "overflow")) {
+		d[0] = (struct vq_desc_raw){ ~0ull - 4, 16, VIRTQ_DESC_F_NEXT, 1 };
+		d[1] = (struct vq_desc_raw){ 65536, 1, VIRTQ_DESC_F_WRITE, 0 };
+	} else if (!strcmp(how, "head")) {
+		f->avail[2 + f->avail_idx % QSZ] = 4000;
+		f->avail_idx++;
+		__atomic_store_n(&f->avail[1], f->avail_idx, __ATOMIC_RELEASE);
+		kick(f);
+		goto wait;
+	} else {
+		die("break: loop|oob|next|overflow|head");
+	}
+	f->avail[2 + f->avail_idx % QSZ] = 0;
+	f->avail_idx++;
+	__atomic_store_n(&f->avail[1], f->avail_idx, __ATOMIC_RELEASE);
+	kick(f);
+wait:
+	if (poll(&p, 1, 5000) != 1) {
+		fprintf(stderr, "vu_driver: backend did not signal the vring err fd\n");
+		return 1;
+	}
+	printf("ring broken as expected (%s)\n", how);
+	return 0;
+}
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t xorshift(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+struct bench { uint64_t next_off, span; size_t bs; bool rnd; uint32_t type; };
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static uint64_t bench_off(struct bench *b)
+{
+	uint64_t o;
+
+	if (b->rnd)
+		return (xorshift() % (b->span / b->bs)) * b->bs;
+	o = b->next_off;
+	b->next_off = (o + b->bs) % b->span;
+	return o;
+}
+
+static void bench_cb(struct vuf *f, unsigned int s, void *arg)
+{
+	(void)f; (void)s; (void)arg;
+}
+
+static int cmd_bench(struct vuf *f, const char *wl, unsigned int qd, size_t bs,
+		     double secs, uint64_t span)
+{
+	struct bench b = { 0 };
+	uint64_t ops = 0;
+	double t0, t;
+
+	b.bs = bs;
+	b.span = span ? span : f->capacity;
+	b.rnd = !strncmp(wl, "rand", 4);
+	b.type = strstr(wl, "write") ? 1 : 0;
+	if (qd > MAXQD || bs > f->maxbs || b.span < bs)
+		die("bench: bad queue depth / block size / span");
+	for (unsigned int s = 0; s < qd; s++)
+		memset(f->data + s * f->maxbs, 0x5a ^ (int)s, bs);
+	t0 = now();
+	for (unsigned int s = 0; s < qd; s++)
+		queue_req(f, s, b.type, bench_off(&b), bs);
+	kick(f);
+	for (;;) {
+		unsigned int done[MAXQD], nd = 0;
+		int got = 0;
+
+		{
+			uint16_t ui;
+
+			/* Collect completions, resubmit their slots as one batch. */
+			if (reap(f, 10000, NULL, NULL) == 0)
+				die("bench: no completion within 10 s");
+			for (unsigned int s = 0; s < qd; s++)
+				if (!f->busy[s])
+					done[nd++] = s;
+			ui = 0;
+			(void)ui;
+		}
+		got = (int)nd;
+		ops += (uint64_t)got;
+		t = now();
+		if (t - t0 >= secs)
+			break;
+		for (unsigned int i = 0; i < nd; i++)
+			queue_req(f, done[i], b.type, bench_off(&b), bs);
+		kick(f);
+	}
+	while (1) {
+		bool any = false;
+
+		for (unsigned int s = 0; s < qd; s++)
+			any |= f->busy[s];
+		if (!any)
+			break;
+		if (reap(f, 10000, bench_cb, NULL) == 0)
+			die("bench: drain timed out");
+	}
+	t = now() - t0;
+	printf("{\"workload\":\"%s\",\"qd\":%u,\"bs\":%zu,\"seconds\":%.3f,\"iops\":%.0f,\"mbps\":%.1f}\n",
+	       wl, qd, bs, t, (double)ops / t, (double)ops * (double)bs / t / 1e6);
+	return 0;
+}
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	for (int i = 0; i < 200; i++) {
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return s;
+		usleep(25000);
+	}
+	die("cannot connect to the backend socket");
+	return -1;
+}
+
+/* Controller path: start ward-blk with a control socketpair, attach one
+ * volume with blkctl_attach and hand it one end of a vhost-user socketpair. */
+static int spawn_ctl(const char *wardblk, const char *backing, uint64_t size,
+		     const char *keyfile, int *ctl_out, pid_t *pid_out)
+{
+	int ctl[2], vu[2];
+	struct blkctl_attach a = { 0 };
+	uint8_t key[64] = { 0 };
+	char err[256], fdarg[16];
+	pid_t pid;
+	int rc;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vu))
+		die("socketpair");
+	pid = fork();
+	if (pid == 0) {
+		close(ctl[0]);
+		snprintf(fdarg, sizeof(fdarg), "%d", ctl[1]);
+		execl(wardblk, wardblk, "--control-fd", fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(ctl[1]);
+	snprintf(a.id, sizeof(a.id), "vol-ctl");
+	snprintf(a.backing, sizeof(a.backing), "%s", backing);
+	a.size = size;
+	a.num_queues = 1;
+	if (keyfile) {
+		FILE *kf = fopen(keyfile, "rb");
+
+		if (!kf || fread(key, 1, 64, kf) != 64)
+			die("key file");
+		fclose(kf);
+	} else {
+		a.flags |= BLKCTL_F_NO_ENCRYPTION;
+	}
+	rc = blkctl_attach(ctl[0], &a, key, vu[1], NULL, NULL, err, sizeof(err));
+	memset(key, 0, sizeof(key));
+	close(vu[1]);
+	if (rc) {
+		fprintf(stderr, "vu_driver: ATTACH refused: %s (%d)\n", err, rc);
+		exit(1);
+	}
+	printf("attach: %s\n", err);
+	*ctl_out = ctl[0];
+	*pid_out = pid;
+	return vu[0];
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "spawn-ctl", required_argument, NULL, 'w' },
+		{ "backing", required_argument, NULL, 'b' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "max-bs", required_argument, NULL, 'x' },
+		{ 0 },
+	};
+	const char *sock_path = NULL, *wardblk = NULL, *backing = NULL, *keyfile = NULL;
+	uint64_t size = 0;
+	size_t memsz = 0, maxbs = 1 << 20;
+	int opt, sock, rc = 0, ctl = -1;
+	pid_t child = -1;
+	struct vuf f;
+
+	signal(SIGPIPE, SIG_IGN);
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': sock_path = optarg; break;
+		case 'w': wardblk = optarg; break;
+		case 'b': backing = optarg; break;
+		case 'z': size = strtoull(optarg, NULL, 0); break;
+		case 'k': keyfile = optarg; break;
+		case 'm': memsz = strtoull(optarg, NULL, 0); break;
+		case 'x': maxbs = strtoull(optarg, NULL, 0); break;
+		default: return 2;
+		}
+	}
+	if (!memsz)
+		memsz = RING_AREA + MAXQD * maxbs;
+	if (wardblk)
+		sock = spawn_ctl(wardblk, backing, size, keyfile, &ctl, &child);
+	else if (sock_path)
+		sock = connect_path(sock_path);
+	else
+		die("need --socket PATH or --spawn-ctl WARD_BLK");
+	setup(&f, sock, memsz, maxbs);
+	printf("connected: capacity=%llu blk_size=%u features=0x%llx\n",
+	       (unsigned long long)f.capacity, f.blk_size, (unsigned long long)f.features);
+
+	/* Commands: write S N P | verify S N P | flush | break HOW | bench WL QD BS SECS [SPAN] |
+	 * getid | readonly-check | detach */
+	for (int i = optind; i < argc && !rc; i++) {
+		const char *c = argv[i];
+
+		if ((!strcmp(c, "write") || !strcmp(c, "verify")) && i + 3 < argc) {
+			rc = cmd_write(&f, strtoull(argv[i + 1], NULL, 0), strtoull(argv[i + 2], NULL, 0),
+				       (unsigned int)strtoul(argv[i + 3], NULL, 16), c[0] == 'v');
+			if (!rc)
+				printf("%s %s %s %s: ok\n", c, argv[i + 1], argv[i + 2], argv[i + 3]);
+			i += 3;
+		} else if (!strcmp(c, "flush")) {
+			rc = one(&f, 4, 0, 0);
+			printf("flush: %s\n", rc ? "failed" : "ok");
+		} else if (!strcmp(c, "getid")) {
+			memset(f.data, 0, 20);
+			rc = one(&f, 8, 0, 20);
+			printf("id: %.20s\n", (char *)f.data);
+		} else if (!strcmp(c, "expect-write-error")) {
+			pattern(f.data, 0, 1);
+			rc = one(&f, 1, 0, SECT) == 1 ? 0 : 1;
+			printf("write refused: %s\n", rc ? "no" : "yes");
+		} else if (!strcmp(c, "bad-requests")) {
+			/* Hostile but well-formed chains: must fail with a status,
+			 * not break the ring. */
+			int a = one(&f, 0, f.capacity, SECT);             /* past the end */
+			int b = one(&f, 0, 512, SECT);                    /* misaligned */
+			int d = one(&f, 77, 0, SECT);                     /* unknown type */
+
+			rc = !(a == 1 && b == 1 && d == 2);
+			printf("bad requests: end=%d misaligned=%d type=%d -> %s\n", a, b, d, rc ? "wrong" : "ok");
+		} else if (!strcmp(c, "break") && i + 1 < argc) {
+			rc = cmd_break(&f, argv[++i]);
+		} else if (!strcmp(c, "bench") && i + 4 < argc) {
+			uint64_t span = 0;
+
+			if (i + 5 < argc && argv[i + 5][0] >= '0' && argv[i + 5][0] <= '9')
+				span = strtoull(argv[i + 5], NULL, 0);
+			rc = cmd_bench(&f, argv[i + 1], (unsigned int)atoi(argv[i + 2]),
+				       strtoull(argv[i + 3], NULL, 0), atof(argv[i + 4]), span);
+			i += span ? 5 : 4;
+		} else if (!strcmp(c, "detach") && ctl >= 0) {
+			char err[256];
+			int d = blkctl_detach(ctl, "vol-ctl", NULL, NULL, err, sizeof(err));
+
+			printf("detach: %s (%d)\n", err, d);
+			rc = d != 0;
+		} else if (!strcmp(c, "sleep") && i + 1 < argc) {
+			usleep((useconds_t)(atof(argv[++i]) * 1e6));
+		} else {
+			fprintf(stderr, "vu_driver: bad command '%s'\n", c);
+			rc = 2;
+		}
+	}
+	close(sock);
+	if (child > 0) {
+		int st;
+
+		close(ctl);
+		waitpid(child, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "vu_driver: ward-blk exited with status 0x%x\n", st);
+			rc = rc ? rc : 1;
+		}
+	}
+	return rc;
+}
