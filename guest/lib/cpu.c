@@ -97,7 +97,11 @@ uint64_t tsc_khz(const char **src)
 {
 	uint32_t r[4];
 	uint64_t khz;
+	char force[8];
 
+	/* tsc=pit on the command line checks the last-resort path. */
+	if (cmdline_get("tsc", force, sizeof(force)) && !strncmp(force, "pit", 4))
+		goto pit;
 	cpuid(0x40000000, 0, r);
 	if (r[0] >= 0x40000010 && r[0] < 0x40010000) {
 		cpuid(0x40000010, 0, r);
@@ -128,6 +132,7 @@ uint64_t tsc_khz(const char **src)
 			}
 		}
 	}
+pit:
 	khz = pit_calibrate();
 	*src = khz ? "pit" : "none";
 	return khz;

@@ -6,7 +6,7 @@
 
 /* TSC kHz: hypervisor CPUID leaf 0x40000010, else kvmclock's scale, else
  * CPUID 0x15/0x16, else 20 ms against PIT channel 0. *src names the
- * source; 0 if none worked. */
+ * source; 0 if none worked. Cmdline tsc=pit forces the PIT. */
 uint64_t tsc_khz(const char **src);
 
 /* Loads a TSS (RSP0 = the boot stack) and irets to ring 3 with IOPL=3,
