@@ -1,0 +1,96 @@
+/* kms: the ward-kms service core — one context holding the HSM, the
+ * metadata store and small caches, and the dispatcher that runs one
+ * authenticated KMS call. Transport (HTTPS, SigV4, mTLS) is in server.c/auth.c. */
+#ifndef WARD_KMS_KMS_H
+#define WARD_KMS_KMS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm.h"
+#include "request.h"
+#include "store.h"
+
+#define KMS_WRAP_LABEL "ward-kms/principal-wrap"
+#define KMS_HPKE_INFO "ward-kms recipient v1"
+#define KMS_HANDLE_CACHE 1024
+#define KMS_SIGKEY_CACHE 64
+
+struct kms_config {
+	const char *db_path;
+	const char *module;
+	const char *token_label;
+	const char *pin;
+	const char *region;
+	const char *account;
+};
+
+struct kms_sigkey {
+	char akid[33];
+	char scope[144];	/* date/region/service */
+	uint8_t key[32];
+};
+
+struct kms {
+	struct store *store;
+	struct hsm *hsm;
+	char region[32];
+	char account[16];
+	unsigned long wrap_key;
+	uint8_t *scratch;	/* secmem: plaintext data keys live only here */
+	size_t scratch_len;
+	struct {
+		char id[37];
+		uint32_t version;
+		unsigned long handle;
+	} handles[KMS_HANDLE_CACHE];
+	struct kms_sigkey *sigkeys;	/* secmem, KMS_SIGKEY_CACHE entries */
+	unsigned sigkey_next;
+};
+
+/* Who is calling: an authenticated user (SigV4) or host (mTLS). */
+struct kms_caller {
+	char arn[160];
+	char name[65];
+	enum principal_kind kind;
+	char *policy;		/* identity policy text or NULL (owned) */
+};
+
+/* The outcome of a call: HTTP status and a JSON body (malloc'd). */
+struct kms_reply {
+	int status;
+	char *body;
+	size_t len;
+	const char *error;	/* AWS error type, NULL on success */
+};
+
+int kms_open(const struct kms_config *cfg, struct kms **out);
+void kms_close(struct kms *k);
+
+/* Runs op for caller on body. now: seconds since the epoch. */
+void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
+		  const char *body, size_t len, double now, struct kms_reply *out);
+
+/* Builds an AWS JSON 1.1 error reply. */
+void kms_reply_error(struct kms_reply *out, int status, const char *type,
+		     const char *msg);
+
+/* Deletes keys whose waiting period ended and rotates keys due for it. */
+int kms_sweep(struct kms *k, double now);
+
+/* Principals (admin CLI). The secret is sealed with the HSM wrap key. */
+int kms_add_user(struct kms *k, const char *name, const char *policy,
+		 char akid[21], char secret[41]);
+int kms_add_host(struct kms *k, const char *name, const char *cert_subject,
+		 const uint8_t pub[65], const char *policy);
+int kms_user_secret(struct kms *k, const struct kms_principal *p, char *secret,
+		    size_t cap);
+void kms_caller_clear(struct kms_caller *c);
+void kms_principal_arn(const struct kms *k, enum principal_kind kind,
+		       const char *name, char arn[160]);
+void kms_key_arn(const struct kms *k, const char *id, char arn[128]);
+
+double kms_now(void);
+
+#endif

@@ -1,0 +1,347 @@
+/* ward-kms: the KMS of ward (ARCHITECTURE.md §6). Subcommands: serve,
+ * init-token (create the PKCS#11 token), admin (principals, hosts,
+ * policies, maintenance). Secrets (PINs) come from files or the environment,
+ * never from the command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "hpke.h"
+#include "kms.h"
+#include "log.h"
+#include "policy.h"
+#include "secmem.h"
+#include "server.h"
+
+struct opts {
+	struct kms_config kms;
+	struct server_config srv;
+	const char *pin_file, *so_pin_file, *policy_file, *pubkey_file, *subject;
+	int admin;
+	double now;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: ward-kms [options] serve\n"
+		"       ward-kms [options] init-token --so-pin-file F\n"
+		"       ward-kms [options] admin add-principal NAME [--admin | --policy FILE]\n"
+		"       ward-kms [options] admin add-host NAME --pubkey PEM --cert-subject SUBJ [--policy FILE]\n"
+		"       ward-kms [options] admin set-policy NAME FILE\n"
+		"       ward-kms [options] admin sweep [--now EPOCH]\n"
+		"options: --db PATH --pkcs11-module SO --token-label L --pin-file F (or WARD_KMS_PIN)\n"
+		"         --region R --account N --listen ADDR --port P --port-file F\n"
+		"         --cert PEM --key PEM --client-ca PEM\n");
+}
+
+/* Reads a one-line secret into secure memory. */
+static char *read_secret(const char *file, const char *env)
+{
+	char *buf = secmem_alloc(256);
+	const char *e = env ? getenv(env) : NULL;
+	FILE *f;
+
+	if (!buf)
+		return NULL;
+	if (file) {
+		f = fopen(file, "r");
+		if (!f || !fgets(buf, 256, f)) {
+			if (f)
+				fclose(f);
+			secmem_free(buf, 256);
+			return NULL;
+		}
+		fclose(f);
+	} else if (e && strlen(e) < 255) {
+		strcpy(buf, e);
+	} else {
+		secmem_free(buf, 256);
+		return NULL;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = n >= 0 && n < 65536 ? malloc((size_t)n + 1) : NULL;
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static char *load_policy(const char *path)
+{
+	char *text = read_file(path), err[256];
+	json_t *doc;
+
+	if (!text) {
+		fprintf(stderr, "ward-kms: cannot read policy file %s\n", path);
+		return NULL;
+	}
+	doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	if (!doc || policy_validate(doc, POLICY_IDENTITY, err, sizeof(err))) {
+		fprintf(stderr, "ward-kms: %s: %s\n", path, doc ? err : "not valid JSON");
+		json_decref(doc);
+		free(text);
+		return NULL;
+	}
+	json_decref(doc);
+	return text;
+}
+
+static int open_kms(struct opts *o, struct kms **k)
+{
+	char *pin = read_secret(o->pin_file, "WARD_KMS_PIN");
+	int rc;
+
+	if (!pin) {
+		fprintf(stderr, "ward-kms: the token PIN is needed: --pin-file FILE or WARD_KMS_PIN\n");
+		return -EINVAL;
+	}
+	o->kms.pin = pin;
+	rc = kms_open(&o->kms, k);
+	secmem_free(pin, 256);
+	o->kms.pin = NULL;
+	if (rc)
+		fprintf(stderr, "ward-kms: cannot open the KMS (HSM token %s, database %s): %s\n",
+			o->kms.token_label, o->kms.db_path, strerror(-rc));
+	return rc;
+}
+
+static int cmd_init_token(struct opts *o)
+{
+	char *pin = read_secret(o->pin_file, "WARD_KMS_PIN");
+	char *so = read_secret(o->so_pin_file, "WARD_KMS_SO_PIN");
+	int rc = -EINVAL;
+
+	if (!pin || !so)
+		fprintf(stderr, "ward-kms: init-token needs --pin-file and --so-pin-file\n");
+	else
+		rc = hsm_init_token(o->kms.module, o->kms.token_label, so, pin);
+	if (rc && pin && so)
+		fprintf(stderr, "ward-kms: cannot initialise token %s: %s\n",
+			o->kms.token_label, strerror(-rc));
+	secmem_free(pin, 256);
+	secmem_free(so, 256);
+	return rc ? 1 : 0;
+}
+
+static int read_host_pubkey(const char *path, uint8_t pub[65])
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *pk;
+	int rc;
+
+	if (!f)
+		return -ENOENT;
+	pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!pk)
+		return -EINVAL;
+	rc = hpke_public_key(pk, pub);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+static int cmd_admin(struct opts *o, int argc, char **argv)
+{
+	struct kms *k;
+	char *policy = NULL;
+	int rc;
+
+	if (argc < 1) {
+		usage();
+		return 2;
+	}
+	if (o->policy_file && !(policy = load_policy(o->policy_file)))
+		return 1;
+	if (o->admin && !policy)
+		policy = strdup("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+				"\"Action\":\"kms:*\",\"Resource\":\"*\"}]}");
+	if (open_kms(o, &k)) {
+		free(policy);
+		return 1;
+	}
+	rc = 2;
+	if (strcmp(argv[0], "add-principal") == 0 && argc == 2) {
+		char akid[21], secret[41];
+
+		rc = kms_add_user(k, argv[1], policy, akid, secret);
+		if (rc == 0)
+			printf("%s %s\n", akid, secret);
+		else
+			fprintf(stderr, "ward-kms: cannot add principal %s: %s\n", argv[1],
+				rc == -EEXIST ? "it exists" : strerror(-rc));
+		OPENSSL_cleanse(secret, sizeof(secret));
+		rc = rc ? 1 : 0;
+	} else if (strcmp(argv[0], "add-host") == 0 && argc == 2) {
+		uint8_t pub[65];
+
+		if (!o->pubkey_file || !o->subject || read_host_pubkey(o->pubkey_file, pub)) {
+			fprintf(stderr, "ward-kms: add-host needs --pubkey (a P-256 PEM public "
+				"key) and --cert-subject\n");
+			rc = 1;
+		} else {
+			rc = kms_add_host(k, argv[1], o->subject, pub, policy);
+			if (rc)
+				fprintf(stderr, "ward-kms: cannot add host %s: %s\n", argv[1],
+					rc == -EEXIST ? "it exists" : strerror(-rc));
+			rc = rc ? 1 : 0;
+		}
+	} else if (strcmp(argv[0], "set-policy") == 0 && argc == 3) {
+		free(policy);
+		policy = load_policy(argv[2]);
+		rc = !policy || store_principal_set_policy(k->store, argv[1], policy);
+		if (rc)
+			fprintf(stderr, "ward-kms: cannot set the policy of %s\n", argv[1]);
+	} else if (strcmp(argv[0], "sweep") == 0 && argc == 1) {
+		int n = kms_sweep(k, o->now > 0 ? o->now : kms_now());
+
+		if (n >= 0)
+			printf("keys_changed=%d\n", n);
+		rc = n < 0;
+	} else {
+		usage();
+	}
+	free(policy);
+	kms_close(k);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "pkcs11-module", required_argument, NULL, 'm' },
+		{ "token-label", required_argument, NULL, 't' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "so-pin-file", required_argument, NULL, 'P' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'o' },
+		{ "port-file", required_argument, NULL, 'O' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "client-ca", required_argument, NULL, 'C' },
+		{ "policy", required_argument, NULL, 'y' },
+		{ "admin", no_argument, NULL, 'A' },
+		{ "pubkey", required_argument, NULL, 'u' },
+		{ "cert-subject", required_argument, NULL, 's' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = {
+		.kms = { .db_path = "ward-kms.db", .module = HSM_DEFAULT_MODULE,
+			 .token_label = "ward-kms", .region = "us-east-1",
+			 .account = "111122223333" },
+		.srv = { .listen_addr = "127.0.0.1", .port = 8443 },
+	};
+	struct kms *k;
+	int c, rc;
+
+	log_init("kms", LOG_INFO);
+	/* '+': stop at the subcommand; options after it are parsed again. */
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.kms.db_path = optarg; break;
+		case 'm': o.kms.module = optarg; break;
+		case 't': o.kms.token_label = optarg; break;
+		case 'p': o.pin_file = optarg; break;
+		case 'P': o.so_pin_file = optarg; break;
+		case 'r': o.kms.region = optarg; break;
+		case 'a': o.kms.account = optarg; break;
+		case 'l': o.srv.listen_addr = optarg; break;
+		case 'o': o.srv.port = (unsigned short)atoi(optarg); break;
+		case 'O': o.srv.port_file = optarg; break;
+		case 'c': o.srv.cert = optarg; break;
+		case 'k': o.srv.key = optarg; break;
+		case 'C': o.srv.client_ca = optarg; break;
+		case 'y': o.policy_file = optarg; break;
+		case 'A': o.admin = 1; break;
+		case 'u': o.pubkey_file = optarg; break;
+		case 's': o.subject = optarg; break;
+		case 'n': o.now = atof(optarg); break;
+		default: usage(); return c == 'h' ? 0 : 2;
+		}
+		if (optind < argc && argv[optind][0] != '-' && strcmp(argv[optind], "admin") == 0)
+			break;
+	}
+	if (optind >= argc) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[optind], "init-token") == 0)
+		return cmd_init_token(&o);
+	if (strcmp(argv[optind], "admin") == 0) {
+		/* Re-scan the rest for options mixed with positional args. */
+		char *pos[8];
+		int npos = 0;
+
+		for (int i = optind + 1; i < argc; i++) {
+			const struct option *opt = NULL;
+
+			if (strncmp(argv[i], "--", 2) == 0)
+				for (const struct option *q = lo; q->name; q++)
+					if (strcmp(argv[i] + 2, q->name) == 0)
+						opt = q;
+			if (!opt) {
+				if (npos < 8)
+					pos[npos++] = argv[i];
+				continue;
+			}
+			const char *val = opt->has_arg ? (i + 1 < argc ? argv[++i] : NULL) : NULL;
+
+			if (opt->has_arg && !val) {
+				usage();
+				return 2;
+			}
+			switch (opt->val) {
+			case 'y': o.policy_file = val; break;
+			case 'A': o.admin = 1; break;
+			case 'u': o.pubkey_file = val; break;
+			case 's': o.subject = val; break;
+			case 'n': o.now = atof(val); break;
+			default: usage(); return 2;
+			}
+		}
+		return cmd_admin(&o, npos, pos);
+	}
+	if (strcmp(argv[optind], "serve") != 0) {
+		usage();
+		return 2;
+	}
+	if (!o.srv.cert || !o.srv.key) {
+		fprintf(stderr, "ward-kms: serve needs --cert and --key\n");
+		return 2;
+	}
+	secmem_process_harden();
+	if (open_kms(&o, &k))
+		return 1;
+	rc = server_run(k, &o.srv);
+	kms_close(k);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,298 @@
+/* server: evhttp + OpenSSL for ward-kms. One event loop; each request is
+ * authenticated (auth.c), dispatched (kms.c) and answered with the AWS JSON
+ * 1.1 envelope. Reply bodies, which may hold plaintext keys, are handed to
+ * libevent by reference and wiped when libevent is done with them. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "auth.h"
+#include "log.h"
+
+struct server {
+	struct kms *k;
+	SSL_CTX *ctx;
+	struct event_base *base;
+	struct evhttp *http;
+};
+
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+	struct server *s = arg;
+	SSL *ssl = SSL_new(s->ctx);
+
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+static const char *hdr_get(void *ctx, const char *name, int *count)
+{
+	struct evkeyvalq *h = ctx;
+	struct evkeyval *kv;
+	const char *v = NULL;
+
+	*count = 0;
+	for (kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+		if (strcasecmp(kv->key, name) == 0) {
+			if (!v)
+				v = kv->value;
+			(*count)++;
+		}
+	}
+	return v;
+}
+
+/* RFC 2253 subject of a verified client certificate, or NULL. */
+static char *peer_subject(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *cert;
+	BIO *bio;
+	char *out = NULL;
+	long n;
+
+	if (!ssl || !(cert = SSL_get0_peer_certificate(ssl)) ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	bio = BIO_new(BIO_s_mem());
+	if (!bio)
+		return NULL;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+		char *p;
+
+		n = BIO_get_mem_data(bio, &p);
+		if (n > 0 && n < 1024 && (out = malloc((size_t)n + 1))) {
+			memcpy(out, p, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	BIO_free(bio);
+	return out;
+}
+
+static void wipe_free(const void *data, size_t len, void *arg)
+{
+	OPENSSL_cleanse((void *)data, len);
+	free((void *)data);
+}
+
+static void respond(struct evhttp_request *req, struct kms_reply *r)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evbuffer_new();
+	char rid[37];
+	uint8_t b[16];
+
+	RAND_bytes(b, sizeof(b));
+	snprintf(rid, sizeof(rid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+		 b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	evhttp_add_header(oh, "Content-Type", "application/x-amz-json-1.1");
+	evhttp_add_header(oh, "x-amzn-RequestId", rid);
+	if (r->error)
+		evhttp_add_header(oh, "x-amzn-ErrorType", r->error);
+	if (buf && r->body && evbuffer_add_reference(buf, r->body, r->len, wipe_free, NULL) == 0)
+		r->body = NULL;
+	evhttp_send_reply(req, r->status, r->status == 200 ? "OK" : "Bad Request", buf);
+	if (buf)
+		evbuffer_free(buf);
+	if (r->body) {
+		OPENSSL_cleanse(r->body, r->len);
+		free(r->body);
+		r->body = NULL;
+	}
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct kms_reply reply = { 0 };
+	struct kms_caller caller;
+	struct auth_http ah;
+	const char *target, *path;
+	enum kms_op op;
+	size_t len;
+	char *subject;
+	int count;
+	double now = kms_now();
+
+	path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST || !path || strcmp(path, "/") != 0) {
+		kms_reply_error(&reply, 404, "UnknownOperationException",
+				"KMS takes POST / with an X-Amz-Target header");
+		respond(req, &reply);
+		return;
+	}
+	target = hdr_get(ih, "x-amz-target", &count);
+	if (!target || count != 1 || kms_op_from_target(target, &op)) {
+		kms_reply_error(&reply, 400, "UnknownOperationException",
+				"unknown or missing X-Amz-Target");
+		respond(req, &reply);
+		return;
+	}
+	len = evbuffer_get_length(in);
+	subject = peer_subject(req);
+	ah = (struct auth_http){
+		.method = "POST", .path = "/", .query = evhttp_uri_get_query(uri),
+		.header = hdr_get, .ctx = ih,
+		.body = len ? evbuffer_pullup(in, -1) : (const uint8_t *)"",
+		.body_len = len, .tls_subject = subject,
+	};
+	if (auth_caller(s->k, &ah, now, &caller, &reply) == 0) {
+		kms_dispatch(s->k, &caller, op, (const char *)ah.body, len, now, &reply);
+		log_debug("request", "op=%s caller=%s status=%d", kms_op_name(op),
+			  caller.arn, reply.status);
+		kms_caller_clear(&caller);
+	} else {
+		log_info("request refused", "op=%s error=%s", kms_op_name(op), reply.error);
+	}
+	/* The request body may hold plaintext (Encrypt): wipe it. */
+	if (len)
+		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
+	free(subject);
+	respond(req, &reply);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	int n = kms_sweep(s->k, kms_now());
+
+	if (n > 0)
+		log_info("maintenance", "keys_changed=%d", n);
+}
+
+static SSL_CTX *tls_context(const struct server_config *cfg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_error("cannot load the server certificate or key", "cert=%s", cfg->cert);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (cfg->client_ca) {
+		/* Hosts authenticate with a client certificate; users may
+		 * connect without one and sign with SigV4 instead. */
+		if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1) {
+			log_error("cannot load the client CA", "file=%s", cfg->client_ca);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(cfg->client_ca));
+	}
+	return ctx;
+}
+
+int server_run(struct kms *k, const struct server_config *cfg)
+{
+	struct server s = { .k = k };
+	struct evhttp_bound_socket *bound;
+	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
+	struct timeval minute = { 60, 0 };
+	int rc = -EIO;
+
+	signal(SIGPIPE, SIG_IGN);
+	s.ctx = tls_context(cfg);
+	if (!s.ctx)
+		return -EINVAL;
+	s.base = event_base_new();
+	s.http = s.base ? evhttp_new(s.base) : NULL;
+	if (!s.http)
+		goto out;
+	evhttp_set_bevcb(s.http, bev_cb, &s);
+	evhttp_set_max_body_size(s.http, REQ_MAX_BODY);
+	evhttp_set_max_headers_size(s.http, 16384);
+	evhttp_set_timeout(s.http, 60);
+	evhttp_set_allowed_methods(s.http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
+	evhttp_set_gencb(s.http, handle, &s);
+	bound = evhttp_bind_socket_with_handle(s.http, cfg->listen_addr, cfg->port);
+	if (!bound) {
+		log_error("cannot listen", "addr=%s port=%u", cfg->listen_addr, cfg->port);
+		goto out;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		unsigned port = cfg->port;
+
+		if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
+			port = ntohs(ss.ss_family == AF_INET6 ?
+				     ((struct sockaddr_in6 *)&ss)->sin6_port :
+				     ((struct sockaddr_in *)&ss)->sin_port);
+		log_info("listening", "addr=%s port=%u mtls=%s", cfg->listen_addr, port,
+			 cfg->client_ca ? "optional" : "off");
+		if (cfg->port_file) {
+			char tmp[4096];
+			FILE *f;
+
+			/* Written then renamed so a reader never sees half a number. */
+			snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->port_file);
+			f = fopen(tmp, "w");
+			if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 ||
+			    rename(tmp, cfg->port_file) != 0) {
+				log_error("cannot write the port file", "file=%s", cfg->port_file);
+				goto out;
+			}
+		}
+	}
+	sigint = evsignal_new(s.base, SIGINT, on_signal, s.base);
+	sigterm = evsignal_new(s.base, SIGTERM, on_signal, s.base);
+	sweep = event_new(s.base, -1, EV_PERSIST, on_sweep, &s);
+	if (!sigint || !sigterm || !sweep)
+		goto out;
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	event_add(sweep, &minute);
+	on_sweep(-1, 0, &s);
+	rc = event_base_dispatch(s.base) < 0 ? -EIO : 0;
+	log_info("stopping");
+out:
+	if (sweep)
+		event_free(sweep);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (s.http)
+		evhttp_free(s.http);
+	if (s.base)
+		event_base_free(s.base);
+	SSL_CTX_free(s.ctx);
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* server: the ward-kms HTTPS front end — libevent evhttp over
+ * bufferevent_openssl (TLS 1.2+), optional mTLS client certificates for
+ * hosts, the AWS JSON 1.1 envelope (POST /, X-Amz-Target). */
+#ifndef WARD_KMS_SERVER_H
+#define WARD_KMS_SERVER_H
+
+#include "kms.h"
+
+struct server_config {
+	const char *listen_addr;	/* IPv4/IPv6 literal */
+	unsigned short port;		/* 0: pick a free one */
+	const char *port_file;		/* write the bound port here */
+	const char *cert, *key;		/* server certificate chain and key (PEM) */
+	const char *client_ca;		/* CA for host client certs, or NULL */
+};
+
+/* Serves until SIGINT/SIGTERM. Returns 0 or negative errno. */
+int server_run(struct kms *k, const struct server_config *cfg);
+
+#endif
