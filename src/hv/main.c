@@ -22,6 +22,7 @@
 #include "hv/boot/boot.h"
 #include "hv/dev/pci.h"
 #include "hv/dev/virtio_pci.h"
+#include "hv/sandbox.h"
 #include "hv/serial.h"
 #include "hv/vm.h"
 #include "log.h"
@@ -47,6 +48,7 @@ struct opts {
 	int ncpus;
 	struct device_arg dev[MAX_DEVICES];
 	int ndev;
+	struct sandbox_cfg sandbox;
 };
 
 static void usage(FILE *f)
@@ -58,7 +60,8 @@ static void usage(FILE *f)
 "  the guest wrote to the debug-exit port (0xf4), 125 for a setup error and\n"
 "  126 when the guest crashed (triple fault, KVM internal error).\n"
 "  Controller mode passes inherited fds instead of paths:\n"
-"  --kernel-fd N --initrd-fd N --blk-fd N --net-fd N\n");
+"  --kernel-fd N --initrd-fd N --blk-fd N --net-fd N\n"
+"  Sandbox: --uid N --gid N (default 65534), --no-sandbox (debugging only)\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -141,7 +144,7 @@ bad:
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD };
+	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -155,6 +158,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "initrd-fd", required_argument, NULL, O_INITRD_FD },
 		{ "blk-fd", required_argument, NULL, O_BLK_FD },
 		{ "net-fd", required_argument, NULL, O_NET_FD },
+		{ "uid", required_argument, NULL, O_UID },
+		{ "gid", required_argument, NULL, O_GID },
+		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -162,7 +168,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .kernel_fd = -1, .initrd_fd = -1, .cmdline = "",
-			    .memory_mib = 128, .vcpus = 1 };
+			    .memory_mib = 128, .vcpus = 1,
+			    .sandbox = { .uid = 65534, .gid = 65534, .enabled = true } };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -209,6 +216,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_INITRD_FD:
 			if ((o->initrd_fd = parse_fd(optarg, "--initrd-fd")) < 0)
 				return -1;
+			break;
+		case O_UID: case O_GID:
+			if (parse_uint(optarg, c == O_UID ? "--uid" : "--gid", 0xfffffffe, &v))
+				return -1;
+			if (v == 0)
+				return fail("%s 0 would leave the VM running as root", c == O_UID ? "--uid" : "--gid"), -1;
+			if (c == O_UID)
+				o->sandbox.uid = (uid_t)v;
+			else
+				o->sandbox.gid = (gid_t)v;
+			break;
+		case O_NO_SANDBOX:
+			o->sandbox.enabled = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -317,6 +337,19 @@ static int connect_unix(const char *path)
 	return fd;
 }
 
+/* Turn socket paths into fds first, while ward-hv can still see the
+ * filesystem; everything after works on fds only. */
+static int connect_devices(struct opts *o)
+{
+	for (int i = 0; i < o->ndev; i++) {
+		struct device_arg *d = &o->dev[i];
+
+		if (d->path && (d->fd = connect_unix(d->path)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int add_devices(struct vm *vm, struct opts *o)
 {
 	char err[256];
@@ -325,17 +358,42 @@ static int add_devices(struct vm *vm, struct opts *o)
 		return fail("cannot set up the PCI host bridge"), -1;
 	for (int i = 0; i < o->ndev; i++) {
 		struct device_arg *d = &o->dev[i];
-		int fd = d->path ? connect_unix(d->path) : d->fd;
-		int rc;
+		int rc = d->kind == 'b' ? virtio_blk_add(vm, d->fd, err, sizeof(err))
+					: virtio_net_add(vm, d->fd, err, sizeof(err));
 
-		if (fd < 0)
-			return -1;
-		rc = d->kind == 'b' ? virtio_blk_add(vm, fd, err, sizeof(err))
-				    : virtio_net_add(vm, fd, err, sizeof(err));
 		if (rc < 0)
 			return fail("%s device %d: %s", d->kind == 'b' ? "blk" : "net", i, err), -1;
 	}
 	return 0;
+}
+
+/* Close every inherited fd but stdio and the ones named on the command
+ * line: a leaked fd from the parent is a way out of the sandbox. */
+static void close_inherited_fds(const struct opts *o)
+{
+	int keep[MAX_DEVICES + 2], n = 0, lo = 3;
+
+	if (o->kernel_fd >= 0)
+		keep[n++] = o->kernel_fd;
+	if (o->initrd_fd >= 0)
+		keep[n++] = o->initrd_fd;
+	for (int i = 0; i < o->ndev; i++)
+		if (o->dev[i].fd >= 0)
+			keep[n++] = o->dev[i].fd;
+	for (int i = 1; i < n; i++) /* insertion sort: at most 10 fds */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] > lo)
+			close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+		if (keep[i] >= lo)
+			lo = keep[i] + 1;
+	}
+	close_range((unsigned)lo, ~0U, 0);
 }
 
 /* Wait until a vCPU or device stops the VM, or we get SIGTERM/SIGINT. */
@@ -374,10 +432,13 @@ int main(int argc, char **argv)
 	log_init("hv", LOG_WARN);
 	if (parse_opts(argc, argv, &o) || check_memory(o.memory_mib))
 		return HV_EXIT_SETUP;
+	close_inherited_fds(&o);
 	if (read_image(o.kernel, o.kernel_fd, "kernel", &kernel, &img.kernel_len))
 		return HV_EXIT_SETUP;
 	if ((o.initrd || o.initrd_fd >= 0) &&
 	    read_image(o.initrd, o.initrd_fd, "initrd", &initrd, &img.initrd_len))
+		goto out_free;
+	if (connect_devices(&o))
 		goto out_free;
 	img.kernel = kernel;
 	img.initrd = initrd;
@@ -396,12 +457,18 @@ int main(int argc, char **argv)
 	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
 	vm.serial_out_fd = STDOUT_FILENO;
+	vm.sandbox = &o.sandbox;
 	if (vm_create(&vm, o.memory_mib << 20, err, sizeof(err))) {
 		fail("%s", err);
 		goto out_free;
 	}
-	if (platform_devices_init(&vm) || add_devices(&vm, &o))
+	/* Everything ward-hv will ever need from the host is open now. */
+	if (sandbox_isolate(&o.sandbox, err, sizeof(err))) {
+		fail("%s", err);
 		goto out_vm;
+	}
+	if (platform_devices_init(&vm) || add_devices(&vm, &o))
+		goto out_devices;
 	if (boot_load(&vm.mem, &img, o.vcpus, &entry, err, sizeof(err))) {
 		fail("%s", err);
 		goto out_devices;
@@ -412,10 +479,15 @@ int main(int argc, char **argv)
 	kernel = initrd = NULL;
 	if (vcpus_create(&vm, o.vcpus, o.ncpus ? o.cpus : NULL, err, sizeof(err)) ||
 	    boot_setup_vcpu(vm.vcpus[0].fd, &entry, &vm.mem, err, sizeof(err)) ||
-	    vcpus_start(&vm, err, sizeof(err))) {
+	    vcpus_start(&vm, err, sizeof(err)) ||
+	    sandbox_lock(&o.sandbox, err, sizeof(err))) {
 		fail("%s", err);
+		vm_stop(&vm, HV_EXIT_SETUP);
+		vcpus_stop(&vm);
 		goto out_vcpus;
 	}
+	sandbox_test_forbidden("vmm");
+	vcpus_go(&vm);
 	wait_for_stop(&vm, sigfd);
 	vcpus_stop(&vm);
 	status = vm.exit_status;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hv/bus.h"
+#include "hv/sandbox.h"
 #include "log.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -203,7 +204,11 @@ static bool handle_exit(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char name[16];
 	sigset_t set;
+
+	snprintf(name, sizeof(name), "vcpu%d", v->id);
+	pthread_setname_np(pthread_self(), name);
 
 	if (v->host_cpu >= 0) {
 		cpu_set_t cpus;
@@ -222,6 +227,19 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	pthread_mutex_lock(&v->vm->go_lock);
+	while (!v->vm->go)
+		pthread_cond_wait(&v->vm->go_cond, &v->vm->go_lock);
+	pthread_mutex_unlock(&v->vm->go_lock);
+	if (atomic_load(&v->vm->stopping))
+		return NULL;
+	if (v->vm->sandbox && sandbox_vcpu(v->vm->sandbox) < 0) {
+		fprintf(stderr, "ward-hv: cannot install the vCPU %d seccomp filter\n", v->id);
+		vm_stop(v->vm, HV_EXIT_SETUP);
+		return NULL;
+	}
+	sandbox_test_forbidden("vcpu");
+
 	while (!atomic_load(&v->vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -236,6 +254,14 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+void vcpus_go(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->go_lock);
+	vm->go = true;
+	pthread_cond_broadcast(&vm->go_cond);
+	pthread_mutex_unlock(&vm->go_lock);
+}
+
 int vcpus_start(struct vm *vm, char *err, size_t errlen)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
@@ -243,6 +269,8 @@ int vcpus_start(struct vm *vm, char *err, size_t errlen)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIG_VCPU_KICK, &sa, NULL); /* no SA_RESTART: KVM_RUN must return */
+	pthread_mutex_init(&vm->go_lock, NULL);
+	pthread_cond_init(&vm->go_cond, NULL);
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		rc = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		if (rc) {
@@ -258,6 +286,7 @@ int vcpus_start(struct vm *vm, char *err, size_t errlen)
 
 void vcpus_stop(struct vm *vm)
 {
+	vcpus_go(vm); /* threads still waiting to start see `stopping` and end */
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -13,6 +13,8 @@
 
 #include "hv/mem.h"
 
+struct sandbox_cfg;
+
 #define VM_MAX_VCPUS 64
 
 struct vcpu {
@@ -34,6 +36,10 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	int serial_out_fd;           /* guest console goes here (stdout) */
 	int stop_efd;                /* eventfd written by vm_stop() */
+	const struct sandbox_cfg *sandbox; /* vCPU threads narrow themselves */
+	pthread_mutex_t go_lock;     /* vCPUs wait here until the sandbox is locked */
+	pthread_cond_t go_cond;
+	bool go;
 	/* Set once by the first vCPU to stop the VM (debug exit, shutdown,
 	 * fatal error); exit_status is then ward-hv's exit status. */
 	atomic_bool stopping;
@@ -64,7 +70,10 @@ void vm_destroy(struct vm *vm);
 
 /* vCPUs (vcpu.c) */
 int vcpus_create(struct vm *vm, int nr, const int *host_cpus, char *err, size_t errlen);
+/* Start the vCPU threads; each pins itself and waits for vcpus_go(). */
 int vcpus_start(struct vm *vm, char *err, size_t errlen);
+/* Let the vCPUs run: each applies its seccomp filter, then enters KVM_RUN. */
+void vcpus_go(struct vm *vm);
 /* Kick every vCPU out of KVM_RUN and join the threads. */
 void vcpus_stop(struct vm *vm);
 void vcpus_destroy(struct vm *vm);

@@ -101,6 +101,49 @@ pin-and-memory)
 	kill -TERM "$pid"
 	wait "$pid"; rc=$?
 	[ "$rc" -eq $((128 + 15)) ] || die "SIGTERM should stop ward-hv with status 143, got $rc" ;;
+sandbox-live)
+	# A live, locked-down ward-hv: seccomp on every thread (vCPUs stacked a
+	# second filter), no_new_privs, no capabilities, unprivileged uid, an
+	# empty root, no inherited fd beyond the ones it was given.
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: namespaces and uid drop need root"; exit 77; }
+	exec 9>"$T/leaked-fd"
+	"$HV" --kernel "$G/spin.elf" --vcpus 2 --uid 4242 --gid 4243 >"$T/out" 2>"$T/err" &
+	pid=$!
+	exec 9>&-
+	for _ in $(seq 100); do grep -q "spin: running" "$T/out" && break; sleep 0.1; done
+	expect_out "spin: running"
+	st=/proc/$pid/status
+	grep -q "^Seccomp:[[:space:]]*2" "$st" || die "not in seccomp filter mode"
+	grep -q "^NoNewPrivs:[[:space:]]*1" "$st" || die "no_new_privs not set"
+	grep -q "^CapEff:[[:space:]]*0000000000000000" "$st" || die "capabilities left: $(grep Cap "$st")"
+	grep -q "^CapBnd:[[:space:]]*0000000000000000" "$st" || die "bounding set not empty"
+	grep -qE "^Uid:[[:space:]]+4242[[:space:]]+4242[[:space:]]+4242" "$st" || die "uid not dropped: $(grep Uid "$st")"
+	grep -qE "^Gid:[[:space:]]+4243" "$st" || die "gid not dropped"
+	[ -z "$(ls -A "/proc/$pid/root/")" ] || die "root is not empty: $(ls -A /proc/$pid/root/)"
+	[ "$(readlink /proc/$pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] || die "shares our network namespace"
+	[ "$(readlink /proc/$pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] || die "shares our mount namespace"
+	for fd in /proc/$pid/fd/*; do
+		[ "$(readlink "$fd")" != "$T/leaked-fd" ] || die "inherited fd 9 was not closed"
+	done
+	vcpus=0
+	for t in /proc/$pid/task/*; do
+		comm=$(cat "$t/comm")
+		case "$comm" in kvm-*) continue ;; esac  # KVM's kernel worker
+		grep -q "^Seccomp:[[:space:]]*2" "$t/status" || die "thread $comm is not filtered"
+		case "$comm" in vcpu*)
+			grep -q "^Seccomp_filters:[[:space:]]*2" "$t/status" || die "$comm lacks its own filter"
+			vcpus=$((vcpus + 1)) ;;
+		esac
+	done
+	[ "$vcpus" -eq 2 ] || die "expected 2 vCPU threads, found $vcpus"
+	kill -TERM "$pid"; wait "$pid" ;;
+sandbox-forbidden-vmm|sandbox-forbidden-vcpu)
+	# Test builds: the named thread kind tries socket(2) after lockdown and
+	# the whole process must die of SIGSYS (128 + 31).
+	kind=${case_name#sandbox-forbidden-}
+	WARD_HV_TEST_FORBIDDEN=$kind run_hv 159 --kernel "$G/spin.elf"
+	expect_err "test hook: $kind thread attempts socket()"
+	grep -q "NOT blocked" "$T/err" && die "socket() was not blocked" ;;
 *)
 	echo "unknown case $case_name"; exit 2 ;;
 esac
