@@ -27,7 +27,9 @@ int tpm_fail(struct tpm *t, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t->err, sizeof(t->err), fmt, ap);
 	va_end(ap);
-	log_warn("tpm operation failed", "error=\"%s\"", t->err);
+	/* Debug only: the caller decides whether this is worth a warning
+	 * (an -EEXIST from define, an -EACCES from unseal may be expected). */
+	log_debug("tpm operation failed", "error=\"%s\"", t->err);
 	return err;
 }
 

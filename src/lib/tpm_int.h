@@ -32,9 +32,11 @@ int tpm_session_start(struct tpm *t, TPM2_SE type, TPMA_SESSION attrs,
 void tpm_flush(struct tpm *t, ESYS_TR *h);
 
 void tpm_pcr_selection(uint32_t mask, TPML_PCR_SELECTION *sel);
-/* Start a policy session (response encryption on) that has run PolicyPCR
- * over mask with the PCRs' current values. */
-int tpm_policy_pcr_session(struct tpm *t, uint32_t mask, ESYS_TR *session);
+/* Start a policy session that has run PolicyPCR over mask with the PCRs'
+ * current values; attrs as for tpm_session_start (TPMA_SESSION_ENCRYPT for
+ * commands whose first response parameter is a secret TPM2B). */
+int tpm_policy_pcr_session(struct tpm *t, uint32_t mask, TPMA_SESSION attrs,
+			   ESYS_TR *session);
 /* authPolicy for mask: over `expected`, or over the current values. */
 int tpm_policy_for(struct tpm *t, uint32_t mask,
 		   const uint8_t (*expected)[TPM_DIGEST_LEN],

@@ -170,14 +170,21 @@ static int blob_load(struct tpm *t, const uint8_t *blob, size_t len,
 }
 
 /* The session that authorises use of a loaded object: PolicyPCR when the
- * blob has a PCR mask, else the (empty) password. */
-static int blob_auth(struct tpm *t, const struct keyblob *kb, ESYS_TR *auth)
+ * blob has a PCR mask, else the (empty) password. secret_out: the command
+ * returns a secret (Unseal, ECDH_ZGen), have the TPM encrypt it. */
+static int blob_auth(struct tpm *t, const struct keyblob *kb, int secret_out,
+		     ESYS_TR *auth)
 {
-	if (!kb->pcr_mask) {
+	if (!kb->pcr_mask && !secret_out) {
 		*auth = ESYS_TR_PASSWORD;
 		return 0;
 	}
-	return tpm_policy_pcr_session(t, kb->pcr_mask, auth);
+	if (!kb->pcr_mask)
+		return tpm_session_start(t, TPM2_SE_HMAC, TPMA_SESSION_ENCRYPT,
+					 auth);
+	return tpm_policy_pcr_session(t, kb->pcr_mask,
+				      secret_out ? TPMA_SESSION_ENCRYPT : 0,
+				      auth);
 }
 
 static void auth_done(struct tpm *t, ESYS_TR *auth)
@@ -279,7 +286,7 @@ int tpm_unseal(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	ret = blob_load(t, blob, blob_len, KIND_SEALED, &kb, &obj);
 	if (ret)
 		return ret;
-	ret = blob_auth(t, &kb, &auth);
+	ret = blob_auth(t, &kb, 1, &auth);
 	if (ret)
 		goto out_flush;
 	rc = Esys_Unseal(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -430,7 +437,7 @@ int tpm_ecdh_zgen(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	ret = blob_load(t, blob, blob_len, KIND_HOSTKEY, &kb, &obj);
 	if (ret)
 		return ret;
-	ret = blob_auth(t, &kb, &auth);
+	ret = blob_auth(t, &kb, 1, &auth);
 	if (ret)
 		goto out_flush;
 	in.point.x.size = 32;
@@ -562,7 +569,7 @@ int tpm_sign(struct tpm *t, const uint8_t *blob, size_t blob_len,
 			       "restricted (attestation) key signs only TPM-generated data: use tpm_quote");
 		goto out_flush;
 	}
-	ret = blob_auth(t, &kb, &auth);
+	ret = blob_auth(t, &kb, 0, &auth);
 	if (ret)
 		goto out_flush;
 	memcpy(d.buffer, digest, TPM_DIGEST_LEN);
@@ -642,7 +649,7 @@ static int quote_once(struct tpm *t, ESYS_TR obj, const struct keyblob *kb,
 
 	memcpy(qd.buffer, q->nonce, q->nonce_len);
 	tpm_pcr_selection(q->pcr_mask, &sel);
-	ret = blob_auth(t, kb, &auth);
+	ret = blob_auth(t, kb, 0, &auth);
 	if (ret)
 		return ret;
 	rc = Esys_Quote(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE, &qd,

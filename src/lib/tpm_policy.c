@@ -87,15 +87,15 @@ int tpm_policy_for(struct tpm *t, uint32_t mask,
 	return 0;
 }
 
-int tpm_policy_pcr_session(struct tpm *t, uint32_t mask, ESYS_TR *session)
+int tpm_policy_pcr_session(struct tpm *t, uint32_t mask, TPMA_SESSION attrs,
+			   ESYS_TR *session)
 {
 	TPML_PCR_SELECTION sel;
 	TPM2B_DIGEST empty = { .size = 0 };
 	TSS2_RC rc;
 	int ret;
 
-	ret = tpm_session_start(t, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT,
-				session);
+	ret = tpm_session_start(t, TPM2_SE_POLICY, attrs, session);
 	if (ret)
 		return ret;
 	/* An empty pcrDigest makes the TPM use the PCRs' current values; the

@@ -21,6 +21,8 @@
 #include "tpm_eventlog.h"
 #include "tpm_test.h"
 
+static EVP_PKEY *ephemeral_p256(uint8_t point[65]);
+
 static uint8_t D1[32] = { 0x01, 0x02, 0x03 };
 static uint8_t D2[32] = { 0xaa, 0xbb };
 
@@ -224,6 +226,58 @@ static void test_policy_digest_matches_tpm2_createpolicy(void **state)
 	fclose(f);
 	tt_hex(mine, 32, hex);
 	assert_memory_equal(mine, theirs, 32);
+}
+
+static int file_contains(const char *path, const void *needle, size_t n)
+{
+	static uint8_t buf[1 << 20];
+	FILE *f = fopen(path, "rb");
+	size_t len;
+
+	assert_non_null(f);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_true(len > 0);
+	return memmem(buf, len, needle, n) != NULL;
+}
+
+/* Sealed data and ECDH output cross the TPM bus encrypted (salted sessions):
+ * record the traffic with the pcap TCTI and look for the secrets in it. */
+static void test_secrets_encrypted_on_the_bus(void **state)
+{
+	static const char secret[] = "SECRET-MARKER-7f3a9c1e55d2";
+	const char *pcap = tt_path("bus.pcap");
+	uint8_t *blob = NULL, *hk = NULL, out[TPM_SEAL_MAX], pub[65], z[32];
+	size_t blen = 0, hlen = 0, olen = 0;
+	char tcti[512], err[256];
+	struct tpm *t = NULL;
+	EVP_PKEY *eph;
+
+	setenv("TCTI_PCAP_FILE", pcap, 1);
+	snprintf(tcti, sizeof(tcti), "pcap:%s", getenv("WARD_TPM_TCTI"));
+	if (tpm_open(tcti, &t, err, sizeof(err))) {
+		unsetenv("TCTI_PCAP_FILE");
+		skip();		/* libtss2-tcti-pcap not installed */
+	}
+	assert_int_equal(tpm_seal(t, TPM_PCR_BIT(8), NULL, secret,
+				  sizeof(secret), &blob, &blen), 0);
+	assert_int_equal(tpm_unseal(t, blob, blen, out, sizeof(out), &olen), 0);
+	assert_memory_equal(out, secret, sizeof(secret));
+	assert_int_equal(tpm_hostkey_create(t, TPM_PCR_BIT(8), NULL, &hk, &hlen,
+					    pub), 0);
+	eph = ephemeral_p256(out);
+	assert_int_equal(tpm_ecdh_zgen(t, hk, hlen, out, z), 0);
+	tpm_close(t);
+	unsetenv("TCTI_PCAP_FILE");
+
+	/* The capture works (it holds the public point) ... */
+	assert_true(file_contains(pcap, pub + 1, 32));
+	/* ... but neither the secret nor the shared X coordinate. */
+	assert_false(file_contains(pcap, secret, sizeof(secret) - 1));
+	assert_false(file_contains(pcap, z, 32));
+	EVP_PKEY_free(eph);
+	free(blob);
+	free(hk);
 }
 
 static void test_hostile_blobs_rejected(void **state)
@@ -538,6 +592,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_seal_to_expected_values),
 		cmocka_unit_test(test_policy_digest_matches_tpm2_createpolicy),
 		cmocka_unit_test(test_hostile_blobs_rejected),
+		cmocka_unit_test(test_secrets_encrypted_on_the_bus),
 	};
 	const struct CMUnitTest keys[] = {
 		cmocka_unit_test(test_hostkey_ecdh_matches_openssl),

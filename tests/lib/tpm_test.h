@@ -61,6 +61,8 @@ static inline const char *tt_path(const char *name)
 /* Run a shell command, capturing stdout (up to cap-1 bytes); returns the
  * exit status or -1. */
 static inline int tt_run(char *out, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline int tt_run(char *out, size_t cap, const char *fmt, ...)
 {
 	char cmd[2048];
 	size_t n = 0;
