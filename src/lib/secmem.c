@@ -67,6 +67,8 @@ void *secmem_alloc(size_t len)
 			return NULL;
 		if (madvise(p, sz, MADV_WIPEONFORK) < 0)
 			goto err;
+	} else if (madvise(p, sz, MADV_DONTFORK) < 0) {
+		goto err; /* a shared secret mapping must not reach a child */
 	}
 	if (madvise(p, sz, MADV_DONTDUMP) < 0)
 		goto err;
