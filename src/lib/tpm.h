@@ -17,10 +17,11 @@
 #define TPM_SIG_MAX		72	/* DER ECDSA-Sig-Value, P-256 */
 #define TPM_SEAL_MAX		128	/* MAX_SYM_DATA: largest sealed secret */
 
-/* PCR allocation (docs/tpm.md): 0-7 belong to the platform firmware. */
-#define TPM_PCR_BOOT		8	/* ward-boot: the controller binary */
-#define TPM_PCR_COMPONENTS	9	/* component images from the store */
-#define TPM_PCR_CONFIG		10	/* manifest and host configuration */
+/* PCR allocation (docs/tpm.md): 0-7 are the firmware's; 8-15 the OS's,
+ * where GRUB takes 8-9, IMA 10, systemd-stub (UKI) 11 and shim 14. */
+#define TPM_PCR_BOOT		12	/* ward-boot: the controller binary */
+#define TPM_PCR_COMPONENTS	13	/* component images from the store */
+#define TPM_PCR_CONFIG		15	/* manifest and host configuration */
 #define TPM_BOOT_PCRS \
 	(TPM_PCR_BIT(TPM_PCR_BOOT) | TPM_PCR_BIT(TPM_PCR_COMPONENTS) | \
 	 TPM_PCR_BIT(TPM_PCR_CONFIG))
