@@ -108,8 +108,9 @@ int main(void)
 		return EX_SETUP;
 	}
 	cap = blk.capacity;
-	printf("blk-check: device %02x:%02x.%x capacity=%lu sectors blk_size=%u seg_max=%u features=%#lx\n",
-	       blk.vd.pci.bus, blk.vd.pci.dev, blk.vd.pci.fn, cap,
+	printf("blk-check: device %02x:%02x.%x pci=%s bar4=%#lx capacity=%lu sectors blk_size=%u seg_max=%u features=%#lx\n",
+	       blk.vd.pci.bus, blk.vd.pci.dev, blk.vd.pci.fn, pci_describe(),
+	       blk.vd.pci.bar[4], cap,
 	       blk.blk_size, blk.seg_max, blk.vd.features);
 	if (blk.vd.features & VIRTIO_BLK_F_RO) {
 		printf("blk-check: device is read-only\n");

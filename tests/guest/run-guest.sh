@@ -136,11 +136,25 @@ blk-check)
 	run_qemu 60 blk blk-check "${VHOST_ARGS[@]}"
 	expect_exit 0
 	expect_line blk 'blk-check: ok'
+	expect_line blk 'pci=ecam@0xe0000000'
 	# The data must really be in the backing file: the guest wrote a
 	# pattern over the last sector of a zeroed image.
 	tail -c 512 "$tmp/disk.img" | cmp -s - <(head -c 512 /dev/zero) &&
 		fail "last sector of the image is still zero after the guest wrote it"
 	cat "$tmp/blk.out"
+	;;
+blk-check-q35)
+	# The ward-hv access path: config space on 0xCF8/0xCFC and BARs the
+	# firmware (SeaBIOS here, the host under ward-hv) already assigned.
+	start_qsd 16
+	vhost_args
+	QEMU=("${QEMU[@]/microvm,pcie=on/q35}")
+	run_qemu 120 q35 blk-check "${VHOST_ARGS[@]}"
+	expect_exit 0
+	expect_line q35 'pci=type1'
+	expect_line q35 'blk-check: ok'
+	grep -q 'bar4=0x0 ' "$tmp/q35.out" && fail "BAR 4 not kept/assigned"
+	grep -o 'blk-check: device.*' "$tmp/q35.out"
 	;;
 bench-blk)
 	start_qsd 64
