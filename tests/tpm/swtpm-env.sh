@@ -12,8 +12,10 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ward-swtpm.XXXXXX") || exit 1
 pid=""
+watchdog=""
 
 cleanup() {
+	[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill "$pid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -57,6 +59,12 @@ if [ -z "$port" ]; then
 	cat "$dir/start.err" "$dir/swtpm.log" >&2 2>/dev/null
 	exit 1
 fi
+
+# If this script is SIGKILLed (a test timeout), the daemonised swtpm would
+# outlive it: a detached watchdog removes it once this shell is gone.
+setsid bash -c 'tail --pid="$0" -f /dev/null; kill "$1"; rm -rf "$2"' \
+	$$ "$pid" "$dir" </dev/null >/dev/null 2>&1 &
+watchdog=$!
 
 export WARD_TPM_TCTI="swtpm:host=127.0.0.1,port=$port"
 export TPM2TOOLS_TCTI="$WARD_TPM_TCTI"
