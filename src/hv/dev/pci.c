@@ -164,6 +164,8 @@ static void cfg_write(struct pci_dev *d, unsigned int reg, const uint8_t *data, 
 		bar_update(d);
 	} else if (reg < PCI_BAR0 + 4 && reg + len > PCI_BAR0) {
 		bar_update(d);
+	} else if (reg >= PCI_CAP_START && d->cap_written) {
+		d->cap_written(d, d->bar_opaque, reg, len);
 	}
 }
 

@@ -49,6 +49,9 @@ struct pci_dev {
 	void *bar_opaque;
 	/* Told after BAR0 starts/stops decoding or moves (under the bus lock). */
 	void (*bar_changed)(struct pci_dev *d, void *opaque);
+	/* Told after a guest write into the capability area (0x40..0xff),
+	 * e.g. the MSI-X message control word (under the bus lock). */
+	void (*cap_written)(struct pci_dev *d, void *opaque, unsigned int reg, unsigned int len);
 	bool irq_level;
 };
 

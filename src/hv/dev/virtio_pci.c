@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "hv/dev/msi.h"
 #include "hv/dev/pci.h"
 #include "hv/dev/vhost_front.h"
 #include "hv/mem.h"
@@ -27,13 +28,16 @@
 
 /* BAR0 map: one 4 KiB page per structure, so a guest mapping one cannot
  * touch another, and the notify page is all ioeventfds. */
-#define VP_BAR_SIZE     0x4000
+#define VP_BAR_SIZE     0x8000
 #define VP_COMMON_OFF   0x0000
 #define VP_COMMON_LEN   0x38
 #define VP_ISR_OFF      0x1000
 #define VP_DEVCFG_OFF   0x2000
 #define VP_NOTIFY_OFF   0x3000
 #define VP_NOTIFY_MULT  4
+#define VP_MSIX_TABLE   0x4000
+#define VP_MSIX_PBA     0x5000
+#define VP_MAX_VECTORS  (VP_MAX_QUEUES + 1)
 #define VP_MAX_QUEUES   8
 #define VP_QUEUE_MAX    256
 #define VP_NO_VECTOR    0xffff
@@ -79,6 +83,12 @@ struct vp_queue {
 	int kick, call;
 	bool ioeventfd;              /* kick registered with KVM at ioev_addr */
 	uint64_t ioev_addr;
+	uint16_t vector;             /* MSI-X vector, VP_NO_VECTOR: none */
+	int irqfd_gsi;               /* call bound to this GSI by KVM_IRQFD, or -1 */
+};
+
+struct vp_msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;   /* ctrl bit 0: masked */
 };
 
 struct vp_dev {
@@ -96,6 +106,12 @@ struct vp_dev {
 	struct vp_queue q[VP_MAX_QUEUES];
 	uint8_t config[VU_MAX_CONFIG_SIZE];
 	uint32_t config_len;
+	/* MSI-X: one vector per queue plus one for config changes */
+	int msix_cap;                /* config offset of the capability */
+	uint16_t nvec, config_vector;
+	struct vp_msix_entry msix[VP_MAX_VECTORS];
+	int gsi[VP_MAX_VECTORS];     /* KVM MSI route of each vector, or -1 */
+	uint64_t pba;
 };
 
 /* One lock for all devices: taken by MMIO handlers (already under the bus
@@ -118,10 +134,90 @@ static void wake_thread(void)
 		eventfd_write(vp.wake, 1);
 }
 
-static void raise_isr(struct vp_dev *d, uint8_t bits)
+static bool msix_on(const struct vp_dev *d)
+{
+	return d->pci.cfg[d->msix_cap + 3] & 0x80;
+}
+
+static bool vec_masked(const struct vp_dev *d, unsigned int v)
+{
+	return (d->pci.cfg[d->msix_cap + 3] & 0x40) || (d->msix[v].ctrl & 1);
+}
+
+static uint64_t vec_addr(const struct vp_dev *d, unsigned int v)
+{
+	return (uint64_t)d->msix[v].addr_hi << 32 | d->msix[v].addr_lo;
+}
+
+/* Send an interrupt: to an MSI-X vector when MSI-X is on (held in the PBA
+ * while masked; none for NO_VECTOR), else INTx with the ISR bit (§4.1.5.3). */
+static void raise_isr(struct vp_dev *d, uint16_t vector, uint8_t bits)
 {
 	d->isr |= bits;
-	pci_dev_set_irq(&d->pci, true);
+	if (!msix_on(d)) {
+		pci_dev_set_irq(&d->pci, true);
+		return;
+	}
+	if (vector >= d->nvec)
+		return;
+	if (vec_masked(d, vector))
+		d->pba |= 1ull << vector;
+	else
+		msi_signal(d->vm, vec_addr(d, vector), d->msix[vector].data);
+}
+
+static void irqfd_set(struct vp_dev *d, struct vp_queue *q, int gsi)
+{
+	struct kvm_irqfd fd = { .fd = (uint32_t)q->call };
+
+	if (gsi == q->irqfd_gsi)
+		return;
+	if (q->irqfd_gsi >= 0) {
+		fd.gsi = (uint32_t)q->irqfd_gsi;
+		fd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+		ioctl(d->vm->vm_fd, KVM_IRQFD, &fd);
+		q->irqfd_gsi = -1;
+	}
+	if (gsi >= 0) {
+		fd.gsi = (uint32_t)gsi;
+		fd.flags = 0;
+		if (ioctl(d->vm->vm_fd, KVM_IRQFD, &fd) == 0)
+			q->irqfd_gsi = gsi;
+	}
+}
+
+/* Bring KVM in line with the MSI-X state: routes of unmasked vectors,
+ * a queue's call eventfd bound to its vector with KVM_IRQFD (so the
+ * backend interrupts the guest without ward-hv), pending bits delivered on
+ * unmask. Queues without an irqfd are served by the interrupt thread. */
+static void vp_irq_refresh(struct vp_dev *d)
+{
+	bool on = msix_on(d);
+	bool route_ok[VP_MAX_VECTORS] = { false };
+
+	for (unsigned int v = 0; v < d->nvec; v++) {
+		if (!on || vec_masked(d, v) || d->gsi[v] < 0)
+			continue;
+		route_ok[v] = msi_route_set(d->vm, (uint32_t)d->gsi[v], vec_addr(d, v),
+					    d->msix[v].data) == 0;
+		if (d->pba & (1ull << v)) {
+			d->pba &= ~(1ull << v);
+			msi_signal(d->vm, vec_addr(d, v), d->msix[v].data);
+		}
+	}
+	for (unsigned int i = 0; i < d->nq; i++) {
+		struct vp_queue *q = &d->q[i];
+		int want = -1;
+
+		if (!q->started)
+			continue;
+		if (on && q->vector < d->nvec && route_ok[q->vector])
+			want = d->gsi[q->vector];
+		irqfd_set(d, q, want);
+	}
+	if (on)
+		pci_dev_set_irq(&d->pci, false);   /* no INTx while MSI-X is on */
+	wake_thread();
 }
 
 /* The device cannot go on: tell the driver (§2.1.1) and keep the VM. */
@@ -133,7 +229,7 @@ static void vp_fail(struct vp_dev *d, const char *why)
 		 d->pci.slot, d->model->kind, why);
 	d->status |= VS_NEEDS_RESET;
 	if (d->status & VS_DRIVER_OK)
-		raise_isr(d, VP_ISR_CONFIG);
+		raise_isr(d, d->config_vector, VP_ISR_CONFIG);
 }
 
 /* ---- kicks: KVM ioeventfd on the queue's notify address ---- */
@@ -190,6 +286,7 @@ static void queue_stop(struct vp_dev *d, unsigned int qi)
 
 	if (!q->started)
 		return;
+	irqfd_set(d, q, -1);
 	ioev_set(d, qi, false);
 	if (!d->vhf.broken && vhf_vring_stop(&d->vhf, qi, &base, err, sizeof(err)) < 0)
 		log_warn("cannot stop vring", "slot=%d queue=%u error=\"%s\"", d->pci.slot, qi, err);
@@ -243,7 +340,7 @@ static void queue_start(struct vp_dev *d, unsigned int qi)
 	q->started = true;
 	if (d->pci.bar_active)
 		ioev_set(d, qi, true);
-	wake_thread();
+	vp_irq_refresh(d);
 	log_debug("vring started", "slot=%d queue=%u size=%u", d->pci.slot, qi, q->size);
 	return;
 fail_fds:
@@ -255,20 +352,28 @@ fail:
 	vp_fail(d, err);
 }
 
+static void queue_init(struct vp_queue *q)
+{
+	*q = (struct vp_queue){ .size = VP_QUEUE_MAX, .kick = -1, .call = -1,
+				.vector = VP_NO_VECTOR, .irqfd_gsi = -1 };
+}
+
 /* ---- device status (§2.1, §3.1) ---- */
 
 static void vp_reset(struct vp_dev *d)
 {
 	for (unsigned int i = 0; i < d->nq; i++) {
 		queue_stop(d, i);
-		d->q[i] = (struct vp_queue){ .size = VP_QUEUE_MAX, .kick = -1, .call = -1 };
+		queue_init(&d->q[i]);
 	}
+	d->config_vector = VP_NO_VECTOR;
 	d->status = 0;
 	d->guest_features = 0;
 	d->dfsel = d->gfsel = 0;
 	d->qsel = 0;
 	d->isr = 0;
 	pci_dev_set_irq(&d->pci, false);
+	/* the MSI-X table and PBA are PCI state: a virtio reset keeps them */
 }
 
 static bool features_ok(struct vp_dev *d)
@@ -348,7 +453,8 @@ static uint64_t cc_get(struct vp_dev *d, enum cc_field f)
 	case CC_DF: return d->dfsel < 2 ? (uint32_t)(d->host_features >> (32 * d->dfsel)) : 0;
 	case CC_GFSELECT: return d->gfsel;
 	case CC_GF: return d->gfsel < 2 ? (uint32_t)(d->guest_features >> (32 * d->gfsel)) : 0;
-	case CC_MSIX: case CC_QMSIX: return VP_NO_VECTOR;
+	case CC_MSIX: return d->config_vector;
+	case CC_QMSIX: return q ? q->vector : VP_NO_VECTOR;
 	case CC_NUMQ: return d->nq;
 	case CC_STATUS: return d->status;
 	case CC_CFGGEN: return 0;    /* the config never changes after start */
@@ -386,6 +492,16 @@ static void cc_set(struct vp_dev *d, enum cc_field f, uint64_t v, unsigned int s
 		break;
 	case CC_STATUS: write_status(d, (uint8_t)v); break;
 	case CC_QSELECT: d->qsel = (uint16_t)v; break;
+	case CC_MSIX:
+		/* an unknown vector reads back as NO_VECTOR (§4.1.4.3.1) */
+		d->config_vector = v < d->nvec ? (uint16_t)v : VP_NO_VECTOR;
+		break;
+	case CC_QMSIX:
+		if (q) {
+			q->vector = v < d->nvec ? (uint16_t)v : VP_NO_VECTOR;
+			vp_irq_refresh(d);
+		}
+		break;
 	case CC_QSIZE:
 		if (q_writable && v && !(v & (v - 1)) && v <= VP_QUEUE_MAX)
 			q->size = (uint16_t)v;
@@ -405,7 +521,7 @@ static void cc_set(struct vp_dev *d, enum cc_field f, uint64_t v, unsigned int s
 	case CC_QDESC: if (q_writable) set_part(&q->desc, v, shift, len); break;
 	case CC_QDRIVER: if (q_writable) set_part(&q->driver, v, shift, len); break;
 	case CC_QDEVICE: if (q_writable) set_part(&q->device, v, shift, len); break;
-	default: break;              /* read-only, or MSI-X (not offered) */
+	default: break;              /* read-only */
 	}
 }
 
@@ -444,11 +560,63 @@ static void notify_io(struct vp_dev *d, uint64_t off, bool is_write)
 		eventfd_write(d->q[qi].kick, 1);
 }
 
+/* MSI-X table: dword or qword accesses to whole fields (PCI 3.0 §6.8.2). */
+static void msix_table_io(struct vp_dev *d, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	uint32_t *w = (uint32_t *)d->msix;
+
+	if ((len != 4 && len != 8) || off % len || off + len > d->nvec * 16u) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	if (!is_write) {
+		memcpy(data, w + off / 4, len);
+		return;
+	}
+	for (uint32_t i = 0; i < len / 4; i++) {
+		uint64_t f = off / 4 + i;
+		uint32_t v;
+
+		memcpy(&v, data + 4 * i, 4);
+		w[f] = f % 4 == 3 ? (v & 1) : v;   /* vector control: mask bit only */
+	}
+	vp_irq_refresh(d);
+}
+
+static void msix_pba_io(struct vp_dev *d, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	uint64_t v = off < 8 ? d->pba >> (off * 8) : 0;
+
+	if (!is_write)
+		memcpy(data, &v, len);        /* read-only */
+}
+
+static void vp_cap_written(struct pci_dev *pd, void *opaque, unsigned int reg, unsigned int len)
+{
+	struct vp_dev *d = opaque;
+	unsigned int ctl = (unsigned int)d->msix_cap + 3;
+
+	if (reg <= ctl && reg + len > ctl) {
+		pthread_mutex_lock(&vp.lock);
+		vp_irq_refresh(d);
+		pthread_mutex_unlock(&vp.lock);
+	}
+}
+
 static void vp_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vp_dev *d = opaque;
 
 	pthread_mutex_lock(&vp.lock);
+	if (off >= VP_MSIX_PBA) {
+		msix_pba_io(d, off - VP_MSIX_PBA, data, len, is_write);
+		goto out;
+	}
+	if (off >= VP_MSIX_TABLE) {
+		msix_table_io(d, off - VP_MSIX_TABLE, data, len, is_write);
+		goto out;
+	}
 	if (off < VP_ISR_OFF) {
 		common_io(d, off - VP_COMMON_OFF, data, len, is_write);
 	} else if (off < VP_DEVCFG_OFF) {
@@ -474,6 +642,7 @@ static void vp_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 		if (!is_write)
 			memset(data, 0, len);
 	}
+out:
 	pthread_mutex_unlock(&vp.lock);
 }
 
@@ -515,7 +684,7 @@ static void *vp_thread(void *arg)
 			who[n].q = -1;
 			pfd[n++] = (struct pollfd){ .fd = d->vhf.sock, .events = POLLRDHUP };
 			for (int i = 0; i < d->nq; i++) {
-				if (!d->q[i].started)
+				if (!d->q[i].started || d->q[i].irqfd_gsi >= 0)
 					continue;
 				who[n].d = d;
 				who[n].q = i;
@@ -543,7 +712,7 @@ static void *vp_thread(void *arg)
 			if (who[i].q < 0)
 				backend_gone(d);
 			else if (eventfd_read(pfd[i].fd, &v) == 0)
-				raise_isr(d, VP_ISR_QUEUE);
+				raise_isr(d, d->q[who[i].q].vector, VP_ISR_QUEUE);
 		}
 		pthread_mutex_unlock(&vp.lock);
 	}
@@ -588,6 +757,25 @@ static int add_vcap(struct pci_dev *pd, uint8_t type, uint32_t off, uint32_t len
 
 	c.cap_len = type == VIRTIO_PCI_CAP_NOTIFY_CFG ? 20 : 16;
 	return pci_add_cap(pd, &c, c.cap_len);
+}
+
+/* MSI-X capability (PCI 3.0 §6.8.2): table and PBA in BAR0. */
+static int add_msix_cap(struct vp_dev *d)
+{
+	uint8_t cap[12] = { 0x11, 0 };
+	uint32_t table = VP_MSIX_TABLE, pba = VP_MSIX_PBA;   /* BIR 0 */
+	int off;
+
+	d->nvec = (uint16_t)(d->nq + 1);
+	cap[2] = (uint8_t)(d->nvec - 1);                    /* table size - 1 */
+	memcpy(cap + 4, &table, 4);
+	memcpy(cap + 8, &pba, 4);
+	off = pci_add_cap(&d->pci, cap, sizeof(cap));
+	if (off < 0)
+		return off;
+	d->msix_cap = off;
+	d->pci.wmask[off + 3] = 0xc0;                       /* enable, function mask */
+	return 0;
 }
 
 static uint16_t blk_queues(struct vp_dev *d)
@@ -671,7 +859,8 @@ static int vp_add(struct vm *vm, int sock, const struct vp_model *m, char *err, 
 	    add_vcap(&d->pci, VIRTIO_PCI_CAP_NOTIFY_CFG, VP_NOTIFY_OFF,
 		     (uint32_t)d->nq * VP_NOTIFY_MULT) < 0 ||
 	    add_vcap(&d->pci, VIRTIO_PCI_CAP_ISR_CFG, VP_ISR_OFF, 1) < 0 ||
-	    add_vcap(&d->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVCFG_OFF, d->config_len) < 0) {
+	    add_vcap(&d->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVCFG_OFF, d->config_len) < 0 ||
+	    add_msix_cap(d) < 0) {
 		snprintf(err, errlen, "virtio-%s: capabilities do not fit", m->kind);
 		rc = -ENOSPC;
 		goto err_free;
@@ -680,8 +869,15 @@ static int vp_add(struct vm *vm, int sock, const struct vp_model *m, char *err, 
 	d->pci.bar_fn = vp_bar_io;
 	d->pci.bar_opaque = d;
 	d->pci.bar_changed = vp_bar_changed;
+	d->pci.cap_written = vp_cap_written;
 	for (unsigned int i = 0; i < VP_MAX_QUEUES; i++)
-		d->q[i] = (struct vp_queue){ .size = VP_QUEUE_MAX, .kick = -1, .call = -1 };
+		queue_init(&d->q[i]);
+	d->config_vector = VP_NO_VECTOR;
+	for (unsigned int v = 0; v < d->nvec; v++) {
+		d->msix[v].ctrl = 1;          /* vectors start masked */
+		/* without a route the vector still works, through the thread */
+		d->gsi[v] = msi_route_alloc(vm);
+	}
 
 	pthread_mutex_lock(&vp.lock);
 	rc = thread_start();
@@ -747,6 +943,7 @@ void virtio_devices_destroy(struct vm *vm)
 	if (vp.wake >= 0)
 		close(vp.wake);
 	vp.wake = -1;
+	msi_routes_reset(vm);
 	vp.ioev_len = -1;
 	vp.ioev_warned = false;
 }

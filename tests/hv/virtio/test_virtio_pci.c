@@ -4,6 +4,8 @@
  * VM fd is -1, so kicks take the userspace notify path and INTx levels are
  * recorded by a fake vm_irq_line(). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -289,8 +292,11 @@ static void mmio_write(uint64_t addr, uint64_t v, unsigned int len)
 #define ISR    0x1000
 #define DEVCFG 0x2000
 #define NOTIFY 0x3000
+#define MSIX_TABLE 0x4000
+#define MSIX_PBA   0x5000
 
 enum {
+	QMSIX = 0x1a,
 	DFSEL = 0x00, DF = 0x04, GFSEL = 0x08, GF = 0x0c, MSIX = 0x10, NUMQ = 0x12,
 	STATUS = 0x14, QSEL = 0x16, QSIZE = 0x18, QENABLE = 0x1c, QNOFF = 0x1e,
 	QDESC = 0x20, QDRIVER = 0x28, QDEVICE = 0x30,
@@ -419,6 +425,13 @@ static void blk_header_and_capabilities(void **state)
 		uint32_t off = cfg_read(1, cap + 8, 4), len = cfg_read(1, cap + 12, 4);
 
 		assert_true(cap >= 0x40 && cap % 4 == 0);
+		if (cfg_read(1, cap, 1) == 0x11) {             /* MSI-X */
+			assert_int_equal(cfg_read(1, cap + 2, 2), 1);      /* 2 vectors, off */
+			assert_int_equal(cfg_read(1, cap + 4, 4), MSIX_TABLE);
+			assert_int_equal(cfg_read(1, cap + 8, 4), MSIX_PBA);
+			types_seen |= 1 << 5;
+			continue;
+		}
 		assert_int_equal(cfg_read(1, cap, 1), 0x09);       /* vendor */
 		assert_int_equal(cfg_read(1, cap + 4, 1), 0);      /* BAR0 */
 		switch (type) {
@@ -433,7 +446,7 @@ static void blk_header_and_capabilities(void **state)
 		}
 		types_seen |= 1 << type;
 	}
-	assert_int_equal(types_seen, 0x1e);
+	assert_int_equal(types_seen, 0x3e);
 	assert_int_equal(fb.bad_msgs, 0);
 	/* handshake order */
 	assert_int_equal(fb.reqs[0], VU_GET_FEATURES);
@@ -458,9 +471,9 @@ static void bar_sizing_move_and_disable(void **state)
 	old = bar0(1);
 	assert_int_equal(mmio_read(old + NUMQ, 2), 1);
 
-	/* sizing: all-ones reads back the 16 KiB size mask, BAR inert */
+	/* sizing: all-ones reads back the 32 KiB size mask, BAR inert */
 	cfg_write(1, 0x10, 0xffffffff, 4);
-	assert_int_equal(cfg_read(1, 0x10, 4), 0xffffc000);
+	assert_int_equal(cfg_read(1, 0x10, 4), 0xffff8000);
 	assert_int_equal(mmio_read(old + NUMQ, 2), 0xffff);
 	/* move */
 	cfg_write(1, 0x10, (uint32_t)nb, 4);
@@ -805,6 +818,162 @@ static void slots_run_out_cleanly(void **state)
 		fb_join(&b[j]);
 }
 
+static unsigned int msix_cap(int slot)
+{
+	for (unsigned int c = cfg_read(slot, 0x34, 1); c; c = cfg_read(slot, c + 1, 1))
+		if (cfg_read(slot, c, 1) == 0x11)
+			return c;
+	fail_msg("no MSI-X capability");
+	return 0;
+}
+
+static bool pba_set(void) { return mmio_read(bar0(1) + MSIX_PBA, 8) == 2; }
+
+static void msix_registers_and_pending_bits(void **state)
+{
+	uint64_t b, one = 1;
+	unsigned int cap;
+	eventfd_t v;
+
+	blk_backend(&fb);
+	assert_int_equal(add_blk(), 0);
+	b = bar0(1);
+	cap = msix_cap(1);
+	/* vectors: 0..nq valid, anything else reads back NO_VECTOR */
+	mmio_write(b + MSIX, 0, 2);
+	assert_int_equal(mmio_read(b + MSIX, 2), 0);
+	mmio_write(b + MSIX, 5, 2);
+	assert_int_equal(mmio_read(b + MSIX, 2), 0xffff);
+	mmio_write(b + QSEL, 0, 2);
+	assert_int_equal(mmio_read(b + QMSIX, 2), 0xffff);
+	mmio_write(b + QMSIX, 2, 2);
+	assert_int_equal(mmio_read(b + QMSIX, 2), 0xffff);
+	mmio_write(b + QMSIX, 1, 2);
+	assert_int_equal(mmio_read(b + QMSIX, 2), 1);
+	/* table: entries start masked, only the mask bit of control sticks */
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 12, 4), 1);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 16 + 12, 4), 1);
+	mmio_write(b + MSIX_TABLE + 16, 0xfee00000, 4);
+	mmio_write(b + MSIX_TABLE + 16 + 8, 0x41, 4);
+	mmio_write(b + MSIX_TABLE + 16 + 12, 0xfffffffe, 4);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 16, 8), 0xfee00000);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 16 + 8, 4), 0x41);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 16 + 12, 4), 0);
+	mmio_write(b + MSIX_TABLE + 16 + 12, 1, 4);                 /* mask again */
+	/* beyond the table, odd widths: nothing */
+	mmio_write(b + MSIX_TABLE + 32, 0x1234, 4);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 32, 4), 0);
+	assert_int_equal(mmio_read(b + MSIX_TABLE + 16 + 8, 2), 0);
+	/* PBA is read-only */
+	mmio_write(b + MSIX_PBA, 0xff, 8);
+	assert_int_equal(mmio_read(b + MSIX_PBA, 8), 0);
+
+	/* MSI-X on: a call on a masked vector sets its pending bit, no INTx */
+	cfg_write(1, cap + 2, 0x8000, 2);
+	assert_int_equal(cfg_read(1, cap + 2, 2), 0x8001);          /* size RO */
+	mmio_write(b + MSIX, 0, 2);
+	mmio_write(b + STATUS, 0, 1);                   /* reset forgets vectors */
+	assert_int_equal(mmio_read(b + QMSIX, 2), 0xffff);
+	assert_int_equal(mmio_read(b + MSIX, 2), 0xffff);
+	mmio_write(b + STATUS, 3, 1);
+	set_features(b, 1ull << VIRTIO_F_VERSION_1);
+	mmio_write(b + STATUS, 3 | 8, 1);
+	mmio_write(b + QSEL, 0, 2);
+	mmio_write(b + QMSIX, 1, 2);
+	setup_queue0(b, RING_GPA);
+	mmio_write(b + STATUS, 0x0f, 1);
+	assert_int_equal(mmio_read(b + STATUS, 1), 0x0f);
+	assert_int_equal(write(fb.call, &one, 8), 8);
+	assert_true(wait_for(pba_set));
+	assert_int_equal(irq_level[17], 0);
+	/* unmask: the pending message is delivered and the bit cleared */
+	mmio_write(b + MSIX_TABLE + 16 + 12, 0, 4);
+	assert_int_equal(mmio_read(b + MSIX_PBA, 8), 0);
+	assert_int_equal(eventfd_read(fb.call, &v), -1);            /* consumed */
+	/* function mask holds messages too */
+	cfg_write(1, cap + 2, 0xc000, 2);
+	assert_int_equal(write(fb.call, &one, 8), 8);
+	assert_true(wait_for(pba_set));
+	cfg_write(1, cap + 2, 0x8000, 2);
+	assert_int_equal(mmio_read(b + MSIX_PBA, 8), 0);
+	/* MSI-X off again: INTx is back */
+	cfg_write(1, cap + 2, 0x0000, 2);
+	assert_int_equal(write(fb.call, &one, 8), 8);
+	assert_true(wait_for(isr_pending));
+	assert_int_equal(mmio_read(b + ISR, 1) & 1, 1);
+}
+
+/* With a real KVM VM (in-kernel irqchip), an unmasked vector's route is
+ * installed and the backend's call eventfd is bound to it by KVM_IRQFD:
+ * KVM, not ward-hv, consumes the signal. */
+static int setup_kvm(void **state)
+{
+	int rc = setup(state);
+
+	if (rc)
+		return rc;
+	vm.kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm.kvm_fd >= 0)
+		vm.vm_fd = ioctl(vm.kvm_fd, KVM_CREATE_VM, 0);
+	if (vm.vm_fd >= 0 && ioctl(vm.vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		close(vm.vm_fd);
+		vm.vm_fd = -1;
+	}
+	return 0;
+}
+
+static int teardown_kvm(void **state)
+{
+	int vmfd = vm.vm_fd, kvmfd = vm.kvm_fd;
+
+	teardown(state);
+	if (vmfd >= 0)
+		close(vmfd);
+	if (kvmfd >= 0)
+		close(kvmfd);
+	return 0;
+}
+
+static void msix_irqfd_with_kvm(void **state)
+{
+	uint64_t b, one = 1;
+	unsigned int cap;
+	eventfd_t v;
+
+	if (vm.vm_fd < 0) {
+		print_message("no usable /dev/kvm with an irqchip: skipped\n");
+		skip();
+	}
+	blk_backend(&fb);
+	assert_int_equal(add_blk(), 0);
+	b = bar0(1);
+	cap = msix_cap(1);
+	cfg_write(1, cap + 2, 0x8000, 2);
+	mmio_write(b + MSIX_TABLE + 16, 0xfee00000, 4);
+	mmio_write(b + MSIX_TABLE + 16 + 8, 0x41, 4);
+	mmio_write(b + MSIX_TABLE + 16 + 12, 0, 4);
+	mmio_write(b + STATUS, 3, 1);
+	set_features(b, 1ull << VIRTIO_F_VERSION_1);
+	mmio_write(b + STATUS, 3 | 8, 1);
+	mmio_write(b + QSEL, 0, 2);
+	mmio_write(b + QMSIX, 1, 2);
+	setup_queue0(b, RING_GPA);
+	mmio_write(b + STATUS, 0x0f, 1);
+	assert_int_equal(mmio_read(b + STATUS, 1), 0x0f);
+	assert_int_equal(write(fb.call, &one, 8), 8);
+	/* KVM's irqfd drains the counter synchronously on the write */
+	assert_int_equal(eventfd_read(fb.call, &v), -1);
+	assert_int_equal(mmio_read(b + MSIX_PBA, 8), 0);
+	assert_int_equal(irq_level[17], 0);
+	/* masking unbinds: the signal then waits in the PBA */
+	mmio_write(b + MSIX_TABLE + 16 + 12, 1, 4);
+	assert_int_equal(write(fb.call, &one, 8), 8);
+	assert_true(wait_for(pba_set));
+	/* reset unbinds and stops the ring */
+	mmio_write(b + STATUS, 0, 1);
+	assert_int_equal(fb_count(&fb, VU_GET_VRING_BASE), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +988,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(backend_disconnect_breaks_only_the_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(net_without_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(slots_run_out_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_registers_and_pending_bits, setup, teardown),
+		cmocka_unit_test_setup_teardown(msix_irqfd_with_kvm, setup_kvm, teardown_kvm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
