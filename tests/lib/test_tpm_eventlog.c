@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,10 +37,10 @@ static int teardown(void **state)
 static uint8_t *slurp(size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	uint8_t *b = malloc(1 << 16);
+	uint8_t *b = malloc(1 << 18);
 
 	assert_non_null(f);
-	*len = fread(b, 1, 1 << 16, f);
+	*len = fread(b, 1, 1 << 18, f);
 	fclose(f);
 	return b;
 }
@@ -215,6 +216,51 @@ static void test_create_truncates_and_bad_args(void **state)
 					     sizeof(err)) == -ENOENT);
 }
 
+static int count_events(const struct tpm_event *ev, void *arg)
+{
+	int *counts = arg;
+
+	counts[ev->pcr]++;
+	return 0;
+}
+
+/* Appenders in several processes at once: every record lands whole, the
+ * header exactly once. */
+static void test_concurrent_appends(void **state)
+{
+	int counts[24] = { 0 }, status;
+	pid_t kids[4];
+	size_t len;
+	uint8_t *b;
+	char err[128];
+
+	unlink(path);
+	for (int k = 0; k < 4; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			uint8_t d[32] = { (uint8_t)k };
+
+			for (int i = 0; i < 100; i++)
+				if (tpm_eventlog_append(path, 12 + (unsigned)k,
+							TPM_EV_IPL, d, "payload",
+							7))
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	b = slurp(&len);
+	assert_int_equal(tpm_eventlog_parse(b, len, count_events, counts, err,
+					    sizeof(err)), 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(counts[12 + k], 100);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_corruptions_rejected),
 		cmocka_unit_test(test_create_truncates_and_bad_args),
+		cmocka_unit_test(test_concurrent_appends),
 	};
 
 	return cmocka_run_group_tests_name("tpm-eventlog", tests, setup,
