@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <liburing.h>
+#include <openssl/crypto.h>
 
 #include "backing.h"
 #include "log.h"
@@ -443,6 +444,48 @@ out:
 	return st;
 }
 
+/* Requests in 512-byte units that do not cover whole 4096-byte XTS sectors
+ * (drivers that ignore blk_size): read-modify-write of the covering sectors,
+ * synchronously and with nothing else in flight, so no concurrent write to
+ * the same XTS sector can be lost. Slow, but correct. */
+static uint8_t rmw(struct blkdev *d, struct req *r)
+{
+	uint64_t a0 = r->off & ~(uint64_t)(XTS_SECTOR_SIZE - 1);
+	uint64_t a1 = (r->off + r->len + XTS_SECTOR_SIZE - 1) & ~(uint64_t)(XTS_SECTOR_SIZE - 1);
+	size_t n = (size_t)(a1 - a0), skip = (size_t)(r->off - a0);
+	uint8_t *buf = NULL;
+	uint8_t st = VIRTIO_BLK_S_IOERR;
+
+	/* Everything but this request itself. */
+	while (d->inflight_total > 1) {
+		struct io_uring_cqe *cqe;
+
+		io_uring_submit(&d->ring);
+		if (io_uring_wait_cqe(&d->ring, &cqe) == 0)
+			reap(d);
+	}
+	if (posix_memalign((void **)&buf, 4096, n))
+		return st;
+	if (backing_pread(&d->b, buf, n, a0))
+		goto out;
+	if (d->xts && xts_decrypt_sectors(d->xts, a0 >> XTS_SECTOR_SHIFT, buf, buf, n / XTS_SECTOR_SIZE))
+		goto out;
+	if (r->type == VIRTIO_BLK_T_IN) {
+		vq_buf_to_iov(r->data, r->ndata, 0, buf + skip, r->len);
+	} else {
+		vq_iov_to_buf(r->data, r->ndata, 0, buf + skip, r->len);
+		if (d->xts && xts_encrypt_sectors(d->xts, a0 >> XTS_SECTOR_SHIFT, buf, buf, n / XTS_SECTOR_SIZE))
+			goto out;
+		if (backing_pwrite(&d->b, buf, n, a0))
+			goto out;
+	}
+	st = VIRTIO_BLK_S_OK;
+out:
+	OPENSSL_cleanse(buf, n); /* plaintext of neighbouring sectors */
+	free(buf);
+	return st;
+}
+
 static bool iov_aligned(const struct iovec *iov, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
@@ -500,15 +543,17 @@ static int start_req(struct blkdev *d, struct req *r)
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}
-	/* IN / OUT: whole 4096-byte sectors inside the volume (we advertise
-	 * blk_size 4096, so a conforming driver never sends anything else). */
-	if (h.sector > d->size / 512 || (h.sector * 512) % XTS_SECTOR_SIZE ||
-	    r->len % XTS_SECTOR_SIZE || h.sector * 512 + r->len > d->size)
+	/* IN / OUT: 512-byte units inside the volume. */
+	if (h.sector > d->size / 512 || r->len % 512 || h.sector * 512 + r->len > d->size)
 		return VIRTIO_BLK_S_IOERR;
 	r->off = h.sector * 512;
 	r->total = r->len;
 	if (r->len == 0)
 		return VIRTIO_BLK_S_OK;
+	/* We advertise blk_size 4096; a driver that still sends partial XTS
+	 * sectors takes the slow path. */
+	if (r->off % XTS_SECTOR_SIZE || r->len % XTS_SECTOR_SIZE)
+		return rmw(d, r);
 	if (d->b.kind == BACKING_NBD)
 		return sync_rw(d, r);
 	r->bounce = d->xts || (d->b.direct && !iov_aligned(r->data, r->ndata));

@@ -7,7 +7,7 @@
 mkkey "$T/key"
 start_blk "$T/blk.log" --volume id=vol-a,socket=$T/a.sock,backing=$T/a.img,size=32M,key-file=$T/key,create,queues=2
 wait_sock "$T/a.sock"
-"$DRIVER" --socket "$T/a.sock" write 0 300 1 write 1000 40 2 flush verify 0 300 1 verify 1000 40 2 getid bad-requests \
+"$DRIVER" --socket "$T/a.sock" write 0 300 1 write 1000 40 2 flush verify 0 300 1 verify 1000 40 2 getid bad-requests rmw \
 	| tee "$T/d1.out" || fail "write/verify through ward-blk"
 grep -q "id: vol-a" "$T/d1.out" || fail "GET_ID did not return the volume id"
 # A second connection after the first closed sees the same data.

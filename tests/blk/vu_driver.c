@@ -564,11 +564,33 @@ int main(int argc, char **argv)
 			/* Hostile but well-formed chains: must fail with a status,
 			 * not break the ring. */
 			int a = one(&f, 0, f.capacity, SECT);             /* past the end */
-			int b = one(&f, 0, 512, SECT);                    /* misaligned */
+			int b = one(&f, 0, f.capacity - 512, SECT);       /* straddles the end */
 			int d = one(&f, 77, 0, SECT);                     /* unknown type */
+			int e = one(&f, 0, 0, 100);                       /* not 512-byte units */
 
-			rc = !(a == 1 && b == 1 && d == 2);
-			printf("bad requests: end=%d misaligned=%d type=%d -> %s\n", a, b, d, rc ? "wrong" : "ok");
+			rc = !(a == 1 && b == 1 && d == 2 && e == 1);
+			printf("bad requests: end=%d straddle=%d type=%d partial=%d -> %s\n", a, b, d, e,
+			       rc ? "wrong" : "ok");
+		} else if (!strcmp(c, "rmw")) {
+			/* 512-byte writes inside 4096-byte XTS sectors keep the
+			 * neighbouring 512-byte blocks intact. */
+			uint8_t exp[2 * SECT];
+
+			pattern(f.data, 5000, 0x11);
+			pattern(f.data + SECT, 5001, 0x11);
+			rc = one(&f, 1, 5000 * SECT, 2 * SECT);
+			memset(f.data, 0xee, 1536);
+			rc |= one(&f, 1, 5000 * SECT + 3584, 1536);          /* crosses a sector boundary */
+			pattern(exp, 5000, 0x11);
+			pattern(exp + SECT, 5001, 0x11);
+			memset(exp + 3584, 0xee, 1536);
+			memset(f.data, 0, 2 * SECT);
+			rc |= one(&f, 0, 5000 * SECT, 2 * SECT);
+			rc |= memcmp(f.data, exp, 2 * SECT) != 0;
+			memset(f.data, 0, 512);
+			rc |= one(&f, 0, 5000 * SECT + 3584, 512);
+			rc |= memcmp(f.data, exp + 3584, 512) != 0;
+			printf("read-modify-write: %s\n", rc ? "wrong" : "ok");
 		} else if (!strcmp(c, "break") && i + 1 < argc) {
 			rc = cmd_break(&f, argv[++i]);
 		} else if (!strcmp(c, "bench") && i + 4 < argc) {
