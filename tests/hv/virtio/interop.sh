@@ -113,6 +113,31 @@ PY
 	run_hv nonzero --kernel "$G/hello.elf" --blk "$T/sock"
 	grep -q "does not offer VIRTIO_F_VERSION_1" "$T/err" || die "no error naming VERSION_1"
 	;;
+backend-dies-while-running)
+	# The card goes away under a running VM: the device is marked broken
+	# and logged, the VM keeps running and still stops cleanly.
+	command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
+	[ -f "$G/spin.elf" ] || skip "guest spin.elf is not built"
+	truncate -s 1M "$T/img"
+	qemu-storage-daemon \
+		--blockdev driver=file,node-name=f,filename="$T/img" \
+		--export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path="$T/sock",writable=on \
+		>"$T/backend.log" 2>&1 &
+	BPID=$!
+	wait_sock "$T/sock"
+	"$HV" --kernel "$G/spin.elf" --blk "$T/sock" >"$T/out" 2>"$T/err" &
+	HVPID=$!
+	for _ in $(seq 200); do grep -q "spin: running" "$T/out" && break; sleep 0.05; done
+	grep -q "spin: running" "$T/out" || { kill -9 $HVPID; die "guest did not start"; }
+	kill -9 "$BPID"; wait "$BPID" 2>/dev/null; BPID=
+	for _ in $(seq 100); do grep -q "backend disconnected" "$T/err" && break; sleep 0.05; done
+	grep -q "vhost-user backend disconnected" "$T/err" || { kill -9 $HVPID; die "disconnect not reported"; }
+	sleep 0.3
+	kill -0 $HVPID 2>/dev/null || die "ward-hv exited when its backend died"
+	kill -TERM $HVPID
+	wait $HVPID; rc=$?
+	[ "$rc" -eq 143 ] || die "ward-hv exited $rc on SIGTERM after the disconnect, expected 143"
+	;;
 *)
 	die "unknown case $case_name" ;;
 esac
