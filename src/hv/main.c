@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cpupart.h"
 #include "hv/boot/boot.h"
 #include "hv/dev/pci.h"
 #include "hv/dev/virtio_pci.h"
@@ -49,6 +50,7 @@ struct opts {
 	struct device_arg dev[MAX_DEVICES];
 	int ndev;
 	struct sandbox_cfg sandbox;
+	bool burstable;     /* shares host cores with other instances */
 };
 
 static void usage(FILE *f)
@@ -61,7 +63,10 @@ static void usage(FILE *f)
 "  126 when the guest crashed (triple fault, KVM internal error).\n"
 "  Controller mode passes inherited fds instead of paths:\n"
 "  --kernel-fd N --initrd-fd N --blk-fd N --net-fd N\n"
-"  Sandbox: --uid N --gid N (default 65534), --no-sandbox (debugging only)\n");
+"  Sandbox: --uid N --gid N (default 65534), --no-sandbox (debugging only)\n"
+"  --sched fixed|burstable: burstable instances share cores, so they get a\n"
+"  core-scheduling cookie, L1D flush and indirect-branch isolation where\n"
+"  the kernel offers them (refusals are reported on stderr)\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -144,7 +149,7 @@ bad:
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX };
+	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX, O_SCHED };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -161,6 +166,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "uid", required_argument, NULL, O_UID },
 		{ "gid", required_argument, NULL, O_GID },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
+		{ "sched", required_argument, NULL, O_SCHED },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -229,6 +235,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NO_SANDBOX:
 			o->sandbox.enabled = false;
+			break;
+		case O_SCHED:
+			if (strcmp(optarg, "fixed") && strcmp(optarg, "burstable"))
+				return fail("--sched must be fixed or burstable, got '%s'", optarg), -1;
+			o->burstable = optarg[0] == 'b';
 			break;
 		case 'h':
 			usage(stdout);
@@ -462,6 +473,10 @@ int main(int argc, char **argv)
 		fail("%s", err);
 		goto out_free;
 	}
+	/* Before any thread exists, so every thread carries the cookie. */
+	if (o.burstable && cpupart_harden_self(err, sizeof(err)))
+		fprintf(stderr, "ward-hv: burstable instance: %s(this host lacks these "
+			"protections; see docs/threat-model.md)\n", err);
 	/* Everything ward-hv will ever need from the host is open now. */
 	if (sandbox_isolate(&o.sandbox, err, sizeof(err))) {
 		fail("%s", err);

@@ -82,9 +82,7 @@ void mem_destroy(struct guest_mem *m)
 		 * user of the memory with its content (the backends have already
 		 * unmapped or will see zeroes). */
 		explicit_bzero(m->host, m->size);
-		if (m->locked)
-			munlock(m->host, m->size);
-		munmap(m->host, m->size);
+		munmap(m->host, m->size); /* also unlocks (no munlock in the sandbox) */
 		m->host = NULL;
 	}
 	if (m->fd >= 0) {

@@ -144,6 +144,17 @@ sandbox-forbidden-vmm|sandbox-forbidden-vcpu)
 	WARD_HV_TEST_FORBIDDEN=$kind run_hv 159 --kernel "$G/spin.elf"
 	expect_err "test hook: $kind thread attempts socket()"
 	grep -q "NOT blocked" "$T/err" && die "socket() was not blocked" ;;
+sched-burstable)
+	# Burstable instances ask for every side-channel control; what this host
+	# refuses must be reported (the probe in tests/lib/test_cpupart checks
+	# the same controls). Bad values are rejected.
+	run_hv 0 --kernel "$G/hello.elf" --sched burstable
+	expect_out "hello from guest"
+	if grep -q "burstable instance:" "$T/err"; then
+		grep -qE "refused" "$T/err" || die "refusal reported without naming the control"
+	fi
+	run_hv 125 --kernel "$G/hello.elf" --sched sometimes
+	expect_err "fixed or burstable" ;;
 *)
 	echo "unknown case $case_name"; exit 2 ;;
 esac
