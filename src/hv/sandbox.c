@@ -235,10 +235,8 @@ int sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
 	if (!rc)
 		rc = allow_common(ctx);
 	if (!rc) {
-		ALLOW(ctx, poll);       /* main thread: stop eventfd + signalfd */
-		ALLOW(ctx, ppoll);      /* device I/O thread */
+		ALLOW(ctx, poll);       /* main thread (stop eventfd + signalfd), device I/O thread */
 		ALLOW(ctx, seccomp);    /* vCPU threads narrow themselves */
-		ALLOW(ctx, sched_getaffinity);
 		ALLOW_IOCTL(ctx, KVM_RUN);      /* vCPU threads (narrowed below) */
 		ALLOW_IOCTL(ctx, KVM_GET_REGS); /* crash report */
 	}
