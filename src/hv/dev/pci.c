@@ -197,10 +197,13 @@ static void cfg_data_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 
 	if (!d || off + len > 4 || reg + len > PCI_CFG_SIZE)
 		return;                 /* reads stay all-ones: no device */
-	if (is_write)
+	if (is_write) {
 		cfg_write(d, reg, data, len);
-	else
-		memcpy(data, d->cfg + reg, len);
+		return;
+	}
+	if (reg >= PCI_CAP_START && d->cap_read)
+		d->cap_read(d, d->bar_opaque, reg, len);
+	memcpy(data, d->cfg + reg, len);
 }
 
 int pci_init(struct vm *vm)

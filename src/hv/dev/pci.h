@@ -52,6 +52,8 @@ struct pci_dev {
 	/* Told after a guest write into the capability area (0x40..0xff),
 	 * e.g. the MSI-X message control word (under the bus lock). */
 	void (*cap_written)(struct pci_dev *d, void *opaque, unsigned int reg, unsigned int len);
+	/* Told before a guest read of the capability area, to refresh it. */
+	void (*cap_read)(struct pci_dev *d, void *opaque, unsigned int reg, unsigned int len);
 	bool irq_level;
 };
 

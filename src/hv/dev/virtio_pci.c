@@ -46,6 +46,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG    3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG    5
 
 #define VS_ACKNOWLEDGE  0x01
 #define VS_DRIVER       0x02
@@ -107,7 +108,8 @@ struct vp_dev {
 	uint8_t config[VU_MAX_CONFIG_SIZE];
 	uint32_t config_len;
 	/* MSI-X: one vector per queue plus one for config changes */
-	int msix_cap;                /* config offset of the capability */
+	int msix_cap;                /* config offsets of the MSI-X and */
+	int cfg_cap;                 /* the PCI_CFG capability */
 	uint16_t nvec, config_vector;
 	struct vp_msix_entry msix[VP_MAX_VECTORS];
 	int gsi[VP_MAX_VECTORS];     /* KVM MSI route of each vector, or -1 */
@@ -592,16 +594,49 @@ static void msix_pba_io(struct vp_dev *d, uint64_t off, uint8_t *data, uint32_t 
 		memcpy(data, &v, len);        /* read-only */
 }
 
+static void vp_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+static bool overlaps(unsigned int reg, unsigned int len, unsigned int at, unsigned int n)
+{
+	return reg < at + n && at < reg + len;
+}
+
+/* VIRTIO_PCI_CAP_PCI_CFG (§4.1.4.9): a window into BAR0 through config
+ * space, for drivers that cannot map the BAR. The access is done when the
+ * driver touches pci_cfg_data, with the bar/offset/length it wrote, and
+ * only if they describe an aligned 1-, 2- or 4-byte access inside BAR0. */
+static void cfg_window(struct vp_dev *d, bool is_write)
+{
+	uint8_t *c = d->pci.cfg + d->cfg_cap;
+	uint32_t off, len;
+
+	memcpy(&off, c + 8, 4);
+	memcpy(&len, c + 12, 4);
+	if (c[4] != 0 || (len != 1 && len != 2 && len != 4) || off % len ||
+	    off >= VP_BAR_SIZE || off + len > VP_BAR_SIZE)
+		return;
+	vp_bar_io(d, off, c + 16, len, is_write);
+}
+
 static void vp_cap_written(struct pci_dev *pd, void *opaque, unsigned int reg, unsigned int len)
 {
 	struct vp_dev *d = opaque;
-	unsigned int ctl = (unsigned int)d->msix_cap + 3;
 
-	if (reg <= ctl && reg + len > ctl) {
+	if (overlaps(reg, len, (unsigned int)d->msix_cap + 3, 1)) {
 		pthread_mutex_lock(&vp.lock);
 		vp_irq_refresh(d);
 		pthread_mutex_unlock(&vp.lock);
 	}
+	if (overlaps(reg, len, (unsigned int)d->cfg_cap + 16, 4))
+		cfg_window(d, true);
+}
+
+static void vp_cap_read(struct pci_dev *pd, void *opaque, unsigned int reg, unsigned int len)
+{
+	struct vp_dev *d = opaque;
+
+	if (overlaps(reg, len, (unsigned int)d->cfg_cap + 16, 4))
+		cfg_window(d, false);
 }
 
 static void vp_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -778,6 +813,20 @@ static int add_msix_cap(struct vp_dev *d)
 	return 0;
 }
 
+static int add_cfg_cap(struct vp_dev *d)
+{
+	uint8_t cap[20] = { 0x09, 0, sizeof(cap), VIRTIO_PCI_CAP_PCI_CFG };
+	int off = pci_add_cap(&d->pci, cap, sizeof(cap));
+
+	if (off < 0)
+		return off;
+	d->cfg_cap = off;
+	/* bar, offset, length and pci_cfg_data are the driver's to write */
+	d->pci.wmask[off + 4] = 0xff;
+	memset(d->pci.wmask + off + 8, 0xff, 12);
+	return 0;
+}
+
 static uint16_t blk_queues(struct vp_dev *d)
 {
 	/* virtio_blk_config.num_queues (offset 34) with VIRTIO_BLK_F_MQ */
@@ -860,7 +909,7 @@ static int vp_add(struct vm *vm, int sock, const struct vp_model *m, char *err, 
 		     (uint32_t)d->nq * VP_NOTIFY_MULT) < 0 ||
 	    add_vcap(&d->pci, VIRTIO_PCI_CAP_ISR_CFG, VP_ISR_OFF, 1) < 0 ||
 	    add_vcap(&d->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVCFG_OFF, d->config_len) < 0 ||
-	    add_msix_cap(d) < 0) {
+	    add_msix_cap(d) < 0 || add_cfg_cap(d) < 0) {
 		snprintf(err, errlen, "virtio-%s: capabilities do not fit", m->kind);
 		rc = -ENOSPC;
 		goto err_free;
@@ -870,6 +919,7 @@ static int vp_add(struct vm *vm, int sock, const struct vp_model *m, char *err, 
 	d->pci.bar_opaque = d;
 	d->pci.bar_changed = vp_bar_changed;
 	d->pci.cap_written = vp_cap_written;
+	d->pci.cap_read = vp_cap_read;
 	for (unsigned int i = 0; i < VP_MAX_QUEUES; i++)
 		queue_init(&d->q[i]);
 	d->config_vector = VP_NO_VECTOR;

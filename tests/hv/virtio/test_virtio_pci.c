@@ -429,7 +429,7 @@ static void blk_header_and_capabilities(void **state)
 			assert_int_equal(cfg_read(1, cap + 2, 2), 1);      /* 2 vectors, off */
 			assert_int_equal(cfg_read(1, cap + 4, 4), MSIX_TABLE);
 			assert_int_equal(cfg_read(1, cap + 8, 4), MSIX_PBA);
-			types_seen |= 1 << 5;
+			types_seen |= 1 << 8;
 			continue;
 		}
 		assert_int_equal(cfg_read(1, cap, 1), 0x09);       /* vendor */
@@ -442,11 +442,12 @@ static void blk_header_and_capabilities(void **state)
 			assert_int_equal(cfg_read(1, cap + 16, 4), 4); break;
 		case 3: assert_int_equal(off, ISR); assert_true(len >= 1); break;
 		case 4: assert_int_equal(off, DEVCFG); assert_int_equal(len, 60); break;
+		case 5: assert_int_equal(cfg_read(1, cap + 2, 1), 20); break;  /* PCI_CFG */
 		default: fail_msg("unexpected virtio cap type %u", type);
 		}
 		types_seen |= 1 << type;
 	}
-	assert_int_equal(types_seen, 0x3e);
+	assert_int_equal(types_seen, 0x3e | 1 << 8);        /* types 1-5, MSI-X */
 	assert_int_equal(fb.bad_msgs, 0);
 	/* handshake order */
 	assert_int_equal(fb.reqs[0], VU_GET_FEATURES);
@@ -974,6 +975,58 @@ static void msix_irqfd_with_kvm(void **state)
 	assert_int_equal(fb_count(&fb, VU_GET_VRING_BASE), 1);
 }
 
+static unsigned int pci_cfg_cap(int slot)
+{
+	for (unsigned int c = cfg_read(slot, 0x34, 1); c; c = cfg_read(slot, c + 1, 1))
+		if (cfg_read(slot, c, 1) == 0x09 && cfg_read(slot, c + 3, 1) == 5)
+			return c;
+	fail_msg("no PCI_CFG capability");
+	return 0;
+}
+
+static void window(unsigned int cap, uint8_t bar, uint32_t off, uint32_t len)
+{
+	cfg_write(1, cap + 4, bar, 1);
+	cfg_write(1, cap + 8, off, 4);
+	cfg_write(1, cap + 12, len, 4);
+}
+
+static void pci_cfg_window(void **state)
+{
+	unsigned int cap;
+
+	blk_backend(&fb);
+	assert_int_equal(add_blk(), 0);
+	cap = pci_cfg_cap(1);
+	/* read num_queues and the device config through config space */
+	window(cap, 0, NUMQ, 2);
+	assert_int_equal(cfg_read(1, cap + 16, 2), 1);
+	window(cap, 0, DEVCFG, 4);
+	assert_int_equal(cfg_read(1, cap + 16, 4), 0x1000);
+	/* write device_status through it */
+	window(cap, 0, STATUS, 1);
+	cfg_write(1, cap + 16, 0x01, 1);
+	assert_int_equal(mmio_read(bar0(1) + STATUS, 1), 0x01);
+	/* it works with memory decoding off (that is what it is for) */
+	cfg_write(1, 0x04, 0, 2);
+	cfg_write(1, cap + 16, 0x03, 1);
+	cfg_write(1, 0x04, 0x0006, 2);
+	assert_int_equal(mmio_read(bar0(1) + STATUS, 1), 0x03);
+	/* a misaligned, oversized, out-of-BAR or other-BAR window does nothing */
+	window(cap, 0, STATUS - 1, 2);
+	cfg_write(1, cap + 16, 0, 2);
+	window(cap, 0, STATUS, 3);
+	cfg_write(1, cap + 16, 0, 4);
+	window(cap, 0, 0xfffffffc, 4);
+	cfg_write(1, cap + 16, 0, 4);
+	window(cap, 1, STATUS, 1);
+	cfg_write(1, cap + 16, 0, 1);
+	assert_int_equal(mmio_read(bar0(1) + STATUS, 1), 0x03);
+	/* the type and the BAR size fields stay read-only */
+	cfg_write(1, cap + 3, 1, 1);
+	assert_int_equal(cfg_read(1, cap + 3, 1), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -990,6 +1043,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(slots_run_out_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(msix_registers_and_pending_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(msix_irqfd_with_kvm, setup_kvm, teardown_kvm),
+		cmocka_unit_test_setup_teardown(pci_cfg_window, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
