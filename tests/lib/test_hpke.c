@@ -464,6 +464,47 @@ static void test_derive_keypair_args(void **state)
 	EVP_PKEY_free(a);
 }
 
+/* Cross-implementation vector for ward's own suite (aead_id 2): a sealed
+ * blob produced by pyca/cryptography 48.0.0 (an independent HPKE, Rust over
+ * OpenSSL) with hpke.Suite(KEM.P256, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+ * .encrypt(bytes(range(64)), pkR, info=b"ward volume key v1"), pkR being
+ * the A.3.1 recipient key. Its output is enc || ct || tag, the same layout
+ * as hpke_seal_blob. ward must open it. (The reverse direction — python
+ * opening a ward blob — was checked when this vector was made.) */
+static const char pyca_blob[] =
+	"04b6597aaead8bc367005ace055960bbe2cac34bd0b039339058dcd13ee67022"
+	"dfd2588228a1a04fc642181576df037a6f7c48dc648816b32e380493541f2791"
+	"0192f5270d7aaffe23d74b57f2af8b8cbb1605373bf02a8bd0d8789d09bd0298"
+	"94d8e75ee98de00e38fa5699e51f0f81e856af6a6abb6ce909b1a381e393467d"
+	"a411d992e4b5f867acd97f1c4c750f82d9";
+
+static void test_pyca_aes256_blob(void **state)
+{
+	uint8_t blob[160], ikmR[32], pkR[HPKE_PK_LEN], pt[64], want[64];
+	struct counting_dh dh = { 0 };
+	size_t len, pt_len;
+	EVP_PKEY *skR;
+
+	len = unhex(pyca_blob, blob, sizeof(blob));
+	assert_int_equal(len, 64 + HPKE_SEALED_OVERHEAD);
+	unhex(rfc9180_a31.ikmR, ikmR, sizeof(ikmR));
+	assert_int_equal(hpke_derive_keypair(ikmR, sizeof(ikmR), &skR), 0);
+	assert_int_equal(hpke_public_key(skR, pkR), 0);
+	for (int i = 0; i < 64; i++)
+		want[i] = (uint8_t)i;
+	dh.sk = skR;
+	assert_int_equal(hpke_open_with_dh(blob, len, pkR, counting_dh, &dh,
+					   (const uint8_t *)"ward volume key v1", 18, NULL, 0,
+					   pt, sizeof(pt), &pt_len), 0);
+	assert_int_equal(pt_len, 64);
+	assert_memory_equal(pt, want, 64);
+	/* and only with the info it was sealed under */
+	assert_int_equal(hpke_open_with_dh(blob, len, pkR, counting_dh, &dh,
+					   (const uint8_t *)"ward volume key v2", 18, NULL, 0,
+					   pt, sizeof(pt), &pt_len), -EBADMSG);
+	EVP_PKEY_free(skR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_points),
 		cmocka_unit_test(test_sequence_and_export),
 		cmocka_unit_test(test_derive_keypair_args),
+		cmocka_unit_test(test_pyca_aes256_blob),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
