@@ -416,8 +416,11 @@ static void wait_for_stop(struct vm *vm, int sigfd)
 	};
 
 	while (!atomic_load(&vm->stopping)) {
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+			fprintf(stderr, "ward-hv: waiting for the VM failed: %s\n", strerror(errno));
+			vm_stop(vm, HV_EXIT_CRASH);
 			break;
+		}
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
