@@ -257,7 +257,7 @@ static int p256_keypair(const BIGNUM *sk, const EC_GROUP *g, EVP_PKEY **out)
 	if (params)
 		rc = p256_from_params(params, EVP_PKEY_KEYPAIR, out);
 out:
-	OSSL_PARAM_free(params); /* holds a copy of sk: OSSL_PARAM_clear_free is 3.1+ */
+	OSSL_PARAM_free(params); /* clears its (secure-heap) copy of sk */
 	OSSL_PARAM_BLD_free(bld);
 	EC_POINT_free(pt);
 	return rc;
