@@ -117,6 +117,15 @@ int tpm_quote(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	      uint32_t pcr_mask, const void *nonce, size_t nonce_len,
 	      struct tpm_quote *q);
 void tpm_quote_free(struct tpm_quote *q);
+/* Verify a quote in software (no TPM): the ECDSA signature by spki over
+ * SHA-256(attest), and that attest is a TPM-generated quote over exactly
+ * pcr_mask with these PCR values and this nonce. 0, or -EBADMSG with err. */
+int tpm_quote_verify(const uint8_t spki[TPM_SPKI_LEN],
+		     const uint8_t *attest, size_t attest_len,
+		     const uint8_t *sig_der, size_t sig_der_len,
+		     const void *nonce, size_t nonce_len, uint32_t pcr_mask,
+		     const uint8_t (*pcrs)[TPM_DIGEST_LEN],
+		     char *err, size_t errlen);
 /* Write the files `tpm2_checkquote -u ak.pem -m quote.msg -s quote.sig
  * -f quote.pcrs -l <pcr_list> -q quote.nonce -g sha256` takes, into dir;
  * pcr_list gets the "sha256:8,9,10" string. */

@@ -596,42 +596,101 @@ void tpm_quote_free(struct tpm_quote *q)
 	memset(q, 0, sizeof(*q));
 }
 
-/* The attest structure must be a quote over exactly these PCR values and
- * this nonce: PCRs can move between Quote and PCR_Read. */
-static int quote_matches(const struct tpm_quote *q)
+/* attest (untrusted bytes) must be a TPM-generated quote over exactly these
+ * PCR values and this nonce. Returns NULL or what is wrong. */
+static const char *attest_check(const uint8_t *attest, size_t attest_len,
+				const void *nonce, size_t nonce_len,
+				uint32_t mask,
+				const uint8_t (*pcrs)[TPM_DIGEST_LEN])
 {
 	TPMS_ATTEST a;
 	TPML_PCR_SELECTION sel;
 	uint8_t d[TPM_DIGEST_LEN];
 	EVP_MD_CTX *md;
 	size_t off = 0;
-	int ok = 0;
+	const char *why = "cannot hash PCR values";
 
-	if (Tss2_MU_TPMS_ATTEST_Unmarshal(q->attest, q->attest_len, &off, &a) ||
-	    off != q->attest_len || a.magic != TPM2_GENERATED_VALUE ||
-	    a.type != TPM2_ST_ATTEST_QUOTE ||
-	    a.extraData.size != q->nonce_len ||
-	    memcmp(a.extraData.buffer, q->nonce, q->nonce_len))
-		return 0;
-	tpm_pcr_selection(q->pcr_mask, &sel);
+	if (!attest || Tss2_MU_TPMS_ATTEST_Unmarshal(attest, attest_len, &off,
+						     &a) || off != attest_len)
+		return "attestation structure is malformed";
+	if (a.magic != TPM2_GENERATED_VALUE || a.type != TPM2_ST_ATTEST_QUOTE)
+		return "not a TPM-generated quote";
+	if (a.extraData.size != nonce_len ||
+	    (nonce_len && memcmp(a.extraData.buffer, nonce, nonce_len)))
+		return "quote nonce differs";
+	tpm_pcr_selection(mask, &sel);
 	if (a.attested.quote.pcrSelect.count != 1 ||
 	    memcmp(&a.attested.quote.pcrSelect.pcrSelections[0],
 		   &sel.pcrSelections[0], sizeof(sel.pcrSelections[0])) ||
 	    a.attested.quote.pcrDigest.size != TPM_DIGEST_LEN)
-		return 0;
+		return "quote covers other PCRs";
 	md = EVP_MD_CTX_new();
 	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		goto out;
 	for (unsigned i = 0; i < TPM_NUM_PCRS; i++)
-		if (q->pcr_mask & TPM_PCR_BIT(i) &&
-		    !EVP_DigestUpdate(md, q->pcrs[i], TPM_DIGEST_LEN))
+		if (mask & TPM_PCR_BIT(i) &&
+		    !EVP_DigestUpdate(md, pcrs[i], TPM_DIGEST_LEN))
 			goto out;
 	if (!EVP_DigestFinal_ex(md, d, NULL))
 		goto out;
-	ok = !memcmp(d, a.attested.quote.pcrDigest.buffer, TPM_DIGEST_LEN);
+	why = CRYPTO_memcmp(d, a.attested.quote.pcrDigest.buffer,
+			    TPM_DIGEST_LEN) ? "PCR values differ from the quote"
+					    : NULL;
 out:
 	EVP_MD_CTX_free(md);
-	return ok;
+	return why;
+}
+
+static int quote_matches(const struct tpm_quote *q)
+{
+	return !attest_check(q->attest, q->attest_len, q->nonce, q->nonce_len,
+			     q->pcr_mask,
+			     (const uint8_t (*)[TPM_DIGEST_LEN])q->pcrs);
+}
+
+int tpm_quote_verify(const uint8_t spki[TPM_SPKI_LEN],
+		     const uint8_t *attest, size_t attest_len,
+		     const uint8_t *sig_der, size_t sig_der_len,
+		     const void *nonce, size_t nonce_len, uint32_t pcr_mask,
+		     const uint8_t (*pcrs)[TPM_DIGEST_LEN],
+		     char *err, size_t errlen)
+{
+	const uint8_t *p = spki;
+	uint8_t d[TPM_DIGEST_LEN];
+	EVP_PKEY *k = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	const char *why = NULL;
+
+	if (!pcr_mask || pcr_mask & ~TPM_PCR_ALL || !pcrs || !sig_der ||
+	    nonce_len > 64 || (nonce_len && !nonce)) {
+		why = "bad arguments";
+		goto out;
+	}
+	k = d2i_PUBKEY(NULL, &p, TPM_SPKI_LEN);
+	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) {
+		why = "attestation key is not an EC public key";
+		goto out;
+	}
+	if (!attest || !EVP_Digest(attest, attest_len, d, NULL, EVP_sha256(),
+				   NULL)) {
+		why = "cannot hash attestation structure";
+		goto out;
+	}
+	ctx = EVP_PKEY_CTX_new(k, NULL);
+	if (!ctx || EVP_PKEY_verify_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_verify(ctx, sig_der, sig_der_len, d, sizeof(d)) != 1) {
+		why = "quote signature does not verify";
+		goto out;
+	}
+	why = attest_check(attest, attest_len, nonce, nonce_len, pcr_mask,
+			   pcrs);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(k);
+	if (why && err && errlen)
+		snprintf(err, errlen, "%s", why);
+	return why ? -EBADMSG : 0;
 }
 
 static int quote_once(struct tpm *t, ESYS_TR obj, const struct keyblob *kb,

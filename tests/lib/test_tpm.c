@@ -524,6 +524,47 @@ static void test_quote_passes_tpm2_checkquote(void **state)
 		assert_int_equal(verify_der(spki, d, q.sig_der, q.sig_der_len),
 				 1);
 	}
+	/* ... and with ward's own verifier, which refuses every change. */
+	{
+		const uint8_t (*pcrs)[32] = (const uint8_t (*)[32])q.pcrs;
+		char err[128];
+
+		assert_int_equal(tpm_quote_verify(spki, q.attest, q.attest_len,
+						  q.sig_der, q.sig_der_len,
+						  nonce, sizeof(nonce), mask,
+						  pcrs, err, sizeof(err)), 0);
+		assert_int_equal(tpm_quote_verify(spki, q.attest, q.attest_len,
+						  q.sig_der, q.sig_der_len,
+						  "other", 5, mask, pcrs, err,
+						  sizeof(err)), -EBADMSG);
+		assert_string_equal(err, "quote nonce differs");
+		assert_int_equal(tpm_quote_verify(spki, q.attest, q.attest_len,
+						  q.sig_der, q.sig_der_len,
+						  nonce, sizeof(nonce),
+						  mask & ~TPM_PCR_BIT(23), pcrs,
+						  err, sizeof(err)), -EBADMSG);
+		q.pcrs[13][5] ^= 1;
+		assert_int_equal(tpm_quote_verify(spki, q.attest, q.attest_len,
+						  q.sig_der, q.sig_der_len,
+						  nonce, sizeof(nonce), mask,
+						  pcrs, err, sizeof(err)), -EBADMSG);
+		assert_string_equal(err, "PCR values differ from the quote");
+		q.pcrs[13][5] ^= 1;
+		q.attest[q.attest_len - 1] ^= 1;
+		assert_int_equal(tpm_quote_verify(spki, q.attest, q.attest_len,
+						  q.sig_der, q.sig_der_len,
+						  nonce, sizeof(nonce), mask,
+						  pcrs, err, sizeof(err)), -EBADMSG);
+		assert_string_equal(err, "quote signature does not verify");
+		for (size_t n = 0; n < q.attest_len; n++)
+			assert_int_equal(tpm_quote_verify(spki, q.attest, n,
+							  q.sig_der,
+							  q.sig_der_len, nonce,
+							  sizeof(nonce), mask,
+							  pcrs, err,
+							  sizeof(err)),
+					 -EBADMSG);
+	}
 	tpm_quote_free(&q);
 	free(blob);
 }
