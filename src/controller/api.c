@@ -1,0 +1,757 @@
+/* api: ward-controller's HTTPS server. TLS 1.2+ with a client certificate
+ * from the configured CA is required before any HTTP is read (handshake
+ * fails otherwise), the certificate's OU names the role (docs/controller.md),
+ * routes.c decides what that role may call, and every request — allowed,
+ * denied or cut off — is appended to the audit log before its answer is
+ * sent. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "controller/api.h"
+#include "controller/instances.h"
+#include "controller/request.h"
+#include "controller/routes.h"
+#include "log.h"
+
+#define LEAVES_PER_CALL 10000
+
+struct api {
+	struct ctl *ctl;
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *ssl_ctx;
+	struct timeval deadline;
+	int port;
+};
+
+/* Per connection, hung on the SSL object: its ex_data free callback is our
+ * notice that the connection is gone (evhttp has no hook for that). */
+struct conn {
+	struct api *api;
+	struct bufferevent *bev;
+	struct event *timer;
+	int dispatched;
+	int timed_out;
+};
+
+struct api_req {
+	struct api *api;
+	struct ctl *ctl;
+	struct evhttp_request *req;
+	const struct route *route;
+	enum role role;
+	char client[256];
+	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1];
+	const char *query;
+	const char *body;
+	size_t body_len;
+	int status;
+	struct evbuffer *out;
+	const char *ctype;
+	json_t *audit;		/* extra fields for this request's record */
+};
+
+static int conn_idx = -1;
+
+/* ---- identity ---- */
+
+/* Printable ASCII only, so the record is plain and unambiguous. */
+static void clean(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < cap && src[i]; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = 0;
+}
+
+/* Role convention: exactly one OU, "control-plane" or "operator". */
+static enum role cert_role(X509 *cert, char *ident, size_t len)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	char buf[512];
+	int pos = -1, found = 0;
+	enum role role = ROLE_NONE;
+
+	X509_NAME_oneline(name, buf, sizeof(buf));
+	clean(ident, len, buf, sizeof(buf));
+	while ((pos = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, pos)) >= 0) {
+		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, pos));
+		int n = ASN1_STRING_length(d);
+		char ou[32];
+
+		found++;
+		if (n <= 0 || n >= (int)sizeof(ou))
+			continue;
+		memcpy(ou, ASN1_STRING_get0_data(d), (size_t)n);
+		ou[n] = 0;
+		role = role_parse(ou);
+	}
+	return found == 1 ? role : ROLE_NONE;
+}
+
+/* ---- responses ---- */
+
+static void reply_text(struct api_req *r, int status, const char *ctype, const char *buf,
+		       size_t len)
+{
+	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	evbuffer_add(r->out, buf, len);
+	r->status = status;
+	r->ctype = ctype;
+}
+
+static void reply_json(struct api_req *r, int status, json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	if (!s) {
+		reply_text(r, 500, "application/json",
+			   "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 58);
+		return;
+	}
+	reply_text(r, status, "application/json", s, strlen(s));
+	evbuffer_add(r->out, "\n", 1);
+	free(s);
+}
+
+static void reply_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void reply_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* ---- query strings ---- */
+
+struct qparam {
+	const char *name;
+	uint64_t val;
+	int set;
+};
+
+static int parse_query(struct api_req *r, struct qparam *p, size_t np)
+{
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+	size_t i;
+	int rc = 0;
+
+	TAILQ_INIT(&kv);
+	if (r->query && evhttp_parse_query_str(r->query, &kv)) {
+		reply_error(r, 400, "bad_request", "malformed query string");
+		return -EINVAL;
+	}
+	TAILQ_FOREACH(e, &kv, next) {
+		char *end;
+
+		for (i = 0; i < np && strcmp(p[i].name, e->key); i++)
+			;
+		if (i == np) {
+			reply_error(r, 400, "bad_request", "unknown query parameter");
+			rc = -EINVAL;
+			break;
+		}
+		errno = 0;
+		if (p[i].set || !*e->value || *e->value == '-' ||
+		    (p[i].val = strtoull(e->value, &end, 10), errno || *end)) {
+			reply_error(r, 400, "bad_request", "query parameter \"%s\" must be given once, "
+				    "as a non-negative integer", p[i].name);
+			rc = -EINVAL;
+			break;
+		}
+		p[i].set = 1;
+	}
+	evhttp_clear_headers(&kv);
+	return rc;
+}
+
+/* ---- handlers (the table that maps them is routes.c) ---- */
+
+void api_health(struct api_req *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "status", "ok", "state",
+				     ctl_state_name(r->ctl->state), "audit_size",
+				     (json_int_t)audit_size(r->ctl->audit)));
+}
+
+void api_host(struct api_req *r)
+{
+	struct ctl *c = r->ctl;
+
+	reply_json(r, 200, json_pack("{s:s, s:s, s:b, s:I, s:{s:s, s:I, s:s}, s:s}",
+				     "state", ctl_state_name(c->state), "reason", c->reason,
+				     "dev", c->dev, "instances_running",
+				     (json_int_t)inst_running(c->inst), "audit", "origin", c->origin,
+				     "size", (json_int_t)audit_size(c->audit), "public_key",
+				     c->audit_pub_pem ? c->audit_pub_pem : "",
+				     "version", "0.1.0"));
+}
+
+static json_t *instance_json(const struct instance *in, bool full)
+{
+	json_t *o = json_pack("{s:s, s:s}", "id", in->id, "state", inst_state_name(in->state));
+
+	if (o && full) {
+		json_object_set_new(o, "image", json_string(in->image));
+		json_object_set_new(o, "memory_mib", json_integer(in->memory_mib));
+		json_object_set_new(o, "vcpus", json_integer(in->vcpus));
+		json_object_set_new(o, "pid", json_integer(in->pid));
+		json_object_set_new(o, "uid", json_integer(in->uid));
+		json_object_set_new(o, "created", json_string(in->created));
+		json_object_set_new(o, "exit_code", in->exit_code >= 0 ?
+				    json_integer(in->exit_code) : json_null());
+	}
+	return o;
+}
+
+void api_instances_list(struct api_req *r)
+{
+	struct instance *in;
+	json_t *a = json_array();
+
+	/* The operator sees that instances exist and their state, nothing of
+	 * what they are or run. */
+	for (in = inst_list(r->ctl->inst); in; in = in->next)
+		json_array_append_new(a, instance_json(in, r->role == ROLE_CONTROL_PLANE));
+	reply_json(r, 200, json_pack("{s:o}", "instances", a));
+}
+
+void api_instance_run(struct api_req *r)
+{
+	struct run_req rq;
+	struct instance *in;
+	const char *why;
+	char err[256];
+	int rc;
+
+	if (req_parse_run(r->body, r->body_len, &rq, err, sizeof(err))) {
+		reply_error(r, 400, "bad_request", "%s", err);
+		return;
+	}
+	if (!ctl_can_launch(r->ctl, &why)) {
+		reply_error(r, 503, r->ctl->state == HOST_DRAINING ? "draining" : "out_of_service",
+			    "%s", why);
+		return;
+	}
+	rc = inst_run(r->ctl->inst, &rq, &in, err, sizeof(err));
+	if (rc == -ENOENT)
+		reply_error(r, 422, "unknown_image", "%s", err);
+	else if (rc == -EBUSY)
+		reply_error(r, 409, "host_full", "%s", err);
+	else if (rc)
+		reply_error(r, 500, "launch_failed", "%s", err);
+	else {
+		json_object_set_new(r->audit, "instance", json_string(in->id));
+		reply_json(r, 201, instance_json(in, true));
+	}
+}
+
+void api_instance_get(struct api_req *r)
+{
+	struct instance *in = inst_find(r->ctl->inst, r->params[0]);
+
+	if (!in)
+		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+	else
+		reply_json(r, 200, instance_json(in, true));
+}
+
+void api_instance_stop(struct api_req *r)
+{
+	char err[256];
+	int code, rc;
+
+	json_object_set_new(r->audit, "instance", json_string(r->params[0]));
+	rc = inst_stop(r->ctl->inst, r->params[0], &code, err, sizeof(err));
+	if (rc == -ENOENT)
+		reply_error(r, 404, "not_found", "%s", err);
+	else if (rc)
+		reply_error(r, 500, "stop_failed", "%s", err);
+	else
+		reply_json(r, 200, json_pack("{s:s, s:s, s:o}", "id", r->params[0], "state", "stopped",
+					     "exit_code", code >= 0 ? json_integer(code) : json_null()));
+}
+
+void api_volume_attach(struct api_req *r)
+{
+	struct volume_req v;
+	char err[256];
+
+	if (!inst_find(r->ctl->inst, r->params[0])) {
+		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+		return;
+	}
+	if (req_parse_volume(r->body, r->body_len, &v, err, sizeof(err))) {
+		reply_error(r, 400, "bad_request", "%s", err);
+		return;
+	}
+	json_object_set_new(r->audit, "volume", json_string(v.volume_id));
+	if (!v.has_sealed_key) {
+		reply_error(r, 400, "bad_request", "\"sealed_key\" is required: volume keys are "
+			    "accepted only HPKE-sealed to this host's TPM key");
+		return;
+	}
+	reply_error(r, 501, "not_implemented", "volume attach needs the KMS key path (sealed "
+		    "data key -> TPM host key -> ward-blk), which this build does not have yet");
+}
+
+void api_volume_detach(struct api_req *r)
+{
+	if (!inst_find(r->ctl->inst, r->params[0]))
+		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+	else
+		reply_error(r, 404, "not_found", "no volume %s attached to instance %s",
+			    r->params[1], r->params[0]);
+}
+
+void api_drain(struct api_req *r)
+{
+	struct ctl *c = r->ctl;
+	char err[256];
+
+	if (req_parse_empty(r->body, r->body_len, err, sizeof(err))) {
+		reply_error(r, 400, "bad_request", "%s", err);
+		return;
+	}
+	if (c->state != HOST_OUT_OF_SERVICE) {
+		c->state = HOST_DRAINING;
+		snprintf(c->reason, sizeof(c->reason), "drain requested by %.200s", r->client);
+	}
+	reply_json(r, 200, json_pack("{s:s, s:I}", "state", ctl_state_name(c->state),
+				     "instances_running", (json_int_t)inst_running(c->inst)));
+}
+
+void api_audit_checkpoint(struct api_req *r)
+{
+	char *note = NULL;
+	size_t len;
+	int rc = audit_checkpoint(r->ctl->audit, r->ctl->signer, &note, &len);
+
+	if (rc)
+		reply_error(r, 503, "audit_unavailable", "cannot produce a signed checkpoint");
+	else
+		reply_text(r, 200, "text/plain; charset=utf-8", note, len);
+	free(note);
+}
+
+void api_audit_leaves(struct api_req *r)
+{
+	struct qparam q[2] = { { "from", 0, 0 }, { "to", 0, 0 } };
+	uint64_t size = audit_size(r->ctl->audit), to;
+	char *buf, hdr[32];
+	size_t len;
+
+	if (parse_query(r, q, 2))
+		return;
+	to = q[1].set ? q[1].val : size;
+	if (q[0].val > to || to > size) {
+		reply_error(r, 416, "out_of_range", "leaves [%" PRIu64 ", %" PRIu64 ") are not in "
+			    "the log of %" PRIu64, q[0].val, to, size);
+		return;
+	}
+	if (to - q[0].val > LEAVES_PER_CALL)
+		to = q[0].val + LEAVES_PER_CALL;
+	if (audit_read(r->ctl->audit, q[0].val, to, &buf, &len)) {
+		reply_error(r, 500, "audit_unavailable", "cannot read the audit log");
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "%" PRIu64, to);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Ward-Audit-To", hdr);
+	reply_text(r, 200, "application/x-ndjson", buf, len);
+	free(buf);
+}
+
+static json_t *hex_array(uint8_t (*h)[MERKLE_HASH_LEN], size_t n)
+{
+	json_t *a = json_array();
+	char hex[2 * MERKLE_HASH_LEN + 1];
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < MERKLE_HASH_LEN; j++)
+			snprintf(hex + 2 * j, 3, "%02x", h[i][j]);
+		json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
+void api_audit_proof(struct api_req *r)
+{
+	struct qparam q[4] = { { "index", 0, 0 }, { "size", 0, 0 }, { "from_size", 0, 0 },
+			       { "to_size", 0, 0 } };
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN], leaf[MERKLE_HASH_LEN];
+	size_t n;
+
+	if (parse_query(r, q, 4))
+		return;
+	if (q[0].set && q[1].set && !q[2].set && !q[3].set) {
+		if (audit_inclusion(r->ctl->audit, q[0].val, q[1].val, proof, &n, leaf)) {
+			reply_error(r, 416, "out_of_range", "no leaf %" PRIu64 " in a tree of %" PRIu64,
+				    q[0].val, q[1].val);
+			return;
+		}
+		json_t *lh = hex_array(&leaf, 1);
+
+		reply_json(r, 200, json_pack("{s:I, s:I, s:O, s:o}", "index", (json_int_t)q[0].val,
+					     "size", (json_int_t)q[1].val, "leaf_hash",
+					     json_array_get(lh, 0), "proof", hex_array(proof, n)));
+		json_decref(lh);
+	} else if (q[2].set && q[3].set && !q[0].set && !q[1].set) {
+		if (audit_consistency(r->ctl->audit, q[2].val, q[3].val, proof, &n)) {
+			reply_error(r, 416, "out_of_range", "sizes must satisfy from_size <= to_size "
+				    "<= log size");
+			return;
+		}
+		reply_json(r, 200, json_pack("{s:I, s:I, s:o}", "from_size", (json_int_t)q[2].val,
+					     "to_size", (json_int_t)q[3].val, "proof",
+					     hex_array(proof, n)));
+	} else {
+		reply_error(r, 400, "bad_request", "give index and size (inclusion) or from_size and "
+			    "to_size (consistency)");
+	}
+}
+
+void api_updates(struct api_req *r)
+{
+	struct update_req u;
+	char err[256], path[PATH_MAX];
+	int rc;
+
+	if (req_parse_update(r->body, r->body_len, &u, err, sizeof(err))) {
+		reply_error(r, 400, "bad_request", "%s", err);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/updates/%s", r->ctl->state_dir, u.package);
+	err[0] = 0;
+	rc = fw_update_apply(r->ctl->state_dir, r->ctl->tcti, path, err, sizeof(err));
+	ctl_audit(r->ctl, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "update", "package",
+				    u.package, "result", rc ? "refused" : "applied", "reason", err,
+				    "client", r->client));
+	if (!rc)
+		reply_json(r, 202, json_pack("{s:s, s:s}", "package", u.package, "result",
+					     "applied; active after the next boot"));
+	else if (rc == -ENOTSUP || rc == -EOPNOTSUPP)
+		reply_error(r, 501, "not_supported", "%s", err);
+	else if (rc == -ENOENT)
+		reply_error(r, 404, "not_found", "no update package %s", u.package);
+	else if (rc == -ENOMEM || rc == -EIO)
+		reply_error(r, 500, "update_failed", "%s", err);
+	else
+		reply_error(r, 422, "update_refused", "%s", err);
+}
+
+/* ---- dispatch ---- */
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	default: return "OTHER";
+	}
+}
+
+static void remote_addr(struct evhttp_connection *conn, char *buf, size_t len)
+{
+	char *host = NULL;
+	ev_uint16_t port = 0;
+
+	evhttp_connection_get_peer(conn, &host, &port);
+	snprintf(buf, len, "%s", host ? host : "?");
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+	struct api *api = arg;
+	struct evhttp_connection *hc = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(hc);
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	struct conn *cn = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct api_req r = { .api = api, .ctl = api->ctl, .req = req, .status = 500 };
+	const char *method = method_name(evhttp_request_get_command(req));
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	char cpath[201], remote[64];
+	X509 *cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	bool known = false;
+	json_t *rec;
+
+	if (cn) {
+		cn->dispatched = 1;
+		evtimer_del(cn->timer);
+	}
+	r.out = evbuffer_new();
+	r.audit = json_object();
+	r.ctype = "application/json";
+	strcpy(r.client, "-");
+	clean(cpath, sizeof(cpath), path ? path : "", 200);
+	remote_addr(hc, remote, sizeof(remote));
+
+	/* TLS already refused anyone without a valid client certificate;
+	 * this is the belt to those braces. */
+	if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) {
+		reply_error(&r, 401, "unauthenticated", "a client certificate is required");
+		goto answer;
+	}
+	r.role = cert_role(cert, r.client, sizeof(r.client));
+	if (!path) {
+		reply_error(&r, 400, "bad_request", "malformed request URI");
+		goto answer;
+	}
+	r.query = evhttp_uri_get_query(uri);
+	r.route = route_match(method, path, r.params, &known);
+	if (!r.route) {
+		if (known)
+			reply_error(&r, 405, "method_not_allowed", "%s is not allowed on %s", method,
+				    cpath);
+		else
+			reply_error(&r, 404, "not_found", "no such route");
+		goto answer;
+	}
+	if (!route_allows(r.route, r.role)) {
+		reply_error(&r, 403, "forbidden", "role \"%s\" may not call %s %s",
+			    role_name(r.role), r.route->method, r.route->pattern);
+		goto answer;
+	}
+	if (evbuffer_get_length(in) > REQ_BODY_MAX) {
+		reply_error(&r, 413, "too_large", "body is larger than %d bytes", REQ_BODY_MAX);
+		goto answer;
+	}
+	r.body_len = evbuffer_get_length(in);
+	r.body = r.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
+	r.route->fn(&r);
+answer:
+	rec = r.audit;
+	json_object_set_new(rec, "type", json_string("api"));
+	json_object_set_new(rec, "client", json_string(r.client));
+	json_object_set_new(rec, "role", json_string(role_name(r.role)));
+	json_object_set_new(rec, "method", json_string(method));
+	json_object_set_new(rec, "path", json_string(cpath));
+	json_object_set_new(rec, "route", r.route ? json_string(r.route->pattern) : json_null());
+	json_object_set_new(rec, "status", json_integer(r.status));
+	json_object_set_new(rec, "decision", json_string(r.status == 401 || r.status == 403 ||
+							  r.status == 404 || r.status == 405 ?
+							  "deny" : "allow"));
+	json_object_set_new(rec, "remote", json_string(remote));
+	if (audit_append(api->ctl->audit, rec, NULL)) {
+		/* Fail closed: an unrecorded request gets no answer but this. */
+		reply_error(&r, 503, "audit_unavailable", "the audit log cannot record requests");
+	}
+	json_decref(rec);
+	evhttp_add_header(oh, "Content-Type", r.ctype);
+	evhttp_add_header(oh, "Connection", "close");
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	evhttp_send_reply(req, r.status, NULL, r.out);
+	evbuffer_free(r.out);
+	X509_free(cert);
+}
+
+/* ---- connections ---- */
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *cn = arg;
+	evutil_socket_t s;
+
+	if (cn->dispatched)
+		return;
+	/* Slow or stuck client: close the socket under evhttp, which then
+	 * sees EOF and frees the connection itself. */
+	cn->timed_out = 1;
+	s = bufferevent_getfd(cn->bev);
+	if (s >= 0)
+		shutdown(s, SHUT_RDWR);
+}
+
+/* SSL ex_data free: the connection is being torn down. One that never
+ * reached a handler (failed handshake, timeout, malformed or oversized
+ * HTTP) is audited here. */
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct conn *cn = ptr;
+	SSL *ssl = parent;
+	char client[256] = "-";
+	enum role role = ROLE_NONE;
+	X509 *cert;
+
+	if (!cn)
+		return;
+	if (cn->timer)
+		event_free(cn->timer);
+	if (!cn->dispatched && cn->api->ctl->audit) {
+		cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+		if (cert)
+			role = cert_role(cert, client, sizeof(client));
+		ctl_audit(cn->api->ctl,
+			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "api", "decision",
+				    "deny", "client", client, "role", role_name(role), "outcome",
+				    cn->timed_out ? "timeout" :
+				    (ssl && SSL_is_init_finished(ssl)) ? "http_rejected" :
+				    "tls_rejected", "remote", "-"));
+	}
+	free(cn);
+}
+
+static struct bufferevent *new_conn(struct event_base *base, void *arg)
+{
+	struct api *api = arg;
+	struct conn *cn = calloc(1, sizeof(*cn));
+	SSL *ssl = SSL_new(api->ssl_ctx);
+
+	if (!cn || !ssl) {
+		free(cn);
+		SSL_free(ssl);
+		return NULL;
+	}
+	cn->api = api;
+	SSL_set_ex_data(ssl, conn_idx, cn);
+	cn->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						 BEV_OPT_CLOSE_ON_FREE);
+	if (!cn->bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	cn->timer = evtimer_new(base, deadline_cb, cn);
+	if (cn->timer)
+		evtimer_add(cn->timer, &api->deadline);
+	return cn->bev;
+}
+
+static SSL_CTX *make_ssl_ctx(const struct api_cfg *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) *names;
+
+	if (!ctx)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
+		snprintf(err, errlen, "cannot load the server certificate %s", cfg->cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "cannot load the server key %s (or it does not match)",
+			 cfg->key);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1 ||
+	    !(names = SSL_load_client_CA_file(cfg->client_ca))) {
+		snprintf(err, errlen, "cannot load the client CA %s", cfg->client_ca);
+		goto fail;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	/* No certificate from that CA, no connection: nothing below runs. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, 4);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
+	      const struct api_cfg *cfg, char *err, size_t errlen)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	struct evhttp_bound_socket *bs;
+	char host[64];
+	const char *colon = strrchr(cfg->listen, ':');
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned long port;
+	char *end;
+
+	if (!a)
+		return -ENOMEM;
+	if (!colon || (size_t)(colon - cfg->listen) >= sizeof(host) ||
+	    (port = strtoul(colon + 1, &end, 10), *end || port > 65535)) {
+		snprintf(err, errlen, "--listen must be ADDRESS:PORT, got \"%s\"", cfg->listen);
+		free(a);
+		return -EINVAL;
+	}
+	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
+	host[colon - cfg->listen] = 0;
+	if (conn_idx < 0)
+		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+	a->ctl = ctl;
+	a->base = base;
+	a->deadline.tv_sec = cfg->deadline_s > 0 ? cfg->deadline_s : 10;
+	if (!(a->ssl_ctx = make_ssl_ctx(cfg, err, errlen)))
+		goto fail;
+	a->http = evhttp_new(base);
+	if (!a->http)
+		goto fail;
+	evhttp_set_bevcb(a->http, new_conn, a);
+	evhttp_set_gencb(a->http, dispatch, a);
+	evhttp_set_timeout(a->http, (int)a->deadline.tv_sec);
+	evhttp_set_max_headers_size(a->http, 16384);
+	evhttp_set_max_body_size(a->http, REQ_BODY_MAX);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+				   EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+	bs = evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+	if (!bs) {
+		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+		goto fail;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+		a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+				((struct sockaddr_in *)&ss)->sin_port);
+	*out = a;
+	return 0;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "cannot start the API server");
+	api_stop(a);
+	return -EINVAL;
+}
+
+int api_port(const struct api *a)
+{
+	return a->port;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->http)
+		evhttp_free(a->http);
+	SSL_CTX_free(a->ssl_ctx);
+	free(a);
+}

@@ -1,0 +1,733 @@
+/* audit: append-only Merkle-tree audit log of ward-controller.
+ * Appends are assigned an index under one lock and made durable in batches:
+ * whichever waiter finds no flush running writes everything pending and
+ * fdatasyncs both files once (group commit), then wakes the others. Leaf
+ * hashes and record offsets stay in memory in fixed chunks, so proofs read
+ * them without holding the append lock. See docs/audit.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "controller/audit.h"
+#include "controller/audit_fmt.h"
+#include "log.h"
+
+#define CHUNK_BITS 16
+#define CHUNK (1u << CHUNK_BITS)
+#define MAX_CHUNKS (1u << 16)	/* 2^32 records */
+
+struct pending {
+	char *data;
+	size_t len, cap;
+	uint8_t (*hash)[MERKLE_HASH_LEN];
+	uint32_t *lens;
+	size_t n, ncap;
+};
+
+struct audit {
+	char dir[PATH_MAX - 256];
+	char origin[256];
+	EVP_PKEY *pub;
+	int data_fd, hash_fd;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t next;		/* indexes handed out */
+	uint64_t durable;	/* records on disk */
+	uint64_t data_end;	/* bytes of data file that are durable */
+	uint64_t flushes;
+	bool flushing;
+	int broken;		/* first write error: the log refuses appends */
+	struct pending pend, spare;
+	struct merkle_tree tree;	/* over the durable records */
+	uint8_t (*hchunk[MAX_CHUNKS])[MERKLE_HASH_LEN];
+	uint64_t *ochunk[MAX_CHUNKS];
+
+	pthread_mutex_t cp_mu;	/* one signer at a time */
+	char *cp_note;
+	size_t cp_len;
+	uint64_t cp_size;
+	uint8_t cp_root[MERKLE_HASH_LEN];
+};
+
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ---- in-memory index: leaf hashes and record offsets ---- */
+
+static int index_put(struct audit *a, uint64_t i, const uint8_t h[MERKLE_HASH_LEN], uint64_t off)
+{
+	uint64_t c = i >> CHUNK_BITS;
+
+	if (c >= MAX_CHUNKS)
+		return -ENOSPC;
+	if (!a->hchunk[c]) {
+		a->hchunk[c] = malloc(CHUNK * MERKLE_HASH_LEN);
+		a->ochunk[c] = malloc(CHUNK * sizeof(uint64_t));
+		if (!a->hchunk[c] || !a->ochunk[c])
+			return -ENOMEM;
+	}
+	memcpy(a->hchunk[c][i & (CHUNK - 1)], h, MERKLE_HASH_LEN);
+	a->ochunk[c][i & (CHUNK - 1)] = off;
+	return 0;
+}
+
+static uint64_t index_off(struct audit *a, uint64_t i)
+{
+	return i == a->durable ? a->data_end : a->ochunk[i >> CHUNK_BITS][i & (CHUNK - 1)];
+}
+
+struct chunk_src {
+	struct audit *a;
+	uint64_t n;
+};
+
+static int chunk_get_leaf(void *ctx, uint64_t i, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct chunk_src *s = ctx;
+
+	if (i >= s->n)
+		return -ERANGE;
+	memcpy(out, s->a->hchunk[i >> CHUNK_BITS][i & (CHUNK - 1)], MERKLE_HASH_LEN);
+	return 0;
+}
+
+/* Snapshot of the durable size, taken under the lock: chunks below it are
+ * never written again, so reading them afterwards needs no lock. */
+static void src_snapshot(struct audit *a, struct merkle_src *src, struct chunk_src *cs)
+{
+	pthread_mutex_lock(&a->mu);
+	cs->a = a;
+	cs->n = a->durable;
+	pthread_mutex_unlock(&a->mu);
+	src->get_leaf = chunk_get_leaf;
+	src->get_node = NULL;
+	src->ctx = cs;
+}
+
+/* ---- file helpers ---- */
+
+static int read_all(int fd, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t off = 0;
+	char *b;
+
+	if (fstat(fd, &st))
+		return -errno;
+	b = malloc((size_t)st.st_size + 1);
+	if (!b)
+		return -ENOMEM;
+	while (off < (size_t)st.st_size) {
+		ssize_t r = pread(fd, b + off, (size_t)st.st_size - off, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(b);
+			return r < 0 ? -errno : -EIO;
+		}
+		off += (size_t)r;
+	}
+	b[off] = 0;
+	*buf = b;
+	*len = off;
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* tmp + fsync + rename + fsync(dir): the checkpoint file is always either
+ * the old or the new note, never a torn one. */
+static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	int fd, dfd, rc;
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, buf, len);
+	if (!rc && fsync(fd))
+		rc = -errno;
+	close(fd);
+	if (!rc && rename(tmp, dst))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+static int load_checkpoint(struct audit *a, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL;
+	struct checkpoint *cp = NULL;
+	size_t len;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/checkpoint", a->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errf(err, errlen, -errno, "cannot open %s", path);
+	rc = read_all(fd, &text, &len);
+	close(fd);
+	if (rc)
+		return errf(err, errlen, rc, "cannot read %s", path);
+	if (a->pub)
+		rc = checkpoint_verify(text, len, a->pub, a->origin, &cp);
+	else
+		rc = checkpoint_parse(text, len, &cp);
+	if (rc) {
+		free(text);
+		return errf(err, errlen, -EBADMSG,
+			    "last checkpoint does not verify under the audit key: log tampered");
+	}
+	if (strcmp(cp->origin, a->origin)) {
+		rc = errf(err, errlen, -EBADMSG, "last checkpoint is of another log (origin \"%s\")",
+			  cp->origin);
+		goto out;
+	}
+	a->cp_note = text;
+	a->cp_len = len;
+	a->cp_size = cp->size;
+	memcpy(a->cp_root, cp->root, MERKLE_HASH_LEN);
+	text = NULL;
+out:
+	checkpoint_free(cp);
+	free(text);
+	return rc;
+}
+
+static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen)
+{
+	char *data = NULL, *hashes = NULL, why[200];
+	size_t dlen, hlen, off = 0;
+	uint64_t nh, n = 0, drop_bytes;
+	struct audit_record rec;
+	uint8_t h[MERKLE_HASH_LEN], root[MERKLE_HASH_LEN];
+	int rc;
+
+	if ((rc = read_all(a->data_fd, &data, &dlen)) || (rc = read_all(a->hash_fd, &hashes, &hlen)))
+		goto out;
+	nh = hlen / MERKLE_HASH_LEN;
+	while (n < nh && off < dlen) {
+		const char *nl = memchr(data + off, '\n', dlen - off);
+		size_t l;
+
+		if (!nl)
+			break;	/* torn last record */
+		l = (size_t)(nl - (data + off));
+		if (audit_record_parse(data + off, l, &rec, why, sizeof(why))) {
+			rc = errf(err, errlen, -EBADMSG, "record %llu is corrupt (%s): log tampered",
+				  (unsigned long long)n, why);
+			goto out;
+		}
+		if (rec.index != n) {
+			rc = errf(err, errlen, -EBADMSG, "record %llu carries index %llu: log tampered",
+				  (unsigned long long)n, (unsigned long long)rec.index);
+			goto out;
+		}
+		merkle_leaf_hash(data + off, l, h);
+		if (CRYPTO_memcmp(h, hashes + n * MERKLE_HASH_LEN, MERKLE_HASH_LEN)) {
+			rc = errf(err, errlen, -EBADMSG,
+				  "record %llu does not match its stored hash: log tampered",
+				  (unsigned long long)n);
+			goto out;
+		}
+		if ((rc = index_put(a, n, h, off)) || (rc = merkle_tree_append(&a->tree, h)))
+			goto out;
+		n++;
+		off += l + 1;
+	}
+	if ((rc = load_checkpoint(a, err, errlen)))
+		goto out;
+	if (a->cp_note) {
+		struct merkle_src src;
+		struct chunk_src cs = { a, n };
+
+		src.get_leaf = chunk_get_leaf;
+		src.get_node = NULL;
+		src.ctx = &cs;
+		if (n < a->cp_size) {
+			rc = errf(err, errlen, -EBADMSG,
+				  "log has %llu intact records but its last checkpoint covers %llu: "
+				  "records were removed or damaged; refusing the log",
+				  (unsigned long long)n, (unsigned long long)a->cp_size);
+			goto out;
+		}
+		if (merkle_root(&src, a->cp_size, root) ||
+		    CRYPTO_memcmp(root, a->cp_root, MERKLE_HASH_LEN)) {
+			rc = errf(err, errlen, -EBADMSG,
+				  "stored log does not match its last checkpoint: log tampered");
+			goto out;
+		}
+	}
+	/* Everything past n is an append that never completed (its caller was
+	 * never told it was durable): cut it off. */
+	drop_bytes = (dlen - off) + (hlen - n * MERKLE_HASH_LEN);
+	if (drop_bytes) {
+		if (ftruncate(a->data_fd, (off_t)off) || ftruncate(a->hash_fd, (off_t)(n * MERKLE_HASH_LEN)) ||
+		    fsync(a->data_fd) || fsync(a->hash_fd)) {
+			rc = errf(err, errlen, -errno, "cannot repair the log tail");
+			goto out;
+		}
+		log_warn("audit log: incomplete tail removed", "records=%llu bytes=%llu",
+			 (unsigned long long)n, (unsigned long long)drop_bytes);
+	}
+	if (repaired)
+		*repaired = drop_bytes;
+	a->next = a->durable = n;
+	a->data_end = off;
+	rc = 0;
+out:
+	free(data);
+	free(hashes);
+	return rc;
+}
+
+int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit **out,
+	       uint64_t *repaired, char *err, size_t errlen)
+{
+	struct audit *a;
+	char path[PATH_MAX];
+	int rc;
+
+	if (strlen(dir) >= sizeof(((struct audit *)0)->dir) || strlen(origin) >= sizeof(a->origin))
+		return errf(err, errlen, -ENAMETOOLONG, "audit dir or origin too long");
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return errf(err, errlen, -errno, "cannot create %s: %s", dir, strerror(errno));
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	snprintf(a->origin, sizeof(a->origin), "%s", origin);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->cp_mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	merkle_tree_init(&a->tree);
+	if (pub) {
+		EVP_PKEY_up_ref(pub);
+		a->pub = pub;
+	}
+	snprintf(path, sizeof(path), "%s/leaves", dir);
+	a->data_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	snprintf(path, sizeof(path), "%s/hashes", dir);
+	a->hash_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (a->data_fd < 0 || a->hash_fd < 0) {
+		rc = errf(err, errlen, -errno, "cannot open the log files in %s: %s", dir,
+			  strerror(errno));
+		goto fail;
+	}
+	if ((rc = recover(a, repaired, err, errlen)))
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	audit_close(a);
+	return rc;
+}
+
+void audit_close(struct audit *a)
+{
+	uint32_t c;
+
+	if (!a)
+		return;
+	/* Let a running flush finish so nothing is lost that a caller waits on. */
+	pthread_mutex_lock(&a->mu);
+	while (a->flushing)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	if (a->data_fd >= 0)
+		close(a->data_fd);
+	if (a->hash_fd >= 0)
+		close(a->hash_fd);
+	for (c = 0; c < MAX_CHUNKS && a->hchunk[c]; c++) {
+		free(a->hchunk[c]);
+		free(a->ochunk[c]);
+	}
+	free(a->pend.data);
+	free(a->pend.hash);
+	free(a->pend.lens);
+	free(a->spare.data);
+	free(a->spare.hash);
+	free(a->spare.lens);
+	free(a->cp_note);
+	EVP_PKEY_free(a->pub);
+	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->cp_mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
+}
+
+/* ---- appending ---- */
+
+static int pend_push(struct pending *p, const char *rec, size_t len, const uint8_t h[MERKLE_HASH_LEN])
+{
+	if (p->len + len + 1 > p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 65536;
+		char *d;
+
+		while (ncap < p->len + len + 1)
+			ncap *= 2;
+		if (!(d = realloc(p->data, ncap)))
+			return -ENOMEM;
+		p->data = d;
+		p->cap = ncap;
+	}
+	if (p->n == p->ncap) {
+		size_t ncap = p->ncap ? p->ncap * 2 : 256;
+		void *h2 = realloc(p->hash, ncap * MERKLE_HASH_LEN), *l2;
+
+		if (!h2)
+			return -ENOMEM;
+		p->hash = h2;
+		if (!(l2 = realloc(p->lens, ncap * sizeof(uint32_t))))
+			return -ENOMEM;
+		p->lens = l2;
+		p->ncap = ncap;
+	}
+	memcpy(p->data + p->len, rec, len);
+	p->data[p->len + len] = '\n';
+	p->len += len + 1;
+	memcpy(p->hash[p->n], h, MERKLE_HASH_LEN);
+	p->lens[p->n++] = (uint32_t)(len + 1);
+	return 0;
+}
+
+static void format_time(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%.20s.%06dZ", sec, (int)(ts.tv_nsec / 1000) % 1000000);
+}
+
+int audit_append_nowait(struct audit *a, json_t *rec, uint64_t *index)
+{
+	uint8_t h[MERKLE_HASH_LEN];
+	char when[48], *s;
+	size_t len;
+	int rc;
+
+	if (!json_is_object(rec) || !json_is_string(json_object_get(rec, "type")))
+		return -EINVAL;
+	format_time(when, sizeof(when));
+	if (json_object_set_new(rec, "time", json_string(when)))
+		return -ENOMEM;
+	pthread_mutex_lock(&a->mu);
+	if ((rc = a->broken))
+		goto out;
+	/* Index and serialisation under the lock: records land in the file in
+	 * index order. */
+	if (json_object_set_new(rec, "index", json_integer((json_int_t)a->next))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (!s) {
+		rc = -EINVAL;
+		goto out;
+	}
+	len = strlen(s);
+	if (len > AUDIT_RECORD_MAX) {
+		rc = -E2BIG;
+	} else if (!(rc = merkle_leaf_hash(s, len, h)) && !(rc = pend_push(&a->pend, s, len, h))) {
+		if (index)
+			*index = a->next;
+		a->next++;
+	}
+	free(s);
+out:
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* Called with mu held, returns with mu held; drops it around the I/O. */
+static void flush_locked(struct audit *a)
+{
+	struct pending b = a->pend;
+	uint64_t i, first = a->durable;
+	int rc;
+
+	a->flushing = true;
+	a->pend = a->spare;
+	a->pend.len = a->pend.n = 0;
+	pthread_mutex_unlock(&a->mu);
+
+	rc = write_all(a->data_fd, b.data, b.len);
+	if (!rc)
+		rc = write_all(a->hash_fd, b.hash, b.n * MERKLE_HASH_LEN);
+	if (!rc && (fdatasync(a->data_fd) || fdatasync(a->hash_fd)))
+		rc = -errno;
+
+	pthread_mutex_lock(&a->mu);
+	for (i = 0; !rc && i < b.n; i++) {
+		if (!(rc = index_put(a, first + i, b.hash[i], a->data_end)))
+			rc = merkle_tree_append(&a->tree, b.hash[i]);
+		a->data_end += b.lens[i];
+		a->durable++;
+	}
+	if (rc && !a->broken) {
+		a->broken = rc;
+		log_error("audit log write failed: refusing further appends", "errno=%d", -rc);
+	}
+	a->flushes++;
+	a->spare = b;
+	a->flushing = false;
+	pthread_cond_broadcast(&a->cv);
+}
+
+int audit_wait(struct audit *a, uint64_t index)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->broken && a->durable <= index) {
+		if (!a->flushing && a->pend.n)
+			flush_locked(a);
+		else
+			pthread_cond_wait(&a->cv, &a->mu);
+	}
+	rc = a->durable > index ? 0 : a->broken;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int audit_append(struct audit *a, json_t *rec, uint64_t *index)
+{
+	uint64_t i;
+	int rc = audit_append_nowait(a, rec, &i);
+
+	if (rc)
+		return rc;
+	if (index)
+		*index = i;
+	return audit_wait(a, i);
+}
+
+uint64_t audit_size(struct audit *a)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->durable;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+uint64_t audit_flushes(struct audit *a)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->flushes;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+/* ---- reading, proofs, checkpoints ---- */
+
+int audit_read(struct audit *a, uint64_t from, uint64_t to, char **buf, size_t *len)
+{
+	uint64_t start, end;
+	size_t off = 0;
+	char *b;
+
+	pthread_mutex_lock(&a->mu);
+	if (from > to || to > a->durable) {
+		pthread_mutex_unlock(&a->mu);
+		return -ERANGE;
+	}
+	start = index_off(a, from);
+	end = index_off(a, to);
+	pthread_mutex_unlock(&a->mu);
+	b = malloc(end - start + 1);
+	if (!b)
+		return -ENOMEM;
+	while (off < end - start) {
+		ssize_t r = pread(a->data_fd, b + off, end - start - off, (off_t)(start + off));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(b);
+			return r < 0 ? -errno : -EIO;
+		}
+		off += (size_t)r;
+	}
+	b[off] = 0;
+	*buf = b;
+	*len = off;
+	return 0;
+}
+
+int audit_root(struct audit *a, uint64_t size, uint8_t root[MERKLE_HASH_LEN])
+{
+	struct merkle_src src;
+	struct chunk_src cs;
+
+	src_snapshot(a, &src, &cs);
+	if (size > cs.n)
+		return -ERANGE;
+	return merkle_root(&src, size, root);
+}
+
+int audit_inclusion(struct audit *a, uint64_t index, uint64_t size,
+		    uint8_t proof[][MERKLE_HASH_LEN], size_t *n, uint8_t leaf[MERKLE_HASH_LEN])
+{
+	struct merkle_src src;
+	struct chunk_src cs;
+
+	src_snapshot(a, &src, &cs);
+	if (size > cs.n || index >= size)
+		return -ERANGE;
+	chunk_get_leaf(&cs, index, leaf);
+	return merkle_inclusion_proof(&src, index, size, proof, n);
+}
+
+int audit_consistency(struct audit *a, uint64_t size1, uint64_t size2,
+		      uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	struct merkle_src src;
+	struct chunk_src cs;
+
+	src_snapshot(a, &src, &cs);
+	if (size2 > cs.n || size1 > size2)
+		return -ERANGE;
+	return merkle_consistency_proof(&src, size1, size2, proof, n);
+}
+
+static int dup_note(const char *note, size_t len, char **out, size_t *olen)
+{
+	if (!(*out = malloc(len + 1)))
+		return -ENOMEM;
+	memcpy(*out, note, len);
+	(*out)[len] = 0;
+	*olen = len;
+	return 0;
+}
+
+int audit_last_checkpoint(struct audit *a, char **note, size_t *len)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->cp_mu);
+	rc = a->cp_note ? dup_note(a->cp_note, a->cp_len, note, len) : -ENOENT;
+	pthread_mutex_unlock(&a->cp_mu);
+	return rc;
+}
+
+int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, char **note,
+		     size_t *len)
+{
+	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	struct merkle_src src;
+	struct chunk_src cs;
+	char *body = NULL, *signed_note = NULL;
+	size_t blen, slen, plen;
+	uint64_t n;
+	int rc;
+
+	pthread_mutex_lock(&a->cp_mu);
+	pthread_mutex_lock(&a->mu);
+	n = a->durable;
+	rc = merkle_tree_root(&a->tree, root);
+	pthread_mutex_unlock(&a->mu);
+	if (rc)
+		goto out;
+	if (a->cp_note && n == a->cp_size) {
+		rc = dup_note(a->cp_note, a->cp_len, note, len);
+		goto out;
+	}
+	/* Never sign a head that the last signed one is not a prefix of. */
+	if (a->cp_note) {
+		cs.a = a;
+		cs.n = n;
+		src.get_leaf = chunk_get_leaf;
+		src.get_node = NULL;
+		src.ctx = &cs;
+		if (n < a->cp_size ||
+		    merkle_consistency_proof(&src, a->cp_size, n, proof, &plen) ||
+		    merkle_verify_consistency(a->cp_size, n, a->cp_root, root,
+					      (const uint8_t (*)[MERKLE_HASH_LEN])proof, plen)) {
+			log_error("audit log: new tree is not consistent with the last checkpoint; "
+				  "refusing to sign", "size=%llu last=%llu", (unsigned long long)n,
+				  (unsigned long long)a->cp_size);
+			rc = -EBADMSG;
+			goto out;
+		}
+	}
+	if ((rc = checkpoint_format(a->origin, n, root, NULL, 0, &body, &blen)) ||
+	    (rc = checkpoint_sign(body, blen, signer, 1, &signed_note, &slen)))
+		goto out;
+	if (a->pub && (rc = checkpoint_verify(signed_note, slen, a->pub, a->origin, NULL))) {
+		log_error("audit log: signer and public key disagree", "rc=%d", rc);
+		rc = -EKEYREJECTED;
+		goto out;
+	}
+	if ((rc = write_atomic(a->dir, "checkpoint", signed_note, slen)))
+		goto out;
+	free(a->cp_note);
+	a->cp_note = signed_note;
+	a->cp_len = slen;
+	a->cp_size = n;
+	memcpy(a->cp_root, root, MERKLE_HASH_LEN);
+	signed_note = NULL;
+	rc = dup_note(a->cp_note, a->cp_len, note, len);
+out:
+	pthread_mutex_unlock(&a->cp_mu);
+	free(body);
+	free(signed_note);
+	return rc;
+}

@@ -1,0 +1,436 @@
+/* ward-fwtool: the vendor's and the provisioning operator's firmware tool —
+ * build and sign stores and update packages, provision a host, re-sign a
+ * golden set, and (for tests and bring-up) run the boot chain the way the
+ * controller does, quote the boot PCRs, replay an event log. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "controller/firmware.h"
+#include "fw_chain.h"
+#include "fw_provision.h"
+#include "fw_store.h"
+#include "log.h"
+#include "tpm_eventlog.h"
+
+static void usage(void)
+{
+	fprintf(stderr,
+"usage: ward-fwtool COMMAND [options]\n"
+"  build-store  --images DIR --key VENDOR.pem --version N --counter N [--expiry UNIX] -o PKG\n"
+"               every file in DIR is an image: ward-hv/ward-blk/ward-net by name, others\n"
+"               are guests (name without .elf)\n"
+"  pack-update  --key VENDOR.pem --version N --counter N [--expiry UNIX] -o PKG NAME:ROLE:PATH...\n"
+"  provision    --state DIR --controller BIN --package PKG [--force] [--tcti T]\n"
+"  sign-golden  --state DIR --slot A|B --controller BIN [--tcti T]\n"
+"  run          --state DIR [--update PKG] [--tcti T]   boot chain as the controller runs it\n"
+"  quote        --state DIR --nonce HEX --out DIR [--tcti T]\n"
+"  replay       LOG       PCR values an event log predicts\n"
+"  info         PKG       print a package's manifest\n");
+}
+
+static struct {
+	const char *images, *key, *out, *state, *controller, *package, *tcti, *update;
+	const char *nonce, *slot;
+	unsigned long long version, counter, expiry;
+	int force;
+} opt;
+
+static int parse_opts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "images", 1, 0, 'i' }, { "key", 1, 0, 'k' }, { "out", 1, 0, 'o' },
+		{ "state", 1, 0, 's' }, { "controller", 1, 0, 'c' }, { "package", 1, 0, 'p' },
+		{ "tcti", 1, 0, 't' }, { "update", 1, 0, 'u' }, { "nonce", 1, 0, 'n' },
+		{ "slot", 1, 0, 'S' }, { "version", 1, 0, 'V' }, { "counter", 1, 0, 'C' },
+		{ "expiry", 1, 0, 'E' }, { "force", 0, 0, 'f' }, { 0, 0, 0, 0 },
+	};
+	int c;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i': opt.images = optarg; break;
+		case 'k': opt.key = optarg; break;
+		case 'o': opt.out = optarg; break;
+		case 's': opt.state = optarg; break;
+		case 'c': opt.controller = optarg; break;
+		case 'p': opt.package = optarg; break;
+		case 't': opt.tcti = optarg; break;
+		case 'u': opt.update = optarg; break;
+		case 'n': opt.nonce = optarg; break;
+		case 'S': opt.slot = optarg; break;
+		case 'V': opt.version = strtoull(optarg, NULL, 0); break;
+		case 'C': opt.counter = strtoull(optarg, NULL, 0); break;
+		case 'E': opt.expiry = strtoull(optarg, NULL, 0); break;
+		case 'f': opt.force = 1; break;
+		default: return -1;
+		}
+	}
+	return 0;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+struct src { char name[FW_NAME_MAX + 1]; enum fw_role role; char path[PATH_MAX]; };
+
+static int write_package(struct src *s, unsigned n)
+{
+	struct fw_manifest *m = calloc(1, sizeof(*m));
+	uint8_t *man = NULL, *img[FW_MAX_IMAGES] = { 0 }, hdr[12];
+	size_t mlen, ilen[FW_MAX_IMAGES];
+	char err[256];
+	FILE *f = NULL;
+	int rc = 1;
+
+	if (!m || !opt.key || !opt.out || !opt.version) {
+		fprintf(stderr, "ward-fwtool: need --key, --version (>0) and -o\n");
+		goto out;
+	}
+	m->version = opt.version;
+	m->counter = opt.counter;
+	m->expiry = opt.expiry;
+	m->n_images = n;
+	for (unsigned i = 0; i < n; i++) {
+		if (fw_io_read(s[i].path, FW_IMAGE_MAX, &img[i], &ilen[i])) {
+			fprintf(stderr, "ward-fwtool: cannot read %s\n", s[i].path);
+			goto out;
+		}
+		snprintf(m->img[i].name, sizeof(m->img[i].name), "%s", s[i].name);
+		m->img[i].role = s[i].role;
+		m->img[i].size = ilen[i];
+		EVP_Digest(img[i], ilen[i], m->img[i].sha256, NULL, EVP_sha256(), NULL);
+	}
+	if (fw_manifest_build(m, opt.key, &man, &mlen, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: %s\n", err);
+		goto out;
+	}
+	memcpy(hdr, "WFUP\1\0\0\0", 8);
+	for (int i = 0; i < 4; i++)
+		hdr[8 + i] = (uint8_t)(mlen >> (8 * i));
+	f = fopen(opt.out, "w");
+	if (!f || fwrite(hdr, 1, 12, f) != 12 || fwrite(man, 1, mlen, f) != mlen)
+		goto io;
+	for (unsigned i = 0; i < n; i++)
+		if (fwrite(img[i], 1, ilen[i], f) != ilen[i])
+			goto io;
+	if (fclose(f)) {
+		f = NULL;
+		goto io;
+	}
+	f = NULL;
+	rc = 0;
+	goto out;
+io:
+	fprintf(stderr, "ward-fwtool: writing %s: %s\n", opt.out, strerror(errno));
+out:
+	if (f)
+		fclose(f);
+	for (unsigned i = 0; i < n; i++)
+		free(img[i]);
+	free(man);
+	free(m);
+	return rc;
+}
+
+static int cmp_src(const void *a, const void *b)
+{
+	const struct src *x = a, *y = b;
+
+	if (x->role != y->role)
+		return (int)x->role - (int)y->role;
+	return strcmp(x->name, y->name);
+}
+
+static int cmd_build_store(void)
+{
+	struct src s[FW_MAX_IMAGES];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	if (!opt.images || !(d = opendir(opt.images))) {
+		fprintf(stderr, "ward-fwtool: --images DIR needed\n");
+		return 2;
+	}
+	while ((e = readdir(d))) {
+		char *dot;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == FW_MAX_IMAGES) {
+			fprintf(stderr, "ward-fwtool: more than %d images\n", FW_MAX_IMAGES);
+			closedir(d);
+			return 1;
+		}
+		snprintf(s[n].path, sizeof(s[n].path), "%s/%s", opt.images, e->d_name);
+		snprintf(s[n].name, sizeof(s[n].name), "%s", e->d_name);
+		dot = strstr(s[n].name, ".elf");
+		if (dot && !dot[4])
+			*dot = 0;
+		s[n].role = !strcmp(s[n].name, "ward-hv") ? FW_ROLE_HV :
+			    !strcmp(s[n].name, "ward-blk") ? FW_ROLE_BLK :
+			    !strcmp(s[n].name, "ward-net") ? FW_ROLE_NET : FW_ROLE_GUEST;
+		n++;
+	}
+	closedir(d);
+	/* Launch (measurement) order: hv, blk, net, then guests by name. */
+	qsort(s, n, sizeof(s[0]), cmp_src);
+	return write_package(s, n);
+}
+
+static int cmd_pack_update(int argc, char **argv)
+{
+	struct src s[FW_MAX_IMAGES];
+	unsigned n = 0;
+
+	for (int i = optind; i < argc; i++) {
+		char *a = argv[i], *c1 = strchr(a, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2 || n == FW_MAX_IMAGES || (size_t)(c1 - a) > FW_NAME_MAX) {
+			fprintf(stderr, "ward-fwtool: bad image spec %s (NAME:ROLE:PATH)\n", a);
+			return 2;
+		}
+		*c1 = *c2 = 0;
+		snprintf(s[n].name, sizeof(s[n].name), "%s", a);
+		if (fw_role_parse(c1 + 1, &s[n].role)) {
+			fprintf(stderr, "ward-fwtool: unknown role %s (hv, blk, net, guest)\n", c1 + 1);
+			return 2;
+		}
+		snprintf(s[n].path, sizeof(s[n].path), "%s", c2 + 1);
+		n++;
+	}
+	return write_package(s, n);
+}
+
+static int cmd_provision(void)
+{
+	struct fw_provision_opts o = {
+		.state_dir = opt.state, .tcti = opt.tcti, .controller = opt.controller,
+		.package = opt.package, .force = opt.force,
+	};
+	char err[512];
+	int rc;
+
+	if (!opt.state || !opt.controller || !opt.package) {
+		fprintf(stderr, "ward-fwtool: provision needs --state, --controller, --package\n");
+		return 2;
+	}
+	rc = fw_provision(&o, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-fwtool: provision: %s\n", err);
+		return rc == -EEXIST ? 3 : 1;
+	}
+	printf("provisioned %s\n", opt.state);
+	return 0;
+}
+
+static int cmd_sign_golden(void)
+{
+	char path[PATH_MAX], err[256];
+	uint8_t ctl[FW_SHA256_LEN], pcr12[FW_SHA256_LEN], *buf = NULL, out[512];
+	size_t len, olen;
+	struct fw_manifest m;
+	struct fw_golden g;
+	struct tpm *t = NULL;
+	int rc = 1;
+
+	if (!opt.state || !opt.controller || !opt.slot ||
+	    (strcmp(opt.slot, "A") && strcmp(opt.slot, "B"))) {
+		fprintf(stderr, "ward-fwtool: sign-golden needs --state, --slot A|B, --controller\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/%s/slot-%s/%s", opt.state, FW_DIR, opt.slot, FW_MANIFEST);
+	if (fw_sha256_file(opt.controller, ctl) || fw_io_read(path, 1u << 20, &buf, &len) ||
+	    fw_manifest_parse(buf, len, &m, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: cannot read the controller or %s\n", path);
+		goto out;
+	}
+	fw_pcr12_for(ctl, pcr12);
+	fw_golden_compute(&m, pcr12, &g);
+	if (tpm_open(opt.tcti, &t, err, sizeof(err)) ||
+	    fw_golden_sign(t, opt.state, &g, out, sizeof(out), &olen, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: %s\n", err);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/slot-%s/%s", FW_DIR, opt.slot, FW_GOLDEN);
+	rc = fw_state_write(opt.state, path, out, olen) ? 1 : 0;
+out:
+	tpm_close(t);
+	free(buf);
+	return rc;
+}
+
+static void print_fd(const char *role, const char *name, int fd)
+{
+	uint8_t h[FW_SHA256_LEN];
+	char x[2 * FW_SHA256_LEN + 1];
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (fw_sha256_fd(fd, h))
+		return;
+	hex(h, sizeof(h), x);
+	printf("image %s %s sha256=%s sealed=%d\n", role, name, x,
+	       seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+		       (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+}
+
+static int cmd_run(void)
+{
+	struct fw_state st;
+	char err[256];
+	int rc = 0;
+
+	if (!opt.state) {
+		fprintf(stderr, "ward-fwtool: run needs --state\n");
+		return 2;
+	}
+	fw_boot(opt.state, opt.tcti, &st);
+	printf("in_service=%d\nslot=%c\nversion=%llu\nreason=%s\n", st.in_service,
+	       st.slot ? st.slot : '-', st.version, st.reason);
+	if (st.img.hv_fd >= 0)
+		print_fd("hv", "ward-hv", st.img.hv_fd);
+	if (st.img.blk_fd >= 0)
+		print_fd("blk", "ward-blk", st.img.blk_fd);
+	for (unsigned i = 0; i < st.img.n_guests; i++)
+		print_fd("guest", st.img.guest[i].name, st.img.guest[i].fd);
+	if (opt.update && st.in_service) {
+		rc = fw_update_apply(opt.state, opt.tcti, opt.update, err, sizeof(err));
+		printf("update=%s\n", rc ? err : "staged");
+	}
+	fflush(stdout);
+	fw_state_release(&st);
+	fw_forget_store_key();
+	if (!st.in_service)
+		return 4;
+	return rc ? 5 : 0;
+}
+
+static int cmd_quote(void)
+{
+	char path[PATH_MAX], err[256], list[64];
+	uint8_t nonce[64], *blob = NULL;
+	size_t blen, nlen = 0;
+	struct tpm_quote q;
+	struct tpm *t = NULL;
+	int rc = 1;
+
+	if (!opt.state || !opt.nonce || !opt.out || strlen(opt.nonce) > 128 ||
+	    strlen(opt.nonce) % 2) {
+		fprintf(stderr, "ward-fwtool: quote needs --state, --nonce HEX (<= 64 bytes), --out\n");
+		return 2;
+	}
+	for (size_t i = 0; opt.nonce[2 * i]; i++, nlen++) {
+		unsigned v;
+
+		if (sscanf(opt.nonce + 2 * i, "%2x", &v) != 1)
+			return 2;
+		nonce[i] = (uint8_t)v;
+	}
+	snprintf(path, sizeof(path), "%s/%s", opt.state, FW_AK_BLOB);
+	if (fw_io_read(path, 1u << 16, &blob, &blen) || tpm_open(opt.tcti, &t, err, sizeof(err)))
+		goto out;
+	if (tpm_quote(t, blob, blen, TPM_BOOT_PCRS, nonce, nlen, &q)) {
+		fprintf(stderr, "ward-fwtool: quote: %s\n", tpm_error(t));
+		goto out;
+	}
+	if (!tpm_quote_write_files(&q, opt.out, list, sizeof(list))) {
+		printf("%s\n", list);
+		rc = 0;
+	}
+	tpm_quote_free(&q);
+out:
+	tpm_close(t);
+	free(blob);
+	return rc;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	struct tpm_replay r;
+	char err[256], x[2 * TPM_DIGEST_LEN + 1];
+
+	if (optind >= argc)
+		return 2;
+	if (tpm_eventlog_replay_file(argv[optind], &r, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: %s\n", err);
+		return 1;
+	}
+	for (unsigned i = 0; i < TPM_NUM_PCRS; i++)
+		if (r.mask & TPM_PCR_BIT(i)) {
+			hex(r.pcr[i], TPM_DIGEST_LEN, x);
+			printf("%u %s\n", i, x);
+		}
+	return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct fw_package *p = malloc(sizeof(*p));
+	char err[256], x[2 * FW_SHA256_LEN + 1];
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc = 1;
+
+	if (!p || optind >= argc || fw_io_read(argv[optind], SIZE_MAX, &buf, &len))
+		goto out;
+	if (fw_package_parse(buf, len, p, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: %s\n", err);
+		goto out;
+	}
+	printf("version=%llu counter=%llu expiry=%llu images=%u\n",
+	       (unsigned long long)p->m.version, (unsigned long long)p->m.counter,
+	       (unsigned long long)p->m.expiry, p->m.n_images);
+	for (unsigned i = 0; i < p->m.n_images; i++) {
+		hex(p->m.img[i].sha256, FW_SHA256_LEN, x);
+		printf("image %s role=%s size=%llu sha256=%s\n", p->m.img[i].name,
+		       fw_role_name(p->m.img[i].role), (unsigned long long)p->m.img[i].size, x);
+	}
+	rc = 0;
+out:
+	free(buf);
+	free(p);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	log_init("fwtool", LOG_WARN);
+	if (parse_opts(argc, argv)) {
+		usage();
+		return 2;
+	}
+	if (!strcmp(cmd, "build-store"))
+		return cmd_build_store();
+	if (!strcmp(cmd, "pack-update"))
+		return cmd_pack_update(argc, argv);
+	if (!strcmp(cmd, "provision"))
+		return cmd_provision();
+	if (!strcmp(cmd, "sign-golden"))
+		return cmd_sign_golden();
+	if (!strcmp(cmd, "run"))
+		return cmd_run();
+	if (!strcmp(cmd, "quote"))
+		return cmd_quote();
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc, argv);
+	if (!strcmp(cmd, "info"))
+		return cmd_info(argc, argv);
+	usage();
+	return 2;
+}

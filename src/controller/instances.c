@@ -1,0 +1,533 @@
+/* instances: ward-hv processes of this host. Launch wires only inherited
+ * fds (guest image as --kernel-fd; card sockets once volumes attach), no
+ * filesystem sockets; the guest console (ward-hv's stdout) goes to
+ * /dev/null so nothing of it reaches the controller or its API. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "controller/instances.h"
+#include "log.h"
+
+#define STOP_GRACE_MS 5000
+#define KILL_WAIT_MS 5000
+
+struct instances {
+	struct inst_cfg cfg;
+	char dir[PATH_MAX - 512];
+	struct event_base *base;
+	inst_event_fn cb;
+	void *opaque;
+	struct instance *head;
+};
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Field 22 (starttime) and field 3 (state) of /proc/PID/stat. The comm
+ * field may contain spaces and parentheses: parse after the last ')'. */
+static int proc_stat(pid_t pid, uint64_t *start, char *state)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	p += 2;
+	*state = *p;
+	for (i = 3; i < 22; i++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EIO;
+		p++;
+	}
+	if (sscanf(p, "%llu", &st) != 1)
+		return -EIO;
+	*start = st;
+	return 0;
+}
+
+const char *inst_state_name(enum inst_state st)
+{
+	return st == INST_RUNNING ? "running" : "exited";
+}
+
+static int save(struct instances *s, const struct instance *in)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], *txt;
+	json_t *o;
+	int fd, rc = 0;
+
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}",
+		      "id", in->id, "image", in->image, "memory_mib", (json_int_t)in->memory_mib,
+		      "vcpus", (json_int_t)in->vcpus, "pid", (json_int_t)in->pid,
+		      "start_time", (json_int_t)in->start_time, "uid", (json_int_t)in->uid,
+		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
+		      "created", in->created);
+	txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!txt)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s.json", s->dir, in->id);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", s->dir, in->id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+	} else {
+		if (write(fd, txt, strlen(txt)) != (ssize_t)strlen(txt) || fsync(fd))
+			rc = -EIO;
+		close(fd);
+		if (!rc && rename(tmp, path))
+			rc = -errno;
+	}
+	if (rc)
+		log_error("cannot record instance state", "id=%s errno=%d", in->id, -rc);
+	free(txt);
+	return rc;
+}
+
+static void forget(struct instances *s, struct instance *in)
+{
+	struct instance **pp;
+	char path[PATH_MAX];
+
+	for (pp = &s->head; *pp; pp = &(*pp)->next)
+		if (*pp == in) {
+			*pp = in->next;
+			break;
+		}
+	snprintf(path, sizeof(path), "%s/%s.json", s->dir, in->id);
+	unlink(path);
+	if (in->ev)
+		event_free(in->ev);
+	if (in->pidfd >= 0)
+		close(in->pidfd);
+	free(in);
+}
+
+static int wait_status(struct instance *in)
+{
+	int st;
+
+	if (!in->child || waitpid(in->pid, &st, WNOHANG) != in->pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+static void mark_exited(struct instances *s, struct instance *in, int code)
+{
+	in->state = INST_EXITED;
+	in->exit_code = code;
+	if (in->ev) {
+		event_free(in->ev);
+		in->ev = NULL;
+	}
+	if (in->pidfd >= 0) {
+		close(in->pidfd);
+		in->pidfd = -1;
+	}
+	save(s, in);
+}
+
+static void on_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct instance *in = arg;
+	struct instances *s = *(struct instances **)(in + 1);
+
+	mark_exited(s, in, wait_status(in));
+	log_info("instance exited", "id=%s code=%d", in->id, in->exit_code);
+	if (s->cb)
+		s->cb(s->opaque, in, "exit");
+}
+
+static struct instance *inst_new(struct instances *s)
+{
+	/* Back pointer to the set stored after the struct, for the callback. */
+	struct instance *in = calloc(1, sizeof(*in) + sizeof(struct instances *));
+
+	if (!in)
+		return NULL;
+	*(struct instances **)(in + 1) = s;
+	in->pidfd = -1;
+	in->exit_code = -1;
+	return in;
+}
+
+static int watch(struct instances *s, struct instance *in)
+{
+	in->ev = event_new(s->base, in->pidfd, EV_READ, on_exit_cb, in);
+	if (!in->ev || event_add(in->ev, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_base *base,
+	      inst_event_fn cb, void *opaque)
+{
+	struct instances *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	if (!s->cfg.max_instances)
+		s->cfg.max_instances = 64;
+	s->base = base;
+	s->cb = cb;
+	s->opaque = opaque;
+	snprintf(s->dir, sizeof(s->dir), "%s/instances", cfg->state_dir);
+	if (mkdir(s->dir, 0700) && errno != EEXIST) {
+		free(s);
+		return -errno;
+	}
+	*out = s;
+	return 0;
+}
+
+static int load_one(struct instances *s, const char *name)
+{
+	char path[PATH_MAX + 512], st = 0;
+	json_error_t jerr;
+	json_t *o;
+	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
+	const char *id, *image, *state, *created;
+	struct instance *in;
+	uint64_t now_start;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o || json_unpack(o, "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}", "id", &id,
+			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
+			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
+			      "created", &created) ||
+	    strlen(id) != INST_ID_LEN || !req_valid_name(image, REQ_NAME_MAX) || pid <= 0) {
+		log_error("ignoring unreadable instance record", "file=%s", name);
+		json_decref(o);
+		return -EINVAL;
+	}
+	if (!(in = inst_new(s))) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	snprintf(in->id, sizeof(in->id), "%s", id);
+	snprintf(in->image, sizeof(in->image), "%s", image);
+	snprintf(in->created, sizeof(in->created), "%s", created);
+	in->memory_mib = (uint32_t)mem;
+	in->vcpus = (uint32_t)vcpus;
+	in->pid = (pid_t)pid;
+	in->start_time = (uint64_t)start;
+	in->uid = (uid_t)uid;
+	in->exit_code = (int)code;
+	in->state = strcmp(state, "running") ? INST_EXITED : INST_RUNNING;
+	json_decref(o);
+	in->next = s->head;
+	s->head = in;
+	if (in->state != INST_RUNNING)
+		return 0;
+	/* pidfd first, then the start time: if it matches, the pidfd is this
+	 * very process and not a later one that reused the pid. */
+	in->pidfd = pidfd_open_(in->pid);
+	if (in->pidfd >= 0 && !proc_stat(in->pid, &now_start, &st) && now_start == in->start_time &&
+	    st != 'Z' && st != 'X') {
+		if ((rc = watch(s, in)))
+			return rc;
+		log_info("instance re-adopted", "id=%s pid=%d", in->id, (int)in->pid);
+		if (s->cb)
+			s->cb(s->opaque, in, "adopt");
+		return 0;
+	}
+	mark_exited(s, in, -1);
+	log_warn("instance gone while the controller was away", "id=%s pid=%d", in->id,
+		 (int)in->pid);
+	if (s->cb)
+		s->cb(s->opaque, in, "lost");
+	return 0;
+}
+
+int inst_adopt(struct instances *s)
+{
+	struct dirent *d;
+	DIR *dir = opendir(s->dir);
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		size_t l = strlen(d->d_name);
+
+		if (d->d_name[0] == '.' || l < 6 || strcmp(d->d_name + l - 5, ".json"))
+			continue;
+		if (!load_one(s, d->d_name))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+void inst_destroy(struct instances *s)
+{
+	struct instance *in, *next;
+
+	if (!s)
+		return;
+	for (in = s->head; in; in = next) {
+		next = in->next;
+		if (in->ev)
+			event_free(in->ev);
+		if (in->pidfd >= 0)
+			close(in->pidfd);
+		free(in);
+	}
+	free(s);
+}
+
+static void make_id(char out[INST_ID_LEN + 1])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		abort();	/* the kernel always has entropy after boot */
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, INST_ID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+unsigned inst_running(struct instances *s)
+{
+	struct instance *in;
+	unsigned n = 0;
+
+	for (in = s->head; in; in = in->next)
+		n += in->state == INST_RUNNING;
+	return n;
+}
+
+/* Each running instance gets a uid of its own. */
+static int pick_uid(struct instances *s, uid_t *uid)
+{
+	struct instance *in;
+	unsigned k;
+
+	for (k = 0; k < s->cfg.max_instances; k++) {
+		for (in = s->head; in; in = in->next)
+			if (in->state == INST_RUNNING && in->uid == s->cfg.uid_base + k)
+				break;
+		if (!in) {
+			*uid = s->cfg.uid_base + k;
+			return 0;
+		}
+	}
+	return -EBUSY;
+}
+
+static void now_text(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* In the child: only async-signal-safe calls until exec. */
+static void child_exec(const struct inst_cfg *cfg, int kfd, char *const argv[])
+{
+	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	int null = open("/dev/null", O_RDWR);
+
+	setsid();
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(127);
+	if (kfd != 3) {
+		if (dup2(kfd, 3) < 0)
+			_exit(127);
+	} else if (fcntl(3, F_SETFD, 0) < 0) {
+		_exit(127);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (cfg->hv_fd >= 0)
+		fexecve(cfg->hv_fd, argv, envp);
+	else
+		execve(cfg->hv_path, argv, envp);
+	_exit(127);
+}
+
+int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
+	     char *err, size_t errlen)
+{
+	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st;
+	struct instance *in;
+	struct stat sb;
+	uid_t uid;
+	pid_t pid;
+	int kfd, rc;
+
+	if (s->cfg.hv_fd < 0 && !s->cfg.hv_path) {
+		snprintf(err, errlen, "no verified ward-hv image is available");
+		return -ENOEXEC;
+	}
+	if (inst_running(s) >= s->cfg.max_instances || pick_uid(s, &uid)) {
+		snprintf(err, errlen, "host is full (%u instances)", s->cfg.max_instances);
+		return -EBUSY;
+	}
+	snprintf(path, sizeof(path), "%s/%s.elf", s->cfg.images_dir, req->image);
+	kfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (kfd < 0 || fstat(kfd, &sb) || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "no guest image \"%s\"", req->image);
+		if (kfd >= 0)
+			close(kfd);
+		return -ENOENT;
+	}
+	if (!(in = inst_new(s))) {
+		close(kfd);
+		return -ENOMEM;
+	}
+	make_id(in->id);
+	snprintf(in->image, sizeof(in->image), "%s", req->image);
+	in->memory_mib = req->memory_mib;
+	in->vcpus = req->vcpus;
+	in->uid = uid;
+	in->child = true;
+	now_text(in->created, sizeof(in->created));
+	snprintf(mem, sizeof(mem), "%u", req->memory_mib);
+	snprintf(vcpus, sizeof(vcpus), "%u", req->vcpus);
+	snprintf(uidb, sizeof(uidb), "%u", (unsigned)uid);
+	char *const argv[] = { "ward-hv", "--kernel-fd", "3", "--memory", mem, "--vcpus", vcpus,
+			       "--uid", uidb, "--gid", uidb, NULL };
+
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(errno));
+		close(kfd);
+		free(in);
+		return rc;
+	}
+	if (pid == 0)
+		child_exec(&s->cfg, kfd, argv);
+	close(kfd);
+	in->pid = pid;
+	in->pidfd = pidfd_open_(pid);
+	if (in->pidfd < 0 || proc_stat(pid, &in->start_time, &st)) {
+		rc = -errno ? -errno : -EIO;
+		snprintf(err, errlen, "cannot watch ward-hv (pid %d)", (int)pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (in->pidfd >= 0)
+			close(in->pidfd);
+		free(in);
+		return rc;
+	}
+	in->state = INST_RUNNING;
+	in->next = s->head;
+	s->head = in;
+	if ((rc = watch(s, in)) || (rc = save(s, in))) {
+		snprintf(err, errlen, "cannot record the instance");
+		pidfd_signal(in->pidfd, SIGKILL);
+		waitpid(pid, NULL, 0);
+		forget(s, in);
+		return rc;
+	}
+	log_info("instance launched", "id=%s pid=%d image=%s uid=%u", in->id, (int)pid, in->image,
+		 (unsigned)uid);
+	if (s->cb)
+		s->cb(s->opaque, in, "launch");
+	*out = in;
+	return 0;
+}
+
+struct instance *inst_find(struct instances *s, const char *id)
+{
+	struct instance *in;
+
+	for (in = s->head; in; in = in->next)
+		if (!strcmp(in->id, id))
+			return in;
+	return NULL;
+}
+
+struct instance *inst_list(struct instances *s)
+{
+	return s->head;
+}
+
+static bool wait_pidfd(int pidfd, int ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen)
+{
+	struct instance *in = inst_find(s, id);
+	int st;
+
+	if (!in) {
+		snprintf(err, errlen, "no instance %s", id);
+		return -ENOENT;
+	}
+	if (in->state == INST_RUNNING) {
+		/* SIGTERM: ward-hv stops the vCPUs and wipes guest memory. */
+		pidfd_signal(in->pidfd, SIGTERM);
+		if (!wait_pidfd(in->pidfd, STOP_GRACE_MS)) {
+			log_warn("instance ignored SIGTERM, killing it", "id=%s", in->id);
+			pidfd_signal(in->pidfd, SIGKILL);
+			if (!wait_pidfd(in->pidfd, KILL_WAIT_MS)) {
+				snprintf(err, errlen, "instance %s does not stop", id);
+				return -ETIMEDOUT;
+			}
+		}
+		in->exit_code = -1;
+		if (in->child && waitpid(in->pid, &st, 0) == in->pid)
+			in->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		in->state = INST_EXITED;
+	}
+	*exit_code = in->exit_code;
+	if (s->cb)
+		s->cb(s->opaque, in, "stop");
+	forget(s, in);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* instances: lifecycle of the VMs this host runs — one ward-hv process per
+ * instance, started from the verified executable (sealed memfd) with the
+ * guest image as an inherited fd, its own uid/gid, console discarded.
+ * Each instance is recorded in state_dir/instances/ID.json so a restarted
+ * controller re-adopts running VMs (pid + start time, pidfd). */
+#ifndef WARD_CONTROLLER_INSTANCES_H
+#define WARD_CONTROLLER_INSTANCES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "controller/request.h"
+
+#define INST_ID_LEN 36	/* UUID text */
+
+enum inst_state { INST_RUNNING, INST_EXITED };
+
+struct instance {
+	char id[INST_ID_LEN + 1];
+	char image[REQ_NAME_MAX + 1];
+	uint32_t memory_mib, vcpus;
+	pid_t pid;
+	uint64_t start_time;	/* /proc/PID/stat field 22: tells a pid's reuse */
+	uid_t uid;
+	enum inst_state state;
+	int exit_code;		/* -1: unknown (exited while not our child) */
+	bool child;		/* started by this controller process */
+	char created[40];
+	int pidfd;
+	struct event *ev;
+	struct instance *next;
+};
+
+struct inst_cfg {
+	const char *state_dir;
+	int hv_fd;		/* verified ward-hv (sealed memfd), or -1 */
+	const char *hv_path;	/* development: ward-hv from a build dir */
+	const char *images_dir;	/* NAME.elf guest images */
+	uid_t uid_base;		/* instance k runs as uid_base + k */
+	unsigned max_instances;
+};
+
+/* event: "launch", "exit", "stop", "adopt", "lost". */
+typedef void (*inst_event_fn)(void *opaque, const struct instance *in, const char *event);
+
+struct instances;
+
+int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_base *base,
+	      inst_event_fn cb, void *opaque);
+/* Load state_dir/instances and re-adopt the live ones. */
+int inst_adopt(struct instances *s);
+void inst_destroy(struct instances *s);	/* leaves VMs running */
+
+int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
+	     char *err, size_t errlen);
+/* Stop (SIGTERM, SIGKILL after a grace period) and forget. -ENOENT if unknown. */
+int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen);
+struct instance *inst_find(struct instances *s, const char *id);
+struct instance *inst_list(struct instances *s);
+unsigned inst_running(struct instances *s);
+const char *inst_state_name(enum inst_state st);
+
+#endif

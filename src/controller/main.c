@@ -1,0 +1,332 @@
+/* ward-controller: the Nitro Controller analogue. Boots the firmware
+ * chain (fw_boot: verify + measure, launches nothing), records the verdict
+ * in the audit log, re-adopts the VMs a previous run left, and serves the
+ * mTLS host API until SIGTERM. VMs outlive the controller. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "controller/api.h"
+#include "controller/audit.h"
+#include "controller/ctl.h"
+#include "controller/firmware.h"
+#include "controller/instances.h"
+#include "controller/tpmsign.h"
+#include "log.h"
+#include "tpm.h"
+
+struct opts {
+	const char *state_dir, *tcti, *listen, *cert, *key, *client_ca;
+	const char *dev_images, *images, *port_file;
+	int deadline_s, checkpoint_s;
+	unsigned long uid_base;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+"usage: ward-controller --state-dir DIR --tcti TCTI --listen ADDR:PORT\n"
+"                       --tls-cert PEM --tls-key PEM --client-ca PEM\n"
+"                       [--images DIR] [--port-file FILE] [--request-timeout S]\n"
+"                       [--checkpoint-interval S] [--uid-base N]\n"
+#ifdef WARD_FW_DEV
+"                       [--dev-images BUILD_DIR]   (development build only)\n"
+#endif
+"See docs/controller.md.\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "tcti", required_argument, NULL, 't' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "client-ca", required_argument, NULL, 'a' },
+		{ "dev-images", required_argument, NULL, 'd' },
+		{ "images", required_argument, NULL, 'i' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "request-timeout", required_argument, NULL, 'r' },
+		{ "checkpoint-interval", required_argument, NULL, 'C' },
+		{ "uid-base", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000 };
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state_dir = optarg; break;
+		case 't': o->tcti = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'a': o->client_ca = optarg; break;
+		case 'd':
+#ifndef WARD_FW_DEV
+			fprintf(stderr, "ward-controller: --dev-images exists only in ward-controller-dev\n");
+			return -1;
+#endif
+			o->dev_images = optarg;
+			break;
+		case 'i': o->images = optarg; break;
+		case 'p': o->port_file = optarg; break;
+		case 'r': o->deadline_s = atoi(optarg); break;
+		case 'C': o->checkpoint_s = atoi(optarg); break;
+		case 'u': o->uid_base = strtoul(optarg, NULL, 10); break;
+		default: usage(); return -1;
+		}
+	}
+	if (optind != argc || !o->state_dir || !o->listen || !o->cert || !o->key ||
+	    !o->client_ca) {
+		usage();
+		return -1;
+	}
+	if (o->deadline_s < 1 || o->deadline_s > 300 || o->checkpoint_s < 1 || o->uid_base < 1000 ||
+	    o->uid_base > 0xfffff000ul) {
+		fprintf(stderr, "ward-controller: --request-timeout 1..300, --checkpoint-interval >= 1, "
+			"--uid-base 1000..4294963200\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A stable random host id names the log: origin "ward/<id>/audit". */
+static int host_id(const char *state_dir, char *out, size_t len)
+{
+	char path[PATH_MAX], buf[33];
+	uint8_t b[8];
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s/host-id", state_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, 16);
+		close(fd);
+		if (n == 16) {
+			buf[16] = 0;
+			snprintf(out, len, "%s", buf);
+			return 0;
+		}
+	}
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return -EIO;
+	for (i = 0; i < 8; i++)
+		snprintf(buf + 2 * i, 3, "%02x", b[i]);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, 16) != 16 || fsync(fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	snprintf(out, len, "%s", buf);
+	return 0;
+}
+
+static void on_instance(void *opaque, const struct instance *in, const char *event)
+{
+	struct ctl *c = opaque;
+
+	ctl_audit(c, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "type", "instance", "event",
+			       event, "instance", in->id, "image", in->image, "pid",
+			       (json_int_t)in->pid, "uid", (json_int_t)in->uid, "exit_code",
+			       in->exit_code >= 0 && in->state == INST_EXITED ?
+			       json_integer(in->exit_code) : json_null()));
+}
+
+static void checkpoint_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl *c = arg;
+	char *note;
+	size_t len;
+
+	if (!audit_checkpoint(c->audit, c->signer, &note, &len))
+		free(note);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("stopping on signal (instances keep running)", "signal=%d", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static int write_port(const char *path, int port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctl c;
+	struct opts o;
+	struct tpm *tpm = NULL;
+	struct tpmsign *ts = NULL;
+	struct checkpoint_signer signer;
+	struct event_base *base = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *tick = NULL;
+	struct api *api = NULL;
+	struct inst_cfg icfg = { 0 };
+	struct api_cfg acfg;
+	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
+	uint64_t repaired = 0;
+	int created, rc = 1, n;
+	struct timeval tv;
+
+	log_init("controller", LOG_INFO);
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdir(o.state_dir, 0700) && errno != EEXIST) {
+		log_error("cannot create the state dir", "dir=%s errno=%d", o.state_dir, errno);
+		return 1;
+	}
+	c.state_dir = o.state_dir;
+	c.tcti = o.tcti;
+
+	/* 1. The boot chain: verify and measure, launch nothing. */
+	if (fw_boot(o.state_dir, o.tcti, &c.fw)) {
+		c.fw.in_service = false;
+		c.fw.img.hv_fd = c.fw.img.blk_fd = -1;
+		if (!c.fw.reason[0])
+			snprintf(c.fw.reason, sizeof(c.fw.reason), "firmware verification failed");
+	}
+	snprintf(c.reason, sizeof(c.reason), "%s", c.fw.reason);
+	if (c.fw.in_service) {
+		c.state = HOST_IN_SERVICE;
+	} else {
+		c.state = HOST_OUT_OF_SERVICE;
+#ifdef WARD_FW_DEV
+		/* Never in service: the development state is its own. */
+		if (!strncmp(c.fw.reason, "unverified-dev", 14))
+			c.state = HOST_UNVERIFIED_DEV;
+		c.dev = true;
+#endif
+	}
+
+	/* 2. The audit log and its TPM-resident checkpoint key. */
+	if (tpm_open(o.tcti, &tpm, err, sizeof(err))) {
+		log_error("cannot open the TPM: the audit log needs it", "error=\"%s\"", err);
+		goto out;
+	}
+	if (tpmsign_open(tpm, o.state_dir, &ts, &created, err, sizeof(err))) {
+		log_error("audit signing key unavailable", "error=\"%s\"", err);
+		goto out;
+	}
+	if (created)
+		log_info("audit signing key created in the TPM", "pub=%s/" TPMSIGN_PUB, o.state_dir);
+	if (host_id(o.state_dir, hid, sizeof(hid))) {
+		log_error("cannot read or create the host id", "dir=%s", o.state_dir);
+		goto out;
+	}
+	snprintf(c.origin, sizeof(c.origin), "ward/%s/audit", hid);
+	c.audit_pub_pem = (char *)tpmsign_pub_pem(ts);
+	if (tpmsign_signer(ts, c.origin, &signer))
+		goto out;
+	c.signer = &signer;
+	snprintf(path, sizeof(path), "%s/audit", o.state_dir);
+	if (audit_open(path, c.origin, tpmsign_pub(ts), &c.audit, &repaired, err, sizeof(err))) {
+		log_error("audit log refused; not starting", "error=\"%s\"", err);
+		goto out;
+	}
+	ctl_audit(&c, json_pack("{s:s, s:s, s:I}", "type", "controller", "event", "start",
+				"repaired_bytes", (json_int_t)repaired));
+	ctl_audit(&c, json_pack("{s:s, s:s, s:s, s:b}", "type", "boot", "verdict",
+				ctl_state_name(c.state), "reason", c.reason, "in_service",
+				c.fw.in_service));
+	log_info("boot verdict", "state=%s reason=\"%s\"", ctl_state_name(c.state), c.reason);
+
+	/* 3. Instances: re-adopt what a previous run left running. */
+	base = event_base_new();
+	if (!base)
+		goto out;
+	icfg.state_dir = o.state_dir;
+	icfg.hv_fd = c.fw.img.hv_fd;
+	icfg.uid_base = (uid_t)o.uid_base;
+	if (o.dev_images) {
+		snprintf(hv_path, sizeof(hv_path), "%s/src/hv/ward-hv", o.dev_images);
+		snprintf(img_dir, sizeof(img_dir), "%s/guest", o.dev_images);
+		icfg.hv_path = hv_path;
+		icfg.images_dir = img_dir;
+	} else {
+		snprintf(img_dir, sizeof(img_dir), "%s/images", o.state_dir);
+		icfg.images_dir = img_dir;
+	}
+	if (o.images)
+		icfg.images_dir = o.images;
+	if (inst_init(&c.inst, &icfg, base, on_instance, &c)) {
+		log_error("cannot set up instances", "dir=%s", o.state_dir);
+		goto out;
+	}
+	n = inst_adopt(c.inst);
+	if (n > 0)
+		log_info("instance records loaded", "count=%d running=%u", n, inst_running(c.inst));
+
+	/* 4. The API. */
+	acfg = (struct api_cfg){ .listen = o.listen, .cert = o.cert, .key = o.key,
+				 .client_ca = o.client_ca, .deadline_s = o.deadline_s };
+	err[0] = 0;
+	if (api_start(&api, base, &c, &acfg, err, sizeof(err))) {
+		log_error("cannot start the API", "error=\"%s\"", err);
+		goto out;
+	}
+	if (o.port_file && write_port(o.port_file, api_port(api))) {
+		log_error("cannot write the port file", "file=%s", o.port_file);
+		goto out;
+	}
+	checkpoint_tick(-1, 0, &c);
+	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
+	sig_int = evsignal_new(base, SIGINT, on_signal, base);
+	tick = event_new(base, -1, EV_PERSIST, checkpoint_tick, &c);
+	tv = (struct timeval){ .tv_sec = o.checkpoint_s };
+	if (!sig_term || !sig_int || !tick || evsignal_add(sig_term, NULL) ||
+	    evsignal_add(sig_int, NULL) || event_add(tick, &tv))
+		goto out;
+	log_info("serving", "listen=%s port=%d state=%s", o.listen, api_port(api),
+		 ctl_state_name(c.state));
+	event_base_dispatch(base);
+	ctl_audit(&c, json_pack("{s:s, s:s, s:I}", "type", "controller", "event", "stop",
+				"instances_running", (json_int_t)inst_running(c.inst)));
+	checkpoint_tick(-1, 0, &c);
+	rc = 0;
+out:
+	if (tick)
+		event_free(tick);
+	if (sig_term)
+		event_free(sig_term);
+	if (sig_int)
+		event_free(sig_int);
+	api_stop(api);
+	inst_destroy(c.inst);
+	audit_close(c.audit);
+	c.audit = NULL;
+	if (base)
+		event_base_free(base);
+	tpmsign_close(ts);
+	tpm_close(tpm);
+	fw_state_release(&c.fw);
+	return rc;
+}

@@ -1,0 +1,216 @@
+/* request: strict JSON body parsing for the host API (jansson, then a
+ * field-by-field walk that rejects anything not in the schema). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "controller/request.h"
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+bool req_valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > max || s[0] == '-' || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_' || c == '.' || (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	return true;
+}
+
+/* Parse to an object; empty body means {}. */
+static json_t *load_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o;
+
+	if (len > REQ_BODY_MAX) {
+		bad(err, errlen, "body is larger than %d bytes", REQ_BODY_MAX);
+		return NULL;
+	}
+	if (len == 0)
+		return json_object();
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		bad(err, errlen, "malformed JSON at line %d column %d: %.80s", jerr.line,
+		    jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		bad(err, errlen, "body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* Field names are echoed only if they are short printable ASCII. */
+static int unknown_field(const char *key, char *err, size_t errlen)
+{
+	size_t i, n = strlen(key);
+
+	for (i = 0; i < n && i < 32; i++)
+		if (key[i] < 0x20 || key[i] > 0x7e)
+			return bad(err, errlen, "unknown field");
+	return bad(err, errlen, "unknown field \"%.32s\"", key);
+}
+
+static int get_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+		    char *err, size_t errlen)
+{
+	json_int_t x;
+
+	if (!json_is_integer(v))
+		return bad(err, errlen, "\"%s\" must be an integer", key);
+	x = json_integer_value(v);
+	if (x < 0 || (uint64_t)x < lo || (uint64_t)x > hi)
+		return bad(err, errlen, "\"%s\" must be between %llu and %llu", key,
+			   (unsigned long long)lo, (unsigned long long)hi);
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int get_name(json_t *v, const char *key, char *out, size_t max, char *err, size_t errlen)
+{
+	if (!json_is_string(v))
+		return bad(err, errlen, "\"%s\" must be a string", key);
+	if (!req_valid_name(json_string_value(v), max))
+		return bad(err, errlen, "\"%s\" must be 1-%zu characters of [A-Za-z0-9._-]", key,
+			   max);
+	snprintf(out, max + 1, "%s", json_string_value(v));
+	return 0;
+}
+
+int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *o, *v;
+	uint64_t x;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->memory_mib = 32;
+	out->vcpus = 1;
+	if (!(o = load_object(body, len, err, errlen)))
+		return -EINVAL;
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "image")) {
+			rc = get_name(v, key, out->image, REQ_NAME_MAX, err, errlen);
+		} else if (!strcmp(key, "memory_mib")) {
+			if (!(rc = get_uint(v, key, 4, 65536, &x, err, errlen)))
+				out->memory_mib = (uint32_t)x;
+		} else if (!strcmp(key, "vcpus")) {
+			if (!(rc = get_uint(v, key, 1, 64, &x, err, errlen)))
+				out->vcpus = (uint32_t)x;
+		} else {
+			rc = unknown_field(key, err, errlen);
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && !out->image[0])
+		rc = bad(err, errlen, "\"image\" is required");
+	json_decref(o);
+	return rc;
+}
+
+int req_parse_volume(const char *body, size_t len, struct volume_req *out, char *err,
+		     size_t errlen)
+{
+	const char *key;
+	json_t *o, *v;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!(o = load_object(body, len, err, errlen)))
+		return -EINVAL;
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "volume_id")) {
+			rc = get_name(v, key, out->volume_id, 64, err, errlen);
+		} else if (!strcmp(key, "size_bytes")) {
+			rc = get_uint(v, key, 4096, 1ull << 50, &out->size_bytes, err, errlen);
+			if (!rc && out->size_bytes % 4096)
+				rc = bad(err, errlen, "\"size_bytes\" must be a multiple of 4096");
+		} else if (!strcmp(key, "read_only")) {
+			if (!json_is_boolean(v))
+				rc = bad(err, errlen, "\"read_only\" must be a boolean");
+			else
+				out->read_only = json_is_true(v);
+		} else if (!strcmp(key, "sealed_key")) {
+			/* Shape fixed by the KMS work (HPKE enc + ciphertext). */
+			if (!json_is_object(v))
+				rc = bad(err, errlen, "\"sealed_key\" must be an object");
+			else
+				out->has_sealed_key = true;
+		} else {
+			rc = unknown_field(key, err, errlen);
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && !out->volume_id[0])
+		rc = bad(err, errlen, "\"volume_id\" is required");
+	if (!rc && !out->size_bytes)
+		rc = bad(err, errlen, "\"size_bytes\" is required");
+	json_decref(o);
+	return rc;
+}
+
+int req_parse_update(const char *body, size_t len, struct update_req *out, char *err,
+		     size_t errlen)
+{
+	const char *key;
+	json_t *o, *v;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!(o = load_object(body, len, err, errlen)))
+		return -EINVAL;
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "package"))
+			rc = get_name(v, key, out->package, 64, err, errlen);
+		else
+			rc = unknown_field(key, err, errlen);
+		if (rc)
+			break;
+	}
+	if (!rc && !out->package[0])
+		rc = bad(err, errlen, "\"package\" is required");
+	json_decref(o);
+	return rc;
+}
+
+int req_parse_empty(const char *body, size_t len, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *o, *v;
+	int rc = 0;
+
+	if (!(o = load_object(body, len, err, errlen)))
+		return -EINVAL;
+	json_object_foreach(o, key, v) {
+		rc = unknown_field(key, err, errlen);
+		break;
+	}
+	json_decref(o);
+	return rc;
+}

@@ -1,0 +1,99 @@
+/* routes: THE route x role table of the host API (ARCHITECTURE §5).
+ * The operator role gets health, drain, the instance list (ids and states
+ * only), the audit log and updates. No route returns guest memory,
+ * console output, volume data or key material; adding one means adding a
+ * line here, which is what review looks at. */
+#include <string.h>
+
+#include "controller/routes.h"
+
+#define CP ROLE_BIT(ROLE_CONTROL_PLANE)
+#define OP ROLE_BIT(ROLE_OPERATOR)
+
+const struct route routes[] = {
+	{ "GET",    "/v1/health",                          CP | OP, api_health },
+	{ "GET",    "/v1/host",                            CP,      api_host },
+	{ "GET",    "/v1/instances",                       CP | OP, api_instances_list },
+	{ "POST",   "/v1/instances",                       CP,      api_instance_run },
+	{ "GET",    "/v1/instances/{id}",                  CP,      api_instance_get },
+	{ "DELETE", "/v1/instances/{id}",                  CP,      api_instance_stop },
+	{ "POST",   "/v1/instances/{id}/volumes",          CP,      api_volume_attach },
+	{ "DELETE", "/v1/instances/{id}/volumes/{vid}",    CP,      api_volume_detach },
+	{ "POST",   "/v1/drain",                           OP,      api_drain },
+	{ "GET",    "/v1/audit/checkpoint",                CP | OP, api_audit_checkpoint },
+	{ "GET",    "/v1/audit/leaves",                    CP | OP, api_audit_leaves },
+	{ "GET",    "/v1/audit/proof",                     CP | OP, api_audit_proof },
+	{ "POST",   "/v1/updates",                         OP,      api_updates },
+};
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
+
+static bool param_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+static bool path_match(const char *pat, const char *path,
+		       char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1])
+{
+	int np = 0;
+
+	while (*pat && *path) {
+		if (*pat == '{') {
+			size_t n = 0;
+
+			while (param_char(path[n]))
+				n++;
+			if (n == 0 || n > ROUTE_PARAM_MAX || (path[n] && path[n] != '/') ||
+			    np == ROUTE_MAX_PARAMS)
+				return false;
+			memcpy(params[np], path, n);
+			params[np++][n] = 0;
+			path += n;
+			pat = strchr(pat, '}') + 1;
+			continue;
+		}
+		if (*pat++ != *path++)
+			return false;
+	}
+	return !*pat && !*path;
+}
+
+const struct route *route_match(const char *method, const char *path,
+				char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1], bool *path_known)
+{
+	size_t i;
+
+	*path_known = false;
+	for (i = 0; i < routes_count; i++) {
+		if (!path_match(routes[i].pattern, path, params))
+			continue;
+		*path_known = true;
+		if (!strcmp(routes[i].method, method))
+			return &routes[i];
+	}
+	return NULL;
+}
+
+bool route_allows(const struct route *rt, enum role role)
+{
+	return role != ROLE_NONE && (rt->roles & ROLE_BIT(role));
+}
+
+const char *role_name(enum role r)
+{
+	switch (r) {
+	case ROLE_CONTROL_PLANE: return "control-plane";
+	case ROLE_OPERATOR: return "operator";
+	default: return "none";
+	}
+}
+
+enum role role_parse(const char *s)
+{
+	if (s && !strcmp(s, "control-plane"))
+		return ROLE_CONTROL_PLANE;
+	if (s && !strcmp(s, "operator"))
+		return ROLE_OPERATOR;
+	return ROLE_NONE;
+}

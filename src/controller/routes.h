@@ -1,0 +1,58 @@
+/* routes: the host API's route x role table. routes.c is the only place
+ * that says which role may call what; api.c implements the handlers. */
+#ifndef WARD_CONTROLLER_ROUTES_H
+#define WARD_CONTROLLER_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum role {
+	ROLE_NONE = 0,		/* valid certificate, no known role: nothing allowed */
+	ROLE_CONTROL_PLANE,
+	ROLE_OPERATOR,
+};
+#define ROLE_BIT(r) (1u << (r))
+
+#define ROUTE_PARAM_MAX 64	/* bytes of one {param} path segment */
+#define ROUTE_MAX_PARAMS 2
+
+struct api_req;
+typedef void (*route_fn)(struct api_req *r);
+
+struct route {
+	const char *method;
+	const char *pattern;	/* "/v1/instances/{id}" */
+	unsigned roles;		/* ROLE_BIT()s allowed */
+	route_fn fn;
+};
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+/* Match method + path (no query). Returns the route, or NULL with
+ * *path_known telling 405 (path exists for another method) from 404.
+ * {param} segments match [A-Za-z0-9_-]{1,64} into params[]. */
+const struct route *route_match(const char *method, const char *path,
+				char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1], bool *path_known);
+bool route_allows(const struct route *rt, enum role role);
+
+const char *role_name(enum role r);
+/* "control-plane" / "operator" -> role; anything else ROLE_NONE. */
+enum role role_parse(const char *s);
+
+/* Handlers (api.c). */
+void api_health(struct api_req *r);
+void api_host(struct api_req *r);
+void api_instances_list(struct api_req *r);
+void api_instance_run(struct api_req *r);
+void api_instance_get(struct api_req *r);
+void api_instance_stop(struct api_req *r);
+void api_volume_attach(struct api_req *r);
+void api_volume_detach(struct api_req *r);
+void api_drain(struct api_req *r);
+void api_audit_checkpoint(struct api_req *r);
+void api_audit_leaves(struct api_req *r);
+void api_audit_proof(struct api_req *r);
+void api_updates(struct api_req *r);
+
+#endif
