@@ -639,6 +639,17 @@ static int seal_for_recipient(struct call *x, const uint8_t *pt, size_t len)
 	return set_b64(x->resp, "CiphertextForRecipient", out, out_len);
 }
 
+/* Hosts get key material only HPKE-sealed to their registered, TPM-held
+ * key (ARCHITECTURE.md §4): the controller never handles plaintext keys. */
+static int host_needs_recipient(struct call *x)
+{
+	if (x->c->kind == PRINCIPAL_HOST && !x->r->recipient_host)
+		return fail(x, "AccessDeniedException",
+			    "hosts receive key material only sealed to their registered "
+			    "key: use Recipient");
+	return 0;
+}
+
 static int op_encrypt(struct call *x, struct kms_key *key)
 {
 	uint8_t blob[BLOB_OVERHEAD + BLOB_MAX_PLAINTEXT];
@@ -665,7 +676,7 @@ static int op_generate_data_key(struct call *x, struct kms_key *key, int with_pt
 	if (authorize(x, with_pt ? "kms:GenerateDataKey" : "kms:GenerateDataKeyWithoutPlaintext",
 		      key, with_pt ? GRANT_OP_GENERATE_DATA_KEY :
 		      GRANT_OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT) ||
-	    usable(x, key) || not_dry(x))
+	    (with_pt && host_needs_recipient(x)) || usable(x, key) || not_dry(x))
 		return -1;
 	/* Data keys come from the HSM's generator, straight into secmem. */
 	if (hsm_random(x->k->hsm, 0, x->k->scratch, n))
@@ -726,6 +737,8 @@ static int op_decrypt(struct call *x)
 	char arn[128], want[37];
 	int rc = -1;
 
+	if (host_needs_recipient(x))
+		return -1;
 	if (blob_parse(x->r->blob, x->r->blob_len, &b))
 		return fail(x, "InvalidCiphertextException",
 			    "The ciphertext is not a ward-kms ciphertext blob");

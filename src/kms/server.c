@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -245,6 +249,15 @@ int server_run(struct kms *k, const struct server_config *cfg)
 	if (!bound) {
 		log_error("cannot listen", "addr=%s port=%u", cfg->listen_addr, cfg->port);
 		goto out;
+	}
+	{
+		int one = 1;
+
+		/* Replies go out as several TLS records; with Nagle on, the
+		 * last waits for the client's delayed ACK (~40 ms). Accepted
+		 * sockets inherit the option from the listener on Linux. */
+		setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY,
+			   &one, sizeof(one));
 	}
 	{
 		struct sockaddr_storage ss;
