@@ -68,8 +68,8 @@ static int unseal_secret(struct tpm *t, const char *state_dir, struct fw_secret 
 	snprintf(path, sizeof(path), "%s/%s/%s", state_dir, FW_DIR, FW_SECRET_BLOB);
 	rc = fw_io_read(path, 4096, &blob, &blen);
 	if (rc) {
-		snprintf(err, errlen, "firmware store not provisioned (%s: %s)", path,
-			 strerror(-rc));
+		snprintf(err, errlen, "firmware store not provisioned (%s/%s: %s)", FW_DIR,
+			 FW_SECRET_BLOB, strerror(-rc));
 		return rc;
 	}
 	plain = secmem_alloc(TPM_SEAL_MAX);

@@ -157,8 +157,9 @@ int fw_provision(const struct fw_provision_opts *o, char *err, size_t errlen)
 	rc = fw_golden_sign(t, o->state_dir, &g, golden, sizeof(golden), &glen, err, errlen);
 	if (rc)
 		goto out;
-	snprintf(path, sizeof(path), "%s/slot-B/%s", fwdir, FW_MANIFEST);
-	if ((rc = fw_io_unlink(path)) ||
+	if (snprintf(path, sizeof(path), "%s/slot-B/%s", fwdir, FW_MANIFEST) >= (int)sizeof(path))
+		rc = -ENAMETOOLONG;
+	if (rc || (rc = fw_io_unlink(path)) ||
 	    (rc = fw_slot_write(fwdir, 'A', pkg->m.body, pkg->m.total_len, pkg, sec->key,
 				golden, glen, err, errlen)))
 		goto out;

@@ -275,7 +275,7 @@ static int gcm(bool enc, const uint8_t *key, const uint8_t *nonce,
 
 static int clear_slot(const char *sdir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 512];
 	struct dirent *e;
 	DIR *d;
 	int rc;

@@ -177,7 +177,12 @@ static int cmd_build_store(void)
 			return 1;
 		}
 		snprintf(s[n].path, sizeof(s[n].path), "%s/%s", opt.images, e->d_name);
-		snprintf(s[n].name, sizeof(s[n].name), "%s", e->d_name);
+		if (snprintf(s[n].name, sizeof(s[n].name), "%s", e->d_name) >= (int)sizeof(s[n].name) &&
+		    !strstr(e->d_name, ".elf")) {
+			fprintf(stderr, "ward-fwtool: image name %s too long\n", e->d_name);
+			closedir(d);
+			return 1;
+		}
 		dot = strstr(s[n].name, ".elf");
 		if (dot && !dot[4])
 			*dot = 0;

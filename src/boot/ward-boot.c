@@ -1,0 +1,165 @@
+/* ward-boot: the boot-ROM analogue (ARCHITECTURE §2 step 1). Reads the
+ * controller binary once, measures its SHA-256 into PCR 12 with an event-log
+ * entry, and fexecve()s exactly those bytes from a sealed memfd, so the
+ * measured bytes are the executed bytes. It does nothing else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "tpm.h"
+#include "tpm_eventlog.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#define CONTROLLER_MAX	(512u << 20)
+#define EVENTLOG_DEFAULT "/run/ward/measurements.log"
+
+extern char **environ;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ward-boot [--event-log PATH] CONTROLLER [ARGS...]\n"
+			"  TPM: $WARD_TPM_TCTI (default device:/dev/tpmrm0)\n");
+}
+
+/* Copy the file into a memfd in one pass, then seal it: later changes to
+ * the file on disk cannot reach what is measured and executed. */
+static int load_sealed(const char *path, const char *name)
+{
+	struct stat st;
+	char buf[1 << 16];
+	int in, fd, rc = -1;
+	off_t total = 0;
+
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		log_error("cannot open controller", "path=%s error=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(in, &st) || !S_ISREG(st.st_mode) || st.st_size > CONTROLLER_MAX) {
+		log_error("controller is not a regular file of sane size", "path=%s", path);
+		close(in);
+		return -1;
+	}
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		goto out;
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		if (total + r > (off_t)CONTROLLER_MAX || write(fd, buf, (size_t)r) != r)
+			goto out;
+		total += r;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		goto out;
+	rc = 0;
+out:
+	if (rc) {
+		log_error("cannot copy the controller into a sealed memfd", "error=\"%s\"",
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	close(in);
+	return fd;
+}
+
+static int hash_fd(int fd, uint8_t out[TPM_DIGEST_LEN])
+{
+	struct stat st;
+	void *p;
+	int ok;
+
+	if (fstat(fd, &st) || st.st_size == 0)
+		return -1;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	ok = EVP_Digest(p, (size_t)st.st_size, out, NULL, EVP_sha256(), NULL);
+	munmap(p, (size_t)st.st_size);
+	return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *log_path = EVENTLOG_DEFAULT, *base;
+	uint8_t digest[TPM_DIGEST_LEN], pcrs[TPM_NUM_PCRS][TPM_DIGEST_LEN];
+	static const uint8_t zero[TPM_DIGEST_LEN];
+	char err[256], desc[512];
+	struct tpm *t = NULL;
+	int argi = 1, fd, n;
+
+	log_init("boot", LOG_INFO);
+	if (argi + 1 < argc && !strcmp(argv[argi], "--event-log")) {
+		log_path = argv[argi + 1];
+		argi += 2;
+	}
+	if (argi >= argc || argv[argi][0] == '-') {
+		usage();
+		return 2;
+	}
+	base = strrchr(argv[argi], '/');
+	base = base ? base + 1 : argv[argi];
+	fd = load_sealed(argv[argi], base);
+	if (fd < 0 || hash_fd(fd, digest))
+		return 1;
+	if (tpm_open(NULL, &t, err, sizeof(err))) {
+		log_error("TPM unavailable", "error=\"%s\"", err);
+		return 1;
+	}
+	/* The event log replays from zero: a boot PCR that is already
+	 * extended means this is not a fresh boot (or someone got there
+	 * first), and the log would not explain the PCRs. */
+	if (tpm_pcr_read(t, TPM_BOOT_PCRS, pcrs)) {
+		log_error("cannot read PCRs", "error=\"%s\"", tpm_error(t));
+		goto fail;
+	}
+	for (unsigned i = 0; i < TPM_NUM_PCRS; i++)
+		if ((TPM_BOOT_PCRS & TPM_PCR_BIT(i)) && memcmp(pcrs[i], zero, sizeof(zero))) {
+			log_error("boot PCR already extended: not a fresh boot, refusing", "pcr=%u", i);
+			goto fail;
+		}
+	if (!strcmp(log_path, EVENTLOG_DEFAULT))
+		mkdir("/run/ward", 0700);	/* the log lives as long as this boot */
+	n = tpm_eventlog_create(log_path);
+	if (n) {
+		log_error("cannot create the event log", "path=%s error=\"%s\"", log_path,
+			  strerror(-n));
+		goto fail;
+	}
+	n = snprintf(desc, sizeof(desc), "ward-controller %s", argv[argi]);
+	if (n >= (int)sizeof(desc))
+		n = sizeof(desc) - 1;
+	if (tpm_measure(t, log_path, TPM_PCR_BOOT, TPM_EV_IPL, digest, desc, (size_t)n)) {
+		log_error("measuring the controller failed", "error=\"%s\"", tpm_error(t));
+		goto fail;
+	}
+	tpm_close(t);
+	if (setenv("WARD_EVENT_LOG", log_path, 1))
+		return 1;
+	fexecve(fd, argv + argi, environ);
+	log_error("fexecve of the measured controller failed", "error=\"%s\"", strerror(errno));
+	return 1;
+fail:
+	tpm_close(t);
+	return 1;
+}
