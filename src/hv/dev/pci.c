@@ -92,9 +92,10 @@ static void bar_update(struct pci_dev *d)
 	if (want && addr != d->bar_base) {
 		rc = bus_move(BUS_MMIO, d, d->bar_base, addr);
 		if (rc < 0) {
-			log_warn("guest placed a BAR over another device; BAR not decoded",
-				 "slot=%d addr=0x%llx rc=%d", d->slot,
-				 (unsigned long long)addr, rc);
+			/* guest-triggered: debug level, so it cannot flood the log */
+			log_debug("guest placed a BAR over another device; BAR not decoded",
+				  "slot=%d addr=0x%llx rc=%d", d->slot,
+				  (unsigned long long)addr, rc);
 			want = false;
 		} else {
 			d->bar_base = addr;

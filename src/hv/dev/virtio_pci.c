@@ -41,6 +41,7 @@
 #define VP_MAX_QUEUES   8
 #define VP_QUEUE_MAX    256
 #define VP_NO_VECTOR    0xffff
+#define VP_MAX_WARNINGS 8
 
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
@@ -111,6 +112,7 @@ struct vp_dev {
 	int msix_cap;                /* config offsets of the MSI-X and */
 	int cfg_cap;                 /* the PCI_CFG capability */
 	uint16_t nvec, config_vector;
+	unsigned int warnings;       /* guest-triggered log lines so far */
 	struct vp_msix_entry msix[VP_MAX_VECTORS];
 	int gsi[VP_MAX_VECTORS];     /* KVM MSI route of each vector, or -1 */
 	uint64_t pba;
@@ -227,8 +229,12 @@ static void vp_fail(struct vp_dev *d, const char *why)
 {
 	if (d->status & VS_NEEDS_RESET)
 		return;
-	log_warn("virtio device needs reset", "slot=%d dev=%s reason=\"%s\"",
-		 d->pci.slot, d->model->kind, why);
+	/* A guest can fail its device in a loop: the host log must not be
+	 * its megaphone, so only the first few failures are logged. */
+	if (d->warnings < VP_MAX_WARNINGS)
+		log_warn("virtio device needs reset", "slot=%d dev=%s reason=\"%s\"%s",
+			 d->pci.slot, d->model->kind, why,
+			 ++d->warnings == VP_MAX_WARNINGS ? " more=not_logged" : "");
 	d->status |= VS_NEEDS_RESET;
 	if (d->status & VS_DRIVER_OK)
 		raise_isr(d, d->config_vector, VP_ISR_CONFIG);
@@ -383,13 +389,13 @@ static bool features_ok(struct vp_dev *d)
 	char err[256];
 
 	if (d->guest_features & ~d->host_features) {
-		log_warn("driver accepted features the device did not offer",
-			 "slot=%d extra=0x%llx", d->pci.slot,
-			 (unsigned long long)(d->guest_features & ~d->host_features));
+		log_debug("driver accepted features the device did not offer",
+			  "slot=%d extra=0x%llx", d->pci.slot,
+			  (unsigned long long)(d->guest_features & ~d->host_features));
 		return false;
 	}
 	if (!(d->guest_features & BIT(VIRTIO_F_VERSION_1))) {
-		log_warn("driver did not accept VIRTIO_F_VERSION_1", "slot=%d", d->pci.slot);
+		log_debug("driver did not accept VIRTIO_F_VERSION_1", "slot=%d", d->pci.slot);
 		return false;
 	}
 	if (vhf_set_features(&d->vhf, d->guest_features, err, sizeof(err)) < 0) {
