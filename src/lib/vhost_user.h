@@ -79,9 +79,9 @@ struct vu_vring_state {
 struct vu_vring_addr {
 	uint32_t index;
 	uint32_t flags;
-	uint64_t desc_user_addr;   /* frontend virtual addresses (QEMU's VA; for  */
-	uint64_t used_user_addr;   /* ward-hv we use guest-physical addresses as  */
-	uint64_t avail_user_addr;  /* the "user address" of each region)          */
+	uint64_t desc_user_addr;   /* frontend virtual addresses, translated by */
+	uint64_t used_user_addr;   /* the backend through the userspace_addr of */
+	uint64_t avail_user_addr;  /* each SET_MEM_TABLE region (QEMU's rule)   */
 	uint64_t log_guest_addr;
 } __attribute__((packed));
 
