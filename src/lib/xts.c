@@ -80,7 +80,8 @@ int xts_crypt_unit(struct xts_ctx *x, bool encrypt, uint64_t unit,
 		return -EINVAL;
 	for (int i = 0; i < 8; i++)
 		iv[i] = (uint8_t)(unit >> (8 * i)); /* plain64: LE sector number */
-	if (EVP_CipherInit_ex2(ctx, NULL, NULL, iv, encrypt, NULL) != 1)
+	/* enc = -1 keeps the direction: the cheapest IV-only re-init in 3.0. */
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
 		return -EIO;
 	if (EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1 || (size_t)n != len)
 		return -EIO;
