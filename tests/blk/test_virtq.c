@@ -94,9 +94,11 @@ static void expect_broken(const char *what)
 	setup(NULL);
 }
 
+/* recomputed on use: expect_broken() reallocates guest memory */
+#define ITBL ((struct vq_desc_raw *)(mem + 0x3000))
+
 static void test_hostile(void **state)
 {
-	struct vq_desc_raw *t = (struct vq_desc_raw *)(mem + 0x3000);
 
 	(void)state;
 	/* loop */
@@ -135,7 +137,7 @@ static void test_hostile(void **state)
 	offer(0);
 	expect_broken("bytes");
 	/* indirect: nested, with NEXT, bad length, loop, out of memory */
-	t[0] = (struct vq_desc_raw){ GPA + 0x3000, 16, VIRTQ_DESC_F_INDIRECT, 0 };
+	ITBL[0] = (struct vq_desc_raw){ GPA + 0x3000, 16, VIRTQ_DESC_F_INDIRECT, 0 };
 	desc[0] = (struct vq_desc_raw){ GPA + 0x3000, 16, VIRTQ_DESC_F_INDIRECT, 0 };
 	offer(0);
 	expect_broken("nested");
@@ -145,8 +147,8 @@ static void test_hostile(void **state)
 	desc[0] = (struct vq_desc_raw){ GPA + 0x3000, 20, VIRTQ_DESC_F_INDIRECT, 0 };
 	offer(0);
 	expect_broken("indirect len");
-	t[0] = (struct vq_desc_raw){ GPA, 16, VIRTQ_DESC_F_NEXT, 1 };
-	t[1] = (struct vq_desc_raw){ GPA, 16, VIRTQ_DESC_F_NEXT, 0 };
+	ITBL[0] = (struct vq_desc_raw){ GPA, 16, VIRTQ_DESC_F_NEXT, 1 };
+	ITBL[1] = (struct vq_desc_raw){ GPA, 16, VIRTQ_DESC_F_NEXT, 0 };
 	desc[0] = (struct vq_desc_raw){ GPA + 0x3000, 32, VIRTQ_DESC_F_INDIRECT, 0 };
 	offer(0);
 	expect_broken("indirect loop");

@@ -509,7 +509,7 @@ int main(int argc, char **argv)
 	const char *sock_path = NULL, *wardblk = NULL, *backing = NULL, *keyfile = NULL;
 	uint64_t size = 0;
 	size_t memsz = 0, maxbs = 1 << 20;
-	int opt, sock, rc = 0, ctl = -1;
+	int opt, sock = -1, rc = 0, ctl = -1;
 	pid_t child = -1;
 	struct vuf f;
 
