@@ -4,6 +4,7 @@
 #include "vu_dev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -174,6 +175,23 @@ static int reply(struct vu_dev *d, const struct vu_msg *m, const void *p, uint32
 	return vu_send(d->sock, m->hdr.request, VU_FLAG_REPLY, p, size, NULL, 0);
 }
 
+/* Kick/call/err fds must be eventfds: any other kind of fd could block the
+ * device thread on read or write (a pipe, a socket) or be busy-readable (a
+ * file). Call/err writes are made non-blocking so a frontend that lets the
+ * counter approach its maximum cannot stall us. */
+static bool is_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return !strcmp(link, "anon_inode:[eventfd]");
+}
+
 static int take_fd(struct vu_msg *m)
 {
 	int fd;
@@ -272,6 +290,12 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		       m->hdr.request == VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd;
 		close_fd(slot);
 		*slot = take_fd(m);
+		if (*slot >= 0 && !is_eventfd(*slot)) {
+			close_fd(slot);
+			return -EINVAL;
+		}
+		if (*slot >= 0 && m->hdr.request != VU_SET_VRING_KICK)
+			fcntl(*slot, F_SETFL, fcntl(*slot, F_GETFL) | O_NONBLOCK);
 		if (m->hdr.request == VU_SET_VRING_KICK) {
 			if (*slot < 0)
 				return -ENOTSUP; /* polling mode is not offered */
