@@ -3,7 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -153,5 +157,49 @@ struct img make_bzimage(size_t pm_size, const uint8_t *code, size_t code_len)
 	if (code)
 		memcpy(b + BZ_PM_OFF + 0x200, code, code_len);
 	return im;
+}
+
+
+/* ---- a bare KVM VM with one vCPU -------------------------------------- */
+
+void tvm_open(struct tvm *v, uint64_t size)
+{
+	struct kvm_userspace_memory_region r;
+	struct kvm_cpuid2 *cpuid;
+	int n = 256;
+
+	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	assert_true(v->kvm >= 0);
+	v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0);
+	assert_true(v->vm >= 0);
+	v->mem = tmem_create(size);
+	r = (struct kvm_userspace_memory_region){
+		.slot = 0, .guest_phys_addr = 0, .memory_size = size,
+		.userspace_addr = (uintptr_t)v->mem->host,
+	};
+	assert_int_equal(ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &r), 0);
+	(void)ioctl(v->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
+	assert_true(v->vcpu >= 0);
+	v->run_size = (size_t)ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->vcpu, 0);
+	assert_true(v->run != MAP_FAILED);
+	/* Long mode needs CPUID.LM in the guest's CPUID. */
+	cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+	assert_non_null(cpuid);
+	cpuid->nent = n;
+	assert_int_equal(ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, cpuid), 0);
+	assert_int_equal(ioctl(v->vcpu, KVM_SET_CPUID2, cpuid), 0);
+	free(cpuid);
+}
+
+void tvm_close(struct tvm *v)
+{
+	munmap(v->run, v->run_size);
+	close(v->vcpu);
+	close(v->vm);
+	close(v->kvm);
+	tmem_destroy(v->mem);
 }
 

@@ -11,6 +11,8 @@
 
 #include "hv/mem.h"
 
+struct kvm_run;
+
 #define MIB (1ULL << 20)
 
 /* PVH ELF layout of make_elf() */
@@ -47,6 +49,18 @@ void set_pvh_entry(struct img *im, uint32_t entry);
 /* A valid bzImage (protocol 2.15, relocatable, 64-bit entry, pref_address
  * 16 MiB, init_size 8 MiB) with `code` at the 64-bit entry (+0x200). */
 struct img make_bzimage(size_t pm_size, const uint8_t *code, size_t code_len);
+
+/* One VM with RAM from tmem_create at GPA 0 and one vCPU whose CPUID is
+ * KVM's supported set (long mode needs it). No irqchip: HLT must reach us. */
+struct tvm {
+	int kvm, vm, vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	struct guest_mem *mem;
+};
+
+void tvm_open(struct tvm *v, uint64_t size);
+void tvm_close(struct tvm *v);
 
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }

@@ -44,56 +44,8 @@ static const uint8_t linux64_code[] = {
 	0xf4,                         /* hlt */
 };
 
-struct kvm_vm {
-	int kvm, vm, vcpu;
-	struct kvm_run *run;
-	size_t run_size;
-	struct guest_mem *mem;
-};
-
-static void vm_open(struct kvm_vm *v, uint64_t size)
-{
-	struct kvm_userspace_memory_region r;
-	struct kvm_cpuid2 *cpuid;
-	int n = 256;
-
-	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	assert_true(v->kvm >= 0);
-	v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0);
-	assert_true(v->vm >= 0);
-	v->mem = tmem_create(size);
-	r = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = size,
-		.userspace_addr = (uintptr_t)v->mem->host,
-	};
-	assert_int_equal(ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &r), 0);
-	(void)ioctl(v->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
-	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
-	assert_true(v->vcpu >= 0);
-	v->run_size = (size_t)ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      v->vcpu, 0);
-	assert_true(v->run != MAP_FAILED);
-	/* Long mode needs CPUID.LM in the guest's CPUID. */
-	cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-	assert_non_null(cpuid);
-	cpuid->nent = n;
-	assert_int_equal(ioctl(v->kvm, KVM_GET_SUPPORTED_CPUID, cpuid), 0);
-	assert_int_equal(ioctl(v->vcpu, KVM_SET_CPUID2, cpuid), 0);
-	free(cpuid);
-}
-
-static void vm_close(struct kvm_vm *v)
-{
-	munmap(v->run, v->run_size);
-	close(v->vcpu);
-	close(v->vm);
-	close(v->kvm);
-	tmem_destroy(v->mem);
-}
-
 /* Run until the next port 0xf4 write; return its 32-bit value. */
-static uint32_t run_to_out(struct kvm_vm *v)
+static uint32_t run_to_out(struct tvm *v)
 {
 	for (int i = 0; i < 100; i++) {
 		struct kvm_regs regs;
@@ -123,7 +75,7 @@ static uint32_t run_to_out(struct kvm_vm *v)
 	return 0;
 }
 
-static void run_to_hlt(struct kvm_vm *v)
+static void run_to_hlt(struct tvm *v)
 {
 	int rc;
 
@@ -136,7 +88,7 @@ static void run_to_hlt(struct kvm_vm *v)
 
 static void test_pvh_entry_state(void **state)
 {
-	struct kvm_vm v;
+	struct tvm v;
 	struct img k = make_elf(true, pvh_code, sizeof(pvh_code));
 	struct boot_image bi = { .kernel = k.buf, .kernel_len = k.len };
 	struct boot_entry e;
@@ -144,7 +96,7 @@ static void test_pvh_entry_state(void **state)
 	struct kvm_regs r;
 	char err[256];
 
-	vm_open(&v, 64 * MIB);
+	tvm_open(&v, 64 * MIB);
 	assert_int_equal(boot_load(v.mem, &bi, 1, &e, err, sizeof(err)), 0);
 	assert_int_equal(boot_setup_vcpu(v.vcpu, &e, v.mem, err, sizeof(err)), 0);
 	assert_int_equal(ioctl(v.vcpu, KVM_GET_SREGS, &s), 0);
@@ -160,12 +112,12 @@ static void test_pvh_entry_state(void **state)
 	assert_int_equal(run_to_out(&v), BOOT_START_INFO);
 	run_to_hlt(&v);
 	free(k.buf);
-	vm_close(&v);
+	tvm_close(&v);
 }
 
 static void test_linux64_entry_state(void **state)
 {
-	struct kvm_vm v;
+	struct tvm v;
 	struct img k = make_bzimage(BZ_PM_SIZE, linux64_code, sizeof(linux64_code));
 	struct boot_image bi = { .kernel = k.buf, .kernel_len = k.len,
 				 .cmdline = "console=ttyS0" };
@@ -173,7 +125,7 @@ static void test_linux64_entry_state(void **state)
 	struct kvm_sregs s;
 	char err[256];
 
-	vm_open(&v, 64 * MIB);
+	tvm_open(&v, 64 * MIB);
 	assert_int_equal(boot_load(v.mem, &bi, 1, &e, err, sizeof(err)), 0);
 	assert_int_equal(boot_setup_vcpu(v.vcpu, &e, v.mem, err, sizeof(err)), 0);
 	/* 1 only if the movabs/shr ran as 64-bit code */
@@ -187,19 +139,19 @@ static void test_linux64_entry_state(void **state)
 	assert_int_equal(s.ds.selector, 0x18);
 	assert_int_equal(s.cr3, BOOT_PML4);
 	free(k.buf);
-	vm_close(&v);
+	tvm_close(&v);
 }
 
 static void test_bad_mode(void **state)
 {
-	struct kvm_vm v;
+	struct tvm v;
 	struct boot_entry e = { .mode = 7 };
 	char err[256];
 
-	vm_open(&v, 64 * MIB);
+	tvm_open(&v, 64 * MIB);
 	assert_int_equal(boot_setup_vcpu(v.vcpu, &e, v.mem, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "unknown boot mode"));
-	vm_close(&v);
+	tvm_close(&v);
 }
 
 int main(void)
