@@ -19,4 +19,15 @@ cat "$T/guest.log"
 grep -q 'blk-check: ok' "$T/guest.log" || fail "blk-check did not report ok"
 cmp -s -n 4096 "$T/disk" /dev/zero && fail "the guest's first sector never reached the backing file"
 kill -0 "$BLK_PID" || fail "ward-blk died"
+# The production wiring: ward-blk in controller mode gets the volume, key and
+# one end of a socketpair over blkctl; ward-hv gets the other end (--blk-fd).
+truncate -s 16M "$T/disk2"
+set +e
+timeout -k 5 90 "$DRIVER" --spawn-ctl "$WARD_BLK" --backing "$T/disk2" --size $((16<<20)) --key-file "$T/key" \
+	handoff "$HV" --kernel "$ELF" --memory 64 >"$T/guest2.log" 2>"$T/hv2.log" </dev/null
+rc=$?
+set -e
+cat "$T/guest2.log"
+[ "$rc" -eq 0 ] || fail "controller-mode wiring: exit status $rc"
+grep -q 'blk-check: ok' "$T/guest2.log" || fail "blk-check (controller mode) did not report ok"
 echo PASS

@@ -514,7 +514,7 @@ int main(int argc, char **argv)
 	struct vuf f;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
 		case 'w': wardblk = optarg; break;
@@ -534,6 +534,37 @@ int main(int argc, char **argv)
 		sock = connect_path(sock_path);
 	else
 		die("need --socket PATH or --spawn-ctl WARD_BLK");
+	/* handoff CMD ARGS...: give the vhost-user end to another frontend
+	 * (ward-hv --blk-fd), as the controller does, and return its status. */
+	if (optind < argc && !strcmp(argv[optind], "handoff")) {
+		char fdarg[16];
+		pid_t hv;
+		int st;
+
+		snprintf(fdarg, sizeof(fdarg), "%d", sock);
+		hv = fork();
+		if (hv == 0) {
+			char **av = calloc((size_t)(argc - optind + 3), sizeof(char *));
+			int n = 0;
+
+			fcntl(sock, F_SETFD, 0);
+			for (int i = optind + 1; i < argc; i++)
+				av[n++] = argv[i];
+			av[n++] = "--blk-fd";
+			av[n++] = fdarg;
+			execv(av[0], av);
+			_exit(127);
+		}
+		close(sock);
+		waitpid(hv, &st, 0);
+		printf("handoff: frontend exited with status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+		if (child > 0) {
+			close(ctl);
+			waitpid(child, &st, 0);
+		}
+		return rc;
+	}
 	setup(&f, sock, memsz, maxbs);
 	printf("connected: capacity=%llu blk_size=%u features=0x%llx\n",
 	       (unsigned long long)f.capacity, f.blk_size, (unsigned long long)f.features);
