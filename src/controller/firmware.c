@@ -396,7 +396,7 @@ int fw_update_apply(const char *state_dir, const char *tcti, const char *package
 		return -EPERM;
 	}
 	snprintf(fwdir, sizeof(fwdir), "%s/%s", state_dir, FW_DIR);
-	rc = fw_io_read(package_path, (size_t)FW_MAX_IMAGES * FW_IMAGE_MAX, &buf, &len);
+	rc = fw_io_read(package_path, (size_t)1 << 30, &buf, &len);
 	if (rc) {
 		snprintf(err, errlen, "cannot read %s: %s", package_path, strerror(-rc));
 		return rc;

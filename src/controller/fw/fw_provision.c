@@ -77,7 +77,7 @@ int fw_provision(const struct fw_provision_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "controller %s: %s", o->controller, strerror(-rc));
 		return rc;
 	}
-	rc = fw_io_read(o->package, (size_t)FW_MAX_IMAGES * FW_IMAGE_MAX, &buf, &len);
+	rc = fw_io_read(o->package, (size_t)1 << 30, &buf, &len);
 	if (rc) {
 		snprintf(err, errlen, "package %s: %s", o->package, strerror(-rc));
 		return rc;
