@@ -17,7 +17,7 @@ KEY=$S/src/controller/fw/keys/TEST-vendor-ed25519.pem
 export TSS2_LOG=all+none
 port=${WARD_TPM_TCTI##*port=}
 
-for tool in swtpm_ioctl tpm2_startup tpm2_pcrread tpm2_checkquote python3; do
+for tool in swtpm_ioctl tpm2_startup tpm2_pcrread tpm2_pcrextend tpm2_checkquote python3 openssl; do
 	command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 
@@ -182,6 +182,19 @@ case_tamper() {
 	printf '\0' >>"$W/ctl"
 	try "controller binary swapped (one byte appended)" \
 		"store key did not unseal: boot measurements differ"
+	# The controller started without ward-boot: PCR 12 is zero.
+	reboot
+	WARD_EVENT_LOG="$W/log" "$W/ctl" run --state "$W/st" >"$W/out" 2>"$W/err"
+	check "controller run without ward-boot -> store key did not unseal" \
+		out_of_service "store key did not unseal: boot measurements differ" || show
+	# Something measured into PCR 13 before the controller unseals: the key
+	# opens only while PCRs 13 and 15 are still zero.
+	reboot
+	tpm2_pcrextend "12:sha256=$(sha256sum "$W/ctl" | cut -d' ' -f1)" >/dev/null
+	tpm2_pcrextend "13:sha256=$(printf x | sha256sum | cut -d' ' -f1)" >/dev/null
+	WARD_EVENT_LOG="$W/log" "$W/ctl" run --state "$W/st" >"$W/out" 2>"$W/err"
+	check "PCR 13 extended before the unseal -> store key did not unseal" \
+		out_of_service "store key did not unseal: boot measurements differ" || show
 	# A golden set correctly signed, but for another controller: PCR 12
 	# then differs from the signed expectation.
 	cp "$W/ctl" "$W/ctl.other"; printf 'other' >>"$W/ctl.other"
