@@ -488,7 +488,8 @@ static int spawn_ctl(const char *wardblk, const char *backing, uint64_t size,
 		fprintf(stderr, "vu_driver: ATTACH refused: %s (%d)\n", err, rc);
 		exit(1);
 	}
-	printf("attach: %s\n", err);
+	printf("attach: %s pid=%d\n", err, (int)pid);
+	fflush(stdout);
 	*ctl_out = ctl[0];
 	*pid_out = pid;
 	return vu[0];
@@ -514,6 +515,7 @@ int main(int argc, char **argv)
 	struct vuf f;
 
 	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch the output live */
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
@@ -637,6 +639,7 @@ int main(int argc, char **argv)
 			int d = blkctl_detach(ctl, "vol-ctl", NULL, NULL, err, sizeof(err));
 
 			printf("detach: %s (%d)\n", err, d);
+			fflush(stdout);
 			rc = d != 0;
 		} else if (!strcmp(c, "sleep") && i + 1 < argc) {
 			usleep((useconds_t)(atof(argv[++i]) * 1e6));
