@@ -297,7 +297,7 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		if (n < a->cp_size) {
 			rc = errf(err, errlen, -EBADMSG,
 				  "log has %llu intact records but its last checkpoint covers %llu: "
-				  "records were removed or damaged; refusing the log",
+				  "records were removed or damaged: log tampered, refusing it",
 				  (unsigned long long)n, (unsigned long long)a->cp_size);
 			goto out;
 		}

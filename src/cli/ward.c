@@ -1,0 +1,391 @@
+/* ward: the command-line client of the host API (the aws/nitro CLI of
+ * ward). Talks HTTPS with a client certificate through libcurl; `ward audit
+ * verify` checks an exported audit log offline. docs/controller.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/pem.h>
+
+#include "checkpoint.h"
+#include "controller/audit_fmt.h"
+
+struct cfg {
+	const char *url, *cert, *key, *ca;
+};
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static void usage(void)
+{
+	fputs(
+"usage: ward [--url URL] [--cert PEM] [--key PEM] [--ca PEM] COMMAND\n"
+"  (defaults from WARD_URL, WARD_CERT, WARD_KEY, WARD_CA)\n"
+"commands:\n"
+"  host                              host state, boot verdict, audit key\n"
+"  health                            liveness and host state\n"
+"  drain                             stop accepting new instances (operator)\n"
+"  instance run --image NAME [--memory MIB] [--vcpus N]\n"
+"  instance list\n"
+"  instance stop ID\n"
+"  audit checkpoint                  print the latest signed checkpoint\n"
+"  audit fetch --out DIR             checkpoint + leaves (keeps the previous\n"
+"                                    checkpoint as DIR/checkpoint.prev)\n"
+"  audit verify DIR --pubkey PEM [--origin ORIGIN]\n"
+"                                    offline: signatures, tree, inclusion of\n"
+"                                    every leaf, consistency with .prev\n", stderr);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	size_t add = size * n;
+	char *p = realloc(b->p, b->len + add + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + b->len, ptr, add);
+	b->p = p;
+	b->len += add;
+	p[b->len] = 0;
+	return add;
+}
+
+/* One request. Returns the HTTP status (0 on transport failure). */
+static long call(const struct cfg *c, const char *method, const char *path, const char *body,
+		 struct buf *out)
+{
+	char url[2048], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	long status = 0;
+	CURL *h;
+	CURLcode rc;
+
+	out->p = NULL;
+	out->len = 0;
+	if (!c->url || !c->cert || !c->key || !c->ca) {
+		fprintf(stderr, "ward: need --url, --cert, --key and --ca (or WARD_URL, WARD_CERT, "
+			"WARD_KEY, WARD_CA)\n");
+		return 0;
+	}
+	snprintf(url, sizeof(url), "%s%s", c->url, path);
+	h = curl_easy_init();
+	if (!h)
+		return 0;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	if (body) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "ward: %s %s: %s\n", method, url, errbuf[0] ? errbuf :
+			curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+/* Print the body; non-2xx answers go to stderr and fail the command. */
+static int simple(const struct cfg *c, const char *method, const char *path, const char *body)
+{
+	struct buf b;
+	long st = call(c, method, path, body, &b);
+	int ok = st >= 200 && st < 300;
+
+	if (b.p)
+		fputs(b.p, ok ? stdout : stderr);
+	if (st && !ok)
+		fprintf(stderr, "ward: HTTP %ld\n", st);
+	free(b.p);
+	return ok ? 0 : 1;
+}
+
+static int read_file(const char *path, char **buf, size_t *len, int optional)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t n;
+
+	if (!f) {
+		if (optional && errno == ENOENT) {
+			*buf = NULL;
+			*len = 0;
+			return 0;
+		}
+		fprintf(stderr, "ward: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (on_data(chunk, 1, n, &b) != n) {
+			fclose(f);
+			free(b.p);
+			return -1;
+		}
+	fclose(f);
+	if (!b.p)
+		b.p = calloc(1, 1);
+	*buf = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static int write_file(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!(f = fopen(tmp, "wb")) || fwrite(buf, 1, len, f) != len || fflush(f) ||
+	    fsync(fileno(f))) {
+		fprintf(stderr, "ward: cannot write %s\n", tmp);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
+
+static int cmd_audit_fetch(const struct cfg *c, const char *dir)
+{
+	char path[PATH_MAX], prev[PATH_MAX], q[128], *old = NULL;
+	struct buf cp, lv, all = { 0 };
+	struct checkpoint *parsed = NULL;
+	uint64_t from = 0;
+	size_t oldlen;
+	long st;
+	int rc = 1;
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "ward: cannot create %s\n", dir);
+		return 1;
+	}
+	st = call(c, "GET", "/v1/audit/checkpoint", NULL, &cp);
+	if (st != 200 || !cp.p || checkpoint_parse(cp.p, cp.len, &parsed)) {
+		fprintf(stderr, "ward: no valid checkpoint from the host (HTTP %ld)\n", st);
+		goto out;
+	}
+	/* Leaves [0, size): exactly what the checkpoint covers. */
+	while (from < parsed->size) {
+		snprintf(q, sizeof(q), "/v1/audit/leaves?from=%llu&to=%llu", (unsigned long long)from,
+			 (unsigned long long)parsed->size);
+		st = call(c, "GET", q, NULL, &lv);
+		if (st != 200 || !lv.p) {
+			fprintf(stderr, "ward: fetching leaves from %llu failed (HTTP %ld)\n",
+				(unsigned long long)from, st);
+			free(lv.p);
+			goto out;
+		}
+		for (size_t i = 0; i < lv.len; i++)
+			from += lv.p[i] == '\n';
+		on_data(lv.p, 1, lv.len, &all);
+		free(lv.p);
+		if (!lv.len)
+			break;
+	}
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	snprintf(prev, sizeof(prev), "%s/checkpoint.prev", dir);
+	if (read_file(path, &old, &oldlen, 1))
+		goto out;
+	if (old && (oldlen != cp.len || memcmp(old, cp.p, cp.len)) &&
+	    write_file(prev, old, oldlen))
+		goto out;
+	snprintf(path, sizeof(path), "%s/leaves", dir);
+	if (write_file(path, all.p ? all.p : "", all.len))
+		goto out;
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if (write_file(path, cp.p, cp.len))
+		goto out;
+	printf("fetched %llu leaves and the checkpoint of size %llu into %s\n",
+	       (unsigned long long)from, (unsigned long long)parsed->size, dir);
+	rc = 0;
+out:
+	checkpoint_free(parsed);
+	free(old);
+	free(cp.p);
+	free(all.p);
+	return rc;
+}
+
+static int cmd_audit_verify(const char *dir, const char *pubpath, const char *origin)
+{
+	char path[PATH_MAX], err[512], *leaves = NULL, *cp = NULL, *prev = NULL;
+	size_t llen, clen, plen;
+	struct audit_verify_report rep;
+	EVP_PKEY *pub = NULL;
+	FILE *f;
+	int rc = 1;
+
+	if (!(f = fopen(pubpath, "r")) || !(pub = PEM_read_PUBKEY(f, NULL, NULL, NULL))) {
+		fprintf(stderr, "ward: cannot read a PEM public key from %s\n", pubpath);
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/leaves", dir);
+	if (read_file(path, &leaves, &llen, 0))
+		goto out;
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if (read_file(path, &cp, &clen, 0))
+		goto out;
+	snprintf(path, sizeof(path), "%s/checkpoint.prev", dir);
+	if (read_file(path, &prev, &plen, 1))
+		goto out;
+	if (audit_verify_export(leaves, llen, cp, clen, prev, plen, pub, origin, &rep, err,
+				sizeof(err))) {
+		fprintf(stderr, "ward: audit log FAILED verification: %s\n", err);
+		goto out;
+	}
+	printf("audit log OK: origin %s, %llu leaves, checkpoint size %llu, %llu inclusion proofs",
+	       rep.origin, (unsigned long long)rep.leaves, (unsigned long long)rep.size,
+	       (unsigned long long)rep.inclusion_checked);
+	if (prev)
+		printf(", consistent with previous checkpoint of size %llu",
+		       (unsigned long long)rep.prev_size);
+	if (rep.leaves > rep.size)
+		printf(" (%llu newer leaves not yet covered)",
+		       (unsigned long long)(rep.leaves - rep.size));
+	printf("\n");
+	rc = 0;
+out:
+	EVP_PKEY_free(pub);
+	free(leaves);
+	free(cp);
+	free(prev);
+	return rc;
+}
+
+static int cmd_instance(const struct cfg *c, int argc, char **argv)
+{
+	char body[256], path[256];
+	const char *image = NULL;
+	unsigned long mem = 0, vcpus = 0;
+	int i;
+
+	if (argc < 1)
+		goto bad;
+	if (!strcmp(argv[0], "list") && argc == 1)
+		return simple(c, "GET", "/v1/instances", NULL);
+	if (!strcmp(argv[0], "stop") && argc == 2) {
+		snprintf(path, sizeof(path), "/v1/instances/%.64s", argv[1]);
+		return simple(c, "DELETE", path, NULL);
+	}
+	if (!strcmp(argv[0], "run")) {
+		for (i = 1; i + 1 < argc; i += 2) {
+			if (!strcmp(argv[i], "--image"))
+				image = argv[i + 1];
+			else if (!strcmp(argv[i], "--memory"))
+				mem = strtoul(argv[i + 1], NULL, 10);
+			else if (!strcmp(argv[i], "--vcpus"))
+				vcpus = strtoul(argv[i + 1], NULL, 10);
+			else
+				goto bad;
+		}
+		if (i != argc || !image || strlen(image) > 32 || strpbrk(image, "\"\\"))
+			goto bad;
+		i = snprintf(body, sizeof(body), "{\"image\":\"%s\"", image);
+		if (mem)
+			i += snprintf(body + i, sizeof(body) - (size_t)i, ",\"memory_mib\":%lu", mem);
+		if (vcpus)
+			i += snprintf(body + i, sizeof(body) - (size_t)i, ",\"vcpus\":%lu", vcpus);
+		snprintf(body + i, sizeof(body) - (size_t)i, "}");
+		return simple(c, "POST", "/v1/instances", body);
+	}
+bad:
+	usage();
+	return 2;
+}
+
+static int cmd_audit(const struct cfg *c, int argc, char **argv)
+{
+	const char *pub = NULL, *origin = NULL, *out = NULL;
+	int i;
+
+	if (argc == 1 && !strcmp(argv[0], "checkpoint"))
+		return simple(c, "GET", "/v1/audit/checkpoint", NULL);
+	if (argc == 3 && !strcmp(argv[0], "fetch") && !strcmp(argv[1], "--out"))
+		out = argv[2];
+	if (out)
+		return cmd_audit_fetch(c, out);
+	if (argc >= 2 && !strcmp(argv[0], "verify")) {
+		for (i = 2; i + 1 < argc; i += 2) {
+			if (!strcmp(argv[i], "--pubkey"))
+				pub = argv[i + 1];
+			else if (!strcmp(argv[i], "--origin"))
+				origin = argv[i + 1];
+			else
+				break;
+		}
+		if (i == argc && pub)
+			return cmd_audit_verify(argv[1], pub, origin);
+	}
+	usage();
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg c = { getenv("WARD_URL"), getenv("WARD_CERT"), getenv("WARD_KEY"),
+			 getenv("WARD_CA") };
+	int i = 1, rc;
+
+	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+		if (!strcmp(argv[i], "--url"))
+			c.url = argv[i + 1];
+		else if (!strcmp(argv[i], "--cert"))
+			c.cert = argv[i + 1];
+		else if (!strcmp(argv[i], "--key"))
+			c.key = argv[i + 1];
+		else if (!strcmp(argv[i], "--ca"))
+			c.ca = argv[i + 1];
+		else
+			break;
+		i += 2;
+	}
+	if (i >= argc) {
+		usage();
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!strcmp(argv[i], "host") && argc == i + 1)
+		rc = simple(&c, "GET", "/v1/host", NULL);
+	else if (!strcmp(argv[i], "health") && argc == i + 1)
+		rc = simple(&c, "GET", "/v1/health", NULL);
+	else if (!strcmp(argv[i], "drain") && argc == i + 1)
+		rc = simple(&c, "POST", "/v1/drain", "{}");
+	else if (!strcmp(argv[i], "instance"))
+		rc = cmd_instance(&c, argc - i - 1, argv + i + 1);
+	else if (!strcmp(argv[i], "audit"))
+		rc = cmd_audit(&c, argc - i - 1, argv + i + 1);
+	else {
+		usage();
+		rc = 2;
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,99 @@
+# lib.sh: helpers for the ward-controller integration tests (sourced).
+# Needs WARD_BUILD_ROOT, WARD_SOURCE_ROOT and a swtpm (run the test under
+# tests/tpm/swtpm-env.sh, which exports WARD_TPM_TCTI).
+set -uo pipefail
+
+B=${WARD_BUILD_ROOT:?}
+SRC=${WARD_SOURCE_ROOT:?}
+CTL=$B/src/controller/ward-controller-dev
+WARD=$B/src/cli/ward
+W=$(mktemp -d "${TMPDIR:-/tmp}/ward-ctl-test.XXXXXX")
+P=$W/pki
+S=$W/state
+CTL_PID=""
+PORT=""
+FAILS=0
+
+ctl_cleanup() {
+	[ -n "$CTL_PID" ] && kill -9 "$CTL_PID" 2>/dev/null
+	# VMs outlive the controller by design: stop the ones this test started.
+	for f in "$S"/instances/*.json; do
+		[ -f "$f" ] || continue
+		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$f" 2>/dev/null)
+		[ -n "$pid" ] && grep -q ward-hv "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+	done
+	rm -rf "$W"
+}
+trap ctl_cleanup EXIT
+
+need() {
+	[ -x "$CTL" ] && [ -x "$WARD" ] || { echo "SKIP: $CTL or $WARD not built"; exit 77; }
+	command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
+}
+
+need_kvm() {
+	[ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
+	[ -x "$B/src/hv/ward-hv" ] || { echo "SKIP: ward-hv not built"; exit 77; }
+	[ "$(id -u)" = 0 ] || { echo "SKIP: ward-hv's sandbox (namespaces, uid switch) needs root"; exit 77; }
+}
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+check() { # description, command...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+
+mkpki() { bash "$SRC/tests/controller/mkpki.sh" "$P" || { echo "mkpki failed"; exit 1; }; }
+
+# start_ctl [extra args...]: start the controller, wait for its port.
+start_ctl() {
+	rm -f "$W/port"
+	"$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 \
+		--port-file "$W/port" --tls-cert "$P/server.pem" --tls-key "$P/server.key" \
+		--client-ca "$P/ca.pem" --dev-images "$B" --request-timeout 3 \
+		--uid-base $((300000 + RANDOM * 16)) "$@" 2>>"$W/ctl.log" &
+	CTL_PID=$!
+	for _ in $(seq 200); do
+		[ -s "$W/port" ] && break
+		kill -0 "$CTL_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ ! -s "$W/port" ]; then
+		echo "controller did not start:"; cat "$W/ctl.log"; exit 1
+	fi
+	PORT=$(cat "$W/port")
+	URL=https://127.0.0.1:$PORT
+}
+
+stop_ctl() {
+	[ -n "$CTL_PID" ] || return 0
+	kill "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null
+	CTL_PID=""
+}
+
+# req ROLE METHOD PATH [BODY]: sets STATUS and BODY (file $W/body).
+req() {
+	local role=$1 method=$2 path=$3 data=${4-}
+	local args=(-sS -o "$W/body" -w '%{http_code}' --max-time 20 --cacert "$P/ca.pem"
+		--cert "$P/$role.pem" --key "$P/$role.key" -X "$method")
+	[ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+	STATUS=$(curl "${args[@]}" "$URL$path" 2>"$W/curl.err")
+	BODY=$(cat "$W/body" 2>/dev/null)
+	cat "$W/body" >>"$W/all-responses" 2>/dev/null
+	echo >>"$W/all-responses"
+}
+
+ward_cli() { "$WARD" --url "$URL" --ca "$P/ca.pem" --cert "$P/$1.pem" --key "$P/$1.key" "${@:2}"; }
+
+json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+finish() {
+	if [ "$FAILS" -ne 0 ]; then
+		echo "$FAILS check(s) failed; controller log:"; tail -40 "$W/ctl.log"
+		exit 1
+	fi
+	echo "all checks passed"
+	exit 0
+}
