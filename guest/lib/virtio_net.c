@@ -1,14 +1,45 @@
-/* guest/lib/virtio_net.c: polled virtio-net, rx queue 0 and tx queue 1. */
+/* guest/lib/virtio_net.c: polled virtio-net, rx queue 0 and tx queue 1.
+ * Buffers are tied to descriptor indices (one descriptor per buffer), so
+ * a used entry names its buffer without any search, and a used id the
+ * driver never posted is caught. */
 #include "virtio_net.h"
 #include "io.h"
 #include "mem.h"
 
 #define NET_CFG_MAC		0
 
-static int post_rx(struct vnet *n, int i)
+/* Takes the next used entry if it names a buffer we posted: -1 if there
+ * is none, -2 (entry skipped) if the device returned an id that is not in
+ * flight, which virtq_get would otherwise splice into the free list twice. */
+static int get_checked(struct virtq *q, bool *posted, uint32_t *len)
 {
-	struct virtq_buf b = { n->rx_bufs[i], VNET_BUF_SIZE, true };
+	uint32_t id;
+	int head;
 
+	if (q->used->idx == q->last_used)
+		return -1;
+	barrier();
+	id = q->used->ring[q->last_used % q->size].id;
+	if (id >= q->size || !posted[id]) {
+		q->last_used++;
+		return -2;
+	}
+	head = virtq_get(q, len);
+	if (head >= 0)
+		posted[head] = false;
+	return head;
+}
+
+/* Posts the rx buffer that belongs to descriptor free_head. */
+static int post_rx(struct vnet *n)
+{
+	uint16_t d = n->rx.free_head;
+	struct virtq_buf b;
+
+	if (!n->rx.num_free || d >= VNET_RX_BUFS)
+		return -1;
+	b = (struct virtq_buf){ n->rx_bufs[d], VNET_BUF_SIZE, true };
+	n->rx_posted[d] = true;
 	return virtq_add(&n->rx, &b, 1);
 }
 
@@ -16,6 +47,7 @@ int vnet_open(struct vnet *n, int index)
 {
 	int r;
 
+	memset(n, 0, sizeof(*n));
 	r = virtio_pci_open(&n->vd, VIRTIO_ID_NET, index);
 	if (r)
 		return r;
@@ -26,62 +58,76 @@ int vnet_open(struct vnet *n, int index)
 		for (int i = 0; i < 6; i++)
 			n->mac[i] = virtio_cfg_read8(&n->vd, NET_CFG_MAC + i);
 	if ((r = virtq_setup(&n->vd, &n->rx, 0, VNET_RX_BUFS)) ||
-	    (r = virtq_setup(&n->vd, &n->tx, 1, 4))) {
+	    (r = virtq_setup(&n->vd, &n->tx, 1, VNET_TX_BUFS))) {
 		virtio_reset(&n->vd);
 		return r;
 	}
-	n->tx_buf = mem_alloc(VNET_BUF_SIZE, 64);
-	for (int i = 0; i < VNET_RX_BUFS && i < n->rx.size; i++) {
+	for (int i = 0; i < n->tx.size; i++)
+		n->tx_bufs[i] = mem_alloc(VNET_BUF_SIZE, 64);
+	for (int i = 0; i < n->rx.size; i++)
 		n->rx_bufs[i] = mem_alloc(VNET_BUF_SIZE, 64);
-		if (post_rx(n, i) < 0)
+	for (int i = 0; i < n->rx.size; i++) {
+		if (post_rx(n) < 0) {
+			virtio_reset(&n->vd);
 			return -VIRTIO_EQUEUE;
+		}
 	}
 	virtio_driver_ok(&n->vd);
 	virtq_kick(&n->rx);
 	return 0;
 }
 
+unsigned int vnet_tx_pending(struct vnet *n)
+{
+	int r;
+
+	while (n->tx_inflight && (r = get_checked(&n->tx, n->tx_posted, NULL)) != -1)
+		if (r >= 0)
+			n->tx_inflight--;
+	return n->tx_inflight;
+}
+
 int vnet_send(struct vnet *n, const void *frame, uint32_t len)
 {
 	struct virtq_buf b;
-	int head, got = -1;
+	uint16_t d;
+	uint8_t *p;
 
-	if (len > VNET_BUF_SIZE - sizeof(struct virtio_net_hdr))
+	vnet_tx_pending(n);
+	d = n->tx.free_head;
+	if (len > VNET_MAX_FRAME || !n->tx.num_free || d >= VNET_TX_BUFS)
 		return -1;
-	memset(n->tx_buf, 0, sizeof(struct virtio_net_hdr));
-	memcpy(n->tx_buf + sizeof(struct virtio_net_hdr), frame, len);
-	b = (struct virtq_buf){ n->tx_buf, len + sizeof(struct virtio_net_hdr), false };
-	head = virtq_add(&n->tx, &b, 1);
-	if (head < 0)
+	p = n->tx_bufs[d];
+	/* No offloads negotiated: an all-zero header (gso_type NONE). */
+	memset(p, 0, VNET_HDR_LEN);
+	memcpy(p + VNET_HDR_LEN, frame, len);
+	b = (struct virtq_buf){ p, len + VNET_HDR_LEN, false };
+	if (virtq_add(&n->tx, &b, 1) < 0)
 		return -1;
+	n->tx_posted[d] = true;
+	n->tx_inflight++;
 	virtq_kick(&n->tx);
-	for (uint32_t i = 0; i < (1u << 24) && got < 0; i++) {
-		got = virtq_get(&n->tx, NULL);
-		if (got < 0)
-			cpu_relax();
-	}
-	return got == head ? 0 : -1;
+	return 0;
 }
 
 int vnet_recv(struct vnet *n, void *buf, uint32_t len)
 {
-	uint32_t got_len;
-	int head = virtq_get(&n->rx, &got_len), slot = -1;
-	uint32_t payload;
+	const struct virtio_net_hdr *h;
+	uint32_t got_len, frame;
+	int head = get_checked(&n->rx, n->rx_posted, &got_len), r;
 
 	if (head < 0)
-		return -1;
-	for (int i = 0; i < VNET_RX_BUFS; i++)
-		if (n->rx_bufs[i] && (uintptr_t)n->rx_bufs[i] == n->rx.desc[head].addr)
-			slot = i;
-	if (slot < 0)
-		return -1;
-	payload = got_len > sizeof(struct virtio_net_hdr) ?
-		  got_len - sizeof(struct virtio_net_hdr) : 0;
-	if (payload > len)
-		payload = len;
-	memcpy(buf, n->rx_bufs[slot] + sizeof(struct virtio_net_hdr), payload);
-	post_rx(n, slot);
+		return head;
+	h = (const struct virtio_net_hdr *)n->rx_bufs[head];
+	/* The length is the device's word: bound it by what we posted. */
+	if (got_len < VNET_HDR_LEN || got_len > VNET_BUF_SIZE || h->num_buffers != 1) {
+		r = -2;
+	} else {
+		frame = got_len - VNET_HDR_LEN;
+		memcpy(buf, n->rx_bufs[head] + VNET_HDR_LEN, frame < len ? frame : len);
+		r = (int)frame;
+	}
+	post_rx(n);
 	virtq_kick(&n->rx);
-	return (int)payload;
+	return r;
 }

@@ -1,6 +1,6 @@
 /* guest/lib/virtio_net.h: minimal virtio-net driver (virtio 1.2 §5.1):
- * one rx and one tx queue, polled, no offloads. A skeleton for the later
- * ward-net tests. */
+ * one rx and one tx queue, polled, no offloads, no merged rx buffers, so
+ * every received frame is one buffer with a 12-byte header (VERSION_1). */
 #ifndef GUEST_VIRTIO_NET_H
 #define GUEST_VIRTIO_NET_H
 
@@ -9,7 +9,11 @@
 #define VIRTIO_ID_NET		1
 #define VIRTIO_NET_F_MAC	(1ull << 5)
 #define VNET_RX_BUFS		16
+#define VNET_TX_BUFS		16
+/* §5.1.6.3.1: without MRG_RXBUF or GSO, rx buffers of >= 1526 bytes. */
 #define VNET_BUF_SIZE		2048
+#define VNET_HDR_LEN		12
+#define VNET_MAX_FRAME		(VNET_BUF_SIZE - VNET_HDR_LEN)
 
 /* With VERSION_1 the header always has num_buffers (12 bytes). */
 struct virtio_net_hdr {
@@ -26,18 +30,28 @@ struct vnet {
 	struct virtio_dev vd;
 	struct virtq rx, tx;
 	uint8_t mac[6];
-	uint8_t *rx_bufs[VNET_RX_BUFS];
-	uint8_t *tx_buf;
-	bool tx_busy;
+	uint8_t *rx_bufs[VNET_RX_BUFS];	/* by descriptor index */
+	uint8_t *tx_bufs[VNET_TX_BUFS];	/* by descriptor index */
+	bool rx_posted[VNET_RX_BUFS], tx_posted[VNET_TX_BUFS];
+	uint16_t tx_inflight;
 };
 
-/* 0 or -VIRTIO_E*; rx buffers are posted, DRIVER_OK set. */
+/* Opens the index-th virtio-net device: VERSION_1 required, MAC taken if
+ * offered (then n->mac is the device's), rx buffers posted, DRIVER_OK.
+ * 0, -VIRTIO_ENODEV, -VIRTIO_EFEATURES or -VIRTIO_EQUEUE. */
 int vnet_open(struct vnet *n, int index);
-/* Sends one Ethernet frame (<= VNET_BUF_SIZE - header) and waits for the
- * device to take it. 0, or -1 on a full/stuck ring or oversize frame. */
+
+/* Queues one Ethernet frame (<= VNET_MAX_FRAME) and kicks; does not wait.
+ * 0, or -1 if the frame is too big or every tx buffer is in flight. */
 int vnet_send(struct vnet *n, const void *frame, uint32_t len);
-/* Polls rx once: copies a frame into buf, returns its length, -1 if none.
- * The buffer is re-posted. */
+
+/* Collects finished transmissions; returns how many are still in flight. */
+unsigned int vnet_tx_pending(struct vnet *n);
+
+/* Polls rx once. Copies a frame (at most len bytes) into buf and returns
+ * its full length; -1 if nothing arrived; -2 if the device returned
+ * something malformed (unknown buffer, bad length, num_buffers != 1).
+ * A buffer that came back is re-posted either way. */
 int vnet_recv(struct vnet *n, void *buf, uint32_t len);
 
 #endif

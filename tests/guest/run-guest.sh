@@ -178,6 +178,32 @@ bench-blk)
 		grep -E '^bench-blk: iops=' "$tmp/$mode.out"
 	done
 	;;
+net-check)
+	# virtio-net over vhost-user, QEMU as the frontend: the reference for
+	# ward-hv's hv-virtio-net-echo (same guest, same echo backend).
+	echo_bin=$build/tests/hv/virtio/vu-net-echo
+	[ -x "$echo_bin" ] || fail "$echo_bin not built"
+	"$echo_bin" "$tmp/vhost.sock" >"$tmp/echo.out" 2>"$tmp/echo.err" &
+	qsd_pid=$!
+	for _ in $(seq 100); do
+		[ -S "$tmp/vhost.sock" ] && break
+		kill -0 "$qsd_pid" 2>/dev/null || fail "vu-net-echo exited early"
+		sleep 0.1
+	done
+	run_qemu 60 net net-check -object memory-backend-memfd,id=mem,size=64M,share=on \
+		-machine memory-backend=mem -chardev socket,id=c,path="$tmp/vhost.sock" \
+		-netdev vhost-user,id=n,chardev=c \
+		-device virtio-net-pci,netdev=n,disable-legacy=on,mac=52:54:00:77:61:72
+	expect_exit 0
+	expect_line net 'net-check: ok: 32 frames'
+	expect_line net 'mac=52:54:00:77:61:72'
+	# It serves one frontend and exits once QEMU has hung up.
+	for _ in $(seq 50); do kill -0 "$qsd_pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$qsd_pid" || fail "vu-net-echo exited $? (or still ran 5 s after QEMU)"
+	qsd_pid=
+	grep -q 'frames=32 dropped=0 queued=0 broken=no' "$tmp/echo.err" ||
+		fail "the backend did not echo exactly 32 frames"
+	;;
 *)
 	echo "unknown case '$case_name'"
 	exit 2
