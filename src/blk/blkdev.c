@@ -49,6 +49,7 @@
 #define BLK_SEG_MAX 254u          /* VQ_MAX_CHAIN minus header and status */
 #define BLK_ZERO_MAX_SECTORS 32768u /* 16 MiB per discard/write-zeroes */
 #define RING_ENTRIES 256
+#define BOUNCE_CHUNK (128u << 10) /* fits in L2 next to the cipher state */
 
 struct req {
 	struct req *next;
@@ -58,6 +59,7 @@ struct req {
 	size_t len;
 	size_t total;            /* data bytes of the request (used length) */
 	size_t done;
+	size_t chunk, cdone;      /* bounce path: current chunk and its progress */
 	uint8_t *status;
 	uint8_t *buf;
 	size_t bufcap;
@@ -168,13 +170,27 @@ static unsigned int slice(const struct iovec *src, unsigned int n, size_t skip,
 
 /* ---- crypto between guest iovecs and the bounce buffer ---- */
 
-static int encrypt_in(struct blkdev *d, struct req *r)
+/* Position a cursor `skip` bytes into the request's guest buffers. */
+static struct cur cur_at(const struct req *r, size_t skip)
 {
 	struct cur c = { r->data, r->ndata, 0, 0 };
-	uint64_t first = r->off >> XTS_SECTOR_SHIFT;
+
+	while (c.i < c.n && skip >= c.iov[c.i].iov_len) {
+		skip -= c.iov[c.i].iov_len;
+		c.i++;
+	}
+	c.off = skip;
+	return c;
+}
+
+/* Guest bytes [goff, goff+n) -> ciphertext in the bounce buffer. */
+static int encrypt_in(struct blkdev *d, struct req *r, size_t goff, size_t n)
+{
+	struct cur c = cur_at(r, goff);
+	uint64_t first = (r->off + goff) >> XTS_SECTOR_SHIFT;
 	uint8_t tmp[XTS_SECTOR_SIZE];
 
-	for (size_t s = 0; s < r->len / XTS_SECTOR_SIZE; s++) {
+	for (size_t s = 0; s < n / XTS_SECTOR_SIZE; s++) {
 		uint8_t *dst = r->buf + s * XTS_SECTOR_SIZE;
 		uint8_t *src = cur_span(&c, XTS_SECTOR_SIZE);
 
@@ -192,12 +208,13 @@ static int encrypt_in(struct blkdev *d, struct req *r)
 	return 0;
 }
 
-static int decrypt_out(struct blkdev *d, struct req *r)
+/* Ciphertext in the bounce buffer -> plaintext at guest bytes [goff, goff+n). */
+static int decrypt_out(struct blkdev *d, struct req *r, size_t goff, size_t n)
 {
-	struct cur c = { r->data, r->ndata, 0, 0 };
-	uint64_t first = r->off >> XTS_SECTOR_SHIFT;
+	struct cur c = cur_at(r, goff);
+	uint64_t first = (r->off + goff) >> XTS_SECTOR_SHIFT;
 
-	for (size_t s = 0; s < r->len / XTS_SECTOR_SIZE; s++) {
+	for (size_t s = 0; s < n / XTS_SECTOR_SIZE; s++) {
 		uint8_t *src = r->buf + s * XTS_SECTOR_SIZE;
 		struct cur save = c;
 		uint8_t *dst = cur_span(&c, XTS_SECTOR_SIZE);
@@ -239,16 +256,15 @@ static void req_put(struct blkdev *d, struct req *r)
 	d->free = r;
 }
 
+/* Bounce buffers hold one chunk of a request, small enough to stay in the
+ * CPU cache between the store copy and the cipher pass. */
 static int req_buf(struct req *r)
 {
-	if (r->bufcap >= r->len)
+	if (r->bufcap >= BOUNCE_CHUNK)
 		return 0;
-	free(r->buf);
-	r->buf = NULL;
-	r->bufcap = 0;
-	if (posix_memalign((void **)&r->buf, 4096, r->len))
+	if (posix_memalign((void **)&r->buf, 4096, BOUNCE_CHUNK))
 		return -ENOMEM;
-	r->bufcap = r->len;
+	r->bufcap = BOUNCE_CHUNK;
 	return 0;
 }
 
@@ -267,16 +283,11 @@ static void complete(struct blkdev *d, struct req *r, uint8_t st)
 	}
 	d->inflight[r->q]--;
 	d->inflight_total--;
-	/* Large bounce buffers are not kept around. */
-	if (r->bufcap > (1u << 20)) {
-		free(r->buf);
-		r->buf = NULL;
-		r->bufcap = 0;
-	}
 	req_put(d, r);
 }
 
 static struct io_uring_sqe *get_sqe(struct blkdev *d);
+static int start_chunk(struct blkdev *d, struct req *r);
 
 static void submit_rw(struct blkdev *d, struct req *r)
 {
@@ -284,12 +295,15 @@ static void submit_rw(struct blkdev *d, struct req *r)
 	bool rd = r->type == VIRTIO_BLK_T_IN;
 
 	if (r->bounce) {
+		/* The current chunk: [done, done + chunk), cdone of it moved. */
+		uint8_t *p = r->buf + r->cdone;
+		unsigned int n = (unsigned int)(r->chunk - r->cdone);
+		uint64_t at = r->off + r->done + r->cdone;
+
 		if (rd)
-			io_uring_prep_read(sqe, d->b.fd, r->buf + r->done,
-					   (unsigned int)(r->len - r->done), r->off + r->done);
+			io_uring_prep_read(sqe, d->b.fd, p, n, at);
 		else
-			io_uring_prep_write(sqe, d->b.fd, r->buf + r->done,
-					    (unsigned int)(r->len - r->done), r->off + r->done);
+			io_uring_prep_write(sqe, d->b.fd, p, n, at);
 	} else {
 		/* Unencrypted, zero copy: advance the guest iovecs past what
 		 * is already done (short transfers). */
@@ -309,6 +323,18 @@ static void submit_rw(struct blkdev *d, struct req *r)
 	io_uring_sqe_set_data(sqe, r);
 }
 
+/* Start the next chunk of a bounce-buffered request (writes are encrypted
+ * here, reads decrypted when the chunk arrives). */
+static int start_chunk(struct blkdev *d, struct req *r)
+{
+	r->chunk = r->len - r->done < BOUNCE_CHUNK ? r->len - r->done : BOUNCE_CHUNK;
+	r->cdone = 0;
+	if (r->type == VIRTIO_BLK_T_OUT && encrypt_in(d, r, r->done, r->chunk))
+		return -EIO;
+	submit_rw(d, r);
+	return 0;
+}
+
 static void on_cqe(struct blkdev *d, struct req *r, int res)
 {
 	if (r->type == VIRTIO_BLK_T_FLUSH) {
@@ -320,10 +346,33 @@ static void on_cqe(struct blkdev *d, struct req *r, int res)
 		complete(d, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
-	if (res == 0 && r->type == VIRTIO_BLK_T_IN && r->bounce) {
-		memset(r->buf + r->done, 0, r->len - r->done); /* sparse tail */
-		res = (int)(r->len - r->done);
-	} else if (res == 0) {
+	if (r->bounce) {
+		if (res == 0 && r->type == VIRTIO_BLK_T_IN) {
+			memset(r->buf + r->cdone, 0, r->chunk - r->cdone); /* sparse tail */
+			res = (int)(r->chunk - r->cdone);
+		} else if (res == 0) {
+			complete(d, r, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		r->cdone += (size_t)res;
+		if (r->cdone < r->chunk) {
+			submit_rw(d, r);
+			return;
+		}
+		if (r->type == VIRTIO_BLK_T_IN && decrypt_out(d, r, r->done, r->chunk)) {
+			complete(d, r, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		r->done += r->chunk;
+		if (r->done < r->len) {
+			if (start_chunk(d, r))
+				complete(d, r, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		complete(d, r, VIRTIO_BLK_S_OK);
+		return;
+	}
+	if (res == 0) {
 		complete(d, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
@@ -332,23 +381,31 @@ static void on_cqe(struct blkdev *d, struct req *r, int res)
 		submit_rw(d, r);
 		return;
 	}
-	if (r->type == VIRTIO_BLK_T_IN && r->bounce && decrypt_out(d, r)) {
-		complete(d, r, VIRTIO_BLK_S_IOERR);
-		return;
-	}
 	complete(d, r, VIRTIO_BLK_S_OK);
 }
 
+/* Completions are copied out and the CQ advanced before any is handled:
+ * handling one may submit more I/O (next chunk, short transfer), and with a
+ * full SQ that waits for and reaps completions itself. */
 static void reap(struct blkdev *d)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	for (;;) {
+		struct io_uring_cqe *cqes[64];
+		struct { struct req *r; int res; } done[64];
+		unsigned int n = io_uring_peek_batch_cqe(&d->ring, cqes, 64);
 
-	io_uring_for_each_cqe(&d->ring, head, cqe) {
-		on_cqe(d, io_uring_cqe_get_data(cqe), cqe->res);
-		n++;
+		if (!n)
+			break;
+		for (unsigned int i = 0; i < n; i++) {
+			done[i].r = io_uring_cqe_get_data(cqes[i]);
+			done[i].res = cqes[i]->res;
+		}
+		io_uring_cq_advance(&d->ring, n);
+		for (unsigned int i = 0; i < n; i++)
+			on_cqe(d, done[i].r, done[i].res);
 	}
-	io_uring_cq_advance(&d->ring, n);
+	if (io_uring_sq_ready(&d->ring))
+		io_uring_submit(&d->ring);
 }
 
 static struct io_uring_sqe *get_sqe(struct blkdev *d)
@@ -393,16 +450,22 @@ static uint8_t sync_rw(struct blkdev *d, struct req *r)
 
 	if (req_buf(r))
 		return VIRTIO_BLK_S_IOERR;
-	if (r->type == VIRTIO_BLK_T_IN) {
-		rc = backing_pread(&d->b, r->buf, r->len, r->off);
-		if (!rc)
-			rc = decrypt_out(d, r);
-	} else {
-		rc = encrypt_in(d, r);
-		if (!rc)
-			rc = backing_pwrite(&d->b, r->buf, r->len, r->off);
+	for (size_t done = 0; done < r->len; done += BOUNCE_CHUNK) {
+		size_t n = r->len - done < BOUNCE_CHUNK ? r->len - done : BOUNCE_CHUNK;
+
+		if (r->type == VIRTIO_BLK_T_IN) {
+			rc = backing_pread(&d->b, r->buf, n, r->off + done);
+			if (!rc)
+				rc = decrypt_out(d, r, done, n);
+		} else {
+			rc = encrypt_in(d, r, done, n);
+			if (!rc)
+				rc = backing_pwrite(&d->b, r->buf, n, r->off + done);
+		}
+		if (rc)
+			return VIRTIO_BLK_S_IOERR;
 	}
-	return rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	return VIRTIO_BLK_S_OK;
 }
 
 static uint8_t write_zeroes(struct blkdev *d, struct req *r)
@@ -558,10 +621,9 @@ static int start_req(struct blkdev *d, struct req *r)
 		return sync_rw(d, r);
 	r->bounce = d->xts || (d->b.direct && !iov_aligned(r->data, r->ndata));
 	if (r->bounce) {
-		if (req_buf(r))
+		if (req_buf(r) || start_chunk(d, r))
 			return VIRTIO_BLK_S_IOERR;
-		if (h.type == VIRTIO_BLK_T_OUT && encrypt_in(d, r))
-			return VIRTIO_BLK_S_IOERR;
+		return -1;
 	}
 	submit_rw(d, r);
 	return -1;
