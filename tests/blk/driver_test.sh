@@ -12,6 +12,9 @@ wait_sock "$T/a.sock"
 grep -q "id: vol-a" "$T/d1.out" || fail "GET_ID did not return the volume id"
 # A second connection after the first closed sees the same data.
 "$DRIVER" --socket "$T/a.sock" verify 0 300 1 || fail "reconnect and verify"
+# WRITE_ZEROES and DISCARD read back as zeroes; the neighbours are intact.
+"$DRIVER" --socket "$T/a.sock" zeroes 10 5 discard 100 3 verify 0 10 1 verify 15 85 1 verify 103 197 1 \
+	|| fail "write-zeroes / discard"
 # Read-only volume over the same backing.
 start_blk "$T/ro.log" --volume id=vol-ro,socket=$T/ro.sock,backing=$T/a.img,size=32M,key-file=$T/key,readonly
 wait_sock "$T/ro.sock"

@@ -589,6 +589,21 @@ int main(int argc, char **argv)
 			memset(f.data, 0, 20);
 			rc = one(&f, 8, 0, 20);
 			printf("id: %.20s\n", (char *)f.data);
+		} else if ((!strcmp(c, "zeroes") || !strcmp(c, "discard")) && i + 2 < argc) {
+			/* WRITE_ZEROES / DISCARD one range, then it must read as zeroes
+			 * (ward-blk implements discard as encrypted zeroes). */
+			uint64_t s0 = strtoull(argv[i + 1], NULL, 0), n = strtoull(argv[i + 2], NULL, 0);
+			struct { uint64_t sector; uint32_t num, flags; } seg = { s0 * 8, (uint32_t)(n * 8), 0 };
+			static const uint8_t zero[SECT];
+
+			memcpy(f.data, &seg, sizeof(seg));
+			rc = one(&f, c[0] == 'z' ? 13 : 11, 0, sizeof(seg));
+			for (uint64_t k = 0; !rc && k < n; k++) {
+				rc = one(&f, 0, (s0 + k) * SECT, SECT);
+				rc |= memcmp(f.data, zero, SECT) != 0;
+			}
+			printf("%s %s %s: %s\n", c, argv[i + 1], argv[i + 2], rc ? "wrong" : "ok");
+			i += 2;
 		} else if (!strcmp(c, "expect-write-error")) {
 			pattern(f.data, 0, 1);
 			rc = one(&f, 1, 0, SECT) == 1 ? 0 : 1;
