@@ -22,4 +22,9 @@ grep -q '"iops"' "$T/b.out" || fail "B benchmark output"
 grep -q 'msg="device broken" volume=A' "$T/blk.log" || fail "A was not reported broken"
 if grep -q 'msg="device broken" volume=B' "$T/blk.log"; then fail "B was reported broken"; fi
 "$DRIVER" --socket "$T/a.sock" verify 0 4 a0 || fail "A did not recover after reconnect"
+# Controller mode: the controller receives a BROKEN event for the volume.
+truncate -s 16M "$T/c.img"
+"$DRIVER" --spawn-ctl "$WARD_BLK" --backing "$T/c.img" --size $((16<<20)) --key-file "$T/ka" \
+	write 0 1 c0 break overflow expect-broken-event | tee "$T/ev.out" || fail "no BROKEN event on blkctl"
+grep -q "event: volume vol-ctl broken: queue 0" "$T/ev.out" || fail "BROKEN event text"
 echo PASS

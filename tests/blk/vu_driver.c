@@ -656,6 +656,21 @@ int main(int argc, char **argv)
 			printf("detach: %s (%d)\n", err, d);
 			fflush(stdout);
 			rc = d != 0;
+		} else if (!strcmp(c, "expect-broken-event") && ctl >= 0) {
+			/* The controller hears about a broken ring on blkctl. */
+			struct blkctl_rx rx;
+			struct blkctl_msg m;
+			struct pollfd p = { ctl, POLLIN, 0 };
+			char err[256];
+
+			rc = 1;
+			if (!blkctl_rx_init(&rx) && poll(&p, 1, 5000) == 1 && blkctl_recv(ctl, &rx) == 1 &&
+			    !blkctl_parse(&rx, &m, err, sizeof(err)) && m.type == BLKCTL_EVENT &&
+			    m.u.event.event == BLKCTL_EV_BROKEN) {
+				printf("event: volume %s broken: %s\n", m.u.event.id, m.u.event.msg);
+				rc = 0;
+			}
+			blkctl_rx_destroy(&rx);
 		} else if (!strcmp(c, "sleep") && i + 1 < argc) {
 			usleep((useconds_t)(atof(argv[++i]) * 1e6));
 		} else {
