@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -32,8 +34,20 @@
 
 #define LEAVES_PER_CALL 10000
 
+/* An answer held back until its request's audit record is durable. */
+struct held {
+	struct evhttp_request *req;
+	int status;
+	struct evbuffer *out;
+	uint64_t index;
+	struct held *next;
+};
+
 struct api {
 	struct ctl *ctl;
+	int efd;		/* the audit flusher's "batch durable" signal */
+	struct event *efd_ev;
+	struct held *held, **held_tail;
 	struct event_base *base;
 	struct evhttp *http;
 	SSL_CTX *ssl_ctx;
@@ -506,6 +520,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 	char cpath[201], remote[64];
 	X509 *cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
 	bool known = false;
+	struct held *h;
+	uint64_t idx;
 	json_t *rec;
 
 	if (cn) {
@@ -565,17 +581,76 @@ answer:
 							  r.status == 404 || r.status == 405 ?
 							  "deny" : "allow"));
 	json_object_set_new(rec, "remote", json_string(remote));
-	if (audit_append(api->ctl->audit, rec, NULL)) {
-		/* Fail closed: an unrecorded request gets no answer but this. */
-		reply_error(&r, 503, "audit_unavailable", "the audit log cannot record requests");
-	}
-	json_decref(rec);
-	evhttp_add_header(oh, "Content-Type", r.ctype);
 	evhttp_add_header(oh, "Connection", "close");
 	evhttp_add_header(oh, "Cache-Control", "no-store");
+	X509_free(cert);
+	/* The answer leaves only once the record is on disk: the flusher
+	 * thread batches records of concurrent requests into one fsync and
+	 * wakes held_release(). */
+	if (audit_append_nowait(api->ctl->audit, rec, &idx) == 0 &&
+	    (h = calloc(1, sizeof(*h)))) {
+		json_decref(rec);
+		evhttp_add_header(oh, "Content-Type", r.ctype);
+		h->req = req;
+		h->status = r.status;
+		h->out = r.out;
+		h->index = idx;
+		*api->held_tail = h;
+		api->held_tail = &h->next;
+		return;
+	}
+	json_decref(rec);
+	/* Fail closed: an unrecorded request gets no answer but this. */
+	reply_error(&r, 503, "audit_unavailable", "the audit log cannot record requests");
+	evhttp_add_header(oh, "Content-Type", r.ctype);
 	evhttp_send_reply(req, r.status, NULL, r.out);
 	evbuffer_free(r.out);
-	X509_free(cert);
+}
+
+/* Send every held answer whose record is durable; if the log failed,
+ * answer the rest 503 (their records may be lost). evhttp keeps a request
+ * whose client went away valid until it is answered. */
+static void held_release(struct api *a, bool all)
+{
+	uint64_t size = audit_size(a->ctl->audit);
+	bool broken = audit_status(a->ctl->audit) != 0;
+	struct held *h;
+
+	while ((h = a->held) && (h->index < size || broken || all)) {
+		a->held = h->next;
+		if (!a->held)
+			a->held_tail = &a->held;
+		if (h->index >= size) {
+			static const char msg[] = "{\"error\":{\"code\":\"audit_unavailable\","
+				"\"message\":\"the audit log cannot record requests\"}}\n";
+
+			evbuffer_drain(h->out, evbuffer_get_length(h->out));
+			evbuffer_add(h->out, msg, sizeof(msg) - 1);
+			h->status = 503;
+		}
+		evhttp_send_reply(h->req, h->status, NULL, h->out);
+		evbuffer_free(h->out);
+		free(h);
+	}
+}
+
+static void on_durable(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("audit wake-up read failed", "errno=%d", errno);
+	held_release(arg, false);
+}
+
+/* Called by the audit flusher thread after each batch. */
+static void notify_durable(void *arg)
+{
+	struct api *a = arg;
+	uint64_t one = 1;
+
+	if (write(a->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		abort();	/* an eventfd write cannot fail but on overflow */
 }
 
 /* ---- connections ---- */
@@ -690,6 +765,9 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 {
 	struct api *a = calloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bs;
+
+	if (a)
+		a->efd = -1;
 	char host[64];
 	const char *colon = strrchr(cfg->listen, ':');
 	struct sockaddr_storage ss;
@@ -711,6 +789,13 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 	a->ctl = ctl;
 	a->base = base;
+	a->held_tail = &a->held;
+	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->efd < 0 || !(a->efd_ev = event_new(base, a->efd, EV_READ | EV_PERSIST, on_durable, a)) ||
+	    event_add(a->efd_ev, NULL)) {
+		snprintf(err, errlen, "cannot set up the audit wake-up");
+		goto fail;
+	}
 	a->deadline.tv_sec = cfg->deadline_s > 0 ? cfg->deadline_s : 10;
 	if (!(a->ssl_ctx = make_ssl_ctx(cfg, err, errlen)))
 		goto fail;
@@ -732,6 +817,10 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
 		a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
 				((struct sockaddr_in *)&ss)->sin_port);
+	if (audit_start_flusher(ctl->audit, notify_durable, a)) {
+		snprintf(err, errlen, "cannot start the audit flusher");
+		goto fail;
+	}
 	*out = a;
 	return 0;
 fail:
@@ -750,8 +839,16 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	/* Answers still held: their records are flushed when the flusher
+	 * stops; then hand them to evhttp before it goes. */
+	audit_stop_flusher(a->ctl->audit);
+	held_release(a, true);
 	if (a->http)
 		evhttp_free(a->http);
+	if (a->efd_ev)
+		event_free(a->efd_ev);
+	if (a->efd >= 0)
+		close(a->efd);
 	SSL_CTX_free(a->ssl_ctx);
 	free(a);
 }

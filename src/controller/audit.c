@@ -54,6 +54,14 @@ struct audit {
 	uint8_t (*hchunk[MAX_CHUNKS])[MERKLE_HASH_LEN];
 	uint64_t *ochunk[MAX_CHUNKS];
 
+	/* Optional flusher thread (audit_start_flusher): flushes whatever is
+	 * pending, then calls notify — for callers that never block. */
+	pthread_t flusher;
+	bool has_flusher, stop;
+	pthread_cond_t cv_pend;
+	void (*notify)(void *);
+	void *notify_arg;
+
 	pthread_mutex_t cp_mu;	/* one signer at a time */
 	char *cp_note;
 	size_t cp_len;
@@ -372,6 +380,7 @@ int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit 
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->cp_mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	pthread_cond_init(&a->cv_pend, NULL);
 	merkle_tree_init(&a->tree);
 	if (pub) {
 		EVP_PKEY_up_ref(pub);
@@ -401,6 +410,7 @@ void audit_close(struct audit *a)
 
 	if (!a)
 		return;
+	audit_stop_flusher(a);
 	/* Let a running flush finish so nothing is lost that a caller waits on. */
 	pthread_mutex_lock(&a->mu);
 	while (a->flushing)
@@ -425,6 +435,7 @@ void audit_close(struct audit *a)
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->cp_mu);
 	pthread_cond_destroy(&a->cv);
+	pthread_cond_destroy(&a->cv_pend);
 	free(a);
 }
 
@@ -528,6 +539,8 @@ int audit_append_nowait(struct audit *a, json_t *rec, uint64_t *index)
 			if (index)
 				*index = a->next;
 			a->next++;
+			if (a->has_flusher)
+				pthread_cond_signal(&a->cv_pend);
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -579,6 +592,68 @@ static void flush_locked(struct audit *a)
 	a->spare = b;
 	a->flushing = false;
 	pthread_cond_broadcast(&a->cv);
+	if (a->has_flusher && a->pend.n)
+		pthread_cond_signal(&a->cv_pend);
+	if (a->notify)
+		a->notify(a->notify_arg);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct audit *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->stop || (a->pend.n && !a->broken)) {
+		if (!a->flushing && a->pend.n && !a->broken)
+			flush_locked(a);
+		else
+			pthread_cond_wait(&a->cv_pend, &a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int audit_start_flusher(struct audit *a, void (*notify)(void *), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	a->notify = notify;
+	a->notify_arg = arg;
+	a->has_flusher = true;
+	rc = pthread_create(&a->flusher, NULL, flusher_main, a);
+	if (rc)
+		a->has_flusher = false;
+	pthread_mutex_unlock(&a->mu);
+	return -rc;
+}
+
+void audit_stop_flusher(struct audit *a)
+{
+	bool had;
+
+	pthread_mutex_lock(&a->mu);
+	had = a->has_flusher;
+	a->stop = true;
+	pthread_cond_signal(&a->cv_pend);
+	pthread_mutex_unlock(&a->mu);
+	if (had)
+		pthread_join(a->flusher, NULL);
+	pthread_mutex_lock(&a->mu);
+	a->has_flusher = false;
+	a->stop = false;
+	a->notify = NULL;
+	pthread_mutex_unlock(&a->mu);
+}
+
+int audit_status(struct audit *a)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = a->broken;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
 }
 
 int audit_wait(struct audit *a, uint64_t index)

@@ -36,6 +36,15 @@ int audit_append(struct audit *a, json_t *rec, uint64_t *index);
 int audit_append_nowait(struct audit *a, json_t *rec, uint64_t *index);
 int audit_wait(struct audit *a, uint64_t index);
 
+/* A thread that flushes whatever is pending as soon as it is, and calls
+ * notify(arg) after each batch (from that thread: keep it to a wake-up, such
+ * as an eventfd write). For callers that must not block on the disk. */
+int audit_start_flusher(struct audit *a, void (*notify)(void *), void *arg);
+/* Drain what is pending, stop the thread, forget notify. */
+void audit_stop_flusher(struct audit *a);
+/* 0, or the error that made the log refuse appends. */
+int audit_status(struct audit *a);
+
 uint64_t audit_size(struct audit *a);	/* durable records */
 uint64_t audit_flushes(struct audit *a);	/* fsync batches so far */
 
