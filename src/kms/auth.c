@@ -106,7 +106,7 @@ static int verify_sigv4(struct kms *k, const struct auth_http *h, const char *au
 		return deny(err, "InvalidSignatureException",
 			    "x-amz-content-sha256 does not match the body");
 
-	if (store_principal_by_akid(k->store, a.access_key_id, &p))
+	if (kms_principal_by_akid(k, a.access_key_id, now, &p))
 		return deny(err, "UnrecognizedClientException",
 			    "The security token included in the request is invalid.");
 	if (p.kind != PRINCIPAL_USER) {

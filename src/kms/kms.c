@@ -125,6 +125,98 @@ static void handles_forget(struct kms *k, const char *id)
 			memset(&k->handles[i], 0, sizeof(k->handles[i]));
 }
 
+static unsigned str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+const json_t *kms_policy_doc(struct kms *k, const char *text)
+{
+	unsigned i;
+
+	if (!text)
+		return NULL;
+	i = str_hash(text) % KMS_POLICY_CACHE;
+	if (k->policies[i].text && strcmp(k->policies[i].text, text) == 0)
+		return k->policies[i].doc;
+	free(k->policies[i].text);
+	json_decref(k->policies[i].doc);
+	k->policies[i].text = strdup(text);
+	k->policies[i].doc = k->policies[i].text ? json_loads(text, 0, NULL) : NULL;
+	return k->policies[i].doc;
+}
+
+static int key_copy(const struct kms_key *src, struct kms_key *dst)
+{
+	*dst = *src;
+	dst->description = strdup(src->description);
+	dst->policy = strdup(src->policy);
+	if (!dst->description || !dst->policy) {
+		store_key_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int kms_key_get(struct kms *k, const char *id, struct kms_key *out)
+{
+	unsigned i = str_hash(id) % KMS_ROW_CACHE;
+	uint64_t gen = store_generation(k->store);
+	int rc;
+
+	if (k->keys[i].gen == gen && k->keys[i].key.policy &&
+	    strcmp(k->keys[i].key.id, id) == 0)
+		return key_copy(&k->keys[i].key, out);
+	rc = store_key_get(k->store, id, out);
+	if (rc)
+		return rc;
+	store_key_clear(&k->keys[i].key);
+	if (key_copy(out, &k->keys[i].key) == 0)
+		k->keys[i].gen = gen;
+	return 0;
+}
+
+static int principal_copy(const struct kms_principal *src, struct kms_principal *dst)
+{
+	*dst = *src;
+	dst->secret_wrapped = NULL;
+	dst->policy = src->policy ? strdup(src->policy) : NULL;
+	dst->cert_subject = src->cert_subject ? strdup(src->cert_subject) : NULL;
+	if (src->secret_wrapped && (dst->secret_wrapped = malloc(src->secret_wrapped_len)))
+		memcpy(dst->secret_wrapped, src->secret_wrapped, src->secret_wrapped_len);
+	if ((src->policy && !dst->policy) || (src->cert_subject && !dst->cert_subject) ||
+	    (src->secret_wrapped && !dst->secret_wrapped)) {
+		store_principal_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int kms_principal_by_akid(struct kms *k, const char *akid, double now,
+			  struct kms_principal *out)
+{
+	unsigned i = str_hash(akid) % KMS_ROW_CACHE;
+	uint64_t gen = store_generation(k->store);
+	int rc;
+
+	if (k->principals[i].gen == gen && now - k->principals[i].loaded < KMS_PRINCIPAL_TTL &&
+	    now >= k->principals[i].loaded && strcmp(k->principals[i].p.akid, akid) == 0)
+		return principal_copy(&k->principals[i].p, out);
+	rc = store_principal_by_akid(k->store, akid, out);
+	if (rc)
+		return rc;
+	store_principal_clear(&k->principals[i].p);
+	if (principal_copy(out, &k->principals[i].p) == 0) {
+		k->principals[i].gen = gen;
+		k->principals[i].loaded = now;
+	}
+	return 0;
+}
+
 /* KeyId as a key id or key ARN of this region/account; aliases are not
  * implemented and are reported as not found. */
 static int resolve(struct call *x, const char *ref, char id[37])
@@ -149,7 +241,7 @@ static int load_key(struct call *x, const char *ref, struct kms_key *key)
 
 	if (resolve(x, ref, id))
 		return -1;
-	rc = store_key_get(x->k->store, id, key);
+	rc = kms_key_get(x->k, id, key);
 	if (rc == -ENOENT) {
 		char arn[128];
 
@@ -239,21 +331,16 @@ static int decide(struct call *x, const char *arn, const char *identity_policy,
 	char key_arn[128];
 	const char *resource = "*";
 	enum policy_effect eff = POLICY_NONE;
-	json_t *doc;
 
 	if (key) {
 		kms_key_arn(x->k, key->id, key_arn);
 		resource = key_arn;
-		doc = json_loads(key->policy, 0, NULL);
-		eff = policy_eval(doc, POLICY_KEY, arn, action, resource);
-		json_decref(doc);
+		eff = policy_eval(kms_policy_doc(x->k, key->policy), POLICY_KEY, arn,
+				  action, resource);
 	}
-	if (identity_policy && eff != POLICY_DENY) {
-		doc = json_loads(identity_policy, 0, NULL);
-		eff = policy_combine(eff, policy_eval(doc, POLICY_IDENTITY, arn, action,
-						      resource));
-		json_decref(doc);
-	}
+	if (identity_policy && eff != POLICY_DENY)
+		eff = policy_combine(eff, policy_eval(kms_policy_doc(x->k, identity_policy),
+						      POLICY_IDENTITY, arn, action, resource));
 	if (eff == POLICY_DENY)
 		return -EACCES;
 	if (eff == POLICY_ALLOW)
@@ -614,7 +701,8 @@ static int seal(struct call *x, const struct kms_key *key, const uint8_t *pt,
 /* Seals a plaintext to the registered public key of Recipient.HostId; a
  * key sent in the request is never trusted. A host may only ask for
  * material sealed to itself. */
-static int seal_for_recipient(struct call *x, const uint8_t *pt, size_t len)
+static int seal_for_recipient(struct call *x, const char *key_arn, const uint8_t *pt,
+			      size_t len)
 {
 	struct kms_principal host;
 	uint8_t out[BLOB_MAX_PLAINTEXT + HPKE_SEALED_OVERHEAD];
@@ -631,8 +719,10 @@ static int seal_for_recipient(struct call *x, const uint8_t *pt, size_t len)
 		return fail(x, "NotFoundException", "no host %.64s with a registered public key",
 			    x->r->recipient_host);
 	}
+	/* aad = the KeyId ARN of the response: the seal names its key. */
 	rc = hpke_seal_blob(host.pubkey, (const uint8_t *)KMS_HPKE_INFO,
-			    strlen(KMS_HPKE_INFO), NULL, 0, pt, len, out, sizeof(out), &out_len);
+			    strlen(KMS_HPKE_INFO), (const uint8_t *)key_arn, strlen(key_arn),
+			    pt, len, out, sizeof(out), &out_len);
 	store_principal_clear(&host);
 	if (rc)
 		return fail(x, "KMSInternalException", "HPKE seal failed");
@@ -688,7 +778,7 @@ static int op_generate_data_key(struct call *x, struct kms_key *key, int with_pt
 	if (!x->resp || set_b64(x->resp, "CiphertextBlob", blob, blen))
 		goto out;
 	if (with_pt && x->r->recipient_host)
-		rc = seal_for_recipient(x, x->k->scratch, n);
+		rc = seal_for_recipient(x, arn, x->k->scratch, n);
 	else if (with_pt)
 		rc = set_b64(x->resp, "Plaintext", x->k->scratch, n);
 	else
@@ -775,7 +865,7 @@ static int op_decrypt(struct call *x)
 			    "SYMMETRIC_DEFAULT");
 	rc = -1;
 	if (x->resp)
-		rc = x->r->recipient_host ? seal_for_recipient(x, x->k->scratch, b.ct_len)
+		rc = x->r->recipient_host ? seal_for_recipient(x, arn, x->k->scratch, b.ct_len)
 					  : set_b64(x->resp, "Plaintext", x->k->scratch, b.ct_len);
 	OPENSSL_cleanse(x->k->scratch, b.ct_len);
 out_key:
@@ -1280,6 +1370,14 @@ void kms_close(struct kms *k)
 {
 	if (!k)
 		return;
+	for (unsigned i = 0; i < KMS_POLICY_CACHE; i++) {
+		free(k->policies[i].text);
+		json_decref(k->policies[i].doc);
+	}
+	for (unsigned i = 0; i < KMS_ROW_CACHE; i++) {
+		store_key_clear(&k->keys[i].key);
+		store_principal_clear(&k->principals[i].p);
+	}
 	store_close(k->store);
 	hsm_close(k->hsm);
 	secmem_free(k->scratch, SCRATCH_LEN);

@@ -16,6 +16,9 @@
 #define KMS_HPKE_INFO "ward-kms recipient v1"
 #define KMS_HANDLE_CACHE 1024
 #define KMS_SIGKEY_CACHE 64
+#define KMS_POLICY_CACHE 64
+#define KMS_ROW_CACHE 256
+#define KMS_PRINCIPAL_TTL 2.0	/* admin CLI changes show within this */
 
 struct kms_config {
 	const char *db_path;
@@ -47,7 +50,32 @@ struct kms {
 	} handles[KMS_HANDLE_CACHE];
 	struct kms_sigkey *sigkeys;	/* secmem, KMS_SIGKEY_CACHE entries */
 	unsigned sigkey_next;
+	/* Parsed policies by text: parsing JSON per request was a hot spot. */
+	struct {
+		char *text;
+		json_t *doc;
+	} policies[KMS_POLICY_CACHE];
+	/* Key rows, valid while the store's write generation is unchanged
+	 * (this process is the only writer of keys). */
+	struct {
+		uint64_t gen;
+		struct kms_key key;
+	} keys[KMS_ROW_CACHE];
+	/* Principal rows by access key id, also bounded by a short TTL since
+	 * the admin CLI may add principals or policies while we run. */
+	struct {
+		uint64_t gen;
+		double loaded;
+		struct kms_principal p;
+	} principals[KMS_ROW_CACHE];
 };
+
+/* Cached lookups (copies the caller must clear). */
+int kms_key_get(struct kms *k, const char *id, struct kms_key *out);
+int kms_principal_by_akid(struct kms *k, const char *akid, double now,
+			  struct kms_principal *out);
+/* A parsed, cached policy document (owned by the cache) or NULL. */
+const json_t *kms_policy_doc(struct kms *k, const char *text);
 
 /* Who is calling: an authenticated user (SigV4) or host (mTLS). */
 struct kms_caller {

@@ -88,6 +88,7 @@ static const char schema[] =
 	" expires REAL NOT NULL, used INTEGER NOT NULL);";
 
 struct store {
+	uint64_t gen;
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_COUNT];
 };
@@ -167,9 +168,17 @@ static int bind_text(sqlite3_stmt *st, int i, const char *v)
 
 /* Runs a write statement to completion; -ENOENT when it changed nothing
  * and must_change is set. */
+uint64_t store_generation(const struct store *s)
+{
+	return s->gen;
+}
+
 static int run(struct store *s, sqlite3_stmt *st, int must_change)
 {
-	int rc = sqlite3_step(st);
+	int rc;
+
+	s->gen++;
+	rc = sqlite3_step(st);
 
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
@@ -188,6 +197,7 @@ static int begin(struct store *s) {
 
 static int commit(struct store *s, int rc)
 {
+	s->gen++;
 	if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -632,6 +642,7 @@ int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_i
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
 	bind_text(st, 2, key_id);
 	sqlite3_bind_double(st, 3, now);
+	s->gen++;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		col_copy(st, 0, caller, 160);

@@ -68,6 +68,8 @@ struct kms_principal {
 struct store;
 
 int store_open(const char *path, struct store **out);
+/* Incremented by every write: lets callers cache rows safely. */
+uint64_t store_generation(const struct store *s);
 void store_close(struct store *s);
 
 void store_key_clear(struct kms_key *k);

@@ -38,20 +38,22 @@ static int open_recipient(const char *body, const char *field, const char *keyfi
 {
 	json_t *o = json_loads(body, 0, NULL);
 	const char *b64 = json_string_value(json_object_get(o, field));
+	const char *arn = json_string_value(json_object_get(o, "KeyId"));
 	uint8_t blob[8192], pt[8192], pk[65];
 	size_t ptlen;
 	long n;
 	EVP_PKEY *key;
 	FILE *f;
 
-	if (!b64 || !(f = fopen(keyfile, "r")))
+	if (!b64 || !arn || !(f = fopen(keyfile, "r")))
 		return 1;
 	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	n = kms_b64_decode(b64, strlen(b64), blob, sizeof(blob));
 	if (!key || n <= 0 || hpke_public_key(key, pk) ||
 	    hpke_open_with_dh(blob, (size_t)n, pk, hpke_dh_pkey, key,
-			      (const uint8_t *)"ward-kms recipient v1", 21, NULL, 0,
+			      (const uint8_t *)"ward-kms recipient v1", 21,
+			      (const uint8_t *)arn, strlen(arn),
 			      pt, sizeof(pt), &ptlen)) {
 		fprintf(stderr, "kms_call: cannot open %s\n", field);
 		return 1;

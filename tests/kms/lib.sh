@@ -19,8 +19,10 @@ kms_setup() {
 	T=$(mktemp -d /tmp/ward-kms-test.XXXXXX)
 	trap kms_cleanup EXIT
 	mkdir "$T/tokens"
-	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-		"$T" > "$T/softhsm2.conf"
+	# Debian builds SoftHSM with the file object store only (it re-reads a
+	# generation file per operation); KMS_SOFTHSM_BACKEND overrides.
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = %s\nlog.level = ERROR\n' \
+		"$T" "${KMS_SOFTHSM_BACKEND:-file}" > "$T/softhsm2.conf"
 	export SOFTHSM2_CONF=$T/softhsm2.conf
 	echo 1234 > "$T/pin"
 	echo 87654321 > "$T/sopin"
