@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -65,10 +67,22 @@ static int open_file(struct backing *b, const char *path, uint64_t size, bool ro
 
 	if (create && !ro)
 		flags |= O_CREAT;
-	/* O_DIRECT keeps plaintext-free ciphertext out of the page cache and
-	 * avoids double caching; tmpfs and some filesystems refuse it. */
+	/* O_DIRECT avoids caching the store twice (the guest caches its own
+	 * plaintext); some filesystems refuse it. On tmpfs the page cache is
+	 * the store itself, so O_DIRECT buys nothing and buffered I/O lets us
+	 * use cheap non-blocking transfers (RWF_NOWAIT). */
 	fd = open(path, flags | O_DIRECT, 0600);
 	b->direct = fd >= 0;
+	if (fd >= 0) {
+		struct statfs sf;
+
+		if (fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC) {
+			close(fd);
+			fd = -1;
+			b->direct = false;
+			errno = EINVAL;
+		}
+	}
 	if (fd < 0 && errno == EINVAL)
 		fd = open(path, flags, 0600);
 	if (fd < 0) {

@@ -87,6 +87,7 @@ struct blkdev {
 	unsigned int inflight_total;
 	unsigned int notify;     /* bitmap of queues with unsignalled pushes */
 	bool broken_reported;
+	bool nowait_ok;          /* the store accepts RWF_NOWAIT */
 	struct req *free;
 	pthread_t thr;
 	blkdev_event_fn on_event;
@@ -287,13 +288,41 @@ static void complete(struct blkdev *d, struct req *r, uint8_t st)
 }
 
 static struct io_uring_sqe *get_sqe(struct blkdev *d);
-static int start_chunk(struct blkdev *d, struct req *r);
+
+static bool chunk_progress(struct blkdev *d, struct req *r, int res);
+
+/* Page-cache stores (tmpfs, buffered files): a transfer that cannot block is
+ * cheaper done right here than handed to an io_uring worker thread on the
+ * same core. RWF_NOWAIT fails with EAGAIN whenever it would block, and then
+ * io_uring takes it. Returns bytes moved, or 0 to use io_uring. */
+static ssize_t try_nowait(struct blkdev *d, struct req *r)
+{
+	struct iovec v = { r->buf + r->cdone, r->chunk - r->cdone };
+	off_t at = (off_t)(r->off + r->done + r->cdone);
+	ssize_t n;
+
+	if (d->b.direct || !d->nowait_ok)
+		return 0;
+	n = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, &v, 1, at, RWF_NOWAIT)
+				       : pwritev2(d->b.fd, &v, 1, at, RWF_NOWAIT);
+	if (n < 0 && errno == EOPNOTSUPP)
+		d->nowait_ok = false;
+	return n > 0 ? n : 0;
+}
 
 static void submit_rw(struct blkdev *d, struct req *r)
 {
-	struct io_uring_sqe *sqe = get_sqe(d);
+	struct io_uring_sqe *sqe;
 	bool rd = r->type == VIRTIO_BLK_T_IN;
 
+	if (r->bounce) {
+		ssize_t n;
+
+		while ((n = try_nowait(d, r)) > 0)
+			if (!chunk_progress(d, r, (int)n))
+				return; /* completed */
+	}
+	sqe = get_sqe(d);
 	if (r->bounce) {
 		/* The current chunk: [done, done + chunk), cdone of it moved. */
 		uint8_t *p = r->buf + r->cdone;
@@ -323,16 +352,45 @@ static void submit_rw(struct blkdev *d, struct req *r)
 	io_uring_sqe_set_data(sqe, r);
 }
 
-/* Start the next chunk of a bounce-buffered request (writes are encrypted
- * here, reads decrypted when the chunk arrives). */
-static int start_chunk(struct blkdev *d, struct req *r)
+/* Set up the chunk at r->done of a bounce-buffered request; a write chunk
+ * is encrypted into the bounce buffer here. */
+static int prep_chunk(struct blkdev *d, struct req *r)
 {
 	r->chunk = r->len - r->done < BOUNCE_CHUNK ? r->len - r->done : BOUNCE_CHUNK;
 	r->cdone = 0;
 	if (r->type == VIRTIO_BLK_T_OUT && encrypt_in(d, r, r->done, r->chunk))
 		return -EIO;
-	submit_rw(d, r);
 	return 0;
+}
+
+/* Account `res` bytes (>= 0) moved for the current chunk. Returns true when
+ * more I/O must be submitted, false when the request was completed. */
+static bool chunk_progress(struct blkdev *d, struct req *r, int res)
+{
+	if (res == 0 && r->type == VIRTIO_BLK_T_IN) {
+		memset(r->buf + r->cdone, 0, r->chunk - r->cdone); /* sparse tail */
+		res = (int)(r->chunk - r->cdone);
+	} else if (res == 0) {
+		complete(d, r, VIRTIO_BLK_S_IOERR);
+		return false;
+	}
+	r->cdone += (size_t)res;
+	if (r->cdone < r->chunk)
+		return true;
+	if (r->type == VIRTIO_BLK_T_IN && decrypt_out(d, r, r->done, r->chunk)) {
+		complete(d, r, VIRTIO_BLK_S_IOERR);
+		return false;
+	}
+	r->done += r->chunk;
+	if (r->done == r->len) {
+		complete(d, r, VIRTIO_BLK_S_OK);
+		return false;
+	}
+	if (prep_chunk(d, r)) {
+		complete(d, r, VIRTIO_BLK_S_IOERR);
+		return false;
+	}
+	return true;
 }
 
 static void on_cqe(struct blkdev *d, struct req *r, int res)
@@ -347,29 +405,8 @@ static void on_cqe(struct blkdev *d, struct req *r, int res)
 		return;
 	}
 	if (r->bounce) {
-		if (res == 0 && r->type == VIRTIO_BLK_T_IN) {
-			memset(r->buf + r->cdone, 0, r->chunk - r->cdone); /* sparse tail */
-			res = (int)(r->chunk - r->cdone);
-		} else if (res == 0) {
-			complete(d, r, VIRTIO_BLK_S_IOERR);
-			return;
-		}
-		r->cdone += (size_t)res;
-		if (r->cdone < r->chunk) {
+		if (chunk_progress(d, r, res))
 			submit_rw(d, r);
-			return;
-		}
-		if (r->type == VIRTIO_BLK_T_IN && decrypt_out(d, r, r->done, r->chunk)) {
-			complete(d, r, VIRTIO_BLK_S_IOERR);
-			return;
-		}
-		r->done += r->chunk;
-		if (r->done < r->len) {
-			if (start_chunk(d, r))
-				complete(d, r, VIRTIO_BLK_S_IOERR);
-			return;
-		}
-		complete(d, r, VIRTIO_BLK_S_OK);
 		return;
 	}
 	if (res == 0) {
@@ -621,8 +658,9 @@ static int start_req(struct blkdev *d, struct req *r)
 		return sync_rw(d, r);
 	r->bounce = d->xts || (d->b.direct && !iov_aligned(r->data, r->ndata));
 	if (r->bounce) {
-		if (req_buf(r) || start_chunk(d, r))
+		if (req_buf(r) || prep_chunk(d, r))
 			return VIRTIO_BLK_S_IOERR;
+		submit_rw(d, r); /* may complete the request right away */
 		return -1;
 	}
 	submit_rw(d, r);
@@ -832,6 +870,7 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	d->on_event = cfg->on_event;
 	d->opaque = cfg->opaque;
 	d->stop_fd = d->ring_fd = -1;
+	d->nowait_ok = true;
 	rc = backing_open(&d->b, cfg->backing, cfg->size, cfg->readonly, cfg->create, err, errlen);
 	if (rc)
 		goto err_free;

@@ -6,11 +6,13 @@ S=${WARD_SOURCE_ROOT:?}
 WARD_BLK=$B/src/blk/ward-blk
 DRIVER=$B/tests/blk/vu_driver
 T=$(mktemp -d /tmp/ward-blk-test.XXXXXX)
+# tmpfs for stores that should take the page-cache (non-O_DIRECT) path
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then SHM=$(mktemp -d /dev/shm/ward-blk-test.XXXXXX); else SHM=$T; fi
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
+	rm -rf "$T" "$SHM"
 }
 trap cleanup EXIT
 skip() { echo "SKIP: $*"; exit 77; }
