@@ -238,15 +238,70 @@ static void state_init(struct fw_state *out)
 	out->img.blk_fd = -1;
 }
 
+/* Pick the slot to boot from the pointer (trial / confirm / revert, see
+ * docs/firmware.md) and load it verified into s. Nothing is measured yet,
+ * so a failed trial slot can fall back within this boot. */
+static int pick_slot(struct tpm *t, const char *state_dir, const char *fwdir,
+		     const struct fw_secret *sec, struct fw_slot *s, bool *trial,
+		     bool *fell_back, char *err, size_t errlen)
+{
+	struct fw_pointer ptr;
+	char slot;
+	int rc;
+
+	rc = fw_pointer_load(fwdir, &ptr, err, errlen);
+	if (rc)
+		return rc;
+	slot = ptr.active;
+	*trial = ptr.state == FW_SLOT_TRIAL;
+	if (*trial && ptr.tries >= 1) {
+		/* A trial boot started and never confirmed: go back. */
+		log_warn("firmware trial slot did not confirm, reverting", "slot=%c", slot);
+		goto fall_back;
+	}
+	if (*trial) {
+		ptr.tries++;
+		rc = fw_pointer_store(fwdir, &ptr);
+		if (rc) {
+			snprintf(err, errlen, "cannot record the trial boot: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	rc = load_checked(t, state_dir, fwdir, slot, sec, ptr.version, s, err, errlen);
+	if (!rc || !*trial)
+		return rc;
+	log_warn("firmware trial slot failed verification", "slot=%c reason=\"%s\"", slot, err);
+fall_back:
+	slot = other(slot);
+	*trial = false;
+	*fell_back = true;
+	rc = revert(fwdir, slot);
+	if (rc) {
+		snprintf(err, errlen, "cannot revert the slot pointer: %s", strerror(-rc));
+		return rc;
+	}
+	rc = fw_pointer_load(fwdir, &ptr, err, errlen);
+	if (!rc)
+		rc = load_checked(t, state_dir, fwdir, slot, sec, ptr.version, s, err, errlen);
+	return rc;
+}
+
+/* After a good trial boot: confirm the slot, keeping its version. */
+static int confirm(const char *fwdir, const struct fw_slot *s)
+{
+	struct fw_pointer p = { .active = s->slot, .state = FW_SLOT_CONFIRMED,
+				.version = s->m.version };
+
+	return fw_pointer_store(fwdir, &p);
+}
+
 int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 {
-	char fwdir[PATH_MAX], err[224], err2[224];
+	char fwdir[PATH_MAX], err[224];
 	struct fw_secret *sec = NULL;
-	struct fw_pointer ptr;
 	struct fw_slot s = { .manifest_buf = NULL };
 	struct tpm *t = NULL;
-	bool trial, fell_back = false;
-	char slot;
+	bool trial = false, fell_back = false;
 	int rc;
 
 	state_init(out);
@@ -263,63 +318,14 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	}
 	sec = secmem_alloc(sizeof(*sec));
 	if (!sec) {
-		rc = -ENOMEM;
 		say(out, "no locked memory for the store key");
 		goto out;
 	}
 	/* First, before anything is measured: the key is sealed to PCR 12 =
 	 * the good controller and PCRs 13/15 still zero. */
 	rc = unseal_secret(t, state_dir, sec, err, sizeof(err));
-	if (rc) {
-		say(out, "%s", err);
-		goto out;
-	}
-	rc = fw_pointer_load(fwdir, &ptr, err, sizeof(err));
-	if (rc) {
-		say(out, "%s", err);
-		goto out;
-	}
-	slot = ptr.active;
-	trial = ptr.state == FW_SLOT_TRIAL;
-	if (trial && ptr.tries >= 1) {
-		/* A trial boot started and never confirmed: go back. */
-		log_warn("firmware trial slot did not confirm, reverting", "slot=%c", slot);
-		slot = other(slot);
-		trial = false;
-		fell_back = true;
-		rc = revert(fwdir, slot);
-		if (rc) {
-			say(out, "cannot revert the slot pointer: %s", strerror(-rc));
-			goto out;
-		}
-		rc = fw_pointer_load(fwdir, &ptr, err, sizeof(err));
-		if (rc) {
-			say(out, "%s", err);
-			goto out;
-		}
-	} else if (trial) {
-		ptr.tries++;
-		rc = fw_pointer_store(fwdir, &ptr);
-		if (rc) {
-			say(out, "cannot record the trial boot: %s", strerror(-rc));
-			goto out;
-		}
-	}
-	rc = load_checked(t, state_dir, fwdir, slot, sec, ptr.version, &s, err, sizeof(err));
-	if (rc && trial) {
-		log_warn("firmware trial slot failed verification", "slot=%c reason=\"%s\"", slot, err);
-		slot = other(slot);
-		trial = false;
-		fell_back = true;
-		rc = revert(fwdir, slot);
-		if (!rc)
-			rc = fw_pointer_load(fwdir, &ptr, err2, sizeof(err2));
-		if (!rc)
-			rc = load_checked(t, state_dir, fwdir, slot, sec, ptr.version, &s,
-					  err2, sizeof(err2));
-		if (rc)
-			snprintf(err, sizeof(err), "%s", err2);
-	}
+	if (!rc)
+		rc = pick_slot(t, state_dir, fwdir, sec, &s, &trial, &fell_back, err, sizeof(err));
 	if (rc) {
 		say(out, "%s", err);
 		goto out;
@@ -328,23 +334,18 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	if (!rc)
 		rc = compare_golden(t, &s.golden, err, sizeof(err));
 	if (rc) {
-		if (trial && revert(fwdir, other(slot)) == 0)
-			say(out, "%s; reverted to slot %c for the next boot", err, other(slot));
+		if (trial && revert(fwdir, other(s.slot)) == 0)
+			say(out, "%s; reverted to slot %c for the next boot", err, other(s.slot));
 		else
 			say(out, "%s", err);
 		goto out;
 	}
-	if (trial) {
-		/* Confirm before advancing the counter: a crash in between
-		 * leaves the new slot confirmed and the counter catches up on
-		 * the next boot; the reverse order could strand the host. */
-		ptr.state = FW_SLOT_CONFIRMED;
-		ptr.tries = 0;
-		rc = fw_pointer_store(fwdir, &ptr);
-		if (rc) {
-			say(out, "cannot confirm slot %c: %s", slot, strerror(-rc));
-			goto out;
-		}
+	/* Confirm before advancing the counter: a crash in between leaves the
+	 * new slot confirmed and the counter catches up on the next boot; the
+	 * reverse order could strand the host with no slot the counter allows. */
+	if (trial && (rc = confirm(fwdir, &s))) {
+		say(out, "cannot confirm slot %c: %s", s.slot, strerror(-rc));
+		goto out;
 	}
 	rc = fw_counter_advance(t, sec->nv_base, s.m.counter, err, sizeof(err));
 	if (rc) {
@@ -353,17 +354,19 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	}
 	take_images(&s, &out->img);
 	out->in_service = true;
-	out->slot = slot;
+	out->slot = s.slot;
 	out->version = s.m.version;
-	say(out, "in service: slot %c, store version %llu%s", slot,
+	say(out, "in service: slot %c, store version %llu%s", s.slot,
 	    (unsigned long long)s.m.version, fell_back ? " (fell back from a failed update)" : "");
 	sess.secret = sec;
 	sec = NULL;
 	snprintf(sess.state_dir, sizeof(sess.state_dir), "%s", state_dir);
-	sess.slot = slot;
+	sess.slot = s.slot;
 	sess.version = s.m.version;
-	memcpy(sess.pcr12, s.golden.value[0], FW_SHA256_LEN);
-	log_info("firmware verified and measured", "slot=%c version=%llu images=%u", slot,
+	for (unsigned i = 0; i < s.golden.n; i++)
+		if (s.golden.pcr[i] == TPM_PCR_BOOT)
+			memcpy(sess.pcr12, s.golden.value[i], FW_SHA256_LEN);
+	log_info("firmware verified and measured", "slot=%c version=%llu images=%u", s.slot,
 		 (unsigned long long)s.m.version, s.m.n_images);
 out:
 	if (!out->in_service)
