@@ -276,6 +276,17 @@ case_update() {
 	check "... and says so" grep -q "^reason=.*fell back" "$W/out"
 	boot
 	check "... and keeps booting version 3" in_service 3 || show
+	# A new slot that verifies but measures differently from its golden set
+	# (signed for another controller): out of service once, reverted.
+	boot --update "$W/v5.pkg"
+	check "update to version 5 staged again" grep -q "^update=staged" "$W/out"
+	cp "$W/ctl" "$W/ctl.other"; printf 'other' >>"$W/ctl.other"
+	"$FT" sign-golden --state "$W/st" --slot B --controller "$W/ctl.other" || fail "sign-golden"
+	boot
+	check "new slot off its golden set -> out of service, reverted for the next boot" \
+		out_of_service "differ from the golden set at PCR 12; reverted to slot A" || show
+	boot
+	check "... and the next boot is version 3 again" in_service 3 || show
 }
 
 # MCUboot-sim-style power cuts: interrupt after every single write of the
