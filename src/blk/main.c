@@ -226,6 +226,7 @@ static int start_standalone(struct vspec *v, int slot)
 	if (rc) {
 		fprintf(stderr, "ward-blk: %s\n", err);
 		close(cfg.listen_fd);
+		unlink(v->socket);
 		xts_destroy(x);
 		return rc;
 	}
@@ -461,5 +462,8 @@ out:
 			blkdev_destroy(vols[i].dev);
 			vols[i].dev = NULL;
 		}
+	for (int i = 0; i < nspecs; i++)
+		if (specs[i].socket)
+			unlink(specs[i].socket); /* standalone: remove our socket paths */
 	return rc ? 1 : 0;
 }
