@@ -228,8 +228,10 @@ int fw_manifest_build(const struct fw_manifest *m, const char *key_pem_path,
 	FILE *f;
 	int rc = -EINVAL;
 
-	if (m->n_images < 1 || m->n_images > FW_MAX_IMAGES)
-		return bad(err, errlen, "need 1..%d images", FW_MAX_IMAGES), -EINVAL;
+	if (m->n_images < 1 || m->n_images > FW_MAX_IMAGES) {
+		bad(err, errlen, "need 1..%d images", FW_MAX_IMAGES);
+		return -EINVAL;
+	}
 	for (unsigned i = 0; i < m->n_images; i++)
 		len += 1 + strlen(m->img[i].name) + 10 + FW_SHA256_LEN;
 	len += MANIFEST_TRAILER;
