@@ -67,10 +67,17 @@ start_ctl() {
 }
 
 stop_ctl() {
+	local rc
 	[ -n "$CTL_PID" ] || return 0
 	kill "$CTL_PID" 2>/dev/null
 	wait "$CTL_PID" 2>/dev/null
+	rc=$?
 	CTL_PID=""
+	[ "$rc" = 0 ] || fail "controller exited with status $rc on SIGTERM"
+	if grep -q 'Sanitizer' "$W/ctl.log"; then
+		fail "sanitizer report in the controller log"
+		grep -A30 'Sanitizer' "$W/ctl.log" | head -60
+	fi
 }
 
 # req ROLE METHOD PATH [BODY]: sets STATUS and BODY (file $W/body).

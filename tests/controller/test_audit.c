@@ -307,7 +307,7 @@ static void test_record_parser(void **st)
 		"{\"index\":5.0,\"time\":\"t\",\"type\":\"api\"}",
 		"{\"index\":5,\"time\":\"t\",\"type\":\"api\",\"x\":[1]}",	/* nested */
 		"{\"index\":5,\"index\":5,\"time\":\"t\",\"type\":\"api\"}",
-		"{\"index\":5,\"time\":\"\\u00e9\",\"type\":\"api\"}" "x",	/* trailing */
+		"{\"index\":5,\"time\":\"\\u00e9\",\"type\":\"api\"}x",	/* trailing */
 		"[]", "", "{",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
