@@ -4,9 +4,13 @@
 # and without Recipient (HPKE to a host key). Reference in the same run: the
 # same load against a request ward-kms refuses before any crypto (unsigned),
 # i.e. the TLS + HTTP ceiling of this machine. Prints a table, writes
-# $OUT_JSON (default build dir), last line: kms_decrypt_per_s=N p99_ms=X.
+# JSON, last line: kms_decrypt_per_s=N p99_ms=X.
+# Usage: run.sh [BUILD_DIR [OUT_JSON]] (scripts/bench.sh passes both).
 set -euo pipefail
-B=${WARD_BUILD_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+B=${1:-${WARD_BUILD_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
+B=$(cd "$B" && pwd)
+OUT_JSON=${2:-$B/bench/kms/results.json}
+case $OUT_JSON in /*) ;; *) OUT_JSON=$PWD/$OUT_JSON ;; esac
 export WARD_BUILD_ROOT=$B
 SECS=${KMS_BENCH_SECONDS:-5}
 CONNS=${KMS_BENCH_CONNS:-16}
@@ -34,7 +38,6 @@ run decrypt_recipient Decrypt "{\"CiphertextBlob\":\"$BLOB\",\"EncryptionContext
 run generate_data_key GenerateDataKey "{\"KeyId\":\"$KID\",\"KeySpec\":\"AES_256\",\"EncryptionContext\":{\"volume\":\"vol-1\"}}"
 run generate_data_key_recipient GenerateDataKey "{\"KeyId\":\"$KID\",\"KeySpec\":\"AES_256\",\"EncryptionContext\":{\"volume\":\"vol-1\"},$REC}"
 kms_stop
-OUT_JSON=${OUT_JSON:-$B/bench/kms/results.json}
 python3 - "$T/results" "$OUT_JSON" <<'PY'
 import json, sys
 rows = {}
