@@ -23,7 +23,7 @@
 #include "hv/boot/boot.h"
 #include "hv/dev/pci.h"
 #include "hv/dev/virtio_pci.h"
-#include "hv/sandbox.h"
+#include "hv/allowlist.h"
 #include "hv/serial.h"
 #include "hv/vm.h"
 #include "log.h"
@@ -481,7 +481,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ward-hv: burstable instance: %s(this host lacks these "
 			"protections; see docs/threat-model.md)\n", err);
 	/* Everything ward-hv will ever need from the host is open now. */
-	if (sandbox_isolate(&o.sandbox, err, sizeof(err))) {
+	if (sandbox_isolate(&o.sandbox, "ward-hv", err, sizeof(err))) {
 		fail("%s", err);
 		goto out_vm;
 	}
@@ -498,13 +498,13 @@ int main(int argc, char **argv)
 	if (vcpus_create(&vm, o.vcpus, o.ncpus ? o.cpus : NULL, err, sizeof(err)) ||
 	    boot_setup_vcpu(vm.vcpus[0].fd, &entry, &vm.mem, err, sizeof(err)) ||
 	    vcpus_start(&vm, err, sizeof(err)) ||
-	    sandbox_lock(&o.sandbox, err, sizeof(err))) {
+	    hv_sandbox_lock(&o.sandbox, err, sizeof(err))) {
 		fail("%s", err);
 		vm_stop(&vm, HV_EXIT_SETUP);
 		vcpus_stop(&vm);
 		goto out_vcpus;
 	}
-	sandbox_test_forbidden("vmm");
+	hv_sandbox_test_forbidden("vmm");
 	vcpus_go(&vm);
 	wait_for_stop(&vm, sigfd);
 	vcpus_stop(&vm);

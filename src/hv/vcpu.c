@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "hv/bus.h"
-#include "hv/sandbox.h"
+#include "hv/allowlist.h"
 #include "log.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -233,12 +233,12 @@ static void *vcpu_thread(void *arg)
 	pthread_mutex_unlock(&v->vm->go_lock);
 	if (atomic_load(&v->vm->stopping))
 		return NULL;
-	if (v->vm->sandbox && sandbox_vcpu(v->vm->sandbox) < 0) {
+	if (v->vm->sandbox && hv_sandbox_vcpu(v->vm->sandbox) < 0) {
 		fprintf(stderr, "ward-hv: cannot install the vCPU %d seccomp filter\n", v->id);
 		vm_stop(v->vm, HV_EXIT_SETUP);
 		return NULL;
 	}
-	sandbox_test_forbidden("vcpu");
+	hv_sandbox_test_forbidden("vcpu");
 
 	while (!atomic_load(&v->vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

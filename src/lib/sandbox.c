@@ -1,0 +1,244 @@
+/* sandbox: namespaces, empty root, Landlock, privilege drop and seccomp
+ * building blocks shared by ward-hv and the card processes. */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/landlock.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef CAP_LAST_CAP
+#define CAP_LAST_CAP 40
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WARD_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WARD_SANITIZED 1
+#endif
+#endif
+
+#ifdef WARD_SANITIZED
+#include <sanitizer/lsan_interface.h>
+#endif
+
+static int fail(char *err, size_t errlen, int rc, const char *what)
+{
+	snprintf(err, errlen, "sandbox: %s: %s", what, strerror(-rc));
+	return rc;
+}
+
+/* An empty, read-only tmpfs becomes "/": nothing to open, exec or pivot to.
+ * Any existing directory can serve as the mount point inside our private
+ * mount namespace; /proc always exists. */
+static int empty_root(char *err, size_t errlen)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(err, errlen, -errno, "making mounts private");
+	if (mount("ward-empty-root", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=4k,nr_inodes=2,mode=0555") < 0)
+		return fail(err, errlen, -errno, "mounting the empty root");
+	if (chdir("/proc") < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(err, errlen, -errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return fail(err, errlen, -errno, "detaching the old root");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return fail(err, errlen, -errno, "remounting the root read-only");
+	return 0;
+}
+
+/* Landlock: handle every filesystem access right this kernel knows and
+ * grant none. Best effort: reported, not fatal, where unsupported. */
+static void landlock_deny_all(void)
+{
+	struct landlock_ruleset_attr attr = { 0 };
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	int fd;
+
+	if (abi < 1) {
+		log_warn("Landlock not available on this kernel", "errno=%d", errno);
+		return;
+	}
+	attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;  /* ABI 1 */
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER << 1;    /* TRUNCATE */
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd < 0 || syscall(SYS_landlock_restrict_self, fd, 0) < 0)
+		log_warn("Landlock restriction failed", "errno=%d", errno);
+	if (fd >= 0)
+		close(fd);
+}
+
+int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
+		    char *err, size_t errlen)
+{
+	struct rlimit no_core = { 0, 0 };
+	int rc;
+
+	if (!c->enabled) {
+		log_warn("sandbox disabled by --no-sandbox: for debugging only");
+		return 0;
+	}
+#ifdef WARD_SANITIZED
+	/* LeakSanitizer's exit-time scan needs /proc and ptrace, which the
+	 * sandbox takes away: scan now (this also disables the exit scan). */
+	__lsan_do_leak_check();
+#endif
+	/* Guest memory, keys and backend state must never reach a core file. */
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
+		return fail(err, errlen, -errno, "disabling core dumps");
+	if (geteuid() == 0) {
+		if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+			return fail(err, errlen, -errno, "unshare of mount/net/ipc/uts namespaces");
+		rc = empty_root(err, errlen);
+		if (rc)
+			return rc;
+		(void)!sethostname(hostname, strlen(hostname));
+	} else {
+		log_warn("not started as root: no namespaces, empty root or uid change; "
+			 "no_new_privs, Landlock and seccomp still apply");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail(err, errlen, -errno, "no_new_privs");
+	landlock_deny_all();
+	return 0;
+}
+
+static void tighten_nofile(unsigned int headroom)
+{
+	int top = 0;
+	struct rlimit rl;
+
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			top = fd;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)top + 1 + headroom;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int sandbox_drop_privileges(const struct sandbox_cfg *c, unsigned int fd_headroom,
+			    char *err, size_t errlen)
+{
+	if (!c->enabled)
+		return 0;
+	tighten_nofile(fd_headroom);
+	if (geteuid() != 0)
+		return 0;
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return fail(err, errlen, -errno, "dropping the capability bounding set");
+	if (setgroups(0, NULL) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+	    setresuid(c->uid, c->uid, c->uid) < 0)
+		return fail(err, errlen, -errno, "changing to the unprivileged uid/gid");
+	/* A uid change from 0 clears the capability sets; make sure. */
+	if (setresuid(0, 0, 0) == 0)
+		return fail(err, errlen, -EPERM, "could regain root after dropping it");
+	return 0;
+}
+
+scmp_filter_ctx sandbox_filter_new(bool tsync)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+
+	if (!ctx)
+		return NULL;
+	/* no_new_privs is already set (sandbox_isolate); libseccomp must not
+	 * call prctl itself, which later filters forbid. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) ||
+	    (tsync && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1))) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int sandbox_allow(scmp_filter_ctx ctx, int nr)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+/* Spelled out: libseccomp's SCMP_Ax macros leave fields implicit, which
+ * clang's -Wmissing-field-initializers rejects. */
+int sandbox_allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
+		     enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp cmp = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
+int sandbox_allow_runtime(scmp_filter_ctx ctx)
+{
+	static const struct { int nr; const char *why; } base[] = {
+		{ SCMP_SYS(read), "eventfds, sockets, pipes" },
+		{ SCMP_SYS(write), "console, eventfds, log lines" },
+		{ SCMP_SYS(close), "fds of reset devices" },
+		{ SCMP_SYS(futex), "locks, thread join" },
+		{ SCMP_SYS(rt_sigreturn), "return from a signal handler" },
+		{ SCMP_SYS(rt_sigprocmask), "glibc around thread exit" },
+		{ SCMP_SYS(exit), "thread exit" },
+		{ SCMP_SYS(exit_group), "process exit" },
+		{ SCMP_SYS(madvise), "glibc returns a dead thread's stack, free()" },
+		{ SCMP_SYS(munmap), "free() of large blocks, teardown" },
+		{ SCMP_SYS(brk), "malloc" },
+		{ SCMP_SYS(getpid), "pthread_kill" },
+		{ SCMP_SYS(gettid), "pthread_kill" },
+		{ SCMP_SYS(tgkill), "pthread_kill (wake a thread)" },
+		{ SCMP_SYS(clock_gettime), "when the vDSO is unavailable" },
+		{ SCMP_SYS(restart_syscall), "interrupted sleeps" },
+#ifdef WARD_SANITIZED
+		{ SCMP_SYS(sigaltstack), "sanitizer runtime" },
+		{ SCMP_SYS(prlimit64), "sanitizer runtime" },
+		{ SCMP_SYS(sched_yield), "sanitizer runtime" },
+#endif
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		if ((rc = sandbox_allow(ctx, base[i].nr)))
+			return rc;
+	/* malloc may map memory, never executable memory. */
+	if ((rc = sandbox_allow_if(ctx, SCMP_SYS(mmap), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))
+		return rc;
+	return sandbox_allow_if(ctx, SCMP_SYS(mprotect), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+}
+
+int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c)
+{
+	int rc = c->enabled ? seccomp_load(ctx) : 0;
+
+	seccomp_release(ctx);
+	return rc;
+}
+
+void sandbox_test_forbidden(const char *env, const char *kind)
+{
+#ifdef WARD_TEST_HOOKS
+	const char *want = getenv(env);
+
+	if (!want || strcmp(want, kind) != 0)
+		return;
+	fprintf(stderr, "test hook: %s thread attempts socket()\n", kind);
+	(void)socket(AF_INET, SOCK_STREAM, 0);
+	fprintf(stderr, "test hook: socket() was NOT blocked\n");
+#else
+	(void)env;
+	(void)kind;
+#endif
+}

@@ -1,0 +1,51 @@
+/* sandbox: the lockdown every ward process applies to itself (OpenBSD
+ * vmd's pledge, done with Linux tools): namespaces and an empty read-only
+ * root, no core dumps, no_new_privs, Landlock, an unprivileged uid/gid with
+ * no capabilities, and helpers to build seccomp allowlists whose default is
+ * kill-process. Each process keeps its own allowlist, with a reason per
+ * syscall, next to its code (src/hv/sandbox.c, src/blk/sandbox.c). */
+#ifndef WARD_SANDBOX_H
+#define WARD_SANDBOX_H
+
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct sandbox_cfg {
+	uid_t uid;        /* unprivileged uid/gid the process runs as */
+	gid_t gid;
+	bool enabled;     /* false only for --no-sandbox (debugging; logged) */
+};
+
+/* Single-threaded, after every file, device and socket the process will
+ * ever need is open: no core dumps, not dumpable; as root: new mount, net,
+ * IPC and UTS namespaces and an empty read-only root; no_new_privs;
+ * Landlock denying all filesystem access. */
+int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
+		    char *err, size_t errlen);
+
+/* RLIMIT_NOFILE = highest open fd + 1 + fd_headroom; as root: empty
+ * capability bounding set, no supplementary groups, setresgid/setresuid to
+ * the configured ids (and check root cannot be regained). */
+int sandbox_drop_privileges(const struct sandbox_cfg *c, unsigned int fd_headroom,
+			    char *err, size_t errlen);
+
+/* seccomp allowlists: default action kill-process, no_new_privs already
+ * set by sandbox_isolate. tsync applies the filter to every thread. */
+scmp_filter_ctx sandbox_filter_new(bool tsync);
+int sandbox_allow(scmp_filter_ctx ctx, int nr);
+/* Allow nr when argument `arg` compares `op` with a (and b, for masked). */
+int sandbox_allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
+		     enum scmp_compare op, scmp_datum_t a, scmp_datum_t b);
+/* What any ward thread needs to live and die: read/write/close, futex,
+ * signals return, exit, memory for malloc (never PROT_EXEC), clocks. */
+int sandbox_allow_runtime(scmp_filter_ctx ctx);
+/* Load (unless disabled) and release. Returns 0 or negative errno. */
+int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c);
+
+/* Test builds only: when environment variable `env` equals `kind`, attempt
+ * a forbidden syscall (socket) so tests can watch the process die of SIGSYS. */
+void sandbox_test_forbidden(const char *env, const char *kind);
+
+#endif
