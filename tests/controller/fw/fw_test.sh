@@ -12,7 +12,7 @@ B=${WARD_BUILD_ROOT:?}
 S=${WARD_SOURCE_ROOT:?}
 W=${WARD_SWTPM_DIR:?}/work
 FT=$B/src/controller/fw/ward-fwtool
-BOOT=$B/src/controller/fw/ward-boot
+BOOT=$B/src/boot/ward-boot
 KEY=$S/src/controller/fw/keys/TEST-vendor-ed25519.pem
 export TSS2_LOG=all+none
 port=${WARD_TPM_TCTI##*port=}
