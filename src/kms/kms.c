@@ -109,7 +109,7 @@ static int key_handle(struct kms *k, const char *id, uint32_t version,
 		return 0;
 	}
 	label_of(id, version, label);
-	rc = hsm_key_find(k->hsm, 0, label, h);
+	rc = hsm_key_find(k->hsm, k->sess, label, h);
 	if (rc)
 		return rc;
 	snprintf(k->handles[idx].id, sizeof(k->handles[idx].id), "%s", id);
@@ -491,7 +491,7 @@ static int op_create_key(struct call *x)
 	/* HSM first, then the durable row: a crash in between leaves an
 	 * unreferenced HSM object, never a key row without material. */
 	label_of(key.id, 1, label);
-	rc = hsm_key_create(x->k->hsm, 0, label, &h);
+	rc = hsm_key_create(x->k->hsm, x->k->sess, label, &h);
 	if (rc == 0)
 		rc = store_key_insert(x->k->store, &key);
 	if (rc) {
@@ -560,7 +560,7 @@ static int rotate(struct kms *k, const char *id, uint32_t cur, double now)
 	int rc;
 
 	label_of(id, cur + 1, label);
-	rc = hsm_key_create(k->hsm, 0, label, &h);
+	rc = hsm_key_create(k->hsm, k->sess, label, &h);
 	/* A crash after creating the object but before the row: reuse it. */
 	if (rc == -EEXIST)
 		rc = 0;
@@ -691,7 +691,7 @@ static int seal(struct call *x, const struct kms_key *key, const uint8_t *pt,
 	if (RAND_bytes(iv, sizeof(iv)) != 1 ||
 	    blob_header(key->id, key->version, iv, aad) ||
 	    key_handle(x->k, key->id, key->version, &h) ||
-	    hsm_gcm_encrypt(x->k->hsm, 0, h, iv, aad, BLOB_HEADER_LEN + ec_len, pt, len,
+	    hsm_gcm_encrypt(x->k->hsm, x->k->sess, h, iv, aad, BLOB_HEADER_LEN + ec_len, pt, len,
 			    ct, tag))
 		return fail(x, "KMSInternalException", "the HSM could not encrypt");
 	*blob_len = blob_assemble(aad, tag, ct, len, blob, cap);
@@ -769,7 +769,7 @@ static int op_generate_data_key(struct call *x, struct kms_key *key, int with_pt
 	    (with_pt && host_needs_recipient(x)) || usable(x, key) || not_dry(x))
 		return -1;
 	/* Data keys come from the HSM's generator, straight into secmem. */
-	if (hsm_random(x->k->hsm, 0, x->k->scratch, n))
+	if (hsm_random(x->k->hsm, x->k->sess, x->k->scratch, n))
 		return fail(x, "KMSInternalException", "the HSM could not generate a key");
 	if (seal(x, key, x->k->scratch, n, blob, sizeof(blob), &blen))
 		goto out;
@@ -852,7 +852,7 @@ static int op_decrypt(struct call *x)
 		fail(x, "InvalidCiphertextException", "unknown key version");
 		goto out_key;
 	}
-	rc = hsm_gcm_decrypt(x->k->hsm, 0, h, b.iv, aad, BLOB_HEADER_LEN + ec_len,
+	rc = hsm_gcm_decrypt(x->k->hsm, x->k->sess, h, b.iv, aad, BLOB_HEADER_LEN + ec_len,
 			     b.ct, b.ct_len, b.tag, x->k->scratch);
 	if (rc) {
 		rc = fail(x, rc == -EBADMSG ? "InvalidCiphertextException" : "KMSInternalException",
@@ -1202,7 +1202,7 @@ static void sweep_delete(void *arg, const char *id)
 	/* Material first: once the row is gone nobody would retry. */
 	for (uint32_t v = 1; v <= key.version; v++) {
 		label_of(id, v, label);
-		hsm_key_destroy(s->k->hsm, 0, label);
+		hsm_key_destroy(s->k->hsm, s->k->sess, label);
 	}
 	handles_forget(s->k, id);
 	if (store_key_delete(s->k->store, id) == 0) {
@@ -1259,7 +1259,7 @@ int kms_add_user(struct kms *k, const char *name, const char *policy,
 
 	if (strlen(name) == 0 || strlen(name) >= sizeof(p.name))
 		return -EINVAL;
-	if (hsm_random(k->hsm, 0, rnd, sizeof(rnd)))
+	if (hsm_random(k->hsm, k->sess, rnd, sizeof(rnd)))
 		return -EIO;
 	memcpy(akid, "AKIA", 4);
 	for (int i = 0; i < 16; i++)
@@ -1273,7 +1273,7 @@ int kms_add_user(struct kms *k, const char *name, const char *policy,
 	 * cannot sign requests. */
 	alen = wrap_aad(akid, aad);
 	if (RAND_bytes(wrapped, 12) != 1 ||
-	    hsm_gcm_encrypt(k->hsm, 0, k->wrap_key, wrapped, aad, (size_t)alen,
+	    hsm_gcm_encrypt(k->hsm, k->sess, k->wrap_key, wrapped, aad, (size_t)alen,
 			    (const uint8_t *)secret, 40, wrapped + 28, wrapped + 12))
 		return -EIO;
 	snprintf(p.name, sizeof(p.name), "%s", name);
@@ -1300,7 +1300,7 @@ int kms_user_secret(struct kms *k, const struct kms_principal *p, char *secret,
 	if (n + 1 > cap)
 		return -ENOSPC;
 	alen = wrap_aad(p->akid, aad);
-	if (hsm_gcm_decrypt(k->hsm, 0, k->wrap_key, p->secret_wrapped, aad, (size_t)alen,
+	if (hsm_gcm_decrypt(k->hsm, k->sess, k->wrap_key, p->secret_wrapped, aad, (size_t)alen,
 			    p->secret_wrapped + 28, n, p->secret_wrapped + 12,
 			    (uint8_t *)secret))
 		return -EACCES;
@@ -1342,15 +1342,21 @@ int kms_open(const struct kms_config *cfg, struct kms **out)
 	rc = -ENOMEM;
 	if (!k->scratch || !k->sigkeys)
 		goto err;
-	rc = hsm_open(cfg->module, cfg->token_label, cfg->pin, 1, &k->hsm);
-	if (rc)
-		goto err;
+	k->hsm = cfg->hsm;
+	k->sess = cfg->sess;
+	if (!k->hsm) {
+		rc = hsm_open(cfg->module, cfg->token_label, cfg->pin, 1, &k->hsm);
+		if (rc)
+			goto err;
+		k->own_hsm = 1;
+		k->sess = 0;
+	}
 	rc = store_open(cfg->db_path, &k->store);
 	if (rc)
 		goto err_hsm;
-	rc = hsm_key_find(k->hsm, 0, KMS_WRAP_LABEL, &k->wrap_key);
+	rc = hsm_key_find(k->hsm, k->sess, KMS_WRAP_LABEL, &k->wrap_key);
 	if (rc == -ENOENT)
-		rc = hsm_key_create(k->hsm, 0, KMS_WRAP_LABEL, &k->wrap_key);
+		rc = hsm_key_create(k->hsm, k->sess, KMS_WRAP_LABEL, &k->wrap_key);
 	if (rc)
 		goto err_store;
 	*out = k;
@@ -1358,7 +1364,8 @@ int kms_open(const struct kms_config *cfg, struct kms **out)
 err_store:
 	store_close(k->store);
 err_hsm:
-	hsm_close(k->hsm);
+	if (k->own_hsm)
+		hsm_close(k->hsm);
 err:
 	secmem_free(k->scratch, SCRATCH_LEN);
 	secmem_free(k->sigkeys, KMS_SIGKEY_CACHE * sizeof(struct kms_sigkey));
@@ -1379,7 +1386,8 @@ void kms_close(struct kms *k)
 		store_principal_clear(&k->principals[i].p);
 	}
 	store_close(k->store);
-	hsm_close(k->hsm);
+	if (k->own_hsm)
+		hsm_close(k->hsm);
 	secmem_free(k->scratch, SCRATCH_LEN);
 	secmem_free(k->sigkeys, KMS_SIGKEY_CACHE * sizeof(struct kms_sigkey));
 	free(k);

@@ -27,6 +27,8 @@ struct kms_config {
 	const char *pin;
 	const char *region;
 	const char *account;
+	struct hsm *hsm;	/* shared HSM (not owned) or NULL to open one */
+	unsigned sess;		/* this context's HSM session */
 };
 
 struct kms_sigkey {
@@ -38,6 +40,8 @@ struct kms_sigkey {
 struct kms {
 	struct store *store;
 	struct hsm *hsm;
+	int own_hsm;
+	unsigned sess;
 	char region[32];
 	char account[16];
 	unsigned long wrap_key;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -24,6 +25,7 @@ struct opts {
 	struct server_config srv;
 	const char *pin_file, *so_pin_file, *policy_file, *pubkey_file, *subject;
 	int admin;
+	unsigned threads;
 	double now;
 };
 
@@ -38,7 +40,7 @@ static void usage(void)
 		"       ward-kms [options] admin sweep [--now EPOCH]\n"
 		"options: --db PATH --pkcs11-module SO --token-label L --pin-file F (or WARD_KMS_PIN)\n"
 		"         --region R --account N --listen ADDR --port P --port-file F\n"
-		"         --cert PEM --key PEM --client-ca PEM\n");
+		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n");
 }
 
 /* Reads a one-line secret into secure memory. */
@@ -230,6 +232,47 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* One HSM (one login, a session per worker) and a KMS context per worker. */
+static int serve(struct opts *o)
+{
+	struct kms *ks[16];
+	struct hsm *hsm = NULL;
+	char *pin = read_secret(o->pin_file, "WARD_KMS_PIN");
+	unsigned n = o->threads, opened = 0;
+	int rc = 1;
+
+	if (!pin) {
+		fprintf(stderr, "ward-kms: the token PIN is needed: --pin-file FILE or WARD_KMS_PIN\n");
+		return 1;
+	}
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	if (n > 16)
+		n = 16;
+	if (hsm_open(o->kms.module, o->kms.token_label, pin, n, &hsm)) {
+		fprintf(stderr, "ward-kms: cannot open HSM token %s\n", o->kms.token_label);
+		goto out;
+	}
+	o->kms.hsm = hsm;
+	for (; opened < n; opened++) {
+		o->kms.sess = opened;
+		if (kms_open(&o->kms, &ks[opened])) {
+			fprintf(stderr, "ward-kms: cannot open the KMS database %s\n", o->kms.db_path);
+			goto out;
+		}
+	}
+	rc = server_run(ks, n, &o->srv) ? 1 : 0;
+out:
+	while (opened)
+		kms_close(ks[--opened]);
+	hsm_close(hsm);
+	secmem_free(pin, 256);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -251,6 +294,7 @@ int main(int argc, char **argv)
 		{ "pubkey", required_argument, NULL, 'u' },
 		{ "cert-subject", required_argument, NULL, 's' },
 		{ "now", required_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -260,8 +304,7 @@ int main(int argc, char **argv)
 			 .account = "111122223333" },
 		.srv = { .listen_addr = "127.0.0.1", .port = 8443 },
 	};
-	struct kms *k;
-	int c, rc;
+	int c;
 
 	log_init("kms", LOG_INFO);
 	/* '+': stop at the subcommand; options after it are parsed again. */
@@ -285,6 +328,7 @@ int main(int argc, char **argv)
 		case 'u': o.pubkey_file = optarg; break;
 		case 's': o.subject = optarg; break;
 		case 'n': o.now = atof(optarg); break;
+		case 'T': o.threads = (unsigned)atoi(optarg); break;
 		default: usage(); return c == 'h' ? 0 : 2;
 		}
 		if (optind < argc && argv[optind][0] != '-' && strcmp(argv[optind], "admin") == 0)
@@ -339,9 +383,5 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	secmem_process_harden();
-	if (open_kms(&o, &k))
-		return 1;
-	rc = server_run(k, &o.srv);
-	kms_close(k);
-	return rc ? 1 : 0;
+	return serve(&o);
 }

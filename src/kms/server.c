@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/thread.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -29,11 +31,16 @@
 #include "auth.h"
 #include "log.h"
 
+/* One per worker thread: its own event loop, KMS context (SQLite
+ * connection, HSM session, caches); the listening socket is shared. */
 struct server {
 	struct kms *k;
 	SSL_CTX *ctx;
 	struct event_base *base;
 	struct evhttp *http;
+	pthread_t th;
+	struct server *all;
+	unsigned n;
 };
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
@@ -182,7 +189,35 @@ static void handle(struct evhttp_request *req, void *arg)
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
-	event_base_loopbreak(arg);
+	struct server *s = arg;
+
+	for (unsigned i = 0; i < s->n; i++)
+		event_base_loopbreak(s->all[i].base);
+}
+
+static void *worker(void *arg)
+{
+	struct server *s = arg;
+
+	event_base_dispatch(s->base);
+	return NULL;
+}
+
+static int worker_init(struct server *s, struct kms *k, SSL_CTX *ctx)
+{
+	s->k = k;
+	s->ctx = ctx;
+	s->base = event_base_new();
+	s->http = s->base ? evhttp_new(s->base) : NULL;
+	if (!s->http)
+		return -ENOMEM;
+	evhttp_set_bevcb(s->http, bev_cb, s);
+	evhttp_set_max_body_size(s->http, REQ_MAX_BODY);
+	evhttp_set_max_headers_size(s->http, 16384);
+	evhttp_set_timeout(s->http, 60);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
+	evhttp_set_gencb(s->http, handle, s);
+	return 0;
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -223,42 +258,46 @@ static SSL_CTX *tls_context(const struct server_config *cfg)
 	return ctx;
 }
 
-int server_run(struct kms *k, const struct server_config *cfg)
+int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 {
-	struct server s = { .k = k };
+	struct server *w = calloc(n, sizeof(*w));
 	struct evhttp_bound_socket *bound;
 	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
 	struct timeval minute = { 60, 0 };
-	int rc = -EIO;
+	SSL_CTX *ctx = NULL;
+	unsigned started = 0;
+	int rc = -EIO, one = 1;
 
+	if (!w)
+		return -ENOMEM;
 	signal(SIGPIPE, SIG_IGN);
-	s.ctx = tls_context(cfg);
-	if (!s.ctx)
-		return -EINVAL;
-	s.base = event_base_new();
-	s.http = s.base ? evhttp_new(s.base) : NULL;
-	if (!s.http)
+	/* Several loops share the listener and signal each other. */
+	if (evthread_use_pthreads() != 0)
 		goto out;
-	evhttp_set_bevcb(s.http, bev_cb, &s);
-	evhttp_set_max_body_size(s.http, REQ_MAX_BODY);
-	evhttp_set_max_headers_size(s.http, 16384);
-	evhttp_set_timeout(s.http, 60);
-	evhttp_set_allowed_methods(s.http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
-	evhttp_set_gencb(s.http, handle, &s);
-	bound = evhttp_bind_socket_with_handle(s.http, cfg->listen_addr, cfg->port);
+	ctx = tls_context(cfg);
+	if (!ctx) {
+		rc = -EINVAL;
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		w[i].all = w;
+		w[i].n = n;
+		if (worker_init(&w[i], ks[i], ctx))
+			goto out;
+	}
+	bound = evhttp_bind_socket_with_handle(w[0].http, cfg->listen_addr, cfg->port);
 	if (!bound) {
 		log_error("cannot listen", "addr=%s port=%u", cfg->listen_addr, cfg->port);
 		goto out;
 	}
-	{
-		int one = 1;
-
-		/* Replies go out as several TLS records; with Nagle on, the
-		 * last waits for the client's delayed ACK (~40 ms). Accepted
-		 * sockets inherit the option from the listener on Linux. */
-		setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY,
-			   &one, sizeof(one));
-	}
+	/* Replies go out as several TLS records; with Nagle on, the last
+	 * waits for the client's delayed ACK (~40 ms). Accepted sockets
+	 * inherit the option from the listener on Linux. */
+	setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
+		   sizeof(one));
+	for (unsigned i = 1; i < n; i++)
+		if (evhttp_accept_socket(w[i].http, evhttp_bound_socket_get_fd(bound)) != 0)
+			goto out;
 	{
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -268,8 +307,8 @@ int server_run(struct kms *k, const struct server_config *cfg)
 			port = ntohs(ss.ss_family == AF_INET6 ?
 				     ((struct sockaddr_in6 *)&ss)->sin6_port :
 				     ((struct sockaddr_in *)&ss)->sin_port);
-		log_info("listening", "addr=%s port=%u mtls=%s", cfg->listen_addr, port,
-			 cfg->client_ca ? "optional" : "off");
+		log_info("listening", "addr=%s port=%u mtls=%s threads=%u", cfg->listen_addr,
+			 port, cfg->client_ca ? "optional" : "off", n);
 		if (cfg->port_file) {
 			char tmp[4096];
 			FILE *f;
@@ -284,16 +323,22 @@ int server_run(struct kms *k, const struct server_config *cfg)
 			}
 		}
 	}
-	sigint = evsignal_new(s.base, SIGINT, on_signal, s.base);
-	sigterm = evsignal_new(s.base, SIGTERM, on_signal, s.base);
-	sweep = event_new(s.base, -1, EV_PERSIST, on_sweep, &s);
+	sigint = evsignal_new(w[0].base, SIGINT, on_signal, &w[0]);
+	sigterm = evsignal_new(w[0].base, SIGTERM, on_signal, &w[0]);
+	sweep = event_new(w[0].base, -1, EV_PERSIST, on_sweep, &w[0]);
 	if (!sigint || !sigterm || !sweep)
 		goto out;
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	event_add(sweep, &minute);
-	on_sweep(-1, 0, &s);
-	rc = event_base_dispatch(s.base) < 0 ? -EIO : 0;
+	on_sweep(-1, 0, &w[0]);
+	for (started = 1; started < n; started++)
+		if (pthread_create(&w[started].th, NULL, worker, &w[started]) != 0)
+			break;
+	rc = event_base_dispatch(w[0].base) < 0 ? -EIO : 0;
+	on_signal(-1, 0, &w[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(w[i].th, NULL);
 	log_info("stopping");
 out:
 	if (sweep)
@@ -302,10 +347,13 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
-	if (s.http)
-		evhttp_free(s.http);
-	if (s.base)
-		event_base_free(s.base);
-	SSL_CTX_free(s.ctx);
+	for (unsigned i = 0; i < n; i++) {
+		if (w[i].http)
+			evhttp_free(w[i].http);
+		if (w[i].base)
+			event_base_free(w[i].base);
+	}
+	SSL_CTX_free(ctx);
+	free(w);
 	return rc;
 }

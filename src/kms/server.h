@@ -14,7 +14,8 @@ struct server_config {
 	const char *client_ca;		/* CA for host client certs, or NULL */
 };
 
-/* Serves until SIGINT/SIGTERM. Returns 0 or negative errno. */
-int server_run(struct kms *k, const struct server_config *cfg);
+/* Serves with one event loop per context in ks (one thread each) until
+ * SIGINT/SIGTERM. Returns 0 or negative errno. */
+int server_run(struct kms **ks, unsigned n, const struct server_config *cfg);
 
 #endif

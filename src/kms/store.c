@@ -87,8 +87,11 @@ static const char schema[] =
 	" hash BLOB PRIMARY KEY, caller TEXT NOT NULL, key_id TEXT NOT NULL,"
 	" expires REAL NOT NULL, used INTEGER NOT NULL);";
 
+/* One generation for the whole process: every worker thread has its own
+ * connection and caches, and must see the others' writes. */
+static _Atomic uint64_t store_gen;
+
 struct store {
-	uint64_t gen;
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_COUNT];
 };
@@ -170,15 +173,18 @@ static int bind_text(sqlite3_stmt *st, int i, const char *v)
  * and must_change is set. */
 uint64_t store_generation(const struct store *s)
 {
-	return s->gen;
+	return store_gen;
 }
 
 static int run(struct store *s, sqlite3_stmt *st, int must_change)
 {
 	int rc;
 
-	s->gen++;
+	store_gen++;
 	rc = sqlite3_step(st);
+	/* Again after the write: a reader that fetched between the two
+	 * increments never caches under the final generation. */
+	store_gen++;
 
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
@@ -197,10 +203,12 @@ static int begin(struct store *s) {
 
 static int commit(struct store *s, int rc)
 {
-	s->gen++;
-	if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		store_gen++;
 		return 0;
+	}
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	store_gen++;
 	return rc ? rc : -EIO;
 }
 
@@ -642,7 +650,7 @@ int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_i
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
 	bind_text(st, 2, key_id);
 	sqlite3_bind_double(st, 3, now);
-	s->gen++;
+	store_gen++;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		col_copy(st, 0, caller, 160);
@@ -650,6 +658,7 @@ int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_i
 			;
 	}
 	sqlite3_reset(st);
+	store_gen++;
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? -ENOENT : -EIO;

@@ -45,8 +45,10 @@ static int open_recipient(const char *body, const char *field, const char *keyfi
 	EVP_PKEY *key;
 	FILE *f;
 
-	if (!b64 || !arn || !(f = fopen(keyfile, "r")))
+	if (!b64 || !arn || !(f = fopen(keyfile, "r"))) {
+		json_decref(o);
 		return 1;
+	}
 	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	n = kms_b64_decode(b64, strlen(b64), blob, sizeof(blob));
@@ -56,6 +58,8 @@ static int open_recipient(const char *body, const char *field, const char *keyfi
 			      (const uint8_t *)arn, strlen(arn),
 			      pt, sizeof(pt), &ptlen)) {
 		fprintf(stderr, "kms_call: cannot open %s\n", field);
+		EVP_PKEY_free(key);
+		json_decref(o);
 		return 1;
 	}
 	for (size_t i = 0; i < ptlen; i++)
@@ -153,8 +157,12 @@ int main(int argc, char **argv)
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	free(auth);
-	if (status == 200 && open_field)
-		return open_recipient(out.p, open_field, open_key);
+	if (status == 200 && open_field) {
+		int rc = open_recipient(out.p, open_field, open_key);
+
+		free(out.p);
+		return rc;
+	}
 	printf("%s\n", out.p ? out.p : "");
 	free(out.p);
 	return status == 200 ? 0 : 1;

@@ -57,7 +57,7 @@ kms_cleanup() {
 
 kms_start() {
 	rm -f "$T/port"
-	"${K[@]}" --cert "$T/srv.pem" --key "$T/srv.key" --client-ca "$T/ca.pem" \
+	"${K[@]}" --cert "$T/srv.pem" --key "$T/srv.key" --client-ca "$T/ca.pem" --threads "${KMS_THREADS:-0}" \
 		--port 0 --port-file "$T/port" serve >>"$T/server.log" 2>&1 &
 	KMS_PID=$!
 	for _ in $(seq 100); do
