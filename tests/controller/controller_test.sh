@@ -302,6 +302,19 @@ flip() { # file offset: xor one bit of one byte in place
 
 case_audit() {
 	start_ctl
+	# Concurrent requests: answers are held until their records are durable
+	# and share fsyncs; every one must still be answered and recorded.
+	before=$(grep -c . "$S/audit/leaves")
+	local pids=()
+	for i in $(seq 40); do
+		curl -sS -o /dev/null -w '%{http_code}\n' --max-time 30 --cacert "$P/ca.pem" \
+			--cert "$P/op.pem" --key "$P/op.key" "$URL/v1/health" >>"$W/conc" 2>/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	check "40 concurrent requests all answered 200" [ "$(grep -c '^200$' "$W/conc")" = 40 ]
+	after=$(grep -c . "$S/audit/leaves")
+	check "and all 40 are in the log before their answers ($before -> $after)" [ $((after - before)) -ge 40 ]
 	for i in $(seq 5); do req op GET /v1/health; req op POST /v1/instances '{}'; done
 	ward_cli op audit fetch --out "$W/export" >/dev/null
 	ward_cli op audit verify "$W/export" --pubkey "$S/keys/audit-sign.pub.pem" >"$W/v.out"
