@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -39,8 +40,35 @@ static void usage(void)
 		"       ward-kms [options] admin set-policy NAME FILE\n"
 		"       ward-kms [options] admin sweep [--now EPOCH]\n"
 		"options: --db PATH --pkcs11-module SO --token-label L --pin-file F (or WARD_KMS_PIN)\n"
+		"         --token-dir DIR (SoftHSM2: a token directory of its own)\n"
 		"         --region R --account N --listen ADDR --port P --port-file F\n"
 		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n");
+}
+
+/* --token-dir: a self-contained SoftHSM2 token directory for tests and
+ * the demo. Writes DIR/softhsm2.conf if missing and points SoftHSM at it. */
+static int use_token_dir(const char *dir)
+{
+	char conf[4096], tokens[4096];
+	FILE *f;
+
+	if (snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir) >= (int)sizeof(conf) ||
+	    snprintf(tokens, sizeof(tokens), "%s/tokens", dir) >= (int)sizeof(tokens))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(tokens, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (access(conf, R_OK) != 0) {
+		f = fopen(conf, "w");
+		if (!f)
+			return -errno;
+		fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\n"
+			"log.level = ERROR\n", tokens);
+		if (fclose(f) != 0)
+			return -EIO;
+	}
+	return setenv("SOFTHSM2_CONF", conf, 1) ? -errno : 0;
 }
 
 /* Reads a one-line secret into secure memory. */
@@ -295,6 +323,7 @@ int main(int argc, char **argv)
 		{ "cert-subject", required_argument, NULL, 's' },
 		{ "now", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "token-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -329,6 +358,12 @@ int main(int argc, char **argv)
 		case 's': o.subject = optarg; break;
 		case 'n': o.now = atof(optarg); break;
 		case 'T': o.threads = (unsigned)atoi(optarg); break;
+		case 'D':
+			if (use_token_dir(optarg)) {
+				fprintf(stderr, "ward-kms: cannot use token directory %s\n", optarg);
+				return 1;
+			}
+			break;
 		default: usage(); return c == 'h' ? 0 : 2;
 		}
 		if (optind < argc && argv[optind][0] != '-' && strcmp(argv[optind], "admin") == 0)

@@ -16,6 +16,7 @@ kms_setup() {
 	[ -x "$AWS" ] || skip "Debian's aws CLI (/usr/bin/aws) is not installed"
 	[ -f "$SOFTHSM_MODULE" ] || skip "SoftHSM2 module not installed"
 	command -v openssl >/dev/null || skip "openssl CLI missing"
+	command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) missing"
 	T=$(mktemp -d /tmp/ward-kms-test.XXXXXX)
 	trap kms_cleanup EXIT
 	mkdir "$T/tokens"
