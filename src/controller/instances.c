@@ -373,9 +373,15 @@ static void now_text(char *buf, size_t len)
 static void child_exec(const struct inst_cfg *cfg, int kfd, char *const argv[])
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	int null = open("/dev/null", O_RDWR);
+	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd;
 
 	setsid();
+	/* The verified executable's memfd may sit on an fd about to be
+	 * overwritten (0, 1 or the image's 3): move it out of the way. */
+	if (hv >= 0 && hv <= 3 && (hv = fcntl(hv, F_DUPFD_CLOEXEC, 4)) < 0)
+		_exit(127);
+	if (kfd <= 1 && (kfd = fcntl(kfd, F_DUPFD_CLOEXEC, 4)) < 0)
+		_exit(127);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
 		_exit(127);
 	if (kfd != 3) {
@@ -387,8 +393,8 @@ static void child_exec(const struct inst_cfg *cfg, int kfd, char *const argv[])
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (cfg->hv_fd >= 0)
-		fexecve(cfg->hv_fd, argv, envp);
+	if (hv >= 0)
+		fexecve(hv, argv, envp);
 	else
 		execve(cfg->hv_path, argv, envp);
 	_exit(127);
@@ -412,8 +418,15 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 		snprintf(err, errlen, "host is full (%u instances)", s->cfg.max_instances);
 		return -EBUSY;
 	}
-	snprintf(path, sizeof(path), "%s/%s.elf", s->cfg.images_dir, req->image);
-	kfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* A guest image the boot chain verified (sealed memfd; ward-hv reads
+	 * it with pread, so a shared offset does not matter), else a file. */
+	kfd = -1;
+	if (s->cfg.fw && fw_images_guest(s->cfg.fw, req->image) >= 0) {
+		kfd = fcntl(fw_images_guest(s->cfg.fw, req->image), F_DUPFD_CLOEXEC, 3);
+	} else if (s->cfg.images_dir) {
+		snprintf(path, sizeof(path), "%s/%s.elf", s->cfg.images_dir, req->image);
+		kfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
 	if (kfd < 0 || fstat(kfd, &sb) || !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "no guest image \"%s\"", req->image);
 		if (kfd >= 0)

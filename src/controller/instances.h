@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "controller/firmware.h"
 #include "controller/request.h"
 
 #define INST_ID_LEN 36	/* UUID text */
@@ -38,7 +39,8 @@ struct inst_cfg {
 	const char *state_dir;
 	int hv_fd;		/* verified ward-hv (sealed memfd), or -1 */
 	const char *hv_path;	/* development: ward-hv from a build dir */
-	const char *images_dir;	/* NAME.elf guest images */
+	const struct fw_images *fw;	/* verified guest images (sealed memfds), or NULL */
+	const char *images_dir;	/* else NAME.elf guest images here, or NULL */
 	uid_t uid_base;		/* instance k runs as uid_base + k */
 	unsigned max_instances;
 };

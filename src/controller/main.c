@@ -272,8 +272,9 @@ int main(int argc, char **argv)
 		icfg.hv_path = hv_path;
 		icfg.images_dir = img_dir;
 	} else {
-		snprintf(img_dir, sizeof(img_dir), "%s/images", o.state_dir);
-		icfg.images_dir = img_dir;
+		/* Guest images come verified from the firmware store; --images
+		 * adds a directory of (customer) images besides. */
+		icfg.fw = &c.fw.img;
 	}
 	if (o.images)
 		icfg.images_dir = o.images;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # controller_test.sh CASE: integration tests of ward-controller-dev with a
 # private swtpm, a test PKI and (where the case needs one) real VMs.
-# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery.
+# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery fullchain.
 source "$(dirname "$0")/lib.sh"
 need
 mkpki
@@ -388,6 +388,50 @@ case_recovery() {
 	req op GET /v1/health
 	check "the intact log starts again" [ "$STATUS" = 200 ]
 	stop_ctl
+}
+
+# The verified path: ward-boot measures the real ward-controller, whose
+# fw_boot verifies a provisioned firmware store (test vendor key); the host
+# is in service and a VM runs from the store's sealed memfds.
+case_fullchain() {
+	need_kvm
+	local REAL=$B/src/controller/ward-controller FT=$B/src/controller/fw/ward-fwtool
+	local BOOT=$B/src/boot/ward-boot KEY=$SRC/src/controller/fw/keys/TEST-vendor-ed25519.pem
+	for x in "$REAL" "$FT" "$BOOT" "$KEY"; do
+		[ -e "$x" ] || { echo "SKIP: $x not built (boot chain absent)"; exit 77; }
+	done
+	for t in swtpm_ioctl tpm2_startup; do
+		command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+	done
+	mkdir -p "$W/img"
+	cp "$B/src/hv/ward-hv" "$B/src/blk/ward-blk" "$B/guest/hello.elf" "$B/guest/spin.elf" "$W/img/"
+	cp "$REAL" "$W/ctl"
+	"$FT" build-store --images "$W/img" --key "$KEY" --version 1 --counter 1 -o "$W/v1.pkg" \
+		>"$W/fw.out" 2>&1 || { cat "$W/fw.out"; fail "build-store"; return; }
+	"$FT" provision --state "$S" --controller "$W/ctl" --package "$W/v1.pkg" --tcti "$WARD_TPM_TCTI" \
+		>"$W/fw.out" 2>&1 || { cat "$W/fw.out"; fail "provision"; return; }
+	# Reboot the TPM: PCRs start from zero, as after a power cycle.
+	swtpm_ioctl --tcp "127.0.0.1:$(( ${WARD_TPM_TCTI##*port=} + 1 ))" -i >/dev/null
+	TPM2TOOLS_TCTI=$WARD_TPM_TCTI tpm2_startup -c >/dev/null 2>&1
+	"$BOOT" --event-log "$W/eventlog" "$W/ctl" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
+		--listen 127.0.0.1:0 --port-file "$W/port" --tls-cert "$P/server.pem" \
+		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --request-timeout 3 \
+		--uid-base $((300000 + RANDOM * 16)) 2>>"$W/ctl.log" &
+	CTL_PID=$!
+	for _ in $(seq 200); do [ -s "$W/port" ] && break; kill -0 $CTL_PID 2>/dev/null || break; sleep 0.05; done
+	[ -s "$W/port" ] || { cat "$W/ctl.log"; fail "verified controller did not start"; return; }
+	URL=https://127.0.0.1:$(cat "$W/port")
+	req cp GET /v1/host
+	check "verified boot: host is in-service" grep -q '"state":"in-service"' "$W/body"
+	req cp POST /v1/instances '{"image":"hello","memory_mib":16}'
+	check "launch from the store's sealed memfds" [ "$STATUS" = 201 ]
+	id=$(echo "$BODY" | json_get '["id"]')
+	for _ in $(seq 50); do req cp GET "/v1/instances/$id"; grep -q exited "$W/body" && break; sleep 0.1; done
+	check "the verified hello guest ran and exited 0" grep -q '"exit_code":0' "$W/body"
+	req cp POST /v1/instances '{"image":"blk-check"}'
+	check "an image not in the store is refused" [ "$STATUS" = 422 ]
+	stop_ctl
+	check "the in-service verdict is audited" grep -q '"type":"boot","verdict":"in-service"' "$S/audit/leaves"
 }
 
 c=${1:?usage: controller_test.sh CASE}
