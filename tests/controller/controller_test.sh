@@ -430,7 +430,21 @@ case_fullchain() {
 	check "the verified hello guest ran and exited 0" grep -q '"exit_code":0' "$W/body"
 	req cp POST /v1/instances '{"image":"blk-check"}'
 	check "an image not in the store is refused" [ "$STATUS" = 422 ]
+	# Updates through the operator API go to fw_update_apply.
+	mkdir -p "$S/updates"
+	cp "$B/guest/blk-check.elf" "$W/img/"
+	"$FT" build-store --images "$W/img" --key "$KEY" --version 2 --counter 1 \
+		-o "$S/updates/fw-2.pkg" >"$W/fw.out" 2>&1 || fail "build-store v2"
+	cp "$W/v1.pkg" "$S/updates/fw-1.pkg"
+	req cp POST /v1/updates '{"package":"fw-2.pkg"}'
+	check "control plane may not schedule updates" [ "$STATUS" = 403 ]
+	req op POST /v1/updates '{"package":"fw-2.pkg"}'
+	check "operator schedules a signed newer update: 202 ($BODY)" [ "$STATUS" = 202 ]
+	req op POST /v1/updates '{"package":"fw-1.pkg"}'
+	check "an older package is refused: 422 ($BODY)" [ "$STATUS" = 422 ]
 	stop_ctl
+	check "update results are audited" bash -c \
+		"grep -q '\"package\":\"fw-2.pkg\",\"reason\":\"[^\"]*\",\"result\":\"applied\"' '$S/audit/leaves' && grep -q '\"package\":\"fw-1.pkg\".*\"result\":\"refused\"' '$S/audit/leaves'"
 	check "the in-service verdict is audited" grep -q '"type":"boot","verdict":"in-service"' "$S/audit/leaves"
 }
 
