@@ -370,12 +370,19 @@ static void now_text(char *buf, size_t len)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void child_exec(const struct inst_cfg *cfg, int kfd, char *const argv[])
+static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], char *const argv[])
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd;
+	char c;
 
 	setsid();
+	/* Start the VM only once the controller has recorded it: if the
+	 * controller dies first, the pipe reads EOF and nothing runs that a
+	 * restarted controller would not know about. */
+	close(go[1]);
+	if (read(go[0], &c, 1) != 1)
+		_exit(127);
 	/* The verified executable's memfd may sit on an fd about to be
 	 * overwritten (0, 1 or the image's 3): move it out of the way. */
 	if (hv >= 0 && hv <= 3 && (hv = fcntl(hv, F_DUPFD_CLOEXEC, 4)) < 0)
@@ -408,7 +415,7 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 	struct stat sb;
 	uid_t uid;
 	pid_t pid;
-	int kfd, rc;
+	int kfd, rc, go[2];
 
 	if (s->cfg.hv_fd < 0 && !s->cfg.hv_path) {
 		snprintf(err, errlen, "no verified ward-hv image is available");
@@ -450,22 +457,33 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 	char *const argv[] = { "ward-hv", "--kernel-fd", "3", "--memory", mem, "--vcpus", vcpus,
 			       "--uid", uidb, "--gid", uidb, NULL };
 
+	if (pipe2(go, O_CLOEXEC)) {
+		rc = -errno;
+		close(kfd);
+		free(in);
+		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(-rc));
+		return rc;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(errno));
 		close(kfd);
+		close(go[0]);
+		close(go[1]);
 		free(in);
 		return rc;
 	}
 	if (pid == 0)
-		child_exec(&s->cfg, kfd, argv);
+		child_exec(&s->cfg, kfd, go, argv);
 	close(kfd);
+	close(go[0]);
 	in->pid = pid;
 	in->pidfd = pidfd_open_(pid);
 	if (in->pidfd < 0 || proc_stat(pid, &in->start_time, &st)) {
-		rc = -errno ? -errno : -EIO;
+		rc = -EIO;
 		snprintf(err, errlen, "cannot watch ward-hv (pid %d)", (int)pid);
+		close(go[1]);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		if (in->pidfd >= 0)
@@ -478,11 +496,21 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 	s->head = in;
 	if ((rc = watch(s, in)) || (rc = save(s, in))) {
 		snprintf(err, errlen, "cannot record the instance");
+		close(go[1]);	/* EOF: the child exits without starting the VM */
+		waitpid(pid, NULL, 0);
+		forget(s, in);
+		return rc;
+	}
+	if (write(go[1], "g", 1) != 1) {
+		rc = -EIO;
+		snprintf(err, errlen, "cannot start ward-hv");
+		close(go[1]);
 		pidfd_signal(in->pidfd, SIGKILL);
 		waitpid(pid, NULL, 0);
 		forget(s, in);
 		return rc;
 	}
+	close(go[1]);
 	log_info("instance launched", "id=%s pid=%d image=%s uid=%u", in->id, (int)pid, in->image,
 		 (unsigned)uid);
 	if (s->cb)
