@@ -86,6 +86,23 @@ static void test_child_sees_no_secret(void **state)
 	secmem_free(p, 64);
 }
 
+/* Freed single pages are reused (cheap secrets) but never with their old
+ * content: every byte must read zero again. */
+static void test_reused_page_is_wiped(void **state)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *a = secmem_alloc(64), *b;
+
+	assert_non_null(a);
+	memset(a, 0x5a, pg);
+	secmem_free(a, 64);
+	b = secmem_alloc(100);
+	assert_non_null(b);
+	for (size_t i = 0; i < pg; i++)
+		assert_int_equal(b[i], 0);
+	secmem_free(b, 100);
+}
+
 static void test_not_dumpable(void **state)
 {
 	pid_t pid = fork();
@@ -103,6 +120,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alloc_zeroed_and_flags),
 		cmocka_unit_test(test_child_sees_no_secret),
+		cmocka_unit_test(test_reused_page_is_wiped),
 		cmocka_unit_test(test_not_dumpable),
 	};
 
