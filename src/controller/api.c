@@ -48,6 +48,11 @@ struct api {
 	int efd;		/* the audit flusher's "batch durable" signal */
 	struct event *efd_ev;
 	struct held *held, **held_tail;
+	/* Connections refused before any certificate was seen are counted and
+	 * recorded once a second, so unauthenticated clients cannot grow the
+	 * audit log by one record per connection. */
+	struct event *rej_ev;
+	unsigned long rejected[3];
 	struct event_base *base;
 	struct evhttp *http;
 	SSL_CTX *ssl_ctx;
@@ -686,17 +691,45 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	if (cn->timer)
 		event_free(cn->timer);
 	if (!cn->dispatched && cn->api->ctl->audit) {
+		int o = cn->timed_out ? 1 : (ssl && SSL_is_init_finished(ssl)) ? 2 : 0;
+		struct timeval sec = { 1, 0 };
+
 		cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
-		if (cert)
-			role = cert_role(cert, client, sizeof(client));
+		/* A certificate that did not verify names nobody. */
+		if (cert && (!SSL_is_init_finished(ssl) || SSL_get_verify_result(ssl) != X509_V_OK))
+			cert = NULL;
+		if (!cert) {
+			if (!cn->api->rejected[0] && !cn->api->rejected[1] && !cn->api->rejected[2])
+				event_add(cn->api->rej_ev, &sec);
+			cn->api->rejected[o]++;
+			free(cn);
+			return;
+		}
+		role = cert_role(cert, client, sizeof(client));
 		ctl_audit(cn->api->ctl,
 			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "api", "decision",
 				    "deny", "client", client, "role", role_name(role), "outcome",
-				    cn->timed_out ? "timeout" :
-				    (ssl && SSL_is_init_finished(ssl)) ? "http_rejected" :
-				    "tls_rejected", "remote", "-"));
+				    cn->timed_out ? "timeout" : "http_rejected", "remote", "-"));
 	}
 	free(cn);
+}
+
+static const char *const rej_outcome[3] = { "tls_rejected", "timeout", "http_rejected" };
+
+static void rejected_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct api *a = arg;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!a->rejected[i])
+			continue;
+		ctl_audit(a->ctl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "type", "api",
+					    "decision", "deny", "client", "-", "role", "none",
+					    "outcome", rej_outcome[i], "count",
+					    (json_int_t)a->rejected[i], "remote", "-"));
+		a->rejected[i] = 0;
+	}
 }
 
 static struct bufferevent *new_conn(struct event_base *base, void *arg)
@@ -790,8 +823,9 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 	a->ctl = ctl;
 	a->base = base;
 	a->held_tail = &a->held;
+	a->rej_ev = evtimer_new(base, rejected_flush, a);
 	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->efd < 0 || !(a->efd_ev = event_new(base, a->efd, EV_READ | EV_PERSIST, on_durable, a)) ||
+	if (!a->rej_ev || a->efd < 0 || !(a->efd_ev = event_new(base, a->efd, EV_READ | EV_PERSIST, on_durable, a)) ||
 	    event_add(a->efd_ev, NULL)) {
 		snprintf(err, errlen, "cannot set up the audit wake-up");
 		goto fail;
@@ -845,6 +879,10 @@ void api_stop(struct api *a)
 	held_release(a, true);
 	if (a->http)
 		evhttp_free(a->http);
+	if (a->rej_ev) {
+		rejected_flush(-1, 0, a);
+		event_free(a->rej_ev);
+	}
 	if (a->efd_ev)
 		event_free(a->efd_ev);
 	if (a->efd >= 0)

@@ -27,8 +27,10 @@ case_mtls() {
 	check "valid certificate without a role: 403" [ "$STATUS" = 403 ]
 	sleep 0.3
 	stop_ctl
-	check "refused handshakes are in the audit log" \
-		grep -q '"outcome":"tls_rejected"' "$S/audit/leaves"
+	check "refused handshakes are in the audit log, counted" \
+		grep -q '"count":[2-9],.*"outcome":"tls_rejected"' "$S/audit/leaves"
+	check "an unverified certificate's claimed identity is not recorded" \
+		bash -c "! grep -q mallory '$S/audit/leaves'"
 	check "the role-less client's denial is in the audit log" \
 		grep -q '"decision":"deny".*"role":"none".*"status":403' "$S/audit/leaves"
 }
