@@ -30,6 +30,7 @@
 #include "controller/instances.h"
 #include "controller/request.h"
 #include "controller/routes.h"
+#include "controller/volumes.h"
 #include "log.h"
 
 #define LEAVES_PER_CALL 10000
@@ -264,8 +265,11 @@ void api_instance_run(struct api_req *r)
 {
 	struct run_req rq;
 	struct instance *in;
-	const char *why;
-	char err[256];
+	struct vol_set *vs = NULL;
+	const char *why, *code;
+	int hv_fds[VOL_MAX], st;
+	char err[768];
+	unsigned i;
 	int rc;
 
 	if (req_parse_run(r->body, r->body_len, &rq, err, sizeof(err))) {
@@ -277,7 +281,27 @@ void api_instance_run(struct api_req *r)
 			    "%s", why);
 		return;
 	}
-	rc = inst_run(r->ctl->inst, &rq, &in, err, sizeof(err));
+	/* Volumes attach before the VM exists (no hot-plug): KMS, TPM and
+	 * ward-blk first, ward-hv only if every volume is in place. */
+	if (rq.n_volumes) {
+		json_t *ids = json_array();
+
+		for (i = 0; i < rq.n_volumes; i++)
+			json_array_append_new(ids, json_string(rq.volumes[i].volume_id));
+		json_object_set_new(r->audit, "volumes", ids);
+		if (vol_attach_all(r->ctl->vols, rq.volumes, rq.n_volumes, r->client, &vs, hv_fds,
+				   &st, &code, err, sizeof(err))) {
+			reply_error(r, st, code, "%s", err);
+			return;
+		}
+	}
+	rc = inst_run_fds(r->ctl->inst, &rq, hv_fds, rq.n_volumes, &in, err, sizeof(err));
+	for (i = 0; i < rq.n_volumes; i++)
+		close(hv_fds[i]);
+	if (vs && rc)
+		vol_abort(r->ctl->vols, vs, "instance launch failed");
+	else if (vs)
+		vol_bind(r->ctl->vols, vs, in->id);
 	if (rc == -ENOENT)
 		reply_error(r, 422, "unknown_image", "%s", err);
 	else if (rc == -EBUSY)
@@ -285,8 +309,12 @@ void api_instance_run(struct api_req *r)
 	else if (rc)
 		reply_error(r, 500, "launch_failed", "%s", err);
 	else {
+		json_t *o = instance_json(in, true);
+
 		json_object_set_new(r->audit, "instance", json_string(in->id));
-		reply_json(r, 201, instance_json(in, true));
+		if (o && rq.n_volumes)
+			json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+		reply_json(r, 201, o);
 	}
 }
 
@@ -330,22 +358,30 @@ void api_volume_attach(struct api_req *r)
 		return;
 	}
 	json_object_set_new(r->audit, "volume", json_string(v.volume_id));
-	if (!v.has_sealed_key) {
-		reply_error(r, 400, "bad_request", "\"sealed_key\" is required: volume keys are "
-			    "accepted only HPKE-sealed to this host's TPM key");
-		return;
-	}
-	reply_error(r, 501, "not_implemented", "volume attach needs the KMS key path (sealed "
-		    "data key -> TPM host key -> ward-blk), which this build does not have yet");
+	reply_error(r, 409, "hot_plug_unsupported", "hot-plug is not supported: attach volumes "
+		    "when the instance starts (POST /v1/instances with \"volumes\")");
 }
 
 void api_volume_detach(struct api_req *r)
 {
-	if (!inst_find(r->ctl->inst, r->params[0]))
+	char err[256];
+	int rc;
+
+	json_object_set_new(r->audit, "instance", json_string(r->params[0]));
+	json_object_set_new(r->audit, "volume", json_string(r->params[1]));
+	if (!inst_find(r->ctl->inst, r->params[0])) {
 		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+		return;
+	}
+	rc = vol_detach(r->ctl->vols, r->params[0], r->params[1], err, sizeof(err));
+	if (rc == -ENOENT)
+		reply_error(r, 404, "not_found", "%s", err);
+	else if (rc)
+		reply_error(r, 500, "detach_failed", "%s", err);
 	else
-		reply_error(r, 404, "not_found", "no volume %s attached to instance %s",
-			    r->params[1], r->params[0]);
+		reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b}", "instance", r->params[0],
+					     "volume_id", r->params[1], "state", "detached",
+					     "key_wiped", 1));
 }
 
 void api_drain(struct api_req *r)

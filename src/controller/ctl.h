@@ -33,6 +33,7 @@ struct ctl {
 	char *audit_pub_pem;	/* public key of the checkpoint key, PEM */
 	char origin[256];
 	struct instances *inst;
+	struct volumes *vols;	/* encrypted volumes (volumes.c) */
 	bool dev;
 };
 

@@ -370,10 +370,12 @@ static void now_text(char *buf, size_t len)
 }
 
 /* In the child: only async-signal-safe calls until exec. */
-static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], char *const argv[])
+static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], const int *blk,
+		       unsigned n_blk, char *const argv[])
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd;
+	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd, bfd[VOL_MAX];
+	unsigned i;
 	char c;
 
 	setsid();
@@ -389,6 +391,20 @@ static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], char *con
 		_exit(127);
 	if (kfd <= 1 && (kfd = fcntl(kfd, F_DUPFD_CLOEXEC, 4)) < 0)
 		_exit(127);
+	/* Card sockets go to 4, 5, ...: first move them (and anything they
+	 * could overwrite) above that range. */
+	if (hv >= 0 && hv < 4 + (int)n_blk && (hv = fcntl(hv, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(127);
+	if (kfd > 3 && kfd < 4 + (int)n_blk && (kfd = fcntl(kfd, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(127);
+	if (null >= 0 && null < 4 + (int)n_blk && (null = fcntl(null, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(127);
+	for (i = 0; i < n_blk; i++)
+		if ((bfd[i] = fcntl(blk[i], F_DUPFD_CLOEXEC, 16)) < 0)
+			_exit(127);
+	for (i = 0; i < n_blk; i++)
+		if (dup2(bfd[i], 4 + (int)i) < 0)
+			_exit(127);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
 		_exit(127);
 	if (kfd != 3) {
@@ -410,7 +426,15 @@ static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], char *con
 int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
 	     char *err, size_t errlen)
 {
-	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st;
+	return inst_run_fds(s, req, NULL, 0, out, err, errlen);
+}
+
+int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
+		 unsigned n_blk, struct instance **out, char *err, size_t errlen)
+{
+	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
+	char *argv[12 + 2 * VOL_MAX];
+	unsigned i, na = 0;
 	struct instance *in;
 	struct stat sb;
 	uid_t uid;
@@ -454,8 +478,19 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 	snprintf(mem, sizeof(mem), "%u", req->memory_mib);
 	snprintf(vcpus, sizeof(vcpus), "%u", req->vcpus);
 	snprintf(uidb, sizeof(uidb), "%u", (unsigned)uid);
-	char *const argv[] = { "ward-hv", "--kernel-fd", "3", "--memory", mem, "--vcpus", vcpus,
-			       "--uid", uidb, "--gid", uidb, NULL };
+	char *const base[] = { "ward-hv", "--kernel-fd", "3", "--memory", mem, "--vcpus", vcpus,
+			       "--uid", uidb, "--gid", uidb };
+
+	if (n_blk > VOL_MAX)
+		n_blk = VOL_MAX;
+	for (i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		argv[na++] = base[i];
+	for (i = 0; i < n_blk; i++) {
+		snprintf(blkfd[i], sizeof(blkfd[i]), "%u", 4 + i);
+		argv[na++] = "--blk-fd";
+		argv[na++] = blkfd[i];
+	}
+	argv[na] = NULL;
 
 	if (pipe2(go, O_CLOEXEC)) {
 		rc = -errno;
@@ -475,7 +510,7 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 		return rc;
 	}
 	if (pid == 0)
-		child_exec(&s->cfg, kfd, go, argv);
+		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, argv);
 	close(kfd);
 	close(go[0]);
 	in->pid = pid;

@@ -58,6 +58,10 @@ void inst_destroy(struct instances *s);	/* leaves VMs running */
 
 int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
 	     char *err, size_t errlen);
+/* The same with card sockets: ward-hv gets blk_fds[i] as --blk-fd (the
+ * caller keeps and closes its copies). */
+int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
+		 unsigned n_blk, struct instance **out, char *err, size_t errlen);
 /* Stop (SIGTERM, SIGKILL after a grace period) and forget. -ENOENT if unknown. */
 int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen);
 struct instance *inst_find(struct instances *s, const char *id);

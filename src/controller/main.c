@@ -22,12 +22,14 @@
 #include "controller/firmware.h"
 #include "controller/instances.h"
 #include "controller/tpmsign.h"
+#include "controller/volumes.h"
 #include "log.h"
 #include "tpm.h"
 
 struct opts {
 	const char *state_dir, *tcti, *listen, *cert, *key, *client_ca;
 	const char *dev_images, *images, *port_file;
+	const char *kms_url, *kms_cert, *kms_key, *kms_ca, *host_id;
 	int deadline_s, checkpoint_s;
 	unsigned long uid_base;
 };
@@ -39,6 +41,8 @@ static void usage(void)
 "                       --tls-cert PEM --tls-key PEM --client-ca PEM\n"
 "                       [--images DIR] [--port-file FILE] [--request-timeout S]\n"
 "                       [--checkpoint-interval S] [--uid-base N]\n"
+"                       [--kms-url URL --kms-cert PEM --kms-key PEM --kms-ca PEM\n"
+"                        --host-id NAME]   (encrypted volumes, docs/attach.md)\n"
 #ifdef WARD_FW_DEV
 "                       [--dev-images BUILD_DIR]   (development build only)\n"
 #endif
@@ -60,6 +64,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "request-timeout", required_argument, NULL, 'r' },
 		{ "checkpoint-interval", required_argument, NULL, 'C' },
 		{ "uid-base", required_argument, NULL, 'u' },
+		{ "kms-url", required_argument, NULL, 'K' },
+		{ "kms-cert", required_argument, NULL, 'E' },
+		{ "kms-key", required_argument, NULL, 'Y' },
+		{ "kms-ca", required_argument, NULL, 'A' },
+		{ "host-id", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -86,6 +95,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'r': o->deadline_s = atoi(optarg); break;
 		case 'C': o->checkpoint_s = atoi(optarg); break;
 		case 'u': o->uid_base = strtoul(optarg, NULL, 10); break;
+		case 'K': o->kms_url = optarg; break;
+		case 'E': o->kms_cert = optarg; break;
+		case 'Y': o->kms_key = optarg; break;
+		case 'A': o->kms_ca = optarg; break;
+		case 'H': o->host_id = optarg; break;
 		default: usage(); return -1;
 		}
 	}
@@ -141,11 +155,19 @@ static void on_instance(void *opaque, const struct instance *in, const char *eve
 {
 	struct ctl *c = opaque;
 
+	/* A VM that is gone needs no volume keys: wipe them in ward-blk. */
+	if (strcmp(event, "launch") && strcmp(event, "adopt"))
+		vol_instance_gone(c->vols, in->id, event);
 	ctl_audit(c, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "type", "instance", "event",
 			       event, "instance", in->id, "image", in->image, "pid",
 			       (json_int_t)in->pid, "uid", (json_int_t)in->uid, "exit_code",
 			       in->exit_code >= 0 && in->state == INST_EXITED ?
 			       json_integer(in->exit_code) : json_null()));
+}
+
+static void vol_audit(void *opaque, json_t *rec)
+{
+	ctl_audit(opaque, rec);
 }
 
 static void checkpoint_tick(evutil_socket_t fd, short what, void *arg)
@@ -190,6 +212,8 @@ int main(int argc, char **argv)
 	struct event *sig_term = NULL, *sig_int = NULL, *tick = NULL;
 	struct api *api = NULL;
 	struct inst_cfg icfg = { 0 };
+	struct vol_cfg vcfg = { 0 };
+	char blk_path[PATH_MAX];
 	struct api_cfg acfg;
 	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
 	uint64_t repaired = 0;
@@ -282,6 +306,20 @@ int main(int argc, char **argv)
 		log_error("cannot set up instances", "dir=%s", o.state_dir);
 		goto out;
 	}
+	/* Encrypted volumes: the host key (TPM) and the KMS client. */
+	vcfg = (struct vol_cfg){ .state_dir = o.state_dir, .tpm = tpm, .dev = c.dev,
+				 .blk_fd = c.fw.img.blk_fd, .kms_url = o.kms_url,
+				 .kms_ca = o.kms_ca, .kms_cert = o.kms_cert, .kms_key = o.kms_key,
+				 .host_id = o.host_id, .audit = vol_audit, .audit_opaque = &c };
+	if (o.dev_images) {
+		snprintf(blk_path, sizeof(blk_path), "%s/src/blk/ward-blk", o.dev_images);
+		vcfg.blk_path = blk_path;
+	}
+	err[0] = 0;
+	if (vol_init(&c.vols, &vcfg, err, sizeof(err))) {
+		log_error("cannot set up encrypted volumes", "error=\"%s\"", err);
+		goto out;
+	}
 	n = inst_adopt(c.inst);
 	if (n > 0)
 		log_info("instance records loaded", "count=%d running=%u", n, inst_running(c.inst));
@@ -321,6 +359,8 @@ out:
 	if (sig_int)
 		event_free(sig_int);
 	api_stop(api);
+	vol_destroy(c.vols);
+	c.vols = NULL;
 	inst_destroy(c.inst);
 	audit_close(c.audit);
 	c.audit = NULL;

@@ -121,6 +121,8 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 		} else if (!strcmp(key, "vcpus")) {
 			if (!(rc = get_uint(v, key, 1, 64, &x, err, errlen)))
 				out->vcpus = (uint32_t)x;
+		} else if (!strcmp(key, "volumes")) {
+			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
 		} else {
 			rc = unknown_field(key, err, errlen);
 		}

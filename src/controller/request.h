@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "controller/volumes.h"
+
 #define REQ_BODY_MAX (64 * 1024)
 #define REQ_NAME_MAX 32
 
@@ -15,6 +17,8 @@ struct run_req {
 	char image[REQ_NAME_MAX + 1];	/* guest image name: [a-z0-9-] */
 	uint32_t memory_mib;		/* 4..65536, default 32 */
 	uint32_t vcpus;			/* 1..64, default 1 */
+	unsigned n_volumes;		/* attached at launch (docs/attach.md) */
+	struct vol_spec volumes[VOL_MAX];
 };
 
 /* The attach request as the KMS work will complete it: the data key

@@ -1,0 +1,758 @@
+/* volumes: KMS Decrypt (grant + forward access session, Recipient = this
+ * host) -> HPKE open whose DH is TPM2_ECDH_ZGen on the PCR-bound host key ->
+ * blkctl ATTACH into the instance's ward-blk. The 64-byte volume key exists
+ * in this process only in one secmem page, from the HPKE open to the end of
+ * the ATTACH send, and is never logged, audited or put in an error. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "blkctl.h"
+#include "controller/kmsclient.h"
+#include "controller/volumes.h"
+#include "hpke.h"
+#include "log.h"
+#include "secmem.h"
+#include "tpm.h"
+
+#define KMS_HPKE_INFO "ward-kms recipient v1"	/* docs/kms.md, Recipient */
+#define HOSTKEY_BLOB "keys/host.blob"		/* fw_provision (FW_HOSTKEY_BLOB) */
+#define DEVKEY_BLOB "keys/dev-host.blob"
+#define DEVKEY_PUB "keys/dev-host.pub"		/* 65-byte point */
+#define DEVKEY_PEM "keys/dev-host.pub.pem"
+#define BLK_STOP_MS 3000
+#define KEY_PAGE 4096
+
+struct vol_set {
+	char instance[40];
+	pid_t pid;
+	int pidfd;
+	int ctl;			/* our end of the blkctl socketpair */
+	unsigned n;
+	char ids[VOL_MAX][VOL_ID_MAX + 1];
+	bool attached[VOL_MAX];
+	struct vol_set *next;
+};
+
+struct volumes {
+	struct vol_cfg cfg;
+	struct kmsc *kms;
+	uint8_t *hostkey;		/* TPM blob: useless off this TPM */
+	size_t hostkey_len;
+	uint8_t hostpub[TPM_ECC_POINT_LEN];
+	char why_off[256];		/* set when volumes cannot work here */
+	int dh_rc;			/* last TPM ECDH result, for the message */
+	char dh_err[200];
+	struct vol_set *sets;
+};
+
+/* ---- the attach spec ---- */
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int get_str(json_t *v, const char *key, char *out, size_t cap, char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || !s[0] || strlen(s) >= cap)
+		return bad(err, errlen, "volume \"%s\" must be a string of 1-%zu bytes", key,
+			   cap - 1);
+	for (const char *p = s; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return bad(err, errlen, "volume \"%s\" must be printable ASCII", key);
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+static int parse_one(json_t *o, struct vol_spec *s, char *err, size_t errlen)
+{
+	const char *key, *ev;
+	json_t *v, *ec = NULL;
+	const char *b64 = NULL;
+	json_int_t sz;
+	int rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(o))
+		return bad(err, errlen, "each entry of \"volumes\" must be an object");
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "volume_id")) {
+			rc = get_str(v, key, s->volume_id, sizeof(s->volume_id), err, errlen);
+			if (!rc && !blkctl_valid_id(s->volume_id))
+				rc = bad(err, errlen, "\"volume_id\" must be 1-63 of [A-Za-z0-9._-]");
+		} else if (!strcmp(key, "backing")) {
+			rc = get_str(v, key, s->backing, sizeof(s->backing), err, errlen);
+		} else if (!strcmp(key, "size")) {
+			sz = json_is_integer(v) ? json_integer_value(v) : -1;
+			if (sz < 4096 || sz % 4096 || (uint64_t)sz > (1ull << 50))
+				rc = bad(err, errlen, "volume \"size\" must be a multiple of 4096 "
+					 "between 4096 and 2^50");
+			s->size = (uint64_t)sz;
+		} else if (!strcmp(key, "read_only")) {
+			if (!json_is_boolean(v))
+				rc = bad(err, errlen, "volume \"read_only\" must be a boolean");
+			s->read_only = json_is_true(v);
+		} else if (!strcmp(key, "key_id")) {
+			rc = get_str(v, key, s->key_id, sizeof(s->key_id), err, errlen);
+		} else if (!strcmp(key, "encrypted_key")) {
+			if (!(b64 = json_string_value(v)))
+				rc = bad(err, errlen, "volume \"encrypted_key\" must be base64");
+		} else if (!strcmp(key, "encryption_context")) {
+			ec = v;
+		} else if (!strcmp(key, "grant_token")) {
+			rc = get_str(v, key, s->grant_token, sizeof(s->grant_token), err, errlen);
+		} else if (!strcmp(key, "fas_token")) {
+			rc = get_str(v, key, s->fas_token, sizeof(s->fas_token), err, errlen);
+		} else {
+			rc = bad(err, errlen, "unknown volume field \"%.32s\"", key);
+		}
+		if (rc)
+			return rc;
+	}
+	if (!s->volume_id[0] || !s->backing[0] || !s->size || !s->key_id[0] || !b64 || !ec ||
+	    !s->grant_token[0] || !s->fas_token[0])
+		return bad(err, errlen, "a volume needs volume_id, backing, size, key_id, "
+			   "encrypted_key, encryption_context, grant_token and fas_token");
+	if (kmsc_b64_decode(b64, s->encrypted_key, sizeof(s->encrypted_key),
+			    &s->encrypted_key_len))
+		return bad(err, errlen, "volume \"encrypted_key\" is not base64 of at most %d bytes",
+			   VOL_BLOB_MAX);
+	/* The context binds the data key to this volume: a spec may not name
+	 * one volume and carry another's key. */
+	ev = json_string_value(json_object_get(ec, "ward:volume"));
+	if (!json_is_object(ec) || json_object_size(ec) != 1 || !ev || strcmp(ev, s->volume_id))
+		return bad(err, errlen, "\"encryption_context\" must be exactly "
+			   "{\"ward:volume\": \"%s\"}", s->volume_id);
+	return 0;
+}
+
+int vol_spec_parse(json_t *arr, struct vol_spec *out, unsigned *n, char *err, size_t errlen)
+{
+	size_t i, j;
+	json_t *v;
+	int rc;
+
+	if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > VOL_MAX)
+		return bad(err, errlen, "\"volumes\" must be an array of 1-%d volumes", VOL_MAX);
+	json_array_foreach(arr, i, v) {
+		if ((rc = parse_one(v, &out[i], err, errlen)))
+			return rc;
+		for (j = 0; j < i; j++)
+			if (!strcmp(out[j].volume_id, out[i].volume_id))
+				return bad(err, errlen, "volume %s is listed twice", out[i].volume_id);
+	}
+	*n = (unsigned)json_array_size(arr);
+	return 0;
+}
+
+/* ---- the host key ---- */
+
+static int read_all(const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) || sb.st_size <= 0 || sb.st_size > 65536 ||
+	    !(*buf = malloc((size_t)sb.st_size)))
+		rc = -EINVAL;
+	else if (read(fd, *buf, (size_t)sb.st_size) != sb.st_size) {
+		free(*buf);
+		rc = -EIO;
+	}
+	close(fd);
+	if (!rc)
+		*len = (size_t)sb.st_size;
+	return rc;
+}
+
+static int write_new(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+static int write_pem(const char *path, const uint8_t spki[TPM_SPKI_LEN])
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, TPM_SPKI_LEN);
+	FILE *f;
+	int rc = -EIO;
+
+	if (k && (f = fopen(path, "wx"))) {
+		if (PEM_write_PUBKEY(f, k))
+			rc = 0;
+		if (fclose(f))
+			rc = -EIO;
+	}
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* Development build: no provisioning, so the first start creates a host
+ * key with the same TPM API, bound to PCR 12 as it is now. */
+static int dev_hostkey(struct volumes *v, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	uint8_t spki[TPM_SPKI_LEN];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/keys", v->cfg.state_dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/" DEVKEY_BLOB, v->cfg.state_dir);
+	if (!read_all(path, &v->hostkey, &v->hostkey_len))
+		return 0;
+	rc = tpm_hostkey_create(v->cfg.tpm, TPM_PCR_BIT(TPM_PCR_BOOT), NULL, &v->hostkey,
+				&v->hostkey_len, v->hostpub);
+	if (rc) {
+		snprintf(err, errlen, "cannot create the dev host key: %s", tpm_error(v->cfg.tpm));
+		return rc;
+	}
+	if ((rc = write_new(path, v->hostkey, v->hostkey_len)))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/" DEVKEY_PUB, v->cfg.state_dir);
+	if ((rc = write_new(path, v->hostpub, sizeof(v->hostpub))))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/" DEVKEY_PEM, v->cfg.state_dir);
+	if ((rc = tpm_blob_pubkey(v->hostkey, v->hostkey_len, spki, v->hostpub)) ||
+	    (rc = write_pem(path, spki)))
+		goto fail;
+	log_warn("DEV host key created in the TPM: development build, bound to PCR 12 as it "
+		 "is now, not to a measured controller", "pub=%s/" DEVKEY_PEM, v->cfg.state_dir);
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot store the dev host key under %s/keys", v->cfg.state_dir);
+	return rc;
+}
+
+int vol_init(struct volumes **out, const struct vol_cfg *cfg, char *err, size_t errlen)
+{
+	struct kmsc_cfg kc = { 0 };
+	struct volumes *v = calloc(1, sizeof(*v));
+	uint8_t spki[TPM_SPKI_LEN];
+	char path[PATH_MAX];
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	v->cfg = *cfg;
+	*out = v;
+	if (!cfg->kms_url) {
+		snprintf(v->why_off, sizeof(v->why_off), "this controller has no KMS configured "
+			 "(--kms-url): encrypted volumes cannot be attached");
+		return 0;
+	}
+	if (!cfg->host_id || !cfg->kms_cert || !cfg->kms_key || !cfg->kms_ca) {
+		snprintf(err, errlen, "--kms-url needs --kms-cert, --kms-key, --kms-ca and --host-id");
+		return -EINVAL;
+	}
+	if (cfg->blk_fd < 0 && !cfg->blk_path)
+		snprintf(v->why_off, sizeof(v->why_off), "no verified ward-blk image is available");
+	if (cfg->dev) {
+		if ((rc = dev_hostkey(v, err, errlen)))
+			return rc;
+	} else {
+		snprintf(path, sizeof(path), "%s/" HOSTKEY_BLOB, cfg->state_dir);
+		if (read_all(path, &v->hostkey, &v->hostkey_len))
+			snprintf(v->why_off, sizeof(v->why_off), "this host has no provisioned host "
+				 "key (%s): encrypted volumes cannot be attached", HOSTKEY_BLOB);
+	}
+	if (v->hostkey && tpm_blob_pubkey(v->hostkey, v->hostkey_len, spki, v->hostpub)) {
+		snprintf(err, errlen, "the host key blob is malformed");
+		return -EINVAL;
+	}
+	kc = (struct kmsc_cfg){ .url = cfg->kms_url, .ca = cfg->kms_ca, .cert = cfg->kms_cert,
+				.key = cfg->kms_key };
+	if ((rc = kmsc_new(&kc, &v->kms))) {
+		snprintf(err, errlen, "--kms-url must be an https:// URL");
+		return rc;
+	}
+	log_info("volumes: KMS configured", "kms=%s host_id=%s", cfg->kms_url, cfg->host_id);
+	return 0;
+}
+
+/* ---- ward-blk ---- */
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void blk_event(void *opaque, const struct blkctl_msg *ev)
+{
+	log_warn("ward-blk event", "volume=%s event=%u msg=\"%s\"", ev->u.event.id,
+		 ev->u.event.event, ev->u.event.msg);
+}
+
+/* Card processes get only inherited fds: the control socketpair as fd 3. */
+static int blk_spawn(struct volumes *v, struct vol_set *s, char *err, size_t errlen)
+{
+	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	char *const argv[] = { "ward-blk", "--control-fd", "3", NULL };
+	int sp[2], bfd = v->cfg.blk_fd, null;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
+		snprintf(err, errlen, "cannot create the ward-blk control channel");
+		return -errno;
+	}
+	s->pid = fork();
+	if (s->pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		snprintf(err, errlen, "cannot start ward-blk");
+		return -EAGAIN;
+	}
+	if (s->pid == 0) {
+		setsid();
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (bfd >= 0 && bfd <= 3 && (bfd = fcntl(bfd, F_DUPFD_CLOEXEC, 4)) < 0)
+			_exit(127);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(sp[1], 3) < 0)
+			_exit(127);
+		if (bfd >= 0)
+			fexecve(bfd, argv, envp);
+		else
+			execve(v->cfg.blk_path, argv, envp);
+		_exit(127);
+	}
+	close(sp[1]);
+	s->ctl = sp[0];
+	s->pidfd = pidfd_open_(s->pid);
+	return 0;
+}
+
+static void blk_stop(struct vol_set *s)
+{
+	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+
+	if (s->ctl >= 0)
+		close(s->ctl);	/* ward-blk detaches (wipes) everything and exits */
+	s->ctl = -1;
+	if (s->pid <= 0)
+		return;
+	if (s->pidfd < 0 || poll(&p, 1, BLK_STOP_MS) != 1) {
+		log_warn("ward-blk did not exit after its channel closed, killing it", "pid=%d",
+			 (int)s->pid);
+		kill(s->pid, SIGKILL);
+	}
+	waitpid(s->pid, NULL, 0);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+	s->pid = 0;
+}
+
+/* ---- steps 3 and 4 ---- */
+
+static void audit_vol(struct volumes *v, const char *event, const struct vol_spec *sp,
+		      const char *who, const char *instance, const char *reason)
+{
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", "volume", "event", event,
+				"volume", sp->volume_id, "key_id", sp->key_id);
+
+	if (!rec)
+		return;
+	if (who)
+		json_object_set_new(rec, "by", json_string(who));
+	if (instance)
+		json_object_set_new(rec, "instance", json_string(instance));
+	if (reason)
+		json_object_set_new(rec, "reason", json_string(reason));
+	v->cfg.audit(v->cfg.audit_opaque, rec);
+}
+
+static int dh_tpm(void *ctx, const uint8_t peer[HPKE_PK_LEN], uint8_t z[HPKE_DH_LEN])
+{
+	struct volumes *v = ctx;
+
+	v->dh_rc = tpm_ecdh_zgen(v->cfg.tpm, v->hostkey, v->hostkey_len, peer, z);
+	if (v->dh_rc)
+		snprintf(v->dh_err, sizeof(v->dh_err), "%s", tpm_error(v->cfg.tpm));
+	return v->dh_rc;
+}
+
+/* Step 3: the KMS seals the key to this host; nothing secret comes back. */
+static int kms_decrypt(struct volumes *v, const struct vol_spec *sp, uint8_t *sealed,
+		       size_t cap, size_t *sealed_len, char *arn, size_t arnlen, int *http,
+		       const char **code, char *err, size_t errlen)
+{
+	char etype[64], kerr[480], *b64 = kmsc_b64_encode(sp->encrypted_key,
+							    sp->encrypted_key_len);
+	json_t *req, *resp = NULL;
+	const char *ct, *kid;
+	int rc;
+
+	req = b64 ? json_pack("{s:s, s:s, s:{s:s}, s:[s], s:{s:s, s:s}, s:s}", "CiphertextBlob",
+			      b64, "KeyId", sp->key_id, "EncryptionContext", "ward:volume",
+			      sp->volume_id, "GrantTokens", sp->grant_token, "Recipient",
+			      "KeyEncryptionAlgorithm", "HPKE_P256_SHA256_AES256GCM", "HostId",
+			      v->cfg.host_id, "ForwardAccessSession", sp->fas_token) : NULL;
+	free(b64);
+	if (!req)
+		return -ENOMEM;
+	rc = kmsc_call(v->kms, "Decrypt", req, &resp, etype, sizeof(etype), kerr, sizeof(kerr));
+	json_decref(req);
+	*code = "kms_refused";
+	if (rc) {
+		*http = rc == -EIO ? 502 : rc == -EACCES ? 403 :
+			!strcmp(etype, "KMSInvalidStateException") ||
+			!strcmp(etype, "DisabledException") ? 409 : 422;
+		if (rc == -EIO)
+			*code = "kms_unavailable";
+		snprintf(err, errlen, "volume %s: step 3 (KMS Decrypt for this host): %s",
+			 sp->volume_id, kerr);
+		return rc;
+	}
+	ct = json_string_value(json_object_get(resp, "CiphertextForRecipient"));
+	kid = json_string_value(json_object_get(resp, "KeyId"));
+	if (!ct || !kid || strlen(kid) >= arnlen || json_object_get(resp, "Plaintext") ||
+	    kmsc_b64_decode(ct, sealed, cap, sealed_len)) {
+		/* A Plaintext would mean the key crossed the wire unsealed. */
+		*http = 502;
+		*code = "kms_bad_answer";
+		snprintf(err, errlen, "volume %s: step 3: KMS answered without a sealed key for "
+			 "this host", sp->volume_id);
+		json_decref(resp);
+		return -EPROTO;
+	}
+	snprintf(arn, arnlen, "%s", kid);
+	json_decref(resp);
+	return 0;
+}
+
+/* Steps 3-4 and the ATTACH for one volume; *hv_fd gets ward-hv's socket. */
+static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spec *sp,
+		      const char *who, int *hv_fd, int *http, const char **code, char *err,
+		      size_t errlen)
+{
+	uint8_t sealed[256], *key = NULL;
+	char arn[256], berr[BLKCTL_MSG_LEN + 1] = "";
+	struct blkctl_attach a = { 0 };
+	size_t sealed_len, key_len = 0;
+	int vu[2] = { -1, -1 }, rc;
+#if BLKCTL_VERSION >= 2
+	int store = -1;
+#endif
+
+	audit_vol(v, "attach requested", sp, who, NULL, NULL);
+	if ((rc = kms_decrypt(v, sp, sealed, sizeof(sealed), &sealed_len, arn, sizeof(arn), http,
+			      code, err, errlen)))
+		goto refused;
+	/* Step 4: only this TPM, in the PCR state the key is bound to, can do
+	 * the ECDH that opens the seal. */
+	if (!(key = secmem_alloc(KEY_PAGE))) {
+		*http = 500;
+		*code = "no_secure_memory";
+		snprintf(err, errlen, "volume %s: no lockable memory for the volume key",
+			 sp->volume_id);
+		rc = -ENOMEM;
+		goto refused;
+	}
+	v->dh_rc = 0;
+	rc = hpke_open_with_dh(sealed, sealed_len, v->hostpub, dh_tpm, v,
+			       (const uint8_t *)KMS_HPKE_INFO, strlen(KMS_HPKE_INFO),
+			       (const uint8_t *)arn, strlen(arn), key, KEY_PAGE, &key_len);
+	if (rc || key_len != BLKCTL_KEY_LEN) {
+		*code = "unseal_refused";
+		if (v->dh_rc == -EACCES) {
+			*http = 503;
+			snprintf(err, errlen, "volume %s: step 4 (TPM2_ECDH_ZGen on the host key) "
+				 "refused by the TPM: %s: this host is not in the measured state its "
+				 "key is bound to", sp->volume_id, v->dh_err);
+		} else if (v->dh_rc) {
+			*http = 500;
+			snprintf(err, errlen, "volume %s: step 4: the TPM could not use the host key: "
+				 "%s", sp->volume_id, v->dh_err);
+		} else if (rc) {
+			*http = 422;
+			snprintf(err, errlen, "volume %s: step 4: the sealed key does not open with "
+				 "this host's key (sealed to another host's key, or altered)",
+				 sp->volume_id);
+		} else {
+			*http = 422;
+			snprintf(err, errlen, "volume %s: volume key must be %d bytes, got %zu",
+				 sp->volume_id, BLKCTL_KEY_LEN, key_len);
+		}
+		rc = rc ? rc : -EINVAL;
+		goto refused;
+	}
+	audit_vol(v, "key unsealed", sp, who, NULL, NULL);
+	snprintf(a.id, sizeof(a.id), "%s", sp->volume_id);
+	a.size = sp->size;
+	a.num_queues = 1;
+	a.flags = sp->read_only ? BLKCTL_F_READONLY : 0;
+	*code = "blk_attach_failed";
+	*http = 500;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vu)) {
+		rc = -errno;
+		snprintf(err, errlen, "volume %s: cannot create the vhost-user socketpair",
+			 sp->volume_id);
+		goto refused;
+	}
+#if BLKCTL_VERSION >= 2
+	store = blkctl_open_store(sp->backing, &a, berr, sizeof(berr));
+	if (store < 0) {
+		rc = store;
+		*http = 422;
+		snprintf(err, errlen, "volume %s: backing store: %s", sp->volume_id, berr);
+		goto refused;
+	}
+	rc = blkctl_attach(s->ctl, &a, key, vu[1], store, blk_event, v, berr, sizeof(berr));
+	close(store);
+#else
+	snprintf(a.backing, sizeof(a.backing), "%s", sp->backing);
+	rc = blkctl_attach(s->ctl, &a, key, vu[1], blk_event, v, berr, sizeof(berr));
+#endif
+	/* From here on the key exists only in ward-blk. */
+	secmem_free(key, KEY_PAGE);
+	key = NULL;
+	if (rc) {
+		snprintf(err, errlen, "volume %s: ward-blk refused ATTACH: %s", sp->volume_id,
+			 berr[0] ? berr : strerror(-rc));
+		goto refused;
+	}
+	close(vu[1]);
+	*hv_fd = vu[0];
+	return 0;
+refused:
+	secmem_free(key, KEY_PAGE);
+	if (vu[0] >= 0) {
+		close(vu[0]);
+		close(vu[1]);
+	}
+	audit_vol(v, "attach refused", sp, who, NULL, err);
+	log_warn("volume attach refused", "volume=%s step=%s", sp->volume_id, *code);
+	return rc;
+}
+
+static void set_free(struct vol_set *s)
+{
+	blk_stop(s);
+	free(s);
+}
+
+int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
+		   const char *who, struct vol_set **out, int *hv_fds, int *http,
+		   const char **code, char *err, size_t errlen)
+{
+	struct vol_set *s;
+	unsigned i;
+	int rc;
+
+	*out = NULL;
+	if (v->why_off[0] || !v->kms) {
+		*http = 503;
+		*code = "volumes_unavailable";
+		snprintf(err, errlen, "%s", v->why_off);
+		return -ENOTSUP;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return -ENOMEM;
+	s->ctl = s->pidfd = -1;
+	if ((rc = blk_spawn(v, s, err, errlen))) {
+		*http = 500;
+		*code = "blk_unavailable";
+		free(s);
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		rc = attach_one(v, s, &specs[i], who, &hv_fds[i], http, code, err, errlen);
+		if (rc)
+			break;
+		snprintf(s->ids[i], sizeof(s->ids[i]), "%s", specs[i].volume_id);
+		s->attached[i] = true;
+		s->n = i + 1;
+	}
+	if (rc) {
+		while (i-- > 0)
+			close(hv_fds[i]);
+		vol_abort(v, s, "an earlier volume of the launch was refused");
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+static int detach_in(struct vol_set *s, unsigned i, char *err, size_t errlen)
+{
+	char berr[BLKCTL_MSG_LEN + 1] = "";
+	int rc;
+
+	rc = blkctl_detach(s->ctl, s->ids[i], blk_event, NULL, berr, sizeof(berr));
+	if (rc) {
+		snprintf(err, errlen, "ward-blk refused DETACH of %s: %s", s->ids[i],
+			 berr[0] ? berr : strerror(-rc));
+		return rc;
+	}
+	s->attached[i] = false;
+	return 0;
+}
+
+static void audit_detach(struct volumes *v, struct vol_set *s, unsigned i, const char *why,
+			 int rc, const char *err)
+{
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "volume", "event",
+				"detached", "volume", s->ids[i], "instance", s->instance, "reason",
+				why, "key_wiped", rc == 0);
+
+	if (rec && rc)
+		json_object_set_new(rec, "error", json_string(err));
+	if (rec)
+		v->cfg.audit(v->cfg.audit_opaque, rec);
+}
+
+/* Detach every attached volume (each reply checked), then stop ward-blk,
+ * which wipes whatever a failed DETACH left when its channel closes. */
+static void release(struct volumes *v, struct vol_set *s, const char *why)
+{
+	char err[256];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < s->n; i++) {
+		if (!s->attached[i])
+			continue;
+		rc = detach_in(s, i, err, sizeof(err));
+		if (rc)
+			log_warn("volume detach failed; stopping ward-blk wipes it", "volume=%s",
+				 s->ids[i]);
+		else
+			log_info("volume detached, key wiped in ward-blk", "volume=%s instance=%s",
+				 s->ids[i], s->instance);
+		audit_detach(v, s, i, why, rc, err);
+	}
+	set_free(s);
+}
+
+void vol_abort(struct volumes *v, struct vol_set *s, const char *why)
+{
+	if (s)
+		release(v, s, why);
+}
+
+void vol_bind(struct volumes *v, struct vol_set *s, const char *instance_id)
+{
+	snprintf(s->instance, sizeof(s->instance), "%s", instance_id);
+	s->next = v->sets;
+	v->sets = s;
+	for (unsigned i = 0; i < s->n; i++) {
+		json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", "volume", "event",
+					"attached", "volume", s->ids[i], "instance", instance_id);
+
+		if (rec)
+			v->cfg.audit(v->cfg.audit_opaque, rec);
+	}
+}
+
+static struct vol_set **find_set(struct volumes *v, const char *instance_id)
+{
+	struct vol_set **pp;
+
+	for (pp = &v->sets; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->instance, instance_id))
+			return pp;
+	return NULL;
+}
+
+int vol_detach(struct volumes *v, const char *instance_id, const char *volume_id,
+	       char *err, size_t errlen)
+{
+	struct vol_set **pp = v ? find_set(v, instance_id) : NULL, *s;
+	unsigned i, left = 0;
+	int rc;
+
+	if (!pp)
+		goto none;
+	s = *pp;
+	for (i = 0; i < s->n; i++)
+		if (s->attached[i] && !strcmp(s->ids[i], volume_id))
+			break;
+	if (i == s->n)
+		goto none;
+	rc = detach_in(s, i, err, errlen);
+	audit_detach(v, s, i, "detach requested", rc, err);
+	if (rc)
+		return rc;
+	log_info("volume detached, key wiped in ward-blk", "volume=%s instance=%s", volume_id,
+		 instance_id);
+	for (i = 0; i < s->n; i++)
+		left += s->attached[i];
+	if (!left) {
+		*pp = s->next;
+		set_free(s);
+	}
+	return 0;
+none:
+	snprintf(err, errlen, "no volume %s attached to instance %s", volume_id, instance_id);
+	return -ENOENT;
+}
+
+void vol_instance_gone(struct volumes *v, const char *instance_id, const char *why)
+{
+	struct vol_set **pp = v ? find_set(v, instance_id) : NULL, *s;
+
+	if (!pp)
+		return;
+	s = *pp;
+	*pp = s->next;
+	release(v, s, why);
+}
+
+json_t *vol_list(struct volumes *v, const char *instance_id)
+{
+	struct vol_set **pp = v ? find_set(v, instance_id) : NULL;
+	json_t *a = json_array();
+
+	for (unsigned i = 0; pp && a && i < (*pp)->n; i++)
+		if ((*pp)->attached[i])
+			json_array_append_new(a, json_string((*pp)->ids[i]));
+	return a;
+}
+
+void vol_destroy(struct volumes *v)
+{
+	struct vol_set *s;
+
+	if (!v)
+		return;
+	/* The controller stops; VMs keep running but their keys must not
+	 * outlive the process that could detach them (docs/attach.md). */
+	while ((s = v->sets)) {
+		v->sets = s->next;
+		release(v, s, "controller stopping");
+	}
+	kmsc_free(v->kms);
+	free(v->hostkey);
+	free(v);
+}
