@@ -15,35 +15,15 @@ done
 command -v swtpm >/dev/null || { echo "demo-controller: swtpm not installed"; exit 1; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/ward-demo-ctl.XXXXXX")
-CTL_PID=""
-TPM_PID=""
-cleanup() {
-	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-	[ -n "$TPM_PID" ] && kill "$TPM_PID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-say() { printf '\n\033[1m-- %s\033[0m\n' "$*"; }
-run() { echo "\$ $*" | sed "s|$W|\$W|g; s|$B|\$B|g"; "$@"; }
+. "$SRC/scripts/demo-lib.sh"
+run() { show "$@"; }
 
 say "a test PKI: CA, server cert for 127.0.0.1, control-plane and operator client certs (OU = role)"
-bash "$SRC/tests/controller/mkpki.sh" "$W/pki"
+make_pki "$W/pki"
 ls "$W/pki" | grep -E '^(ca|server|cp|op)\.pem$' | sed 's/^/  /'
 
 say "a private swtpm (the security chip in this demo)"
-for _ in $(seq 20); do
-	port=$((20000 + RANDOM % 40000))
-	mkdir -p "$W/tpm"
-	if swtpm socket --tpm2 --tpmstate dir="$W/tpm" --server type=tcp,port=$port,bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
-		--pid file="$W/tpm/pid" --daemon 2>/dev/null; then
-		for _ in $(seq 100); do [ -s "$W/tpm/pid" ] && break; sleep 0.02; done
-		TPM_PID=$(cat "$W/tpm/pid")
-		break
-	fi
-done
-[ -n "$TPM_PID" ] || { echo "cannot start swtpm"; exit 1; }
-TCTI="swtpm:host=127.0.0.1,port=$port"
+start_swtpm
 echo "  TCTI $TCTI"
 
 say "ward-controller (development build: verifies nothing, host state unverified-dev)"
@@ -51,6 +31,7 @@ say "ward-controller (development build: verifies nothing, host state unverified
 	--tls-cert "$W/pki/server.pem" --tls-key "$W/pki/server.key" --client-ca "$W/pki/ca.pem" \
 	--dev-images "$B" 2>"$W/ctl.log" &
 CTL_PID=$!
+DEMO_PIDS+=("$CTL_PID")
 for _ in $(seq 200); do [ -s "$W/port" ] && break; sleep 0.05; done
 [ -s "$W/port" ] || { cat "$W/ctl.log"; exit 1; }
 export WARD_URL=https://127.0.0.1:$(cat "$W/port") WARD_CA=$W/pki/ca.pem

@@ -15,8 +15,11 @@ set -e
 echo "(ward-hv exited with the guest's debug-exit value: $rc)"
 [ "$rc" -eq 0 ]
 
-if [ -x "$B/src/blk/ward-blk" ] && [ -f "$B/guest/blk-check.elf" ]; then
-	step "2. An encrypted volume: ward-blk (AES-256-XTS) serves blk-check under ward-hv"
+step "2. Measured and verified boot, an instance through the mTLS API, tamper detection, the audit log"
+bash scripts/demo-boot.sh "$B"
+
+if [ -f scripts/demo-volume.sh ]; then
+	step "3. An encrypted volume: KMS grant, forward access session, key sealed to the host's TPM, ward-blk (AES-256-XTS)"
 	bash scripts/demo-volume.sh "$B"
 fi
 echo

@@ -1,0 +1,43 @@
+# demo-lib.sh: shared pieces of the demo scripts (sourced, not run):
+# output helpers, a private swtpm with power cycles, the test PKI, and
+# cleanup of everything started. Set W (work dir) before sourcing.
+: "${W:?demo-lib.sh needs W}"
+DEMO_PIDS=()
+demo_cleanup() {
+	local p
+	for p in "${DEMO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${DEMO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	[ -s "$W/tpm/pid" ] && kill "$(cat "$W/tpm/pid")" 2>/dev/null
+	rm -rf "$W"
+}
+trap demo_cleanup EXIT
+say() { printf '\n\033[1m-- %s\033[0m\n' "$*"; }
+show() { echo "\$ $*" | sed "s|$W|\$W|g; s|${B:-/nonexistent}|\$B|g"; "$@"; }
+
+# start_swtpm: a TPM of our own on free loopback ports; sets TCTI, TPM_PORT.
+start_swtpm() {
+	mkdir -p "$W/tpm"
+	for _ in $(seq 20); do
+		TPM_PORT=$((20000 + RANDOM % 40000))
+		if swtpm socket --tpm2 --tpmstate dir="$W/tpm" \
+			--server type=tcp,port=$TPM_PORT,bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((TPM_PORT + 1)),bindaddr=127.0.0.1 \
+			--flags not-need-init,startup-clear --pid file="$W/tpm/pid" --daemon 2>/dev/null; then
+			for _ in $(seq 100); do [ -s "$W/tpm/pid" ] && break; sleep 0.02; done
+			TCTI="swtpm:host=127.0.0.1,port=$TPM_PORT"
+			export WARD_TPM_TCTI=$TCTI  # ward-boot and the TPM library read it
+			return 0
+		fi
+	done
+	echo "cannot start swtpm"; return 1
+}
+
+# tpm_power_cycle: what a host reboot does to the TPM — PCRs back to zero.
+tpm_power_cycle() {
+	swtpm_ioctl --tcp "127.0.0.1:$((TPM_PORT + 1))" -i >/dev/null
+	TPM2TOOLS_TCTI=$TCTI tpm2_startup -c >/dev/null 2>&1
+}
+
+# make_pki DIR: CA, server cert for 127.0.0.1, control-plane and operator
+# client certificates (the role is the certificate's OU).
+make_pki() { bash "$SRC/tests/controller/mkpki.sh" "$1" >/dev/null; }
