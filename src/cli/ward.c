@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "checkpoint.h"
+#include "cli/volume.h"
 #include "controller/audit_fmt.h"
 
 struct cfg {
@@ -37,6 +38,8 @@ static void usage(void)
 "  instance run --image NAME [--memory MIB] [--vcpus N]\n"
 "  instance list\n"
 "  instance stop ID\n"
+"  volume create|attach|detach|list ...   encrypted volumes (control plane,\n"
+"                                    docs/attach.md; `ward volume` for usage)\n"
 "  audit checkpoint                  print the latest signed checkpoint\n"
 "  audit fetch --out DIR             checkpoint + leaves (keeps the previous\n"
 "                                    checkpoint as DIR/checkpoint.prev)\n"
@@ -382,6 +385,8 @@ int main(int argc, char **argv)
 		rc = cmd_instance(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "audit"))
 		rc = cmd_audit(&c, argc - i - 1, argv + i + 1);
+	else if (!strcmp(argv[i], "volume"))
+		rc = volume_cmd(c.url, c.cert, c.key, c.ca, argc - i - 1, argv + i + 1);
 	else {
 		usage();
 		rc = 2;

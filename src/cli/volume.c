@@ -1,0 +1,680 @@
+/* volume: the control plane of encrypted volumes (docs/attach.md). Volume
+ * metadata — never a plaintext key — lives in CP_DIR/volumes.json; the
+ * caller is authenticated by a KMS request signed with their own access key
+ * and authorised by CP_DIR/policy.json; KMS grants and forward access
+ * sessions are made as the control-plane principal (CP_DIR/credentials);
+ * the controller is called over mTLS with the control-plane certificate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "cli/volume.h"
+#include "controller/kmsclient.h"
+
+#define DATA_KEY_BYTES 64	/* AES-256-XTS: two 256-bit keys */
+
+struct vctx {
+	const char *url, *cert, *key, *ca;	/* controller */
+	const char *cp_dir, *kms_url, *kms_ca;
+	char cp_akid[129], cp_secret[129], cp_arn[256];
+	json_t *state;		/* volumes.json */
+	int lock_fd;
+};
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ward volume: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* ---- control-plane state ---- */
+
+static int cp_path(const struct vctx *x, const char *name, char *out, size_t len)
+{
+	return snprintf(out, len, "%s/%s", x->cp_dir, name) >= (int)len ? -1 : 0;
+}
+
+static int load_state(struct vctx *x)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+
+	if (mkdir(x->cp_dir, 0700) && errno != EEXIST)
+		return die("cannot create the control-plane dir %s: %s", x->cp_dir, strerror(errno));
+	cp_path(x, ".lock", path, sizeof(path));
+	x->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (x->lock_fd < 0 || flock(x->lock_fd, LOCK_EX))
+		return die("cannot lock %s", path);
+	cp_path(x, "volumes.json", path, sizeof(path));
+	if (access(path, F_OK)) {
+		x->state = json_pack("{s:{}}", "volumes");
+		return 0;
+	}
+	x->state = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(json_object_get(x->state, "volumes")))
+		return die("%s is unreadable: %s", path, jerr.text);
+	return 0;
+}
+
+static int save_state(struct vctx *x)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd;
+
+	cp_path(x, "volumes.json", path, sizeof(path));
+	cp_path(x, ".volumes.json.tmp", tmp, sizeof(tmp));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || json_dumpfd(x->state, fd, JSON_INDENT(1) | JSON_SORT_KEYS) || fsync(fd)) {
+		if (fd >= 0)
+			close(fd);
+		return die("cannot write %s", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path))
+		return die("cannot replace %s", path);
+	return 0;
+}
+
+/* CP_DIR/credentials: "AKID SECRET ARN" of the control-plane principal. */
+static int load_cp_credentials(struct vctx *x)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int n;
+
+	cp_path(x, "credentials", path, sizeof(path));
+	if (!(f = fopen(path, "r")))
+		return die("cannot read the control-plane credentials %s: %s", path,
+			   strerror(errno));
+	n = fscanf(f, "%128s %128s %255s", x->cp_akid, x->cp_secret, x->cp_arn);
+	fclose(f);
+	if (n != 3)
+		return die("%s must hold \"ACCESS_KEY_ID SECRET PRINCIPAL_ARN\"", path);
+	return 0;
+}
+
+static struct kmsc *kms_as(const struct vctx *x, const char *akid, const char *secret)
+{
+	struct kmsc_cfg c = { .url = x->kms_url, .ca = x->kms_ca, .akid = akid, .secret = secret };
+	struct kmsc *k = NULL;
+
+	if (!x->kms_url || kmsc_new(&c, &k))
+		die("need --kms-url https://... (or WARD_KMS_URL)");
+	return k;
+}
+
+/* ---- the caller ---- */
+
+struct caller {
+	char akid[129];
+	const char *arn;	/* from the policy file */
+	json_t *entry;
+};
+
+/* Authentication: a request signed with the caller's key that KMS verifies.
+ * Success or AccessDeniedException both mean the signature was good. */
+static int authenticate(struct vctx *x, const char *key_id, json_t *policy, struct caller *c)
+{
+	const char *akid = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	char etype[64], err[512];
+	json_t *resp = NULL, *p;
+	struct kmsc *k;
+	size_t i;
+	int rc;
+
+	if (!akid || !sk)
+		return die("the caller's own KMS credentials are needed (AWS_ACCESS_KEY_ID, "
+			   "AWS_SECRET_ACCESS_KEY)");
+	if (!(k = kms_as(x, akid, sk)))
+		return 1;
+	json_t *body = json_pack("{s:s}", "KeyId", key_id);
+
+	rc = kmsc_call(k, "DescribeKey", body, &resp, etype, sizeof(etype), err, sizeof(err));
+	json_decref(body);
+	json_decref(resp);
+	kmsc_free(k);
+	if (rc && rc != -EACCES)
+		return die("caller authentication failed: %s", err);
+	snprintf(c->akid, sizeof(c->akid), "%s", akid);
+	json_array_foreach(json_object_get(policy, "principals"), i, p) {
+		const char *a = json_string_value(json_object_get(p, "access_key_id"));
+
+		if (a && !strcmp(a, akid)) {
+			c->arn = json_string_value(json_object_get(p, "arn"));
+			c->entry = p;
+			if (c->arn)
+				return 0;
+		}
+	}
+	return die("access key %s is not a principal of the control-plane policy", akid);
+}
+
+static int in_list(json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && (!strcmp(json_string_value(v), "*") ||
+					  !strcmp(json_string_value(v), s)))
+			return 1;
+	return 0;
+}
+
+/* Authorisation: CP_DIR/policy.json, principal -> volumes x actions. */
+static int authorize(const struct caller *c, const char *action, const char *vol)
+{
+	if (in_list(json_object_get(c->entry, "actions"), action) &&
+	    in_list(json_object_get(c->entry, "volumes"), vol))
+		return 0;
+	return die("%s may not %s volume %s (control-plane policy)", c->arn, action, vol);
+}
+
+static json_t *load_policy(const struct vctx *x)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *p;
+
+	cp_path(x, "policy.json", path, sizeof(path));
+	p = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_array(json_object_get(p, "principals"))) {
+		die("cannot read the control-plane policy %s: %s", path, jerr.text);
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- the controller ---- */
+
+struct rbuf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *d, size_t sz, size_t n, void *arg)
+{
+	struct rbuf *b = arg;
+	char *np = realloc(b->p, b->n + sz * n + 1);
+
+	if (!np)
+		return 0;
+	memcpy(np + b->n, d, sz * n);
+	b->p = np;
+	b->n += sz * n;
+	b->p[b->n] = 0;
+	return sz * n;
+}
+
+static long ctl_call(const struct vctx *x, const char *method, const char *path,
+		     const char *body, struct rbuf *out)
+{
+	char url[2048], cerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *h = NULL;
+	long status = 0;
+	CURL *c;
+
+	*out = (struct rbuf){ 0 };
+	if (!x->url || !x->cert || !x->key || !x->ca) {
+		die("need the controller: --url, --cert, --key, --ca (or WARD_URL, ...)");
+		return 0;
+	}
+	snprintf(url, sizeof(url), "%s%s", x->url, path);
+	if (!(c = curl_easy_init()))
+		return 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, x->cert);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, x->key);
+	curl_easy_setopt(c, CURLOPT_CAINFO, x->ca);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else
+		die("%s %s: %s", method, url, cerr);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* ---- commands ---- */
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int sh = 0;
+
+	switch (*end) {
+	case 'K': sh = 10; end++; break;
+	case 'M': sh = 20; end++; break;
+	case 'G': sh = 30; end++; break;
+	case 'T': sh = 40; end++; break;
+	}
+	if (*end || !v || v > (1ull << 50) >> sh)
+		return -1;
+	v <<= sh;
+	if (v % 4096)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void random_id(char *out, size_t len)
+{
+	uint8_t b[8];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		abort();
+	snprintf(out, len, "vol-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+		 b[5], b[6], b[7]);
+}
+
+static int cmd_create(struct vctx *x, int argc, char **argv)
+{
+	const char *kms_key = NULL, *backing = NULL, *size_s = NULL, *akid, *sk;
+	char id[64] = "", path[PATH_MAX], etype[64], err[512], now[32];
+	json_t *policy, *body, *resp = NULL, *vol;
+	struct caller c = { 0 };
+	const char *arn, *blob;
+	struct kmsc *k;
+	uint64_t size;
+	time_t t = time(NULL);
+	int i, fd, rc;
+
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--size"))
+			size_s = argv[i + 1];
+		else if (!strcmp(argv[i], "--kms-key"))
+			kms_key = argv[i + 1];
+		else if (!strcmp(argv[i], "--id"))
+			snprintf(id, sizeof(id), "%s", argv[i + 1]);
+		else if (!strcmp(argv[i], "--backing"))
+			backing = argv[i + 1];
+		else
+			break;
+	}
+	if (i != argc || !size_s || !kms_key)
+		return die("usage: volume create --size BYTES[K|M|G] --kms-key KEY [--id ID] "
+			   "[--backing PATH]");
+	if (parse_size(size_s, &size))
+		return die("--size must be a multiple of 4096 bytes (K/M/G/T suffixes), got %s",
+			   size_s);
+	if (!id[0])
+		random_id(id, sizeof(id));
+	if (strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	    strlen(id) || strlen(id) > 63)
+		return die("--id must be 1-63 of [A-Za-z0-9._-]");
+	if (!(policy = load_policy(x)))
+		return 1;
+	if (authenticate(x, kms_key, policy, &c) || authorize(&c, "create", id)) {
+		json_decref(policy);
+		return 1;
+	}
+	if (json_object_get(json_object_get(x->state, "volumes"), id)) {
+		json_decref(policy);
+		return die("volume %s exists", id);
+	}
+	/* The data key is generated and wrapped inside KMS; only the wrapped
+	 * blob is stored, bound to this volume by its encryption context. */
+	akid = getenv("AWS_ACCESS_KEY_ID");
+	sk = getenv("AWS_SECRET_ACCESS_KEY");
+	k = kms_as(x, akid, sk);
+	body = json_pack("{s:s, s:i, s:{s:s}}", "KeyId", kms_key, "NumberOfBytes", DATA_KEY_BYTES,
+			 "EncryptionContext", "ward:volume", id);
+	rc = k ? kmsc_call(k, "GenerateDataKeyWithoutPlaintext", body, &resp, etype,
+			   sizeof(etype), err, sizeof(err)) : -EINVAL;
+	json_decref(body);
+	kmsc_free(k);
+	if (rc) {
+		json_decref(policy);
+		return k ? die("%s", err) : 1;
+	}
+	arn = json_string_value(json_object_get(resp, "KeyId"));
+	blob = json_string_value(json_object_get(resp, "CiphertextBlob"));
+	if (!arn || !blob) {
+		json_decref(resp);
+		json_decref(policy);
+		return die("KMS answered GenerateDataKeyWithoutPlaintext without a key blob");
+	}
+	if (!backing) {
+		snprintf(path, sizeof(path), "%s/volumes", x->cp_dir);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/volumes/%s.img", x->cp_dir, id);
+		backing = path;
+	}
+	/* The store holds exactly `size` bytes of ciphertext (docs/blk.md). */
+	fd = open(backing, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size)) {
+		rc = die("cannot create the backing file %s: %s", backing, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	vol = json_pack("{s:s, s:I, s:s, s:s, s:{s:s}, s:s, s:s, s:s, s:n}", "id", id, "size",
+			(json_int_t)size, "backing", backing, "key_id", arn, "encryption_context",
+			"ward:volume", id, "encrypted_key", blob, "owner", c.arn, "created", now,
+			"attachment");
+	json_object_set_new(json_object_get(x->state, "volumes"), id, vol);
+	if ((rc = save_state(x)))
+		goto out;
+	json_dumpf(vol, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+	printf("\n");
+out:
+	json_decref(resp);
+	json_decref(policy);
+	return rc;
+}
+
+/* Control-plane KMS call; prints the reason on failure (not when the
+ * error type is `tolerate`: then returns 2). */
+static int cp_kms_t(struct vctx *x, const char *op, json_t *body, json_t **resp,
+		    const char *tolerate)
+{
+	char etype[64], err[512];
+	struct kmsc *k = kms_as(x, x->cp_akid, x->cp_secret);
+	json_t *r = NULL;
+	int rc;
+
+	if (!k) {
+		json_decref(body);
+		return 1;
+	}
+	rc = kmsc_call(k, op, body, &r, etype, sizeof(etype), err, sizeof(err));
+	json_decref(body);
+	kmsc_free(k);
+	if (rc && tolerate && !strcmp(etype, tolerate))
+		return 2;
+	if (rc)
+		return die("%s", err);
+	if (resp)
+		*resp = r;
+	else
+		json_decref(r);
+	return 0;
+}
+
+static int cp_kms(struct vctx *x, const char *op, json_t *body, json_t **resp)
+{
+	return cp_kms_t(x, op, body, resp, NULL);
+}
+
+/* A grant already revoked by the key's owner counts as retired. */
+static int retire(struct vctx *x, json_t *vol, const char *grant_id)
+{
+	int rc = cp_kms_t(x, "RetireGrant", json_pack("{s:s, s:s}", "KeyId",
+			  json_string_value(json_object_get(vol, "key_id")), "GrantId", grant_id),
+			  NULL, "NotFoundException");
+
+	if (rc == 2)
+		fprintf(stderr, "ward volume: grant %s was already revoked\n", grant_id);
+	return rc == 2 ? 0 : rc;
+}
+
+/* arn:aws:kms:REGION:ACCOUNT:key/ID -> ACCOUNT */
+static int key_account(const char *arn, char *out, size_t len)
+{
+	const char *p = arn;
+
+	for (int i = 0; i < 4; i++)
+		if (!(p = strchr(p, ':')) || !*++p)
+			return -1;
+	snprintf(out, len, "%.*s", (int)strcspn(p, ":"), p);
+	return 0;
+}
+
+static int cmd_attach(struct vctx *x, int argc, char **argv)
+{
+	const char *vid, *image = NULL, *host = getenv("WARD_HOST_ID");
+	unsigned long mem = 0, fas_s = 60;
+	int i, spec_only = 0, rc = 1;
+	json_t *policy = NULL, *vol, *resp = NULL, *req = NULL, *fas = NULL, *ans;
+	const char *key_arn, *grant_id = NULL, *grant_tok, *fas_tok, *inst;
+	char host_arn[256], acct[32], *body = NULL;
+	struct caller c = { 0 };
+	struct rbuf rb = { 0 };
+	long st;
+
+	if (argc < 1)
+		goto usage;
+	vid = argv[0];
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--spec-only"))
+			spec_only = 1;
+		else if (i + 1 < argc && !strcmp(argv[i], "--image"))
+			image = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--memory"))
+			mem = strtoul(argv[++i], NULL, 10);
+		else if (i + 1 < argc && !strcmp(argv[i], "--host"))
+			host = argv[++i];
+		else if (i + 1 < argc && !strcmp(argv[i], "--fas-seconds"))
+			fas_s = strtoul(argv[++i], NULL, 10);
+		else
+			goto usage;
+	}
+	if (!image || !host || fas_s < 1 || fas_s > 300)
+		goto usage;
+	if (!(vol = json_object_get(json_object_get(x->state, "volumes"), vid)))
+		return die("no volume %s", vid);
+	if (!json_is_null(json_object_get(vol, "attachment")))
+		return die("volume %s is already attached (detach it first)", vid);
+	key_arn = json_string_value(json_object_get(vol, "key_id"));
+	if (!key_arn || key_account(key_arn, acct, sizeof(acct)))
+		return die("volume %s has no valid KMS key ARN", vid);
+	if (load_cp_credentials(x) || !(policy = load_policy(x)))
+		goto out;
+	/* 1. who is asking, and may they attach this volume? */
+	if (authenticate(x, key_arn, policy, &c) || authorize(&c, "attach", vid))
+		goto out;
+	/* 2. a grant for this host, this volume's context, Decrypt only... */
+	snprintf(host_arn, sizeof(host_arn), "arn:aws:iam::%s:role/ward-host/%s", acct, host);
+	if (cp_kms(x, "CreateGrant", json_pack("{s:s, s:s, s:[s], s:{s:{s:s}}, s:s}", "KeyId",
+						key_arn, "GranteePrincipal", host_arn,
+						"Operations", "Decrypt", "Constraints",
+						"EncryptionContextEquals", "ward:volume", vid,
+						"RetiringPrincipal", x->cp_arn), &resp))
+		goto out;
+	grant_id = json_string_value(json_object_get(resp, "GrantId"));
+	grant_tok = json_string_value(json_object_get(resp, "GrantToken"));
+	if (!grant_id || !grant_tok) {
+		die("KMS CreateGrant answered without a grant");
+		goto out;
+	}
+	json_object_set_new(vol, "attachment", json_pack("{s:s, s:s, s:n}", "host", host,
+							 "grant_id", grant_id, "instance"));
+	if (save_state(x))
+		goto out;
+	/* ...and a short-lived session that carries the caller's identity, so
+	 * KMS re-checks the caller's own Decrypt permission. */
+	if (cp_kms(x, "CreateForwardAccessSession", json_pack("{s:s, s:s, s:I}", "KeyId",
+			key_arn, "CallerPrincipal", c.arn, "DurationSeconds", (json_int_t)fas_s),
+		   &fas))
+		goto retire;
+	fas_tok = json_string_value(json_object_get(fas, "SessionToken"));
+	req = json_pack("{s:s, s:I, s:[{s:s, s:s, s:O, s:s, s:O, s:O, s:s, s:s}]}", "image",
+			image, "memory_mib", (json_int_t)(mem ? mem : 32), "volumes", "volume_id", vid,
+			"backing", json_string_value(json_object_get(vol, "backing")), "size",
+			json_object_get(vol, "size"), "key_id", key_arn, "encrypted_key",
+			json_object_get(vol, "encrypted_key"), "encryption_context",
+			json_object_get(vol, "encryption_context"), "grant_token", grant_tok,
+			"fas_token", fas_tok ? fas_tok : "");
+	json_decref(fas);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (!body) {
+		die("cannot build the launch request");
+		goto retire;
+	}
+	if (spec_only) {
+		/* The launch request is the host's to send (tests, other tools);
+		 * `volume detach` still retires the grant. */
+		printf("%s\n", body);
+		rc = 0;
+		goto out;
+	}
+	/* 3. the host does steps 3-4 and launches the instance. */
+	st = ctl_call(x, "POST", "/v1/instances", body, &rb);
+	if (st != 201) {
+		fprintf(stderr, "%s", rb.p ? rb.p : "");
+		die("the host refused the attach (HTTP %ld); retiring the grant", st);
+		goto retire;
+	}
+	ans = json_loads(rb.p, 0, NULL);
+	inst = json_string_value(json_object_get(ans, "id"));
+	json_object_set_new(json_object_get(vol, "attachment"), "instance",
+			    json_string(inst ? inst : ""));
+	json_decref(ans);
+	if (save_state(x))
+		goto out;
+	fputs(rb.p, stdout);
+	rc = 0;
+	goto out;
+retire:
+	if (!retire(x, vol, grant_id)) {
+		json_object_set_new(vol, "attachment", json_null());
+		save_state(x);
+	}
+out:
+	free(rb.p);
+	free(body);
+	json_decref(req);
+	json_decref(resp);
+	json_decref(policy);
+	return rc;
+usage:
+	return die("usage: volume attach VOLUME --image NAME [--memory MIB] [--host HOST_ID] "
+		   "[--fas-seconds 1-300] [--spec-only]");
+}
+
+static int cmd_detach(struct vctx *x, int argc, char **argv)
+{
+	json_t *policy = NULL, *vol, *att;
+	const char *inst, *grant;
+	struct caller c = { 0 };
+	struct rbuf rb = { 0 };
+	char path[512];
+	int rc = 1, wiped = 0;
+	long st = 0;
+
+	if (argc != 1)
+		return die("usage: volume detach VOLUME");
+	if (!(vol = json_object_get(json_object_get(x->state, "volumes"), argv[0])))
+		return die("no volume %s", argv[0]);
+	att = json_object_get(vol, "attachment");
+	if (!json_is_object(att))
+		return die("volume %s is not attached", argv[0]);
+	if (load_cp_credentials(x) || !(policy = load_policy(x)))
+		goto out;
+	if (authenticate(x, json_string_value(json_object_get(vol, "key_id")), policy, &c) ||
+	    authorize(&c, "detach", argv[0]))
+		goto out;
+	inst = json_string_value(json_object_get(att, "instance"));
+	grant = json_string_value(json_object_get(att, "grant_id"));
+	if (inst && inst[0]) {
+		/* ward-blk wipes the key; a stopped instance has no key left. */
+		snprintf(path, sizeof(path), "/v1/instances/%.64s/volumes/%.64s", inst, argv[0]);
+		st = ctl_call(x, "DELETE", path, NULL, &rb);
+		if (st != 200 && st != 404) {
+			fprintf(stderr, "%s", rb.p ? rb.p : "");
+			die("the host could not detach volume %s (HTTP %ld)", argv[0], st);
+			goto out;
+		}
+		wiped = 1;
+	}
+	/* Retire the grant: re-attaching needs the whole flow again. */
+	if (grant && retire(x, vol, grant))
+		goto out;
+	printf("{\"volume\":\"%s\",\"instance\":\"%s\",\"key_wiped\":%s,\"host_answer\":%ld,"
+	       "\"grant_retired\":\"%s\"}\n", argv[0], inst ? inst : "",
+	       wiped ? "true" : "false", st, grant ? grant : "");
+	json_object_set_new(vol, "attachment", json_null());	/* frees inst, grant */
+	if (save_state(x))
+		goto out;
+	rc = 0;
+out:
+	free(rb.p);
+	json_decref(policy);
+	return rc;
+}
+
+int volume_cmd(const char *url, const char *cert, const char *key, const char *ca, int argc,
+	       char **argv)
+{
+	struct vctx x = { url, cert, key, ca, getenv("WARD_CP_DIR"), getenv("WARD_KMS_URL"),
+			  getenv("WARD_KMS_CA"), "", "", "", NULL, -1 };
+	int i = 0, rc;
+
+	while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
+		if (!strcmp(argv[i], "--cp-dir"))
+			x.cp_dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--kms-url"))
+			x.kms_url = argv[i + 1];
+		else if (!strcmp(argv[i], "--kms-ca"))
+			x.kms_ca = argv[i + 1];
+		else
+			break;
+		i += 2;
+	}
+	if (i >= argc || !x.cp_dir) {
+		fputs("usage: ward volume [--cp-dir DIR] [--kms-url URL] [--kms-ca PEM] COMMAND\n"
+		      "  (defaults from WARD_CP_DIR, WARD_KMS_URL, WARD_KMS_CA; the caller's key\n"
+		      "   from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"
+		      "  create --size BYTES --kms-key KEY [--id ID] [--backing PATH]\n"
+		      "  attach VOLUME --image NAME [--memory MIB] [--host HOST_ID] [--fas-seconds N]"
+		      " [--spec-only]\n"
+		      "  detach VOLUME\n"
+		      "  list\n", stderr);
+		return 2;
+	}
+	if (load_state(&x)) {
+		rc = 1;
+	} else if (!strcmp(argv[i], "create")) {
+		rc = cmd_create(&x, argc - i - 1, argv + i + 1);
+	} else if (!strcmp(argv[i], "attach")) {
+		rc = cmd_attach(&x, argc - i - 1, argv + i + 1);
+	} else if (!strcmp(argv[i], "detach")) {
+		rc = cmd_detach(&x, argc - i - 1, argv + i + 1);
+	} else if (!strcmp(argv[i], "list") && i + 1 == argc) {
+		json_dumpf(json_object_get(x.state, "volumes"), stdout,
+			   JSON_INDENT(1) | JSON_SORT_KEYS);
+		printf("\n");
+		rc = 0;
+	} else {
+		rc = die("unknown command %s", argv[i]);
+	}
+	OPENSSL_cleanse(x.cp_secret, sizeof(x.cp_secret));
+	json_decref(x.state);
+	if (x.lock_fd >= 0)
+		close(x.lock_fd);
+	return rc;
+}
