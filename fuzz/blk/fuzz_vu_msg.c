@@ -41,9 +41,11 @@ static const struct vu_dev_ops ops = {
 
 static int mkmem(const uint8_t *fill, size_t n)
 {
-	int fd = memfd_create("fuzz", MFD_CLOEXEC);
+	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
-	if (fd < 0 || ftruncate(fd, MEMSZ) < 0)
+	/* Sealed like ward-hv's guest memory: vu_dev refuses anything else. */
+	if (fd < 0 || ftruncate(fd, MEMSZ) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		return -1;
 	if (n > MEMSZ)
 		n = MEMSZ;

@@ -41,3 +41,17 @@ open('corpus-vu_msg/get-vring-base', 'wb').write(seq + msg(11, struct.pack('<II'
 open('corpus-virtq/chain', 'wb').write(bytes([4, 3, 0, 0]) + ring_mem())
 open('corpus-virtq/indirect', 'wb').write(bytes([4, 3, 0, 0]) + ring_mem(indirect=True))
 open('corpus-virtq/loop', 'wb').write(bytes([4, 1, 0, 0]) + struct.pack('<QIHH', 0x4000, 16, 1, 1) * 2)
+
+# blkctl: first byte = fd selection (count in bits 0-1, kinds 0 socket,
+# 1 memfd, 2 pipe in bits 2-3, 4-5, 6-7), then one packet.
+os.makedirs('corpus-blkctl', exist_ok=True)
+def ctl(typ, payload, seq=1):
+    return struct.pack('<IHHII', 0x4b4c4257, 2, typ, seq, len(payload)) + payload
+def attach(flags, export=b'', vid=b'vol-1'):
+    return (vid.ljust(64, b'\0') + struct.pack('<QIHH', 1 << 20, flags, 1, len(export)) +
+            bytes(range(64)) + export)
+open('corpus-blkctl/attach-file', 'wb').write(bytes([2 | (0 << 2) | (1 << 4)]) + ctl(1, attach(1)))
+open('corpus-blkctl/attach-nbd', 'wb').write(bytes([2 | (0 << 2) | (0 << 4)]) + ctl(1, attach(4, b'export')))
+open('corpus-blkctl/detach', 'wb').write(bytes([0]) + ctl(2, b'vol-1'.ljust(64, b'\0')))
+open('corpus-blkctl/reply', 'wb').write(bytes([0]) + ctl(0x81, struct.pack('<i', -2) + b'no'.ljust(200, b'\0')))
+open('corpus-blkctl/event', 'wb').write(bytes([0]) + ctl(0x82, b'v'.ljust(64, b'\0') + struct.pack('<I', 1) + b'x'.ljust(200, b'\0')))

@@ -24,73 +24,95 @@ static bool is_nbd(const char *spec)
 	       !strncmp(spec, "nbds://", 7) || !strncmp(spec, "nbd+vsock://", 12);
 }
 
-static int open_nbd(struct backing *b, const char *spec, uint64_t size, bool ro,
-		    char *err, size_t errlen)
+/* Export size and read-only state, once the handle is connected. */
+static int check_nbd(struct backing *b, uint64_t size, bool ro, char *err, size_t errlen)
 {
-	int64_t sz;
+	int64_t sz = nbd_get_size(b->nbd);
 
-	b->nbd = nbd_create();
-	if (!b->nbd) {
-		snprintf(err, errlen, "libnbd: %s", nbd_get_error());
-		return -ENOMEM;
-	}
-	if (nbd_connect_uri(b->nbd, spec) < 0) {
-		snprintf(err, errlen, "cannot connect to NBD export: %s", nbd_get_error());
-		goto err;
-	}
-	sz = nbd_get_size(b->nbd);
 	if (sz < 0 || (uint64_t)sz < size) {
 		snprintf(err, errlen, "NBD export has %lld bytes, volume needs %llu",
 			 (long long)sz, (unsigned long long)size);
-		goto err;
+		return -ENOSPC;
 	}
 	if (!ro && nbd_is_read_only(b->nbd) == 1) {
 		snprintf(err, errlen, "NBD export is read-only; attach the volume read-only");
-		goto err;
+		return -EROFS;
 	}
 	b->kind = BACKING_NBD;
 	b->size = (uint64_t)sz;
 	return 0;
+}
+
+/* uri: libnbd connects (and does TLS for nbds://) itself. Otherwise fd is a
+ * socket the controller connected; libnbd only does the handshake on it. */
+static int open_nbd(struct backing *b, const char *uri, int fd, const char *export_name,
+		    uint64_t size, bool ro, char *err, size_t errlen)
+{
+	int rc = -EIO;
+
+	b->nbd = nbd_create();
+	if (!b->nbd) {
+		snprintf(err, errlen, "libnbd: %s", nbd_get_error());
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
+	}
+	if (!uri && nbd_set_export_name(b->nbd, export_name) < 0) {
+		close(fd);
+		snprintf(err, errlen, "NBD export name: %s", nbd_get_error());
+		goto err;
+	}
+	/* Once the handshake starts the handle owns fd (closed by nbd_close);
+	 * after a failed nbd_connect_socket we never close it ourselves, since a
+	 * double close in a threaded process could hit another volume's fd. */
+	if (uri ? nbd_connect_uri(b->nbd, uri) < 0 : nbd_connect_socket(b->nbd, fd) < 0) {
+		snprintf(err, errlen, "cannot connect to NBD export: %s", nbd_get_error());
+		goto err;
+	}
+	rc = check_nbd(b, size, ro, err, errlen);
+	if (!rc)
+		return 0;
 err:
 	nbd_close(b->nbd);
 	b->nbd = NULL;
-	return -EIO;
+	return rc;
 }
 
-static int open_file(struct backing *b, const char *path, uint64_t size, bool ro,
-		     bool create, char *err, size_t errlen)
+/* O_DIRECT avoids caching the store twice (the guest caches its own
+ * plaintext); some filesystems refuse it. On tmpfs the page cache is the
+ * store itself, so O_DIRECT buys nothing and buffered I/O lets us use cheap
+ * non-blocking transfers (RWF_NOWAIT). Set on the open file, so it works on
+ * an fd the controller opened. */
+static void maybe_direct(struct backing *b)
 {
-	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct statfs sf;
+	int fl = fcntl(b->fd, F_GETFL);
+
+	b->direct = fl >= 0 && (fl & O_DIRECT);
+	if (fl < 0 || b->direct || (fstatfs(b->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC))
+		return;
+	b->direct = fcntl(b->fd, F_SETFL, fl | O_DIRECT) == 0;
+}
+
+/* fd: an open file or block device (owned from here on). Checks the kind,
+ * the access mode and that the size covers the volume. */
+static int take_file(struct backing *b, int fd, uint64_t size, bool ro, bool create,
+		     const char *what, char *err, size_t errlen)
+{
 	struct stat st;
 	uint64_t sz;
-	int fd;
+	int acc = fcntl(fd, F_GETFL), rc;
 
-	if (create && !ro)
-		flags |= O_CREAT;
-	/* O_DIRECT avoids caching the store twice (the guest caches its own
-	 * plaintext); some filesystems refuse it. On tmpfs the page cache is
-	 * the store itself, so O_DIRECT buys nothing and buffered I/O lets us
-	 * use cheap non-blocking transfers (RWF_NOWAIT). */
-	fd = open(path, flags | O_DIRECT, 0600);
-	b->direct = fd >= 0;
-	if (fd >= 0) {
-		struct statfs sf;
-
-		if (fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC) {
-			close(fd);
-			fd = -1;
-			b->direct = false;
-			errno = EINVAL;
-		}
-	}
-	if (fd < 0 && errno == EINVAL)
-		fd = open(path, flags, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open backing %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0 || acc < 0)
 		goto err_errno;
+	acc &= O_ACCMODE;
+	if (ro ? acc != O_RDONLY : acc != O_RDWR) {
+		snprintf(err, errlen, "backing %s is open %s, a %s volume needs %s", what,
+			 acc == O_RDONLY ? "read-only" : acc == O_RDWR ? "read-write" : "write-only",
+			 ro ? "read-only" : "writable", ro ? "O_RDONLY" : "O_RDWR");
+		rc = -EBADF;
+		goto err;
+	}
 	if (S_ISBLK(st.st_mode)) {
 		if (ioctl(fd, BLKGETSIZE64, &sz) < 0)
 			goto err_errno;
@@ -102,24 +124,43 @@ static int open_file(struct backing *b, const char *path, uint64_t size, bool ro
 			sz = size;
 		}
 	} else {
-		snprintf(err, errlen, "backing %s is neither a regular file nor a block device", path);
-		close(fd);
-		return -EINVAL;
+		snprintf(err, errlen, "backing %s is neither a regular file nor a block device", what);
+		rc = -EINVAL;
+		goto err;
 	}
 	if (sz < size) {
-		snprintf(err, errlen, "backing %s has %llu bytes, volume needs %llu", path,
+		snprintf(err, errlen, "backing %s has %llu bytes, volume needs %llu", what,
 			 (unsigned long long)sz, (unsigned long long)size);
-		close(fd);
-		return -ENOSPC;
+		rc = -ENOSPC;
+		goto err;
 	}
 	b->kind = BACKING_FILE;
 	b->fd = fd;
 	b->size = sz;
+	maybe_direct(b);
 	return 0;
 err_errno:
-	snprintf(err, errlen, "backing %s: %s", path, strerror(errno));
+	rc = -errno;
+	snprintf(err, errlen, "backing %s: %s", what, strerror(errno));
+err:
 	close(fd);
-	return -EIO;
+	return rc;
+}
+
+static int open_file(struct backing *b, const char *path, uint64_t size, bool ro,
+		     bool create, char *err, size_t errlen)
+{
+	int flags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY;
+	int fd;
+
+	if (create && !ro)
+		flags |= O_CREAT;
+	fd = open(path, flags, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open backing %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return take_file(b, fd, size, ro, create, path, err, errlen);
 }
 
 int backing_open(struct backing *b, const char *spec, uint64_t size, bool ro,
@@ -128,10 +169,20 @@ int backing_open(struct backing *b, const char *spec, uint64_t size, bool ro,
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 	if (is_nbd(spec))
-		return open_nbd(b, spec, size, ro, err, errlen);
+		return open_nbd(b, spec, -1, NULL, size, ro, err, errlen);
 	if (!strncmp(spec, "file:", 5))
 		spec += 5;
 	return open_file(b, spec, size, ro, create, err, errlen);
+}
+
+int backing_open_fd(struct backing *b, int fd, bool nbd, const char *export_name,
+		    uint64_t size, bool readonly, const char *what, char *err, size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (nbd)
+		return open_nbd(b, NULL, fd, export_name, size, readonly, err, errlen);
+	return take_file(b, fd, size, readonly, false, what, err, errlen);
 }
 
 void backing_close(struct backing *b)

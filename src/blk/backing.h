@@ -1,6 +1,8 @@
 /* backing: where a ward-blk volume's ciphertext lives. A local file or block
  * device (driven through io_uring by blkdev.c; the synchronous calls here are
- * for the slow paths), or a remote NBD export through libnbd. */
+ * for the slow paths), or a remote NBD export through libnbd. Controller mode
+ * receives the store as an fd (backing_open_fd); standalone mode opens a path
+ * or connects a URI (backing_open), both before the sandbox closes. */
 #ifndef WARD_BLK_BACKING_H
 #define WARD_BLK_BACKING_H
 
@@ -25,6 +27,12 @@ struct backing {
  * and a short one extended to `size` (standalone use). */
 int backing_open(struct backing *b, const char *spec, uint64_t size, bool readonly,
 		 bool create, char *err, size_t errlen);
+/* Take ownership of fd (closed on failure too). nbd: fd is a connected
+ * socket to an NBD server, export_name the export to use; otherwise a
+ * regular file or block device whose access mode matches `readonly`.
+ * `what` names the store in error messages. */
+int backing_open_fd(struct backing *b, int fd, bool nbd, const char *export_name,
+		    uint64_t size, bool readonly, const char *what, char *err, size_t errlen);
 void backing_close(struct backing *b);
 
 int backing_pread(struct backing *b, void *buf, size_t len, uint64_t off);

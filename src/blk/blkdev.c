@@ -20,6 +20,7 @@
 #include <liburing.h>
 #include <openssl/crypto.h>
 
+#include "allowlist.h"
 #include "backing.h"
 #include "log.h"
 #include "vu_dev.h"
@@ -90,6 +91,7 @@ struct blkdev {
 	bool nowait_ok;          /* the store accepts RWF_NOWAIT */
 	struct req *free;
 	pthread_t thr;
+	bool started;
 	blkdev_event_fn on_event;
 	void *opaque;
 };
@@ -764,7 +766,13 @@ static void disconnect(struct blkdev *d)
 static void *dev_thread(void *arg)
 {
 	struct blkdev *d = arg;
+	char name[16];
 
+	/* For ps and the sandbox tests; PR_SET_NAME on the calling thread only. */
+	memcpy(name, "vol:", 4);
+	snprintf(name + 4, sizeof(name) - 4, "%.11s", d->id);
+	pthread_setname_np(pthread_self(), name);
+	blk_sandbox_test_forbidden("volume");
 	for (;;) {
 		struct pollfd p[3 + VU_DEV_MAX_QUEUES];
 		unsigned int qs[VU_DEV_MAX_QUEUES];
@@ -871,9 +879,9 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	d->opaque = cfg->opaque;
 	d->stop_fd = d->ring_fd = -1;
 	d->nowait_ok = true;
-	rc = backing_open(&d->b, cfg->backing, cfg->size, cfg->readonly, cfg->create, err, errlen);
-	if (rc)
-		goto err_free;
+	d->b = *cfg->store;
+	d->b.fd = -1;
+	d->b.nbd = NULL;
 	rc = -ENOMEM;
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	d->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -905,13 +913,10 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	vu_dev_init(&d->vu, cfg->sock, &d->ops, d);
 	d->listen_fd = cfg->listen_fd;
 	d->xts = cfg->xts;
-	rc = pthread_create(&d->thr, NULL, dev_thread, d);
-	if (rc) {
-		d->xts = NULL;
-		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
-		rc = -rc;
-		goto err_backing;
-	}
+	/* Success: the store is the device's now. */
+	d->b = *cfg->store;
+	cfg->store->fd = -1;
+	cfg->store->nbd = NULL;
 	log_info("volume attached", "volume=%s size=%llu queues=%u encrypted=%s readonly=%s store=%s",
 		 d->id, (unsigned long long)d->size, d->nq, d->xts ? "yes" : "no",
 		 d->readonly ? "yes" : "no", d->b.kind == BACKING_NBD ? "nbd" :
@@ -925,10 +930,20 @@ err_backing:
 		close(d->stop_fd);
 	if (d->ring_fd >= 0)
 		close(d->ring_fd);
-	backing_close(&d->b);
-err_free:
 	free(d);
 	return rc;
+}
+
+int blkdev_start(struct blkdev *d, char *err, size_t errlen)
+{
+	int rc = pthread_create(&d->thr, NULL, dev_thread, d);
+
+	if (rc) {
+		snprintf(err, errlen, "volume %s: cannot start its thread: %s", d->id, strerror(rc));
+		return -rc;
+	}
+	d->started = true;
+	return 0;
 }
 
 void blkdev_destroy(struct blkdev *d)
@@ -938,9 +953,13 @@ void blkdev_destroy(struct blkdev *d)
 
 	if (!d)
 		return;
-	if (write(d->stop_fd, &one, sizeof(one)) < 0)
-		log_warn("cannot stop device thread", "volume=%s", d->id);
-	pthread_join(d->thr, NULL);
+	if (d->started) {
+		if (write(d->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("cannot stop device thread", "volume=%s", d->id);
+		pthread_join(d->thr, NULL);
+	} else if (d->vu.sock >= 0) {
+		close(d->vu.sock); /* never started: the socket is still ours */
+	}
 	drain(d, -1);
 	io_uring_queue_exit(&d->ring);
 	close(d->stop_fd);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backing.h"
 #include "blkctl.h"
 
 struct blkdev;
@@ -19,10 +20,9 @@ typedef void (*blkdev_event_fn)(void *opaque, const char *id, uint32_t event,
 
 struct blkdev_cfg {
 	const char *id;
-	const char *backing;
+	struct backing *store;  /* open store; moved into the device on success */
 	uint64_t size;
 	bool readonly;
-	bool create;            /* standalone: create/extend a backing file */
 	unsigned int num_queues;
 	struct xts_ctx *xts;    /* NULL: no encryption. Owned by the device. */
 	int sock;               /* connected vhost-user socket, or -1 */
@@ -31,9 +31,15 @@ struct blkdev_cfg {
 	void *opaque;
 };
 
-/* Open the backing store and start the device thread. On failure the xts
- * context and fds in cfg are still the caller's. */
+/* Set up the device (eventfds, io_uring) on an already open store; no
+ * thread yet, so standalone mode can create every device before the
+ * single-threaded sandbox setup. On failure the store, the xts context and
+ * the fds in cfg are still the caller's. */
 int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, size_t errlen);
+
+/* Start the device thread. Returns 0 or negative errno (then only
+ * blkdev_destroy is left to do). */
+int blkdev_start(struct blkdev *d, char *err, size_t errlen);
 
 /* Stop the thread, finish in-flight I/O, close everything and wipe the key
  * schedule (cryptographic detach). */

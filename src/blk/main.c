@@ -1,8 +1,9 @@
 /* ward-blk: the storage card (the analogue of the Nitro EBS card). Serves one
  * vhost-user-blk device per attached volume, encrypting every sector with
- * AES-256-XTS. Controller mode (--control-fd) takes volumes, keys and
+ * AES-256-XTS. Controller mode (--control-fd) takes volumes, keys, stores and
  * vhost-user sockets over the blkctl channel; standalone mode (--volume)
- * listens on socket paths for development and QEMU interop. See docs/blk.md. */
+ * listens on socket paths for development and QEMU interop. Either way the
+ * process locks itself down (allowlist.h) before serving. See docs/blk.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,7 +20,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
+#include "allowlist.h"
 #include "blkctl.h"
 #include "blkdev.h"
 #include "log.h"
@@ -40,7 +43,7 @@ static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ward-blk --control-fd N\n"
+"usage: ward-blk --control-fd N [SANDBOX]\n"
 "       ward-blk --volume SPEC [--volume SPEC ...]\n"
 "       ward-blk --socket PATH --backing STORE --size BYTES\n"
 "                (--key-file F | --no-encryption) [--readonly] [--queues N] [--id NAME] [--create]\n"
@@ -48,7 +51,8 @@ static void usage(FILE *f)
 "      [,readonly][,queues=N][,create]\n"
 "STORE: a file or block device path, or an NBD URI (nbd://..., nbd+unix://...)\n"
 "BYTES: a number with an optional K, M, G or T suffix; a multiple of 4096\n"
-"key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n");
+"key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n"
+"SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n");
 }
 
 static void on_event(void *opaque, const char *id, uint32_t ev, const char *msg)
@@ -136,6 +140,9 @@ struct vspec {
 	uint64_t size;
 	bool no_enc, ro, create;
 	unsigned int queues;
+	int listen_fd;
+	dev_t sock_dev;         /* the socket file we bound, for the reaper */
+	ino_t sock_ino;
 };
 
 static int parse_vspec(char *s, struct vspec *v)
@@ -175,13 +182,8 @@ static int make_xts(const uint8_t *key, struct xts_ctx **x, char *err, size_t er
 	return rc;
 }
 
-static int start_standalone(struct vspec *v, int slot)
+static int check_vspec(struct vspec *v)
 {
-	struct blkdev_cfg cfg = { 0 };
-	struct xts_ctx *x = NULL;
-	char err[256];
-	int rc;
-
 	if (!v->id)
 		v->id = "vol0";
 	if (!v->socket || !v->backing || (!v->key_file && !v->no_enc) || (v->key_file && v->no_enc)) {
@@ -193,6 +195,77 @@ static int start_standalone(struct vspec *v, int slot)
 		fprintf(stderr, "ward-blk: volume %s needs size=BYTES\n", v->id);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Standalone, phase 1 (no key loaded yet): bind the socket. */
+static int listen_standalone(struct vspec *v)
+{
+	struct stat st;
+
+	v->listen_fd = listen_on(v->socket);
+	if (v->listen_fd < 0)
+		return v->listen_fd;
+	if (stat(v->socket, &st) == 0) {
+		v->sock_dev = st.st_dev;
+		v->sock_ino = st.st_ino;
+	}
+	return 0;
+}
+
+/* After lockdown ward-blk cannot touch a path, so a helper forked before the
+ * keys are loaded removes the socket paths once ward-blk is gone (also after
+ * kill -9): it holds only the read end of a pipe whose write end dies with
+ * ward-blk, and unlinks a path only if it is still the socket we bound (a new
+ * ward-blk may already have bound the same path). */
+static void spawn_path_reaper(const struct vspec *specs, int n)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		log_warn("no socket-path reaper: socket files stay after exit", "errno=%d", errno);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("no socket-path reaper: socket files stay after exit", "errno=%d", errno);
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid > 0) {
+		close(p[0]); /* p[1] stays open, unused, for the life of ward-blk */
+		return;
+	}
+	/* SIGINT/SIGTERM are blocked (inherited mask): only EOF ends us. */
+	close(p[1]);
+	for (int fd = 3; fd < 4096; fd++)
+		if (fd != p[0])
+			close(fd);
+	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (specs[i].socket && lstat(specs[i].socket, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    st.st_dev == specs[i].sock_dev && st.st_ino == specs[i].sock_ino)
+			unlink(specs[i].socket);
+	}
+	_exit(0);
+}
+
+/* Standalone, phase 2 (before lockdown): key, store, device; the device
+ * thread starts after lockdown. */
+static int prepare_standalone(struct vspec *v, int slot)
+{
+	struct blkdev_cfg cfg = { 0 };
+	struct backing store;
+	struct xts_ctx *x = NULL;
+	char err[256];
+	int rc;
+
 	if (!v->no_enc) {
 		uint8_t *key = secmem_alloc(XTS_KEY_LEN);
 
@@ -208,28 +281,31 @@ static int start_standalone(struct vspec *v, int slot)
 		if (rc)
 			return rc;
 	}
+	/* Standalone NBD connects (and does TLS) here, before the sandbox
+	 * takes the network away: the connection is all it needs afterwards. */
+	rc = backing_open(&store, v->backing, v->size, v->ro, v->create, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-blk: volume %s: %s\n", v->id, err);
+		xts_destroy(x);
+		return rc;
+	}
 	cfg.id = v->id;
-	cfg.backing = v->backing;
+	cfg.store = &store;
 	cfg.size = v->size;
 	cfg.readonly = v->ro;
-	cfg.create = v->create;
 	cfg.num_queues = v->queues ? v->queues : 1;
 	cfg.xts = x;
 	cfg.sock = -1;
 	cfg.on_event = on_event;
-	cfg.listen_fd = listen_on(v->socket);
-	if (cfg.listen_fd < 0) {
-		xts_destroy(x);
-		return cfg.listen_fd;
-	}
+	cfg.listen_fd = v->listen_fd;
 	rc = blkdev_create(&vols[slot].dev, &cfg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ward-blk: %s\n", err);
-		close(cfg.listen_fd);
-		unlink(v->socket);
+		backing_close(&store);
 		xts_destroy(x);
 		return rc;
 	}
+	v->listen_fd = -1; /* the device's now */
 	snprintf(vols[slot].id, sizeof(vols[slot].id), "%s", v->id);
 	return 0;
 }
@@ -254,6 +330,7 @@ static void do_attach(struct blkctl_msg *m)
 {
 	struct blkctl_attach *a = &m->u.attach;
 	struct blkdev_cfg cfg = { 0 };
+	struct backing store = { .fd = -1 };
 	struct xts_ctx *x = NULL;
 	struct vol *slot = NULL;
 	char err[256] = "";
@@ -272,13 +349,20 @@ static void do_attach(struct blkctl_msg *m)
 		snprintf(err, sizeof(err), "at most %d volumes can be attached", MAX_VOLUMES);
 		goto fail;
 	}
+	/* The store arrives open (file, block device) or connected (NBD):
+	 * ward-blk itself can reach no path and no network. */
+	rc = backing_open_fd(&store, m->backing_fd, a->flags & BLKCTL_F_NBD, a->export_name,
+			     a->size, a->flags & BLKCTL_F_READONLY, a->id, err, sizeof(err));
+	m->backing_fd = -1;
+	if (rc)
+		goto fail;
 	if (!(a->flags & BLKCTL_F_NO_ENCRYPTION)) {
 		rc = make_xts(a->key, &x, err, sizeof(err));
 		if (rc)
 			goto fail;
 	}
 	cfg.id = a->id;
-	cfg.backing = a->backing;
+	cfg.store = &store;
 	cfg.size = a->size;
 	cfg.readonly = a->flags & BLKCTL_F_READONLY;
 	cfg.num_queues = a->num_queues;
@@ -291,12 +375,22 @@ static void do_attach(struct blkctl_msg *m)
 		xts_destroy(x);
 		goto fail;
 	}
+	m->fd = -1; /* the device's now */
+	rc = blkdev_start(slot->dev, err, sizeof(err));
+	if (rc) {
+		blkdev_destroy(slot->dev);
+		slot->dev = NULL;
+		goto fail;
+	}
 	snprintf(slot->id, sizeof(slot->id), "%s", a->id);
 	ctl_reply(m->seq, 0, "attached");
 	return;
 fail:
+	backing_close(&store);
 	if (m->fd >= 0)
 		close(m->fd);
+	if (m->backing_fd >= 0)
+		close(m->backing_fd);
 	log_warn("attach refused", "volume=%s reason=\"%s\"", a->id, err);
 	ctl_reply(m->seq, rc, err);
 }
@@ -344,8 +438,67 @@ static int ctl_step(struct blkctl_rx *rx)
 	return 1;
 }
 
+/* Load OpenSSL's configuration and default provider now: the first
+ * EVP_CIPHER_fetch reads files, which the sandbox will not allow. */
+static int warm_crypto(void)
+{
+	EVP_CIPHER *c;
+
+	if (!OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL))
+		return -EIO;
+	c = EVP_CIPHER_fetch(NULL, "AES-256-XTS", NULL);
+	if (!c)
+		return -EIO;
+	EVP_CIPHER_free(c);
+	return 0;
+}
+
+/* Inherited fds we were not told about are a way out of the sandbox. */
+static void close_stray_fds(int keep)
+{
+	for (int fd = 3; fd < 4096; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+static int parse_id(const char *s, const char *what, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 0xfffffffeul) {
+		fprintf(stderr, "ward-blk: --%s must be a non-zero id (running as root is refused)\n", what);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* Returns 1 to keep going, 0 when the controller went away or a signal
+ * asked us to stop. */
+static int serve_step(int sfd, struct blkctl_rx *rx)
+{
+	struct pollfd p[2] = { { sfd, POLLIN, 0 }, { ctl_fd, POLLIN, 0 } };
+
+	if (poll(p, ctl_fd >= 0 ? 2 : 1, -1) < 0)
+		return errno == EINTR;
+	if (p[0].revents & POLLIN) {
+		log_info("signal received, detaching all volumes", "mode=%s",
+			 ctl_fd >= 0 ? "controller" : "standalone");
+		return 0;
+	}
+	if (ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !ctl_step(rx)) {
+		log_info("controller closed the control channel, detaching all volumes", "fd=%d", ctl_fd);
+		return 0;
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX };
 	static const struct option opts[] = {
 		{ "control-fd", required_argument, NULL, 'c' },
 		{ "volume", required_argument, NULL, 'v' },
@@ -358,12 +511,19 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "create", no_argument, NULL, 'C' },
+		{ "uid", required_argument, NULL, O_UID },
+		{ "gid", required_argument, NULL, O_GID },
+		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
 	struct vspec specs[MAX_VOLUMES], one = { 0 };
+	struct blkctl_rx rx = { 0 };
 	int nspecs = 0, opt, sfd, rc = 0;
 	bool single = false;
+	char err[256];
+	unsigned int id;
 	sigset_t ss;
 
 	log_init("blk", LOG_INFO);
@@ -391,6 +551,17 @@ int main(int argc, char **argv)
 		case 'q': one.queues = (unsigned int)atoi(optarg); break;
 		case 'i': one.id = optarg; break;
 		case 'C': one.create = true; break;
+		case O_UID:
+			if (parse_id(optarg, "uid", &id))
+				return 2;
+			sb.uid = (uid_t)id;
+			break;
+		case O_GID:
+			if (parse_id(optarg, "gid", &id))
+				return 2;
+			sb.gid = (gid_t)id;
+			break;
+		case O_NO_SANDBOX: sb.enabled = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -401,6 +572,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (int i = 0; i < nspecs; i++) {
+		specs[i].listen_fd = -1;
+		if (check_vspec(&specs[i]))
+			return 2;
+	}
+	close_stray_fds(ctl_fd);
 
 	/* Keys will live in this process: no core dumps, no ptrace. */
 	if (secmem_process_harden())
@@ -421,41 +598,54 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
+		if (blkctl_rx_init(&rx)) {
+			fprintf(stderr, "ward-blk: cannot allocate the control receive buffer in secure memory\n");
+			return 1;
+		}
 	}
+	if (warm_crypto()) {
+		fprintf(stderr, "ward-blk: OpenSSL has no AES-256-XTS\n");
+		rc = -EIO;
+		goto out;
+	}
+	/* Standalone: everything is opened, bound and connected now. */
 	for (int i = 0; i < nspecs; i++) {
-		rc = start_standalone(&specs[i], i);
+		rc = listen_standalone(&specs[i]);
+		if (rc) {
+			while (i--)
+				unlink(specs[i].socket); /* no reaper yet */
+			goto out;
+		}
+	}
+	if (nspecs)
+		spawn_path_reaper(specs, nspecs);
+	for (int i = 0; i < nspecs; i++) {
+		rc = prepare_standalone(&specs[i], i);
 		if (rc)
 			goto out;
 	}
-	log_info("ward-blk ready", "mode=%s volumes=%d", ctl_fd >= 0 ? "controller" : "standalone", nspecs);
-
-	{
-		struct blkctl_rx rx;
-
-		if (ctl_fd >= 0 && blkctl_rx_init(&rx)) {
-			rc = -ENOMEM;
+	/* Lockdown. From here on ward-blk reaches no path and no network;
+	 * volume threads (standalone now, controller mode per ATTACH) are
+	 * created under the filter and inherit it. */
+	rc = sandbox_isolate(&sb, "ward-blk", err, sizeof(err));
+	if (!rc)
+		rc = blk_sandbox_lock(&sb, nspecs > 0, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-blk: %s\n", err);
+		goto out;
+	}
+	blk_sandbox_test_forbidden("main");
+	for (int i = 0; i < nspecs; i++) {
+		rc = blkdev_start(vols[i].dev, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "ward-blk: %s\n", err);
 			goto out;
 		}
-		for (;;) {
-			struct pollfd p[2] = { { sfd, POLLIN, 0 }, { ctl_fd, POLLIN, 0 } };
-
-			if (poll(p, ctl_fd >= 0 ? 2 : 1, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if (p[0].revents & POLLIN) {
-				log_info("signal received, detaching all volumes", "mode=%s", ctl_fd >= 0 ? "controller" : "standalone");
-				break;
-			}
-			if (ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !ctl_step(&rx)) {
-				log_info("controller closed the control channel, detaching all volumes", "fd=%d", ctl_fd);
-				break;
-			}
-		}
-		if (ctl_fd >= 0)
-			blkctl_rx_destroy(&rx);
 	}
+	log_info("ward-blk ready", "mode=%s volumes=%d sandbox=%s", ctl_fd >= 0 ? "controller" : "standalone",
+		 nspecs, sb.enabled ? "on" : "off");
+	while (serve_step(sfd, &rx))
+		;
 out:
 	for (int i = 0; i < MAX_VOLUMES; i++)
 		if (vols[i].dev) {
@@ -463,7 +653,10 @@ out:
 			vols[i].dev = NULL;
 		}
 	for (int i = 0; i < nspecs; i++)
-		if (specs[i].socket)
-			unlink(specs[i].socket); /* standalone: remove our socket paths */
+		if (specs[i].listen_fd >= 0)
+			close(specs[i].listen_fd);
+	if (ctl_fd >= 0)
+		blkctl_rx_destroy(&rx);
+	/* Standalone socket paths: removed by the reaper once we are gone. */
 	return rc ? 1 : 0;
 }

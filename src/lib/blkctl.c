@@ -4,17 +4,22 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "secmem.h"
 
-#define ATTACH_FIXED (BLKCTL_ID_LEN + 8 + 4 + 2 + 2 + BLKCTL_KEY_LEN)
+#define ATTACH_FIXED (BLKCTL_ID_LEN + 8 + 4 + 2 + 2 + BLKCTL_KEY_LEN) /* then the export name */
 #define DETACH_LEN   BLKCTL_ID_LEN
 #define REPLY_LEN    (4 + BLKCTL_MSG_LEN)
 #define EVENT_LEN    (BLKCTL_ID_LEN + 4 + BLKCTL_MSG_LEN)
@@ -131,10 +136,31 @@ static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
 
+/* The fds of an ATTACH: exactly [vhost-user socket, backing store]. Their
+ * kinds are checked here so that nothing later mistakes a pipe or a
+ * directory for a store; sizes and access modes are checked by the store. */
+static int check_attach_fds(const struct blkctl_rx *rx, uint32_t flags, char *err, size_t errlen)
+{
+	struct stat vu, st;
+
+	if (rx->nfds != 2)
+		return bad(err, errlen, "ATTACH: %zu fds passed, exactly 2 (vhost-user socket, "
+			   "backing store) expected", rx->nfds);
+	if (fstat(rx->fds[0], &vu) < 0 || !S_ISSOCK(vu.st_mode))
+		return bad(err, errlen, "ATTACH: the first fd (vhost-user) is not a socket");
+	if (fstat(rx->fds[1], &st) < 0)
+		return bad(err, errlen, "ATTACH: the backing fd cannot be inspected");
+	if ((flags & BLKCTL_F_NBD) && !S_ISSOCK(st.st_mode))
+		return bad(err, errlen, "ATTACH: the NBD backing fd is not a connected socket");
+	if (!(flags & BLKCTL_F_NBD) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return bad(err, errlen, "ATTACH: the backing fd is neither a regular file nor a block device");
+	return 0;
+}
+
 static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
 			struct blkctl_attach *a, char *err, size_t errlen)
 {
-	uint16_t blen;
+	uint16_t elen;
 
 	if (len < ATTACH_FIXED)
 		return bad(err, errlen, "ATTACH: payload of %zu bytes, at least %d needed", len, ATTACH_FIXED);
@@ -143,24 +169,24 @@ static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
 	a->size = rd64(p + 64);
 	a->flags = rd32(p + 72);
 	a->num_queues = rd16(p + 76);
-	blen = rd16(p + 78);
+	elen = rd16(p + 78);
 	a->key = p + 80;
 	if (a->size == 0 || a->size % 4096 || a->size > (1ull << 50))
 		return bad(err, errlen, "ATTACH: size %llu must be a non-zero multiple of 4096 up to 1 PiB",
 			   (unsigned long long)a->size);
-	if (a->flags & ~(uint32_t)(BLKCTL_F_READONLY | BLKCTL_F_NO_ENCRYPTION))
+	if (a->flags & ~(uint32_t)(BLKCTL_F_READONLY | BLKCTL_F_NO_ENCRYPTION | BLKCTL_F_NBD))
 		return bad(err, errlen, "ATTACH: unknown flags 0x%x", a->flags);
 	if (a->num_queues < 1 || a->num_queues > 8)
 		return bad(err, errlen, "ATTACH: %u queues, 1..8 allowed", a->num_queues);
-	if (blen == 0 || blen > BLKCTL_BACKING_MAX || len != (size_t)ATTACH_FIXED + blen)
-		return bad(err, errlen, "ATTACH: backing spec of %u bytes in a %zu-byte payload", blen, len);
-	memcpy(a->backing, p + ATTACH_FIXED, blen);
-	a->backing[blen] = 0;
-	if (strlen(a->backing) != blen)
-		return bad(err, errlen, "ATTACH: backing spec contains a NUL byte");
-	if (rx->nfds != 1)
-		return bad(err, errlen, "ATTACH: %zu fds passed, exactly 1 (the vhost-user socket) expected", rx->nfds);
-	return 0;
+	if (elen > BLKCTL_EXPORT_MAX || len != (size_t)ATTACH_FIXED + elen)
+		return bad(err, errlen, "ATTACH: export name of %u bytes in a %zu-byte payload", elen, len);
+	if (elen && !(a->flags & BLKCTL_F_NBD))
+		return bad(err, errlen, "ATTACH: an export name is only valid with an NBD store");
+	memcpy(a->export_name, p + ATTACH_FIXED, elen);
+	a->export_name[elen] = 0;
+	if (strlen(a->export_name) != elen)
+		return bad(err, errlen, "ATTACH: export name contains a NUL byte");
+	return check_attach_fds(rx, a->flags, err, errlen);
 }
 
 int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t errlen)
@@ -170,7 +196,7 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 	int rc = 0;
 
 	memset(msg, 0, offsetof(struct blkctl_msg, u));
-	msg->fd = -1;
+	msg->fd = msg->backing_fd = -1;
 	if (rx->len < sizeof(struct blkctl_hdr))
 		return bad(err, errlen, "packet of %zu bytes is shorter than the header", rx->len);
 	if (rd32(rx->buf) != BLKCTL_MAGIC || rd16(rx->buf + 4) != BLKCTL_VERSION)
@@ -189,7 +215,8 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 		rc = parse_attach(rx, p, len, &msg->u.attach, err, errlen);
 		if (!rc) {
 			msg->fd = rx->fds[0];
-			rx->fds[0] = -1;
+			msg->backing_fd = rx->fds[1];
+			rx->fds[0] = rx->fds[1] = -1;
 		}
 		return rc;
 	case BLKCTL_DETACH:
@@ -216,10 +243,10 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 }
 
 static int send_pkt(int sock, uint16_t type, uint32_t seq, const uint8_t *payload,
-		    uint32_t len, int fd)
+		    uint32_t len, const int *fds, size_t nfds)
 {
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct blkctl_hdr h = { htole32(BLKCTL_MAGIC), htole16(BLKCTL_VERSION),
@@ -228,17 +255,17 @@ static int send_pkt(int sock, uint16_t type, uint32_t seq, const uint8_t *payloa
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	ssize_t n;
 
-	if (fd >= 0) {
+	if (nfds) {
 		struct cmsghdr *c;
 
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do {
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -264,7 +291,7 @@ int blkctl_send_reply(int sock, uint32_t seq, int32_t status, const char *msg)
 
 	memcpy(p, &st, 4);
 	put_str(p + 4, BLKCTL_MSG_LEN, msg);
-	return send_pkt(sock, BLKCTL_REPLY, seq, p, sizeof(p), -1);
+	return send_pkt(sock, BLKCTL_REPLY, seq, p, sizeof(p), NULL, 0);
 }
 
 int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg)
@@ -275,7 +302,7 @@ int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg)
 	put_str(p, BLKCTL_ID_LEN, id);
 	memcpy(p + 64, &ev, 4);
 	put_str(p + 68, BLKCTL_MSG_LEN, msg);
-	return send_pkt(sock, BLKCTL_EVENT, 0, p, sizeof(p), -1);
+	return send_pkt(sock, BLKCTL_EVENT, 0, p, sizeof(p), NULL, 0);
 }
 
 static uint32_t next_seq = 1;
@@ -316,38 +343,178 @@ static int wait_reply(int sock, uint32_t seq, blkctl_event_fn on_event, void *op
 }
 
 int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLKCTL_KEY_LEN],
-		  int vu_fd, blkctl_event_fn on_event, void *opaque, char *err, size_t errlen)
+		  int vu_fd, int backing_fd, blkctl_event_fn on_event, void *opaque,
+		  char *err, size_t errlen)
 {
-	size_t blen = strlen(a->backing);
+	size_t elen = strlen(a->export_name);
 	uint32_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+	int fds[2] = { vu_fd, backing_fd };
 	uint8_t *p;
 	uint64_t v64;
 	uint32_t v32;
 	uint16_t v16;
 	int rc;
 
-	if (!blkctl_valid_id(a->id) || blen == 0 || blen > BLKCTL_BACKING_MAX) {
-		snprintf(err, errlen, "invalid volume id or backing spec");
+	if (!blkctl_valid_id(a->id) || elen > BLKCTL_EXPORT_MAX || vu_fd < 0 || backing_fd < 0) {
+		snprintf(err, errlen, "invalid volume id, export name or fds");
 		return -EINVAL;
 	}
-	p = secmem_alloc(ATTACH_FIXED + BLKCTL_BACKING_MAX);
+	p = secmem_alloc(ATTACH_FIXED + BLKCTL_EXPORT_MAX);
 	if (!p)
 		return -ENOMEM;
 	put_str(p, BLKCTL_ID_LEN, a->id);
 	v64 = htole64(a->size); memcpy(p + 64, &v64, 8);
 	v32 = htole32(a->flags); memcpy(p + 72, &v32, 4);
 	v16 = htole16(a->num_queues); memcpy(p + 76, &v16, 2);
-	v16 = htole16((uint16_t)blen); memcpy(p + 78, &v16, 2);
+	v16 = htole16((uint16_t)elen); memcpy(p + 78, &v16, 2);
 	if (key)
 		memcpy(p + 80, key, BLKCTL_KEY_LEN);
-	memcpy(p + ATTACH_FIXED, a->backing, blen);
-	rc = send_pkt(sock, BLKCTL_ATTACH, seq, p, (uint32_t)(ATTACH_FIXED + blen), vu_fd);
-	secmem_free(p, ATTACH_FIXED + BLKCTL_BACKING_MAX);
+	memcpy(p + ATTACH_FIXED, a->export_name, elen);
+	rc = send_pkt(sock, BLKCTL_ATTACH, seq, p, (uint32_t)(ATTACH_FIXED + elen), fds, 2);
+	secmem_free(p, ATTACH_FIXED + BLKCTL_EXPORT_MAX);
 	if (rc) {
 		snprintf(err, errlen, "cannot send ATTACH to ward-blk");
 		return rc;
 	}
 	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+}
+
+/* ---- controller side: opening a store ---- */
+
+static int connect_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s, e;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		snprintf(err, errlen, "NBD socket path is too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot connect to NBD socket %s: %s", path, strerror(e));
+		if (s >= 0)
+			close(s);
+		return -e;
+	}
+	return s;
+}
+
+static int connect_tcp(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int s = -1, rc = getaddrinfo(host, port, &hints, &res);
+
+	if (rc) {
+		snprintf(err, errlen, "cannot resolve NBD server %s: %s", host, gai_strerror(rc));
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (s >= 0 && connect(s, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (s >= 0)
+			close(s);
+		s = -1;
+	}
+	freeaddrinfo(res);
+	if (s < 0) {
+		snprintf(err, errlen, "cannot connect to NBD server %s port %s", host, port);
+		return -ECONNREFUSED;
+	}
+	return s;
+}
+
+/* "nbd://HOST[:PORT]/EXPORT" or "nbd+unix:///EXPORT?socket=PATH". No
+ * percent-decoding: export names and paths are taken verbatim. */
+static int open_nbd_uri(const char *spec, struct blkctl_attach *a, char *err, size_t errlen)
+{
+	char buf[BLKCTL_EXPORT_MAX + 256], *rest, *exp, *q, *host, *port = "10809";
+	bool unix_sock = !strncmp(spec, "nbd+unix://", 11);
+	int fd;
+
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "NBD URI is too long");
+		return -ENAMETOOLONG;
+	}
+	strcpy(buf, spec);
+	rest = buf + (unix_sock ? 11 : 6);
+	exp = strchr(rest, '/');
+	q = strchr(rest, '?');
+	if (q)
+		*q++ = 0;
+	if (exp)
+		*exp++ = 0;
+	if (strlen(exp ? exp : "") > BLKCTL_EXPORT_MAX) {
+		snprintf(err, errlen, "NBD export name is longer than %d bytes", BLKCTL_EXPORT_MAX);
+		return -ENAMETOOLONG;
+	}
+	if (unix_sock) {
+		if (*rest || !q || strncmp(q, "socket=", 7) || strchr(q, '&')) {
+			snprintf(err, errlen, "NBD URI must be nbd+unix:///EXPORT?socket=PATH");
+			return -EINVAL;
+		}
+		fd = connect_unix(q + 7, err, errlen);
+	} else {
+		if (q || !*rest) {
+			snprintf(err, errlen, "NBD URI must be nbd://HOST[:PORT]/EXPORT");
+			return -EINVAL;
+		}
+		host = rest;
+		if (*host == '[') {           /* [IPv6]:port */
+			char *end = strchr(host, ']');
+
+			if (!end) {
+				snprintf(err, errlen, "NBD URI has an unterminated [IPv6] host");
+				return -EINVAL;
+			}
+			*end = 0;
+			host++;
+			if (end[1] == ':')
+				port = end + 2;
+		} else if ((q = strchr(host, ':'))) {
+			*q = 0;
+			port = q + 1;
+		}
+		fd = connect_tcp(host, port, err, errlen);
+	}
+	if (fd >= 0) {
+		snprintf(a->export_name, sizeof(a->export_name), "%s", exp ? exp : "");
+		a->flags |= BLKCTL_F_NBD;
+	}
+	return fd;
+}
+
+int blkctl_open_store(const char *spec, struct blkctl_attach *a, char *err, size_t errlen)
+{
+	bool ro = a->flags & BLKCTL_F_READONLY;
+	int fd;
+
+	a->flags &= ~(uint32_t)BLKCTL_F_NBD;
+	a->export_name[0] = 0;
+	if (!strncmp(spec, "nbds", 4)) {
+		snprintf(err, errlen, "NBD over TLS is not supported in controller mode: ward-blk "
+			 "cannot read certificate files after lockdown (the store sees only ciphertext)");
+		return -EPROTONOSUPPORT;
+	}
+	if (!strncmp(spec, "nbd://", 6) || !strncmp(spec, "nbd+unix://", 11))
+		return open_nbd_uri(spec, a, err, errlen);
+	if (!strncmp(spec, "nbd+", 4)) {
+		snprintf(err, errlen, "unsupported NBD transport in %s", spec);
+		return -EPROTONOSUPPORT;
+	}
+	if (!strncmp(spec, "file:", 5))
+		spec += 5;
+	/* Exactly the access the volume needs: a read-only volume never holds
+	 * a writable fd. ward-blk sets O_DIRECT itself where it helps. */
+	fd = open(spec, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fd = -errno;
+		snprintf(err, errlen, "cannot open backing %s: %s", spec, strerror(-fd));
+	}
+	return fd;
 }
 
 int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
@@ -362,7 +529,7 @@ int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaq
 		return -EINVAL;
 	}
 	put_str(p, BLKCTL_ID_LEN, id);
-	rc = send_pkt(sock, BLKCTL_DETACH, seq, p, sizeof(p), -1);
+	rc = send_pkt(sock, BLKCTL_DETACH, seq, p, sizeof(p), NULL, 0);
 	if (rc) {
 		snprintf(err, errlen, "cannot send DETACH to ward-blk");
 		return rc;

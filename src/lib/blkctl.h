@@ -1,8 +1,10 @@
 /* blkctl: the control channel between ward-controller and ward-blk.
  * Typed binary messages over an inherited SOCK_SEQPACKET socketpair (one
- * message per packet), volume keys inline, the vhost-user socket of each
- * device passed with SCM_RIGHTS. blkctl_parse() is the only code that reads
- * the raw bytes. Format: docs/blk.md, "Control protocol". */
+ * message per packet), volume keys inline; the vhost-user socket and the
+ * backing store (an open file/block device, or a connected NBD socket) of
+ * each device are passed with SCM_RIGHTS, so ward-blk needs no path and no
+ * network. blkctl_parse() is the only code that reads the raw bytes.
+ * Format: docs/blk.md, "Control protocol". */
 #ifndef WARD_BLKCTL_H
 #define WARD_BLKCTL_H
 
@@ -11,10 +13,10 @@
 #include <stdint.h>
 
 #define BLKCTL_MAGIC      0x4b4c4257u  /* "WBLK" little-endian */
-#define BLKCTL_VERSION    1
+#define BLKCTL_VERSION    2            /* 2: backing store passed as an fd */
 #define BLKCTL_ID_LEN     64           /* volume id field, NUL-padded */
 #define BLKCTL_KEY_LEN    64
-#define BLKCTL_BACKING_MAX 1024
+#define BLKCTL_EXPORT_MAX 1024       /* NBD export name */
 #define BLKCTL_MSG_LEN    200
 #define BLKCTL_MAX_PACKET 2048
 
@@ -28,6 +30,7 @@ enum blkctl_type {
 enum blkctl_flags {
 	BLKCTL_F_READONLY = 1u << 0,
 	BLKCTL_F_NO_ENCRYPTION = 1u << 1,
+	BLKCTL_F_NBD = 1u << 2,     /* backing fd is a connected NBD socket */
 };
 
 enum blkctl_event {
@@ -49,7 +52,7 @@ struct blkctl_attach {
 	uint64_t size;              /* bytes, multiple of 4096 */
 	uint32_t flags;
 	uint16_t num_queues;        /* 1..8 */
-	char backing[BLKCTL_BACKING_MAX + 1];
+	char export_name[BLKCTL_EXPORT_MAX + 1]; /* NBD only; "" otherwise */
 	const uint8_t *key;         /* points into the receive buffer (secmem) */
 };
 
@@ -57,6 +60,7 @@ struct blkctl_msg {
 	uint16_t type;
 	uint32_t seq;
 	int fd;                     /* ATTACH: the vhost-user socket, else -1 */
+	int backing_fd;             /* ATTACH: file, block device or NBD socket */
 	union {
 		struct blkctl_attach attach;
 		struct { char id[BLKCTL_ID_LEN + 1]; } detach;
@@ -82,21 +86,33 @@ void blkctl_rx_clear(struct blkctl_rx *rx);
 /* Receive one packet. 1: got one, 0: peer closed, negative errno. */
 int blkctl_recv(int sock, struct blkctl_rx *rx);
 
-/* The one parser. On success msg->fd takes the passed fd out of rx.
- * Returns 0 or -EPROTO with a reason in err. */
+/* The one parser. On success an ATTACH's msg->fd and msg->backing_fd take
+ * the passed fds out of rx (their kinds checked with fstat: a socket; a
+ * regular file or block device, or a socket for NBD). Returns 0 or -EPROTO
+ * with a reason in err. */
 int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t errlen);
 
 /* Senders. Key bytes are copied into a wiped stack buffer only while sent. */
 int blkctl_send_reply(int sock, uint32_t seq, int32_t status, const char *msg);
 int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg);
 
+/* Controller side: open a volume's store for ATTACH. spec is "PATH",
+ * "file:PATH" (opened O_RDWR, or O_RDONLY when readonly), or an NBD URI
+ * "nbd://HOST[:PORT]/EXPORT" / "nbd+unix:///EXPORT?socket=PATH" (a connected
+ * socket; a->flags gets BLKCTL_F_NBD and a->export_name the export). TLS
+ * (nbds://) is refused: ward-blk would need certificate files. Returns the
+ * fd or negative errno with a reason in err. */
+int blkctl_open_store(const char *spec, struct blkctl_attach *a, char *err, size_t errlen);
+
 /* Controller side: send ATTACH / DETACH and wait for the matching reply.
- * Events arriving meanwhile go to on_event (may be NULL). Returns the
- * status ward-blk replied with (0 or negative errno) and its message in err,
- * or a negative errno when the channel failed. */
+ * ATTACH passes vu_fd and backing_fd (the caller keeps and closes its
+ * copies). Events arriving meanwhile go to on_event (may be NULL). Returns
+ * the status ward-blk replied with (0 or negative errno) and its message in
+ * err, or a negative errno when the channel failed. */
 typedef void (*blkctl_event_fn)(void *opaque, const struct blkctl_msg *ev);
 int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLKCTL_KEY_LEN],
-		  int vu_fd, blkctl_event_fn on_event, void *opaque, char *err, size_t errlen);
+		  int vu_fd, int backing_fd, blkctl_event_fn on_event, void *opaque,
+		  char *err, size_t errlen);
 int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
 		  char *err, size_t errlen);
 

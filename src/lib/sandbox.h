@@ -3,7 +3,7 @@
  * root, no core dumps, no_new_privs, Landlock, an unprivileged uid/gid with
  * no capabilities, and helpers to build seccomp allowlists whose default is
  * kill-process. Each process keeps its own allowlist, with a reason per
- * syscall, next to its code (src/hv/sandbox.c, src/blk/sandbox.c). */
+ * syscall, next to its code (src/hv/allowlist.c, src/blk/allowlist.c). */
 #ifndef WARD_SANDBOX_H
 #define WARD_SANDBOX_H
 

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,8 +105,11 @@ void vu_dev_notify(struct vu_dev *d, unsigned int q)
 	uint64_t one = 1;
 
 	if (r->call_fd >= 0 && vq_should_notify(&r->vq) &&
-	    write(r->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_warn("cannot signal vring call fd", "queue=%u errno=%d", q, errno);
+	    write(r->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+		/* Not an eventfd after all: drop it rather than log per request. */
+		log_warn("cannot signal vring call fd, dropping it", "queue=%u errno=%d", q, errno);
+		close_fd(&r->call_fd);
+	}
 }
 
 static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
@@ -118,14 +123,26 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		const struct vu_mem_region *reg = &t->regions[i];
 		uint64_t maplen = reg->mmap_offset + reg->memory_size; /* validated: no overflow */
 		struct stat st;
+		int seals;
 		void *p;
 
 		/* A region past the end of its file would SIGBUS us on first
-		 * touch: check the size before mapping. */
+		 * touch: check the size before mapping, and require a memfd
+		 * sealed against shrinking, so the frontend cannot truncate it
+		 * under our mapping later (ward-hv and QEMU's
+		 * memory-backend-memfd both seal). A file that cannot be sealed
+		 * (F_GET_SEALS: EINVAL) is refused for the same reason. */
 		if (fstat(m->fds[i], &st) < 0 || (S_ISREG(st.st_mode) &&
 		    (uint64_t)st.st_size < maplen) || maplen > SIZE_MAX) {
 			rc = -EINVAL;
 			log_error("SET_MEM_TABLE: region larger than its fd", "region=%u", i);
+			goto err;
+		}
+		seals = fcntl(m->fds[i], F_GET_SEALS);
+		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+			rc = -EINVAL;
+			log_error("SET_MEM_TABLE: guest memory must be a memfd sealed against shrinking "
+				  "(F_SEAL_SHRINK)", "region=%u seals=%d", i, seals);
 			goto err;
 		}
 		p = mmap(NULL, (size_t)maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
@@ -178,18 +195,36 @@ static int reply(struct vu_dev *d, const struct vu_msg *m, const void *p, uint32
 /* Kick/call/err fds must be eventfds: any other kind of fd could block the
  * device thread on read or write (a pipe, a socket) or be busy-readable (a
  * file). Call/err writes are made non-blocking so a frontend that lets the
- * counter approach its maximum cannot stall us. */
+ * counter approach its maximum cannot stall us. /proc is gone once the card
+ * is sandboxed, so the check is by inode: an eventfd is the kernel's shared
+ * anonymous inode (as are timerfd, signalfd, epoll: none of them blocks a
+ * polled read or a non-blocking write; the wrong kind only fails its ring). */
+static dev_t eventfd_dev;
+static ino_t eventfd_ino;
+static bool eventfd_known;
+
+static void learn_eventfd_inode(void)
+{
+	struct stat st;
+	int e = eventfd(0, EFD_CLOEXEC);
+
+	if (e >= 0 && fstat(e, &st) == 0) {
+		eventfd_dev = st.st_dev;
+		eventfd_ino = st.st_ino;
+		eventfd_known = true;
+	}
+	if (e >= 0)
+		close(e);
+}
+
 static bool is_eventfd(int fd)
 {
-	char path[64], link[64];
-	ssize_t n;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = 0;
-	return !strcmp(link, "anon_inode:[eventfd]");
+	pthread_once(&once, learn_eventfd_inode);
+	return eventfd_known && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0 &&
+	       st.st_dev == eventfd_dev && st.st_ino == eventfd_ino;
 }
 
 static int take_fd(struct vu_msg *m)

@@ -19,12 +19,22 @@ grep -q "id: vol-a" "$T/d1.out" || fail "GET_ID did not return the volume id"
 start_blk "$T/ro.log" --volume id=vol-ro,socket=$T/ro.sock,backing=$T/a.img,size=32M,key-file=$T/key,readonly
 wait_sock "$T/ro.sock"
 "$DRIVER" --socket "$T/ro.sock" verify 1000 40 2 expect-write-error || fail "read-only volume"
-# Controller mode: ATTACH with key + fd over blkctl, I/O, DETACH.
+# Controller mode: the driver plays the controller - it opens the store and
+# passes its fd with the key and the vhost-user socket over blkctl; I/O, DETACH.
+truncate -s 16M "$T/c.img"
 out=$("$DRIVER" --spawn-ctl "$WARD_BLK" --backing "$T/c.img" --size 0 --key-file "$T/key" write 0 1 1 2>&1 || true)
 grep -q "size 0 must be" <<<"$out" || fail "ATTACH with size 0 was not refused with a reason: $out"
-truncate -s 16M "$T/c.img"
 "$DRIVER" --spawn-ctl "$WARD_BLK" --backing "$T/c.img" --size $((16<<20)) --key-file "$T/key" \
 	write 0 64 7 flush verify 0 64 7 detach | tee "$T/d2.out" || fail "controller-mode attach/io/detach"
 grep -q "detach: detached, key destroyed" "$T/d2.out" || fail "DETACH reply"
+# A read-only volume gets (and must get) an O_RDONLY store fd.
+"$DRIVER" --spawn-ctl "$WARD_BLK" --readonly --backing "$T/c.img" --size $((16<<20)) --key-file "$T/key" \
+	verify 0 64 7 expect-write-error >/dev/null || fail "controller-mode read-only volume"
+out=$("$DRIVER" --spawn-ctl "$WARD_BLK" --readonly --wrong-mode --backing "$T/c.img" --size $((16<<20)) \
+	--key-file "$T/key" verify 0 1 7 2>&1 || true)
+grep -q "is open read-write, a read-only volume needs O_RDONLY" <<<"$out" || fail "read-write fd for a read-only volume was not refused: $out"
+# A store smaller than the volume is refused with both sizes.
+out=$("$DRIVER" --spawn-ctl "$WARD_BLK" --backing "$T/c.img" --size $((32<<20)) --key-file "$T/key" write 0 1 1 2>&1 || true)
+grep -q "has 16777216 bytes, volume needs 33554432" <<<"$out" || fail "short store was not refused: $out"
 kill -0 "$BLK_PID" || fail "ward-blk died"
 echo PASS

@@ -1,12 +1,20 @@
 /* test_blkctl: the control-channel parser accepts exactly what the client
- * sends (round trip over a SOCK_SEQPACKET pair, key and fd included) and
- * rejects truncated, oversized, mistyped and fd-less messages. */
+ * sends (round trip over a SOCK_SEQPACKET pair, key and both fds included)
+ * and rejects truncated, oversized, mistyped, wrong-version messages and
+ * ATTACHes with missing or wrong kinds of fds; blkctl_open_store opens a file
+ * with exactly the volume's access mode and connects NBD sockets. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -32,36 +40,60 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Send raw bytes (+ optional fd) and parse them on the other side. */
-static int raw(const void *buf, size_t len, int fd, struct blkctl_msg *m)
+/* Send raw bytes (+ fds) and parse them on the other side. */
+static int rawn(const void *buf, size_t len, const int *fds, size_t nfds, struct blkctl_msg *m)
 {
 	char err[256];
 	struct iovec iov = { (void *)buf, len };
-	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } ctl;
+	union { char b[CMSG_SPACE(3 * sizeof(int))]; struct cmsghdr a; } ctl;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
+	if (nfds) {
 		struct cmsghdr *c;
 
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	assert_true(sendmsg(pair[0], &mh, 0) == (ssize_t)len);
 	assert_int_equal(blkctl_recv(pair[1], &rx), 1);
 	return blkctl_parse(&rx, m, err, sizeof(err));
 }
 
-static size_t attach_pkt(uint8_t *p, const char *id, uint64_t size, uint32_t flags,
-			 uint16_t nq, const char *backing)
+/* A vhost-user socket and a store: a regular file (memfd), or for NBD a
+ * socket. */
+static int vu_fd(void)
 {
-	struct blkctl_hdr h = { BLKCTL_MAGIC, BLKCTL_VERSION, BLKCTL_ATTACH, 7, 0 };
-	uint16_t bl = (uint16_t)strlen(backing);
+	return pair[0];
+}
+
+static int file_fd(void)
+{
+	static int fd = -1;
+
+	if (fd < 0)
+		fd = memfd_create("store", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static int raw(const void *buf, size_t len, bool with_fds, struct blkctl_msg *m)
+{
+	int fds[2] = { vu_fd(), file_fd() };
+
+	return rawn(buf, len, fds, with_fds ? 2 : 0, m);
+}
+
+static size_t attach_pkt_v(uint8_t *p, uint16_t version, const char *id, uint64_t size,
+			   uint32_t flags, uint16_t nq, const char *export_name)
+{
+	struct blkctl_hdr h = { BLKCTL_MAGIC, version, BLKCTL_ATTACH, 7, 0 };
+	uint16_t el = (uint16_t)strlen(export_name);
 	uint8_t *q = p + sizeof(h);
 
 	memset(q, 0, 144);
@@ -69,69 +101,102 @@ static size_t attach_pkt(uint8_t *p, const char *id, uint64_t size, uint32_t fla
 	memcpy(q + 64, &size, 8);
 	memcpy(q + 72, &flags, 4);
 	memcpy(q + 76, &nq, 2);
-	memcpy(q + 78, &bl, 2);
+	memcpy(q + 78, &el, 2);
 	memset(q + 80, 0x11, 32);
 	memset(q + 112, 0x22, 32);
-	memcpy(q + 144, backing, bl);
-	h.len = 144u + bl;
+	memcpy(q + 144, export_name, el);
+	h.len = 144u + el;
 	memcpy(p, &h, sizeof(h));
 	return sizeof(h) + h.len;
+}
+
+static size_t attach_pkt(uint8_t *p, const char *id, uint64_t size, uint32_t flags,
+			 uint16_t nq, const char *export_name)
+{
+	return attach_pkt_v(p, BLKCTL_VERSION, id, size, flags, nq, export_name);
 }
 
 static void test_attach_ok(void **state)
 {
 	uint8_t p[2048];
 	struct blkctl_msg m;
-	size_t n = attach_pkt(p, "vol-1", 1 << 20, BLKCTL_F_READONLY, 2, "/tmp/x");
+	size_t n = attach_pkt(p, "vol-1", 1 << 20, BLKCTL_F_READONLY, 2, "");
 
 	(void)state;
-	assert_int_equal(raw(p, n, 0, &m), 0);
+	assert_int_equal(raw(p, n, true, &m), 0);
 	assert_int_equal(m.type, BLKCTL_ATTACH);
 	assert_int_equal(m.seq, 7);
 	assert_string_equal(m.u.attach.id, "vol-1");
-	assert_string_equal(m.u.attach.backing, "/tmp/x");
+	assert_string_equal(m.u.attach.export_name, "");
 	assert_int_equal(m.u.attach.num_queues, 2);
 	assert_int_equal(m.u.attach.key[0], 0x11);
 	assert_int_equal(m.u.attach.key[63], 0x22);
-	assert_true(m.fd >= 0);
+	assert_true(m.fd >= 0 && m.backing_fd >= 0 && m.fd != m.backing_fd);
 	close(m.fd);
+	close(m.backing_fd);
 	blkctl_rx_clear(&rx);
 	for (int i = 0; i < 64; i++)
 		assert_int_equal(rx.buf[16 + 80 + i], 0); /* key wiped */
+}
+
+static void test_attach_nbd_ok(void **state)
+{
+	uint8_t p[2048];
+	struct blkctl_msg m;
+	int fds[2] = { pair[0], pair[0] };      /* two sockets */
+	size_t n = attach_pkt(p, "vol-2", 1 << 20, BLKCTL_F_NBD, 1, "export-a");
+
+	(void)state;
+	assert_int_equal(rawn(p, n, fds, 2, &m), 0);
+	assert_string_equal(m.u.attach.export_name, "export-a");
+	assert_true(m.u.attach.flags & BLKCTL_F_NBD);
+	close(m.fd);
+	close(m.backing_fd);
 }
 
 static void test_attach_rejects(void **state)
 {
 	uint8_t p[2048];
 	struct blkctl_msg m;
+	int fds[3] = { pair[0], file_fd(), file_fd() }, pp[2];
 	size_t n;
 
 	(void)state;
-	n = attach_pkt(p, "vol-1", 1 << 20, 0, 1, "/tmp/x");
-	assert_int_not_equal(raw(p, n, -1, &m), 0);          /* no fd */
-	assert_int_not_equal(raw(p, n - 1, 0, &m), 0);       /* truncated */
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "bad id!", 1 << 20, 0, 1, "/tmp/x");
-	assert_int_not_equal(raw(p, n, 0, &m), 0);
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "v", 1000, 0, 1, "/tmp/x");        /* size not 4K multiple */
-	assert_int_not_equal(raw(p, n, 0, &m), 0);
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "v", 4096, 0x80, 1, "/tmp/x");     /* unknown flag */
-	assert_int_not_equal(raw(p, n, 0, &m), 0);
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "v", 4096, 0, 9, "/tmp/x");        /* too many queues */
-	assert_int_not_equal(raw(p, n, 0, &m), 0);
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "v", 4096, 0, 1, "/tmp/x");
-	p[16 + 63] = 'x';                                     /* id not terminated */
-	memset(p + 16, 'a', 64);
-	assert_int_not_equal(raw(p, n, 0, &m), 0);
-	blkctl_rx_clear(&rx);
-	n = attach_pkt(p, "v", 4096, 0, 1, "/tmp/x");
+	n = attach_pkt(p, "vol-1", 1 << 20, 0, 1, "");
+	assert_int_not_equal(raw(p, n, false, &m), 0);        /* no fds */
+	assert_int_not_equal(rawn(p, n, fds, 1, &m), 0);      /* only the socket */
+	assert_int_not_equal(rawn(p, n, fds, 3, &m), 0);      /* one too many */
+	fds[0] = file_fd();
+	assert_int_not_equal(rawn(p, n, fds, 2, &m), 0);      /* vhost-user fd not a socket */
+	assert_int_equal(pipe(pp), 0);
+	fds[0] = pair[0];
+	fds[1] = pp[0];
+	assert_int_not_equal(rawn(p, n, fds, 2, &m), 0);      /* store is a pipe */
+	close(pp[0]);
+	close(pp[1]);
+	n = attach_pkt(p, "vol-1", 1 << 20, BLKCTL_F_NBD, 1, "x");
+	assert_int_not_equal(raw(p, n, true, &m), 0);         /* NBD store must be a socket */
+	n = attach_pkt(p, "vol-1", 1 << 20, 0, 1, "x");
+	assert_int_not_equal(raw(p, n, true, &m), 0);         /* export name without NBD */
+	n = attach_pkt_v(p, 1, "vol-1", 1 << 20, 0, 1, "");
+	assert_int_not_equal(raw(p, n, true, &m), 0);         /* version 1 (path in the message) */
+	assert_int_not_equal(raw(p, n - 1, true, &m), 0);     /* truncated */
+	n = attach_pkt(p, "bad id!", 1 << 20, 0, 1, "");
+	assert_int_not_equal(raw(p, n, true, &m), 0);
+	n = attach_pkt(p, "v", 1000, 0, 1, "");               /* size not 4K multiple */
+	assert_int_not_equal(raw(p, n, true, &m), 0);
+	n = attach_pkt(p, "v", 4096, 0x80, 1, "");            /* unknown flag */
+	assert_int_not_equal(raw(p, n, true, &m), 0);
+	n = attach_pkt(p, "v", 4096, 0, 9, "");               /* too many queues */
+	assert_int_not_equal(raw(p, n, true, &m), 0);
+	n = attach_pkt(p, "v", 4096, 0, 1, "");
+	memset(p + 16, 'a', 64);                              /* id not terminated */
+	assert_int_not_equal(raw(p, n, true, &m), 0);
+	n = attach_pkt(p, "v", 4096, 0, 1, "");
 	p[0] ^= 1;                                            /* magic */
-	assert_int_not_equal(raw(p, n, -1, &m), 0);
-	assert_int_not_equal(raw(p, 8, -1, &m), 0);           /* shorter than header */
+	assert_int_not_equal(raw(p, n, false, &m), 0);
+	assert_int_not_equal(raw(p, 8, false, &m), 0);        /* shorter than header */
+	blkctl_rx_clear(&rx);
 }
 
 static int got_event;
@@ -164,12 +229,91 @@ static void test_detach_reply_event(void **state)
 	(void)p;
 }
 
+/* blkctl_attach sends both fds and the fields; runs after the DETACH test
+ * (the client's sequence counter is then 2). */
+static void test_attach_client(void **state)
+{
+	struct blkctl_attach a = { 0 };
+	struct blkctl_msg m;
+	uint8_t key[64];
+	char err[256];
+
+	(void)state;
+	memset(key, 0x5a, 32);
+	memset(key + 32, 0xa5, 32);
+	snprintf(a.id, sizeof(a.id), "v3");
+	a.size = 1 << 20;
+	a.num_queues = 1;
+	assert_int_equal(blkctl_send_reply(pair[1], 2, 0, "attached"), 0);
+	assert_int_equal(blkctl_attach(pair[0], &a, key, pair[0], file_fd(), NULL, NULL,
+				       err, sizeof(err)), 0);
+	assert_int_equal(blkctl_recv(pair[1], &rx), 1);
+	assert_int_equal(blkctl_parse(&rx, &m, err, sizeof(err)), 0);
+	assert_string_equal(m.u.attach.id, "v3");
+	assert_int_equal(m.u.attach.key[0], 0x5a);
+	close(m.fd);
+	close(m.backing_fd);
+	blkctl_rx_clear(&rx);
+	assert_int_equal(blkctl_attach(pair[0], &a, key, pair[0], -1, NULL, NULL,
+				       err, sizeof(err)), -EINVAL);
+}
+
+static void test_open_store(void **state)
+{
+	char dir[] = "/tmp/test_blkctl.XXXXXX", path[128], uri[256], err[256];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct blkctl_attach a = { 0 };
+	int fd, ls;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store", dir);
+	fd = open(path, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	/* Exactly the access the volume needs. */
+	a.flags = BLKCTL_F_READONLY;
+	fd = blkctl_open_store(path, &a, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	close(fd);
+	a.flags = 0;
+	snprintf(uri, sizeof(uri), "file:%s", path);
+	fd = blkctl_open_store(uri, &a, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_false(a.flags & BLKCTL_F_NBD);
+	close(fd);
+	/* NBD over a unix socket: connected, export name taken from the URI. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/nbd.sock", dir);
+	ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	snprintf(uri, sizeof(uri), "nbd+unix:///exp1?socket=%s", sa.sun_path);
+	fd = blkctl_open_store(uri, &a, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_true(a.flags & BLKCTL_F_NBD);
+	assert_string_equal(a.export_name, "exp1");
+	close(fd);
+	assert_int_equal(blkctl_open_store("nbds://host/x", &a, err, sizeof(err)), -EPROTONOSUPPORT);
+	assert_int_equal(blkctl_open_store("nbd+unix:///x", &a, err, sizeof(err)), -EINVAL);
+	assert_true(blkctl_open_store("/nonexistent/store", &a, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/store"));
+	close(ls);
+	unlink(sa.sun_path);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_attach_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_nbd_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_reply_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_client, setup, teardown),
+		cmocka_unit_test(test_open_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,10 @@
 /* vu_driver: a small userspace vhost-user-blk frontend for ward-blk tests and
- * the storage benchmark. It maps its own memfd as "guest memory", builds one
- * split virtqueue, and drives a backend over a unix socket (or, with
- * --spawn-ctl, over a socketpair handed to ward-blk by blkctl_attach, the way
- * the controller does). Same driver for ward-blk and qemu-storage-daemon. */
+ * the storage benchmark. It maps its own memfd as "guest memory" (sealed
+ * against shrinking, unless --unsealed), builds one split virtqueue, and
+ * drives a backend over a unix socket (or, with --spawn-ctl, plays the
+ * controller: opens the store, and hands ward-blk the store fd and one end of
+ * a socketpair with blkctl_attach). Same driver for ward-blk and
+ * qemu-storage-daemon. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,6 +47,8 @@ struct vuf {
 	uint8_t *hdr, *status, *data;
 	bool busy[MAXQD];
 };
+
+static bool unsealed; /* --unsealed: a memfd the frontend could still shrink */
 
 static void die(const char *what)
 {
@@ -92,9 +96,13 @@ static void setup(struct vuf *f, int sock, size_t memsz, size_t maxbs)
 	f->sock = sock;
 	f->maxbs = maxbs;
 	f->memsz = memsz;
-	memfd = memfd_create("vu_driver", MFD_CLOEXEC);
+	memfd = memfd_create("vu_driver", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || ftruncate(memfd, (off_t)memsz) < 0)
 		die("memfd");
+	/* As ward-hv and QEMU's memory-backend-memfd do: a backend maps this
+	 * for good, so it must not shrink under it. */
+	if (!unsealed && fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		die("sealing the memfd");
 	f->mem = mmap(NULL, memsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, memfd, 0);
 	if (f->mem == MAP_FAILED)
 		die("mmap");
@@ -145,8 +153,17 @@ static void setup(struct vuf *f, int sock, size_t memsz, size_t maxbs)
 	t.regions[0].userspace_addr = (uint64_t)(uintptr_t)f->mem;
 	t.regions[0].mmap_offset = 0;
 	fds[0] = memfd;
-	if (msg(f, VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), fds, 1, NULL, 0, true))
+	if (msg(f, VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), fds, 1, NULL, 0, true)) {
+		if (unsealed) {
+			/* With REPLY_ACK the refusal is in-band; without, the
+			 * backend drops the connection. Either way: refused. */
+			printf("SET_MEM_TABLE refused: unsealed memfd\n");
+			exit(3);
+		}
 		die("SET_MEM_TABLE");
+	}
+	if (unsealed)
+		die("backend accepted an unsealed memfd as guest memory");
 	close(memfd);
 	st.index = 0; st.num = QSZ;
 	if (msg(f, VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0, NULL, 0, true))
@@ -446,12 +463,22 @@ static int connect_path(const char *path)
 	return -1;
 }
 
-/* Controller path: start ward-blk with a control socketpair, attach one
- * volume with blkctl_attach and hand it one end of a vhost-user socketpair. */
-static int spawn_ctl(const char *wardblk, const char *backing, uint64_t size,
-		     const char *keyfile, int *ctl_out, pid_t *pid_out)
+/* Controller path: play the controller. Start ward-blk with a control
+ * socketpair (plus extra ward-blk arguments), open the store the way the
+ * controller does (blkctl_open_store: a file fd, or a connected NBD socket),
+ * attach one volume with blkctl_attach and hand ward-blk the store fd and one
+ * end of a vhost-user socketpair. */
+struct ctl_opts {
+	const char *wardblk, *backing, *keyfile;
+	uint64_t size;
+	bool readonly, wrong_mode;
+	char *blk_args[8];
+	int nblk_args;
+};
+
+static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
 {
-	int ctl[2], vu[2];
+	int ctl[2], vu[2], store;
 	struct blkctl_attach a = { 0 };
 	uint8_t key[64] = { 0 };
 	char err[256], fdarg[16];
@@ -462,18 +489,25 @@ static int spawn_ctl(const char *wardblk, const char *backing, uint64_t size,
 		die("socketpair");
 	pid = fork();
 	if (pid == 0) {
+		char *av[16] = { (char *)o->wardblk, "--control-fd", fdarg };
+		int n = 3;
+
 		close(ctl[0]);
 		snprintf(fdarg, sizeof(fdarg), "%d", ctl[1]);
-		execl(wardblk, wardblk, "--control-fd", fdarg, (char *)NULL);
+		for (int i = 0; i < o->nblk_args; i++)
+			av[n++] = o->blk_args[i];
+		av[n] = NULL;
+		execv(o->wardblk, av);
 		_exit(127);
 	}
 	close(ctl[1]);
 	snprintf(a.id, sizeof(a.id), "vol-ctl");
-	snprintf(a.backing, sizeof(a.backing), "%s", backing);
-	a.size = size;
+	a.size = o->size;
 	a.num_queues = 1;
-	if (keyfile) {
-		FILE *kf = fopen(keyfile, "rb");
+	if (o->readonly)
+		a.flags |= BLKCTL_F_READONLY;
+	if (o->keyfile) {
+		FILE *kf = fopen(o->keyfile, "rb");
 
 		if (!kf || fread(key, 1, 64, kf) != 64)
 			die("key file");
@@ -481,9 +515,20 @@ static int spawn_ctl(const char *wardblk, const char *backing, uint64_t size,
 	} else {
 		a.flags |= BLKCTL_F_NO_ENCRYPTION;
 	}
-	rc = blkctl_attach(ctl[0], &a, key, vu[1], NULL, NULL, err, sizeof(err));
+	store = blkctl_open_store(o->backing, &a, err, sizeof(err));
+	if (store >= 0 && o->wrong_mode) {
+		/* A controller bug: a read-write fd for a read-only volume. */
+		close(store);
+		store = open(o->backing, O_RDWR | O_CLOEXEC);
+	}
+	if (store < 0) {
+		fprintf(stderr, "vu_driver: %s\n", err);
+		exit(1);
+	}
+	rc = blkctl_attach(ctl[0], &a, key, vu[1], store, NULL, NULL, err, sizeof(err));
 	memset(key, 0, sizeof(key));
 	close(vu[1]);
+	close(store); /* ward-blk holds its own copy now */
 	if (rc) {
 		fprintf(stderr, "vu_driver: ATTACH refused: %s (%d)\n", err, rc);
 		exit(1);
@@ -505,10 +550,14 @@ int main(int argc, char **argv)
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "max-bs", required_argument, NULL, 'x' },
+		{ "unsealed", no_argument, NULL, 'U' },
+		{ "readonly", no_argument, NULL, 'R' },
+		{ "wrong-mode", no_argument, NULL, 'W' },
+		{ "blk-arg", required_argument, NULL, 'A' },
 		{ 0 },
 	};
-	const char *sock_path = NULL, *wardblk = NULL, *backing = NULL, *keyfile = NULL;
-	uint64_t size = 0;
+	const char *sock_path = NULL;
+	struct ctl_opts co = { 0 };
 	size_t memsz = 0, maxbs = 1 << 20;
 	int opt, sock = -1, rc = 0, ctl = -1;
 	pid_t child = -1;
@@ -519,10 +568,18 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
-		case 'w': wardblk = optarg; break;
-		case 'b': backing = optarg; break;
-		case 'z': size = strtoull(optarg, NULL, 0); break;
-		case 'k': keyfile = optarg; break;
+		case 'w': co.wardblk = optarg; break;
+		case 'b': co.backing = optarg; break;
+		case 'z': co.size = strtoull(optarg, NULL, 0); break;
+		case 'k': co.keyfile = optarg; break;
+		case 'U': unsealed = true; break;
+		case 'R': co.readonly = true; break;
+		case 'W': co.wrong_mode = true; break;
+		case 'A':
+			if (co.nblk_args == 8)
+				die("at most 8 --blk-arg");
+			co.blk_args[co.nblk_args++] = optarg;
+			break;
 		case 'm': memsz = strtoull(optarg, NULL, 0); break;
 		case 'x': maxbs = strtoull(optarg, NULL, 0); break;
 		default: return 2;
@@ -530,8 +587,11 @@ int main(int argc, char **argv)
 	}
 	if (!memsz)
 		memsz = RING_AREA + MAXQD * maxbs;
-	if (wardblk)
-		sock = spawn_ctl(wardblk, backing, size, keyfile, &ctl, &child);
+	if (co.wardblk) {
+		if (!co.backing)
+			die("--spawn-ctl needs --backing STORE");
+		sock = spawn_ctl(&co, &ctl, &child);
+	}
 	else if (sock_path)
 		sock = connect_path(sock_path);
 	else
