@@ -351,10 +351,7 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 	char arn[256], berr[BLKCTL_MSG_LEN + 1] = "";
 	struct blkctl_attach a = { 0 };
 	size_t sealed_len, key_len = 0;
-	int vu[2] = { -1, -1 }, rc;
-#if BLKCTL_VERSION >= 2
-	int store = -1;
-#endif
+	int vu[2] = { -1, -1 }, store, rc;
 
 	audit_vol(v, "attach requested", sp, who, NULL, NULL);
 	if ((rc = kms_decrypt(v, sp, sealed, sizeof(sealed), &sealed_len, arn, sizeof(arn), http,
@@ -411,7 +408,7 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 			 sp->volume_id);
 		goto refused;
 	}
-#if BLKCTL_VERSION >= 2
+	/* ward-blk opens nothing itself: the store arrives as an fd. */
 	store = blkctl_open_store(sp->backing, &a, berr, sizeof(berr));
 	if (store < 0) {
 		rc = store;
@@ -421,10 +418,6 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 	}
 	rc = blkctl_attach(s->ctl, &a, key, vu[1], store, blk_event, v, berr, sizeof(berr));
 	close(store);
-#else
-	snprintf(a.backing, sizeof(a.backing), "%s", sp->backing);
-	rc = blkctl_attach(s->ctl, &a, key, vu[1], blk_event, v, berr, sizeof(berr));
-#endif
 	/* From here on the key exists only in ward-blk. */
 	secmem_free(key, KEY_PAGE);
 	key = NULL;
