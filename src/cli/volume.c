@@ -31,6 +31,7 @@ struct vctx {
 	char cp_akid[129], cp_secret[129], cp_arn[256];
 	json_t *state;		/* volumes.json */
 	int lock_fd;
+	struct kmsc *cp_k;	/* the control plane's KMS connection, kept alive */
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -403,17 +404,15 @@ static int cp_kms_t(struct vctx *x, const char *op, json_t *body, json_t **resp,
 		    const char *tolerate)
 {
 	char etype[64], err[512];
-	struct kmsc *k = kms_as(x, x->cp_akid, x->cp_secret);
 	json_t *r = NULL;
 	int rc;
 
-	if (!k) {
+	if (!x->cp_k && !(x->cp_k = kms_as(x, x->cp_akid, x->cp_secret))) {
 		json_decref(body);
 		return 1;
 	}
-	rc = kmsc_call(k, op, body, &r, etype, sizeof(etype), err, sizeof(err));
+	rc = kmsc_call(x->cp_k, op, body, &r, etype, sizeof(etype), err, sizeof(err));
 	json_decref(body);
-	kmsc_free(k);
 	if (rc && tolerate && !strcmp(etype, tolerate))
 		return 2;
 	if (rc)
@@ -631,7 +630,7 @@ int volume_cmd(const char *url, const char *cert, const char *key, const char *c
 	       char **argv)
 {
 	struct vctx x = { url, cert, key, ca, getenv("WARD_CP_DIR"), getenv("WARD_KMS_URL"),
-			  getenv("WARD_KMS_CA"), "", "", "", NULL, -1 };
+			  getenv("WARD_KMS_CA"), "", "", "", NULL, -1, NULL };
 	int i = 0, rc;
 
 	while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
@@ -672,6 +671,7 @@ int volume_cmd(const char *url, const char *cert, const char *key, const char *c
 	} else {
 		rc = die("unknown command %s", argv[i]);
 	}
+	kmsc_free(x.cp_k);
 	OPENSSL_cleanse(x.cp_secret, sizeof(x.cp_secret));
 	json_decref(x.state);
 	if (x.lock_fd >= 0)

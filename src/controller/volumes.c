@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -193,6 +194,14 @@ int vol_init(struct volumes **out, const struct vol_cfg *cfg, char *err, size_t 
 	return 0;
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 /* ---- ward-blk ---- */
 
 static int pidfd_open_(pid_t pid)
@@ -353,6 +362,8 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 	size_t sealed_len, key_len = 0;
 	int vu[2] = { -1, -1 }, store, rc;
 
+	long long t0 = now_us(), t1, t2;
+
 	audit_vol(v, "attach requested", sp, who, NULL, NULL);
 	if ((rc = kms_decrypt(v, sp, sealed, sizeof(sealed), &sealed_len, arn, sizeof(arn), http,
 			      code, err, errlen)))
@@ -368,6 +379,7 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 		goto refused;
 	}
 	v->dh_rc = 0;
+	t1 = now_us();
 	rc = hpke_open_with_dh(sealed, sealed_len, v->hostpub, dh_tpm, v,
 			       (const uint8_t *)KMS_HPKE_INFO, strlen(KMS_HPKE_INFO),
 			       (const uint8_t *)arn, strlen(arn), key, KEY_PAGE, &key_len);
@@ -395,6 +407,7 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 		rc = rc ? rc : -EINVAL;
 		goto refused;
 	}
+	t2 = now_us();
 	audit_vol(v, "key unsealed", sp, who, NULL, NULL);
 	snprintf(a.id, sizeof(a.id), "%s", sp->volume_id);
 	a.size = sp->size;
@@ -428,6 +441,8 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 	}
 	close(vu[1]);
 	*hv_fd = vu[0];
+	log_info("volume key unsealed into ward-blk", "volume=%s kms_us=%lld tpm_us=%lld "
+		 "attach_us=%lld", sp->volume_id, t1 - t0, t2 - t1, now_us() - t2);
 	return 0;
 refused:
 	secmem_free(key, KEY_PAGE);
@@ -451,6 +466,7 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 		   const char **code, char *err, size_t errlen)
 {
 	struct vol_set *s;
+	long long t0;
 	unsigned i;
 	int rc;
 
@@ -464,6 +480,7 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->ctl = s->pidfd = -1;
+	t0 = now_us();
 	if ((rc = blk_spawn(v, s, err, errlen))) {
 		*http = 500;
 		*code = "blk_unavailable";
@@ -484,6 +501,7 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 		vol_abort(v, s, "an earlier volume of the launch was refused");
 		return rc;
 	}
+	log_info("volumes attached", "count=%u total_us=%lld", n, now_us() - t0);
 	*out = s;
 	return 0;
 }
