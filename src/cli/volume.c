@@ -453,8 +453,17 @@ static int key_account(const char *arn, char *out, size_t len)
 	return 0;
 }
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 static int cmd_attach(struct vctx *x, int argc, char **argv)
 {
+	long long t_start = mono_us(), t_cp = 0, t_host;
 	const char *vid, *image = NULL, *host = getenv("WARD_HOST_ID");
 	unsigned long mem = 0, fas_s = 60;
 	int i, spec_only = 0, rc = 1;
@@ -542,7 +551,13 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 		goto out;
 	}
 	/* 3. the host does steps 3-4 and launches the instance. */
+	t_cp = mono_us();
 	st = ctl_call(x, "POST", "/v1/instances", body, &rb);
+	t_host = mono_us();
+	/* For bench/attach: where the time went, measured in-process. */
+	if (getenv("WARD_ATTACH_TIMING"))
+		fprintf(stderr, "attach timing: control_plane_us=%lld host_request_us=%lld\n",
+			t_cp - t_start, t_host - t_cp);
 	if (st != 201) {
 		fprintf(stderr, "%s", rb.p ? rb.p : "");
 		die("the host refused the attach (HTTP %ld); retiring the grant", st);
