@@ -31,7 +31,7 @@ struct vctx {
 	char cp_akid[129], cp_secret[129], cp_arn[256];
 	json_t *state;		/* volumes.json */
 	int lock_fd;
-	struct kmsc *cp_k;	/* the control plane's KMS connection, kept alive */
+	struct kmsc *cp_k;	/* one KMS connection per command, kept alive */
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -145,14 +145,17 @@ static int authenticate(struct vctx *x, const char *key_id, json_t *policy, stru
 	if (!akid || !sk)
 		return die("the caller's own KMS credentials are needed (AWS_ACCESS_KEY_ID, "
 			   "AWS_SECRET_ACCESS_KEY)");
-	if (!(k = kms_as(x, akid, sk)))
+	/* One TLS connection for the command: SigV4 signs each request. */
+	if (!x->cp_k && !(x->cp_k = kms_as(x, akid, sk)))
 		return 1;
+	k = x->cp_k;
+	if (kmsc_set_signer(k, akid, sk))
+		return die("out of memory");
 	json_t *body = json_pack("{s:s}", "KeyId", key_id);
 
 	rc = kmsc_call(k, "DescribeKey", body, &resp, etype, sizeof(etype), err, sizeof(err));
 	json_decref(body);
 	json_decref(resp);
-	kmsc_free(k);
 	if (rc && rc != -EACCES)
 		return die("caller authentication failed: %s", err);
 	snprintf(c->akid, sizeof(c->akid), "%s", akid);
@@ -349,13 +352,14 @@ static int cmd_create(struct vctx *x, int argc, char **argv)
 	 * blob is stored, bound to this volume by its encryption context. */
 	akid = getenv("AWS_ACCESS_KEY_ID");
 	sk = getenv("AWS_SECRET_ACCESS_KEY");
-	k = kms_as(x, akid, sk);
+	k = x->cp_k;	/* authenticate() left it signing as the caller */
+	if (k && kmsc_set_signer(k, akid, sk))
+		k = NULL;
 	body = json_pack("{s:s, s:i, s:{s:s}}", "KeyId", kms_key, "NumberOfBytes", DATA_KEY_BYTES,
 			 "EncryptionContext", "ward:volume", id);
 	rc = k ? kmsc_call(k, "GenerateDataKeyWithoutPlaintext", body, &resp, etype,
 			   sizeof(etype), err, sizeof(err)) : -EINVAL;
 	json_decref(body);
-	kmsc_free(k);
 	if (rc) {
 		json_decref(policy);
 		return k ? die("%s", err) : 1;
@@ -407,7 +411,8 @@ static int cp_kms_t(struct vctx *x, const char *op, json_t *body, json_t **resp,
 	json_t *r = NULL;
 	int rc;
 
-	if (!x->cp_k && !(x->cp_k = kms_as(x, x->cp_akid, x->cp_secret))) {
+	if ((!x->cp_k && !(x->cp_k = kms_as(x, x->cp_akid, x->cp_secret))) ||
+	    kmsc_set_signer(x->cp_k, x->cp_akid, x->cp_secret)) {
 		json_decref(body);
 		return 1;
 	}

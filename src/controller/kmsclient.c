@@ -94,6 +94,25 @@ int kmsc_new(const struct kmsc_cfg *cfg, struct kmsc **out)
 	return 0;
 }
 
+int kmsc_set_signer(struct kmsc *k, const char *akid, const char *secret)
+{
+	char *a = strdup(akid), *s = strdup(secret);
+
+	if (!a || !s) {
+		free(a);
+		free(s);
+		return -ENOMEM;
+	}
+	free(k->akid);
+	if (k->secret) {
+		OPENSSL_cleanse(k->secret, strlen(k->secret));
+		free(k->secret);
+	}
+	k->akid = a;
+	k->secret = s;
+	return 0;
+}
+
 /* Authorization header for this body; -errno on failure. */
 static int sign(struct kmsc *k, const char *amz, const char *target, const char *body,
 		struct curl_slist **h)

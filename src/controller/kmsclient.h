@@ -23,6 +23,9 @@ struct kmsc;
 
 int kmsc_new(const struct kmsc_cfg *cfg, struct kmsc **out);
 void kmsc_free(struct kmsc *k);
+/* Sign the next calls as another principal (SigV4 is per request), keeping
+ * the TLS connection. 0 or -ENOMEM. */
+int kmsc_set_signer(struct kmsc *k, const char *akid, const char *secret);
 
 /* TrentService.<op> with body (not consumed). 0 and *resp (decref it) on
  * HTTP 200. Otherwise a negative errno: -EACCES for AccessDeniedException,
