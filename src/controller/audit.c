@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "errmsg.h"
 #include "controller/audit.h"
 #include "controller/audit_fmt.h"
 #include "log.h"
@@ -68,18 +69,6 @@ struct audit {
 	uint64_t cp_size;
 	uint8_t cp_root[MERKLE_HASH_LEN];
 };
-
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* ---- in-memory index: leaf hashes and record offsets ---- */
 
@@ -222,22 +211,22 @@ static int load_checkpoint(struct audit *a, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/checkpoint", a->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : errf(err, errlen, -errno, "cannot open %s", path);
+		return errno == ENOENT ? 0 : errmsg(err, errlen, -errno, "cannot open %s", path);
 	rc = read_all(fd, &text, &len);
 	close(fd);
 	if (rc)
-		return errf(err, errlen, rc, "cannot read %s", path);
+		return errmsg(err, errlen, rc, "cannot read %s", path);
 	if (a->pub)
 		rc = checkpoint_verify(text, len, a->pub, a->origin, &cp);
 	else
 		rc = checkpoint_parse(text, len, &cp);
 	if (rc) {
 		free(text);
-		return errf(err, errlen, -EBADMSG,
+		return errmsg(err, errlen, -EBADMSG,
 			    "last checkpoint does not verify under the audit key: log tampered");
 	}
 	if (strcmp(cp->origin, a->origin)) {
-		rc = errf(err, errlen, -EBADMSG, "last checkpoint is of another log (origin \"%s\")",
+		rc = errmsg(err, errlen, -EBADMSG, "last checkpoint is of another log (origin \"%s\")",
 			  cp->origin);
 		goto out;
 	}
@@ -272,12 +261,12 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 			break;	/* torn last record */
 		l = (size_t)(nl - (data + off));
 		if (audit_record_parse(data + off, l, &rec, why, sizeof(why))) {
-			rc = errf(err, errlen, -EBADMSG, "record %llu is corrupt (%s): log tampered",
+			rc = errmsg(err, errlen, -EBADMSG, "record %llu is corrupt (%s): log tampered",
 				  (unsigned long long)n, why);
 			goto out;
 		}
 		if (rec.index != n) {
-			rc = errf(err, errlen, -EBADMSG, "record %llu carries index %llu: log tampered",
+			rc = errmsg(err, errlen, -EBADMSG, "record %llu carries index %llu: log tampered",
 				  (unsigned long long)n, (unsigned long long)rec.index);
 			goto out;
 		}
@@ -287,7 +276,7 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		if (n >= nh)
 			rebuilt++;
 		else if (CRYPTO_memcmp(h, hashes + n * MERKLE_HASH_LEN, MERKLE_HASH_LEN)) {
-			rc = errf(err, errlen, -EBADMSG,
+			rc = errmsg(err, errlen, -EBADMSG,
 				  "record %llu does not match its stored hash: log tampered",
 				  (unsigned long long)n);
 			goto out;
@@ -307,7 +296,7 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		src.get_node = NULL;
 		src.ctx = &cs;
 		if (n < a->cp_size) {
-			rc = errf(err, errlen, -EBADMSG,
+			rc = errmsg(err, errlen, -EBADMSG,
 				  "log has %llu intact records but its last checkpoint covers %llu: "
 				  "records were removed or damaged: log tampered, refusing it",
 				  (unsigned long long)n, (unsigned long long)a->cp_size);
@@ -315,7 +304,7 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		}
 		if (merkle_root(&src, a->cp_size, root) ||
 		    CRYPTO_memcmp(root, a->cp_root, MERKLE_HASH_LEN)) {
-			rc = errf(err, errlen, -EBADMSG,
+			rc = errmsg(err, errlen, -EBADMSG,
 				  "stored log does not match its last checkpoint: log tampered");
 			goto out;
 		}
@@ -327,13 +316,13 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		uint8_t hh[MERKLE_HASH_LEN];
 
 		if (ftruncate(a->hash_fd, (off_t)(nh * MERKLE_HASH_LEN))) {
-			rc = errf(err, errlen, -errno, "cannot repair the hash file");
+			rc = errmsg(err, errlen, -errno, "cannot repair the hash file");
 			goto out;
 		}
 		for (i = nh; i < n; i++) {
 			memcpy(hh, a->hchunk[i >> CHUNK_BITS][i & (CHUNK - 1)], MERKLE_HASH_LEN);
 			if ((rc = write_all(a->hash_fd, hh, MERKLE_HASH_LEN))) {
-				errf(err, errlen, rc, "cannot repair the hash file");
+				errmsg(err, errlen, rc, "cannot repair the hash file");
 				goto out;
 			}
 		}
@@ -344,7 +333,7 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 	if (drop_bytes) {
 		if (ftruncate(a->data_fd, (off_t)off) || ftruncate(a->hash_fd, (off_t)(n * MERKLE_HASH_LEN)) ||
 		    fsync(a->data_fd) || fsync(a->hash_fd)) {
-			rc = errf(err, errlen, -errno, "cannot repair the log tail");
+			rc = errmsg(err, errlen, -errno, "cannot repair the log tail");
 			goto out;
 		}
 		log_warn("audit log: incomplete tail removed", "records=%llu bytes=%llu",
@@ -369,9 +358,9 @@ int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit 
 	int rc;
 
 	if (strlen(dir) >= sizeof(((struct audit *)0)->dir) || strlen(origin) >= sizeof(a->origin))
-		return errf(err, errlen, -ENAMETOOLONG, "audit dir or origin too long");
+		return errmsg(err, errlen, -ENAMETOOLONG, "audit dir or origin too long");
 	if (mkdir(dir, 0700) && errno != EEXIST)
-		return errf(err, errlen, -errno, "cannot create %s: %s", dir, strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot create %s: %s", dir, strerror(errno));
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -391,7 +380,7 @@ int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit 
 	snprintf(path, sizeof(path), "%s/hashes", dir);
 	a->hash_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (a->data_fd < 0 || a->hash_fd < 0) {
-		rc = errf(err, errlen, -errno, "cannot open the log files in %s: %s", dir,
+		rc = errmsg(err, errlen, -errno, "cannot open the log files in %s: %s", dir,
 			  strerror(errno));
 		goto fail;
 	}

@@ -10,26 +10,13 @@
 
 #include <jansson.h>
 
+#include "errmsg.h"
 #include "checkpoint.h"
 #include "controller/audit_fmt.h"
 
 static const char *const record_types[] = {
 	"api", "instance", "boot", "update", "controller", "volume",
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
 
 int audit_record_parse(const char *line, size_t len, struct audit_record *rec,
 		       char *err, size_t errlen)
@@ -43,30 +30,30 @@ int audit_record_parse(const char *line, size_t len, struct audit_record *rec,
 	int rc = -EBADMSG;
 
 	if (len == 0 || len > AUDIT_RECORD_MAX)
-		return fail(err, errlen, "record length %zu outside 1..%d", len, AUDIT_RECORD_MAX);
+		return errmsg(err, errlen, -EBADMSG, "record length %zu outside 1..%d", len, AUDIT_RECORD_MAX);
 	if (memchr(line, '\n', len))
-		return fail(err, errlen, "record contains a newline");
+		return errmsg(err, errlen, -EBADMSG, "record contains a newline");
 	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return fail(err, errlen, "record is not JSON: %s", jerr.text);
+		return errmsg(err, errlen, -EBADMSG, "record is not JSON: %s", jerr.text);
 	if (!json_is_object(o)) {
-		fail(err, errlen, "record is not a JSON object");
+		errmsg(err, errlen, -EBADMSG, "record is not a JSON object");
 		goto out;
 	}
 	json_object_foreach(o, key, v) {
 		if (!json_is_string(v) && !json_is_integer(v) && !json_is_boolean(v) &&
 		    !json_is_null(v)) {
-			fail(err, errlen, "field \"%.64s\": only strings, integers, booleans, null", key);
+			errmsg(err, errlen, -EBADMSG, "field \"%.64s\": only strings, integers, booleans, null", key);
 			goto out;
 		}
 	}
 	v = json_object_get(o, "index");
 	if (!json_is_integer(v) || (idx = json_integer_value(v)) < 0) {
-		fail(err, errlen, "record has no non-negative integer \"index\"");
+		errmsg(err, errlen, -EBADMSG, "record has no non-negative integer \"index\"");
 		goto out;
 	}
 	if (!json_is_string(json_object_get(o, "time"))) {
-		fail(err, errlen, "record has no string \"time\"");
+		errmsg(err, errlen, -EBADMSG, "record has no string \"time\"");
 		goto out;
 	}
 	v = json_object_get(o, "type");
@@ -75,14 +62,14 @@ int audit_record_parse(const char *line, size_t len, struct audit_record *rec,
 		if (!strcmp(type, record_types[i]))
 			break;
 	if (!type || i == sizeof(record_types) / sizeof(record_types[0])) {
-		fail(err, errlen, "record has no known \"type\"");
+		errmsg(err, errlen, -EBADMSG, "record has no known \"type\"");
 		goto out;
 	}
 	/* Canonical form: one byte sequence per record, so a verifier that
 	 * re-serialises sees exactly what was hashed. */
 	canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (!canon || strlen(canon) != len || memcmp(canon, line, len)) {
-		fail(err, errlen, "record is not in canonical form");
+		errmsg(err, errlen, -EBADMSG, "record is not in canonical form");
 		goto out;
 	}
 	if (rec) {
@@ -106,17 +93,17 @@ int audit_leaves_hash(const char *buf, size_t len, uint8_t (**hashes)[MERKLE_HAS
 	char why[200];
 
 	if (len && buf[len - 1] != '\n')
-		return fail(err, errlen, "leaves file does not end with a newline (truncated?)");
+		return errmsg(err, errlen, -EBADMSG, "leaves file does not end with a newline (truncated?)");
 	while (off < len) {
 		const char *nl = memchr(buf + off, '\n', len - off);
 		size_t l = (size_t)(nl - (buf + off));
 
 		if (audit_record_parse(buf + off, l, &rec, why, sizeof(why))) {
-			fail(err, errlen, "leaf %llu (byte %zu): %s", (unsigned long long)count, off, why);
+			errmsg(err, errlen, -EBADMSG, "leaf %llu (byte %zu): %s", (unsigned long long)count, off, why);
 			goto err;
 		}
 		if (rec.index != count) {
-			fail(err, errlen, "leaf %llu carries index %llu", (unsigned long long)count,
+			errmsg(err, errlen, -EBADMSG, "leaf %llu carries index %llu", (unsigned long long)count,
 			     (unsigned long long)rec.index);
 			goto err;
 		}
@@ -219,17 +206,17 @@ static int verify_cp(const char *text, size_t len, EVP_PKEY *pub, const char *or
 	int rc;
 
 	if (checkpoint_parse(text, len, &cp))
-		return fail(err, errlen, "%s: not a valid checkpoint note", what);
+		return errmsg(err, errlen, -EBADMSG, "%s: not a valid checkpoint note", what);
 	snprintf(name, sizeof(name), "%s", origin ? origin : cp->origin);
 	checkpoint_free(cp);
 	rc = checkpoint_verify(text, len, pub, name, out);
 	if (rc == -ENOKEY)
-		return fail(err, errlen, "%s: no signature by key \"%s\" with this public key", what, name);
+		return errmsg(err, errlen, -EBADMSG, "%s: no signature by key \"%s\" with this public key", what, name);
 	if (rc)
-		return fail(err, errlen, "%s: signature does not verify", what);
+		return errmsg(err, errlen, -EBADMSG, "%s: signature does not verify", what);
 	if (origin && strcmp((*out)->origin, origin)) {
 		checkpoint_free(*out);
-		return fail(err, errlen, "%s: origin is not \"%s\"", what, origin);
+		return errmsg(err, errlen, -EBADMSG, "%s: origin is not \"%s\"", what, origin);
 	}
 	return 0;
 }
@@ -257,7 +244,7 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 	rep->leaves = n;
 	rc = -EBADMSG;
 	if (n < cp->size) {
-		fail(err, errlen, "log has %llu leaves, checkpoint covers %llu", (unsigned long long)n,
+		errmsg(err, errlen, -EBADMSG, "log has %llu leaves, checkpoint covers %llu", (unsigned long long)n,
 		     (unsigned long long)cp->size);
 		goto out;
 	}
@@ -267,7 +254,7 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 	}
 	if (merkle_root(&src, cp->size, root) ||
 	    CRYPTO_memcmp(root, cp->root, MERKLE_HASH_LEN)) {
-		fail(err, errlen, "tree of the first %llu leaves does not match the checkpoint root",
+		errmsg(err, errlen, -EBADMSG, "tree of the first %llu leaves does not match the checkpoint root",
 		     (unsigned long long)cp->size);
 		goto out;
 	}
@@ -275,7 +262,7 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 		if (merkle_inclusion_proof(&src, i, cp->size, proof, &plen) ||
 		    merkle_verify_inclusion(i, cp->size, hashes[i],
 					    (const uint8_t (*)[MERKLE_HASH_LEN])proof, plen, cp->root)) {
-			fail(err, errlen, "inclusion proof of leaf %llu fails", (unsigned long long)i);
+			errmsg(err, errlen, -EBADMSG, "inclusion proof of leaf %llu fails", (unsigned long long)i);
 			goto out;
 		}
 		rep->inclusion_checked++;
@@ -287,18 +274,18 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 		rc = -EBADMSG;
 		rep->prev_size = pcp->size;
 		if (strcmp(pcp->origin, cp->origin)) {
-			fail(err, errlen, "checkpoints are of different logs");
+			errmsg(err, errlen, -EBADMSG, "checkpoints are of different logs");
 			goto out;
 		}
 		if (pcp->size > cp->size) {
-			fail(err, errlen, "previous checkpoint (%llu) is larger than the new one (%llu)",
+			errmsg(err, errlen, -EBADMSG, "previous checkpoint (%llu) is larger than the new one (%llu)",
 			     (unsigned long long)pcp->size, (unsigned long long)cp->size);
 			goto out;
 		}
 		if (merkle_consistency_proof(&src, pcp->size, cp->size, proof, &plen) ||
 		    merkle_verify_consistency(pcp->size, cp->size, pcp->root, cp->root,
 					      (const uint8_t (*)[MERKLE_HASH_LEN])proof, plen)) {
-			fail(err, errlen, "checkpoints %llu and %llu are not consistent",
+			errmsg(err, errlen, -EBADMSG, "checkpoints %llu and %llu are not consistent",
 			     (unsigned long long)pcp->size, (unsigned long long)cp->size);
 			goto out;
 		}

@@ -1,5 +1,6 @@
 /* blkctl: framing, the single parser and the controller-side client of the
  * ward-blk control channel (blkctl.h, docs/blk.md). */
+#include "errmsg.h"
 #include "blkctl.h"
 
 #include <endian.h>
@@ -106,21 +107,6 @@ int blkctl_recv(int sock, struct blkctl_rx *rx)
 	return 1;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EPROTO;
-}
-
 /* A fixed-size text field: must contain a NUL, nothing after it matters. */
 static int get_str(const uint8_t *p, size_t field, char *out)
 {
@@ -144,16 +130,16 @@ static int check_attach_fds(const struct blkctl_rx *rx, uint32_t flags, char *er
 	struct stat vu, st;
 
 	if (rx->nfds != 2)
-		return bad(err, errlen, "ATTACH: %zu fds passed, exactly 2 (vhost-user socket, "
+		return errmsg(err, errlen, -EPROTO, "ATTACH: %zu fds passed, exactly 2 (vhost-user socket, "
 			   "backing store) expected", rx->nfds);
 	if (fstat(rx->fds[0], &vu) < 0 || !S_ISSOCK(vu.st_mode))
-		return bad(err, errlen, "ATTACH: the first fd (vhost-user) is not a socket");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: the first fd (vhost-user) is not a socket");
 	if (fstat(rx->fds[1], &st) < 0)
-		return bad(err, errlen, "ATTACH: the backing fd cannot be inspected");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: the backing fd cannot be inspected");
 	if ((flags & BLKCTL_F_NBD) && !S_ISSOCK(st.st_mode))
-		return bad(err, errlen, "ATTACH: the NBD backing fd is not a connected socket");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: the NBD backing fd is not a connected socket");
 	if (!(flags & BLKCTL_F_NBD) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return bad(err, errlen, "ATTACH: the backing fd is neither a regular file nor a block device");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: the backing fd is neither a regular file nor a block device");
 	return 0;
 }
 
@@ -163,29 +149,29 @@ static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
 	uint16_t elen;
 
 	if (len < ATTACH_FIXED)
-		return bad(err, errlen, "ATTACH: payload of %zu bytes, at least %d needed", len, ATTACH_FIXED);
+		return errmsg(err, errlen, -EPROTO, "ATTACH: payload of %zu bytes, at least %d needed", len, ATTACH_FIXED);
 	if (get_str(p, BLKCTL_ID_LEN, a->id) || !blkctl_valid_id(a->id))
-		return bad(err, errlen, "ATTACH: volume id must be 1-63 characters of [A-Za-z0-9._-]");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: volume id must be 1-63 characters of [A-Za-z0-9._-]");
 	a->size = rd64(p + 64);
 	a->flags = rd32(p + 72);
 	a->num_queues = rd16(p + 76);
 	elen = rd16(p + 78);
 	a->key = p + 80;
 	if (a->size == 0 || a->size % 4096 || a->size > (1ull << 50))
-		return bad(err, errlen, "ATTACH: size %llu must be a non-zero multiple of 4096 up to 1 PiB",
+		return errmsg(err, errlen, -EPROTO, "ATTACH: size %llu must be a non-zero multiple of 4096 up to 1 PiB",
 			   (unsigned long long)a->size);
 	if (a->flags & ~(uint32_t)(BLKCTL_F_READONLY | BLKCTL_F_NO_ENCRYPTION | BLKCTL_F_NBD))
-		return bad(err, errlen, "ATTACH: unknown flags 0x%x", a->flags);
+		return errmsg(err, errlen, -EPROTO, "ATTACH: unknown flags 0x%x", a->flags);
 	if (a->num_queues < 1 || a->num_queues > 8)
-		return bad(err, errlen, "ATTACH: %u queues, 1..8 allowed", a->num_queues);
+		return errmsg(err, errlen, -EPROTO, "ATTACH: %u queues, 1..8 allowed", a->num_queues);
 	if (elen > BLKCTL_EXPORT_MAX || len != (size_t)ATTACH_FIXED + elen)
-		return bad(err, errlen, "ATTACH: export name of %u bytes in a %zu-byte payload", elen, len);
+		return errmsg(err, errlen, -EPROTO, "ATTACH: export name of %u bytes in a %zu-byte payload", elen, len);
 	if (elen && !(a->flags & BLKCTL_F_NBD))
-		return bad(err, errlen, "ATTACH: an export name is only valid with an NBD store");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: an export name is only valid with an NBD store");
 	memcpy(a->export_name, p + ATTACH_FIXED, elen);
 	a->export_name[elen] = 0;
 	if (strlen(a->export_name) != elen)
-		return bad(err, errlen, "ATTACH: export name contains a NUL byte");
+		return errmsg(err, errlen, -EPROTO, "ATTACH: export name contains a NUL byte");
 	return check_attach_fds(rx, a->flags, err, errlen);
 }
 
@@ -198,17 +184,17 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 	memset(msg, 0, offsetof(struct blkctl_msg, u));
 	msg->fd = msg->backing_fd = -1;
 	if (rx->len < sizeof(struct blkctl_hdr))
-		return bad(err, errlen, "packet of %zu bytes is shorter than the header", rx->len);
+		return errmsg(err, errlen, -EPROTO, "packet of %zu bytes is shorter than the header", rx->len);
 	if (rd32(rx->buf) != BLKCTL_MAGIC || rd16(rx->buf + 4) != BLKCTL_VERSION)
-		return bad(err, errlen, "bad magic or version %u (expected %u)", rd16(rx->buf + 4), BLKCTL_VERSION);
+		return errmsg(err, errlen, -EPROTO, "bad magic or version %u (expected %u)", rd16(rx->buf + 4), BLKCTL_VERSION);
 	msg->type = rd16(rx->buf + 6);
 	msg->seq = rd32(rx->buf + 8);
 	len = rd32(rx->buf + 12);
 	if (len != rx->len - sizeof(struct blkctl_hdr))
-		return bad(err, errlen, "header says %zu payload bytes, packet has %zu",
+		return errmsg(err, errlen, -EPROTO, "header says %zu payload bytes, packet has %zu",
 			   len, rx->len - sizeof(struct blkctl_hdr));
 	if (msg->type != BLKCTL_ATTACH && rx->nfds)
-		return bad(err, errlen, "message type %u carries no fds, got %zu", msg->type, rx->nfds);
+		return errmsg(err, errlen, -EPROTO, "message type %u carries no fds, got %zu", msg->type, rx->nfds);
 
 	switch (msg->type) {
 	case BLKCTL_ATTACH:
@@ -222,23 +208,23 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 	case BLKCTL_DETACH:
 		if (len != DETACH_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.detach.id) ||
 		    !blkctl_valid_id(msg->u.detach.id))
-			return bad(err, errlen, "DETACH: bad length %zu or volume id", len);
+			return errmsg(err, errlen, -EPROTO, "DETACH: bad length %zu or volume id", len);
 		return 0;
 	case BLKCTL_REPLY:
 		if (len != REPLY_LEN || get_str(p + 4, BLKCTL_MSG_LEN, msg->u.reply.msg))
-			return bad(err, errlen, "REPLY: bad length %zu or message", len);
+			return errmsg(err, errlen, -EPROTO, "REPLY: bad length %zu or message", len);
 		msg->u.reply.status = (int32_t)rd32(p);
 		if (msg->u.reply.status > 0 || msg->u.reply.status < -4095)
-			return bad(err, errlen, "REPLY: status %d is not 0 or -errno", msg->u.reply.status);
+			return errmsg(err, errlen, -EPROTO, "REPLY: status %d is not 0 or -errno", msg->u.reply.status);
 		return 0;
 	case BLKCTL_EVENT:
 		if (len != EVENT_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.event.id) ||
 		    get_str(p + 68, BLKCTL_MSG_LEN, msg->u.event.msg))
-			return bad(err, errlen, "EVENT: bad length %zu or text fields", len);
+			return errmsg(err, errlen, -EPROTO, "EVENT: bad length %zu or text fields", len);
 		msg->u.event.event = rd32(p + 64);
 		return 0;
 	default:
-		return bad(err, errlen, "unknown message type %u", msg->type);
+		return errmsg(err, errlen, -EPROTO, "unknown message type %u", msg->type);
 	}
 }
 

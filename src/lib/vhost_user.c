@@ -1,5 +1,6 @@
 /* vhost_user: framing and validation of vhost-user messages. This is the only
  * place that interprets raw vhost-user bytes from a peer. */
+#include "errmsg.h"
 #include "vhost_user.h"
 
 #include <errno.h>
@@ -172,21 +173,6 @@ int vu_send(int sock, uint32_t request, uint32_t flags, const void *payload,
 	return 0;
 }
 
-static int bad(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bad(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* Expected payload size for each request, or -1 when variable/none checked. */
 static int expect_size(uint32_t req)
 {
@@ -214,30 +200,30 @@ static int validate_mem_table(const struct vu_msg *m, char *err, size_t errlen)
 	size_t need;
 
 	if (m->hdr.size < 8)
-		return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: payload of %u bytes is too short", m->hdr.size);
+		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: payload of %u bytes is too short", m->hdr.size);
 	if (t->nregions == 0 || t->nregions > VU_MAX_MEM_REGIONS)
-		return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: %u regions (1..%d allowed)", t->nregions, VU_MAX_MEM_REGIONS);
+		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: %u regions (1..%d allowed)", t->nregions, VU_MAX_MEM_REGIONS);
 	need = 8 + t->nregions * sizeof(struct vu_mem_region);
 	if (m->hdr.size != need)
-		return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: payload %u bytes, %zu expected", m->hdr.size, need);
+		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: payload %u bytes, %zu expected", m->hdr.size, need);
 	if (m->nfds != t->nregions)
-		return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: %zu fds for %u regions", m->nfds, t->nregions);
+		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: %zu fds for %u regions", m->nfds, t->nregions);
 	for (uint32_t i = 0; i < t->nregions; i++) {
 		const struct vu_mem_region *r = &t->regions[i];
 		uint64_t end;
 
 		if (r->memory_size == 0)
-			return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: region %u is empty", i);
+			return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: region %u is empty", i);
 		if (__builtin_add_overflow(r->guest_phys_addr, r->memory_size, &end) ||
 		    __builtin_add_overflow(r->userspace_addr, r->memory_size, &end) ||
 		    __builtin_add_overflow(r->mmap_offset, r->memory_size, &end))
-			return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: region %u overflows the address space", i);
+			return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: region %u overflows the address space", i);
 		for (uint32_t j = 0; j < i; j++) {
 			const struct vu_mem_region *o = &t->regions[j];
 
 			if (r->guest_phys_addr < o->guest_phys_addr + o->memory_size &&
 			    o->guest_phys_addr < r->guest_phys_addr + r->memory_size)
-				return bad(err, errlen, -EPROTO, "SET_MEM_TABLE: regions %u and %u overlap", j, i);
+				return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: regions %u and %u overlap", j, i);
 		}
 	}
 	return 0;
@@ -250,10 +236,10 @@ int vu_msg_validate(const struct vu_msg *m, unsigned int max_queues,
 	int want = expect_size(req);
 
 	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION)
-		return bad(err, errlen, -EPROTO, "%s: protocol version %u, expected 1",
+		return errmsg(err, errlen, -EPROTO, "%s: protocol version %u, expected 1",
 			   vu_request_name(req), m->hdr.flags & VU_FLAG_VERSION_MASK);
 	if (want >= 0 && m->hdr.size != (uint32_t)want)
-		return bad(err, errlen, -EPROTO, "%s: payload %u bytes, %d expected",
+		return errmsg(err, errlen, -EPROTO, "%s: payload %u bytes, %d expected",
 			   vu_request_name(req), m->hdr.size, want);
 
 	switch (req) {
@@ -262,14 +248,14 @@ int vu_msg_validate(const struct vu_msg *m, unsigned int max_queues,
 	case VU_SET_VRING_NUM: case VU_SET_VRING_BASE: case VU_GET_VRING_BASE:
 	case VU_SET_VRING_ENABLE:
 		if (m->p.state.index >= max_queues)
-			return bad(err, errlen, -EPROTO, "%s: queue %u, device has %u",
+			return errmsg(err, errlen, -EPROTO, "%s: queue %u, device has %u",
 				   vu_request_name(req), m->p.state.index, max_queues);
 		if (m->nfds)
-			return bad(err, errlen, -EPROTO, "%s: unexpected fd", vu_request_name(req));
+			return errmsg(err, errlen, -EPROTO, "%s: unexpected fd", vu_request_name(req));
 		return 0;
 	case VU_SET_VRING_ADDR:
 		if (m->p.addr.index >= max_queues)
-			return bad(err, errlen, -EPROTO, "SET_VRING_ADDR: queue %u, device has %u",
+			return errmsg(err, errlen, -EPROTO, "SET_VRING_ADDR: queue %u, device has %u",
 				   m->p.addr.index, max_queues);
 		return 0;
 	case VU_SET_VRING_KICK: case VU_SET_VRING_CALL: case VU_SET_VRING_ERR: {
@@ -277,12 +263,12 @@ int vu_msg_validate(const struct vu_msg *m, unsigned int max_queues,
 		bool nofd = v & VU_VRING_NOFD_MASK;
 
 		if ((v & VU_VRING_IDX_MASK) >= max_queues)
-			return bad(err, errlen, -EPROTO, "%s: queue %u, device has %u",
+			return errmsg(err, errlen, -EPROTO, "%s: queue %u, device has %u",
 				   vu_request_name(req), (unsigned)(v & VU_VRING_IDX_MASK), max_queues);
 		if (v & ~(uint64_t)(VU_VRING_IDX_MASK | VU_VRING_NOFD_MASK))
-			return bad(err, errlen, -EPROTO, "%s: reserved bits set", vu_request_name(req));
+			return errmsg(err, errlen, -EPROTO, "%s: reserved bits set", vu_request_name(req));
 		if (m->nfds != (nofd ? 0u : 1u))
-			return bad(err, errlen, -EPROTO, "%s: %zu fds, %u expected",
+			return errmsg(err, errlen, -EPROTO, "%s: %zu fds, %u expected",
 				   vu_request_name(req), m->nfds, nofd ? 0u : 1u);
 		return 0;
 	}
@@ -292,7 +278,7 @@ int vu_msg_validate(const struct vu_msg *m, unsigned int max_queues,
 
 		if (m->hdr.size < 12 || c->size > VU_MAX_CONFIG_SIZE ||
 		    m->hdr.size != 12 + c->size || end > VU_MAX_CONFIG_SIZE)
-			return bad(err, errlen, -EPROTO, "%s: bad offset %u / size %u / payload %u",
+			return errmsg(err, errlen, -EPROTO, "%s: bad offset %u / size %u / payload %u",
 				   vu_request_name(req), c->offset, c->size, m->hdr.size);
 		return 0;
 	}
@@ -300,10 +286,10 @@ int vu_msg_validate(const struct vu_msg *m, unsigned int max_queues,
 	case VU_RESET_OWNER: case VU_GET_PROTOCOL_FEATURES:
 	case VU_SET_PROTOCOL_FEATURES: case VU_GET_QUEUE_NUM:
 		if (m->nfds)
-			return bad(err, errlen, -EPROTO, "%s: unexpected fd", vu_request_name(req));
+			return errmsg(err, errlen, -EPROTO, "%s: unexpected fd", vu_request_name(req));
 		return 0;
 	default:
-		return bad(err, errlen, -EOPNOTSUPP, "request %u (%s) is not supported",
+		return errmsg(err, errlen, -EOPNOTSUPP, "request %u (%s) is not supported",
 			   req, vu_request_name(req));
 	}
 }

@@ -9,6 +9,8 @@
 mkkey "$T/key"
 start_blk "$T/blk.log" --socket "$T/s" --backing "$SHM/disk" --size 8M --key-file "$T/key" --create
 wait_sock "$T/s"
+# The socket can appear before the attach is logged: wait for the line.
+for _ in $(seq 50); do grep -q "volume attached" "$T/blk.log" && break; sleep 0.1; done
 grep -qE "store=file$" "$T/blk.log" || fail "expected a buffered (tmpfs) store: $(cat "$T/blk.log")"
 "$DRIVER" --socket "$T/s" write 3 5 beef write 2000 2 c0de write 100 300 77 flush verify 100 300 77 || fail "driver"
 grep -q WARD-PLAINTEXT "$SHM/disk" && fail "plaintext found in the backing file"

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "errmsg.h"
 #include "fw_format.h"
 
 static const char manifest_magic[4] = { 'W', 'F', 'W', 'M' };
@@ -28,20 +29,6 @@ static const char golden_domain[] = "ward golden measurement set v1";
 #define MANIFEST_HDR	36
 #define MANIFEST_TRAILER (4 + FW_ED25519_SIG_LEN)
 #define SIG_TYPE_ED25519 1
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t get32(const uint8_t *p)
@@ -121,59 +108,59 @@ int fw_manifest_parse(const uint8_t *buf, size_t len, struct fw_manifest *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len < MANIFEST_HDR + MANIFEST_TRAILER)
-		return bad(err, errlen, "manifest: %zu bytes is too short", len);
+		return errmsg(err, errlen, -EBADMSG, "manifest: %zu bytes is too short", len);
 	if (memcmp(buf, manifest_magic, 4))
-		return bad(err, errlen, "manifest: bad magic");
+		return errmsg(err, errlen, -EBADMSG, "manifest: bad magic");
 	m->format = get16(buf + 4);
 	if (m->format != 1)
-		return bad(err, errlen, "manifest: format %u not supported (want 1)", m->format);
+		return errmsg(err, errlen, -EBADMSG, "manifest: format %u not supported (want 1)", m->format);
 	m->n_images = get16(buf + 6);
 	if (m->n_images < 1 || m->n_images > FW_MAX_IMAGES)
-		return bad(err, errlen, "manifest: %u images (1..%d allowed)",
+		return errmsg(err, errlen, -EBADMSG, "manifest: %u images (1..%d allowed)",
 			   m->n_images, FW_MAX_IMAGES);
 	m->version = get64(buf + 8);
 	m->counter = get64(buf + 16);
 	m->expiry = get64(buf + 24);
 	if (get32(buf + 32))
-		return bad(err, errlen, "manifest: reserved flags not zero");
+		return errmsg(err, errlen, -EBADMSG, "manifest: reserved flags not zero");
 	for (unsigned i = 0; i < m->n_images; i++) {
 		struct fw_image_desc *d = &m->img[i];
 		size_t nl;
 
 		if (len - off < 1)
-			return bad(err, errlen, "manifest: truncated at image %u", i);
+			return errmsg(err, errlen, -EBADMSG, "manifest: truncated at image %u", i);
 		nl = buf[off];
 		if (len - off < 1 + nl + 2 + 8 + FW_SHA256_LEN)
-			return bad(err, errlen, "manifest: truncated at image %u", i);
+			return errmsg(err, errlen, -EBADMSG, "manifest: truncated at image %u", i);
 		if (!name_ok(buf + off + 1, nl))
-			return bad(err, errlen, "manifest: image %u has an invalid name", i);
+			return errmsg(err, errlen, -EBADMSG, "manifest: image %u has an invalid name", i);
 		memcpy(d->name, buf + off + 1, nl);
 		d->name[nl] = 0;
 		off += 1 + nl;
 		if (buf[off] < FW_ROLE_HV || buf[off] > FW_ROLE_GUEST)
-			return bad(err, errlen, "manifest: image %s has unknown role %u",
+			return errmsg(err, errlen, -EBADMSG, "manifest: image %s has unknown role %u",
 				   d->name, buf[off]);
 		d->role = buf[off];
 		if (buf[off + 1])
-			return bad(err, errlen, "manifest: image %s reserved byte not zero", d->name);
+			return errmsg(err, errlen, -EBADMSG, "manifest: image %s reserved byte not zero", d->name);
 		d->size = get64(buf + off + 2);
 		if (d->size < 1 || d->size > FW_IMAGE_MAX)
-			return bad(err, errlen, "manifest: image %s size %llu out of range",
+			return errmsg(err, errlen, -EBADMSG, "manifest: image %s size %llu out of range",
 				   d->name, (unsigned long long)d->size);
 		memcpy(d->sha256, buf + off + 10, FW_SHA256_LEN);
 		off += 10 + FW_SHA256_LEN;
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(m->img[j].name, d->name))
-				return bad(err, errlen, "manifest: image name %s repeated", d->name);
+				return errmsg(err, errlen, -EBADMSG, "manifest: image name %s repeated", d->name);
 		if (d->role != FW_ROLE_GUEST && seen_role[d->role]++)
-			return bad(err, errlen, "manifest: more than one %s image",
+			return errmsg(err, errlen, -EBADMSG, "manifest: more than one %s image",
 				   fw_role_name(d->role));
 	}
 	if (len - off != MANIFEST_TRAILER)
-		return bad(err, errlen, "manifest: %zu bytes after the images, want %d",
+		return errmsg(err, errlen, -EBADMSG, "manifest: %zu bytes after the images, want %d",
 			   len - off, MANIFEST_TRAILER);
 	if (get16(buf + off) != SIG_TYPE_ED25519 || get16(buf + off + 2) != FW_ED25519_SIG_LEN)
-		return bad(err, errlen, "manifest: signature is not Ed25519/64");
+		return errmsg(err, errlen, -EBADMSG, "manifest: signature is not Ed25519/64");
 	m->body = buf;
 	m->body_len = off;
 	m->sig = buf + off + 4;
@@ -229,7 +216,7 @@ int fw_manifest_build(const struct fw_manifest *m, const char *key_pem_path,
 	int rc = -EINVAL;
 
 	if (m->n_images < 1 || m->n_images > FW_MAX_IMAGES) {
-		bad(err, errlen, "need 1..%d images", FW_MAX_IMAGES);
+		errmsg(err, errlen, -EBADMSG, "need 1..%d images", FW_MAX_IMAGES);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < m->n_images; i++)
@@ -263,13 +250,13 @@ int fw_manifest_build(const struct fw_manifest *m, const char *key_pem_path,
 	f = fopen(key_pem_path, "r");
 	if (!f) {
 		rc = -errno;
-		bad(err, errlen, "cannot open vendor key %s: %s", key_pem_path, strerror(errno));
+		errmsg(err, errlen, -EBADMSG, "cannot open vendor key %s: %s", key_pem_path, strerror(errno));
 		goto out;
 	}
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
-		bad(err, errlen, "%s is not a PEM Ed25519 private key", key_pem_path);
+		errmsg(err, errlen, -EBADMSG, "%s is not a PEM Ed25519 private key", key_pem_path);
 		goto out;
 	}
 	msg = manifest_msg(buf, off, &n);
@@ -277,7 +264,7 @@ int fw_manifest_build(const struct fw_manifest *m, const char *key_pem_path,
 	if (!msg || !c || EVP_DigestSignInit(c, NULL, NULL, NULL, k) != 1 ||
 	    EVP_DigestSign(c, buf + off + 4, &siglen, msg, n) != 1 ||
 	    siglen != FW_ED25519_SIG_LEN) {
-		bad(err, errlen, "Ed25519 signing failed");
+		errmsg(err, errlen, -EBADMSG, "Ed25519 signing failed");
 		rc = -EIO;
 		goto out;
 	}
@@ -309,14 +296,14 @@ int fw_package_parse(const uint8_t *buf, size_t len, struct fw_package *p,
 
 	memset(p, 0, sizeof(*p));
 	if (len < 12)
-		return bad(err, errlen, "package: %zu bytes is too short", len);
+		return errmsg(err, errlen, -EBADMSG, "package: %zu bytes is too short", len);
 	if (memcmp(buf, package_magic, 4))
-		return bad(err, errlen, "package: bad magic (not a ward update package)");
+		return errmsg(err, errlen, -EBADMSG, "package: bad magic (not a ward update package)");
 	if (get16(buf + 4) != 1 || get16(buf + 6))
-		return bad(err, errlen, "package: version %u not supported", get16(buf + 4));
+		return errmsg(err, errlen, -EBADMSG, "package: version %u not supported", get16(buf + 4));
 	mlen = get32(buf + 8);
 	if (mlen > len - 12)
-		return bad(err, errlen, "package: manifest length %zu beyond the file", mlen);
+		return errmsg(err, errlen, -EBADMSG, "package: manifest length %zu beyond the file", mlen);
 	rc = fw_manifest_parse(buf + 12, mlen, &p->m, err, errlen);
 	if (rc)
 		return rc;
@@ -326,16 +313,16 @@ int fw_package_parse(const uint8_t *buf, size_t len, struct fw_package *p,
 		uint8_t h[FW_SHA256_LEN];
 
 		if (len - off < d->size)
-			return bad(err, errlen, "package: image %s truncated", d->name);
+			return errmsg(err, errlen, -EBADMSG, "package: image %s truncated", d->name);
 		sha256(buf + off, d->size, NULL, 0, h);
 		if (CRYPTO_memcmp(h, d->sha256, FW_SHA256_LEN))
-			return bad(err, errlen, "package: image %s does not match its manifest hash",
+			return errmsg(err, errlen, -EBADMSG, "package: image %s does not match its manifest hash",
 				   d->name);
 		p->image[i] = buf + off;
 		off += d->size;
 	}
 	if (off != len)
-		return bad(err, errlen, "package: %zu trailing bytes", len - off);
+		return errmsg(err, errlen, -EBADMSG, "package: %zu trailing bytes", len - off);
 	return 0;
 }
 
@@ -384,26 +371,26 @@ int fw_golden_parse(const uint8_t *buf, size_t len, struct fw_golden *g,
 
 	memset(g, 0, sizeof(*g));
 	if (len < GOLDEN_HDR || memcmp(buf, golden_magic, 4))
-		return bad(err, errlen, "golden set: bad magic");
+		return errmsg(err, errlen, -EBADMSG, "golden set: bad magic");
 	if (get16(buf + 4) != 1 || buf[7])
-		return bad(err, errlen, "golden set: version not supported");
+		return errmsg(err, errlen, -EBADMSG, "golden set: version not supported");
 	g->n = buf[6];
 	if (g->n < 1 || g->n > FW_GOLDEN_MAX_PCRS)
-		return bad(err, errlen, "golden set: %u PCRs (1..%d)", g->n, FW_GOLDEN_MAX_PCRS);
+		return errmsg(err, errlen, -EBADMSG, "golden set: %u PCRs (1..%d)", g->n, FW_GOLDEN_MAX_PCRS);
 	body = GOLDEN_HDR + g->n * GOLDEN_ENTRY;
 	if (len < body + 2)
-		return bad(err, errlen, "golden set: truncated");
+		return errmsg(err, errlen, -EBADMSG, "golden set: truncated");
 	for (unsigned i = 0; i < g->n; i++) {
 		const uint8_t *e = buf + GOLDEN_HDR + i * GOLDEN_ENTRY;
 
 		g->pcr[i] = e[0];
 		if (g->pcr[i] >= 24 || (i && g->pcr[i] <= g->pcr[i - 1]))
-			return bad(err, errlen, "golden set: PCR indices must be < 24 and ascending");
+			return errmsg(err, errlen, -EBADMSG, "golden set: PCR indices must be < 24 and ascending");
 		memcpy(g->value[i], e + 1, FW_SHA256_LEN);
 	}
 	g->sig_len = get16(buf + body);
 	if (g->sig_len < 8 || g->sig_len > FW_GOLDEN_SIG_MAX || len - body - 2 != g->sig_len)
-		return bad(err, errlen, "golden set: bad signature length");
+		return errmsg(err, errlen, -EBADMSG, "golden set: bad signature length");
 	memcpy(g->sig, buf + body + 2, g->sig_len);
 	sha256(golden_domain, sizeof(golden_domain), buf, body, g->digest);
 	return 0;
@@ -414,13 +401,13 @@ int fw_pointer_parse(const uint8_t *buf, size_t len, struct fw_pointer *p,
 {
 	memset(p, 0, sizeof(*p));
 	if (len != FW_POINTER_LEN || memcmp(buf, pointer_magic, 4) || buf[4] != 1)
-		return bad(err, errlen, "slot pointer: bad magic, version or length");
+		return errmsg(err, errlen, -EBADMSG, "slot pointer: bad magic, version or length");
 	if (buf[5] != 'A' && buf[5] != 'B')
-		return bad(err, errlen, "slot pointer: unknown slot");
+		return errmsg(err, errlen, -EBADMSG, "slot pointer: unknown slot");
 	if (buf[6] > FW_SLOT_TRIAL)
-		return bad(err, errlen, "slot pointer: unknown state");
+		return errmsg(err, errlen, -EBADMSG, "slot pointer: unknown state");
 	if (get64(buf + 16))
-		return bad(err, errlen, "slot pointer: reserved bytes not zero");
+		return errmsg(err, errlen, -EBADMSG, "slot pointer: reserved bytes not zero");
 	p->active = (char)buf[5];
 	p->state = buf[6];
 	p->tries = buf[7];
