@@ -7,19 +7,8 @@
 
 #include <jansson.h>
 
+#include "errmsg.h"
 #include "controller/request.h"
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 bool req_valid_name(const char *s, size_t max)
 {
@@ -44,20 +33,20 @@ static json_t *load_object(const char *body, size_t len, char *err, size_t errle
 	json_t *o;
 
 	if (len > REQ_BODY_MAX) {
-		bad(err, errlen, "body is larger than %d bytes", REQ_BODY_MAX);
+		errmsg(err, errlen, -EINVAL, "body is larger than %d bytes", REQ_BODY_MAX);
 		return NULL;
 	}
 	if (len == 0)
 		return json_object();
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o) {
-		bad(err, errlen, "malformed JSON at line %d column %d: %.80s", jerr.line,
+		errmsg(err, errlen, -EINVAL, "malformed JSON at line %d column %d: %.80s", jerr.line,
 		    jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
-		bad(err, errlen, "body must be a JSON object");
+		errmsg(err, errlen, -EINVAL, "body must be a JSON object");
 		return NULL;
 	}
 	return o;
@@ -70,8 +59,8 @@ static int unknown_field(const char *key, char *err, size_t errlen)
 
 	for (i = 0; i < n && i < 32; i++)
 		if (key[i] < 0x20 || key[i] > 0x7e)
-			return bad(err, errlen, "unknown field");
-	return bad(err, errlen, "unknown field \"%.32s\"", key);
+			return errmsg(err, errlen, -EINVAL, "unknown field");
+	return errmsg(err, errlen, -EINVAL, "unknown field \"%.32s\"", key);
 }
 
 static int get_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
@@ -80,10 +69,10 @@ static int get_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64
 	json_int_t x;
 
 	if (!json_is_integer(v))
-		return bad(err, errlen, "\"%s\" must be an integer", key);
+		return errmsg(err, errlen, -EINVAL, "\"%s\" must be an integer", key);
 	x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x < lo || (uint64_t)x > hi)
-		return bad(err, errlen, "\"%s\" must be between %llu and %llu", key,
+		return errmsg(err, errlen, -EINVAL, "\"%s\" must be between %llu and %llu", key,
 			   (unsigned long long)lo, (unsigned long long)hi);
 	*out = (uint64_t)x;
 	return 0;
@@ -92,9 +81,9 @@ static int get_uint(json_t *v, const char *key, uint64_t lo, uint64_t hi, uint64
 static int get_name(json_t *v, const char *key, char *out, size_t max, char *err, size_t errlen)
 {
 	if (!json_is_string(v))
-		return bad(err, errlen, "\"%s\" must be a string", key);
+		return errmsg(err, errlen, -EINVAL, "\"%s\" must be a string", key);
 	if (!req_valid_name(json_string_value(v), max))
-		return bad(err, errlen, "\"%s\" must be 1-%zu characters of [A-Za-z0-9._-]", key,
+		return errmsg(err, errlen, -EINVAL, "\"%s\" must be 1-%zu characters of [A-Za-z0-9._-]", key,
 			   max);
 	snprintf(out, max + 1, "%s", json_string_value(v));
 	return 0;
@@ -130,7 +119,7 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 			break;
 	}
 	if (!rc && !out->image[0])
-		rc = bad(err, errlen, "\"image\" is required");
+		rc = errmsg(err, errlen, -EINVAL, "\"image\" is required");
 	json_decref(o);
 	return rc;
 }
@@ -151,16 +140,16 @@ int req_parse_volume(const char *body, size_t len, struct volume_req *out, char 
 		} else if (!strcmp(key, "size_bytes")) {
 			rc = get_uint(v, key, 4096, 1ull << 50, &out->size_bytes, err, errlen);
 			if (!rc && out->size_bytes % 4096)
-				rc = bad(err, errlen, "\"size_bytes\" must be a multiple of 4096");
+				rc = errmsg(err, errlen, -EINVAL, "\"size_bytes\" must be a multiple of 4096");
 		} else if (!strcmp(key, "read_only")) {
 			if (!json_is_boolean(v))
-				rc = bad(err, errlen, "\"read_only\" must be a boolean");
+				rc = errmsg(err, errlen, -EINVAL, "\"read_only\" must be a boolean");
 			else
 				out->read_only = json_is_true(v);
 		} else if (!strcmp(key, "sealed_key")) {
 			/* Shape fixed by the KMS work (HPKE enc + ciphertext). */
 			if (!json_is_object(v))
-				rc = bad(err, errlen, "\"sealed_key\" must be an object");
+				rc = errmsg(err, errlen, -EINVAL, "\"sealed_key\" must be an object");
 			else
 				out->has_sealed_key = true;
 		} else {
@@ -170,9 +159,9 @@ int req_parse_volume(const char *body, size_t len, struct volume_req *out, char 
 			break;
 	}
 	if (!rc && !out->volume_id[0])
-		rc = bad(err, errlen, "\"volume_id\" is required");
+		rc = errmsg(err, errlen, -EINVAL, "\"volume_id\" is required");
 	if (!rc && !out->size_bytes)
-		rc = bad(err, errlen, "\"size_bytes\" is required");
+		rc = errmsg(err, errlen, -EINVAL, "\"size_bytes\" is required");
 	json_decref(o);
 	return rc;
 }
@@ -196,7 +185,7 @@ int req_parse_update(const char *body, size_t len, struct update_req *out, char 
 			break;
 	}
 	if (!rc && !out->package[0])
-		rc = bad(err, errlen, "\"package\" is required");
+		rc = errmsg(err, errlen, -EINVAL, "\"package\" is required");
 	json_decref(o);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "errmsg.h"
 #include "blkctl.h"
 #include "controller/volumes.h"
 
@@ -30,28 +31,16 @@ static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *out_len)
 	return 0;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int get_str(json_t *v, const char *key, char *out, size_t cap, char *err, size_t errlen)
 {
 	const char *s = json_string_value(v);
 
 	if (!s || !s[0] || strlen(s) >= cap)
-		return bad(err, errlen, "volume \"%s\" must be a string of 1-%zu bytes", key,
+		return errmsg(err, errlen, -EINVAL, "volume \"%s\" must be a string of 1-%zu bytes", key,
 			   cap - 1);
 	for (const char *p = s; *p; p++)
 		if (*p < 0x21 || *p > 0x7e)
-			return bad(err, errlen, "volume \"%s\" must be printable ASCII", key);
+			return errmsg(err, errlen, -EINVAL, "volume \"%s\" must be printable ASCII", key);
 	memcpy(out, s, strlen(s) + 1);
 	return 0;
 }
@@ -66,29 +55,29 @@ static int parse_one(json_t *o, struct vol_spec *s, char *err, size_t errlen)
 
 	memset(s, 0, sizeof(*s));
 	if (!json_is_object(o))
-		return bad(err, errlen, "each entry of \"volumes\" must be an object");
+		return errmsg(err, errlen, -EINVAL, "each entry of \"volumes\" must be an object");
 	json_object_foreach(o, key, v) {
 		if (!strcmp(key, "volume_id")) {
 			rc = get_str(v, key, s->volume_id, sizeof(s->volume_id), err, errlen);
 			if (!rc && !blkctl_valid_id(s->volume_id))
-				rc = bad(err, errlen, "\"volume_id\" must be 1-63 of [A-Za-z0-9._-]");
+				rc = errmsg(err, errlen, -EINVAL, "\"volume_id\" must be 1-63 of [A-Za-z0-9._-]");
 		} else if (!strcmp(key, "backing")) {
 			rc = get_str(v, key, s->backing, sizeof(s->backing), err, errlen);
 		} else if (!strcmp(key, "size")) {
 			sz = json_is_integer(v) ? json_integer_value(v) : -1;
 			if (sz < 4096 || sz % 4096 || (uint64_t)sz > (1ull << 50))
-				rc = bad(err, errlen, "volume \"size\" must be a multiple of 4096 "
+				rc = errmsg(err, errlen, -EINVAL, "volume \"size\" must be a multiple of 4096 "
 					 "between 4096 and 2^50");
 			s->size = (uint64_t)sz;
 		} else if (!strcmp(key, "read_only")) {
 			if (!json_is_boolean(v))
-				rc = bad(err, errlen, "volume \"read_only\" must be a boolean");
+				rc = errmsg(err, errlen, -EINVAL, "volume \"read_only\" must be a boolean");
 			s->read_only = json_is_true(v);
 		} else if (!strcmp(key, "key_id")) {
 			rc = get_str(v, key, s->key_id, sizeof(s->key_id), err, errlen);
 		} else if (!strcmp(key, "encrypted_key")) {
 			if (!(b64 = json_string_value(v)))
-				rc = bad(err, errlen, "volume \"encrypted_key\" must be base64");
+				rc = errmsg(err, errlen, -EINVAL, "volume \"encrypted_key\" must be base64");
 		} else if (!strcmp(key, "encryption_context")) {
 			ec = v;
 		} else if (!strcmp(key, "grant_token")) {
@@ -96,23 +85,23 @@ static int parse_one(json_t *o, struct vol_spec *s, char *err, size_t errlen)
 		} else if (!strcmp(key, "fas_token")) {
 			rc = get_str(v, key, s->fas_token, sizeof(s->fas_token), err, errlen);
 		} else {
-			rc = bad(err, errlen, "unknown volume field \"%.32s\"", key);
+			rc = errmsg(err, errlen, -EINVAL, "unknown volume field \"%.32s\"", key);
 		}
 		if (rc)
 			return rc;
 	}
 	if (!s->volume_id[0] || !s->backing[0] || !s->size || !s->key_id[0] || !b64 || !ec ||
 	    !s->grant_token[0] || !s->fas_token[0])
-		return bad(err, errlen, "a volume needs volume_id, backing, size, key_id, "
+		return errmsg(err, errlen, -EINVAL, "a volume needs volume_id, backing, size, key_id, "
 			   "encrypted_key, encryption_context, grant_token and fas_token");
 	if (b64_decode(b64, s->encrypted_key, sizeof(s->encrypted_key), &s->encrypted_key_len))
-		return bad(err, errlen, "volume \"encrypted_key\" is not base64 of at most %d bytes",
+		return errmsg(err, errlen, -EINVAL, "volume \"encrypted_key\" is not base64 of at most %d bytes",
 			   VOL_BLOB_MAX);
 	/* The context binds the data key to this volume: a spec may not name
 	 * one volume and carry another's key. */
 	ev = json_string_value(json_object_get(ec, "ward:volume"));
 	if (!json_is_object(ec) || json_object_size(ec) != 1 || !ev || strcmp(ev, s->volume_id))
-		return bad(err, errlen, "\"encryption_context\" must be exactly "
+		return errmsg(err, errlen, -EINVAL, "\"encryption_context\" must be exactly "
 			   "{\"ward:volume\": \"%s\"}", s->volume_id);
 	return 0;
 }
@@ -124,13 +113,13 @@ int vol_spec_parse(json_t *arr, struct vol_spec *out, unsigned *n, char *err, si
 	int rc;
 
 	if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > VOL_MAX)
-		return bad(err, errlen, "\"volumes\" must be an array of 1-%d volumes", VOL_MAX);
+		return errmsg(err, errlen, -EINVAL, "\"volumes\" must be an array of 1-%d volumes", VOL_MAX);
 	json_array_foreach(arr, i, v) {
 		if ((rc = parse_one(v, &out[i], err, errlen)))
 			return rc;
 		for (j = 0; j < i; j++)
 			if (!strcmp(out[j].volume_id, out[i].volume_id))
-				return bad(err, errlen, "volume %s is listed twice", out[i].volume_id);
+				return errmsg(err, errlen, -EINVAL, "volume %s is listed twice", out[i].volume_id);
 	}
 	*n = (unsigned)json_array_size(arr);
 	return 0;
