@@ -1,6 +1,7 @@
 /* blkctl: framing, the single parser and the controller-side client of the
  * ward-blk control channel (blkctl.h, docs/blk.md). */
 #include "errmsg.h"
+#include "fdpass.h"
 #include "blkctl.h"
 
 #include <endian.h>
@@ -231,34 +232,11 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 static int send_pkt(int sock, uint16_t type, uint32_t seq, const uint8_t *payload,
 		    uint32_t len, const int *fds, size_t nfds)
 {
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 	struct blkctl_hdr h = { htole32(BLKCTL_MAGIC), htole16(BLKCTL_VERSION),
 				htole16(type), htole32(seq), htole32(len) };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	ssize_t n;
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == sizeof(h) + len ? 0 : -EIO;
+	return fdpass_send(sock, iov, 2, fds, nfds);
 }
 
 static void put_str(uint8_t *p, size_t field, const char *s)

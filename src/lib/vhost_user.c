@@ -1,6 +1,7 @@
 /* vhost_user: framing and validation of vhost-user messages. This is the only
  * place that interprets raw vhost-user bytes from a peer. */
 #include "errmsg.h"
+#include "fdpass.h"
 #include "vhost_user.h"
 
 #include <errno.h>
@@ -137,40 +138,16 @@ err:
 int vu_send(int sock, uint32_t request, uint32_t flags, const void *payload,
 	    uint32_t size, const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 	struct vu_hdr hdr = { .request = request, .flags = flags | VU_VERSION, .size = size };
 	struct iovec iov[2] = {
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = (void *)payload, .iov_len = size },
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-	ssize_t n;
 
 	if (nfds > VU_MAX_FDS || size > sizeof(union vu_payload))
 		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != sizeof(hdr) + size)
-		return -EIO; /* stream sockets: a short send means the peer is gone */
-	return 0;
+	/* stream socket: a short send (-EIO) means the peer is gone */
+	return fdpass_send(sock, iov, size ? 2 : 1, fds, nfds);
 }
 
 /* Expected payload size for each request, or -1 when variable/none checked. */
