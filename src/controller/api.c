@@ -219,17 +219,64 @@ void api_health(struct api_req *r)
 				     (json_int_t)audit_size(r->ctl->audit)));
 }
 
+/* The partition as the allocator holds it now: CPUs per role, and the
+ * cores still free for fixed-performance instances. */
+static json_t *cpu_json(const struct ctl *c)
+{
+	const struct cpu_topo *t = c->topo;
+	json_t *card, *guest, *pool, *free_cpus;
+	int cpu, core, nfree = 0;
+
+	if (!t || !c->cpu)
+		return json_pack("{s:b, s:s}", "partitioned", 0, "note", c->cpu_note);
+	card = json_array();
+	guest = json_array();
+	pool = json_array();
+	free_cpus = json_array();
+	for (core = 0; core < t->ncores; core++)
+		nfree += c->cpu->role[core] == CORE_GUEST_FREE;
+	for (cpu = 0; cpu < t->ncpus; cpu++) {
+		if ((core = t->core_of[cpu]) < 0)
+			continue;
+		switch (c->cpu->role[core]) {
+		case CORE_CARD:
+			json_array_append_new(card, json_integer(cpu));
+			break;
+		case CORE_BURST:
+			json_array_append_new(pool, json_integer(cpu));
+			json_array_append_new(guest, json_integer(cpu));
+			break;
+		case CORE_GUEST_FREE:
+			json_array_append_new(free_cpus, json_integer(cpu));
+			/* fallthrough */
+		default:
+			json_array_append_new(guest, json_integer(cpu));
+		}
+	}
+	return json_pack("{s:b, s:s, s:i, s:i, s:o, s:o, s:o, s:i, s:o}", "partitioned", 1,
+			 "note", c->cpu_note, "cores", t->ncores, "threads_per_core",
+			 t->threads_per_core, "card_cpus", card, "guest_cpus", guest,
+			 "burst_pool", pool, "fixed_free_cores", nfree, "fixed_free_cpus",
+			 free_cpus);
+}
+
 void api_host(struct api_req *r)
 {
 	struct ctl *c = r->ctl;
 
-	reply_json(r, 200, json_pack("{s:s, s:s, s:b, s:I, s:{s:s, s:I, s:s}, s:s}",
+	/* What the kernel does not offer is reported here, per host
+	 * (docs/threat-model.md, side channels). */
+	reply_json(r, 200, json_pack("{s:s, s:s, s:b, s:I, s:{s:s, s:I, s:s}, s:s, s:o, "
+				     "s:{s:b, s:b, s:b, s:b, s:s}}",
 				     "state", ctl_state_name(c->state), "reason", c->reason,
 				     "dev", c->dev, "instances_running",
 				     (json_int_t)inst_running(c->inst), "audit", "origin", c->origin,
 				     "size", (json_int_t)audit_size(c->audit), "public_key",
 				     c->audit_pub_pem ? c->audit_pub_pem : "",
-				     "version", "0.1.0"));
+				     "version", "0.1.0", "cpu", cpu_json(c), "side_channel",
+				     "core_scheduling", c->side.core_sched, "l1d_flush",
+				     c->side.l1d_flush, "ib_isolation", c->side.ib_isolation,
+				     "smt_active", c->side.smt_active, "detail", c->side.detail));
 }
 
 static json_t *instance_json(const struct instance *in, bool full)
@@ -240,6 +287,8 @@ static json_t *instance_json(const struct instance *in, bool full)
 		json_object_set_new(o, "image", json_string(in->image));
 		json_object_set_new(o, "memory_mib", json_integer(in->memory_mib));
 		json_object_set_new(o, "vcpus", json_integer(in->vcpus));
+		json_object_set_new(o, "cpu", json_string(inst_cpu_mode(in)));
+		json_object_set_new(o, "cpus", inst_cpus_json(in));
 		json_object_set_new(o, "pid", json_integer(in->pid));
 		json_object_set_new(o, "uid", json_integer(in->uid));
 		json_object_set_new(o, "created", json_string(in->created));
@@ -308,6 +357,8 @@ void api_instance_run(struct api_req *r)
 		reply_error(r, 422, "unknown_image", "%s", err);
 	else if (rc == -EBUSY)
 		reply_error(r, 409, "host_full", "%s", err);
+	else if (rc == -ENOSPC)
+		reply_error(r, 409, "cpu_unavailable", "%s", err);
 	else if (rc)
 		reply_error(r, 500, "launch_failed", "%s", err);
 	else {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "checkpoint.h"
+#include "cpupart.h"
 #include "controller/audit.h"
 #include "controller/firmware.h"
 
@@ -34,6 +35,10 @@ struct ctl {
 	char origin[256];
 	struct instances *inst;
 	struct volumes *vols;	/* encrypted volumes (volumes.c) */
+	struct cpu_topo *topo;	/* CPU partition; NULL on a one-core host */
+	struct cpu_alloc *cpu;
+	char cpu_note[256];	/* why there is no partition, or pinning was skipped */
+	struct sidechan_caps side;	/* what this kernel offers, probed at start */
 	bool dev;
 };
 

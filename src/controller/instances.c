@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct instances {
 	inst_event_fn cb;
 	void *opaque;
 	struct instance *head;
+	int next_owner;		/* cpu allocation keys, one per instance */
 };
 
 static int pidfd_open_(pid_t pid)
@@ -85,18 +87,45 @@ const char *inst_state_name(enum inst_state st)
 	return st == INST_RUNNING ? "running" : "exited";
 }
 
+const char *inst_cpu_mode(const struct instance *in)
+{
+	return in->cpu_fixed ? "fixed" : "burstable";
+}
+
+json_t *inst_cpus_json(const struct instance *in)
+{
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; a && i < in->ncpus; i++)
+		json_array_append_new(a, json_integer(in->cpus[i]));
+	return a;
+}
+
+/* A fixed instance's cores go back to the free set once: the flag keeps a
+ * second release (exit, then forget) from touching a later holder. */
+static void release_cores(struct instances *s, struct instance *in)
+{
+	if (!in->cores_held || !s->cfg.cpu)
+		return;
+	cpupart_release(s->cfg.cpu, in->cpu_owner);
+	in->cores_held = false;
+}
+
 static int save(struct instances *s, const struct instance *in)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], *txt;
 	json_t *o;
 	int fd, rc = 0;
 
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}",
+	/* The mode and CPUs are recorded so a restarted controller takes a
+	 * running fixed instance's cores again (load_one). */
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:o}",
 		      "id", in->id, "image", in->image, "memory_mib", (json_int_t)in->memory_mib,
 		      "vcpus", (json_int_t)in->vcpus, "pid", (json_int_t)in->pid,
 		      "start_time", (json_int_t)in->start_time, "uid", (json_int_t)in->uid,
 		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
-		      "created", in->created);
+		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in));
 	txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!txt)
@@ -131,6 +160,7 @@ static void forget(struct instances *s, struct instance *in)
 		}
 	snprintf(path, sizeof(path), "%s/%s.json", s->dir, in->id);
 	unlink(path);
+	release_cores(s, in);
 	if (in->ev)
 		event_free(in->ev);
 	if (in->pidfd >= 0)
@@ -155,6 +185,7 @@ static void mark_exited(struct instances *s, struct instance *in, int code)
 {
 	in->state = INST_EXITED;
 	in->exit_code = code;
+	release_cores(s, in);
 	if (in->ev) {
 		event_free(in->ev);
 		in->ev = NULL;
@@ -185,6 +216,7 @@ static struct instance *inst_new(struct instances *s)
 	if (!in)
 		return NULL;
 	*(struct instances **)(in + 1) = s;
+	in->cpu_owner = s->next_owner++;
 	in->pidfd = -1;
 	in->exit_code = -1;
 	return in;
@@ -226,7 +258,8 @@ static int load_one(struct instances *s, const char *name)
 	json_error_t jerr;
 	json_t *o;
 	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
-	const char *id, *image, *state, *created;
+	const char *id, *image, *state, *created, *mode = "burstable";
+	json_t *cpus = NULL;
 	struct instance *in;
 	uint64_t now_start;
 	int rc = 0;
@@ -237,6 +270,8 @@ static int load_one(struct instances *s, const char *name)
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
+	    json_unpack(o, "{s?s, s?o}", "cpu", &mode, "cpus", &cpus) ||
+	    (cpus && (!json_is_array(cpus) || json_array_size(cpus) > INST_MAX_VCPUS)) ||
 	    strlen(id) != INST_ID_LEN || !req_valid_name(image, REQ_NAME_MAX) || pid <= 0) {
 		log_error("ignoring unreadable instance record", "file=%s", name);
 		json_decref(o);
@@ -256,6 +291,9 @@ static int load_one(struct instances *s, const char *name)
 	in->uid = (uid_t)uid;
 	in->exit_code = (int)code;
 	in->state = strcmp(state, "running") ? INST_EXITED : INST_RUNNING;
+	in->cpu_fixed = !strcmp(mode, "fixed");
+	for (size_t i = 0; cpus && i < json_array_size(cpus); i++)
+		in->cpus[in->ncpus++] = (int)json_integer_value(json_array_get(cpus, i));
 	json_decref(o);
 	in->next = s->head;
 	s->head = in;
@@ -266,6 +304,18 @@ static int load_one(struct instances *s, const char *name)
 	in->pidfd = pidfd_open_(in->pid);
 	if (in->pidfd >= 0 && !proc_stat(in->pid, &now_start, &st) && now_start == in->start_time &&
 	    st != 'Z' && st != 'X') {
+		char cerr[128];
+
+		/* Its cores are still its own: take them again before any
+		 * new instance could be given them. */
+		if (in->cpu_fixed && s->cfg.cpu && in->ncpus) {
+			if (cpupart_claim_fixed(s->cfg.cpu, in->cpu_owner, in->cpus, (int)in->ncpus,
+						cerr, sizeof(cerr)))
+				log_warn("re-adopted instance's cores are not in this partition",
+					 "id=%s error=\"%s\"", in->id, cerr);
+			else
+				in->cores_held = true;
+		}
 		if ((rc = watch(s, in)))
 			return rc;
 		log_info("instance re-adopted", "id=%s pid=%d", in->id, (int)in->pid);
@@ -369,9 +419,59 @@ static void now_text(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Host CPUs for each vCPU. Fixed: whole cores of its own, or -ENOSPC with
+ * the reason (never approximated). Burstable: the pool's CPUs in CPU-number
+ * order round-robin, vCPU i on pool[i % n] (Linux numbers first threads
+ * before siblings, so vCPUs spread over cores first); instances share the
+ * pool and ward-hv asks for a core-scheduling cookie (--sched burstable). */
+static int place_cpus(struct instances *s, const struct run_req *req, struct instance *in,
+		      char *err, size_t errlen)
+{
+	int pool[CPUPART_MAX_CPUS], n, rc;
+	unsigned i;
+
+	in->cpu_fixed = req->cpu_fixed;
+	if (!s->cfg.cpu) {
+		if (!req->cpu_fixed)
+			return 0;
+		snprintf(err, errlen, "this host has no CPU partition (one core): fixed-performance "
+			 "instances cannot be placed");
+		return -ENOSPC;
+	}
+	if (req->vcpus > INST_MAX_VCPUS) {
+		snprintf(err, errlen, "at most %d vCPUs", INST_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (req->cpu_fixed) {
+		rc = cpupart_alloc_fixed(s->cfg.cpu, in->cpu_owner, (int)req->vcpus, in->cpus, err,
+					 errlen);
+		if (rc)
+			return -ENOSPC;
+		in->cores_held = true;
+		in->ncpus = req->vcpus;
+		return 0;
+	}
+	n = cpupart_burst_cpus(s->cfg.cpu, pool, CPUPART_MAX_CPUS);
+	if (n <= 0) {
+		snprintf(err, errlen, "this host has no burstable pool (--burst-cores 0): ask for "
+			 "\"cpu\": \"fixed\"");
+		return -ENOSPC;
+	}
+	qsort(pool, (size_t)n, sizeof(pool[0]), cmp_int);
+	for (i = 0; i < req->vcpus; i++)
+		in->cpus[i] = pool[i % (unsigned)n];
+	in->ncpus = req->vcpus;
+	return 0;
+}
+
 /* In the child: only async-signal-safe calls until exec. */
 static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], const int *blk,
-		       unsigned n_blk, char *const argv[])
+		       unsigned n_blk, const cpu_set_t *cpus, char *const argv[])
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd, bfd[VOL_MAX];
@@ -379,6 +479,11 @@ static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], const int
 	char c;
 
 	setsid();
+	/* Leave the card CPUs the controller is pinned to for the instance's
+	 * own (ward-hv checks --cpus against its affinity). A fake topology's
+	 * CPUs this host lacks are refused here and then by ward-hv. */
+	if (cpus && CPU_COUNT(cpus))
+		(void)sched_setaffinity(0, sizeof(*cpus), cpus);
 	/* Start the VM only once the controller has recorded it: if the
 	 * controller dies first, the pipe reads EOF and nothing runs that a
 	 * restarted controller would not know about. */
@@ -433,7 +538,9 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		 unsigned n_blk, struct instance **out, char *err, size_t errlen)
 {
 	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
-	char *argv[12 + 2 * VOL_MAX];
+	char cpulist[INST_MAX_VCPUS * 6];
+	char *argv[16 + 2 * VOL_MAX];
+	cpu_set_t cpuset;
 	unsigned i, na = 0;
 	struct instance *in;
 	struct stat sb;
@@ -468,6 +575,11 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		close(kfd);
 		return -ENOMEM;
 	}
+	if ((rc = place_cpus(s, req, in, err, errlen))) {
+		close(kfd);
+		free(in);
+		return rc;
+	}
 	make_id(in->id);
 	snprintf(in->image, sizeof(in->image), "%s", req->image);
 	in->memory_mib = req->memory_mib;
@@ -485,6 +597,20 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		n_blk = VOL_MAX;
 	for (i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		argv[na++] = base[i];
+	CPU_ZERO(&cpuset);
+	cpulist[0] = 0;
+	for (i = 0; i < in->ncpus; i++) {
+		snprintf(cpulist + strlen(cpulist), sizeof(cpulist) - strlen(cpulist), "%s%d",
+			 i ? "," : "", in->cpus[i]);
+		if (in->cpus[i] < CPU_SETSIZE)
+			CPU_SET(in->cpus[i], &cpuset);
+	}
+	if (in->ncpus) {
+		argv[na++] = "--cpus";
+		argv[na++] = cpulist;
+		argv[na++] = "--sched";
+		argv[na++] = in->cpu_fixed ? "fixed" : "burstable";
+	}
 	for (i = 0; i < n_blk; i++) {
 		snprintf(blkfd[i], sizeof(blkfd[i]), "%u", 4 + i);
 		argv[na++] = "--blk-fd";
@@ -495,6 +621,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	if (pipe2(go, O_CLOEXEC)) {
 		rc = -errno;
 		close(kfd);
+		release_cores(s, in);
 		free(in);
 		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(-rc));
 		return rc;
@@ -506,11 +633,12 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		close(kfd);
 		close(go[0]);
 		close(go[1]);
+		release_cores(s, in);
 		free(in);
 		return rc;
 	}
 	if (pid == 0)
-		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, argv);
+		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, in->ncpus ? &cpuset : NULL, argv);
 	close(kfd);
 	close(go[0]);
 	in->pid = pid;
@@ -523,6 +651,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		waitpid(pid, NULL, 0);
 		if (in->pidfd >= 0)
 			close(in->pidfd);
+		release_cores(s, in);
 		free(in);
 		return rc;
 	}

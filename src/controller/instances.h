@@ -11,11 +11,14 @@
 #include <sys/types.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
+#include "cpupart.h"
 #include "controller/firmware.h"
 #include "controller/request.h"
 
 #define INST_ID_LEN 36	/* UUID text */
+#define INST_MAX_VCPUS 64
 
 enum inst_state { INST_RUNNING, INST_EXITED };
 
@@ -29,6 +32,11 @@ struct instance {
 	enum inst_state state;
 	int exit_code;		/* -1: unknown (exited while not our child) */
 	bool child;		/* started by this controller process */
+	bool cpu_fixed;		/* whole cores of its own, else the burstable pool */
+	bool cores_held;	/* its fixed cores are still taken in the allocation */
+	int cpu_owner;		/* its key in the cpu allocation */
+	unsigned ncpus;		/* host CPU of vCPU i: cpus[i]; 0: not placed */
+	int cpus[INST_MAX_VCPUS];
 	char created[40];
 	int pidfd;
 	struct event *ev;
@@ -43,6 +51,9 @@ struct inst_cfg {
 	const char *images_dir;	/* else NAME.elf guest images here, or NULL */
 	uid_t uid_base;		/* instance k runs as uid_base + k */
 	unsigned max_instances;
+	/* CPU placement (docs/controller.md "CPU placement"); NULL: none, ward-hv
+	 * runs where the controller may (a one-core host). */
+	struct cpu_alloc *cpu;
 };
 
 /* event: "launch", "exit", "stop", "adopt", "lost". */
@@ -56,6 +67,8 @@ int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_b
 int inst_adopt(struct instances *s);
 void inst_destroy(struct instances *s);	/* leaves VMs running */
 
+/* -ENOSPC: the CPUs asked for cannot be given (a fixed instance gets whole
+ * cores or nothing). */
 int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
 	     char *err, size_t errlen);
 /* The same with card sockets: ward-hv gets blk_fds[i] as --blk-fd (the
@@ -68,5 +81,7 @@ struct instance *inst_find(struct instances *s, const char *id);
 struct instance *inst_list(struct instances *s);
 unsigned inst_running(struct instances *s);
 const char *inst_state_name(enum inst_state st);
+const char *inst_cpu_mode(const struct instance *in);	/* "fixed" | "burstable" */
+json_t *inst_cpus_json(const struct instance *in);	/* [host CPU of vCPU 0, ...] */
 
 #endif

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ struct opts {
 	const char *state_dir, *tcti, *listen, *cert, *key, *client_ca;
 	const char *dev_images, *images, *port_file;
 	const char *kms_url, *kms_cert, *kms_key, *kms_ca, *host_id;
-	int deadline_s, checkpoint_s;
+	const char *cpu_topology;
+	int deadline_s, checkpoint_s, card_cores, burst_cores;
 	unsigned long uid_base;
 };
 
@@ -41,6 +43,7 @@ static void usage(void)
 "                       --tls-cert PEM --tls-key PEM --client-ca PEM\n"
 "                       [--images DIR] [--port-file FILE] [--request-timeout S]\n"
 "                       [--checkpoint-interval S] [--uid-base N]\n"
+"                       [--cpu-topology DIR] [--card-cores N] [--burst-cores N]\n"
 "                       [--kms-url URL --kms-cert PEM --kms-key PEM --kms-ca PEM\n"
 "                        --host-id NAME]   (encrypted volumes, docs/attach.md)\n"
 #ifdef WARD_FW_DEV
@@ -69,12 +72,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "kms-key", required_argument, NULL, 'Y' },
 		{ "kms-ca", required_argument, NULL, 'A' },
 		{ "host-id", required_argument, NULL, 'H' },
+		{ "cpu-topology", required_argument, NULL, 'T' },
+		{ "card-cores", required_argument, NULL, 'N' },
+		{ "burst-cores", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	int c;
 
-	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000 };
+	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000,
+			    .cpu_topology = "/sys/devices/system/cpu", .card_cores = 1,
+			    .burst_cores = -1 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->state_dir = optarg; break;
@@ -100,12 +108,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'Y': o->kms_key = optarg; break;
 		case 'A': o->kms_ca = optarg; break;
 		case 'H': o->host_id = optarg; break;
+		case 'T': o->cpu_topology = optarg; break;
+		case 'N': o->card_cores = atoi(optarg); break;
+		case 'B': o->burst_cores = atoi(optarg); break;
 		default: usage(); return -1;
 		}
 	}
 	if (optind != argc || !o->state_dir || !o->listen || !o->cert || !o->key ||
 	    !o->client_ca) {
 		usage();
+		return -1;
+	}
+	if (o->card_cores < 1 || o->burst_cores < -1) {
+		fprintf(stderr, "ward-controller: --card-cores must be at least 1 and --burst-cores "
+			"at least 0\n");
 		return -1;
 	}
 	if (o->deadline_s < 1 || o->deadline_s > 300 || o->checkpoint_s < 1 || o->uid_base < 1000 ||
@@ -148,6 +164,79 @@ static int host_id(const char *state_dir, char *out, size_t len)
 	}
 	close(fd);
 	snprintf(out, len, "%s", buf);
+	return 0;
+}
+
+/* The card domain: the controller and every ward-blk it starts (they
+ * inherit the affinity) run on the card CPUs only, never on a guest's. */
+static void pin_to_card(struct ctl *c)
+{
+	int cpus[CPUPART_MAX_CPUS], n, i;
+	cpu_set_t have, want;
+
+	n = cpupart_card_cpus(c->cpu, cpus, CPUPART_MAX_CPUS);
+	if (sched_getaffinity(0, sizeof(have), &have)) {
+		log_warn("cannot read the CPU affinity; controller not pinned", "errno=%d", errno);
+		return;
+	}
+	CPU_ZERO(&want);
+	for (i = 0; i < n; i++) {
+		if (cpus[i] >= CPU_SETSIZE || !CPU_ISSET(cpus[i], &have)) {
+			snprintf(c->cpu_note, sizeof(c->cpu_note), "controller not pinned: card cpu %d "
+				 "is not available on this host (fake topology?)", cpus[i]);
+			log_info("not pinning the controller: the topology names a CPU this host "
+				 "does not give it", "cpu=%d", cpus[i]);
+			return;
+		}
+		CPU_SET(cpus[i], &want);
+	}
+	if (sched_setaffinity(0, sizeof(want), &want)) {
+		snprintf(c->cpu_note, sizeof(c->cpu_note), "controller not pinned: %s",
+			 strerror(errno));
+		log_warn("cannot pin the controller to the card CPUs", "errno=%d", errno);
+		return;
+	}
+	log_info("controller pinned to the card CPUs", "count=%d first=%d", n, cpus[0]);
+}
+
+/* Read the topology and split it. Defaults: --card-cores 1, and of the
+ * guest cores half (rounded down) burstable, the rest fixed; with fewer
+ * than two guest cores all of them are burstable, so small hosts still run
+ * instances. A one-core host has no partition (reported on GET /v1/host);
+ * a split the operator asked for that cannot be made is fatal. */
+static int cpu_setup(struct ctl *c, const struct opts *o, bool explicit)
+{
+	static struct cpu_topo topo;
+	static struct cpu_alloc alloc;
+	char err[256];
+	int burst, guest;
+
+	cpupart_probe_sidechan(&c->side);
+	log_info("side-channel controls", "core_sched=%d l1d_flush=%d ib_isolation=%d smt=%d "
+		 "refused=\"%s\"", c->side.core_sched, c->side.l1d_flush, c->side.ib_isolation,
+		 c->side.smt_active, c->side.detail);
+	if (cpupart_read_topology(o->cpu_topology, &topo, err, sizeof(err))) {
+		log_error("cannot read the CPU topology", "error=\"%s\"", err);
+		return -1;
+	}
+	if (topo.ncores < 2 && !explicit) {
+		snprintf(c->cpu_note, sizeof(c->cpu_note), "one core: no card/guest partition, "
+			 "instances are not pinned");
+		log_warn("one core: no card/guest CPU partition", "cores=%d", topo.ncores);
+		return 0;
+	}
+	guest = topo.ncores - o->card_cores;
+	burst = o->burst_cores >= 0 ? o->burst_cores : guest < 2 ? guest : guest / 2;
+	if (cpupart_split(&alloc, &topo, o->card_cores, burst, err, sizeof(err))) {
+		log_error("cannot partition the CPUs", "error=\"%s\"", err);
+		return -1;
+	}
+	c->topo = &topo;
+	c->cpu = &alloc;
+	log_info("CPU partition", "cores=%d threads_per_core=%d card_cores=%d burst_cores=%d "
+		 "fixed_cores=%d", topo.ncores, topo.threads_per_core, o->card_cores, burst,
+		 guest - burst);
+	pin_to_card(c);
 	return 0;
 }
 
@@ -230,6 +319,9 @@ int main(int argc, char **argv)
 	}
 	c.state_dir = o.state_dir;
 	c.tcti = o.tcti;
+	/* 0. CPUs: pinned to the card domain before anything is started. */
+	if (cpu_setup(&c, &o, o.card_cores != 1 || o.burst_cores >= 0))
+		return 1;
 
 	/* 1. The boot chain: verify and measure, launch nothing. */
 	if (fw_boot(o.state_dir, o.tcti, &c.fw)) {
@@ -290,6 +382,7 @@ int main(int argc, char **argv)
 	icfg.state_dir = o.state_dir;
 	icfg.hv_fd = c.fw.img.hv_fd;
 	icfg.uid_base = (uid_t)o.uid_base;
+	icfg.cpu = c.cpu;
 	if (o.dev_images) {
 		snprintf(hv_path, sizeof(hv_path), "%s/src/hv/ward-hv", o.dev_images);
 		snprintf(img_dir, sizeof(img_dir), "%s/guest", o.dev_images);

@@ -110,6 +110,12 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 		} else if (!strcmp(key, "vcpus")) {
 			if (!(rc = get_uint(v, key, 1, 64, &x, err, errlen)))
 				out->vcpus = (uint32_t)x;
+		} else if (!strcmp(key, "cpu")) {
+			if (!json_is_string(v) || (strcmp(json_string_value(v), "fixed") &&
+						   strcmp(json_string_value(v), "burstable")))
+				rc = errmsg(err, errlen, -EINVAL, "\"cpu\" must be \"fixed\" or \"burstable\"");
+			else
+				out->cpu_fixed = !strcmp(json_string_value(v), "fixed");
 		} else if (!strcmp(key, "volumes")) {
 			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
 		} else {

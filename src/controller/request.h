@@ -17,6 +17,7 @@ struct run_req {
 	char image[REQ_NAME_MAX + 1];	/* guest image name: [a-z0-9-] */
 	uint32_t memory_mib;		/* 4..65536, default 32 */
 	uint32_t vcpus;			/* 1..64, default 1 */
+	bool cpu_fixed;			/* "cpu": "fixed" (whole cores) | "burstable" (default) */
 	unsigned n_volumes;		/* attached at launch (docs/attach.md) */
 	struct vol_spec volumes[VOL_MAX];
 };

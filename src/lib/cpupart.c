@@ -231,6 +231,26 @@ void cpupart_release(struct cpu_alloc *a, int owner)
 		}
 }
 
+int cpupart_claim_fixed(struct cpu_alloc *a, int owner, const int *cpus, int n,
+			char *err, size_t errlen)
+{
+	const struct cpu_topo *t = a->topo;
+
+	for (int i = 0; i < n; i++) {
+		int c = cpus[i], core = c >= 0 && c < t->ncpus ? t->core_of[c] : -1;
+
+		if (core < 0 || !(a->role[core] == CORE_GUEST_FREE ||
+				  (a->role[core] == CORE_GUEST_FIXED && a->owner[core] == owner))) {
+			cpupart_release(a, owner);
+			snprintf(err, errlen, "cpu %d is not a free fixed-performance guest core's", c);
+			return -EBUSY;
+		}
+		a->role[core] = CORE_GUEST_FIXED;
+		a->owner[core] = owner;
+	}
+	return 0;
+}
+
 static int role_cpus(const struct cpu_alloc *a, enum core_role role, int *cpus, int max)
 {
 	int n = 0;

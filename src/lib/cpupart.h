@@ -47,6 +47,11 @@ int cpupart_split(struct cpu_alloc *a, const struct cpu_topo *t, int card_cores,
 int cpupart_alloc_fixed(struct cpu_alloc *a, int owner, int vcpus, int *cpus,
 			char *err, size_t errlen);
 void cpupart_release(struct cpu_alloc *a, int owner);
+/* Re-adoption: take again, for `owner`, the cores of cpus[] a running
+ * fixed-performance instance was given earlier. Refuses a CPU that is not a
+ * free guest core's. */
+int cpupart_claim_fixed(struct cpu_alloc *a, int owner, const int *cpus, int n,
+			char *err, size_t errlen);
 
 /* Burstable: the pool's CPUs (every vCPU may run on any of them). */
 int cpupart_burst_cpus(const struct cpu_alloc *a, int *cpus, int max);

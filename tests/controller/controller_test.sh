@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # controller_test.sh CASE: integration tests of ward-controller-dev with a
 # private swtpm, a test PKI and (where the case needs one) real VMs.
-# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery fullchain.
+# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery cpu fullchain.
 source "$(dirname "$0")/lib.sh"
 need
 mkpki
@@ -33,17 +33,6 @@ case_mtls() {
 		bash -c "! grep -q mallory '$S/audit/leaves'"
 	check "the role-less client's denial is in the audit log" \
 		grep -q '"decision":"deny".*"role":"none".*"status":403' "$S/audit/leaves"
-}
-
-# The full route table, as written in routes.c, with the roles it grants.
-route_table() {
-	python3 - "$SRC/src/controller/routes.c" <<'PY'
-import re, sys
-src = open(sys.argv[1]).read()
-for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*([A-Z |]+),\s*api_\w+\s*\}', src):
-    roles = sorted(r.strip() for r in m.group(3).split('|'))
-    print(m.group(1), m.group(2), ','.join(roles))
-PY
 }
 
 case_roles() {
@@ -461,6 +450,153 @@ case_fullchain() {
 	check "update results are audited" bash -c \
 		"grep -q '\"package\":\"fw-2.pkg\",\"reason\":\"[^\"]*\",\"result\":\"applied\"' '$S/audit/leaves' && grep -q '\"package\":\"fw-1.pkg\".*\"result\":\"refused\"' '$S/audit/leaves'"
 	check "the in-service verdict is audited" grep -q '"type":"boot","verdict":"in-service"' "$S/audit/leaves"
+}
+
+# CPU placement on a fake 2-socket x 8-core x 2-thread topology (cpu =
+# thread*16 + socket*8 + core, as tests/lib/test_cpupart.c builds it). This
+# host has none of those CPUs, so the controller skips pinning itself and a
+# stand-in ward-hv records its command line and waits: the case checks what
+# the controller decides, not KVM, and runs unprivileged.
+fake_topology() {
+	python3 - "$1" <<'PY'
+import os, sys
+root = sys.argv[1]
+os.makedirs(root)
+open(root + "/online", "w").write("0-31\n")
+for cpu in range(32):
+    base = cpu % 16
+    d = "%s/cpu%d/topology" % (root, cpu)
+    os.makedirs(d)
+    open(d + "/core_cpus_list", "w").write("%d,%d\n" % (base, base + 16))
+    open(d + "/physical_package_id", "w").write("%d\n" % (base // 8))
+PY
+}
+
+# hv_args PID: the command line the stand-in ward-hv was started with.
+hv_args() { cat "$W/fakeb/args.$1" 2>/dev/null; }
+
+# run_cpu BODY: launch; sets STATUS, BODY, IID, IPID, ICPUS (comma list).
+run_cpu() {
+	req cp POST /v1/instances "$1"
+	IID="" IPID="" ICPUS=""
+	[ "$STATUS" = 201 ] || return 0
+	IID=$(echo "$BODY" | json_get '["id"]')
+	IPID=$(echo "$BODY" | json_get '["pid"]')
+	ICPUS=$(echo "$BODY" | python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["cpus"])))')
+	for _ in $(seq 100); do [ -s "$W/fakeb/args.$IPID" ] && break; sleep 0.05; done
+}
+
+host_field() { req cp GET /v1/host; echo "$BODY" | json_get "$1"; }
+
+# whole_cores LIST N: LIST is exactly N cores with both siblings each.
+whole_cores() {
+	python3 -c '
+import sys
+cpus = [int(c) for c in sys.argv[1].split(",")]
+cores = {c % 16 for c in cpus}
+sys.exit(0 if len(cores) == int(sys.argv[2]) and
+         sorted(cpus) == sorted(x for c in cores for x in (c, c + 16)) else 1)' "$1" "$2"
+}
+
+# disjoint LIST LIST: no core in common.
+disjoint() {
+	python3 -c 'import sys; a={int(c)%16 for c in sys.argv[1].split(",")}; b={int(c)%16 for c in sys.argv[2].split(",")}; sys.exit(1 if a & b else 0)' "$1" "$2"
+}
+
+case_cpu() {
+	local fa fb f16 pool ida idb id16 pida
+	fake_topology "$W/topo"
+	mkdir -p "$W/fakeb/src/hv" "$W/fakeb/guest"
+	printf '#!/bin/bash\necho "$*" >"%s/args.$$"\nexec -a ward-hv-stand-in sleep 600\n' \
+		"$W/fakeb" >"$W/fakeb/src/hv/ward-hv"
+	chmod 755 "$W/fakeb/src/hv/ward-hv"
+	head -c 4096 /dev/zero >"$W/fakeb/guest/hello.elf"
+	start_ctl --dev-images "$W/fakeb" --cpu-topology "$W/topo"
+	check "a topology naming CPUs this host lacks: the controller does not pin itself" \
+		grep -q 'not pinning the controller' "$W/ctl.log"
+	req cp GET /v1/host
+	echo "$BODY" >"$W/host.json"
+	check "GET /v1/host: 16 cores, card = core 0 (cpus 0,16), 7 pool cores, 8 free fixed cores" \
+		python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cpu"]; sys.exit(not (c["partitioned"] and c["cores"]==16 and c["threads_per_core"]==2 and c["card_cpus"]==[0,16] and sorted(c["burst_pool"])==sorted(list(range(1,8))+list(range(17,24))) and c["fixed_free_cores"]==8 and len(c["guest_cpus"])==30))' "$W/host.json"
+	pool=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["cpu"]["burst_pool"])))' "$W/host.json")
+
+	run_cpu '{"image":"hello","vcpus":4,"cpu":"fixed"}'
+	fa=$ICPUS ida=$IID pida=$IPID
+	check "fixed 4 vCPUs: 201, two whole cores ($fa)" whole_cores "$fa" 2
+	check "fixed cores are neither card nor pool CPUs" disjoint "$fa" "0,$pool"
+	check "ward-hv gets --cpus $fa --sched fixed" \
+		bash -c "[[ \"$(hv_args "$pida")\" == *'--cpus $fa --sched fixed'* ]]"
+	check "the instance record keeps the mode and CPUs" \
+		grep -q "\"cpu\":\"fixed\",\"cpus\":\[$fa\]" "$S/instances/$ida.json"
+
+	run_cpu '{"image":"hello","vcpus":3,"cpu":"fixed"}'
+	check "fixed 3 vCPUs on 2-thread cores: 409 cpu_unavailable, says why" \
+		bash -c "[ $STATUS = 409 ] && grep -q '\"code\":\"cpu_unavailable\"' '$W/body' && grep -q 'whole cores' '$W/body'"
+
+	run_cpu '{"image":"hello","vcpus":4,"cpu":"fixed"}'
+	fb=$ICPUS idb=$IID
+	check "a second fixed instance gets two other whole cores ($fb)" whole_cores "$fb" 2
+	check "fixed instances never share a core" disjoint "$fa" "$fb"
+	check "4 of 8 fixed cores are now free" [ "$(host_field '["cpu"]["fixed_free_cores"]')" = 4 ]
+	run_cpu '{"image":"hello","vcpus":10,"cpu":"fixed"}'
+	check "5 cores when 4 are free: refused with 409, not approximated" \
+		bash -c "[ $STATUS = 409 ] && grep -q refusing '$W/body'"
+
+	run_cpu '{"image":"hello","vcpus":3}'
+	check "burstable by default: pool CPUs round-robin ($ICPUS)" \
+		python3 -c 'import sys; p=sys.argv[2].split(","); sys.exit(sys.argv[1] != ",".join(p[:3]))' "$ICPUS" "$pool"
+	check "burstable ward-hv gets --sched burstable" \
+		bash -c "[[ \"$(hv_args "$IPID")\" == *'--cpus $ICPUS --sched burstable'* ]]"
+	req cp GET "/v1/instances/$IID"
+	check "GET /v1/instances/ID shows cpu and cpus" grep -q '"cpu":"burstable","cpus":\[' "$W/body"
+
+	req cp DELETE "/v1/instances/$ida"
+	req cp DELETE "/v1/instances/$idb"
+	check "stopping both fixed instances frees their cores (8 free)" \
+		[ "$(host_field '["cpu"]["fixed_free_cores"]')" = 8 ]
+	run_cpu '{"image":"hello","vcpus":16,"cpu":"fixed"}'
+	f16=$ICPUS id16=$IID
+	check "released cores are handed out again: fixed 16 vCPUs = all 8 free cores" \
+		whole_cores "$f16" 8
+
+	# A restarted controller takes a running fixed instance's cores again.
+	stop_ctl
+	start_ctl --dev-images "$W/fakeb" --cpu-topology "$W/topo"
+	check "after re-adoption no fixed core is free" \
+		[ "$(host_field '["cpu"]["fixed_free_cores"]')" = 0 ]
+	run_cpu '{"image":"hello","vcpus":2,"cpu":"fixed"}'
+	check "after re-adoption the adopted cores are not given twice: 409" [ "$STATUS" = 409 ]
+	req cp DELETE "/v1/instances/$id16"
+	check "stopping the adopted instance releases its cores" \
+		[ "$(host_field '["cpu"]["fixed_free_cores"]')" = 8 ]
+
+	# The side-channel report is what this kernel answers when asked the
+	# same way (cpupart_probe_sidechan), not a hard-coded host.
+	req cp GET /v1/host
+	echo "$BODY" >"$W/host.json"
+	cat >"$W/probe.py" <<'PY'
+import ctypes, json, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pr = lambda *a: libc.prctl(*[ctypes.c_ulong(x) for x in a])
+core = pr(62, 1, 0, 1, 0) == 0                  # PR_SCHED_CORE create, thread group
+l1d = pr(53, 2, 2, 0, 0) == 0                   # PR_SPEC_L1D_FLUSH enable
+r = pr(52, 1, 0, 0, 0)                          # PR_SPEC_INDIRECT_BRANCH
+ib = (r >= 0 and r & 12 != 0) or pr(53, 1, 4, 0, 0) == 0
+try:
+    smt = open("/sys/devices/system/cpu/smt/active").read().startswith("1")
+except OSError:
+    smt = False
+s = json.load(open(sys.argv[1]))["side_channel"]
+want = {"core_scheduling": core, "l1d_flush": l1d, "ib_isolation": ib, "smt_active": smt}
+got = {k: s[k] for k in want}
+print("kernel:", want, "api:", got, "detail:", s["detail"])
+ok = got == want and (("core-scheduling cookie refused" in s["detail"]) == (not core)) and \
+    (("L1D flush on switch refused" in s["detail"]) == (not l1d))
+sys.exit(0 if ok else 1)
+PY
+	check "GET /v1/host reports the side-channel controls as this kernel offers them" \
+		python3 "$W/probe.py" "$W/host.json"
+	stop_ctl
 }
 
 c=${1:?usage: controller_test.sh CASE}

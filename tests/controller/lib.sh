@@ -94,6 +94,17 @@ req() {
 
 ward_cli() { "$WARD" --url "$URL" --ca "$P/ca.pem" --cert "$P/$1.pem" --key "$P/$1.key" "${@:2}"; }
 
+# The full route table, as written in routes.c, with the roles it grants.
+route_table() {
+	python3 - "$SRC/src/controller/routes.c" <<'PY'
+import re, sys
+src = open(sys.argv[1]).read()
+for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*([A-Z |]+),\s*api_\w+\s*\}', src):
+    roles = sorted(r.strip() for r in m.group(3).split('|'))
+    print(m.group(1), m.group(2), ','.join(roles))
+PY
+}
+
 json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
 finish() {

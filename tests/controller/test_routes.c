@@ -84,6 +84,14 @@ static void test_bodies(void **st)
 	assert_int_equal(rr.memory_mib, 32);
 	assert_int_equal(RUN("{\"image\":\"spin\",\"memory_mib\":64,\"vcpus\":2}"), 0);
 	assert_int_equal(rr.vcpus, 2);
+	assert_false(rr.cpu_fixed);			/* burstable by default */
+	assert_int_equal(RUN("{\"image\":\"a\",\"vcpus\":4,\"cpu\":\"fixed\"}"), 0);
+	assert_true(rr.cpu_fixed);
+	assert_int_equal(RUN("{\"image\":\"a\",\"cpu\":\"burstable\"}"), 0);
+	assert_false(rr.cpu_fixed);
+	assert_int_not_equal(RUN("{\"image\":\"a\",\"cpu\":\"dedicated\"}"), 0);
+	assert_non_null(strstr(err, "\"fixed\" or \"burstable\""));
+	assert_int_not_equal(RUN("{\"image\":\"a\",\"cpu\":1}"), 0);
 	assert_int_not_equal(RUN(""), 0);		/* image required */
 	assert_non_null(strstr(err, "required"));
 	assert_int_not_equal(RUN("{\"image\":1}"), 0);

@@ -110,6 +110,16 @@ static void test_fixed_instances_get_whole_cores_or_nothing(void **state)
 	assert_non_null(strstr(err, "refusing"));
 	cpupart_release(&a, 1);
 	assert_int_equal(cpupart_alloc_fixed(&a, 4, 2, cpus, err, sizeof(err)), 0);
+	/* Re-adoption takes the recorded cores again, never a held or card one. */
+	{
+		int again[2] = { cpus[0], cpus[1] }, card[1] = { 0 };
+
+		cpupart_release(&a, 4);
+		assert_int_equal(cpupart_claim_fixed(&a, 6, again, 2, err, sizeof(err)), 0);
+		assert_int_equal(cpupart_claim_fixed(&a, 7, again, 2, err, sizeof(err)), -EBUSY);
+		assert_int_equal(cpupart_claim_fixed(&a, 7, card, 1, err, sizeof(err)), -EBUSY);
+		assert_int_equal(a.owner[t.core_of[again[0]]], 6);
+	}
 
 	assert_int_equal(cpupart_burst_cpus(&a, cpus, 64), 8);
 	assert_int_equal(cpupart_card_cpus(&a, cpus, 64), 4);
