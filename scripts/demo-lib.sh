@@ -5,6 +5,7 @@
 DEMO_PIDS=()
 demo_cleanup() {
 	local p
+	set +e   # already-dead processes are fine; never fail the demo here
 	for p in "${DEMO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${DEMO_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ -s "$W/tpm/pid" ] && kill "$(cat "$W/tpm/pid")" 2>/dev/null
