@@ -15,13 +15,14 @@ trap cleanup EXIT
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable here"; exit 77; }
 die() { echo "FAIL: $*"; exit 1; }
 
-start_spin() { # name -> pid of a running VM
+# start_spin NAME: a running VM; its pid in $SPIN_PID. Not to be called in
+# $(...): the pid must be recorded in this shell so cleanup can kill it.
+start_spin() {
 	"$HV" --kernel "$G/spin.elf" --memory 32 --uid 4242 --gid 4242 >"$T/$1.out" 2>"$T/$1.err" &
-	local pid=$!
-	pids+=("$pid")
+	SPIN_PID=$!
+	pids+=("$SPIN_PID")
 	for _ in $(seq 100); do grep -q "spin: running" "$T/$1.out" && break; sleep 0.1; done
 	grep -q "spin: running" "$T/$1.out" || die "$1 did not start: $(cat "$T/$1.err")"
-	echo "$pid"
 }
 
 guest_ram_inode() { # pid -> inode of the guest-RAM memfd mapping
@@ -41,7 +42,8 @@ memory-zero-for-next-tenant)
 		|| die "next tenant saw old data: $(cat "$T/o")"
 	grep -q "all zero" "$T/o" || die "scan did not report" ;;
 no-shared-or-merged-memory)
-	a=$(start_spin a); b=$(start_spin b)
+	start_spin a; a=$SPIN_PID
+	start_spin b; b=$SPIN_PID
 	ia=$(guest_ram_inode "$a"); ib=$(guest_ram_inode "$b")
 	[ -n "$ia" ] && [ -n "$ib" ] || die "guest RAM memfd mapping not found"
 	[ "$ia" != "$ib" ] || die "two instances map the same memfd inode $ia"
@@ -65,7 +67,7 @@ no-shared-or-merged-memory)
 operator-cannot-read-vmm)
 	command -v setpriv >/dev/null || { echo "SKIP: setpriv missing"; exit 77; }
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root to act as another uid"; exit 77; }
-	pid=$(start_spin op)
+	start_spin op; pid=$SPIN_PID
 	as_op() { setpriv --reuid 5000 --regid 5000 --clear-groups "$@"; }
 	as_op cat "/proc/$pid/mem" >/dev/null 2>&1 && die "operator read /proc/$pid/mem"
 	as_op cat "/proc/$pid/environ" >/dev/null 2>&1 && die "operator read /proc/$pid/environ"
