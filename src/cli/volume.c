@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "cli/apiclient.h"
 #include "cli/volume.h"
 #include "controller/kmsclient.h"
 
@@ -211,63 +212,13 @@ static json_t *load_policy(const struct vctx *x)
 
 /* ---- the controller ---- */
 
-struct rbuf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t n, void *arg)
-{
-	struct rbuf *b = arg;
-	char *np = realloc(b->p, b->n + sz * n + 1);
-
-	if (!np)
-		return 0;
-	memcpy(np + b->n, d, sz * n);
-	b->p = np;
-	b->n += sz * n;
-	b->p[b->n] = 0;
-	return sz * n;
-}
-
+/* The controller API, as the control plane (the caller's certificate). */
 static long ctl_call(const struct vctx *x, const char *method, const char *path,
-		     const char *body, struct rbuf *out)
+		     const char *body, struct api_buf *out)
 {
-	char url[2048], cerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *h = NULL;
-	long status = 0;
-	CURL *c;
+	struct api_cfg c = { x->url, x->cert, x->key, x->ca };
 
-	*out = (struct rbuf){ 0 };
-	if (!x->url || !x->cert || !x->key || !x->ca) {
-		die("need the controller: --url, --cert, --key, --ca (or WARD_URL, ...)");
-		return 0;
-	}
-	snprintf(url, sizeof(url), "%s%s", x->url, path);
-	if (!(c = curl_easy_init()))
-		return 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, x->cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, x->key);
-	curl_easy_setopt(c, CURLOPT_CAINFO, x->ca);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (body) {
-		h = curl_slist_append(h, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	}
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	else
-		die("%s %s: %s", method, url, cerr);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return status;
+	return api_call(&c, method, path, body, out);
 }
 
 /* ---- commands ---- */
@@ -476,7 +427,7 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 	const char *key_arn, *grant_id = NULL, *grant_tok, *fas_tok, *inst;
 	char host_arn[256], acct[32], *body = NULL;
 	struct caller c = { 0 };
-	struct rbuf rb = { 0 };
+	struct api_buf rb = { 0 };
 	long st;
 
 	if (argc < 1)
@@ -600,7 +551,7 @@ static int cmd_detach(struct vctx *x, int argc, char **argv)
 	json_t *policy = NULL, *vol, *att;
 	const char *inst, *grant;
 	struct caller c = { 0 };
-	struct rbuf rb = { 0 };
+	struct api_buf rb = { 0 };
 	char path[512];
 	int rc = 1, wiped = 0;
 	long st = 0;

@@ -14,17 +14,10 @@
 #include <openssl/pem.h>
 
 #include "checkpoint.h"
+#include "cli/apiclient.h"
 #include "cli/volume.h"
 #include "controller/audit_fmt.h"
 
-struct cfg {
-	const char *url, *cert, *key, *ca;
-};
-
-struct buf {
-	char *p;
-	size_t len;
-};
 
 static void usage(void)
 {
@@ -48,74 +41,11 @@ static void usage(void)
 "                                    every leaf, consistency with .prev\n", stderr);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t add = size * n;
-	char *p = realloc(b->p, b->len + add + 1);
-
-	if (!p)
-		return 0;
-	memcpy(p + b->len, ptr, add);
-	b->p = p;
-	b->len += add;
-	p[b->len] = 0;
-	return add;
-}
-
-/* One request. Returns the HTTP status (0 on transport failure). */
-static long call(const struct cfg *c, const char *method, const char *path, const char *body,
-		 struct buf *out)
-{
-	char url[2048], errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdr = NULL;
-	long status = 0;
-	CURL *h;
-	CURLcode rc;
-
-	out->p = NULL;
-	out->len = 0;
-	if (!c->url || !c->cert || !c->key || !c->ca) {
-		fprintf(stderr, "ward: need --url, --cert, --key and --ca (or WARD_URL, WARD_CERT, "
-			"WARD_KEY, WARD_CA)\n");
-		return 0;
-	}
-	snprintf(url, sizeof(url), "%s%s", c->url, path);
-	h = curl_easy_init();
-	if (!h)
-		return 0;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
-	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
-	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	if (body) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	}
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK)
-		fprintf(stderr, "ward: %s %s: %s\n", method, url, errbuf[0] ? errbuf :
-			curl_easy_strerror(rc));
-	else
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	return status;
-}
-
 /* Print the body; non-2xx answers go to stderr and fail the command. */
-static int simple(const struct cfg *c, const char *method, const char *path, const char *body)
+static int simple(const struct api_cfg *c, const char *method, const char *path, const char *body)
 {
-	struct buf b;
-	long st = call(c, method, path, body, &b);
+	struct api_buf b;
+	long st = api_call(c, method, path, body, &b);
 	int ok = st >= 200 && st < 300;
 
 	if (b.p)
@@ -129,7 +59,7 @@ static int simple(const struct cfg *c, const char *method, const char *path, con
 static int read_file(const char *path, char **buf, size_t *len, int optional)
 {
 	FILE *f = fopen(path, "rb");
-	struct buf b = { 0 };
+	struct api_buf b = { 0 };
 	char chunk[65536];
 	size_t n;
 
@@ -143,7 +73,7 @@ static int read_file(const char *path, char **buf, size_t *len, int optional)
 		return -1;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (on_data(chunk, 1, n, &b) != n) {
+		if (api_buf_append(&b, chunk, n) != n) {
 			fclose(f);
 			free(b.p);
 			return -1;
@@ -173,10 +103,10 @@ static int write_file(const char *path, const char *buf, size_t len)
 	return rename(tmp, path);
 }
 
-static int cmd_audit_fetch(const struct cfg *c, const char *dir)
+static int cmd_audit_fetch(const struct api_cfg *c, const char *dir)
 {
 	char path[PATH_MAX], prev[PATH_MAX], q[128], *old = NULL;
-	struct buf cp, lv, all = { 0 };
+	struct api_buf cp, lv, all = { 0 };
 	struct checkpoint *parsed = NULL;
 	uint64_t from = 0;
 	size_t oldlen;
@@ -187,7 +117,7 @@ static int cmd_audit_fetch(const struct cfg *c, const char *dir)
 		fprintf(stderr, "ward: cannot create %s\n", dir);
 		return 1;
 	}
-	st = call(c, "GET", "/v1/audit/checkpoint", NULL, &cp);
+	st = api_call(c, "GET", "/v1/audit/checkpoint", NULL, &cp);
 	if (st != 200 || !cp.p || checkpoint_parse(cp.p, cp.len, &parsed)) {
 		fprintf(stderr, "ward: no valid checkpoint from the host (HTTP %ld)\n", st);
 		goto out;
@@ -196,7 +126,7 @@ static int cmd_audit_fetch(const struct cfg *c, const char *dir)
 	while (from < parsed->size) {
 		snprintf(q, sizeof(q), "/v1/audit/leaves?from=%llu&to=%llu", (unsigned long long)from,
 			 (unsigned long long)parsed->size);
-		st = call(c, "GET", q, NULL, &lv);
+		st = api_call(c, "GET", q, NULL, &lv);
 		if (st != 200 || !lv.p) {
 			fprintf(stderr, "ward: fetching leaves from %llu failed (HTTP %ld)\n",
 				(unsigned long long)from, st);
@@ -205,7 +135,7 @@ static int cmd_audit_fetch(const struct cfg *c, const char *dir)
 		}
 		for (size_t i = 0; i < lv.len; i++)
 			from += lv.p[i] == '\n';
-		on_data(lv.p, 1, lv.len, &all);
+		api_buf_append(&all, lv.p, lv.len);
 		free(lv.p);
 		if (!lv.len)
 			break;
@@ -283,7 +213,7 @@ out:
 	return rc;
 }
 
-static int cmd_instance(const struct cfg *c, int argc, char **argv)
+static int cmd_instance(const struct api_cfg *c, int argc, char **argv)
 {
 	char body[256], path[256];
 	const char *image = NULL;
@@ -324,7 +254,7 @@ bad:
 	return 2;
 }
 
-static int cmd_audit(const struct cfg *c, int argc, char **argv)
+static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
 {
 	const char *pub = NULL, *origin = NULL, *out = NULL;
 	int i;
@@ -353,7 +283,7 @@ static int cmd_audit(const struct cfg *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct cfg c = { getenv("WARD_URL"), getenv("WARD_CERT"), getenv("WARD_KEY"),
+	struct api_cfg c = { getenv("WARD_URL"), getenv("WARD_CERT"), getenv("WARD_KEY"),
 			 getenv("WARD_CA") };
 	int i = 1, rc;
 

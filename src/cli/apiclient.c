@@ -1,0 +1,76 @@
+/* apiclient: one HTTPS request to the host API with the caller's client
+ * certificate (TLS 1.2 or later, https only), shared by every `ward`
+ * subcommand. */
+#include "cli/apiclient.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+size_t api_buf_append(struct api_buf *b, const char *data, size_t add)
+{
+	char *p = realloc(b->p, b->len + add + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + b->len, data, add);
+	b->p = p;
+	b->len += add;
+	p[b->len] = 0;
+	return add;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
+{
+	return api_buf_append(arg, ptr, size * n);
+}
+
+long api_call(const struct api_cfg *c, const char *method, const char *path, const char *body,
+		 struct api_buf *out)
+{
+	char url[2048], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	long status = 0;
+	CURL *h;
+	CURLcode rc;
+
+	out->p = NULL;
+	out->len = 0;
+	if (!c->url || !c->cert || !c->key || !c->ca) {
+		fprintf(stderr, "ward: need --url, --cert, --key and --ca (or WARD_URL, WARD_CERT, "
+			"WARD_KEY, WARD_CA)\n");
+		return 0;
+	}
+	snprintf(url, sizeof(url), "%s%s", c->url, path);
+	h = curl_easy_init();
+	if (!h)
+		return 0;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	if (body) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "ward: %s %s: %s\n", method, url, errbuf[0] ? errbuf :
+			curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	return status;
+}
+
