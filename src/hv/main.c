@@ -25,6 +25,7 @@
 #include "hv/dev/virtio_pci.h"
 #include "hv/allowlist.h"
 #include "hv/serial.h"
+#include "hugepool.h"
 #include "hv/vm.h"
 #include "log.h"
 
@@ -51,6 +52,7 @@ struct opts {
 	int ndev;
 	struct sandbox_cfg sandbox;
 	bool burstable;     /* shares host cores with other instances */
+	uint64_t huge_page; /* 0, or the hugepage size backing guest memory */
 };
 
 static void usage(FILE *f)
@@ -66,7 +68,9 @@ static void usage(FILE *f)
 "  Sandbox: --uid N --gid N (default 65534), --no-sandbox (debugging only)\n"
 "  --sched fixed|burstable: burstable instances share cores, so they get a\n"
 "  core-scheduling cookie, L1D flush and indirect-branch isolation where\n"
-"  the kernel offers them (refusals are reported on stderr)\n");
+"  the kernel offers them (refusals are reported on stderr)\n"
+"  --hugepages 2M|1G: back guest memory with hugepages from the host's pool\n"
+"  (--memory must be a multiple; a short pool is refused at start)\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -149,7 +153,8 @@ bad:
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX, O_SCHED };
+	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX, O_SCHED,
+	       O_HUGEPAGES };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -167,6 +172,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "gid", required_argument, NULL, O_GID },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "sched", required_argument, NULL, O_SCHED },
+		{ "hugepages", required_argument, NULL, O_HUGEPAGES },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -241,6 +247,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return fail("--sched must be fixed or burstable, got '%s'", optarg), -1;
 			o->burstable = optarg[0] == 'b';
 			break;
+		case O_HUGEPAGES:
+			if (!(o->huge_page = hugepage_parse(optarg)))
+				return fail("--hugepages must be 2M or 1G, got '%s'", optarg), -1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -257,6 +267,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return usage(stderr), fail("--kernel is required"), -1;
 	if (o->vcpus < 1)
 		return fail("--vcpus must be at least 1"), -1;
+	if (o->huge_page && (o->memory_mib << 20) % o->huge_page)
+		return fail("--memory %llu MiB is not a multiple of the %s hugepage size",
+			    (unsigned long long)o->memory_mib, hugepage_name(o->huge_page)), -1;
 	if (o->ncpus && o->ncpus != o->vcpus)
 		return fail("--cpus lists %d host CPUs for %d vCPUs: give one per vCPU",
 			    o->ncpus, o->vcpus), -1;
@@ -472,7 +485,7 @@ int main(int argc, char **argv)
 
 	vm.serial_out_fd = STDOUT_FILENO;
 	vm.sandbox = &o.sandbox;
-	if (vm_create(&vm, o.memory_mib << 20, err, sizeof(err))) {
+	if (vm_create(&vm, o.memory_mib << 20, o.huge_page, err, sizeof(err))) {
 		fail("%s", err);
 		goto out_free;
 	}

@@ -1,5 +1,8 @@
 /* mem: guest RAM backed by one sealed memfd, populated up front, locked when
- * RLIMIT_MEMLOCK allows, excluded from core dumps and KSM, wiped on teardown. */
+ * RLIMIT_MEMLOCK allows, excluded from core dumps and KSM, wiped on teardown.
+ * Optionally the memfd is hugetlbfs-backed (2 MiB or 1 GiB pages): fewer TLB
+ * and EPT misses, pages that are never swapped, and a reservation taken in
+ * full at start or refused with the pool's numbers. */
 #include "hv/mem.h"
 
 #include <errno.h>
@@ -11,27 +14,61 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "hugepool.h"
 #include "log.h"
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE 67
 #endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26
+#endif
 
-int mem_create(struct guest_mem *m, uint64_t size, char *err, size_t errlen)
+/* An explanation for a hugetlb reservation that failed. */
+static void huge_refusal(uint64_t size, uint64_t page_size, int e, char *err, size_t errlen)
 {
+	long total, avail;
+
+	if (hugepool_read(page_size, &total, &avail) == 0)
+		snprintf(err, errlen, "guest memory needs %llu free %s hugepages, the host pool has "
+			 "%ld (raise /sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages): %s",
+			 (unsigned long long)(size / page_size), hugepage_name(page_size), avail,
+			 (unsigned long long)(page_size >> 10), strerror(e));
+	else
+		snprintf(err, errlen, "this host has no %s hugepage pool: %s",
+			 hugepage_name(page_size), strerror(e));
+}
+
+int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err,
+	       size_t errlen)
+{
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	uint64_t page = huge_page ? huge_page : 4096;
 	struct rlimit rl;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	if (size == 0 || size % 4096) {
-		snprintf(err, errlen, "guest memory must be a non-zero multiple of 4 KiB");
+	if (huge_page && huge_page != HUGEPAGE_2M && huge_page != HUGEPAGE_1G) {
+		snprintf(err, errlen, "hugepages must be 2 MiB or 1 GiB");
 		return -EINVAL;
 	}
-	m->fd = memfd_create("ward-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (size == 0 || size % page) {
+		snprintf(err, errlen, "guest memory must be a non-zero multiple of %s",
+			 page == HUGEPAGE_1G ? "1 GiB with 1 GiB hugepages" :
+			 page == HUGEPAGE_2M ? "2 MiB with 2 MiB hugepages" : "4 KiB");
+		return -EINVAL;
+	}
+	if (huge_page)
+		flags |= MFD_HUGETLB | ((unsigned int)__builtin_ctzll(huge_page) << MFD_HUGE_SHIFT);
+	m->fd = memfd_create("ward-guest-ram", flags);
 	if (m->fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "memfd_create for guest memory failed: %s", strerror(errno));
+		if (huge_page)
+			huge_refusal(size, huge_page, errno, err, errlen);
+		else
+			snprintf(err, errlen, "memfd_create for guest memory failed: %s",
+				 strerror(errno));
 		return rc;
 	}
 	if (ftruncate(m->fd, (off_t)size) < 0 ||
@@ -46,13 +83,18 @@ int mem_create(struct guest_mem *m, uint64_t size, char *err, size_t errlen)
 	/* Opt this process out of KSM merging (a MAP_SHARED memfd is never
 	 * merged anyway; this keeps it so if the mapping ever changes). */
 	(void)prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0);
+	/* A shared hugetlb mapping reserves every page here, so a short pool
+	 * fails now with ENOMEM, never later with SIGBUS in a running guest. */
 	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 		       m->fd, 0);
 	if (m->host == MAP_FAILED) {
 		rc = -errno;
 		m->host = NULL;
-		snprintf(err, errlen, "mapping %llu bytes of guest memory failed: %s",
-			 (unsigned long long)size, strerror(errno));
+		if (huge_page)
+			huge_refusal(size, huge_page, errno, err, errlen);
+		else
+			snprintf(err, errlen, "mapping %llu bytes of guest memory failed: %s",
+				 (unsigned long long)size, strerror(errno));
 		goto err_close;
 	}
 	/* Guest memory is customer data: never in a core dump of ward-hv. */
@@ -60,7 +102,11 @@ int mem_create(struct guest_mem *m, uint64_t size, char *err, size_t errlen)
 		log_warn("madvise(MADV_DONTDUMP) on guest memory failed", "errno=%d", errno);
 	m->size = size;
 	m->low = size < MEM_LOW_MAX ? size : MEM_LOW_MAX;
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	m->huge_page = huge_page;
+	/* hugetlb pages are never swapped: they are as good as locked. */
+	if (huge_page)
+		m->locked = true;
+	else if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
 	    (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= size) &&
 	    mlock(m->host, size) == 0)
 		m->locked = true;

@@ -23,11 +23,16 @@ struct guest_mem {
 	uint8_t *host;   /* ward-hv's mapping of the whole memfd */
 	uint64_t size;   /* bytes of guest RAM */
 	uint64_t low;    /* bytes mapped at GPA 0 */
-	bool locked;     /* mlock succeeded */
+	uint64_t huge_page; /* 0 (4 KiB pages) or HUGEPAGE_2M / HUGEPAGE_1G */
+	bool locked;     /* mlock succeeded, or hugetlb (never swapped) */
 };
 
-/* Create, populate and (when RLIMIT_MEMLOCK allows) lock `size` bytes. */
-int mem_create(struct guest_mem *m, uint64_t size, char *err, size_t errlen);
+
+/* Create, populate and (when RLIMIT_MEMLOCK allows) lock `size` bytes;
+ * `huge_page` 0 for normal pages, else HUGEPAGE_2M or HUGEPAGE_1G (hugepool.h) (the
+ * whole size is reserved from the host's pool now, or refused). */
+int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err,
+	       size_t errlen);
 /* Wipe the contents, unmap, close. */
 void mem_destroy(struct guest_mem *m);
 

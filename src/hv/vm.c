@@ -46,7 +46,7 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, v
 	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
-int vm_create(struct vm *vm, uint64_t mem_bytes, char *err, size_t errlen)
+int vm_create(struct vm *vm, uint64_t mem_bytes, uint64_t huge_page, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	struct mem_region regs[2];
@@ -94,7 +94,7 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
 		goto err;
 	}
-	rc = mem_create(&vm->mem, mem_bytes, err, errlen);
+	rc = mem_create(&vm->mem, mem_bytes, huge_page, err, errlen);
 	if (rc)
 		goto err;
 	n = mem_regions(&vm->mem, regs);

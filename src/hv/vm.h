@@ -65,7 +65,8 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
 
 /* Open /dev/kvm, create the VM with in-kernel irqchip and PIT, and map
  * guest memory of `mem_bytes` into it. */
-int vm_create(struct vm *vm, uint64_t mem_bytes, char *err, size_t errlen);
+int vm_create(struct vm *vm, uint64_t mem_bytes, uint64_t huge_page, char *err,
+	      size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* vCPUs (vcpu.c) */

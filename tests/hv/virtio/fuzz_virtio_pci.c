@@ -168,7 +168,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	log_init("hv", LOG_ERROR);
 	vm.vm_fd = vm.kvm_fd = -1;
-	if (mem_create(&vm.mem, 2 << 20, err, sizeof(err)) < 0) {
+	if (mem_create(&vm.mem, 2 << 20, 0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_virtio_pci: %s\n", err);
 		return -1;
 	}

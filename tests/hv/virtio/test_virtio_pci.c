@@ -222,7 +222,7 @@ static int setup(void **state)
 	memset(&vm, 0, sizeof(vm));
 	vm.vm_fd = -1;
 	vm.kvm_fd = -1;
-	if (mem_create(&vm.mem, 32 << 20, err, sizeof(err)) < 0) {
+	if (mem_create(&vm.mem, 32 << 20, 0, err, sizeof(err)) < 0) {
 		print_error("mem_create: %s\n", err);
 		return -1;
 	}
