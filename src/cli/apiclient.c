@@ -3,11 +3,52 @@
  * subcommand. */
 #include "cli/apiclient.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
+
+int api_launch_opt(json_t *req, const char *opt, const char *val)
+{
+	static const struct { const char *opt, *field, *choice[2]; } opts[] = {
+		{ "--memory", "memory_mib", { NULL } },
+		{ "--vcpus", "vcpus", { NULL } },
+		{ "--cpu", "cpu", { "fixed", "burstable" } },
+		{ "--hugepages", "hugepages", { "2M", "1G" } },
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char *end;
+		unsigned long v;
+
+		if (strcmp(opt, opts[i].opt))
+			continue;
+		if (!val) {
+			fprintf(stderr, "ward: %s needs a value\n", opt);
+			return -1;
+		}
+		if (opts[i].choice[0]) {
+			if (strcmp(val, opts[i].choice[0]) && strcmp(val, opts[i].choice[1])) {
+				fprintf(stderr, "ward: %s must be %s or %s, got '%s'\n", opt,
+					opts[i].choice[0], opts[i].choice[1], val);
+				return -1;
+			}
+			json_object_set_new(req, opts[i].field, json_string(val));
+			return 1;
+		}
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (errno || end == val || *end || val[0] == '-' || v > 1000000) {
+			fprintf(stderr, "ward: %s must be a number, got '%s'\n", opt, val);
+			return -1;
+		}
+		json_object_set_new(req, opts[i].field, json_integer((json_int_t)v));
+		return 1;
+	}
+	return 0;
+}
 
 size_t api_buf_append(struct api_buf *b, const char *data, size_t add)
 {

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct api_cfg {
 	const char *url, *cert, *key, *ca;   /* WARD_URL, WARD_CERT, ... */
 };
@@ -22,5 +24,13 @@ size_t api_buf_append(struct api_buf *b, const char *data, size_t add);
  * transport failure (already reported on stderr). */
 long api_call(const struct api_cfg *c, const char *method, const char *path,
 	      const char *body, struct api_buf *out);
+
+/* The launch options `instance run` and `volume attach` share:
+ *   --memory MIB, --vcpus N, --cpu fixed|burstable, --hugepages 2M|1G
+ * sets the matching field of the launch request `req`. Returns 1 when
+ * `opt` is one of them, 0 when it is not, -1 (after a message on stderr)
+ * when its value is malformed. Ranges are the host's to enforce. */
+int api_launch_opt(json_t *req, const char *opt, const char *val);
+#define API_LAUNCH_USAGE "[--memory MIB] [--vcpus N] [--cpu fixed|burstable] [--hugepages 2M|1G]"
 
 #endif

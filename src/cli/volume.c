@@ -421,16 +421,16 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 {
 	long long t_start = mono_us(), t_cp = 0, t_host;
 	const char *vid, *image = NULL, *host = getenv("WARD_HOST_ID");
-	unsigned long mem = 0, fas_s = 60;
+	unsigned long fas_s = 60;
 	int i, spec_only = 0, rc = 1;
-	json_t *policy = NULL, *vol, *resp = NULL, *req = NULL, *fas = NULL, *ans;
+	json_t *policy = NULL, *vol, *resp = NULL, *req = NULL, *fas = NULL, *ans, *shape;
 	const char *key_arn, *grant_id = NULL, *grant_tok, *fas_tok, *inst;
 	char host_arn[256], acct[32], *body = NULL;
 	struct caller c = { 0 };
 	struct api_buf rb = { 0 };
 	long st;
 
-	if (argc < 1)
+	if (argc < 1 || !(shape = json_object()))
 		goto usage;
 	vid = argv[0];
 	for (i = 1; i < argc; i++) {
@@ -438,17 +438,17 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 			spec_only = 1;
 		else if (i + 1 < argc && !strcmp(argv[i], "--image"))
 			image = argv[++i];
-		else if (i + 1 < argc && !strcmp(argv[i], "--memory"))
-			mem = strtoul(argv[++i], NULL, 10);
 		else if (i + 1 < argc && !strcmp(argv[i], "--host"))
 			host = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--fas-seconds"))
 			fas_s = strtoul(argv[++i], NULL, 10);
+		else if (api_launch_opt(shape, argv[i], i + 1 < argc ? argv[i + 1] : NULL) == 1)
+			i++;
 		else
-			goto usage;
+			goto usage_shape;
 	}
 	if (!image || !host || fas_s < 1 || fas_s > 300)
-		goto usage;
+		goto usage_shape;
 	if (!(vol = json_object_get(json_object_get(x->state, "volumes"), vid)))
 		return die("no volume %s", vid);
 	if (!json_is_null(json_object_get(vol, "attachment")))
@@ -486,14 +486,16 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 		   &fas))
 		goto retire;
 	fas_tok = json_string_value(json_object_get(fas, "SessionToken"));
-	req = json_pack("{s:s, s:I, s:[{s:s, s:s, s:O, s:s, s:O, s:O, s:s, s:s}]}", "image",
-			image, "memory_mib", (json_int_t)(mem ? mem : 32), "volumes", "volume_id", vid,
+	req = json_pack("{s:s, s:[{s:s, s:s, s:O, s:s, s:O, s:O, s:s, s:s}]}", "image",
+			image, "volumes", "volume_id", vid,
 			"backing", json_string_value(json_object_get(vol, "backing")), "size",
 			json_object_get(vol, "size"), "key_id", key_arn, "encrypted_key",
 			json_object_get(vol, "encrypted_key"), "encryption_context",
 			json_object_get(vol, "encryption_context"), "grant_token", grant_tok,
 			"fas_token", fas_tok ? fas_tok : "");
 	json_decref(fas);
+	if (req)
+		json_object_update(req, shape);	/* --memory, --cpu, ... */
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (!body) {
 		die("cannot build the launch request");
@@ -540,10 +542,13 @@ out:
 	json_decref(req);
 	json_decref(resp);
 	json_decref(policy);
+	json_decref(shape);
 	return rc;
+usage_shape:
+	json_decref(shape);
 usage:
-	return die("usage: volume attach VOLUME --image NAME [--memory MIB] [--host HOST_ID] "
-		   "[--fas-seconds 1-300] [--spec-only]");
+	return die("usage: volume attach VOLUME --image NAME [--host HOST_ID] [--fas-seconds 1-300] "
+		   "[--spec-only] " API_LAUNCH_USAGE);
 }
 
 static int cmd_detach(struct vctx *x, int argc, char **argv)
@@ -620,8 +625,8 @@ int volume_cmd(const char *url, const char *cert, const char *key, const char *c
 		      "  (defaults from WARD_CP_DIR, WARD_KMS_URL, WARD_KMS_CA; the caller's key\n"
 		      "   from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"
 		      "  create --size BYTES --kms-key KEY [--id ID] [--backing PATH]\n"
-		      "  attach VOLUME --image NAME [--memory MIB] [--host HOST_ID] [--fas-seconds N]"
-		      " [--spec-only]\n"
+		      "  attach VOLUME --image NAME [--host HOST_ID] [--fas-seconds N] [--spec-only]\n"
+		      "         " API_LAUNCH_USAGE "\n"
 		      "  detach VOLUME\n"
 		      "  list\n", stderr);
 		return 2;

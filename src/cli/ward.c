@@ -29,6 +29,8 @@ static void usage(void)
 "  health                            liveness and host state\n"
 "  drain                             stop accepting new instances (operator)\n"
 "  instance run --image NAME [--memory MIB] [--vcpus N]\n"
+"               [--cpu fixed|burstable] [--hugepages 2M|1G]\n"
+"                                    fixed: whole cores of its own, or refused\n"
 "  instance list\n"
 "  instance stop ID\n"
 "  volume create|attach|detach|list ...   encrypted volumes (control plane,\n"
@@ -215,10 +217,9 @@ out:
 
 static int cmd_instance(const struct api_cfg *c, int argc, char **argv)
 {
-	char body[256], path[256];
-	const char *image = NULL;
-	unsigned long mem = 0, vcpus = 0;
-	int i;
+	char path[256], *body;
+	json_t *req;
+	int i, rc;
 
 	if (argc < 1)
 		goto bad;
@@ -229,25 +230,25 @@ static int cmd_instance(const struct api_cfg *c, int argc, char **argv)
 		return simple(c, "DELETE", path, NULL);
 	}
 	if (!strcmp(argv[0], "run")) {
-		for (i = 1; i + 1 < argc; i += 2) {
-			if (!strcmp(argv[i], "--image"))
-				image = argv[i + 1];
-			else if (!strcmp(argv[i], "--memory"))
-				mem = strtoul(argv[i + 1], NULL, 10);
-			else if (!strcmp(argv[i], "--vcpus"))
-				vcpus = strtoul(argv[i + 1], NULL, 10);
-			else
-				goto bad;
+		if (!(req = json_object()))
+			return 1;
+		for (i = 1, rc = 0; i < argc && rc >= 0; i += 2) {
+			const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+			if (!strcmp(argv[i], "--image") && val)
+				rc = json_object_set_new(req, "image", json_string(val));
+			else if ((rc = api_launch_opt(req, argv[i], val)) == 0)
+				rc = -1;
 		}
-		if (i != argc || !image || strlen(image) > 32 || strpbrk(image, "\"\\"))
+		if (rc < 0 || !json_object_get(req, "image")) {
+			json_decref(req);
 			goto bad;
-		i = snprintf(body, sizeof(body), "{\"image\":\"%s\"", image);
-		if (mem)
-			i += snprintf(body + i, sizeof(body) - (size_t)i, ",\"memory_mib\":%lu", mem);
-		if (vcpus)
-			i += snprintf(body + i, sizeof(body) - (size_t)i, ",\"vcpus\":%lu", vcpus);
-		snprintf(body + i, sizeof(body) - (size_t)i, "}");
-		return simple(c, "POST", "/v1/instances", body);
+		}
+		body = json_dumps(req, JSON_COMPACT);
+		json_decref(req);
+		rc = body ? simple(c, "POST", "/v1/instances", body) : 1;
+		free(body);
+		return rc;
 	}
 bad:
 	usage();

@@ -31,6 +31,7 @@
 #include "controller/request.h"
 #include "controller/routes.h"
 #include "controller/volumes.h"
+#include "hugepool.h"
 #include "log.h"
 
 #define LEAVES_PER_CALL 10000
@@ -260,20 +261,36 @@ static json_t *cpu_json(const struct ctl *c)
 			 free_cpus);
 }
 
+/* {"2M": {"total": N, "free": M}, "1G": ...}: the pools this kernel has. */
+static json_t *hugepages_json(void)
+{
+	static const uint64_t sizes[] = { HUGEPAGE_2M, HUGEPAGE_1G };
+	json_t *o = json_object();
+	long total, avail;
+
+	for (size_t i = 0; o && i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (hugepool_read(sizes[i], &total, &avail) == 0)
+			json_object_set_new(o, sizes[i] == HUGEPAGE_1G ? "1G" : "2M",
+					    json_pack("{s:I, s:I}", "total", (json_int_t)total,
+						      "free", (json_int_t)avail));
+	return o;
+}
+
 void api_host(struct api_req *r)
 {
 	struct ctl *c = r->ctl;
 
 	/* What the kernel does not offer is reported here, per host
 	 * (docs/threat-model.md, side channels). */
-	reply_json(r, 200, json_pack("{s:s, s:s, s:b, s:I, s:{s:s, s:I, s:s}, s:s, s:o, "
+	reply_json(r, 200, json_pack("{s:s, s:s, s:b, s:I, s:{s:s, s:I, s:s}, s:s, s:o, s:o, "
 				     "s:{s:b, s:b, s:b, s:b, s:s}}",
 				     "state", ctl_state_name(c->state), "reason", c->reason,
 				     "dev", c->dev, "instances_running",
 				     (json_int_t)inst_running(c->inst), "audit", "origin", c->origin,
 				     "size", (json_int_t)audit_size(c->audit), "public_key",
 				     c->audit_pub_pem ? c->audit_pub_pem : "",
-				     "version", "0.1.0", "cpu", cpu_json(c), "side_channel",
+				     "version", "0.1.0", "cpu", cpu_json(c), "hugepages",
+				     hugepages_json(), "side_channel",
 				     "core_scheduling", c->side.core_sched, "l1d_flush",
 				     c->side.l1d_flush, "ib_isolation", c->side.ib_isolation,
 				     "smt_active", c->side.smt_active, "detail", c->side.detail));
@@ -289,6 +306,7 @@ static json_t *instance_json(const struct instance *in, bool full)
 		json_object_set_new(o, "vcpus", json_integer(in->vcpus));
 		json_object_set_new(o, "cpu", json_string(inst_cpu_mode(in)));
 		json_object_set_new(o, "cpus", inst_cpus_json(in));
+		json_object_set_new(o, "hugepages", json_string(in->hugepages[0] ? in->hugepages : "none"));
 		json_object_set_new(o, "pid", json_integer(in->pid));
 		json_object_set_new(o, "uid", json_integer(in->uid));
 		json_object_set_new(o, "created", json_string(in->created));
@@ -325,6 +343,13 @@ void api_instance_run(struct api_req *r)
 		reply_error(r, 400, "bad_request", "%s", err);
 		return;
 	}
+	/* What was asked for, granted or not: the shape of the VM and its
+	 * isolation class are part of the record. */
+	json_object_set_new(r->audit, "image", json_string(rq.image));
+	json_object_set_new(r->audit, "cpu", json_string(rq.cpu_fixed ? "fixed" : "burstable"));
+	json_object_set_new(r->audit, "vcpus", json_integer(rq.vcpus));
+	json_object_set_new(r->audit, "memory_mib", json_integer(rq.memory_mib));
+	json_object_set_new(r->audit, "hugepages", json_string(rq.hugepages[0] ? rq.hugepages : "none"));
 	if (!ctl_can_launch(r->ctl, &why)) {
 		reply_error(r, 503, r->ctl->state == HOST_DRAINING ? "draining" : "out_of_service",
 			    "%s", why);
@@ -359,6 +384,8 @@ void api_instance_run(struct api_req *r)
 		reply_error(r, 409, "host_full", "%s", err);
 	else if (rc == -ENOSPC)
 		reply_error(r, 409, "cpu_unavailable", "%s", err);
+	else if (rc == -ENOBUFS)
+		reply_error(r, 409, "hugepages_unavailable", "%s", err);
 	else if (rc)
 		reply_error(r, 500, "launch_failed", "%s", err);
 	else {

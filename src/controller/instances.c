@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "controller/instances.h"
+#include "hugepool.h"
 #include "log.h"
 
 #define STOP_GRACE_MS 5000
@@ -120,12 +121,13 @@ static int save(struct instances *s, const struct instance *in)
 
 	/* The mode and CPUs are recorded so a restarted controller takes a
 	 * running fixed instance's cores again (load_one). */
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:o}",
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:o, s:s}",
 		      "id", in->id, "image", in->image, "memory_mib", (json_int_t)in->memory_mib,
 		      "vcpus", (json_int_t)in->vcpus, "pid", (json_int_t)in->pid,
 		      "start_time", (json_int_t)in->start_time, "uid", (json_int_t)in->uid,
 		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
-		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in));
+		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in),
+		      "hugepages", in->hugepages);
 	txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!txt)
@@ -258,7 +260,7 @@ static int load_one(struct instances *s, const char *name)
 	json_error_t jerr;
 	json_t *o;
 	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
-	const char *id, *image, *state, *created, *mode = "burstable";
+	const char *id, *image, *state, *created, *mode = "burstable", *huge = "";
 	json_t *cpus = NULL;
 	struct instance *in;
 	uint64_t now_start;
@@ -270,7 +272,8 @@ static int load_one(struct instances *s, const char *name)
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
-	    json_unpack(o, "{s?s, s?o}", "cpu", &mode, "cpus", &cpus) ||
+	    json_unpack(o, "{s?s, s?o, s?s}", "cpu", &mode, "cpus", &cpus, "hugepages", &huge) ||
+	    (huge[0] && !hugepage_parse(huge)) ||
 	    (cpus && (!json_is_array(cpus) || json_array_size(cpus) > INST_MAX_VCPUS)) ||
 	    strlen(id) != INST_ID_LEN || !req_valid_name(image, REQ_NAME_MAX) || pid <= 0) {
 		log_error("ignoring unreadable instance record", "file=%s", name);
@@ -292,6 +295,7 @@ static int load_one(struct instances *s, const char *name)
 	in->exit_code = (int)code;
 	in->state = strcmp(state, "running") ? INST_EXITED : INST_RUNNING;
 	in->cpu_fixed = !strcmp(mode, "fixed");
+	snprintf(in->hugepages, sizeof(in->hugepages), "%s", huge);
 	for (size_t i = 0; cpus && i < json_array_size(cpus); i++)
 		in->cpus[in->ncpus++] = (int)json_integer_value(json_array_get(cpus, i));
 	json_decref(o);
@@ -534,12 +538,37 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
 	return inst_run_fds(s, req, NULL, 0, out, err, errlen);
 }
 
+/* A hugepage instance needs its whole memory free in the pool now; ward-hv
+ * reserves it at start and refuses too, but a launch that cannot start
+ * should be answered, not turned into an instance that exits at once. Two
+ * launches racing for the last pages: the loser's ward-hv exits 125. */
+static int check_hugepages(const struct run_req *req, char *err, size_t errlen)
+{
+	uint64_t page = req->hugepages[0] ? hugepage_parse(req->hugepages) : 0;
+	long total, avail;
+	long need;
+
+	if (!page)
+		return 0;
+	need = (long)(((uint64_t)req->memory_mib << 20) / page);
+	if (hugepool_read(page, &total, &avail)) {
+		snprintf(err, errlen, "this host has no %s hugepage pool", hugepage_name(page));
+		return -ENOBUFS;
+	}
+	if (avail < need) {
+		snprintf(err, errlen, "%u MiB on %s hugepages needs %ld free pages, the host pool "
+			 "has %ld of %ld", req->memory_mib, hugepage_name(page), need, avail, total);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
 int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
 		 unsigned n_blk, struct instance **out, char *err, size_t errlen)
 {
 	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
 	char cpulist[INST_MAX_VCPUS * 6];
-	char *argv[16 + 2 * VOL_MAX];
+	char *argv[18 + 2 * VOL_MAX];
 	cpu_set_t cpuset;
 	unsigned i, na = 0;
 	struct instance *in;
@@ -555,6 +584,9 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	if (inst_running(s) >= s->cfg.max_instances || pick_uid(s, &uid)) {
 		snprintf(err, errlen, "host is full (%u instances)", s->cfg.max_instances);
 		return -EBUSY;
+	}
+	if ((rc = check_hugepages(req, err, errlen))) {
+		return rc;
 	}
 	/* A guest image the boot chain verified (sealed memfd; ward-hv reads
 	 * it with pread, so a shared offset does not matter), else a file. */
@@ -584,6 +616,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	snprintf(in->image, sizeof(in->image), "%s", req->image);
 	in->memory_mib = req->memory_mib;
 	in->vcpus = req->vcpus;
+	snprintf(in->hugepages, sizeof(in->hugepages), "%s", req->hugepages);
 	in->uid = uid;
 	in->child = true;
 	now_text(in->created, sizeof(in->created));
@@ -604,6 +637,10 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 			 i ? "," : "", in->cpus[i]);
 		if (in->cpus[i] < CPU_SETSIZE)
 			CPU_SET(in->cpus[i], &cpuset);
+	}
+	if (in->hugepages[0]) {
+		argv[na++] = "--hugepages";
+		argv[na++] = in->hugepages;
 	}
 	if (in->ncpus) {
 		argv[na++] = "--cpus";

@@ -33,6 +33,7 @@ struct instance {
 	int exit_code;		/* -1: unknown (exited while not our child) */
 	bool child;		/* started by this controller process */
 	bool cpu_fixed;		/* whole cores of its own, else the burstable pool */
+	char hugepages[3];	/* "2M" | "1G": guest RAM on hugepages; "" 4 KiB */
 	bool cores_held;	/* its fixed cores are still taken in the allocation */
 	int cpu_owner;		/* its key in the cpu allocation */
 	unsigned ncpus;		/* host CPU of vCPU i: cpus[i]; 0: not placed */
@@ -68,7 +69,8 @@ int inst_adopt(struct instances *s);
 void inst_destroy(struct instances *s);	/* leaves VMs running */
 
 /* -ENOSPC: the CPUs asked for cannot be given (a fixed instance gets whole
- * cores or nothing). */
+ * cores or nothing). -ENOBUFS: the host's hugepage pool has too few free
+ * pages for the guest memory asked for. */
 int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
 	     char *err, size_t errlen);
 /* The same with card sockets: ward-hv gets blk_fds[i] as --blk-fd (the

@@ -116,6 +116,13 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 				rc = errmsg(err, errlen, -EINVAL, "\"cpu\" must be \"fixed\" or \"burstable\"");
 			else
 				out->cpu_fixed = !strcmp(json_string_value(v), "fixed");
+		} else if (!strcmp(key, "hugepages")) {
+			if (!json_is_string(v) || (strcmp(json_string_value(v), "2M") &&
+						   strcmp(json_string_value(v), "1G")))
+				rc = errmsg(err, errlen, -EINVAL, "\"hugepages\" must be \"2M\" or \"1G\"");
+			else
+				snprintf(out->hugepages, sizeof(out->hugepages), "%s",
+					 json_string_value(v));
 		} else if (!strcmp(key, "volumes")) {
 			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
 		} else {
@@ -126,6 +133,9 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 	}
 	if (!rc && !out->image[0])
 		rc = errmsg(err, errlen, -EINVAL, "\"image\" is required");
+	if (!rc && out->hugepages[0] && out->memory_mib % (out->hugepages[0] == '1' ? 1024 : 2))
+		rc = errmsg(err, errlen, -EINVAL, "\"memory_mib\" %u is not a multiple of the %s "
+			    "hugepage size", out->memory_mib, out->hugepages[0] == '1' ? "1 GiB" : "2 MiB");
 	json_decref(o);
 	return rc;
 }

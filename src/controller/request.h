@@ -18,6 +18,7 @@ struct run_req {
 	uint32_t memory_mib;		/* 4..65536, default 32 */
 	uint32_t vcpus;			/* 1..64, default 1 */
 	bool cpu_fixed;			/* "cpu": "fixed" (whole cores) | "burstable" (default) */
+	char hugepages[3];		/* "hugepages": "2M" | "1G"; "" for 4 KiB pages */
 	unsigned n_volumes;		/* attached at launch (docs/attach.md) */
 	struct vol_spec volumes[VOL_MAX];
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # controller_test.sh CASE: integration tests of ward-controller-dev with a
 # private swtpm, a test PKI and (where the case needs one) real VMs.
-# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery cpu fullchain.
+# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery cpu hugepages
+# fullchain.
 source "$(dirname "$0")/lib.sh"
 need
 mkpki
@@ -452,6 +453,53 @@ case_fullchain() {
 	check "the in-service verdict is audited" grep -q '"type":"boot","verdict":"in-service"' "$S/audit/leaves"
 }
 
+# Guest memory on hugepages through the API and the CLI, on the host's real
+# 2 MiB pool (grown for the test and put back, under the lock the ward-hv
+# hugepage tests take).
+case_hugepages() {
+	local pool=/sys/kernel/mm/hugepages/hugepages-2048kB orig before hid hpid
+	need_kvm
+	[ -d "$pool" ] || { echo "SKIP: no 2 MiB hugepage pool"; exit 77; }
+	exec 8>/tmp/ward-hugepages.lock
+	flock 8
+	orig=$(cat "$pool/nr_hugepages")
+	HUGE_ORIG=$orig
+	start_ctl
+	req cp GET /v1/host
+	check "GET /v1/host reports the 2 MiB pool" bash -c \
+		"echo '$BODY' | python3 -c 'import json,sys; h=json.load(sys.stdin)[\"hugepages\"][\"2M\"]; sys.exit(not (h[\"total\"]==$orig and h[\"free\"]==$(cat "$pool/free_hugepages")))'"
+	req cp POST /v1/instances '{"image":"spin","memory_mib":16,"hugepages":"4M"}'
+	check "hugepages 4M: 400, says why" bash -c "[ $STATUS = 400 ] && grep -q '2M.*1G' '$W/body'"
+	req cp POST /v1/instances '{"image":"spin","memory_mib":17,"hugepages":"2M"}'
+	check "17 MiB on 2 MiB pages: 400, says why" \
+		bash -c "[ $STATUS = 400 ] && grep -q 'not a multiple of the 2 MiB' '$W/body'"
+	before=$(cat "$pool/free_hugepages")
+	req cp POST /v1/instances "{\"image\":\"spin\",\"memory_mib\":$(( (before + 2) * 2 )),\"hugepages\":\"2M\"}"
+	check "more pages than the pool has free: 409 hugepages_unavailable, with the numbers" \
+		bash -c "[ $STATUS = 409 ] && grep -q 'hugepages_unavailable' '$W/body' && grep -q 'has $before of' '$W/body'"
+	echo $(( orig + 8 )) >"$pool/nr_hugepages"
+	before=$(cat "$pool/free_hugepages")
+	ward_cli cp instance run --image spin --memory 16 --hugepages 2M --cpu burstable >"$W/run.out"
+	hid=$(json_get '["id"]' <"$W/run.out")
+	hpid=$(json_get '["pid"]' <"$W/run.out")
+	check "ward instance run --hugepages 2M: running, reported" \
+		grep -q '"hugepages":"2M"' "$W/run.out"
+	sleep 1
+	check "its ward-hv was asked for hugepages" \
+		bash -c "tr '\\0' ' ' </proc/$hpid/cmdline | grep -q -- '--hugepages 2M'"
+	check "its 16 MiB took 8 pages from the pool" [ $(( before - $(cat "$pool/free_hugepages") )) = 8 ]
+	kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
+	start_ctl
+	req cp GET "/v1/instances/$hid"
+	check "a re-adopted instance still says hugepages 2M" grep -q '"hugepages":"2M"' "$W/body"
+	req cp DELETE "/v1/instances/$hid"
+	sleep 0.3
+	check "stopping it gives the pages back" [ "$(cat "$pool/free_hugepages")" = "$before" ]
+	stop_ctl
+	check "the launch record names the image, cpu mode, vCPUs, memory and hugepages" \
+		python3 -c 'import json,sys; sys.exit(not any(r.get("status")==201 and r.get("hugepages")=="2M" and r.get("cpu")=="burstable" and r.get("image")=="spin" and r.get("memory_mib")==16 and r.get("vcpus")==1 for r in map(json.loads, open(sys.argv[1]))))' "$S/audit/leaves"
+}
+
 # CPU placement on a fake 2-socket x 8-core x 2-thread topology (cpu =
 # thread*16 + socket*8 + core, as tests/lib/test_cpupart.c builds it). This
 # host has none of those CPUs, so the controller skips pinning itself and a
@@ -549,6 +597,17 @@ case_cpu() {
 		bash -c "[[ \"$(hv_args "$IPID")\" == *'--cpus $ICPUS --sched burstable'* ]]"
 	req cp GET "/v1/instances/$IID"
 	check "GET /v1/instances/ID shows cpu and cpus" grep -q '"cpu":"burstable","cpus":\[' "$W/body"
+
+	# The same choice from the CLI, and its refusal of a bad value.
+	ward_cli cp instance run --image hello --vcpus 2 --cpu fixed >"$W/run.out"
+	IID=$(json_get '["id"]' <"$W/run.out")
+	ICPUS=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["cpus"])))' <"$W/run.out")
+	check "ward instance run --cpu fixed: one whole core ($ICPUS)" whole_cores "$ICPUS" 1
+	req cp DELETE "/v1/instances/$IID"
+	ward_cli cp instance run --image hello --cpu sometimes >"$W/run.out" 2>&1
+	rc=$?
+	check "ward instance run --cpu sometimes: refused by the CLI, says why" \
+		bash -c "[ $rc = 2 ] && grep -q 'must be fixed or burstable' '$W/run.out'"
 
 	req cp DELETE "/v1/instances/$ida"
 	req cp DELETE "/v1/instances/$idb"

@@ -22,6 +22,9 @@ ctl_cleanup() {
 		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$f" 2>/dev/null)
 		[ -n "$pid" ] && grep -q ward-hv "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	done
+	# A case that grew the host's hugepage pool puts it back.
+	[ -n "${HUGE_ORIG:-}" ] && sleep 0.3 &&
+		echo "$HUGE_ORIG" >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 	rm -rf "$W"
 }
 trap ctl_cleanup EXIT
