@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # controller_test.sh CASE: integration tests of ward-controller-dev with a
 # private swtpm, a test PKI and (where the case needs one) real VMs.
-# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery cpu hugepages
-# fullchain.
+# Cases: mtls roles badreq slowloris lifecycle readopt audit recovery cpu cpu_real
+# hugepages fullchain.
 source "$(dirname "$0")/lib.sh"
 need
 mkpki
@@ -451,6 +451,56 @@ case_fullchain() {
 	check "update results are audited" bash -c \
 		"grep -q '\"package\":\"fw-2.pkg\",\"reason\":\"[^\"]*\",\"result\":\"applied\"' '$S/audit/leaves' && grep -q '\"package\":\"fw-1.pkg\".*\"result\":\"refused\"' '$S/audit/leaves'"
 	check "the in-service verdict is audited" grep -q '"type":"boot","verdict":"in-service"' "$S/audit/leaves"
+}
+
+# The same placement on this host's real topology with a real ward-hv: the
+# controller runs on the card CPUs, every thread of a burstable instance's
+# ward-hv on the pool CPUs it was given, and the kernel's own view (the
+# tasks' affinity) is what is checked, not the controller's answer.
+case_cpu_real() {
+	local hid hpid cpus
+	need_kvm
+	[ "$(nproc --all)" -ge 2 ] || { echo "SKIP: one CPU, nothing to partition"; exit 77; }
+	start_ctl
+	req cp GET /v1/host
+	echo "$BODY" >"$W/host.json"
+	card=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["cpu"]["card_cpus"])))' "$W/host.json")
+	pool=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["cpu"]["burst_pool"])))' "$W/host.json")
+	check "the host is partitioned: card CPUs ($card), pool ($pool)" bash -c "[ -n '$card' ] && [ -n '$pool' ]"
+	# cpulist_set LIST: "0-1,3" -> "0,1,3"
+	cat >"$W/cpulist.py" <<'PY'
+import sys
+out = []
+for part in sys.argv[1].split(","):
+    a, _, b = part.partition("-")
+    out += range(int(a), int(b or a) + 1)
+print(",".join(map(str, sorted(out))))
+PY
+	allowed() { python3 "$W/cpulist.py" "$(awk '/^Cpus_allowed_list:/ {print $2}' "$1")"; }
+	check "the controller runs on the card CPUs only" [ "$(allowed /proc/$CTL_PID/status)" = "$card" ]
+	ward_cli cp instance run --image spin --memory 16 --cpu burstable >"$W/run.out"
+	hid=$(json_get '["id"]' <"$W/run.out")
+	hpid=$(json_get '["pid"]' <"$W/run.out")
+	cpus=$(python3 -c 'import json,sys; print(",".join(map(str, sorted(set(json.load(sys.stdin)["cpus"])))))' <"$W/run.out")
+	sleep 1
+	check "the instance was given pool CPUs ($cpus)" \
+		python3 -c 'import sys; sys.exit(not set(sys.argv[1].split(",")) <= set(sys.argv[2].split(",")))' "$cpus" "$pool"
+	n=0 bad=""
+	for t in /proc/$hpid/task/*; do
+		n=$((n + 1))
+		[ "$(allowed "$t/status")" = "$cpus" ] || bad="$bad ${t##*/}:$(allowed "$t/status")"
+	done
+	check "all $n threads of its ward-hv may run only there" bash -c "[ $n -ge 2 ] && [ -z '$bad' ]"
+	req cp POST /v1/instances '{"image":"spin","memory_mib":16,"vcpus":1,"cpu":"fixed"}'
+	fixed_free=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu"]["fixed_free_cores"])' "$W/host.json")
+	if [ "$fixed_free" = 0 ]; then
+		check "no fixed cores on this host: a fixed instance is refused (409)" \
+			bash -c "[ $STATUS = 409 ] && grep -q cpu_unavailable '$W/body'"
+	else
+		check "a fixed instance is placed on a fixed core" [ "$STATUS" = 201 ]
+	fi
+	req cp DELETE "/v1/instances/$hid"
+	stop_ctl
 }
 
 # Guest memory on hugepages through the API and the CLI, on the host's real
