@@ -25,9 +25,10 @@
 #endif
 #endif
 
-/* fds per volume after lockdown: vhost-user socket, store, stop and
- * completion eventfds, io_uring, up to 8 queues x (kick, call, err), 8
- * memory regions, plus the memory-table fds in flight; 64 volumes. */
+/* fds per volume after lockdown: vhost-user socket, store, stop eventfd, up
+ * to 8 queues x (kick, call, err), 8 memory regions, plus the memory-table
+ * fds in flight; 64 volumes. (Rings and their eventfds are made before
+ * lockdown and counted in the highest open fd.) */
 #define BLK_FD_HEADROOM (64 * 48)
 
 static const struct { int nr; const char *why; } blk_calls[] = {
@@ -36,9 +37,10 @@ static const struct { int nr; const char *why; } blk_calls[] = {
 	{ SCMP_SYS(sendmsg), "blkctl replies and events, vhost-user replies" },
 	{ SCMP_SYS(recvfrom), "libnbd reads the NBD socket (recv)" },
 	{ SCMP_SYS(sendto), "libnbd writes the NBD socket (send)" },
-	{ SCMP_SYS(eventfd2), "per-volume stop and io_uring completion eventfds" },
-	{ SCMP_SYS(io_uring_setup), "one ring per attached volume" },
-	{ SCMP_SYS(io_uring_enter), "submit and reap store I/O" },
+	{ SCMP_SYS(eventfd2), "per-volume stop eventfd" },
+	/* No io_uring_setup: io_uring requests bypass this filter, so every
+	 * ring is made before lockdown, restricted (ringpool.c). */
+	{ SCMP_SYS(io_uring_enter), "submit and reap store I/O on a pool ring" },
 	{ SCMP_SYS(pread64), "store reads off the ring (read-modify-write, zeroes)" },
 	{ SCMP_SYS(pwrite64), "store writes off the ring (read-modify-write, zeroes)" },
 	{ SCMP_SYS(preadv2), "RWF_NOWAIT reads from page-cache stores" },
@@ -56,8 +58,8 @@ static const struct { int nr; const char *why; } blk_calls[] = {
 #endif
 };
 
-/* Listed above: 20 (sanitizer builds: 21); with sandbox_allow_runtime's 18 and the 7 argument-
- * checked ones below, 45 syscalls (46 standalone, with accept4). */
+/* Listed above: 19 (sanitizer builds: 20); with sandbox_allow_runtime's 18 and the 7 argument-
+ * checked ones below, 44 syscalls (45 standalone, with accept4). */
 
 /* fcntl commands: access mode and O_DIRECT of a store, O_NONBLOCK of
  * call/err eventfds, seals of guest memory memfds, libnbd's FD_CLOEXEC check. */
@@ -79,10 +81,11 @@ static int allow_blk(scmp_filter_ctx ctx, bool standalone)
 	/* Size of a block-device store. */
 	if (!rc)
 		rc = sandbox_allow_if(ctx, SCMP_SYS(ioctl), 1, SCMP_CMP_EQ, BLKGETSIZE64, 0);
-	/* The completion eventfd of a new volume's ring; nothing else. */
+	/* ATTACH puts the store into its ring's one file slot, DETACH empties
+	 * it; nothing else (the rings' own restrictions say the same). */
 	if (!rc)
 		rc = sandbox_allow_if(ctx, SCMP_SYS(io_uring_register), 1, SCMP_CMP_EQ,
-				      IORING_REGISTER_EVENTFD, 0);
+				      IORING_REGISTER_FILES_UPDATE, 0);
 	/* A volume thread names itself (PR_SET_NAME); no other prctl. */
 	if (!rc)
 		rc = sandbox_allow_if(ctx, SCMP_SYS(prctl), 0, SCMP_CMP_EQ, PR_SET_NAME, 0);

@@ -23,6 +23,7 @@
 #include "allowlist.h"
 #include "backing.h"
 #include "log.h"
+#include "ringpool.h"
 #include "vu_dev.h"
 #include "xts.h"
 
@@ -49,7 +50,6 @@
 
 #define BLK_SEG_MAX 254u          /* VQ_MAX_CHAIN minus header and status */
 #define BLK_ZERO_MAX_SECTORS 32768u /* 16 MiB per discard/write-zeroes */
-#define RING_ENTRIES 256
 #define BOUNCE_CHUNK (128u << 10) /* fits in L2 next to the cipher state */
 
 struct req {
@@ -81,9 +81,9 @@ struct blkdev {
 	struct vu_dev vu;
 	int listen_fd;
 	int stop_fd;
-	int ring_fd;             /* eventfd signalled on io_uring completions */
-	bool have_ring;
-	struct io_uring ring;
+	int ring_fd;             /* eventfd signalled on io_uring completions (the ring's) */
+	struct blk_ring *pr;     /* borrowed from the pool (ringpool.h) */
+	struct io_uring *ring;   /* &pr->uring */
 	unsigned int inflight[VU_DEV_MAX_QUEUES];
 	unsigned int inflight_total;
 	unsigned int notify;     /* bitmap of queues with unsignalled pushes */
@@ -291,6 +291,14 @@ static void complete(struct blkdev *d, struct req *r, uint8_t st)
 
 static struct io_uring_sqe *get_sqe(struct blkdev *d);
 
+/* Every SQE names the store by its registered slot, with no other flag:
+ * the ring refuses anything else (ringpool.c). */
+static void store_sqe(struct io_uring_sqe *sqe, struct req *r)
+{
+	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+	io_uring_sqe_set_data(sqe, r);
+}
+
 static bool chunk_progress(struct blkdev *d, struct req *r, int res);
 
 /* Page-cache stores (tmpfs, buffered files): a transfer that cannot block is
@@ -332,9 +340,9 @@ static void submit_rw(struct blkdev *d, struct req *r)
 		uint64_t at = r->off + r->done + r->cdone;
 
 		if (rd)
-			io_uring_prep_read(sqe, d->b.fd, p, n, at);
+			io_uring_prep_read(sqe, RINGPOOL_STORE_SLOT, p, n, at);
 		else
-			io_uring_prep_write(sqe, d->b.fd, p, n, at);
+			io_uring_prep_write(sqe, RINGPOOL_STORE_SLOT, p, n, at);
 	} else {
 		/* Unencrypted, zero copy: advance the guest iovecs past what
 		 * is already done (short transfers). */
@@ -347,11 +355,11 @@ static void submit_rw(struct blkdev *d, struct req *r)
 		r->off += r->done;
 		r->done = 0;
 		if (rd)
-			io_uring_prep_readv(sqe, d->b.fd, r->data, n, r->off);
+			io_uring_prep_readv(sqe, RINGPOOL_STORE_SLOT, r->data, n, r->off);
 		else
-			io_uring_prep_writev(sqe, d->b.fd, r->data, n, r->off);
+			io_uring_prep_writev(sqe, RINGPOOL_STORE_SLOT, r->data, n, r->off);
 	}
-	io_uring_sqe_set_data(sqe, r);
+	store_sqe(sqe, r);
 }
 
 /* Set up the chunk at r->done of a bounce-buffered request; a write chunk
@@ -431,7 +439,7 @@ static void reap(struct blkdev *d)
 	for (;;) {
 		struct io_uring_cqe *cqes[64];
 		struct { struct req *r; int res; } done[64];
-		unsigned int n = io_uring_peek_batch_cqe(&d->ring, cqes, 64);
+		unsigned int n = io_uring_peek_batch_cqe(d->ring, cqes, 64);
 
 		if (!n)
 			break;
@@ -439,23 +447,23 @@ static void reap(struct blkdev *d)
 			done[i].r = io_uring_cqe_get_data(cqes[i]);
 			done[i].res = cqes[i]->res;
 		}
-		io_uring_cq_advance(&d->ring, n);
+		io_uring_cq_advance(d->ring, n);
 		for (unsigned int i = 0; i < n; i++)
 			on_cqe(d, done[i].r, done[i].res);
 	}
-	if (io_uring_sq_ready(&d->ring))
-		io_uring_submit(&d->ring);
+	if (io_uring_sq_ready(d->ring))
+		io_uring_submit(d->ring);
 }
 
 static struct io_uring_sqe *get_sqe(struct blkdev *d)
 {
 	struct io_uring_sqe *sqe;
 
-	while (!(sqe = io_uring_get_sqe(&d->ring))) {
+	while (!(sqe = io_uring_get_sqe(d->ring))) {
 		struct io_uring_cqe *cqe;
 
-		io_uring_submit(&d->ring);
-		if (io_uring_wait_cqe(&d->ring, &cqe) == 0)
+		io_uring_submit(d->ring);
+		if (io_uring_wait_cqe(d->ring, &cqe) == 0)
 			reap(d);
 	}
 	return sqe;
@@ -467,8 +475,8 @@ static void drain(struct blkdev *d, int q)
 	while (q < 0 ? d->inflight_total : d->inflight[q]) {
 		struct io_uring_cqe *cqe;
 
-		io_uring_submit(&d->ring);
-		if (io_uring_wait_cqe(&d->ring, &cqe) == 0)
+		io_uring_submit(d->ring);
+		if (io_uring_wait_cqe(d->ring, &cqe) == 0)
 			reap(d);
 	}
 	for (unsigned int i = 0; i < d->nq; i++)
@@ -562,8 +570,8 @@ static uint8_t rmw(struct blkdev *d, struct req *r)
 	while (d->inflight_total > 1) {
 		struct io_uring_cqe *cqe;
 
-		io_uring_submit(&d->ring);
-		if (io_uring_wait_cqe(&d->ring, &cqe) == 0)
+		io_uring_submit(d->ring);
+		if (io_uring_wait_cqe(d->ring, &cqe) == 0)
 			reap(d);
 	}
 	if (posix_memalign((void **)&buf, 4096, n))
@@ -627,8 +635,8 @@ static int start_req(struct blkdev *d, struct req *r)
 		{
 			struct io_uring_sqe *sqe = get_sqe(d);
 
-			io_uring_prep_fsync(sqe, d->b.fd, IORING_FSYNC_DATASYNC);
-			io_uring_sqe_set_data(sqe, r);
+			io_uring_prep_fsync(sqe, RINGPOOL_STORE_SLOT, IORING_FSYNC_DATASYNC);
+			store_sqe(sqe, r);
 		}
 		return -1;
 	case VIRTIO_BLK_T_GET_ID:
@@ -716,7 +724,7 @@ static void process_queue(struct blkdev *d, unsigned int q)
 		if (!vq_enable_notify(&vr->vq))
 			break;
 	}
-	io_uring_submit(&d->ring);
+	io_uring_submit(d->ring);
 	reap(d);
 }
 
@@ -773,6 +781,7 @@ static void *dev_thread(void *arg)
 	snprintf(name + 4, sizeof(name) - 4, "%.11s", d->id);
 	pthread_setname_np(pthread_self(), name);
 	blk_sandbox_test_forbidden("volume");
+	ringpool_test_probe(d->pr, d->b.fd);
 	for (;;) {
 		struct pollfd p[3 + VU_DEV_MAX_QUEUES];
 		unsigned int qs[VU_DEV_MAX_QUEUES];
@@ -882,20 +891,19 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	d->b = *cfg->store;
 	d->b.fd = -1;
 	d->b.nbd = NULL;
-	rc = -ENOMEM;
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
-	d->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->stop_fd < 0 || d->ring_fd < 0) {
+	if (d->stop_fd < 0) {
+		rc = -errno;
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto err_backing;
 	}
-	rc = io_uring_queue_init(RING_ENTRIES, &d->ring, 0);
-	if (rc) {
-		snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-rc));
+	/* A ring made before lockdown: this process can make no new one. */
+	rc = ringpool_get(cfg->pool, cfg->store->kind == BACKING_FILE ? cfg->store->fd : -1,
+			  &d->pr, err, errlen);
+	if (rc)
 		goto err_backing;
-	}
-	d->have_ring = true;
-	io_uring_register_eventfd(&d->ring, d->ring_fd);
+	d->ring = &d->pr->uring;
+	d->ring_fd = d->pr->efd;
 
 	d->ops.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_EVENT_IDX) |
 		(1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
@@ -924,12 +932,9 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	*out = d;
 	return 0;
 err_backing:
-	if (d->have_ring)
-		io_uring_queue_exit(&d->ring);
+	ringpool_put(d->pr);
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
-	if (d->ring_fd >= 0)
-		close(d->ring_fd);
 	free(d);
 	return rc;
 }
@@ -961,9 +966,9 @@ void blkdev_destroy(struct blkdev *d)
 		close(d->vu.sock); /* never started: the socket is still ours */
 	}
 	drain(d, -1);
-	io_uring_queue_exit(&d->ring);
+	/* Before the store closes: the ring lets go of its file here. */
+	ringpool_put(d->pr);
 	close(d->stop_fd);
-	close(d->ring_fd);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	backing_close(&d->b);

@@ -3,7 +3,8 @@
  * AES-256-XTS. Controller mode (--control-fd) takes volumes, keys, stores and
  * vhost-user sockets over the blkctl channel; standalone mode (--volume)
  * listens on socket paths for development and QEMU interop. Either way the
- * process locks itself down (allowlist.h) before serving. See docs/blk.md. */
+ * process makes every io_uring it will have (ringpool.h, --max-volumes) and
+ * locks itself down (allowlist.h) before serving. See docs/blk.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,10 +27,12 @@
 #include "blkctl.h"
 #include "blkdev.h"
 #include "log.h"
+#include "ringpool.h"
 #include "secmem.h"
 #include "xts.h"
 
-#define MAX_VOLUMES 64
+#define MAX_VOLUMES RINGPOOL_MAX
+#define DEFAULT_MAX_VOLUMES 8 /* controller mode without --max-volumes */
 
 struct vol {
 	char id[BLKCTL_ID_LEN + 1];
@@ -38,12 +41,13 @@ struct vol {
 
 static struct vol vols[MAX_VOLUMES];
 static int ctl_fd = -1;
+static struct ringpool *pool; /* every io_uring ward-blk will have */
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ward-blk --control-fd N [SANDBOX]\n"
+"usage: ward-blk --control-fd N [--max-volumes N] [SANDBOX]\n"
 "       ward-blk --volume SPEC [--volume SPEC ...]\n"
 "       ward-blk --socket PATH --backing STORE --size BYTES\n"
 "                (--key-file F | --no-encryption) [--readonly] [--queues N] [--id NAME] [--create]\n"
@@ -52,7 +56,10 @@ static void usage(FILE *f)
 "STORE: a file or block device path, or an NBD URI (nbd://..., nbd+unix://...)\n"
 "BYTES: a number with an optional K, M, G or T suffix; a multiple of 4096\n"
 "key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n"
-"SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n");
+"--max-volumes: volumes attached at once (1..%d, default %d; standalone: the --volume\n"
+"      count); one io_uring each, all made before the sandbox closes\n"
+"SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n",
+		MAX_VOLUMES, DEFAULT_MAX_VOLUMES);
 }
 
 static void on_event(void *opaque, const char *id, uint32_t ev, const char *msg)
@@ -298,6 +305,7 @@ static int prepare_standalone(struct vspec *v, int slot)
 	cfg.sock = -1;
 	cfg.on_event = on_event;
 	cfg.listen_fd = v->listen_fd;
+	cfg.pool = pool;
 	rc = blkdev_create(&vols[slot].dev, &cfg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ward-blk: %s\n", err);
@@ -370,6 +378,7 @@ static void do_attach(struct blkctl_msg *m)
 	cfg.sock = m->fd;
 	cfg.listen_fd = -1;
 	cfg.on_event = on_event;
+	cfg.pool = pool;
 	rc = blkdev_create(&slot->dev, &cfg, err, sizeof(err));
 	if (rc) {
 		xts_destroy(x);
@@ -476,6 +485,21 @@ static int parse_id(const char *s, const char *what, unsigned int *out)
 	return 0;
 }
 
+static int parse_max_volumes(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > MAX_VOLUMES) {
+		fprintf(stderr, "ward-blk: --max-volumes must be 1..%d, got '%s'\n", MAX_VOLUMES, s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 /* Returns 1 to keep going, 0 when the controller went away or a signal
  * asked us to stop. */
 static int serve_step(int sfd, struct blkctl_rx *rx)
@@ -498,7 +522,7 @@ static int serve_step(int sfd, struct blkctl_rx *rx)
 
 int main(int argc, char **argv)
 {
-	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX };
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_MAX_VOLUMES };
 	static const struct option opts[] = {
 		{ "control-fd", required_argument, NULL, 'c' },
 		{ "volume", required_argument, NULL, 'v' },
@@ -514,13 +538,14 @@ int main(int argc, char **argv)
 		{ "uid", required_argument, NULL, O_UID },
 		{ "gid", required_argument, NULL, O_GID },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
+		{ "max-volumes", required_argument, NULL, O_MAX_VOLUMES },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
 	struct vspec specs[MAX_VOLUMES], one = { 0 };
 	struct blkctl_rx rx = { 0 };
-	int nspecs = 0, opt, sfd, rc = 0;
+	int nspecs = 0, opt, sfd, rc = 0, max_volumes = 0;
 	bool single = false;
 	char err[256];
 	unsigned int id;
@@ -562,6 +587,10 @@ int main(int argc, char **argv)
 			sb.gid = (gid_t)id;
 			break;
 		case O_NO_SANDBOX: sb.enabled = false; break;
+		case O_MAX_VOLUMES:
+			if (parse_max_volumes(optarg, &max_volumes))
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -577,6 +606,16 @@ int main(int argc, char **argv)
 		if (check_vspec(&specs[i]))
 			return 2;
 	}
+	/* Standalone serves its --volume specs and never attaches more. */
+	if (nspecs && max_volumes && max_volumes < nspecs) {
+		fprintf(stderr, "ward-blk: --max-volumes %d is less than the %d volumes given\n",
+			max_volumes, nspecs);
+		return 2;
+	}
+	if (nspecs)
+		max_volumes = nspecs;
+	else if (!max_volumes)
+		max_volumes = DEFAULT_MAX_VOLUMES;
 	close_stray_fds(ctl_fd);
 
 	/* Keys will live in this process: no core dumps, no ptrace. */
@@ -606,6 +645,13 @@ int main(int argc, char **argv)
 	if (warm_crypto()) {
 		fprintf(stderr, "ward-blk: OpenSSL has no AES-256-XTS\n");
 		rc = -EIO;
+		goto out;
+	}
+	/* io_uring_setup is not on the allowlist: every ring is made now,
+	 * restricted to read/write/fsync of one registered file. */
+	rc = ringpool_create(&pool, (unsigned int)max_volumes, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-blk: %s\n", err);
 		goto out;
 	}
 	/* Standalone: everything is opened, bound and connected now. */
@@ -642,8 +688,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	log_info("ward-blk ready", "mode=%s volumes=%d sandbox=%s", ctl_fd >= 0 ? "controller" : "standalone",
-		 nspecs, sb.enabled ? "on" : "off");
+	log_info("ward-blk ready", "mode=%s volumes=%d max_volumes=%d sandbox=%s",
+		 ctl_fd >= 0 ? "controller" : "standalone", nspecs, max_volumes,
+		 sb.enabled ? "on" : "off");
 	while (serve_step(sfd, &rx))
 		;
 out:
@@ -652,6 +699,7 @@ out:
 			blkdev_destroy(vols[i].dev);
 			vols[i].dev = NULL;
 		}
+	ringpool_destroy(pool);
 	for (int i = 0; i < nspecs; i++)
 		if (specs[i].listen_fd >= 0)
 			close(specs[i].listen_fd);

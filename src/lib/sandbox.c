@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/io_uring.h>
 #include <linux/landlock.h>
 #include <sched.h>
 #include <stdio.h>
@@ -231,12 +232,35 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 {
 #ifdef WARD_TEST_HOOKS
 	const char *want = getenv(env);
+	size_t kl = strlen(kind);
+	const char *call;
 
-	if (!want || strcmp(want, kind) != 0)
+	/* "KIND" or "KIND/socket": socket(); "KIND/io_uring_setup": a new
+	 * ring, which a process that must not bypass seccomp may not make;
+	 * "KIND/io_uring_register": IORING_REGISTER_EVENTFD. */
+	if (!want || strncmp(want, kind, kl) != 0)
 		return;
-	fprintf(stderr, "test hook: %s thread attempts socket()\n", kind);
-	(void)socket(AF_INET, SOCK_STREAM, 0);
-	fprintf(stderr, "test hook: socket() was NOT blocked\n");
+	call = want[kl] == '/' ? want + kl + 1 : want[kl] ? NULL : "socket";
+	if (!call)
+		return;
+	if (!strcmp(call, "socket")) {
+		fprintf(stderr, "test hook: %s thread attempts socket()\n", kind);
+		(void)socket(AF_INET, SOCK_STREAM, 0);
+	} else if (!strcmp(call, "io_uring_setup")) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		fprintf(stderr, "test hook: %s thread attempts io_uring_setup()\n", kind);
+		(void)syscall(SYS_io_uring_setup, 4, &p);
+	} else if (!strcmp(call, "io_uring_register")) {
+		/* Any operation but FILES_UPDATE: seccomp looks at the opcode
+		 * before the kernel looks at the (bad) fd. */
+		fprintf(stderr, "test hook: %s thread attempts io_uring_register()\n", kind);
+		(void)syscall(SYS_io_uring_register, -1, IORING_REGISTER_EVENTFD, NULL, 0);
+	} else {
+		return; /* a hook of the process itself (ward-blk: ring-ops) */
+	}
+	fprintf(stderr, "test hook: %s() was NOT blocked\n", call);
 #else
 	(void)env;
 	(void)kind;

@@ -44,8 +44,11 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx);
 /* Load (unless disabled) and release. Returns 0 or negative errno. */
 int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c);
 
-/* Test builds only: when environment variable `env` equals `kind`, attempt
- * a forbidden syscall (socket) so tests can watch the process die of SIGSYS. */
+/* Test builds only: when environment variable `env` equals `kind` (or
+ * "kind/socket"), attempt socket(); "kind/io_uring_setup" and
+ * "kind/io_uring_register" (IORING_REGISTER_EVENTFD) attempt those:
+ * forbidden syscalls, so tests can watch the process die of SIGSYS. Other
+ * "kind/..." values are left to the caller. */
 void sandbox_test_forbidden(const char *env, const char *kind);
 
 #endif

@@ -476,16 +476,13 @@ struct ctl_opts {
 	int nblk_args;
 };
 
-static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
+static pid_t spawn_blk(const struct ctl_opts *o, int *ctl_out)
 {
-	int ctl[2], vu[2], store;
-	struct blkctl_attach a = { 0 };
-	uint8_t key[64] = { 0 };
-	char err[256], fdarg[16];
+	int ctl[2];
+	char fdarg[16];
 	pid_t pid;
-	int rc;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vu))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl))
 		die("socketpair");
 	pid = fork();
 	if (pid == 0) {
@@ -501,7 +498,21 @@ static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
 		_exit(127);
 	}
 	close(ctl[1]);
-	snprintf(a.id, sizeof(a.id), "vol-ctl");
+	*ctl_out = ctl[0];
+	return pid;
+}
+
+/* ATTACH volume `id` over ctl. Returns our end of its vhost-user socket, or
+ * a negative errno with ward-blk's reason in err. */
+static int ctl_attach(int ctl, const struct ctl_opts *o, const char *id, char *err, size_t errlen)
+{
+	struct blkctl_attach a = { 0 };
+	uint8_t key[64] = { 0 };
+	int vu[2], store, rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vu))
+		die("socketpair");
+	snprintf(a.id, sizeof(a.id), "%s", id);
 	a.size = o->size;
 	a.num_queues = 1;
 	if (o->readonly)
@@ -515,7 +526,7 @@ static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
 	} else {
 		a.flags |= BLKCTL_F_NO_ENCRYPTION;
 	}
-	store = blkctl_open_store(o->backing, &a, err, sizeof(err));
+	store = blkctl_open_store(o->backing, &a, err, errlen);
 	if (store >= 0 && o->wrong_mode) {
 		/* A controller bug: a read-write fd for a read-only volume. */
 		close(store);
@@ -525,19 +536,41 @@ static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
 		fprintf(stderr, "vu_driver: %s\n", err);
 		exit(1);
 	}
-	rc = blkctl_attach(ctl[0], &a, key, vu[1], store, NULL, NULL, err, sizeof(err));
+	rc = blkctl_attach(ctl, &a, key, vu[1], store, NULL, NULL, err, errlen);
 	memset(key, 0, sizeof(key));
 	close(vu[1]);
 	close(store); /* ward-blk holds its own copy now */
 	if (rc) {
-		fprintf(stderr, "vu_driver: ATTACH refused: %s (%d)\n", err, rc);
+		close(vu[0]);
+		return rc;
+	}
+	return vu[0];
+}
+
+static int spawn_ctl(const struct ctl_opts *o, int *ctl_out, pid_t *pid_out)
+{
+	char err[256];
+	pid_t pid = spawn_blk(o, ctl_out);
+	int vu = ctl_attach(*ctl_out, o, "vol-ctl", err, sizeof(err));
+
+	if (vu < 0) {
+		fprintf(stderr, "vu_driver: ATTACH refused: %s (%d)\n", err, vu);
 		exit(1);
 	}
 	printf("attach: %s pid=%d\n", err, (int)pid);
 	fflush(stdout);
-	*ctl_out = ctl[0];
 	*pid_out = pid;
-	return vu[0];
+	return vu;
+}
+
+/* The frontend side of a connection: what setup() made. */
+static void teardown(struct vuf *f)
+{
+	close(f->sock);
+	close(f->kick);
+	close(f->call);
+	close(f->err);
+	munmap(f->mem, f->memsz);
 }
 
 int main(int argc, char **argv)
@@ -562,6 +595,8 @@ int main(int argc, char **argv)
 	int opt, sock = -1, rc = 0, ctl = -1;
 	pid_t child = -1;
 	struct vuf f;
+	struct { char id[BLKCTL_ID_LEN]; int vu; } extra[8];
+	int nextra = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0); /* tests watch the output live */
@@ -632,7 +667,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)f.capacity, f.blk_size, (unsigned long long)f.features);
 
 	/* Commands: write S N P | verify S N P | flush | break HOW | bench WL QD BS SECS [SPAN] |
-	 * getid | readonly-check | detach */
+	 * getid | readonly-check | detach | reattach | attach-extra ID |
+	 * expect-attach-refused ID | detach-extra ID | wait-file PATH */
 	for (int i = optind; i < argc && !rc; i++) {
 		const char *c = argv[i];
 
@@ -716,6 +752,57 @@ int main(int argc, char **argv)
 			printf("detach: %s (%d)\n", err, d);
 			fflush(stdout);
 			rc = d != 0;
+		} else if (!strcmp(c, "reattach") && ctl >= 0) {
+			/* After detach: the same volume again, on a new connection. */
+			char err[256];
+			int vu = ctl_attach(ctl, &co, "vol-ctl", err, sizeof(err));
+
+			printf("reattach: %s (%d)\n", err, vu < 0 ? vu : 0);
+			rc = vu < 0;
+			if (!rc) {
+				teardown(&f);
+				setup(&f, vu, memsz, maxbs);
+			}
+		} else if (!strcmp(c, "attach-extra") && ctl >= 0 && i + 1 < argc) {
+			/* Another volume on the same store, left without a frontend. */
+			char err[256];
+			int vu = ctl_attach(ctl, &co, argv[++i], err, sizeof(err));
+
+			printf("attach %s: %s (%d)\n", argv[i], err, vu < 0 ? vu : 0);
+			rc = vu < 0 || nextra == 8;
+			if (!rc) {
+				snprintf(extra[nextra].id, sizeof(extra[nextra].id), "%s", argv[i]);
+				extra[nextra++].vu = vu;
+			}
+		} else if (!strcmp(c, "expect-attach-refused") && ctl >= 0 && i + 1 < argc) {
+			char err[256];
+			int vu = ctl_attach(ctl, &co, argv[++i], err, sizeof(err));
+
+			printf("attach %s refused: %s (%d)\n", argv[i], vu < 0 ? err : "no", vu < 0 ? vu : 0);
+			rc = vu >= 0;
+			if (vu >= 0)
+				close(vu);
+		} else if (!strcmp(c, "detach-extra") && ctl >= 0 && i + 1 < argc) {
+			char err[256];
+			int d = blkctl_detach(ctl, argv[++i], NULL, NULL, err, sizeof(err));
+
+			printf("detach %s: %s (%d)\n", argv[i], err, d);
+			rc = d != 0;
+			for (int k = 0; k < nextra; k++)
+				if (!strcmp(extra[k].id, argv[i])) {
+					close(extra[k].vu);
+					extra[k] = extra[--nextra];
+					break;
+				}
+		} else if (!strcmp(c, "wait-file") && i + 1 < argc) {
+			/* Let the test look at ward-blk at this point. */
+			const char *path = argv[++i];
+			int n = 0;
+
+			printf("waiting for %s\n", path);
+			while (access(path, F_OK) && n++ < 600)
+				usleep(50000);
+			rc = access(path, F_OK) != 0;
 		} else if (!strcmp(c, "expect-broken-event") && ctl >= 0) {
 			/* The controller hears about a broken ring on blkctl. */
 			struct blkctl_rx rx;
@@ -738,7 +825,9 @@ int main(int argc, char **argv)
 			rc = 2;
 		}
 	}
-	close(sock);
+	close(f.sock);
+	for (int k = 0; k < nextra; k++)
+		close(extra[k].vu);
 	if (child > 0) {
 		int st;
 
