@@ -215,12 +215,19 @@ static void blk_event(void *opaque, const struct blkctl_msg *ev)
 		 ev->u.event.event, ev->u.event.msg);
 }
 
-/* Card processes get only inherited fds: the control socketpair as fd 3. */
-static int blk_spawn(struct volumes *v, struct vol_set *s, char *err, size_t errlen)
+/* Card processes get only inherited fds: the control socketpair as fd 3.
+ * ward-blk makes its io_uring rings before it locks itself down and can make
+ * none later, so it is told how many volumes it will serve: this instance's
+ * n, all attached at launch (no hot-plug), so ATTACHes never outnumber them. */
+static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err,
+		     size_t errlen)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	char *const argv[] = { "ward-blk", "--control-fd", "3", NULL };
+	char nvol[12];
+	char *const argv[] = { "ward-blk", "--control-fd", "3", "--max-volumes", nvol, NULL };
 	int sp[2], bfd = v->cfg.blk_fd, null;
+
+	snprintf(nvol, sizeof(nvol), "%u", n);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		snprintf(err, errlen, "cannot create the ward-blk control channel");
@@ -477,11 +484,17 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 		snprintf(err, errlen, "%s", v->why_off);
 		return -ENOTSUP;
 	}
+	if (n < 1 || n > VOL_MAX) {	/* vol_spec_parse allows no other n */
+		*http = 500;
+		*code = "blk_unavailable";
+		snprintf(err, errlen, "%u volumes for one instance; 1..%d allowed", n, VOL_MAX);
+		return -EINVAL;
+	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->ctl = s->pidfd = -1;
 	t0 = now_us();
-	if ((rc = blk_spawn(v, s, err, errlen))) {
+	if ((rc = blk_spawn(v, s, n, err, errlen))) {
 		*http = 500;
 		*code = "blk_unavailable";
 		free(s);
