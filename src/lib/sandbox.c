@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <linux/io_uring.h>
 #include <linux/landlock.h>
 #include <sched.h>
@@ -220,9 +221,30 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx)
 	return sandbox_allow_if(ctx, SCMP_SYS(mprotect), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 }
 
+/* glibc's allocator reaches for the host lazily, in places no allowlist
+ * should open: the first time a thread's arena shrinks it reads
+ * /proc/sys/vm/overcommit_memory (openat), and the ninth arena asks how many
+ * CPUs there are (sched_getaffinity). Both would kill a locked-down process
+ * in the middle of ordinary free() calls. Fix the answers before the filter
+ * goes on: thread heaps are never trimmed (freed memory stays in the arena
+ * for the next request; blocks over the mmap threshold still go back with
+ * munmap) and the arena count is fixed. */
+static void malloc_settle(void)
+{
+	/* mallopt makes no syscall, so a thread that already sits under an
+	 * inherited filter (a vCPU stacking its own) may call this too. */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	mallopt(M_ARENA_MAX, 8);
+}
+
 int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c)
 {
-	int rc = c->enabled ? seccomp_load(ctx) : 0;
+	int rc;
+
+	if (c->enabled)
+		malloc_settle();
+	rc = c->enabled ? seccomp_load(ctx) : 0;
 
 	seccomp_release(ctx);
 	return rc;
@@ -257,6 +279,20 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 		 * before the kernel looks at the (bad) fd. */
 		fprintf(stderr, "test hook: %s thread attempts io_uring_register()\n", kind);
 		(void)syscall(SYS_io_uring_register, -1, IORING_REGISTER_EVENTFD, NULL, 0);
+	} else if (!strcmp(call, "heap")) {
+		/* Not forbidden: ordinary malloc/free churn that makes glibc
+		 * shrink this thread's arena, which must not reach a syscall
+		 * the filter kills (see sandbox_filter_load). */
+		enum { N = 256, SZ = 64 << 10 };
+		void *blocks[N];
+
+		for (int i = 0; i < N; i++)
+			if ((blocks[i] = malloc(SZ)))
+				memset(blocks[i], 0xa5, SZ);
+		for (int i = N - 1; i >= 0; i--)
+			free(blocks[i]);
+		fprintf(stderr, "test hook: %s thread heap churn survived\n", kind);
+		return;
 	} else {
 		return; /* a hook of the process itself (ward-blk: ring-ops) */
 	}

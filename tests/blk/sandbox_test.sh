@@ -33,6 +33,25 @@ for what in main volume main/io_uring_setup volume/io_uring_setup volume/io_urin
 	[ "$rc" -eq 159 ] || fail "$kind thread, $call(): exit status $rc, want 159 (SIGSYS)"
 done
 
+# 1b. Not forbidden: malloc/free churn on 12 volume threads at once. glibc
+#     trims a thread's arena lazily (reading /proc/sys/vm/overcommit_memory)
+#     and sizes its arena count by asking for the CPU set; a locked-down
+#     ward-blk must settle both first (sandbox_filter_load), not die of
+#     SIGSYS in the middle of a free().
+args=()
+for i in $(seq 12); do
+	truncate -s 16M "$T/h$i.img"
+	args+=(--volume "id=h$i,socket=$T/h$i.sock,backing=$T/h$i.img,size=16M,key-file=$T/key")
+done
+export WARD_BLK_TEST_FORBIDDEN=volume/heap
+start_blk "$T/heap.log" "${args[@]}"
+unset WARD_BLK_TEST_FORBIDDEN
+for _ in $(seq 100); do [ "$(grep -c 'heap churn survived' "$T/heap.log")" = 12 ] && break; sleep 0.05; done
+unset WARD_BLK_TEST_FORBIDDEN
+[ "$(grep -c 'heap churn survived' "$T/heap.log")" = 12 ] || fail "not every volume thread survived its heap churn"
+kill -0 "$BLK_PID" || fail "ward-blk died after heap churn (SIGSYS from the allocator?)"
+"$DRIVER" --socket "$T/h12.sock" write 0 4 2 verify 0 4 2 >/dev/null || fail "I/O after heap churn"
+
 # 2. Unsealed guest memory is refused; the process keeps serving.
 start_blk "$T/blk.log" --socket "$T/s" --backing "$T/c.img" --size 16M --key-file "$T/key"
 wait_sock "$T/s"
