@@ -241,7 +241,7 @@ int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_b
 		return -ENOMEM;
 	s->cfg = *cfg;
 	if (!s->cfg.max_instances)
-		s->cfg.max_instances = 64;
+		s->cfg.max_instances = INST_MAX;
 	s->base = base;
 	s->cb = cb;
 	s->opaque = opaque;

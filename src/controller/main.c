@@ -403,7 +403,9 @@ int main(int argc, char **argv)
 	vcfg = (struct vol_cfg){ .state_dir = o.state_dir, .tpm = tpm, .dev = c.dev,
 				 .blk_fd = c.fw.img.blk_fd, .kms_url = o.kms_url,
 				 .kms_ca = o.kms_ca, .kms_cert = o.kms_cert, .kms_key = o.kms_key,
-				 .host_id = o.host_id, .audit = vol_audit, .audit_opaque = &c };
+				 .host_id = o.host_id, .audit = vol_audit, .audit_opaque = &c,
+				 /* instances use uid_base + [0, 64), cards the next 64 */
+				 .uid_base = (uid_t)o.uid_base + INST_MAX, .max_sets = INST_MAX };
 	if (o.dev_images) {
 		snprintf(blk_path, sizeof(blk_path), "%s/src/blk/ward-blk", o.dev_images);
 		vcfg.blk_path = blk_path;

@@ -40,6 +40,7 @@
 
 struct vol_set {
 	char instance[40];
+	uid_t uid;			/* this ward-blk's own uid and gid */
 	pid_t pid;
 	int pidfd;
 	int ctl;			/* our end of the blkctl socketpair */
@@ -215,6 +216,27 @@ static void blk_event(void *opaque, const struct blkctl_msg *ev)
 		 ev->u.event.event, ev->u.event.msg);
 }
 
+/* Each ward-blk runs as a uid of its own, distinct from every ward-hv's
+ * and every other ward-blk's: a card that is taken over shares no owner
+ * (signals, /proc, memlock accounting) with another tenant's processes.
+ * Sets being attached are not in the list yet, but attaches run one at a
+ * time on the event loop, so the lowest free k is free. */
+static int pick_uid(struct volumes *v, uid_t *uid)
+{
+	struct vol_set *s;
+
+	for (unsigned k = 0; k < v->cfg.max_sets; k++) {
+		for (s = v->sets; s; s = s->next)
+			if (s->uid == v->cfg.uid_base + k)
+				break;
+		if (!s) {
+			*uid = v->cfg.uid_base + k;
+			return 0;
+		}
+	}
+	return -EBUSY;
+}
+
 /* Card processes get only inherited fds: the control socketpair as fd 3.
  * ward-blk makes its io_uring rings before it locks itself down and can make
  * none later, so it is told how many volumes it will serve: this instance's
@@ -223,11 +245,13 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 		     size_t errlen)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	char nvol[12];
-	char *const argv[] = { "ward-blk", "--control-fd", "3", "--max-volumes", nvol, NULL };
+	char nvol[12], uid[16];
+	char *const argv[] = { "ward-blk", "--control-fd", "3", "--max-volumes", nvol,
+			       "--uid", uid, "--gid", uid, NULL };
 	int sp[2], bfd = v->cfg.blk_fd, null;
 
 	snprintf(nvol, sizeof(nvol), "%u", n);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)s->uid);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		snprintf(err, errlen, "cannot create the ward-blk control channel");
@@ -493,6 +517,14 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->ctl = s->pidfd = -1;
+	if (pick_uid(v, &s->uid)) {
+		*http = 409;
+		*code = "host_full";
+		snprintf(err, errlen, "every storage card uid is in use (%u instances with volumes)",
+			 v->cfg.max_sets);
+		free(s);
+		return -EBUSY;
+	}
 	t0 = now_us();
 	if ((rc = blk_spawn(v, s, n, err, errlen))) {
 		*http = 500;

@@ -50,6 +50,8 @@ struct vol_cfg {
 	const char *blk_path;		/* development: ward-blk from a build dir */
 	const char *kms_url, *kms_ca, *kms_cert, *kms_key;	/* NULL url: no volumes */
 	const char *host_id;		/* this host's name at KMS (Recipient.HostId) */
+	uid_t uid_base;			/* ward-blk k runs as uid/gid uid_base + k, */
+	unsigned max_sets;		/* k < max_sets, one per instance with volumes */
 	vol_audit_fn audit;
 	void *audit_opaque;
 };

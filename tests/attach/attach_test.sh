@@ -79,6 +79,22 @@ EOF
 	check "while attached the key schedule is in ward-blk (scan works)" \
 		/usr/bin/python3 "$SRC/tests/blk/memscan.py" "$BPID" "$W/key.bin" present
 	rm -f "$W/key.bin"
+	# The card is a tenant of its own: its uid is neither nobody, nor its
+	# VM's, and the operator's uid can neither read nor trace it.
+	HPID=$(json_get '["pid"]' <"$W/attach2.out")
+	buid=$(awk '/^Uid:/ {print $2}' "/proc/$BPID/status")
+	huid=$(awk '/^Uid:/ {print $2}' "/proc/$HPID/status")
+	check "ward-blk runs as its own uid ($buid), not 65534 and not its VM's ($huid)" \
+		bash -c "[ '$buid' != 65534 ] && [ '$buid' != '$huid' ] && [ '$buid' != 0 ] && grep -qE '^Uid:\s+$buid\s+$buid\s+$buid\s+$buid' /proc/$BPID/status"
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		as_op() { setpriv --reuid 5000 --regid 5000 --clear-groups "$@"; }
+		for f in mem environ; do
+			check "the operator uid cannot read ward-blk's /proc/PID/$f" \
+				bash -c "! setpriv --reuid 5000 --regid 5000 --clear-groups cat /proc/$BPID/$f >/dev/null 2>&1"
+		done
+		check "the operator uid can neither ptrace-attach nor process_vm_readv ward-blk" \
+			as_op /usr/bin/python3 - "$BPID" <"$SRC/tests/security/peek.py"
+	fi
 	req cp POST "/v1/instances/$ID2/volumes" '{"volume_id":"vol-1","size_bytes":16777216}'
 	check "hot-plug on a running instance: 409 with the reason" \
 		bash -c "[ $STATUS = 409 ] && grep -q 'hot-plug is not supported' '$W/body'"
