@@ -88,6 +88,7 @@ struct blkdev {
 	unsigned int inflight_total;
 	unsigned int notify;     /* bitmap of queues with unsignalled pushes */
 	bool broken_reported;
+	bool frontend_gone;      /* fd mode: disconnected, key destroyed */
 	bool nowait_ok;          /* the store accepts RWF_NOWAIT */
 	struct req *free;
 	pthread_t thr;
@@ -771,6 +772,22 @@ static void disconnect(struct blkdev *d)
 	log_info("frontend disconnected", "volume=%s", d->id);
 }
 
+/* Only the device thread uses the key schedule, so it may drop it. */
+static void forget_key(struct blkdev *d)
+{
+	if (d->xts) {
+		xts_destroy(d->xts);
+		d->xts = NULL;
+		log_info("key destroyed: the frontend is gone", "volume=%s", d->id);
+	}
+	__atomic_store_n(&d->frontend_gone, true, __ATOMIC_RELEASE);
+}
+
+bool blkdev_frontend_gone(const struct blkdev *d)
+{
+	return __atomic_load_n(&d->frontend_gone, __ATOMIC_ACQUIRE);
+}
+
 static void *dev_thread(void *arg)
 {
 	struct blkdev *d = arg;
@@ -833,9 +850,18 @@ static void *dev_thread(void *arg)
 				rc = vu_dev_dispatch(&d->vu);
 				if (rc <= 0) {
 					disconnect(d);
-					report(d, BLKCTL_EV_DISCONNECTED, "frontend closed the vhost-user socket");
-					if (d->listen_fd < 0)
-						d->listen_fd = -2; /* fd mode: nothing more to serve */
+					if (d->listen_fd < 0) {
+						/* fd mode: the VM is gone and cannot
+						 * come back on this socket, so its key
+						 * goes now, controller or not. */
+						d->listen_fd = -2;
+						forget_key(d);
+						report(d, BLKCTL_EV_DISCONNECTED, "frontend closed the "
+						       "vhost-user socket; key destroyed");
+					} else {
+						report(d, BLKCTL_EV_DISCONNECTED,
+						       "frontend closed the vhost-user socket");
+					}
 				}
 			}
 		}

@@ -51,4 +51,8 @@ void blkdev_destroy(struct blkdev *d);
 
 const char *blkdev_id(const struct blkdev *d);
 
+/* fd mode: the frontend closed its socket, so the VM is gone and the key
+ * schedule has already been destroyed; only DETACH is left to do. */
+bool blkdev_frontend_gone(const struct blkdev *d);
+
 #endif

@@ -47,7 +47,7 @@ static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ward-blk --control-fd N [--max-volumes N] [SANDBOX]\n"
+"usage: ward-blk --control-fd N [--keep-fd N] [--max-volumes N] [SANDBOX]\n"
 "       ward-blk --volume SPEC [--volume SPEC ...]\n"
 "       ward-blk --socket PATH --backing STORE --size BYTES\n"
 "                (--key-file F | --no-encryption) [--readonly] [--queues N] [--id NAME] [--create]\n"
@@ -58,6 +58,9 @@ static void usage(FILE *f)
 "key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n"
 "--max-volumes: volumes attached at once (1..%d, default %d; standalone: the --volume\n"
 "      count); one io_uring each, all made before the sandbox closes\n"
+"--keep-fd: the controller's end of the control channel, held and never used, so the\n"
+"      channel outlives a controller restart (the next one takes it with pidfd_getfd);\n"
+"      the volumes then stop with SIGTERM, or each when its frontend goes\n"
 "SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n",
 		MAX_VOLUMES, DEFAULT_MAX_VOLUMES);
 }
@@ -404,6 +407,19 @@ fail:
 	ctl_reply(m->seq, rc, err);
 }
 
+/* Re-adoption: a restarted controller asks what it left attached. */
+static void do_query(struct blkctl_msg *m)
+{
+	struct vol *v = find_vol(m->u.detach.id);
+
+	if (!v)
+		ctl_reply(m->seq, -ENOENT, "not attached");
+	else if (blkdev_frontend_gone(v->dev))
+		ctl_reply(m->seq, -ENOLINK, "attached; the frontend is gone and the key destroyed");
+	else
+		ctl_reply(m->seq, 0, "attached and served");
+}
+
 static void do_detach(struct blkctl_msg *m)
 {
 	struct vol *v = find_vol(m->u.detach.id);
@@ -440,8 +456,10 @@ static int ctl_step(struct blkctl_rx *rx)
 		do_attach(&m);
 	} else if (m.type == BLKCTL_DETACH) {
 		do_detach(&m);
+	} else if (m.type == BLKCTL_QUERY) {
+		do_query(&m);
 	} else {
-		ctl_reply(m.seq, -EOPNOTSUPP, "ward-blk accepts ATTACH and DETACH only");
+		ctl_reply(m.seq, -EOPNOTSUPP, "ward-blk accepts ATTACH, DETACH and QUERY only");
 	}
 	blkctl_rx_clear(rx); /* wipes the key bytes of an ATTACH */
 	return 1;
@@ -463,10 +481,10 @@ static int warm_crypto(void)
 }
 
 /* Inherited fds we were not told about are a way out of the sandbox. */
-static void close_stray_fds(int keep)
+static void close_stray_fds(int keep, int keep2)
 {
 	for (int fd = 3; fd < 4096; fd++)
-		if (fd != keep)
+		if (fd != keep && fd != keep2)
 			close(fd);
 }
 
@@ -522,7 +540,7 @@ static int serve_step(int sfd, struct blkctl_rx *rx)
 
 int main(int argc, char **argv)
 {
-	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_MAX_VOLUMES };
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_MAX_VOLUMES, O_KEEP_FD };
 	static const struct option opts[] = {
 		{ "control-fd", required_argument, NULL, 'c' },
 		{ "volume", required_argument, NULL, 'v' },
@@ -539,13 +557,14 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, O_GID },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "max-volumes", required_argument, NULL, O_MAX_VOLUMES },
+		{ "keep-fd", required_argument, NULL, O_KEEP_FD },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
 	struct vspec specs[MAX_VOLUMES], one = { 0 };
 	struct blkctl_rx rx = { 0 };
-	int nspecs = 0, opt, sfd, rc = 0, max_volumes = 0;
+	int nspecs = 0, opt, sfd, rc = 0, max_volumes = 0, keep_fd = -1;
 	bool single = false;
 	char err[256];
 	unsigned int id;
@@ -556,6 +575,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': ctl_fd = atoi(optarg); break;
+		case O_KEEP_FD: keep_fd = atoi(optarg); break;
 		case 'v':
 			if (nspecs == MAX_VOLUMES || parse_vspec(optarg, &specs[nspecs++])) {
 				usage(stderr);
@@ -597,7 +617,8 @@ int main(int argc, char **argv)
 	}
 	if (single && nspecs < MAX_VOLUMES)
 		specs[nspecs++] = one;
-	if ((ctl_fd < 0) == (nspecs == 0)) {
+	if ((ctl_fd < 0) == (nspecs == 0) || (keep_fd >= 0 && (ctl_fd < 0 || keep_fd <= 2 ||
+								keep_fd == ctl_fd))) {
 		usage(stderr);
 		return 2;
 	}
@@ -616,7 +637,7 @@ int main(int argc, char **argv)
 		max_volumes = nspecs;
 	else if (!max_volumes)
 		max_volumes = DEFAULT_MAX_VOLUMES;
-	close_stray_fds(ctl_fd);
+	close_stray_fds(ctl_fd, keep_fd);
 
 	/* Keys will live in this process: no core dumps, no ptrace. */
 	if (secmem_process_harden())
@@ -637,6 +658,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
+		if (keep_fd >= 0 && (getsockopt(keep_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+				     type != SOCK_SEQPACKET)) {
+			fprintf(stderr, "ward-blk: --keep-fd %d must be a SOCK_SEQPACKET socket\n", keep_fd);
+			return 2;
+		}
 		if (blkctl_rx_init(&rx)) {
 			fprintf(stderr, "ward-blk: cannot allocate the control receive buffer in secure memory\n");
 			return 1;

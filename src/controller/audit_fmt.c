@@ -15,7 +15,7 @@
 #include "controller/audit_fmt.h"
 
 static const char *const record_types[] = {
-	"api", "instance", "boot", "update", "controller", "volume",
+	"api", "instance", "boot", "update", "controller", "volume", "card",
 };
 
 int audit_record_parse(const char *line, size_t len, struct audit_record *rec,

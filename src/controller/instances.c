@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "controller/instances.h"
+#include "controller/statefile.h"
 #include "hugepool.h"
 #include "log.h"
 
@@ -50,7 +51,7 @@ static int pidfd_signal(int pidfd, int sig)
 
 /* Field 22 (starttime) and field 3 (state) of /proc/PID/stat. The comm
  * field may contain spaces and parentheses: parse after the last ')'. */
-static int proc_stat(pid_t pid, uint64_t *start, char *state)
+int inst_proc_stat(pid_t pid, uint64_t *start, char *state)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long st;
@@ -115,9 +116,8 @@ static void release_cores(struct instances *s, struct instance *in)
 
 static int save(struct instances *s, const struct instance *in)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], *txt;
 	json_t *o;
-	int fd, rc = 0;
+	int rc;
 
 	/* The mode and CPUs are recorded so a restarted controller takes a
 	 * running fixed instance's cores again (load_one). */
@@ -128,25 +128,10 @@ static int save(struct instances *s, const struct instance *in)
 		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
 		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in),
 		      "hugepages", in->hugepages);
-	txt = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	rc = o ? statefile_write_json(s->dir, in->id, o) : -ENOMEM;
 	json_decref(o);
-	if (!txt)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s.json", s->dir, in->id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", s->dir, in->id);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-	} else {
-		if (write(fd, txt, strlen(txt)) != (ssize_t)strlen(txt) || fsync(fd))
-			rc = -EIO;
-		close(fd);
-		if (!rc && rename(tmp, path))
-			rc = -errno;
-	}
 	if (rc)
 		log_error("cannot record instance state", "id=%s errno=%d", in->id, -rc);
-	free(txt);
 	return rc;
 }
 
@@ -306,7 +291,7 @@ static int load_one(struct instances *s, const char *name)
 	/* pidfd first, then the start time: if it matches, the pidfd is this
 	 * very process and not a later one that reused the pid. */
 	in->pidfd = pidfd_open_(in->pid);
-	if (in->pidfd >= 0 && !proc_stat(in->pid, &now_start, &st) && now_start == in->start_time &&
+	if (in->pidfd >= 0 && !inst_proc_stat(in->pid, &now_start, &st) && now_start == in->start_time &&
 	    st != 'Z' && st != 'X') {
 		char cerr[128];
 
@@ -568,7 +553,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 {
 	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
 	char cpulist[INST_MAX_VCPUS * 6];
-	char *argv[18 + 2 * VOL_MAX];
+	char *argv[20 + 2 * VOL_MAX];
 	cpu_set_t cpuset;
 	unsigned i, na = 0;
 	struct instance *in;
@@ -642,6 +627,10 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		argv[na++] = "--hugepages";
 		argv[na++] = in->hugepages;
 	}
+	if (req->cmdline[0]) {
+		argv[na++] = "--cmdline";
+		argv[na++] = (char *)req->cmdline;
+	}
 	if (in->ncpus) {
 		argv[na++] = "--cpus";
 		argv[na++] = cpulist;
@@ -680,7 +669,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	close(go[0]);
 	in->pid = pid;
 	in->pidfd = pidfd_open_(pid);
-	if (in->pidfd < 0 || proc_stat(pid, &in->start_time, &st)) {
+	if (in->pidfd < 0 || inst_proc_stat(pid, &in->start_time, &st)) {
 		rc = -EIO;
 		snprintf(err, errlen, "cannot watch ward-hv (pid %d)", (int)pid);
 		close(go[1]);

@@ -84,6 +84,9 @@ struct instance *inst_find(struct instances *s, const char *id);
 struct instance *inst_list(struct instances *s);
 unsigned inst_running(struct instances *s);
 const char *inst_state_name(enum inst_state st);
+/* Start time (field 22 of /proc/PID/stat) and state letter of a process:
+ * with a pidfd opened first, equal start times mean the same process. */
+int inst_proc_stat(pid_t pid, uint64_t *start, char *state);
 const char *inst_cpu_mode(const struct instance *in);	/* "fixed" | "burstable" */
 json_t *inst_cpus_json(const struct instance *in);	/* [host CPU of vCPU 0, ...] */
 

@@ -240,6 +240,14 @@ static int cpu_setup(struct ctl *c, const struct opts *o, bool explicit)
 	return 0;
 }
 
+static bool instance_running(void *opaque, const char *id)
+{
+	struct ctl *c = opaque;
+	struct instance *in = inst_find(c->inst, id);
+
+	return in && in->state == INST_RUNNING;
+}
+
 static void on_instance(void *opaque, const struct instance *in, const char *event)
 {
 	struct ctl *c = opaque;
@@ -418,6 +426,12 @@ int main(int argc, char **argv)
 	n = inst_adopt(c.inst);
 	if (n > 0)
 		log_info("instance records loaded", "count=%d running=%u", n, inst_running(c.inst));
+	/* Then the cards of those instances, with their volumes still in use. */
+	n = vol_adopt(c.vols, instance_running, &c);
+	if (n < 0)
+		log_error("cannot read the card records", "errno=%d", -n);
+	else if (n > 0)
+		log_info("card records handled", "count=%d", n);
 
 	/* 4. The API. */
 	acfg = (struct api_cfg){ .listen = o.listen, .cert = o.cert, .key = o.key,

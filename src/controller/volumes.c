@@ -3,6 +3,7 @@
  * blkctl ATTACH into the instance's ward-blk. The 64-byte volume key exists
  * in this process only in one secmem page, from the HPKE open to the end of
  * the ATTACH send, and is never logged, audited or put in an error. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -23,7 +24,9 @@
 #include <openssl/x509.h>
 
 #include "blkctl.h"
+#include "controller/instances.h"
 #include "controller/kmsclient.h"
+#include "controller/statefile.h"
 #include "controller/volumes.h"
 #include "hpke.h"
 #include "log.h"
@@ -36,11 +39,15 @@
 #define DEVKEY_PUB "keys/dev-host.pub"		/* 65-byte point */
 #define DEVKEY_PEM "keys/dev-host.pub.pem"
 #define BLK_STOP_MS 3000
+#define BLK_REPLY_S 10
+#define CARD_FD 4		/* ward-blk's copy of our end (--keep-fd) */
 #define KEY_PAGE 4096
 
 struct vol_set {
 	char instance[40];
 	uid_t uid;			/* this ward-blk's own uid and gid */
+	uint64_t start_time;		/* /proc/PID/stat field 22, for re-adoption */
+	bool child;			/* ours to waitpid (not re-adopted) */
 	pid_t pid;
 	int pidfd;
 	int ctl;			/* our end of the blkctl socketpair */
@@ -237,6 +244,16 @@ static int pick_uid(struct volumes *v, uid_t *uid)
 	return -EBUSY;
 }
 
+/* A ward-blk that stops answering must not hang the controller's event
+ * loop: every wait for a reply gives up after BLK_REPLY_S. */
+static void ctl_timeout(int fd)
+{
+	struct timeval tv = { .tv_sec = BLK_REPLY_S };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		log_warn("cannot bound waits on the ward-blk channel", "errno=%d", errno);
+}
+
 /* Card processes get only inherited fds: the control socketpair as fd 3.
  * ward-blk makes its io_uring rings before it locks itself down and can make
  * none later, so it is told how many volumes it will serve: this instance's
@@ -246,9 +263,10 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char nvol[12], uid[16];
-	char *const argv[] = { "ward-blk", "--control-fd", "3", "--max-volumes", nvol,
-			       "--uid", uid, "--gid", uid, NULL };
-	int sp[2], bfd = v->cfg.blk_fd, null;
+	char *const argv[] = { "ward-blk", "--control-fd", "3", "--keep-fd", "4", "--max-volumes",
+			       nvol, "--uid", uid, "--gid", uid, NULL };
+	int sp[2], bfd = v->cfg.blk_fd, null, a, b;
+	char st;
 
 	snprintf(nvol, sizeof(nvol), "%u", n);
 	snprintf(uid, sizeof(uid), "%u", (unsigned)s->uid);
@@ -265,11 +283,16 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 		return -EAGAIN;
 	}
 	if (s->pid == 0) {
+		/* fd 3: ward-blk's end; fd 4: a copy of ours, which ward-blk
+		 * holds so the channel outlives this process (vol_adopt). */
 		setsid();
 		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (bfd >= 0 && bfd <= 3 && (bfd = fcntl(bfd, F_DUPFD_CLOEXEC, 4)) < 0)
+		a = fcntl(sp[0], F_DUPFD_CLOEXEC, 10);
+		b = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
+		if (bfd >= 0 && bfd <= 4 && (bfd = fcntl(bfd, F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(sp[1], 3) < 0)
+		if (null < 0 || a < 0 || b < 0 || dup2(null, 0) < 0 || dup2(b, 3) < 0 ||
+		    dup2(a, 4) < 0)
 			_exit(127);
 		if (bfd >= 0)
 			fexecve(bfd, argv, envp);
@@ -279,25 +302,37 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 	}
 	close(sp[1]);
 	s->ctl = sp[0];
+	s->child = true;
 	s->pidfd = pidfd_open_(s->pid);
+	if (inst_proc_stat(s->pid, &s->start_time, &st))
+		s->start_time = 0;	/* never adoptable: the check below fails */
+	ctl_timeout(s->ctl);
 	return 0;
 }
 
+/* SIGTERM: ward-blk detaches (wipes) whatever is still attached and
+ * exits. It holds a copy of our end of the channel, so closing ours is
+ * no longer a stop signal. */
 static void blk_stop(struct vol_set *s)
 {
 	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
 
 	if (s->ctl >= 0)
-		close(s->ctl);	/* ward-blk detaches (wipes) everything and exits */
+		close(s->ctl);
 	s->ctl = -1;
 	if (s->pid <= 0)
 		return;
+	if (s->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
 	if (s->pidfd < 0 || poll(&p, 1, BLK_STOP_MS) != 1) {
-		log_warn("ward-blk did not exit after its channel closed, killing it", "pid=%d",
-			 (int)s->pid);
-		kill(s->pid, SIGKILL);
+		log_warn("ward-blk did not exit on SIGTERM, killing it", "pid=%d", (int)s->pid);
+		if (s->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		else if (s->child)
+			kill(s->pid, SIGKILL);
 	}
-	waitpid(s->pid, NULL, 0);
+	if (s->child)
+		waitpid(s->pid, NULL, 0);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	s->pidfd = -1;
@@ -486,9 +521,15 @@ refused:
 	return rc;
 }
 
-static void set_free(struct vol_set *s)
+static void set_free(struct volumes *v, struct vol_set *s)
 {
+	char path[PATH_MAX];
+
 	blk_stop(s);
+	if (s->instance[0]) {
+		snprintf(path, sizeof(path), "%s/cards/%s.json", v->cfg.state_dir, s->instance);
+		unlink(path);
+	}
 	free(s);
 }
 
@@ -566,6 +607,19 @@ static int detach_in(struct vol_set *s, unsigned i, char *err, size_t errlen)
 	return 0;
 }
 
+/* A card's fate across a controller restart: adopted, released, lost. */
+static void audit_card(struct volumes *v, struct vol_set *s, const char *event,
+		       const char *reason)
+{
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I}", "type", "card", "event", event,
+				"instance", s->instance, "pid", (json_int_t)s->pid);
+
+	if (rec && reason)
+		json_object_set_new(rec, "reason", json_string(reason));
+	if (rec)
+		v->cfg.audit(v->cfg.audit_opaque, rec);
+}
+
 static void audit_detach(struct volumes *v, struct vol_set *s, unsigned i, const char *why,
 			 int rc, const char *err)
 {
@@ -599,7 +653,7 @@ static void release(struct volumes *v, struct vol_set *s, const char *why)
 				 s->ids[i], s->instance);
 		audit_detach(v, s, i, why, rc, err);
 	}
-	set_free(s);
+	set_free(v, s);
 }
 
 void vol_abort(struct volumes *v, struct vol_set *s, const char *why)
@@ -608,11 +662,35 @@ void vol_abort(struct volumes *v, struct vol_set *s, const char *why)
 		release(v, s, why);
 }
 
+/* STATE_DIR/cards/INSTANCE.json: what a restarted controller needs to
+ * find this ward-blk again and check it is the same process (vol_adopt).
+ * No key material: the card holds the only copy. */
+static void save_set(struct volumes *v, struct vol_set *s)
+{
+	char dir[PATH_MAX];
+	json_t *o, *ids = json_array();
+	int rc;
+
+	for (unsigned i = 0; ids && i < s->n; i++)
+		if (s->attached[i])
+			json_array_append_new(ids, json_string(s->ids[i]));
+	o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "instance", s->instance, "pid",
+		      (json_int_t)s->pid, "start_time", (json_int_t)s->start_time, "uid",
+		      (json_int_t)s->uid, "volumes", ids);
+	snprintf(dir, sizeof(dir), "%s/cards", v->cfg.state_dir);
+	rc = o ? statefile_write_json(dir, s->instance, o) : -ENOMEM;
+	json_decref(o);
+	if (rc)
+		log_error("cannot record the card; a controller restart would lose it",
+			  "instance=%s errno=%d", s->instance, -rc);
+}
+
 void vol_bind(struct volumes *v, struct vol_set *s, const char *instance_id)
 {
 	snprintf(s->instance, sizeof(s->instance), "%s", instance_id);
 	s->next = v->sets;
 	v->sets = s;
+	save_set(v, s);
 	for (unsigned i = 0; i < s->n; i++) {
 		json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "type", "volume", "event",
 					"attached", "volume", s->ids[i], "instance", instance_id);
@@ -657,7 +735,9 @@ int vol_detach(struct volumes *v, const char *instance_id, const char *volume_id
 		left += s->attached[i];
 	if (!left) {
 		*pp = s->next;
-		set_free(s);
+		set_free(v, s);
+	} else {
+		save_set(v, s);
 	}
 	return 0;
 none:
@@ -687,17 +767,127 @@ json_t *vol_list(struct volumes *v, const char *instance_id)
 	return a;
 }
 
+/* One STATE_DIR/cards record: the same ward-blk still running (pid and
+ * start time), its channel taken back from it, what it still serves. */
+static int adopt_one(struct volumes *v, const char *dir, const char *name,
+		     bool (*running)(void *, const char *), void *opaque)
+{
+	char path[PATH_MAX], err[256], st = 0;
+	const char *inst;
+	json_int_t pid = 0, start = 0, uid = 0;
+	json_t *o, *ids = NULL;
+	struct vol_set *s;
+	uint64_t now;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	o = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	if (!o || json_unpack(o, "{s:s, s:I, s:I, s:I, s:o}", "instance", &inst, "pid", &pid,
+			      "start_time", &start, "uid", &uid, "volumes", &ids) ||
+	    !json_is_array(ids) || json_array_size(ids) > VOL_MAX || pid <= 0 ||
+	    strlen(inst) >= sizeof(s->instance) || !(s = calloc(1, sizeof(*s)))) {
+		log_error("ignoring unreadable card record", "file=%s", name);
+		json_decref(o);
+		unlink(path);
+		return -EINVAL;
+	}
+	snprintf(s->instance, sizeof(s->instance), "%s", inst);
+	s->pid = (pid_t)pid;
+	s->start_time = (uint64_t)start;
+	s->uid = (uid_t)uid;
+	s->ctl = -1;
+	for (size_t i = 0; i < json_array_size(ids); i++) {
+		const char *id = json_string_value(json_array_get(ids, i));
+
+		if (id && strlen(id) <= VOL_ID_MAX)
+			snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
+	}
+	json_decref(o);
+	/* pidfd first, then the start time: a recycled pid cannot pass. */
+	s->pidfd = pidfd_open_(s->pid);
+	if (s->pidfd < 0 || inst_proc_stat(s->pid, &now, &st) || now != s->start_time ||
+	    st == 'Z') {
+		log_warn("card is gone", "instance=%s pid=%d", s->instance, (int)s->pid);
+		audit_card(v, s, "lost", "not running after the controller restart");
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		s->pidfd = -1;
+		s->pid = 0;
+		set_free(v, s);
+		return -ESRCH;
+	}
+	s->ctl = (int)syscall(SYS_pidfd_getfd, s->pidfd, CARD_FD, 0);
+	if (s->ctl < 0) {
+		/* No channel, no DETACH: SIGTERM still wipes every key. */
+		log_error("cannot take the card's channel back; stopping it", "instance=%s errno=%d",
+			  s->instance, errno);
+		audit_card(v, s, "released", "its control channel could not be taken back");
+		set_free(v, s);
+		return -EIO;
+	}
+	ctl_timeout(s->ctl);
+	blkctl_resync(s->ctl);
+	for (unsigned i = 0; i < s->n; i++) {
+		rc = blkctl_query(s->ctl, s->ids[i], blk_event, v, err, sizeof(err));
+		s->attached[i] = rc == 0 || rc == -ENOLINK;
+		if (rc && rc != -ENOLINK)
+			log_warn("card no longer has a recorded volume", "instance=%s volume=%s "
+				 "reason=\"%s\"", s->instance, s->ids[i], err);
+	}
+	if (!running(opaque, s->instance)) {
+		audit_card(v, s, "released", "its instance ended while the controller was down");
+		release(v, s, "instance ended while the controller was down");
+		return 0;
+	}
+	s->next = v->sets;
+	v->sets = s;
+	save_set(v, s);
+	audit_card(v, s, "adopted", NULL);
+	log_info("card re-adopted", "instance=%s pid=%d volumes=%u", s->instance, (int)s->pid,
+		 s->n);
+	return 0;
+}
+
+int vol_adopt(struct volumes *v, bool (*running)(void *, const char *), void *opaque)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/cards", v->cfg.state_dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (!(d = opendir(dir)))
+		return -errno;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json"))
+			continue;
+		n += adopt_one(v, dir, e->d_name, running, opaque) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
 void vol_destroy(struct volumes *v)
 {
 	struct vol_set *s;
 
 	if (!v)
 		return;
-	/* The controller stops; VMs keep running but their keys must not
-	 * outlive the process that could detach them (docs/attach.md). */
+	/* The controller stops; VMs keep running and so do their cards, with
+	 * their keys: the next controller takes them back (vol_adopt). A card
+	 * wipes a volume's key itself when its VM goes. */
 	while ((s = v->sets)) {
 		v->sets = s->next;
-		release(v, s, "controller stopping");
+		if (s->ctl >= 0)
+			close(s->ctl);
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		free(s);
 	}
 	kmsc_free(v->kms);
 	free(v->hostkey);

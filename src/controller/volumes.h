@@ -59,7 +59,16 @@ struct vol_cfg {
 /* Loads (dev: creates on first start) the host key. Without kms_url the
  * module still answers, refusing every volume with the reason. */
 int vol_init(struct volumes **out, const struct vol_cfg *cfg, char *err, size_t errlen);
-void vol_destroy(struct volumes *v);	/* detaches and stops every ward-blk */
+/* Leaves every ward-blk running with its volumes: they belong to running
+ * VMs, and the next controller takes them back with vol_adopt. */
+void vol_destroy(struct volumes *v);
+
+/* After instances are re-adopted: take back each ward-blk recorded in
+ * STATE_DIR/cards (same pid and start time; its channel copied out of it
+ * with pidfd_getfd; QUERY per volume). A card whose instance is not
+ * running(opaque, id) any more is released (DETACH, SIGTERM). Returns how
+ * many were taken back or released, or negative errno. */
+int vol_adopt(struct volumes *v, bool (*running)(void *, const char *), void *opaque);
 
 /* Steps 3-4 for each spec, then ATTACH: starts one ward-blk for the
  * instance-to-be. hv_fds[i] gets ward-hv's end of volume i's vhost-user

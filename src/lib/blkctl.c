@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -207,9 +208,11 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 		}
 		return rc;
 	case BLKCTL_DETACH:
+	case BLKCTL_QUERY:
 		if (len != DETACH_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.detach.id) ||
 		    !blkctl_valid_id(msg->u.detach.id))
-			return errmsg(err, errlen, -EPROTO, "DETACH: bad length %zu or volume id", len);
+			return errmsg(err, errlen, -EPROTO, "%s: bad length %zu or volume id",
+				      msg->type == BLKCTL_DETACH ? "DETACH" : "QUERY", len);
 		return 0;
 	case BLKCTL_REPLY:
 		if (len != REPLY_LEN || get_str(p + 4, BLKCTL_MSG_LEN, msg->u.reply.msg))
@@ -481,8 +484,9 @@ int blkctl_open_store(const char *spec, struct blkctl_attach *a, char *err, size
 	return fd;
 }
 
-int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
-		  char *err, size_t errlen)
+/* DETACH and QUERY: a volume id and nothing else. */
+static int id_request(int sock, uint16_t type, const char *id, blkctl_event_fn on_event,
+		      void *opaque, char *err, size_t errlen)
 {
 	uint8_t p[DETACH_LEN];
 	uint32_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
@@ -493,10 +497,56 @@ int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaq
 		return -EINVAL;
 	}
 	put_str(p, BLKCTL_ID_LEN, id);
-	rc = send_pkt(sock, BLKCTL_DETACH, seq, p, sizeof(p), NULL, 0);
+	rc = send_pkt(sock, type, seq, p, sizeof(p), NULL, 0);
 	if (rc) {
-		snprintf(err, errlen, "cannot send DETACH to ward-blk");
+		snprintf(err, errlen, "cannot send %s to ward-blk",
+			 type == BLKCTL_DETACH ? "DETACH" : "QUERY");
 		return rc;
 	}
 	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+}
+
+int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		  char *err, size_t errlen)
+{
+	return id_request(sock, BLKCTL_DETACH, id, on_event, opaque, err, errlen);
+}
+
+int blkctl_query(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		 char *err, size_t errlen)
+{
+	return id_request(sock, BLKCTL_QUERY, id, on_event, opaque, err, errlen);
+}
+
+void blkctl_resync(int sock)
+{
+	uint8_t buf[BLKCTL_MAX_PACKET];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(8 * sizeof(int))];
+	} c;
+	uint32_t seed;
+
+	for (;;) {
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
+				     .msg_controllen = sizeof(c.b) };
+		struct cmsghdr *cm;
+
+		if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (getrandom(&seed, sizeof(seed), 0) == sizeof(seed))
+		__atomic_store_n(&next_seq, seed | 1, __ATOMIC_RELAXED);
 }

@@ -23,6 +23,7 @@
 enum blkctl_type {
 	BLKCTL_ATTACH = 1,
 	BLKCTL_DETACH = 2,
+	BLKCTL_QUERY = 3,           /* is this volume attached? (re-adoption) */
 	BLKCTL_REPLY = 0x81,
 	BLKCTL_EVENT = 0x82,
 };
@@ -63,7 +64,7 @@ struct blkctl_msg {
 	int backing_fd;             /* ATTACH: file, block device or NBD socket */
 	union {
 		struct blkctl_attach attach;
-		struct { char id[BLKCTL_ID_LEN + 1]; } detach;
+		struct { char id[BLKCTL_ID_LEN + 1]; } detach;	/* and QUERY */
 		struct { int32_t status; char msg[BLKCTL_MSG_LEN + 1]; } reply;
 		struct { char id[BLKCTL_ID_LEN + 1]; uint32_t event;
 			 char msg[BLKCTL_MSG_LEN + 1]; } event;
@@ -115,6 +116,15 @@ int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLK
 		  char *err, size_t errlen);
 int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
 		  char *err, size_t errlen);
+/* QUERY: 0 attached and served; -ENOLINK attached but its frontend is gone
+ * (key already destroyed); -ENOENT not attached. */
+int blkctl_query(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		 char *err, size_t errlen);
+/* A channel taken over from an earlier controller process: drop whatever
+ * it left unread (replies to its requests, events, their fds) and start
+ * sequence numbers at a random point, so a late reply to one of its
+ * requests cannot be taken for ours. */
+void blkctl_resync(int sock);
 
 bool blkctl_valid_id(const char *id);
 

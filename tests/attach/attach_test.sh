@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# attach_test.sh flow|refusals: issue 5's attach flow end to end — swtpm,
+# attach_test.sh flow|refusals|readopt: issue 5's attach flow end to end — swtpm,
 # SoftHSM2 + ward-kms, `ward volume` (control plane), the dev controller,
 # ward-blk and the blk-check guest — and every refusal, each ending in a
-# clear error with no VM launched and no key material anywhere.
+# clear error with no VM launched and no key material anywhere, and cards
+# that outlive a controller restart.
 . "$WARD_SOURCE_ROOT/tests/attach/lib.sh"
-CASE=${1:?flow|refusals}
+CASE=${1:?flow|refusals|readopt}
 attach_need
 attach_setup
 
@@ -109,6 +110,67 @@ EOF
 	# 5. the audit log verifies offline.
 	ward_cli cp audit fetch --out "$W/auditx" >/dev/null
 	check "ward audit verify" "$WARD" audit verify "$W/auditx" --pubkey "$S/keys/audit-sign.pub.pem"
+	;;
+readopt)
+	# A controller restart (kill -9) does not take a running VM's disk: the
+	# card keeps serving with no controller, and the next controller takes
+	# it back (pidfd_getfd of the channel copy the card holds, QUERY).
+	store=$CP/volumes/vol-1.img
+	wv alice attach vol-1 --image bench-blk --memory 64 \
+		--cmdline "mode=randwrite secs=30 qd=4" >"$W/attach.out" 2>&1
+	check "attach with a writing guest (bench-blk randwrite)" grep -q '"state": *"running"' "$W/attach.out"
+	ID=$(json_get '["id"]' <"$W/attach.out")
+	BPID=$(ward_blk_pids)
+	changes() { # the store changes within a second: the guest's writes land
+		local a b
+		a=$(md5sum <"$store"); sleep 1; b=$(md5sum <"$store")
+		[ "$a" != "$b" ]
+	}
+	check "the guest's writes reach the store" changes
+	kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
+	sleep 0.5
+	check "the card survives kill -9 of the controller" kill -0 "$BPID"
+	check "with no controller the guest's writes still land" changes
+	start_ctl_kms
+	card_audited() { # EVENT INSTANCE: a "card" record of that event
+		python3 -c 'import json,sys; sys.exit(not any(r.get("type")=="card" and r.get("event")==sys.argv[2] and r.get("instance")==sys.argv[3] for r in map(json.loads, open(sys.argv[1]))))' \
+			"$S/audit/leaves" "$1" "$2"
+	}
+	gone() { ! [ -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status"; }
+	check "the restarted controller re-adopts the card, audited" \
+		card_audited adopted "$ID"
+	req cp GET "/v1/instances/$ID"
+	check "the instance still lists its volume" grep -q '"volumes":\["vol-1"\]' "$W/body"
+	check "writes keep landing after the restart" changes
+	wv alice detach vol-1 >"$W/detach.out" 2>&1
+	check "detach through the new controller: key wiped, grant retired" \
+		grep -q '"key_wiped":true,"host_answer":200,"grant_retired":"[0-9a-f]' "$W/detach.out"
+	sleep 0.3
+	check "the card is gone after the last detach" gone "$BPID"
+	req cp DELETE "/v1/instances/$ID"
+
+	# The VM ends while no controller runs: the card destroys the key by
+	# itself, and the next controller releases the card.
+	wv alice attach vol-1 --image spin --memory 64 >"$W/attach2.out" 2>&1
+	ID2=$(json_get '["id"]' <"$W/attach2.out")
+	HPID=$(json_get '["pid"]' <"$W/attach2.out")
+	BPID=$(ward_blk_pids)
+	printf '%s' "$KEY1" | xxd -r -p >"$W/key.bin"
+	check "attached: the key schedule is in the card" \
+		/usr/bin/python3 "$SRC/tests/blk/memscan.py" "$BPID" "$W/key.bin" present
+	kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
+	kill -9 "$HPID"
+	sleep 0.5
+	check "VM gone, no controller: the card destroyed the key itself" \
+		/usr/bin/python3 "$SRC/tests/blk/memscan.py" "$BPID" "$W/key.bin" absent
+	rm -f "$W/key.bin"
+	start_ctl_kms
+	sleep 0.3
+	check "the restarted controller releases the card of the ended instance, audited" \
+		card_audited released "$ID2"
+	check "the released card has exited" gone "$BPID"
+	check "no card record is left" bash -c "[ -z \"\$(ls '$S/cards')\" ]"
+	wv alice detach vol-1 >/dev/null 2>&1
 	;;
 refusals)
 	wv alice create --size 16M --kms-key "$KID" --id vol-2 >/dev/null || fail "create vol-2"

@@ -4,6 +4,7 @@
  * ATTACHes with missing or wrong kinds of fds; blkctl_open_store opens a file
  * with exactly the volume's access mode and connects NBD sockets. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,6 +259,42 @@ static void test_attach_client(void **state)
 				       err, sizeof(err)), -EINVAL);
 }
 
+/* ward-blk's side of a QUERY, on a thread: reply -ENOLINK with its seq. */
+static void *query_responder(void *arg)
+{
+	struct blkctl_msg m;
+	char err[256];
+
+	(void)arg;
+	if (blkctl_recv(pair[1], &rx) != 1 || blkctl_parse(&rx, &m, err, sizeof(err)) ||
+	    m.type != BLKCTL_QUERY || strcmp(m.u.detach.id, "v7"))
+		return (void *)1;
+	blkctl_send_reply(pair[1], m.seq, -ENOLINK, "frontend gone");
+	return NULL;
+}
+
+/* A channel taken over from a dead controller: what it left unread is
+ * dropped, and a QUERY then gets its own answer. */
+static void test_resync_query(void **state)
+{
+	char err[256], b;
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(blkctl_send_event(pair[1], "v7", BLKCTL_EV_DISCONNECTED, "x"), 0);
+	assert_int_equal(blkctl_send_reply(pair[1], 12345, 0, "stale"), 0);
+	blkctl_resync(pair[0]);
+	assert_int_equal(recv(pair[0], &b, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(pthread_create(&t, NULL, query_responder, NULL), 0);
+	assert_int_equal(blkctl_query(pair[0], "v7", NULL, NULL, err, sizeof(err)), -ENOLINK);
+	assert_string_equal(err, "frontend gone");
+	pthread_join(t, &ret);
+	assert_null(ret);
+	assert_int_equal(blkctl_query(pair[0], "bad id!", NULL, NULL, err, sizeof(err)), -EINVAL);
+}
+
 static void test_open_store(void **state)
 {
 	char dir[] = "/tmp/test_blkctl.XXXXXX", path[128], uri[256], err[256];
@@ -313,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_reply_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resync_query, setup, teardown),
 		cmocka_unit_test(test_open_store),
 	};
 

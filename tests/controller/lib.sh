@@ -22,6 +22,12 @@ ctl_cleanup() {
 		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$f" 2>/dev/null)
 		[ -n "$pid" ] && grep -q ward-hv "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	done
+	# Cards outlive the controller too (they are re-adopted): stop them.
+	for f in "$S"/cards/*.json; do
+		[ -f "$f" ] || continue
+		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$f" 2>/dev/null)
+		[ -n "$pid" ] && grep -q ward-blk "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+	done
 	# A case that grew the host's hugepage pool puts it back.
 	[ -n "${HUGE_ORIG:-}" ] && sleep 0.3 &&
 		echo "$HUGE_ORIG" >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
