@@ -17,6 +17,7 @@ int api_launch_opt(json_t *req, const char *opt, const char *val)
 		{ "--vcpus", "vcpus", { NULL } },
 		{ "--cpu", "cpu", { "fixed", "burstable" } },
 		{ "--hugepages", "hugepages", { "2M", "1G" } },
+		{ "--cmdline", "cmdline", { NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
@@ -28,6 +29,10 @@ int api_launch_opt(json_t *req, const char *opt, const char *val)
 		if (!val) {
 			fprintf(stderr, "ward: %s needs a value\n", opt);
 			return -1;
+		}
+		if (!strcmp(opt, "--cmdline")) {	/* the host checks it */
+			json_object_set_new(req, opts[i].field, json_string(val));
+			return 1;
 		}
 		if (opts[i].choice[0]) {
 			if (strcmp(val, opts[i].choice[0]) && strcmp(val, opts[i].choice[1])) {

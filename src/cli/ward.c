@@ -29,7 +29,7 @@ static void usage(void)
 "  health                            liveness and host state\n"
 "  drain                             stop accepting new instances (operator)\n"
 "  instance run --image NAME [--memory MIB] [--vcpus N]\n"
-"               [--cpu fixed|burstable] [--hugepages 2M|1G]\n"
+"               [--cpu fixed|burstable] [--hugepages 2M|1G] [--cmdline STR]\n"
 "                                    fixed: whole cores of its own, or refused\n"
 "  instance list\n"
 "  instance stop ID\n"

@@ -402,10 +402,16 @@ void api_instance_get(struct api_req *r)
 {
 	struct instance *in = inst_find(r->ctl->inst, r->params[0]);
 
-	if (!in)
+	json_t *o;
+
+	if (!in) {
 		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
-	else
-		reply_json(r, 200, instance_json(in, true));
+		return;
+	}
+	o = instance_json(in, true);
+	if (o)
+		json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+	reply_json(r, 200, o);
 }
 
 void api_instance_stop(struct api_req *r)

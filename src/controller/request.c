@@ -89,6 +89,23 @@ static int get_name(json_t *v, const char *key, char *out, size_t max, char *err
 	return 0;
 }
 
+/* The guest kernel's command line is the customer's: any printable ASCII,
+ * passed to ward-hv as one argv element, never logged or audited. */
+static int get_cmdline(json_t *v, char *out, char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (!s || n > REQ_CMDLINE_MAX)
+		return errmsg(err, errlen, -EINVAL, "\"cmdline\" must be a string of at most %d "
+			      "characters", REQ_CMDLINE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return errmsg(err, errlen, -EINVAL, "\"cmdline\" must be printable ASCII");
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
 int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, size_t errlen)
 {
 	const char *key;
@@ -123,6 +140,8 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 			else
 				snprintf(out->hugepages, sizeof(out->hugepages), "%s",
 					 json_string_value(v));
+		} else if (!strcmp(key, "cmdline")) {
+			rc = get_cmdline(v, out->cmdline, err, errlen);
 		} else if (!strcmp(key, "volumes")) {
 			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
 		} else {

@@ -13,12 +13,15 @@
 #define REQ_BODY_MAX (64 * 1024)
 #define REQ_NAME_MAX 32
 
+#define REQ_CMDLINE_MAX 1024
+
 struct run_req {
 	char image[REQ_NAME_MAX + 1];	/* guest image name: [a-z0-9-] */
 	uint32_t memory_mib;		/* 4..65536, default 32 */
 	uint32_t vcpus;			/* 1..64, default 1 */
 	bool cpu_fixed;			/* "cpu": "fixed" (whole cores) | "burstable" (default) */
 	char hugepages[3];		/* "hugepages": "2M" | "1G"; "" for 4 KiB pages */
+	char cmdline[REQ_CMDLINE_MAX + 1]; /* the guest kernel's; printable ASCII */
 	unsigned n_volumes;		/* attached at launch (docs/attach.md) */
 	struct vol_spec volumes[VOL_MAX];
 };
