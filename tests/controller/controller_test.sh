@@ -118,6 +118,11 @@ case_badreq() {
 	check "not an object: 400" [ "$STATUS" = 400 ]
 	req cp POST /v1/instances '{"image":"../../etc/passwd"}'
 	check "path-like image name: 400" [ "$STATUS" = 400 ]
+	req cp POST /v1/instances '{"image":"hello","cmdline":"a\u0007b"}'
+	check "cmdline with a control character: 400" \
+		bash -c "[ $STATUS = 400 ] && grep -q 'printable ASCII' '$W/body'"
+	req cp POST /v1/instances "{\"image\":\"hello\",\"cmdline\":\"$(head -c 1025 /dev/zero | tr '\0' a)\"}"
+	check "cmdline over 1024 characters: 400" [ "$STATUS" = 400 ]
 	req cp POST /v1/instances '{"image":"nosuchimage"}'
 	check "unknown image: 422" [ "$STATUS" = 422 ]
 	req cp POST /v1/instances '{"image":"a","image":"b"}'
@@ -226,9 +231,11 @@ case_lifecycle() {
 	hid=$(json_get '["id"]' <"$W/run.out")
 	for _ in $(seq 50); do req cp GET "/v1/instances/$hid"; grep -q exited "$W/body" && break; sleep 0.1; done
 	check "hello exits 0 by itself" grep -q '"exit_code":0,.*"state":"exited"' "$W/body"
-	ward_cli cp instance run --image spin --memory 16 >"$W/run.out"
+	ward_cli cp instance run --image spin --memory 16 --cmdline "canary-cmdline-7" >"$W/run.out"
 	sid=$(json_get '["id"]' <"$W/run.out")
 	spid=$(json_get '["pid"]' <"$W/run.out")
+	tr '\0' ' ' <"/proc/$spid/cmdline" >"$W/hv.cmdline"
+	check "the guest command line reaches ward-hv" grep -q -- '--cmdline canary-cmdline-7' "$W/hv.cmdline"
 	suid=$(json_get '["uid"]' <"$W/run.out")
 	sleep 0.5
 	check "spin is running as its own uid ($suid)" \
@@ -246,6 +253,8 @@ case_lifecycle() {
 	req cp POST /v1/instances '{"image":"hello"}'
 	check "draining host refuses launches with 503" bash -c "[ $STATUS = 503 ] && grep -q draining '$W/body'"
 	stop_ctl
+	check "the guest command line is not in the audit log or the controller log" \
+		bash -c "! grep -rqa canary-cmdline-7 '$S' '$W/ctl.log'"
 	check "launch, exit and stop are audited" bash -c \
 		"grep -q '\"event\":\"launch\"' '$S/audit/leaves' && grep -q '\"event\":\"exit\"' '$S/audit/leaves' && grep -q '\"event\":\"stop\"' '$S/audit/leaves'"
 	# A boot chain that failed: the host is out of service, with the reason.
