@@ -678,7 +678,10 @@ static void save_set(struct volumes *v, struct vol_set *s)
 		      (json_int_t)s->pid, "start_time", (json_int_t)s->start_time, "uid",
 		      (json_int_t)s->uid, "volumes", ids);
 	snprintf(dir, sizeof(dir), "%s/cards", v->cfg.state_dir);
-	rc = o ? statefile_write_json(dir, s->instance, o) : -ENOMEM;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		rc = -errno;
+	else
+		rc = o ? statefile_write_json(dir, s->instance, o) : -ENOMEM;
 	json_decref(o);
 	if (rc)
 		log_error("cannot record the card; a controller restart would lose it",
@@ -767,6 +770,18 @@ json_t *vol_list(struct volumes *v, const char *instance_id)
 	return a;
 }
 
+/* Instance ids are UUIDs; a record naming anything else is not ours (and
+ * its name is used in a path). */
+static bool valid_instance_id(const char *id)
+{
+	if (strlen(id) != INST_ID_LEN)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == '-'))
+			return false;
+	return true;
+}
+
 /* One STATE_DIR/cards record: the same ward-blk still running (pid and
  * start time), its channel taken back from it, what it still serves. */
 static int adopt_one(struct volumes *v, const char *dir, const char *name,
@@ -786,7 +801,8 @@ static int adopt_one(struct volumes *v, const char *dir, const char *name,
 	if (!o || json_unpack(o, "{s:s, s:I, s:I, s:I, s:o}", "instance", &inst, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "volumes", &ids) ||
 	    !json_is_array(ids) || json_array_size(ids) > VOL_MAX || pid <= 0 ||
-	    strlen(inst) >= sizeof(s->instance) || !(s = calloc(1, sizeof(*s)))) {
+	    !valid_instance_id(inst) || strncmp(name, inst, INST_ID_LEN) ||
+	    strcmp(name + INST_ID_LEN, ".json") || !(s = calloc(1, sizeof(*s)))) {
 		log_error("ignoring unreadable card record", "file=%s", name);
 		json_decref(o);
 		unlink(path);
