@@ -201,12 +201,27 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/* A vCPU thread's own set-up (name, pinning, signal mask) uses calls the
+ * VMM filter does not allow, so vcpus_start waits for every thread to get
+ * here before the filter goes on: without that, a thread that starts late
+ * on a loaded host would die of SIGSYS naming itself. */
+static void park(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->vm->go_lock);
+	v->vm->parked++;
+	pthread_cond_broadcast(&v->vm->go_cond);
+	while (!v->vm->go)
+		pthread_cond_wait(&v->vm->go_cond, &v->vm->go_lock);
+	pthread_mutex_unlock(&v->vm->go_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	char name[16];
 	sigset_t set;
 
+	hv_sandbox_test_forbidden("vcpu-start");
 	snprintf(name, sizeof(name), "vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
 
@@ -219,6 +234,7 @@ static void *vcpu_thread(void *arg)
 			fprintf(stderr, "ward-hv: cannot pin vCPU %d to host CPU %d: %s\n",
 				v->id, v->host_cpu, strerror(errno));
 			vm_stop(v->vm, HV_EXIT_SETUP);
+			park(v);
 			return NULL;
 		}
 	}
@@ -227,10 +243,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	pthread_mutex_lock(&v->vm->go_lock);
-	while (!v->vm->go)
-		pthread_cond_wait(&v->vm->go_cond, &v->vm->go_lock);
-	pthread_mutex_unlock(&v->vm->go_lock);
+	park(v);
 	if (atomic_load(&v->vm->stopping))
 		return NULL;
 	if (v->vm->sandbox && hv_sandbox_vcpu(v->vm->sandbox) < 0) {
@@ -281,6 +294,10 @@ int vcpus_start(struct vm *vm, char *err, size_t errlen)
 		}
 		vm->vcpus[i].started = true;
 	}
+	pthread_mutex_lock(&vm->go_lock);
+	while (vm->parked < vm->nr_vcpus)
+		pthread_cond_wait(&vm->go_cond, &vm->go_lock);
+	pthread_mutex_unlock(&vm->go_lock);
 	return 0;
 }
 

@@ -40,6 +40,7 @@ struct vm {
 	pthread_mutex_t go_lock;     /* vCPUs wait here until the sandbox is locked */
 	pthread_cond_t go_cond;
 	bool go;
+	int parked;                  /* vCPU threads done with their own set-up */
 	/* Set once by the first vCPU to stop the VM (debug exit, shutdown,
 	 * fatal error); exit_status is then ward-hv's exit status. */
 	atomic_bool stopping;

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -279,6 +280,15 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 		 * before the kernel looks at the (bad) fd. */
 		fprintf(stderr, "test hook: %s thread attempts io_uring_register()\n", kind);
 		(void)syscall(SYS_io_uring_register, -1, IORING_REGISTER_EVENTFD, NULL, 0);
+	} else if (!strcmp(call, "slow")) {
+		/* Not forbidden: a thread that is late (a loaded host). */
+		struct timespec t = { 0, 300 * 1000 * 1000 };
+
+		fprintf(stderr, "test hook: %s is slow\n", kind);
+		/* glibc's set*id broadcast interrupts the sleep: sleep it out. */
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			;
+		return;
 	} else if (!strcmp(call, "heap")) {
 		/* Not forbidden: ordinary malloc/free churn that makes glibc
 		 * shrink this thread's arena, which must not reach a syscall
