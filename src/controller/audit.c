@@ -68,6 +68,11 @@ struct audit {
 	size_t cp_len;
 	uint64_t cp_size;
 	uint8_t cp_root[MERKLE_HASH_LEN];
+	uint64_t cp_counter;	/* its "ward-tpm-counter", 0 if it has none */
+
+	bool anchored;		/* audit_anchor: checkpoints carry the counter */
+	struct audit_anchor anchor;
+	uint64_t anchor_n;	/* the counter's value as last seen */
 };
 
 /* ---- in-memory index: leaf hashes and record offsets ---- */
@@ -234,6 +239,20 @@ static int load_checkpoint(struct audit *a, char *err, size_t errlen)
 	a->cp_len = len;
 	a->cp_size = cp->size;
 	memcpy(a->cp_root, cp->root, MERKLE_HASH_LEN);
+	for (size_t i = 0; i < cp->n_ext; i++) {
+		const char *v = cp->ext[i];
+		char *end;
+
+		if (strncmp(v, AUDIT_COUNTER_EXT, strlen(AUDIT_COUNTER_EXT)))
+			continue;
+		v += strlen(AUDIT_COUNTER_EXT);
+		errno = 0;
+		a->cp_counter = strtoull(v, &end, 10);
+		if (errno || end == v || *end || *v == '-' || !a->cp_counter) {
+			rc = errmsg(err, errlen, -EBADMSG, "last checkpoint has a malformed counter line");
+			goto out;
+		}
+	}
 	text = NULL;
 out:
 	checkpoint_free(cp);
@@ -775,6 +794,48 @@ static int dup_note(const char *note, size_t len, char **out, size_t *olen)
 	return 0;
 }
 
+int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, size_t errlen)
+{
+	uint64_t n;
+	int rc;
+
+	pthread_mutex_lock(&a->cp_mu);
+	if ((rc = anchor->read(anchor->ctx, &n))) {
+		rc = errmsg(err, errlen, rc, "cannot read the audit log's TPM counter");
+		goto out;
+	}
+	if (a->cp_note && a->cp_counter) {
+		if (a->cp_counter < n) {
+			rc = errmsg(err, errlen, -EBADMSG, "the last checkpoint is number %llu but the "
+				    "TPM counter says %llu were signed: the log and its checkpoint "
+				    "were rolled back: log tampered, refusing it",
+				    (unsigned long long)a->cp_counter, (unsigned long long)n);
+			goto out;
+		}
+		if (a->cp_counter > n + 1) {
+			rc = errmsg(err, errlen, -EBADMSG, "the last checkpoint is number %llu but the "
+				    "TPM counter is only at %llu: not this host's TPM, or its NV was "
+				    "reset: refusing the log", (unsigned long long)a->cp_counter,
+				    (unsigned long long)n);
+			goto out;
+		}
+		/* Written, then a crash before the counter moved: move it. */
+		if (a->cp_counter == n + 1 && (rc = anchor->advance(anchor->ctx, &n))) {
+			rc = errmsg(err, errlen, rc, "cannot advance the audit log's TPM counter");
+			goto out;
+		}
+	} else if (a->cp_note) {
+		log_warn("audit log: the last checkpoint predates TPM anchoring; anchoring from now",
+			 "counter=%llu", (unsigned long long)n);
+	}
+	a->anchor = *anchor;
+	a->anchor_n = n;
+	a->anchored = true;
+out:
+	pthread_mutex_unlock(&a->cp_mu);
+	return rc;
+}
+
 int audit_last_checkpoint(struct audit *a, char **note, size_t *len)
 {
 	int rc;
@@ -791,7 +852,8 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
 	struct merkle_src src;
 	struct chunk_src cs;
-	char *body = NULL, *signed_note = NULL;
+	char *body = NULL, *signed_note = NULL, ext[64];
+	const char *const ext_list[] = { ext };
 	size_t blen, slen, plen;
 	uint64_t n;
 	int rc;
@@ -829,7 +891,13 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 		rc = -errno;
 		goto out;
 	}
-	if ((rc = checkpoint_format(a->origin, n, root, NULL, 0, &body, &blen)) ||
+	/* Anchored: this checkpoint is the counter's next value, and the
+	 * counter moves only once the checkpoint is on disk (audit_anchor). */
+	if (a->anchored)
+		snprintf(ext, sizeof(ext), AUDIT_COUNTER_EXT "%llu",
+			 (unsigned long long)(a->anchor_n + 1));
+	if ((rc = checkpoint_format(a->origin, n, root, a->anchored ? ext_list : NULL,
+				    a->anchored ? 1 : 0, &body, &blen)) ||
 	    (rc = checkpoint_sign(body, blen, signer, 1, &signed_note, &slen)))
 		goto out;
 	if (a->pub && (rc = checkpoint_verify(signed_note, slen, a->pub, a->origin, NULL))) {
@@ -839,6 +907,22 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	}
 	if ((rc = write_atomic(a->dir, "checkpoint", signed_note, slen)))
 		goto out;
+	if (a->anchored) {
+		uint64_t v;
+
+		/* On failure the checkpoint on disk is one ahead of the counter,
+		 * which audit_anchor accepts; the next one reuses the number. */
+		if ((rc = a->anchor.advance(a->anchor.ctx, &v))) {
+			log_error("audit log: cannot advance the TPM counter", "rc=%d", rc);
+			goto out;
+		}
+		if (v != a->anchor_n + 1)
+			log_error("audit log: the TPM counter moved outside this log",
+				  "expected=%llu got=%llu", (unsigned long long)(a->anchor_n + 1),
+				  (unsigned long long)v);
+		a->anchor_n = v;
+		a->cp_counter = v;
+	}
 	free(a->cp_note);
 	a->cp_note = signed_note;
 	a->cp_len = slen;

@@ -53,6 +53,26 @@ uint64_t audit_flushes(struct audit *a);	/* fsync batches so far */
  * last signed one (never two inconsistent heads). *note is malloc'd. */
 int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, char **note,
 		     size_t *len);
+/* A monotonic counter outside the host's files (the TPM's): each signed
+ * checkpoint carries the next value as the extension line
+ * "ward-tpm-counter N", and the counter is advanced once the checkpoint is
+ * on disk. read gives the current value, advance adds one and gives the
+ * new value; both return 0 or negative errno. */
+struct audit_anchor {
+	int (*read)(void *ctx, uint64_t *value);
+	int (*advance)(void *ctx, uint64_t *value);
+	void *ctx;
+};
+#define AUDIT_COUNTER_EXT "ward-tpm-counter "
+
+/* Check the last checkpoint against the counter and anchor every later
+ * one. Refused (-EBADMSG, reason in err): a checkpoint older than the
+ * counter (the log and its checkpoint were rolled back together), or one
+ * ahead of it by more than the one a crash can leave (another TPM). A
+ * checkpoint one ahead (crash between writing it and advancing) advances
+ * the counter. A checkpoint from before anchoring is accepted. */
+int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, size_t errlen);
+
 /* The last signed checkpoint (NULL/-ENOENT if none yet). */
 int audit_last_checkpoint(struct audit *a, char **note, size_t *len);
 

@@ -240,6 +240,32 @@ static int cpu_setup(struct ctl *c, const struct opts *o, bool explicit)
 	return 0;
 }
 
+/* The audit log's checkpoints are numbered by a TPM NV counter, so the
+ * log and its checkpoint cannot be rolled back together unnoticed. */
+static int counter_read(void *ctx, uint64_t *v)
+{
+	return tpm_nvcounter_read(ctx, TPM_NV_AUDIT_COUNTER, v);
+}
+
+static int counter_advance(void *ctx, uint64_t *v)
+{
+	return tpm_nvcounter_increment(ctx, TPM_NV_AUDIT_COUNTER, v);
+}
+
+static int anchor_audit(struct ctl *c, struct tpm *tpm, char *err, size_t errlen)
+{
+	static struct audit_anchor anchor = { counter_read, counter_advance, NULL };
+	int rc = tpm_nvcounter_define(tpm, TPM_NV_AUDIT_COUNTER);
+
+	if (rc && rc != -EEXIST) {
+		snprintf(err, errlen, "cannot define the audit log's TPM counter (NV 0x%08x)",
+			 TPM_NV_AUDIT_COUNTER);
+		return rc;
+	}
+	anchor.ctx = tpm;
+	return audit_anchor(c->audit, &anchor, err, errlen);
+}
+
 static bool instance_running(void *opaque, const char *id)
 {
 	struct ctl *c = opaque;
@@ -372,7 +398,8 @@ int main(int argc, char **argv)
 		goto out;
 	c.signer = &signer;
 	snprintf(path, sizeof(path), "%s/audit", o.state_dir);
-	if (audit_open(path, c.origin, tpmsign_pub(ts), &c.audit, &repaired, err, sizeof(err))) {
+	if (audit_open(path, c.origin, tpmsign_pub(ts), &c.audit, &repaired, err, sizeof(err)) ||
+	    anchor_audit(&c, tpm, err, sizeof(err))) {
 		log_error("audit log refused; not starting", "error=\"%s\"", err);
 		goto out;
 	}

@@ -29,6 +29,8 @@
 /* Default NV index of the firmware security counter: in the owner range
  * 0x01800000-0x01BFFFFF of the TCG handle registry. */
 #define TPM_NV_FW_COUNTER	0x01800100u
+/* The audit log's checkpoint counter (docs/audit.md, "Anchoring"). */
+#define TPM_NV_AUDIT_COUNTER	0x01800101u
 
 /* TCTI used when tpm_open() gets NULL and WARD_TPM_TCTI is unset. */
 #define TPM_DEFAULT_TCTI	"device:/dev/tpmrm0"

@@ -402,6 +402,23 @@ case_recovery() {
 	req op GET /v1/health
 	check "the intact log starts again" [ "$STATUS" = 200 ]
 	stop_ctl
+	# Rolling the log and its checkpoint back together leaves a consistent,
+	# validly signed older log; the TPM counter that numbers checkpoints
+	# tells it apart.
+	cnt=$(sed -n 's/^ward-tpm-counter //p' "$S/audit/checkpoint")
+	check "the checkpoint carries its TPM counter number ($cnt)" bash -c "[ -n '$cnt' ] && [ '$cnt' -gt 0 ]"
+	rm -rf "$W/audit.old"; cp -r "$S/audit" "$W/audit.old"
+	start_ctl
+	for i in $(seq 3); do req op GET /v1/health; done
+	stop_ctl
+	check "the next checkpoint is the next number" \
+		[ "$(sed -n 's/^ward-tpm-counter //p' "$S/audit/checkpoint")" -gt "$cnt" ]
+	rm -rf "$S/audit"; cp -r "$W/audit.old" "$S/audit"
+	"$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 --tls-cert "$P/server.pem" \
+		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --dev-images "$B" 2>"$W/refuse.log"
+	rc=$?
+	check "a whole log rolled back to an older signed checkpoint is refused (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'rolled back' '$W/refuse.log'"
 }
 
 # The verified path: ward-boot measures the real ward-controller, whose
