@@ -26,6 +26,7 @@
 #include "allowlist.h"
 #include "blkctl.h"
 #include "blkdev.h"
+#include "lockedheap.h"
 #include "log.h"
 #include "ringpool.h"
 #include "secmem.h"
@@ -33,6 +34,7 @@
 
 #define MAX_VOLUMES RINGPOOL_MAX
 #define DEFAULT_MAX_VOLUMES 8 /* controller mode without --max-volumes */
+#define OPENSSL_HEAP_BYTES (1 << 20) /* locked arena for OpenSSL (lockedheap.h) */
 
 struct vol {
 	char id[BLKCTL_ID_LEN + 1];
@@ -571,6 +573,13 @@ int main(int argc, char **argv)
 	sigset_t ss;
 
 	log_init("blk", LOG_INFO);
+	/* Before OpenSSL's first allocation: its cipher contexts hold the
+	 * expanded volume keys, so they too live in locked, non-dumpable
+	 * memory, never in swap. */
+	if (lockedheap_route_openssl(OPENSSL_HEAP_BYTES, err, sizeof(err))) {
+		fprintf(stderr, "ward-blk: %s\n", err);
+		return 1;
+	}
 	memset(specs, 0, sizeof(specs));
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -714,9 +723,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	log_info("ward-blk ready", "mode=%s volumes=%d max_volumes=%d sandbox=%s",
-		 ctl_fd >= 0 ? "controller" : "standalone", nspecs, max_volumes,
-		 sb.enabled ? "on" : "off");
+	log_info("ward-blk ready", "mode=%s volumes=%d max_volumes=%d sandbox=%s "
+		 "openssl_locked_bytes=%zu", ctl_fd >= 0 ? "controller" : "standalone", nspecs,
+		 max_volumes, sb.enabled ? "on" : "off", lockedheap_in_use());
 	while (serve_step(sfd, &rx))
 		;
 out:
