@@ -414,7 +414,7 @@ case_recovery() {
 	check "the next checkpoint is the next number" \
 		[ "$(sed -n 's/^ward-tpm-counter //p' "$S/audit/checkpoint")" -gt "$cnt" ]
 	rm -rf "$S/audit"; cp -r "$W/audit.old" "$S/audit"
-	"$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 --tls-cert "$P/server.pem" \
+	timeout -k 2 20 "$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 --tls-cert "$P/server.pem" \
 		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --dev-images "$B" 2>"$W/refuse.log"
 	rc=$?
 	check "a whole log rolled back to an older signed checkpoint is refused (rc=$rc)" \
