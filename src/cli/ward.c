@@ -199,6 +199,8 @@ static int cmd_audit_verify(const char *dir, const char *pubpath, const char *or
 	printf("audit log OK: origin %s, %llu leaves, checkpoint size %llu, %llu inclusion proofs",
 	       rep.origin, (unsigned long long)rep.leaves, (unsigned long long)rep.size,
 	       (unsigned long long)rep.inclusion_checked);
+	if (rep.counter)
+		printf(", TPM checkpoint number %llu", (unsigned long long)rep.counter);
 	if (prev)
 		printf(", consistent with previous checkpoint of size %llu",
 		       (unsigned long long)rep.prev_size);

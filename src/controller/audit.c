@@ -239,19 +239,9 @@ static int load_checkpoint(struct audit *a, char *err, size_t errlen)
 	a->cp_len = len;
 	a->cp_size = cp->size;
 	memcpy(a->cp_root, cp->root, MERKLE_HASH_LEN);
-	for (size_t i = 0; i < cp->n_ext; i++) {
-		const char *v = cp->ext[i];
-		char *end;
-
-		if (strncmp(v, AUDIT_COUNTER_EXT, strlen(AUDIT_COUNTER_EXT)))
-			continue;
-		v += strlen(AUDIT_COUNTER_EXT);
-		errno = 0;
-		a->cp_counter = strtoull(v, &end, 10);
-		if (errno || end == v || *end || *v == '-' || !a->cp_counter) {
-			rc = errmsg(err, errlen, -EBADMSG, "last checkpoint has a malformed counter line");
-			goto out;
-		}
+	if (audit_checkpoint_counter(cp, &a->cp_counter)) {
+		rc = errmsg(err, errlen, -EBADMSG, "last checkpoint has a malformed counter line");
+		goto out;
 	}
 	text = NULL;
 out:

@@ -63,7 +63,6 @@ struct audit_anchor {
 	int (*advance)(void *ctx, uint64_t *value);
 	void *ctx;
 };
-#define AUDIT_COUNTER_EXT "ward-tpm-counter "
 
 /* Check the last checkpoint against the counter and anchor every later
  * one. Refused (-EBADMSG, reason in err): a checkpoint older than the

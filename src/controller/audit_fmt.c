@@ -221,6 +221,28 @@ static int verify_cp(const char *text, size_t len, EVP_PKEY *pub, const char *or
 	return 0;
 }
 
+int audit_checkpoint_counter(const struct checkpoint *cp, uint64_t *n)
+{
+	const size_t pl = strlen(AUDIT_COUNTER_EXT);
+
+	*n = 0;
+	for (size_t i = 0; i < cp->n_ext; i++) {
+		const char *v = cp->ext[i];
+		char *end;
+
+		if (strncmp(v, AUDIT_COUNTER_EXT, pl))
+			continue;
+		v += pl;
+		if (*n || *v < '1' || *v > '9')
+			return -EBADMSG;
+		errno = 0;
+		*n = strtoull(v, &end, 10);
+		if (errno || *end)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptext, size_t cp_len,
 			const char *prev, size_t prev_len, EVP_PKEY *pub, const char *origin,
 			struct audit_verify_report *rep, char *err, size_t errlen)
@@ -239,6 +261,10 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 		return rc;
 	snprintf(rep->origin, sizeof(rep->origin), "%s", cp->origin);
 	rep->size = cp->size;
+	if (audit_checkpoint_counter(cp, &rep->counter)) {
+		rc = errmsg(err, errlen, -EBADMSG, "checkpoint has a malformed TPM counter line");
+		goto out;
+	}
 	if ((rc = audit_leaves_hash(leaves, leaves_len, &hashes, &n, err, errlen)))
 		goto out;
 	rep->leaves = n;
@@ -273,6 +299,18 @@ int audit_verify_export(const char *leaves, size_t leaves_len, const char *cptex
 			goto out;
 		rc = -EBADMSG;
 		rep->prev_size = pcp->size;
+		if (audit_checkpoint_counter(pcp, &rep->prev_counter)) {
+			errmsg(err, errlen, -EBADMSG, "previous checkpoint has a malformed TPM counter line");
+			goto out;
+		}
+		/* The TPM counter never goes back, and a log once anchored
+		 * stays anchored. */
+		if (rep->prev_counter && rep->counter < rep->prev_counter) {
+			errmsg(err, errlen, -EBADMSG, "checkpoint number %llu is older than the previous "
+			       "checkpoint's %llu: the log was rolled back",
+			       (unsigned long long)rep->counter, (unsigned long long)rep->prev_counter);
+			goto out;
+		}
 		if (strcmp(pcp->origin, cp->origin)) {
 			errmsg(err, errlen, -EBADMSG, "checkpoints are of different logs");
 			goto out;

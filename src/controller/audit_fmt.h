@@ -39,8 +39,15 @@ struct audit_verify_report {
 	uint64_t size;		/* size of the checkpoint */
 	uint64_t prev_size;	/* size of the previous checkpoint, if given */
 	uint64_t inclusion_checked;
+	uint64_t counter, prev_counter;	/* TPM checkpoint numbers, 0 if none */
 	char origin[256];
 };
+
+/* The checkpoint's TPM counter number (its "ward-tpm-counter N" extension
+ * line, docs/audit.md "Anchoring") in *n, 0 when it has none. -EBADMSG for
+ * a malformed or repeated line. */
+#define AUDIT_COUNTER_EXT "ward-tpm-counter "
+int audit_checkpoint_counter(const struct checkpoint *cp, uint64_t *n);
 
 /* Offline verification: the checkpoint's signature under pub (key name =
  * its origin, or `origin` if non-NULL), MTH(first cp.size leaves) == its

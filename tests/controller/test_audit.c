@@ -314,6 +314,49 @@ static void test_record_parser(void **st)
 		assert_int_not_equal(audit_record_parse(bad[i], strlen(bad[i]), &r, err, sizeof(err)), 0);
 }
 
+/* The TPM counter line of a checkpoint: one, positive, digits only. */
+static uint64_t counter_of(const char *const *ext, size_t n_ext, int *rc)
+{
+	uint8_t root[CHECKPOINT_HASH_LEN] = { 1 };
+	char *body, *note;
+	size_t blen, nlen;
+	struct checkpoint *cp;
+	uint64_t v = 0;
+
+	assert_int_equal(checkpoint_format(ORIGIN, 5, root, ext, n_ext, &body, &blen), 0);
+	assert_int_equal(checkpoint_sign(body, blen, &signer, 1, &note, &nlen), 0);
+	assert_int_equal(checkpoint_parse(note, nlen, &cp), 0);
+	*rc = audit_checkpoint_counter(cp, &v);
+	checkpoint_free(cp);
+	free(note);
+	free(body);
+	return v;
+}
+
+static void test_checkpoint_counter(void **st)
+{
+	const char *ok[] = { "other ext", AUDIT_COUNTER_EXT "42" };
+	const char *zero[] = { AUDIT_COUNTER_EXT "0" };
+	const char *junk[] = { AUDIT_COUNTER_EXT "12x" };
+	const char *two[] = { AUDIT_COUNTER_EXT "1", AUDIT_COUNTER_EXT "2" };
+	const char *neg[] = { AUDIT_COUNTER_EXT "-3" };
+	int rc;
+
+	(void)st;
+	assert_int_equal(counter_of(ok, 2, &rc), 42);
+	assert_int_equal(rc, 0);
+	assert_int_equal(counter_of(NULL, 0, &rc), 0);
+	assert_int_equal(rc, 0);
+	counter_of(zero, 1, &rc);
+	assert_int_equal(rc, -EBADMSG);
+	counter_of(junk, 1, &rc);
+	assert_int_equal(rc, -EBADMSG);
+	counter_of(two, 2, &rc);
+	assert_int_equal(rc, -EBADMSG);
+	counter_of(neg, 1, &rc);
+	assert_int_equal(rc, -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_append_concurrent),
 		cmocka_unit_test(test_consistency_and_reads),
 		cmocka_unit_test(test_recovery),
+		cmocka_unit_test(test_checkpoint_counter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
