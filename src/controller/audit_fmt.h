@@ -47,6 +47,7 @@ struct audit_verify_report {
  * line, docs/audit.md "Anchoring") in *n, 0 when it has none. -EBADMSG for
  * a malformed or repeated line. */
 #define AUDIT_COUNTER_EXT "ward-tpm-counter "
+struct checkpoint;
 int audit_checkpoint_counter(const struct checkpoint *cp, uint64_t *n);
 
 /* Offline verification: the checkpoint's signature under pub (key name =
