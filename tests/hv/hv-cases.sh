@@ -159,6 +159,47 @@ sandbox-late-vcpu)
 		--cmdline "smp=2" --cpus 0,$(( $(nproc) - 1 ))
 	expect_err "test hook: vcpu-start is slow"
 	expect_out "smp" ;;
+sched-core-cookies)
+	# Where the kernel offers core scheduling: every thread of a burstable
+	# ward-hv carries one cookie (PR_SCHED_CORE_GET), two burstable
+	# instances carry different ones, and a fixed instance (whole cores of
+	# its own) none. Kernels without CONFIG_SCHED_CORE refuse the cookie,
+	# which sched-burstable checks is reported.
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: reading another process's cookie needs root"; exit 77; }
+	cat >"$T/cookie.py" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SCHED_CORE, GET, CREATE, PIDTYPE_PID, PIDTYPE_TGID = 62, 0, 1, 0, 1
+if sys.argv[1] == "probe":
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if libc.prctl(PR_SCHED_CORE, CREATE, 0, PIDTYPE_TGID, 0) == 0 else 1)
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+cookies = set()
+for tid in os.listdir(f"/proc/{sys.argv[1]}/task"):
+    c = ctypes.c_ulong(0)
+    if libc.prctl(PR_SCHED_CORE, GET, int(tid), PIDTYPE_PID, ctypes.byref(c)) != 0:
+        sys.exit(f"PR_SCHED_CORE_GET on {tid}: errno {ctypes.get_errno()}")
+    cookies.add(c.value)
+print(" ".join(map(str, sorted(cookies))))
+PY
+	python3 "$T/cookie.py" probe || { echo "SKIP: this kernel offers no core scheduling (no CONFIG_SCHED_CORE or no SMT); sched-burstable checks the refusal is reported"; exit 77; }
+	"$HV" --kernel "$G/spin.elf" --vcpus 2 --sched burstable >"$T/a.out" 2>"$T/a.err" &
+	a=$!
+	"$HV" --kernel "$G/spin.elf" --vcpus 2 --sched burstable >"$T/b.out" 2>"$T/b.err" &
+	b=$!
+	"$HV" --kernel "$G/spin.elf" --sched fixed >"$T/f.out" 2>"$T/f.err" &
+	f=$!
+	for _ in $(seq 100); do grep -q "spin: running" "$T/a.out" && grep -q "spin: running" "$T/b.out" &&
+		grep -q "spin: running" "$T/f.out" && break; sleep 0.1; done
+	ca=$(python3 "$T/cookie.py" "$a") || die "cannot read instance a's cookies: $ca"
+	cb=$(python3 "$T/cookie.py" "$b") || die "cannot read instance b's cookies: $cb"
+	cf=$(python3 "$T/cookie.py" "$f") || die "cannot read the fixed instance's cookies: $cf"
+	kill "$a" "$b" "$f"; wait
+	[[ "$ca" =~ ^[1-9][0-9]*$ ]] || die "burstable instance a: threads carry cookies '$ca', want one non-zero"
+	[[ "$cb" =~ ^[1-9][0-9]*$ ]] || die "burstable instance b: threads carry cookies '$cb', want one non-zero"
+	[ "$ca" != "$cb" ] || die "two burstable instances share cookie $ca"
+	[ "$cf" = 0 ] || die "the fixed instance carries a cookie ($cf)" ;;
 sched-burstable)
 	# Burstable instances ask for every side-channel control; what this host
 	# refuses must be reported (the probe in tests/lib/test_cpupart checks
