@@ -62,7 +62,7 @@ static void usage(FILE *f)
 "      count); one io_uring each, all made before the sandbox closes\n"
 "--keep-fd: the controller's end of the control channel, held and never used, so the\n"
 "      channel outlives a controller restart (the next one takes it with pidfd_getfd);\n"
-"      the volumes then stop with SIGTERM, or each when its frontend goes\n"
+"      ward-blk then stops on SIGTERM; a volume's key goes when its frontend goes\n"
 "SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n",
 		MAX_VOLUMES, DEFAULT_MAX_VOLUMES);
 }
