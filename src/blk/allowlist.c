@@ -119,9 +119,7 @@ int blk_sandbox_lock(const struct sandbox_cfg *c, bool standalone, char *err, si
 		return rc;
 	/* Single-threaded here: every volume thread inherits this filter. */
 	ctx = sandbox_filter_new(false);
-	rc = ctx ? allow_blk(ctx, standalone) : -ENOMEM;
-	if (ctx)
-		rc = rc ? (seccomp_release(ctx), rc) : sandbox_filter_load(ctx, c);
+	rc = sandbox_filter_load(ctx, ctx ? allow_blk(ctx, standalone) : 0, c);
 	if (rc) {
 		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
 		return rc;

@@ -460,9 +460,9 @@ static int place_cpus(struct instances *s, const struct run_req *req, struct ins
 
 /* In the child: only async-signal-safe calls until exec. */
 static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], const int *blk,
-		       unsigned n_blk, const cpu_set_t *cpus, char *const argv[])
+		       unsigned n_blk, const cpu_set_t *cpus, char *const argv[],
+		       char *const envp[])
 {
-	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd, bfd[VOL_MAX];
 	unsigned i;
 	char c;
@@ -554,6 +554,8 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
 	char cpulist[INST_MAX_VCPUS * 6];
 	char *argv[20 + 2 * VOL_MAX];
+	char envcmd[sizeof(HV_CMDLINE_ENV) + REQ_CMDLINE_MAX + 1];
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
 	cpu_set_t cpuset;
 	unsigned i, na = 0;
 	struct instance *in;
@@ -627,9 +629,12 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		argv[na++] = "--hugepages";
 		argv[na++] = in->hugepages;
 	}
+	/* The guest's command line is the customer's: in the environment,
+	 * which only root can read, never in the world-readable argv. */
 	if (req->cmdline[0]) {
-		argv[na++] = "--cmdline";
-		argv[na++] = (char *)req->cmdline;
+		snprintf(envcmd, sizeof(envcmd), HV_CMDLINE_ENV "=%s", req->cmdline);
+		envp[1] = envcmd;
+		argv[na++] = "--cmdline-env";
 	}
 	if (in->ncpus) {
 		argv[na++] = "--cpus";
@@ -664,7 +669,7 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		return rc;
 	}
 	if (pid == 0)
-		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, in->ncpus ? &cpuset : NULL, argv);
+		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, in->ncpus ? &cpuset : NULL, argv, envp);
 	close(kfd);
 	close(go[0]);
 	in->pid = pid;

@@ -19,7 +19,8 @@
 
 #define INST_ID_LEN 36	/* UUID text */
 #define INST_MAX_VCPUS 64
-#define INST_MAX 64	/* running instances per host: uids uid_base + [0, 64) */
+#define INST_MAX 64
+#define HV_CMDLINE_ENV "WARD_GUEST_CMDLINE"	/* ward-hv --cmdline-env */	/* running instances per host: uids uid_base + [0, 64) */
 
 enum inst_state { INST_RUNNING, INST_EXITED };
 

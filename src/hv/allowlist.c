@@ -58,8 +58,7 @@ int hv_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
 		rc = sandbox_allow(ctx, SCMP_SYS(poll));    /* main wait, device thread */
 	if (!rc)
 		rc = sandbox_allow(ctx, SCMP_SYS(seccomp)); /* vCPUs narrow themselves */
-	if (ctx)
-		rc = rc ? (seccomp_release(ctx), rc) : sandbox_filter_load(ctx, c);
+	rc = sandbox_filter_load(ctx, rc, c);
 	if (rc) {
 		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
 		return rc;
@@ -70,17 +69,9 @@ int hv_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
 int hv_sandbox_vcpu(const struct sandbox_cfg *c)
 {
 	scmp_filter_ctx ctx;
-	int rc;
 
 	if (!c->enabled)
 		return 0;
 	ctx = sandbox_filter_new(false);
-	if (!ctx)
-		return -ENOMEM;
-	rc = allow_hv_common(ctx);
-	if (rc) {
-		seccomp_release(ctx);
-		return rc;
-	}
-	return sandbox_filter_load(ctx, c);
+	return sandbox_filter_load(ctx, ctx ? allow_hv_common(ctx) : 0, c);
 }

@@ -33,6 +33,7 @@
 #define MAX_IMAGE_BYTES  (1ULL << 30)
 #define MIN_MEMORY_MIB   4
 #define MAX_CMDLINE      4096
+#define CMDLINE_ENV      "WARD_GUEST_CMDLINE" /* --cmdline-env */
 
 struct device_arg {
 	char kind;          /* 'b' blk, 'n' net */
@@ -69,6 +70,8 @@ static void usage(FILE *f)
 "  --sched fixed|burstable: burstable instances share cores, so they get a\n"
 "  core-scheduling cookie, L1D flush and indirect-branch isolation where\n"
 "  the kernel offers them (refusals are reported on stderr)\n"
+"  --cmdline-env: the kernel command line from $WARD_GUEST_CMDLINE (kept out of\n"
+"  the world-readable /proc/PID/cmdline)\n"
 "  --hugepages 2M|1G: back guest memory with hugepages from the host's pool\n"
 "  (--memory must be a multiple; a short pool is refused at start)\n");
 }
@@ -154,7 +157,7 @@ bad:
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX, O_SCHED,
-	       O_HUGEPAGES };
+	       O_HUGEPAGES, O_CMDLINE_ENV };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -173,6 +176,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "sched", required_argument, NULL, O_SCHED },
 		{ "hugepages", required_argument, NULL, O_HUGEPAGES },
+		{ "cmdline-env", no_argument, NULL, O_CMDLINE_ENV },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -191,6 +195,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (strlen(optarg) >= MAX_CMDLINE)
 				return fail("--cmdline is longer than %d bytes", MAX_CMDLINE - 1), -1;
 			o->cmdline = optarg;
+			break;
+		case O_CMDLINE_ENV:
+			/* Controller mode: the customer's command line stays out
+			 * of /proc/PID/cmdline, which every user can read. */
+			if (!(o->cmdline = getenv(CMDLINE_ENV)))
+				return fail("--cmdline-env: %s is not set", CMDLINE_ENV), -1;
+			if (strlen(o->cmdline) >= MAX_CMDLINE)
+				return fail("%s is longer than %d bytes", CMDLINE_ENV, MAX_CMDLINE - 1), -1;
 			break;
 		case 'm':
 			if (parse_uint(optarg, "--memory (MiB)", 1ULL << 30, &v))

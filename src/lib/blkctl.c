@@ -69,7 +69,7 @@ void blkctl_rx_destroy(struct blkctl_rx *rx)
 	rx->buf = NULL;
 }
 
-int blkctl_recv(int sock, struct blkctl_rx *rx)
+static int recv_flags(int sock, struct blkctl_rx *rx, int flags)
 {
 	union {
 		char b[CMSG_SPACE(4 * sizeof(int))];
@@ -82,7 +82,7 @@ int blkctl_recv(int sock, struct blkctl_rx *rx)
 
 	blkctl_rx_clear(rx);
 	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -107,6 +107,11 @@ int blkctl_recv(int sock, struct blkctl_rx *rx)
 		return -EMSGSIZE;
 	}
 	return 1;
+}
+
+int blkctl_recv(int sock, struct blkctl_rx *rx)
+{
+	return recv_flags(sock, rx, 0);
 }
 
 /* A fixed-size text field: must contain a NUL, nothing after it matters. */
@@ -520,33 +525,17 @@ int blkctl_query(int sock, const char *id, blkctl_event_fn on_event, void *opaqu
 
 void blkctl_resync(int sock)
 {
-	uint8_t buf[BLKCTL_MAX_PACKET];
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(8 * sizeof(int))];
-	} c;
+	struct blkctl_rx rx;
 	uint32_t seed;
 
-	for (;;) {
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b,
-				     .msg_controllen = sizeof(c.b) };
-		struct cmsghdr *cm;
+	/* Packets the last owner left unread: wiped, their fds closed. */
+	if (blkctl_rx_init(&rx) == 0) {
+		int rc;
 
-		if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-			break;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-				close(fd);
-			}
-		}
+		while ((rc = recv_flags(sock, &rx, MSG_DONTWAIT)) == 1 || rc == -EMSGSIZE)
+			blkctl_rx_clear(&rx);
+		blkctl_rx_destroy(&rx);
 	}
-	explicit_bzero(buf, sizeof(buf));
 	if (getrandom(&seed, sizeof(seed), 0) == sizeof(seed))
 		__atomic_store_n(&next_seq, seed | 1, __ATOMIC_RELAXED);
 }

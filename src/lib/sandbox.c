@@ -239,10 +239,16 @@ static void malloc_settle(void)
 	mallopt(M_ARENA_MAX, 8);
 }
 
-int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c)
+int sandbox_filter_load(scmp_filter_ctx ctx, int build_rc, const struct sandbox_cfg *c)
 {
 	int rc;
 
+	if (!ctx)
+		return -ENOMEM;
+	if (build_rc) {
+		seccomp_release(ctx);
+		return build_rc;
+	}
 	if (c->enabled)
 		malloc_settle();
 	rc = c->enabled ? seccomp_load(ctx) : 0;

@@ -41,8 +41,11 @@ int sandbox_allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
 /* What any ward thread needs to live and die: read/write/close, futex,
  * signals return, exit, memory for malloc (never PROT_EXEC), clocks. */
 int sandbox_allow_runtime(scmp_filter_ctx ctx);
-/* Load (unless disabled) and release. Returns 0 or negative errno. */
-int sandbox_filter_load(scmp_filter_ctx ctx, const struct sandbox_cfg *c);
+/* Finish a filter built from sandbox_filter_new: ctx NULL gives -ENOMEM,
+ * a non-zero build_rc (the rule additions' result) releases ctx and is
+ * returned, otherwise the filter is loaded (unless the sandbox is disabled)
+ * and released. Returns 0 or negative errno. */
+int sandbox_filter_load(scmp_filter_ctx ctx, int build_rc, const struct sandbox_cfg *c);
 
 /* Test builds only: when environment variable `env` equals `kind` (or
  * "kind/socket"), attempt socket(); "kind/io_uring_setup" and

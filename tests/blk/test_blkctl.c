@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "blkctl.h"
+#include "fdpass.h"
 
 static int pair[2];
 static struct blkctl_rx rx;
@@ -46,22 +47,8 @@ static int rawn(const void *buf, size_t len, const int *fds, size_t nfds, struct
 {
 	char err[256];
 	struct iovec iov = { (void *)buf, len };
-	union { char b[CMSG_SPACE(3 * sizeof(int))]; struct cmsghdr a; } ctl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	assert_true(sendmsg(pair[0], &mh, 0) == (ssize_t)len);
+	assert_int_equal(fdpass_send(pair[0], &iov, 1, fds, nfds), 0);
 	assert_int_equal(blkctl_recv(pair[1], &rx), 1);
 	return blkctl_parse(&rx, m, err, sizeof(err));
 }

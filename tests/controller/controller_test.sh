@@ -235,7 +235,11 @@ case_lifecycle() {
 	sid=$(json_get '["id"]' <"$W/run.out")
 	spid=$(json_get '["pid"]' <"$W/run.out")
 	tr '\0' ' ' <"/proc/$spid/cmdline" >"$W/hv.cmdline"
-	check "the guest command line reaches ward-hv" grep -q -- '--cmdline canary-cmdline-7' "$W/hv.cmdline"
+	tr '\0' '\n' <"/proc/$spid/environ" >"$W/hv.environ"
+	check "the guest command line reaches ward-hv in its root-only environment" \
+		bash -c "grep -q -- '--cmdline-env' '$W/hv.cmdline' && grep -qx 'WARD_GUEST_CMDLINE=canary-cmdline-7' '$W/hv.environ'"
+	check "the guest command line is not in the world-readable /proc/PID/cmdline" \
+		bash -c "! grep -q canary-cmdline-7 '$W/hv.cmdline'"
 	suid=$(json_get '["uid"]' <"$W/run.out")
 	sleep 0.5
 	check "spin is running as its own uid ($suid)" \

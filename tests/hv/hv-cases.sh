@@ -159,6 +159,13 @@ sandbox-late-vcpu)
 		--cmdline "smp=2" --cpus 0,$(( $(nproc) - 1 ))
 	expect_err "test hook: vcpu-start is slow"
 	expect_out "smp" ;;
+cmdline-env)
+	# Controller mode keeps the guest's command line out of argv.
+	WARD_GUEST_CMDLINE="console=x quiet" run_hv 0 --kernel "$G/hello.elf" --cmdline-env
+	expect_out 'hello from guest (cmdline "console=x quiet")'
+	env -u WARD_GUEST_CMDLINE timeout 60 "$HV" --kernel "$G/hello.elf" --cmdline-env >"$T/out" 2>"$T/err"
+	[ $? -eq 125 ] || die "--cmdline-env without the variable should exit 125"
+	expect_err "WARD_GUEST_CMDLINE is not set" ;;
 sched-core-cookies)
 	# Where the kernel offers core scheduling: every thread of a burstable
 	# ward-hv carries one cookie (PR_SCHED_CORE_GET), two burstable

@@ -4,21 +4,8 @@
 # usage: interop.sh CASE   (WARD_BUILD_ROOT points at the build directory)
 set -uo pipefail
 case_name=$1
-B=${WARD_BUILD_ROOT:?}
-HV=$B/src/hv/ward-hv
+. "$(dirname "$0")/lib.sh"
 G=$B/guest
-T=$(mktemp -d)
-cleanup() {
-	[ -n "${BPID:-}" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-skip() { echo "SKIP: $*"; exit 77; }
-die() { echo "FAIL: $*"; for f in out err backend.log; do [ -f "$T/$f" ] && { echo "--- $f"; tail -40 "$T/$f"; }; done; exit 1; }
-
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable here"
-[ -x "$HV" ] || skip "ward-hv is not built"
 
 # The backend must be listening before ward-hv connects: wait for the
 # socket (qemu-storage-daemon may take seconds, e.g. for LUKS), not a sleep.

@@ -5,23 +5,11 @@
 # the guest to catch it (exit 4). usage: net-echo.sh echo|corrupt
 set -uo pipefail
 case_name=$1
-B=${WARD_BUILD_ROOT:?}
-HV=$B/src/hv/ward-hv
+. "$(dirname "$0")/lib.sh"
 ECHO=$B/tests/hv/virtio/vu-net-echo
 GUEST=$B/guest/net-check.elf
 MAC=52:54:00:77:61:72   # vu-net-echo's config
-T=$(mktemp -d)
-cleanup() {
-	[ -n "${BPID:-}" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-skip() { echo "SKIP: $*"; exit 77; }
-die() { echo "FAIL: $*"; for f in out err backend.log; do [ -f "$T/$f" ] && { echo "--- $f"; tail -40 "$T/$f"; }; done; exit 1; }
-
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not usable here"
-for f in "$HV" "$ECHO"; do [ -x "$f" ] || skip "$f is not built"; done
+[ -x "$ECHO" ] || skip "$ECHO is not built"
 [ -f "$GUEST" ] || skip "guest net-check.elf is not built"
 
 start_echo() {
