@@ -63,4 +63,18 @@ void guest_panic(unsigned int code, const char *fmt, ...);
  * stubs that print the exception and exit GUEST_EXIT_TRAP. */
 void trap_init(void);
 
+/* What trap_common in boot.S pushes: the GPRs, then vector and error code
+ * (0 for vectors without one), then the CPU's interrupt frame. */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rcx, rax;
+	uint64_t vec, err, rip, cs, rflags, rsp, ss;
+};
+
+/* A guest's own handler for exception `vec` (0-31): it returns true when
+ * it dealt with the exception (it may move f->rip to resume elsewhere) and
+ * the stub irets; false falls through to the report and GUEST_EXIT_TRAP. */
+typedef bool (*trap_fn)(struct trap_frame *f);
+void trap_set_handler(unsigned int vec, trap_fn fn);
+
 #endif

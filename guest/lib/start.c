@@ -21,14 +21,8 @@ struct idt_gate {
 	uint32_t zero;
 } __attribute__((packed));
 
-/* Layout pushed by trap_common in boot.S. */
-struct trap_frame {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
-	uint64_t rdi, rsi, rbp, rbx, rdx, rcx, rax;
-	uint64_t vec, err, rip, cs, rflags, rsp, ss;
-};
-
 static struct idt_gate idt[32] __attribute__((aligned(16)));
+static trap_fn trap_fns[32];
 extern char trap_stubs[];
 
 void guest_start(uint32_t info_pa);
@@ -232,8 +226,16 @@ static bool emulate_port_io(struct trap_frame *f)
 
 void trap_handle(struct trap_frame *f);
 
+void trap_set_handler(unsigned int vec, trap_fn fn)
+{
+	if (vec < 32)
+		trap_fns[vec] = fn;
+}
+
 void trap_handle(struct trap_frame *f)
 {
+	if (f->vec < 32 && trap_fns[f->vec] && trap_fns[f->vec](f))
+		return;
 	if (emulate_port_io(f))
 		return;
 	guest_panic(GUEST_EXIT_TRAP,
