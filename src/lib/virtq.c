@@ -1,6 +1,7 @@
 /* virtq: split-virtqueue device side with hostile-input checks (virtq.h).
- * Descriptors are copied out of shared memory once, then validated, so a
- * guest rewriting them concurrently cannot change what was checked. */
+ * Each descriptor field is loaded from shared memory exactly once into a
+ * local copy, and only that copy is validated and used, so a guest
+ * rewriting the ring concurrently cannot change what was checked. */
 #include "virtq.h"
 
 #include <errno.h>
@@ -71,6 +72,21 @@ static inline uint16_t ld16(volatile uint16_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/* One descriptor out of guest memory: one volatile load per field. A
+ * memcpy from the table with its volatile cast away would let the compiler
+ * fetch a field from guest memory again after it was checked (the double
+ * fetch of XSA-155); a volatile access is done exactly once, as written. */
+static struct vq_desc_raw desc_load(const volatile struct vq_desc_raw *p)
+{
+	struct vq_desc_raw d;
+
+	d.addr = p->addr;
+	d.len = p->len;
+	d.flags = p->flags;
+	d.next = p->next;
+	return d;
+}
+
 /* Append [gpa, gpa+len) to the chain, splitting at region boundaries. */
 static int add_buf(struct vq *vq, struct vq_chain *c, uint64_t gpa,
 		   uint32_t len, bool write)
@@ -130,7 +146,7 @@ static int walk_indirect(struct vq *vq, struct vq_chain *c, const struct vq_desc
 
 		if (seen >= n)
 			return fail(vq, "loop in indirect table", c->head, n);
-		memcpy(&e, (const void *)&tbl[i], sizeof(e));
+		e = desc_load(&tbl[i]);
 		if (e.flags & VIRTQ_DESC_F_INDIRECT)
 			return fail(vq, "nested indirect table", c->head, i);
 		if (add_buf(vq, c, e.addr, e.len, e.flags & VIRTQ_DESC_F_WRITE))
@@ -154,7 +170,7 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 		return 0;
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
 		return fail(vq, "avail index ran ahead of the ring", avail_idx, vq->last_avail);
-	head = vq->avail[2 + vq->last_avail % vq->num];
+	head = vq->avail[2 + vq->last_avail % vq->num]; /* volatile: one load */
 	if (head >= vq->num)
 		return fail(vq, "head index out of range", head, vq->num);
 	vq->last_avail++;
@@ -168,7 +184,7 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 
 		if (seen >= vq->num)
 			return fail(vq, "descriptor loop", head, seen);
-		memcpy(&d, (const void *)&vq->desc[i], sizeof(d));
+		d = desc_load(&vq->desc[i]);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (seen != 0)
 				return fail(vq, "indirect descriptor inside a chain", head, i);

@@ -127,22 +127,27 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		void *p;
 
 		/* A region past the end of its file would SIGBUS us on first
-		 * touch: check the size before mapping, and require a memfd
-		 * sealed against shrinking, so the frontend cannot truncate it
-		 * under our mapping later (ward-hv and QEMU's
-		 * memory-backend-memfd both seal). A file that cannot be sealed
+		 * touch, so the file must be a memfd sealed against shrinking
+		 * (ward-hv and QEMU's memory-backend-memfd both seal) and at
+		 * least as large as the region. The seals are read first and
+		 * the size second: seals can only ever be added, so once
+		 * F_SEAL_SHRINK is seen the size cannot go down any more, and
+		 * the fstat that follows is a size that holds for as long as
+		 * the mapping. The other order leaves a window in which the
+		 * frontend shrinks the file after the size check and seals it
+		 * before the seal check. A file that cannot be sealed
 		 * (F_GET_SEALS: EINVAL) is refused for the same reason. */
-		if (fstat(m->fds[i], &st) < 0 || (S_ISREG(st.st_mode) &&
-		    (uint64_t)st.st_size < maplen) || maplen > SIZE_MAX) {
-			rc = -EINVAL;
-			log_error("SET_MEM_TABLE: region larger than its fd", "region=%u", i);
-			goto err;
-		}
 		seals = fcntl(m->fds[i], F_GET_SEALS);
 		if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
 			rc = -EINVAL;
 			log_error("SET_MEM_TABLE: guest memory must be a memfd sealed against shrinking "
 				  "(F_SEAL_SHRINK)", "region=%u seals=%d", i, seals);
+			goto err;
+		}
+		if (fstat(m->fds[i], &st) < 0 || (S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size < maplen) || maplen > SIZE_MAX) {
+			rc = -EINVAL;
+			log_error("SET_MEM_TABLE: region larger than its fd", "region=%u", i);
 			goto err;
 		}
 		p = mmap(NULL, (size_t)maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
