@@ -279,14 +279,43 @@ struct grant_q {
 	int found;
 };
 
+/* A stored constraint is {"EncryptionContextEquals"|"EncryptionContextSubset":
+ * {key: string, ...}} with at most REQ_MAX_EC pairs, as op_create_grant
+ * writes it. Anything else (a damaged or hand-edited row) makes the grant
+ * confer nothing: matching against the part that could be read would widen
+ * it. Returns the pair count, or -EINVAL. */
+static int grant_constraints(json_t *doc, struct ec_pair cons[REQ_MAX_EC], int *equals)
+{
+	const char *kname;
+	json_t *m, *v;
+	int n = 0;
+
+	if (!json_is_object(doc) || json_object_size(doc) != 1)
+		return -EINVAL;
+	m = json_object_get(doc, "EncryptionContextEquals");
+	*equals = m != NULL;
+	if (!m)
+		m = json_object_get(doc, "EncryptionContextSubset");
+	if (!json_is_object(m) || json_object_size(m) > REQ_MAX_EC)
+		return -EINVAL;
+	json_object_foreach(m, kname, v) {
+		if (!json_is_string(v))
+			return -EINVAL;
+		cons[n].key = kname;
+		cons[n].klen = strlen(kname);
+		cons[n].value = json_string_value(v);
+		cons[n].vlen = json_string_length(v);
+		n++;
+	}
+	return n;
+}
+
 static int grant_allows(void *arg, const struct kms_grant *g)
 {
 	struct grant_q *q = arg;
 	struct ec_pair cons[REQ_MAX_EC];
-	json_t *doc, *m;
-	const char *kname;
-	size_t n = 0;
-	int equals;
+	json_t *doc;
+	int n, equals = 0;
 
 	if (!(g->ops & q->op))
 		return 0;
@@ -294,28 +323,13 @@ static int grant_allows(void *arg, const struct kms_grant *g)
 		q->found = 1;
 		return 1;
 	}
-	doc = json_loads(g->constraints, 0, NULL);
-	if (!doc)
-		return 0;
-	m = json_object_get(doc, "EncryptionContextEquals");
-	equals = m != NULL;
-	if (!m)
-		m = json_object_get(doc, "EncryptionContextSubset");
-	if (json_is_object(m)) {
-		json_t *v;
-
-		json_object_foreach(m, kname, v) {
-			if (n == REQ_MAX_EC || !json_is_string(v))
-				break;
-			cons[n].key = kname;
-			cons[n].klen = strlen(kname);
-			cons[n].value = json_string_value(v);
-			cons[n].vlen = json_string_length(v);
-			n++;
-		}
-		if (ec_match(cons, n, q->ec, q->n_ec, equals))
-			q->found = 1;
-	}
+	doc = json_loads(g->constraints, JSON_REJECT_DUPLICATES, NULL);
+	n = doc ? grant_constraints(doc, cons, &equals) : -EINVAL;
+	if (n < 0)
+		log_warn("grant with malformed constraints ignored", "grant=%s key=%s",
+			 g->id, g->key_id);
+	else if (ec_match(cons, (size_t)n, q->ec, q->n_ec, equals))
+		q->found = 1;
 	json_decref(doc);
 	return q->found;
 }
@@ -436,16 +450,22 @@ static int set_b64(json_t *o, const char *name, const uint8_t *data, size_t len)
 	return rc;
 }
 
-static void uuid4(char out[37])
+/* Key ids, grant ids and tokens name or grant access to keys: when the
+ * generator fails the request fails (KMSInternalException) rather than
+ * going on with whatever the stack held. */
+static int uuid4(char out[37])
 {
 	uint8_t b[16];
 
-	RAND_bytes(b, sizeof(b));
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -EIO;
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
 		 b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	OPENSSL_cleanse(b, sizeof(b));
+	return 0;
 }
 
 /* ---- key lifecycle ---- */
@@ -480,7 +500,10 @@ static int op_create_key(struct call *x)
 	}
 	if (!policy)
 		return fail(x, "KMSInternalException", "out of memory");
-	uuid4(key.id);
+	if (uuid4(key.id)) {
+		free(policy);
+		return fail(x, "KMSInternalException", "the random generator failed");
+	}
 	key.description = (char *)(x->r->description ? x->r->description : "");
 	key.policy = policy;
 	key.created = x->now;
@@ -875,22 +898,28 @@ out_key:
 
 /* ---- grants ---- */
 
-static void random_hex(char *out, size_t nbytes)
+static int random_hex(char *out, size_t nbytes)
 {
 	uint8_t b[64];
 
-	RAND_bytes(b, (int)nbytes);
+	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
+		return -EIO;
 	for (size_t i = 0; i < nbytes; i++)
 		sprintf(out + 2 * i, "%02x", b[i]);
+	OPENSSL_cleanse(b, sizeof(b));
+	return 0;
 }
 
+/* NULL when the generator fails or memory runs out. */
 static char *random_token(size_t nbytes)
 {
 	uint8_t b[64];
 	char *t;
 
-	RAND_bytes(b, (int)nbytes);
+	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
+		return NULL;
 	t = kms_b64_encode(b, nbytes);
+	OPENSSL_cleanse(b, sizeof(b));
 	/* URL-safe alphabet, no padding: tokens travel in JSON and logs of
 	 * clients; they are capabilities only together with a signature. */
 	for (char *p = t; p && *p; p++) {
@@ -931,16 +960,18 @@ static int op_create_grant(struct call *x, struct kms_key *key)
 		if (!g.constraints)
 			return fail(x, "KMSInternalException", "out of memory");
 	}
-	random_hex(g.id, 32);
 	memcpy(g.key_id, key->id, 37);
-	g.token = random_token(48);
+	if (random_hex(g.id, 32) || !(g.token = random_token(48))) {
+		free(g.constraints);
+		return fail(x, "KMSInternalException", "could not generate the grant id and token");
+	}
 	g.name = (char *)x->r->grant_name;
 	g.grantee = (char *)x->r->grantee;
 	g.retiring = (char *)x->r->retiring;
 	g.issuer = (char *)x->c->arn;
 	g.ops = x->r->grant_ops;
 	g.created = x->now;
-	rc = g.token ? store_grant_insert(x->k->store, &g) : -ENOMEM;
+	rc = store_grant_insert(x->k->store, &g);
 	if (rc == 0)
 		x->resp = json_pack("{s:s, s:s}", "GrantToken", g.token, "GrantId", g.id);
 	free(g.token);
@@ -1097,7 +1128,7 @@ static int op_create_fas(struct call *x, struct kms_key *key)
 	store_principal_clear(&p);
 	token = random_token(32);
 	if (!token)
-		return fail(x, "KMSInternalException", "out of memory");
+		return fail(x, "KMSInternalException", "could not generate the session token");
 	SHA256((const uint8_t *)token, strlen(token), hash);
 	if (store_fas_insert(x->k->store, hash, x->r->caller_arn, key->id, expires)) {
 		free(token);

@@ -432,7 +432,7 @@ static int field(struct pctx *p, enum fid f, json_t *v)
 		r->has_ec = 1;
 		return get_ec(p, name, v, r->ec, &r->n_ec);
 	case F_NUMBER_OF_BYTES:
-		if (r->rotation_days == -1)
+		if (r->has_key_spec)
 			return verr(p, "specify either KeySpec or NumberOfBytes, not both%s", "");
 		rc = get_int(p, name, v, 1, 1024, &n);
 		r->number_of_bytes = (unsigned)n;
@@ -450,7 +450,7 @@ static int field(struct pctx *p, enum fid f, json_t *v)
 		if (r->number_of_bytes)
 			return verr(p, "specify either KeySpec or NumberOfBytes, not both%s", "");
 		r->number_of_bytes = (unsigned)n;
-		r->rotation_days = -1;	/* marks "KeySpec given" for the check below */
+		r->has_key_spec = 1;
 		return 0;
 	case F_GRANT_TOKENS: {
 		size_t i;
@@ -579,7 +579,6 @@ int kms_request_parse(enum kms_op op, const char *body, size_t len,
 			kms_request_free(r);
 			return REQ_VALIDATION;
 		}
-		r->rotation_days = 0;
 	}
 	if (op == OP_RETIRE_GRANT && !r->grant_token && !(r->key_id && r->grant_id)) {
 		snprintf(err, errlen, "RetireGrant needs GrantToken or KeyId and GrantId");

@@ -45,6 +45,7 @@ struct kms_request {
 	uint8_t *blob;
 	size_t blob_len;
 	unsigned number_of_bytes;	/* 0: not given */
+	int has_key_spec;	/* KeySpec given (it sets number_of_bytes) */
 	const char *grant_tokens[REQ_MAX_GRANT_TOKENS];
 	size_t n_grant_tokens;
 	const char *recipient_host;	/* Recipient.HostId */
@@ -55,7 +56,7 @@ struct kms_request {
 	size_t n_cons;
 	unsigned limit;		/* 0: not given */
 	int pending_days;	/* 0: not given */
-	int rotation_days;
+	int rotation_days;	/* RotationPeriodInDays; 0: not given */
 	int dry_run;
 	const char *fas_token, *caller_arn;
 	int duration;

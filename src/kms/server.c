@@ -114,7 +114,10 @@ static void respond(struct evhttp_request *req, struct kms_reply *r)
 	char rid[37];
 	uint8_t b[16];
 
-	RAND_bytes(b, sizeof(b));
+	/* The request id only correlates logs, but on a generator failure the
+	 * buffer must not carry uninitialised stack into a response header. */
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b));
 	snprintf(rid, sizeof(rid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
 		 b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);

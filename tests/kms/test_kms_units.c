@@ -175,6 +175,18 @@ static void test_request_parser(void **state)
 	assert_int_equal(r.number_of_bytes, 32);
 	assert_int_equal(r.n_ec, 1);
 	assert_string_equal(r.recipient_host, "h");
+	/* KeySpec is its own flag, not a value smuggled into another field. */
+	assert_true(r.has_key_spec);
+	assert_int_equal(r.rotation_days, 0);
+	kms_request_free(&r);
+	const char *nb = "{\"KeyId\":\"k\",\"NumberOfBytes\":24}";
+	assert_int_equal(kms_request_parse(OP_GENERATE_DATA_KEY, nb, strlen(nb), &r, err, sizeof(err)), 0);
+	assert_int_equal(r.number_of_bytes, 24);
+	assert_false(r.has_key_spec);
+	kms_request_free(&r);
+	const char *rot = "{\"KeyId\":\"k\",\"RotationPeriodInDays\":90}";
+	assert_int_equal(kms_request_parse(OP_ENABLE_KEY_ROTATION, rot, strlen(rot), &r, err, sizeof(err)), 0);
+	assert_int_equal(r.rotation_days, 90);
 	kms_request_free(&r);
 
 	static const struct { enum kms_op op; const char *body; int want; } bad[] = {
