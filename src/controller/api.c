@@ -139,14 +139,18 @@ static void reply_text(struct api_req *r, int status, const char *ctype, const c
 	r->ctype = ctype;
 }
 
+/* The answer when a reply cannot be built (json_pack or json_dumps failed):
+ * a constant, so it needs no memory; its length comes from sizeof. */
+static const char reply_oom_body[] =
+	"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
+
 static void reply_json(struct api_req *r, int status, json_t *o)
 {
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 	json_decref(o);
 	if (!s) {
-		reply_text(r, 500, "application/json",
-			   "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 58);
+		reply_text(r, 500, "application/json", reply_oom_body, sizeof(reply_oom_body) - 1);
 		return;
 	}
 	reply_text(r, status, "application/json", s, strlen(s));
@@ -213,11 +217,31 @@ static int parse_query(struct api_req *r, struct qparam *p, size_t np)
 
 /* ---- handlers (the table that maps them is routes.c) ---- */
 
+/* Checkpoints failing for longer than one checkpoint interval: the
+ * unanchored tail would grow without bound, so changes stop until a
+ * checkpoint succeeds (docs/audit.md). */
+static bool checkpoint_overdue(const struct ctl *c, struct audit_cp_health *h)
+{
+	audit_checkpoint_health(c->audit, h);
+	return h->rc && h->failing_s >= (uint64_t)(c->checkpoint_s > 0 ? c->checkpoint_s : 1);
+}
+
 void api_health(struct api_req *r)
 {
-	reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "status", "ok", "state",
-				     ctl_state_name(r->ctl->state), "audit_size",
-				     (json_int_t)audit_size(r->ctl->audit)));
+	struct audit_cp_health h;
+	bool overdue = checkpoint_overdue(r->ctl, &h);
+	json_t *cp = json_pack("{s:b, s:I, s:I, s:b}", "ok", !h.rc, "checkpointed_size",
+			       (json_int_t)h.checkpointed, "unanchored_records",
+			       (json_int_t)h.unanchored, "changes_refused", overdue);
+
+	if (cp && h.rc) {
+		json_object_set_new(cp, "error", json_string(h.why));
+		json_object_set_new(cp, "failures", json_integer((json_int_t)h.failures));
+		json_object_set_new(cp, "failing_for_s", json_integer((json_int_t)h.failing_s));
+	}
+	reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:o}", "status", h.rc ? "degraded" : "ok",
+				     "state", ctl_state_name(r->ctl->state), "audit_size",
+				     (json_int_t)audit_size(r->ctl->audit), "checkpoint", cp));
 }
 
 /* The partition as the allocator holds it now: CPUs per role, and the
@@ -692,6 +716,16 @@ static void dispatch(struct evhttp_request *req, void *arg)
 		reply_error(&r, 413, "too_large", "body is larger than %d bytes", REQ_BODY_MAX);
 		goto answer;
 	}
+	if (strcmp(r.route->method, "GET")) {
+		struct audit_cp_health cph;
+
+		if (checkpoint_overdue(r.ctl, &cph)) {
+			reply_error(&r, 503, "audit_unanchored", "audit checkpoints have failed for "
+				    "%llu s (%s): changes are refused until one succeeds",
+				    (unsigned long long)cph.failing_s, cph.why);
+			goto answer;
+		}
+	}
 	r.body_len = evbuffer_get_length(in);
 	r.body = r.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
 	r.route->fn(&r);
@@ -728,7 +762,9 @@ answer:
 	}
 	json_decref(rec);
 	/* Fail closed: an unrecorded request gets no answer but this. */
-	reply_error(&r, 503, "audit_unavailable", "the audit log cannot record requests");
+	reply_error(&r, 503, "audit_unavailable", "the audit log cannot record requests: %s",
+		    audit_status(api->ctl->audit) ? strerror(-audit_status(api->ctl->audit)) :
+		    "out of memory");
 	evhttp_add_header(oh, "Content-Type", r.ctype);
 	evhttp_send_reply(req, r.status, NULL, r.out);
 	evbuffer_free(r.out);
@@ -748,11 +784,12 @@ static void held_release(struct api *a, bool all)
 		if (!a->held)
 			a->held_tail = &a->held;
 		if (h->index >= size) {
-			static const char msg[] = "{\"error\":{\"code\":\"audit_unavailable\","
-				"\"message\":\"the audit log cannot record requests\"}}\n";
-
+			/* The reason is an errno text (ENOSPC: "No space left on
+			 * device"), never anything from the request. */
 			evbuffer_drain(h->out, evbuffer_get_length(h->out));
-			evbuffer_add(h->out, msg, sizeof(msg) - 1);
+			evbuffer_add_printf(h->out, "{\"error\":{\"code\":\"audit_unavailable\","
+					    "\"message\":\"the audit log cannot record requests: "
+					    "%s\"}}\n", strerror(-audit_status(a->ctl->audit)));
 			h->status = 503;
 		}
 		evhttp_send_reply(h->req, h->status, NULL, h->out);
@@ -866,11 +903,19 @@ static struct bufferevent *new_conn(struct event_base *base, void *arg)
 		return NULL;
 	}
 	cn->api = api;
-	SSL_set_ex_data(ssl, conn_idx, cn);
+	/* With BEV_OPT_CLOSE_ON_FREE libevent owns ssl from this call on, and
+	 * frees it itself when the call fails. cn is attached only after, so
+	 * on failure it is ours alone to free. (NULL makes evhttp fall back to
+	 * a plain socket: no certificate, so dispatch answers 401.) */
 	cn->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						 BEV_OPT_CLOSE_ON_FREE);
 	if (!cn->bev) {
-		SSL_free(ssl);
+		free(cn);
+		return NULL;
+	}
+	if (!SSL_set_ex_data(ssl, conn_idx, cn)) {
+		bufferevent_free(cn->bev);
+		free(cn);
 		return NULL;
 	}
 	cn->timer = evtimer_new(base, deadline_cb, cn);

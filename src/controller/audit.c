@@ -70,6 +70,15 @@ struct audit {
 	uint8_t cp_root[MERKLE_HASH_LEN];
 	uint64_t cp_counter;	/* its "ward-tpm-counter", 0 if it has none */
 
+	/* Checkpoint failures (audit_checkpoint_health), under cp_mu. */
+	int cp_fail_rc;
+	char cp_fail_why[160];
+	uint64_t cp_failures;
+	struct timespec cp_fail_since;
+
+	uint64_t hashes_rebuilt;	/* recovery: hash entries rewritten */
+	char hashes_note[200];		/* why, when not a crash */
+
 	bool anchored;		/* audit_anchor: checkpoints carry the counter */
 	struct audit_anchor anchor;
 	uint64_t anchor_n;	/* the counter's value as last seen */
@@ -250,11 +259,28 @@ out:
 	return rc;
 }
 
+/* Entries [keep, n) of the hash file are rewritten from the records. */
+static int rewrite_hashes(struct audit *a, uint64_t keep, uint64_t n)
+{
+	uint8_t hh[MERKLE_HASH_LEN];
+	uint64_t i;
+	int rc;
+
+	if (ftruncate(a->hash_fd, (off_t)(keep * MERKLE_HASH_LEN)))
+		return -errno;
+	for (i = keep; i < n; i++) {
+		memcpy(hh, a->hchunk[i >> CHUNK_BITS][i & (CHUNK - 1)], MERKLE_HASH_LEN);
+		if ((rc = write_all(a->hash_fd, hh, MERKLE_HASH_LEN)))
+			return rc;
+	}
+	return fsync(a->hash_fd) ? -errno : 0;
+}
+
 static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen)
 {
 	char *data = NULL, *hashes = NULL, why[200];
 	size_t dlen, hlen, off = 0;
-	uint64_t nh, n = 0, drop_bytes, rebuilt = 0, i;
+	uint64_t nh, n = 0, drop_bytes, keep, bad = UINT64_MAX;
 	struct audit_record rec;
 	uint8_t h[MERKLE_HASH_LEN], root[MERKLE_HASH_LEN];
 	int rc;
@@ -279,17 +305,12 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 				  (unsigned long long)n, (unsigned long long)rec.index);
 			goto out;
 		}
+		/* The tree is built from the records; which of a record and
+		 * its hash entry is wrong is decided by the checkpoint below. */
 		merkle_leaf_hash(data + off, l, h);
-		/* The hash file is an index derived from the records and synced
-		 * only at checkpoints: entries a crash lost are recomputed. */
-		if (n >= nh)
-			rebuilt++;
-		else if (CRYPTO_memcmp(h, hashes + n * MERKLE_HASH_LEN, MERKLE_HASH_LEN)) {
-			rc = errmsg(err, errlen, -EBADMSG,
-				  "record %llu does not match its stored hash: log tampered",
-				  (unsigned long long)n);
-			goto out;
-		}
+		if (n < nh && bad == UINT64_MAX &&
+		    CRYPTO_memcmp(h, hashes + n * MERKLE_HASH_LEN, MERKLE_HASH_LEN))
+			bad = n;
 		if ((rc = index_put(a, n, h, off)) || (rc = merkle_tree_append(&a->tree, h)))
 			goto out;
 		n++;
@@ -313,36 +334,62 @@ static int recover(struct audit *a, uint64_t *repaired, char *err, size_t errlen
 		}
 		if (merkle_root(&src, a->cp_size, root) ||
 		    CRYPTO_memcmp(root, a->cp_root, MERKLE_HASH_LEN)) {
-			rc = errmsg(err, errlen, -EBADMSG,
-				  "stored log does not match its last checkpoint: log tampered");
+			if (bad < a->cp_size)
+				rc = errmsg(err, errlen, -EBADMSG, "record %llu does not match its "
+					    "stored hash, and the records do not match the last "
+					    "checkpoint: record %llu was modified: log tampered",
+					    (unsigned long long)bad, (unsigned long long)bad);
+			else
+				rc = errmsg(err, errlen, -EBADMSG,
+					    "stored log does not match its last checkpoint: log tampered");
 			goto out;
 		}
+	}
+	/* Past the last checkpoint neither a record nor its hash entry is
+	 * signed: a disagreement cannot be blamed on either. */
+	if (bad != UINT64_MAX && bad >= a->cp_size) {
+		rc = errmsg(err, errlen, -EBADMSG, "record %llu and hashes entry %llu disagree past "
+			    "the last checkpoint (%llu records; neither is signed): one of them was "
+			    "modified: log tampered, refusing it", (unsigned long long)bad,
+			    (unsigned long long)bad, (unsigned long long)a->cp_size);
+		goto out;
 	}
 	/* Everything past n is an append that never completed (its caller was
 	 * never told it was durable): cut it off. */
 	drop_bytes = (dlen - off) + (nh > n ? hlen - n * MERKLE_HASH_LEN : hlen % MERKLE_HASH_LEN);
-	if (rebuilt) {
-		uint8_t hh[MERKLE_HASH_LEN];
-
-		if (ftruncate(a->hash_fd, (off_t)(nh * MERKLE_HASH_LEN))) {
-			rc = errmsg(err, errlen, -errno, "cannot repair the hash file");
+	keep = nh < n ? nh : n;
+	if (bad != UINT64_MAX) {
+		/* The records match the signed checkpoint: the hash entry is
+		 * what was damaged. It is an index derived from the records. */
+		snprintf(a->hashes_note, sizeof(a->hashes_note), "hashes entry %llu is damaged "
+			 "(record %llu matches the signed checkpoint); entries from it rebuilt from "
+			 "the records", (unsigned long long)bad, (unsigned long long)bad);
+		keep = bad;
+	} else if (nh < a->cp_size) {
+		/* Entries are synced before a checkpoint is signed: a crash
+		 * cannot lose these. */
+		snprintf(a->hashes_note, sizeof(a->hashes_note), "hashes file truncated to %llu "
+			 "entries inside the checkpointed %llu (not a crash: they were synced before "
+			 "signing); rebuilt from the records, which match the checkpoint",
+			 (unsigned long long)nh, (unsigned long long)a->cp_size);
+	}
+	if (keep < n) {
+		if ((rc = rewrite_hashes(a, keep, n))) {
+			rc = errmsg(err, errlen, rc, "cannot repair the hash file: %s", strerror(-rc));
 			goto out;
 		}
-		for (i = nh; i < n; i++) {
-			memcpy(hh, a->hchunk[i >> CHUNK_BITS][i & (CHUNK - 1)], MERKLE_HASH_LEN);
-			if ((rc = write_all(a->hash_fd, hh, MERKLE_HASH_LEN))) {
-				errmsg(err, errlen, rc, "cannot repair the hash file");
-				goto out;
-			}
-		}
-		fsync(a->hash_fd);
-		log_warn("audit log: leaf hashes recomputed after a crash", "count=%llu",
-			 (unsigned long long)rebuilt);
+		a->hashes_rebuilt = n - keep;
+		if (a->hashes_note[0])
+			log_error("audit log: the hashes file was damaged", "rebuilt=%llu why=\"%s\"",
+				  (unsigned long long)(n - keep), a->hashes_note);
+		else
+			log_warn("audit log: leaf hashes past the last checkpoint recomputed after a "
+				 "crash", "count=%llu", (unsigned long long)(n - keep));
 	}
 	if (drop_bytes) {
 		if (ftruncate(a->data_fd, (off_t)off) || ftruncate(a->hash_fd, (off_t)(n * MERKLE_HASH_LEN)) ||
 		    fsync(a->data_fd) || fsync(a->hash_fd)) {
-			rc = errmsg(err, errlen, -errno, "cannot repair the log tail");
+			rc = errmsg(err, errlen, -errno, "cannot repair the log tail: %s", strerror(errno));
 			goto out;
 		}
 		log_warn("audit log: incomplete tail removed", "records=%llu bytes=%llu",
@@ -357,6 +404,12 @@ out:
 	free(data);
 	free(hashes);
 	return rc;
+}
+
+uint64_t audit_hashes_rebuilt(struct audit *a, const char **why)
+{
+	*why = a->hashes_note[0] ? a->hashes_note : NULL;
+	return a->hashes_rebuilt;
 }
 
 int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit **out,
@@ -584,7 +637,8 @@ static void flush_locked(struct audit *a)
 	}
 	if (rc && !a->broken) {
 		a->broken = rc;
-		log_error("audit log write failed: refusing further appends", "errno=%d", -rc);
+		log_error("audit log write failed: refusing further appends", "errno=%d error=\"%s\"",
+			  -rc, strerror(-rc));
 	}
 	a->flushes++;
 	a->spare = b;
@@ -817,6 +871,15 @@ int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, 
 	} else if (a->cp_note) {
 		log_warn("audit log: the last checkpoint predates TPM anchoring; anchoring from now",
 			 "counter=%llu", (unsigned long long)n);
+	} else if (!anchor->defined_now) {
+		/* The counter exists only once checkpoints were signed with it
+		 * (the first is signed right after it is defined): a log
+		 * without one lost it, and with it the only check of its size. */
+		rc = errmsg(err, errlen, -EBADMSG, "the log has %llu records and no checkpoint, but "
+			    "the TPM counter says %llu checkpoints were signed: the checkpoint was "
+			    "deleted (records may have been removed): log tampered, refusing it",
+			    (unsigned long long)audit_size(a), (unsigned long long)n);
+		goto out;
 	}
 	a->anchor = *anchor;
 	a->anchor_n = n;
@@ -836,6 +899,31 @@ int audit_last_checkpoint(struct audit *a, char **note, size_t *len)
 	return rc;
 }
 
+/* With cp_mu held. A failed checkpoint leaves the tail anchored by nothing
+ * but the files: say so loudly, and keep when it started (the API refuses
+ * changes once that lasts a checkpoint interval). */
+static void checkpoint_result(struct audit *a, int rc, const char *stage, uint64_t size)
+{
+	if (!rc) {
+		if (a->cp_fail_rc)
+			log_info("audit log: checkpoints succeed again", "size=%llu failures=%llu",
+				 (unsigned long long)size, (unsigned long long)a->cp_failures);
+		a->cp_fail_rc = 0;
+		a->cp_fail_why[0] = 0;
+		a->cp_failures = 0;
+		return;
+	}
+	if (!a->cp_fail_rc)
+		clock_gettime(CLOCK_MONOTONIC, &a->cp_fail_since);
+	a->cp_fail_rc = rc;
+	a->cp_failures++;
+	snprintf(a->cp_fail_why, sizeof(a->cp_fail_why), "%s: %s", stage, strerror(-rc));
+	log_error("audit log: checkpoint failed; the records since the last one are not anchored",
+		  "size=%llu last=%llu failures=%llu error=\"%s\"", (unsigned long long)size,
+		  (unsigned long long)(a->cp_note ? a->cp_size : 0),
+		  (unsigned long long)a->cp_failures, a->cp_fail_why);
+}
+
 int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, char **note,
 		     size_t *len)
 {
@@ -845,6 +933,7 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	char *body = NULL, *signed_note = NULL, ext[64];
 	const char *const ext_list[] = { ext };
 	size_t blen, slen, plen;
+	const char *stage = "cannot compute the tree head";
 	uint64_t n;
 	int rc;
 
@@ -874,11 +963,13 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 				  "refusing to sign", "size=%llu last=%llu", (unsigned long long)n,
 				  (unsigned long long)a->cp_size);
 			rc = -EBADMSG;
+			stage = "the stored tree is not consistent with the last checkpoint";
 			goto out;
 		}
 	}
 	if (fdatasync(a->hash_fd)) {
 		rc = -errno;
+		stage = "cannot sync the hashes file";
 		goto out;
 	}
 	/* Anchored: this checkpoint is the counter's next value, and the
@@ -886,6 +977,7 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	if (a->anchored)
 		snprintf(ext, sizeof(ext), AUDIT_COUNTER_EXT "%llu",
 			 (unsigned long long)(a->anchor_n + 1));
+	stage = "the TPM did not sign it (is this the measured controller?)";
 	if ((rc = checkpoint_format(a->origin, n, root, a->anchored ? ext_list : NULL,
 				    a->anchored ? 1 : 0, &body, &blen)) ||
 	    (rc = checkpoint_sign(body, blen, signer, 1, &signed_note, &slen)))
@@ -893,8 +985,10 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	if (a->pub && (rc = checkpoint_verify(signed_note, slen, a->pub, a->origin, NULL))) {
 		log_error("audit log: signer and public key disagree", "rc=%d", rc);
 		rc = -EKEYREJECTED;
+		stage = "the signature does not verify under the audit public key";
 		goto out;
 	}
+	stage = "cannot write the checkpoint file";
 	if ((rc = write_atomic(a->dir, "checkpoint", signed_note, slen)))
 		goto out;
 	if (a->anchored) {
@@ -903,7 +997,7 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 		/* On failure the checkpoint on disk is one ahead of the counter,
 		 * which audit_anchor accepts; the next one reuses the number. */
 		if ((rc = a->anchor.advance(a->anchor.ctx, &v))) {
-			log_error("audit log: cannot advance the TPM counter", "rc=%d", rc);
+			stage = "cannot advance the TPM counter";
 			goto out;
 		}
 		if (v != a->anchor_n + 1)
@@ -921,8 +1015,26 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	signed_note = NULL;
 	rc = dup_note(a->cp_note, a->cp_len, note, len);
 out:
+	checkpoint_result(a, rc, stage, n);
 	pthread_mutex_unlock(&a->cp_mu);
 	free(body);
 	free(signed_note);
 	return rc;
+}
+
+void audit_checkpoint_health(struct audit *a, struct audit_cp_health *h)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&a->cp_mu);
+	memset(h, 0, sizeof(*h));
+	h->rc = a->cp_fail_rc;
+	h->failures = a->cp_failures;
+	snprintf(h->why, sizeof(h->why), "%s", a->cp_fail_why);
+	if (a->cp_fail_rc)
+		h->failing_s = (uint64_t)(now.tv_sec - a->cp_fail_since.tv_sec);
+	h->checkpointed = a->cp_note ? a->cp_size : 0;
+	pthread_mutex_unlock(&a->cp_mu);
+	h->unanchored = audit_size(a) - h->checkpointed;
 }

@@ -6,6 +6,7 @@
 #ifndef WARD_CONTROLLER_AUDIT_H
 #define WARD_CONTROLLER_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,10 @@ struct audit;
 int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit **out,
 	       uint64_t *repaired, char *err, size_t errlen);
 void audit_close(struct audit *a);
+/* Hash entries recovery rewrote from the records: past the checkpoint
+ * after a crash (*why NULL), or a damaged or truncated hashes file whose
+ * records match the checkpoint (*why says which entry / how far). */
+uint64_t audit_hashes_rebuilt(struct audit *a, const char **why);
 
 /* Append one record: rec is a JSON object of scalar fields with "type";
  * "index" and "time" are set here. Returns once the record is on disk
@@ -62,15 +67,28 @@ struct audit_anchor {
 	int (*read)(void *ctx, uint64_t *value);
 	int (*advance)(void *ctx, uint64_t *value);
 	void *ctx;
+	bool defined_now;	/* the counter was made by this start: nothing signed yet */
 };
 
 /* Check the last checkpoint against the counter and anchor every later
  * one. Refused (-EBADMSG, reason in err): a checkpoint older than the
- * counter (the log and its checkpoint were rolled back together), or one
- * ahead of it by more than the one a crash can leave (another TPM). A
+ * counter (the log and its checkpoint were rolled back together), one
+ * ahead of it by more than the one a crash can leave (another TPM), or no
+ * checkpoint at all while the counter existed before this start (the
+ * counter proves checkpoints were signed: the checkpoint was deleted). A
  * checkpoint one ahead (crash between writing it and advancing) advances
  * the counter. A checkpoint from before anchoring is accepted. */
 int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, size_t errlen);
+
+/* Checkpoint health: rc of the last attempt (0 = it succeeded, or none
+ * failed yet) with why, consecutive failures, seconds since the first of
+ * them, and how many durable records no checkpoint covers. */
+struct audit_cp_health {
+	int rc;
+	char why[200];
+	uint64_t failures, failing_s, checkpointed, unanchored;
+};
+void audit_checkpoint_health(struct audit *a, struct audit_cp_health *h);
 
 /* The last signed checkpoint (NULL/-ENOENT if none yet). */
 int audit_last_checkpoint(struct audit *a, char **note, size_t *len);

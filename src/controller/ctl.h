@@ -40,6 +40,7 @@ struct ctl {
 	char cpu_note[256];	/* why there is no partition, or pinning was skipped */
 	struct sidechan_caps side;	/* what this kernel offers, probed at start */
 	bool dev;
+	int checkpoint_s;	/* checkpoint interval: also how long failures are borne */
 };
 
 const char *ctl_state_name(enum host_state s);

@@ -133,36 +133,69 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* A stable random host id names the log: origin "ward/<id>/audit". */
-static int host_id(const char *state_dir, char *out, size_t len)
+/* A log exists once anything was appended or checkpointed: from then on
+ * the host's identity files are never made again (docs/audit.md). */
+static bool audit_log_exists(const char *state_dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/audit/checkpoint", state_dir);
+	if (!lstat(path, &st))
+		return true;
+	snprintf(path, sizeof(path), "%s/audit/leaves", state_dir);
+	return !lstat(path, &st) && st.st_size > 0;
+}
+
+/* A stable random host id names the log: origin "ward/<id>/audit". Made
+ * on a host's first start only; a log without it is refused, not renamed. */
+static int host_id(const char *state_dir, bool may_create, char *out, size_t len, char *err,
+		   size_t errlen)
 {
 	char path[PATH_MAX], buf[33];
 	uint8_t b[8];
 	ssize_t n;
-	int fd, i;
+	int fd, i, rc;
 
 	snprintf(path, sizeof(path), "%s/host-id", state_dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, buf, 16);
+		n = read(fd, buf, 17);
 		close(fd);
-		if (n == 16) {
-			buf[16] = 0;
-			snprintf(out, len, "%s", buf);
-			return 0;
+		for (i = 0; n == 16 && i < 16; i++)
+			if (!strchr("0123456789abcdef", buf[i]))
+				n = -1;
+		if (n != 16) {
+			snprintf(err, errlen, "%.300s is malformed (not 16 hex digits); the audit log's "
+				 "name depends on it: restore it", path);
+			return -EBADMSG;
 		}
+		buf[16] = 0;
+		snprintf(out, len, "%s", buf);
+		return 0;
 	}
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+	if (errno != ENOENT || !may_create) {
+		rc = -errno;
+		snprintf(err, errlen, "%.300s is %s; the audit log is named after it: restore it "
+			 "(not making a new one)", path, rc == -ENOENT ? "missing" : strerror(-rc));
+		return rc;
+	}
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		snprintf(err, errlen, "no randomness for the host id");
 		return -EIO;
+	}
 	for (i = 0; i < 8; i++)
 		snprintf(buf + 2 * i, 3, "%02x", b[i]);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, buf, 16) != 16 || fsync(fd)) {
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
+	rc = fd < 0 ? -errno : write(fd, buf, 16) != 16 ? (errno ? -errno : -EIO) :
+	     fsync(fd) ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		unlink(path);
+		snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(-rc));
+		return rc;
 	}
-	close(fd);
 	snprintf(out, len, "%s", buf);
 	return 0;
 }
@@ -254,8 +287,10 @@ static int counter_advance(void *ctx, uint64_t *v)
 
 static int anchor_audit(struct ctl *c, struct tpm *tpm, char *err, size_t errlen)
 {
-	static struct audit_anchor anchor = { counter_read, counter_advance, NULL };
+	static struct audit_anchor anchor = { counter_read, counter_advance, NULL, false };
 	int rc = tpm_nvcounter_define(tpm, TPM_NV_AUDIT_COUNTER);
+	char *note;
+	size_t len;
 
 	if (rc && rc != -EEXIST) {
 		snprintf(err, errlen, "cannot define the audit log's TPM counter (NV 0x%08x)",
@@ -263,7 +298,14 @@ static int anchor_audit(struct ctl *c, struct tpm *tpm, char *err, size_t errlen
 		return rc;
 	}
 	anchor.ctx = tpm;
-	return audit_anchor(c->audit, &anchor, err, errlen);
+	anchor.defined_now = rc == 0;
+	if ((rc = audit_anchor(c->audit, &anchor, err, errlen)))
+		return rc;
+	/* A new counter gets its first checkpoint at once: from now on a log
+	 * without a checkpoint is a log whose checkpoint was deleted. */
+	if (anchor.defined_now && !audit_checkpoint(c->audit, c->signer, &note, &len))
+		free(note);
+	return 0;
 }
 
 static bool instance_running(void *opaque, const char *id)
@@ -339,8 +381,10 @@ int main(int argc, char **argv)
 	char blk_path[PATH_MAX];
 	struct api_cfg acfg;
 	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
-	uint64_t repaired = 0;
+	uint64_t repaired = 0, rebuilt;
+	const char *rebuilt_why;
 	int created, rc = 1, n;
+	bool fresh;
 	struct timeval tv;
 
 	log_init("controller", LOG_INFO);
@@ -353,6 +397,7 @@ int main(int argc, char **argv)
 	}
 	c.state_dir = o.state_dir;
 	c.tcti = o.tcti;
+	c.checkpoint_s = o.checkpoint_s;
 	/* 0. CPUs: pinned to the card domain before anything is started. */
 	if (cpu_setup(&c, &o, o.card_cores != 1 || o.burst_cores >= 0))
 		return 1;
@@ -382,14 +427,17 @@ int main(int argc, char **argv)
 		log_error("cannot open the TPM: the audit log needs it", "error=\"%s\"", err);
 		goto out;
 	}
-	if (tpmsign_open(tpm, o.state_dir, &ts, &created, err, sizeof(err))) {
+	fresh = !audit_log_exists(o.state_dir);
+	/* Only a development host makes its own (unbound) audit key; a
+	 * verified host gets it, PCR-bound, from provisioning. */
+	if (tpmsign_open(tpm, o.state_dir, fresh && c.dev, &ts, &created, err, sizeof(err))) {
 		log_error("audit signing key unavailable", "error=\"%s\"", err);
 		goto out;
 	}
 	if (created)
 		log_info("audit signing key created in the TPM", "pub=%s/" TPMSIGN_PUB, o.state_dir);
-	if (host_id(o.state_dir, hid, sizeof(hid))) {
-		log_error("cannot read or create the host id", "dir=%s", o.state_dir);
+	if (host_id(o.state_dir, fresh, hid, sizeof(hid), err, sizeof(err))) {
+		log_error("host id unavailable", "error=\"%s\"", err);
 		goto out;
 	}
 	snprintf(c.origin, sizeof(c.origin), "ward/%s/audit", hid);
@@ -403,8 +451,10 @@ int main(int argc, char **argv)
 		log_error("audit log refused; not starting", "error=\"%s\"", err);
 		goto out;
 	}
-	ctl_audit(&c, json_pack("{s:s, s:s, s:I}", "type", "controller", "event", "start",
-				"repaired_bytes", (json_int_t)repaired));
+	rebuilt = audit_hashes_rebuilt(c.audit, &rebuilt_why);
+	ctl_audit(&c, json_pack("{s:s, s:s, s:I, s:I, s:s?}", "type", "controller", "event", "start",
+				"repaired_bytes", (json_int_t)repaired, "hashes_rebuilt",
+				(json_int_t)rebuilt, "hashes_damage", rebuilt_why));
 	ctl_audit(&c, json_pack("{s:s, s:s, s:s, s:b}", "type", "boot", "verdict",
 				ctl_state_name(c.state), "reason", c.reason, "in_service",
 				c.fw.in_service));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,20 @@ static int make_pem(struct tpmsign *s, const uint8_t spki[TPM_SPKI_LEN])
 	return s->pem ? 0 : -ENOMEM;
 }
 
-int tpmsign_open(struct tpm *t, const char *state_dir, struct tpmsign **out, int *created,
-		 char *err, size_t errlen)
+/* The public key file is derived from the blob: rewritten only when it
+ * differs, so a start on a full disk does not fail on it. */
+static int pub_pem_sync(const char *path, const char *pem)
+{
+	uint8_t *cur = NULL;
+	size_t len;
+	int same = !read_file(path, &cur, &len) && len == strlen(pem) && !memcmp(cur, pem, len);
+
+	free(cur);
+	return same ? 0 : write_file(path, pem, strlen(pem), 0644);
+}
+
+int tpmsign_open(struct tpm *t, const char *state_dir, bool may_create, struct tpmsign **out,
+		 int *created, char *err, size_t errlen)
 {
 	char path[PATH_MAX], ppath[PATH_MAX];
 	uint8_t spki[TPM_SPKI_LEN], point[TPM_ECC_POINT_LEN];
@@ -99,36 +112,44 @@ int tpmsign_open(struct tpm *t, const char *state_dir, struct tpmsign **out, int
 		return -ENOMEM;
 	s->t = t;
 	*created = 0;
-	snprintf(path, sizeof(path), "%s/keys", state_dir);
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-		goto fail;
-	}
 	snprintf(path, sizeof(path), "%s/" TPMSIGN_BLOB, state_dir);
 	snprintf(ppath, sizeof(ppath), "%s/" TPMSIGN_PUB, state_dir);
 	rc = read_file(path, &s->blob, &s->blob_len);
+	if (rc == -ENOENT && !may_create) {
+		/* Never replaced behind the log's back: a new key would make
+		 * every existing checkpoint look forged. */
+		snprintf(err, errlen, "audit signing key %s is missing (restore it, or provision "
+			 "the host with ward-fwtool provision); not creating another", path);
+		goto fail;
+	}
 	if (rc == -ENOENT) {
+		snprintf(path, sizeof(path), "%s/keys", state_dir);
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "%s/" TPMSIGN_BLOB, state_dir);
 		rc = tpm_signkey_create(t, 0, 0, NULL, &s->blob, &s->blob_len, spki);
 		if (rc) {
 			snprintf(err, errlen, "cannot create the audit signing key: %s", tpm_error(t));
 			goto fail;
 		}
 		if ((rc = write_file(path, s->blob, s->blob_len, 0600))) {
-			snprintf(err, errlen, "cannot store %s", path);
+			snprintf(err, errlen, "cannot store %s: %s", path, strerror(-rc));
 			goto fail;
 		}
 		*created = 1;
 	} else if (rc) {
-		snprintf(err, errlen, "cannot read %s", path);
+		snprintf(err, errlen, "cannot read the audit signing key %s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	if ((rc = tpm_blob_pubkey(s->blob, s->blob_len, spki, point)) || (rc = make_pem(s, spki))) {
 		snprintf(err, errlen, "%s is not a TPM signing key blob", path);
 		goto fail;
 	}
-	if ((rc = write_file(ppath, s->pem, strlen(s->pem), 0644))) {
-		snprintf(err, errlen, "cannot write %s", ppath);
+	if ((rc = pub_pem_sync(ppath, s->pem))) {
+		snprintf(err, errlen, "cannot write %s: %s", ppath, strerror(-rc));
 		goto fail;
 	}
 	*out = s;

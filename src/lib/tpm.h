@@ -91,6 +91,16 @@ int tpm_signkey_create(struct tpm *t, unsigned flags, uint32_t pcr_mask,
 		       const uint8_t (*expected)[TPM_DIGEST_LEN],
 		       uint8_t **blob, size_t *blob_len,
 		       uint8_t spki[TPM_SPKI_LEN]);
+/* A signing key bound to PolicyPCR over pcr_mask (non-zero) with the
+ * `expected` values (NULL: the values now) that signs `digest` once, now,
+ * whatever the PCRs hold: for provisioning, which signs before the boot
+ * the key is bound to. The one-time authorisation is random and wiped. */
+int tpm_signkey_create_signed(struct tpm *t, uint32_t pcr_mask,
+			      const uint8_t (*expected)[TPM_DIGEST_LEN],
+			      const uint8_t digest[TPM_DIGEST_LEN],
+			      uint8_t sig[TPM_SIG_MAX], size_t *sig_len,
+			      uint8_t **blob, size_t *blob_len,
+			      uint8_t spki[TPM_SPKI_LEN]);
 /* sig gets a DER ECDSA-Sig-Value (what OpenSSL's EVP_DigestVerify takes). */
 int tpm_sign(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	     const uint8_t digest[TPM_DIGEST_LEN],

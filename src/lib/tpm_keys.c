@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
@@ -47,8 +48,11 @@ static const char *blob_check_public(const struct keyblob *kb)
 	if (!(a & TPMA_OBJECT_FIXEDTPM) || !(a & TPMA_OBJECT_FIXEDPARENT))
 		return "object is exportable";
 	if (kb->pcr_mask) {
+		/* A PCR-bound signing key may also carry userWithAuth: its
+		 * authValue is the one-time random secret of
+		 * tpm_signkey_create_signed, wiped once it signed. */
 		if (p->authPolicy.size != TPM_DIGEST_LEN ||
-		    a & TPMA_OBJECT_USERWITHAUTH)
+		    (a & TPMA_OBJECT_USERWITHAUTH && kb->kind != KIND_SIGNKEY))
 			return "PCR mask set but object has no PCR policy";
 	} else if (!(a & TPMA_OBJECT_USERWITHAUTH)) {
 		return "no PCR mask but object needs a policy";
@@ -511,6 +515,63 @@ int tpm_signkey_create(struct tpm *t, unsigned flags, uint32_t pcr_mask,
 	return 0;
 }
 
+static int sign_loaded(struct tpm *t, ESYS_TR obj, ESYS_TR auth,
+			const uint8_t digest[TPM_DIGEST_LEN],
+			uint8_t sig[TPM_SIG_MAX], size_t *sig_len);
+
+int tpm_signkey_create_signed(struct tpm *t, uint32_t pcr_mask,
+			      const uint8_t (*expected)[TPM_DIGEST_LEN],
+			      const uint8_t digest[TPM_DIGEST_LEN],
+			      uint8_t sig[TPM_SIG_MAX], size_t *sig_len,
+			      uint8_t **blob, size_t *blob_len,
+			      uint8_t spki[TPM_SPKI_LEN])
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPM2B_AUTH auth = { .size = TPM_DIGEST_LEN };
+	uint8_t point[TPM_ECC_POINT_LEN];
+	TPM2B_PUBLIC tmpl, out;
+	struct keyblob kb;
+	ESYS_TR obj;
+	TSS2_RC rc;
+	int ret;
+
+	ret = check_mask(t, pcr_mask, 1);
+	if (ret)
+		return ret;
+	/* userWithAuth with a random authValue nobody keeps: the key signs
+	 * `digest` now, before the PCRs hold the values it is bound to, and
+	 * afterwards only under the PolicyPCR session. */
+	if (RAND_priv_bytes(auth.buffer, TPM_DIGEST_LEN) != 1)
+		return tpm_fail(t, -EIO, "no randomness for the key's one-time auth");
+	sens.sensitive.userAuth = auth;
+	ecc_template(&tmpl, TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_USERWITHAUTH |
+		     TPMA_OBJECT_ADMINWITHPOLICY, TPM2_ALG_ECDSA);
+	ret = tpm_policy_for(t, pcr_mask, expected, &tmpl.publicArea.authPolicy);
+	if (!ret)
+		ret = create_object(t, KIND_SIGNKEY, pcr_mask, &sens, &tmpl, blob,
+				    blob_len, &out);
+	OPENSSL_cleanse(&sens, sizeof(sens));
+	if (ret)
+		goto out;
+	ret = blob_load(t, *blob, *blob_len, KIND_SIGNKEY, &kb, &obj);
+	if (!ret) {
+		rc = Esys_TR_SetAuth(t->esys, obj, &auth);
+		ret = rc ? tpm_fail_rc(t, "TR_SetAuth", rc)
+			 : sign_loaded(t, obj, ESYS_TR_PASSWORD, digest, sig, sig_len);
+		tpm_flush(t, &obj);
+	}
+	point_from_tpm(&out.publicArea.unique.ecc, point);
+	if (!ret && spki_from_point(point, spki))
+		ret = tpm_fail(t, -EIO, "TPM returned an invalid public key");
+	if (ret) {
+		free(*blob);
+		*blob = NULL;
+	}
+out:
+	OPENSSL_cleanse(&auth, sizeof(auth));
+	return ret;
+}
+
 static int sig_to_der(const TPMT_SIGNATURE *s, uint8_t der[TPM_SIG_MAX],
 		      size_t *der_len)
 {
@@ -545,20 +606,8 @@ int tpm_sign(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	     const uint8_t digest[TPM_DIGEST_LEN],
 	     uint8_t sig[TPM_SIG_MAX], size_t *sig_len)
 {
-	TPMT_SIG_SCHEME scheme = {
-		.scheme = TPM2_ALG_ECDSA,
-		.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
-	};
-	/* A NULL ticket: only unrestricted keys accept it. */
-	TPMT_TK_HASHCHECK ticket = {
-		.tag = TPM2_ST_HASHCHECK,
-		.hierarchy = TPM2_RH_NULL,
-	};
-	TPM2B_DIGEST d = { .size = TPM_DIGEST_LEN };
-	TPMT_SIGNATURE *s = NULL;
 	struct keyblob kb;
 	ESYS_TR obj, auth = ESYS_TR_NONE;
-	TSS2_RC rc;
 	int ret;
 
 	ret = blob_load(t, blob, blob_len, KIND_SIGNKEY, &kb, &obj);
@@ -572,20 +621,39 @@ int tpm_sign(struct tpm *t, const uint8_t *blob, size_t blob_len,
 	ret = blob_auth(t, &kb, 0, &auth);
 	if (ret)
 		goto out_flush;
-	memcpy(d.buffer, digest, TPM_DIGEST_LEN);
-	rc = Esys_Sign(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE, &d,
-		       &scheme, &ticket, &s);
-	if (rc) {
-		ret = tpm_fail_rc(t, "Sign", rc);
-		goto out_auth;
-	}
-	if (sig_to_der(s, sig, sig_len))
-		ret = tpm_fail(t, -EIO, "TPM returned a malformed signature");
-	Esys_Free(s);
-out_auth:
+	ret = sign_loaded(t, obj, auth, digest, sig, sig_len);
 	auth_done(t, &auth);
 out_flush:
 	tpm_flush(t, &obj);
+	return ret;
+}
+
+static int sign_loaded(struct tpm *t, ESYS_TR obj, ESYS_TR auth,
+		       const uint8_t digest[TPM_DIGEST_LEN],
+		       uint8_t sig[TPM_SIG_MAX], size_t *sig_len)
+{
+	TPMT_SIG_SCHEME scheme = {
+		.scheme = TPM2_ALG_ECDSA,
+		.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
+	};
+	/* A NULL ticket: only unrestricted keys accept it. */
+	TPMT_TK_HASHCHECK ticket = {
+		.tag = TPM2_ST_HASHCHECK,
+		.hierarchy = TPM2_RH_NULL,
+	};
+	TPM2B_DIGEST d = { .size = TPM_DIGEST_LEN };
+	TPMT_SIGNATURE *s = NULL;
+	TSS2_RC rc;
+	int ret = 0;
+
+	memcpy(d.buffer, digest, TPM_DIGEST_LEN);
+	rc = Esys_Sign(t->esys, obj, auth, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+		       &scheme, &ticket, &s);
+	if (rc)
+		return tpm_fail_rc(t, "Sign", rc);
+	if (sig_to_der(s, sig, sig_len))
+		ret = tpm_fail(t, -EIO, "TPM returned a malformed signature");
+	Esys_Free(s);
 	return ret;
 }
 

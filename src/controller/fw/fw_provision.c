@@ -1,7 +1,8 @@
 /* fw_provision: creates the host identity and the first store. The store
  * key is sealed to the PCR values of a boot that has measured exactly the
  * given controller binary and nothing else yet (PCR 12 = extend(0, H(ctl)),
- * PCRs 13 and 15 zero); the host key to PCR 12. See docs/firmware.md. */
+ * PCRs 13 and 15 zero); the host key and the golden/audit signing key to
+ * PCR 12. See docs/firmware.md. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,9 +32,8 @@ static int keypair(struct tpm *t, const char *state_dir, const char *blob_rel,
 
 	if (kind == 0)	/* host key: ECDH, PCR 12 policy */
 		rc = tpm_hostkey_create(t, TPM_PCR_BIT(TPM_PCR_BOOT), exp, &blob, &blen, point);
-	else
-		rc = tpm_signkey_create(t, kind == 2 ? TPM_SIGNKEY_RESTRICTED : 0, 0, NULL,
-					&blob, &blen, spki);
+	else	/* attestation key: quotes of whatever the PCRs hold */
+		rc = tpm_signkey_create(t, TPM_SIGNKEY_RESTRICTED, 0, NULL, &blob, &blen, spki);
 	if (rc) {
 		snprintf(err, errlen, "creating %s: %s", blob_rel, tpm_error(t));
 		return rc;
@@ -49,6 +49,39 @@ static int keypair(struct tpm *t, const char *state_dir, const char *blob_rel,
 		snprintf(err, errlen, "storing %s: %s", blob_rel, strerror(-rc));
 	free(blob);
 	return rc;
+}
+
+/* The golden/audit signing key is bound to PCR 12 = the provisioned
+ * controller (as the host key): only that controller, measured by
+ * ward-boot, can sign checkpoints or golden sets. Provisioning runs before
+ * that boot, so the key signs the first golden set once, now, under a
+ * one-time authorisation the TPM code wipes (tpm_signkey_create_signed). */
+static int signkey_provision(struct tpm *t, const char *state_dir,
+			     const uint8_t (*exp)[TPM_DIGEST_LEN], struct fw_golden *g,
+			     uint8_t *out, size_t cap, size_t *out_len, char *err, size_t errlen)
+{
+	uint8_t body[512], *blob = NULL, spki[TPM_SPKI_LEN];
+	size_t blen, n;
+	int rc;
+
+	rc = fw_golden_body(g, body, sizeof(body), &n, g->digest);
+	if (rc)
+		return rc;
+	rc = tpm_signkey_create_signed(t, TPM_PCR_BIT(TPM_PCR_BOOT), exp, g->digest, g->sig,
+				       &g->sig_len, &blob, &blen, spki);
+	if (rc) {
+		snprintf(err, errlen, "creating %s: %s", FW_SIGNKEY_BLOB, tpm_error(t));
+		return rc;
+	}
+	rc = fw_state_write(state_dir, FW_SIGNKEY_BLOB, blob, blen);
+	if (!rc)
+		rc = fw_write_pem_pub(state_dir, FW_SIGNKEY_PEM, spki);
+	free(blob);
+	if (rc) {
+		snprintf(err, errlen, "storing %s: %s", FW_SIGNKEY_BLOB, strerror(-rc));
+		return rc;
+	}
+	return fw_golden_encode(g, out, cap, out_len);
 }
 
 int fw_provision(const struct fw_provision_opts *o, char *err, size_t errlen)
@@ -116,12 +149,13 @@ int fw_provision(const struct fw_provision_opts *o, char *err, size_t errlen)
 		goto out;
 	}
 	fw_pcr12_for(ctl, expected[TPM_PCR_BOOT]);
+	fw_golden_compute(&pkg->m, expected[TPM_PCR_BOOT], &g);
 
 	if ((rc = keypair(t, o->state_dir, FW_HOSTKEY_BLOB, FW_HOSTKEY_PEM, 0,
 			  (const uint8_t (*)[TPM_DIGEST_LEN])expected, err, errlen)) ||
-	    (rc = keypair(t, o->state_dir, FW_SIGNKEY_BLOB, FW_SIGNKEY_PEM, 1, NULL, err,
-			  errlen)) ||
-	    (rc = keypair(t, o->state_dir, FW_AK_BLOB, FW_AK_PEM, 2, NULL, err, errlen)))
+	    (rc = signkey_provision(t, o->state_dir, (const uint8_t (*)[TPM_DIGEST_LEN])expected,
+				    &g, golden, sizeof(golden), &glen, err, errlen)) ||
+	    (rc = keypair(t, o->state_dir, FW_AK_BLOB, FW_AK_PEM, 1, NULL, err, errlen)))
 		goto out;
 
 	rc = tpm_nvcounter_define(t, TPM_NV_FW_COUNTER);
@@ -153,10 +187,6 @@ int fw_provision(const struct fw_provision_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "sealing the store key: %s", tpm_error(t));
 		goto out;
 	}
-	fw_golden_compute(&pkg->m, expected[TPM_PCR_BOOT], &g);
-	rc = fw_golden_sign(t, o->state_dir, &g, golden, sizeof(golden), &glen, err, errlen);
-	if (rc)
-		goto out;
 	if (snprintf(path, sizeof(path), "%s/slot-B/%s", fwdir, FW_MANIFEST) >= (int)sizeof(path))
 		rc = -ENAMETOOLONG;
 	if (rc || (rc = fw_io_unlink(path)) ||
