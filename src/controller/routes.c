@@ -27,12 +27,6 @@ const struct route routes[] = {
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 
-static bool param_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
-
 static bool path_match(const char *pat, const char *path,
 		       char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1])
 {
@@ -42,7 +36,7 @@ static bool path_match(const char *pat, const char *path,
 		if (*pat == '{') {
 			size_t n = 0;
 
-			while (param_char(path[n]))
+			while (route_id_char(path[n]))
 				n++;
 			if (n == 0 || n > ROUTE_PARAM_MAX || (path[n] && path[n] != '/') ||
 			    np == ROUTE_MAX_PARAMS)

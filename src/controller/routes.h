@@ -29,9 +29,29 @@ struct route {
 extern const struct route routes[];
 extern const size_t routes_count;
 
+/* The one grammar of ids that travel in a path segment (instance and
+ * volume ids): [A-Za-z0-9_-]. No '.', so no id can be "." or "..", which
+ * clients collapse out of URLs. Inline: the body-parser fuzz harness
+ * (volspec.c) links without routes.c. */
+static inline bool route_id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/* s is 1..max bytes of route_id_char (max <= ROUTE_PARAM_MAX). */
+static inline bool route_id_valid(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (s[n] && n <= max && route_id_char(s[n]))
+		n++;
+	return n > 0 && n <= max && !s[n];
+}
+
 /* Match method + path (no query). Returns the route, or NULL with
  * *path_known telling 405 (path exists for another method) from 404.
- * {param} segments match [A-Za-z0-9_-]{1,64} into params[]. */
+ * {param} segments match route_id_char{1,64} into params[]. */
 const struct route *route_match(const char *method, const char *path,
 				char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1], bool *path_known);
 bool route_allows(const struct route *rt, enum role role);

@@ -11,7 +11,11 @@
 
 #include "errmsg.h"
 #include "blkctl.h"
+#include "controller/routes.h"
 #include "controller/volumes.h"
+
+_Static_assert(VOL_ID_MAX <= ROUTE_PARAM_MAX && VOL_ID_MAX < BLKCTL_ID_LEN,
+	       "a volume id must fit a path segment and a ward-blk id");
 
 /* Standard base64 with padding; 0 or -EINVAL (bad input, over cap). */
 static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *out_len)
@@ -59,8 +63,11 @@ static int parse_one(json_t *o, struct vol_spec *s, char *err, size_t errlen)
 	json_object_foreach(o, key, v) {
 		if (!strcmp(key, "volume_id")) {
 			rc = get_str(v, key, s->volume_id, sizeof(s->volume_id), err, errlen);
-			if (!rc && !blkctl_valid_id(s->volume_id))
-				rc = errmsg(err, errlen, -EINVAL, "\"volume_id\" must be 1-63 of [A-Za-z0-9._-]");
+			/* Detach names the volume in the URL: accept only ids
+			 * the route matcher (and ward-blk) accept too. */
+			if (!rc && !route_id_valid(s->volume_id, VOL_ID_MAX))
+				rc = errmsg(err, errlen, -EINVAL, "\"volume_id\" must be 1-%d of [A-Za-z0-9_-]",
+					    VOL_ID_MAX);
 		} else if (!strcmp(key, "backing")) {
 			rc = get_str(v, key, s->backing, sizeof(s->backing), err, errlen);
 		} else if (!strcmp(key, "size")) {

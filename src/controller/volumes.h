@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #define VOL_MAX 4		/* volumes per instance */
-#define VOL_ID_MAX 63		/* blkctl id: [A-Za-z0-9._-] */
+#define VOL_ID_MAX 63		/* route_id_valid() (routes.h), a blkctl id too */
 #define VOL_BLOB_MAX 1024	/* KMS ciphertext blob of a 64-byte key */
 
 /* One validated attach spec from POST /v1/instances "volumes". */

@@ -12,6 +12,7 @@
 
 #include "controller/request.h"
 #include "controller/routes.h"
+#include "controller/volumes.h"
 
 static void test_operator_list(void **st)
 {
@@ -123,12 +124,76 @@ static void test_bodies(void **st)
 	assert_int_not_equal(EMP("{\"force\":true}", err, sizeof(err)), 0);
 }
 
+/* Attach a volume (the spec parser) with this id: 0 or -EINVAL. */
+static int attach_id(const char *id)
+{
+	struct vol_spec specs[VOL_MAX];
+	char err[256];
+	unsigned n;
+	/* _nocheck: bytes a JSON parser would refuse reach volspec too. */
+	json_t *arr = json_pack("[{s:o, s:s, s:i, s:s, s:s, s:{s:o}, s:s, s:s}]",
+				"volume_id", json_string_nocheck(id), "backing", "/dev/null",
+				"size", 4096, "key_id", "k", "encrypted_key", "AAAA",
+				"encryption_context", "ward:volume", json_string_nocheck(id),
+				"grant_token", "g", "fas_token", "f");
+	int rc;
+
+	assert_non_null(arr);
+	rc = vol_spec_parse(arr, specs, &n, err, sizeof(err));
+	if (rc == 0)
+		assert_string_equal(specs[0].volume_id, id);
+	json_decref(arr);
+	return rc;
+}
+
+/* The detach route names this volume: matched, and to the same id. */
+static bool detach_matches(const char *id)
+{
+	char p[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1], path[256];
+	const struct route *r;
+	bool known;
+
+	snprintf(path, sizeof(path), "/v1/instances/i-1/volumes/%s", id);
+	r = route_match("DELETE", path, p, &known);
+	return r && r->fn == api_volume_detach && !strcmp(p[1], id);
+}
+
+/* One id grammar: every volume id attach accepts can be detached, and
+ * attach refuses what the detach route cannot name. */
+static void test_volume_ids(void **st)
+{
+	static const char *const bad[] = { ".", "..", "a.b", "v1.", "a/b", "../x", "a b", "a%2e",
+		"v\xc3\xa9", "" };
+	char id[80];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (attach_id(bad[i]) == 0)
+			fail_msg("attach accepted volume id \"%s\"", bad[i]);
+	/* Every single byte in an id: accepted by attach iff matched by detach. */
+	for (int c = 1; c < 256; c++) {
+		snprintf(id, sizeof(id), "v%cx", c);
+		if (attach_id(id) == 0 && !detach_matches(id))
+			fail_msg("volume id with byte 0x%02x attaches but cannot be detached", c);
+	}
+	/* The longest id attach takes still fits the route. */
+	memset(id, 'a', VOL_ID_MAX);
+	id[VOL_ID_MAX] = 0;
+	assert_int_equal(attach_id(id), 0);
+	assert_true(detach_matches(id));
+	id[VOL_ID_MAX] = 'a';
+	id[VOL_ID_MAX + 1] = 0;
+	assert_int_not_equal(attach_id(id), 0);
+	assert_true(detach_matches("vol-0123_ABC"));
+	assert_int_equal(attach_id("vol-0123_ABC"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operator_list),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_volume_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
