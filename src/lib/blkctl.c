@@ -71,41 +71,20 @@ void blkctl_rx_destroy(struct blkctl_rx *rx)
 
 static int recv_flags(int sock, struct blkctl_rx *rx, int flags)
 {
-	union {
-		char b[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = rx->buf, .iov_len = BLKCTL_MAX_PACKET };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 	ssize_t n;
 
 	blkctl_rx_clear(rx);
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (rx->nfds < 4)
-				rx->fds[rx->nfds++] = fd;
-			else
-				close(fd);
-		}
+	n = fdpass_recv(sock, rx->buf, BLKCTL_MAX_PACKET, flags, rx->fds,
+			sizeof(rx->fds) / sizeof(rx->fds[0]), &rx->nfds);
+	if (n < 0) {
+		/* fdpass has closed the fds; wipe whatever part of a refused
+		 * packet (it may hold a key) landed in the buffer. */
+		blkctl_rx_clear(rx);
+		return (int)n;
 	}
 	if (n == 0 && rx->nfds == 0)
 		return 0;
 	rx->len = (size_t)n;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		blkctl_rx_clear(rx);
-		return -EMSGSIZE;
-	}
 	return 1;
 }
 

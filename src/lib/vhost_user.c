@@ -76,46 +76,17 @@ static int read_full(int sock, void *buf, size_t len)
 
 int vu_recv(int sock, struct vu_msg *m)
 {
-	union {
-		char buf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-	};
 	ssize_t n;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
+	/* The fds ride on the first bytes of the header (stream socket). */
+	n = fdpass_recv(sock, &m->hdr, sizeof(m->hdr), 0, m->fds, VU_MAX_FDS, &m->nfds);
 	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return 0;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < cnt; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (m->nfds < VU_MAX_FDS)
-				m->fds[m->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (mh.msg_flags & MSG_CTRUNC) {
+		return (int)n;
+	if (n == 0) {
 		vu_msg_close_fds(m);
-		return -EMSGSIZE;
+		return 0;
 	}
 	if ((size_t)n < sizeof(m->hdr)) {
 		rc = read_full(sock, (uint8_t *)&m->hdr + n, sizeof(m->hdr) - (size_t)n);
