@@ -144,13 +144,21 @@ static void reply_text(struct api_req *r, int status, const char *ctype, const c
 static const char reply_oom_body[] =
 	"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
 
+int api_reply_oom(struct evbuffer *out)
+{
+	evbuffer_drain(out, evbuffer_get_length(out));
+	return evbuffer_add(out, reply_oom_body, sizeof(reply_oom_body) - 1);
+}
+
 static void reply_json(struct api_req *r, int status, json_t *o)
 {
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 	json_decref(o);
 	if (!s) {
-		reply_text(r, 500, "application/json", reply_oom_body, sizeof(reply_oom_body) - 1);
+		api_reply_oom(r->out);
+		r->status = 500;
+		r->ctype = "application/json";
 		return;
 	}
 	reply_text(r, status, "application/json", s, strlen(s));

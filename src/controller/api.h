@@ -24,4 +24,9 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 int api_port(const struct api *a);
 void api_stop(struct api *a);
 
+/* Replaces out's contents with the fixed 500 body sent when a reply cannot
+ * be built (it needs no allocation). Its own function so a test reaches it. */
+struct evbuffer;
+int api_reply_oom(struct evbuffer *out);
+
 #endif
