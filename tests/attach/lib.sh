@@ -29,10 +29,12 @@ ARN_PREFIX=arn:aws:iam::$ACCT:user
 CP=$W/cp
 
 attach_need() {
+	local f
+	for f in "$B/src/blk/ward-blk" "$B/guest/blk-check.elf"; do
+		[ -e "$f" ] || { echo "FAIL: $f is missing: the build did not produce it"; exit 1; }
+	done
 	need
 	need_kvm
-	[ -x "$B/src/blk/ward-blk" ] || { echo "SKIP: ward-blk not built"; exit 77; }
-	[ -f "$B/guest/blk-check.elf" ] || { echo "SKIP: guest blk-check not built"; exit 77; }
 }
 
 # attach_setup: principals, PKI, controller (creates the dev host key),

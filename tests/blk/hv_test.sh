@@ -4,8 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 ELF=$B/guest/blk-check.elf
 HV=$B/src/hv/ward-hv
-[ -f "$ELF" ] || skip "guest kit's blk-check.elf is not built yet"
-[ -x "$HV" ] || skip "ward-hv is not built yet"
+[ -f "$ELF" ] || fail "$ELF is missing: the guest kit did not build it"
+[ -x "$HV" ] || fail "$HV is missing: the build did not produce ward-hv"
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
 mkkey "$T/key"
 start_blk "$T/blk.log" --socket "$T/s" --backing "$T/disk" --size 16M --key-file "$T/key" --create

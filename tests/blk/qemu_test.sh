@@ -6,7 +6,7 @@
 # queues, so QEMU negotiates MQ and sets up both rings.
 . "$(dirname "$0")/lib.sh"
 ELF=$B/guest/blk-check.elf
-[ -f "$ELF" ] || skip "guest kit's blk-check.elf is not built yet"
+[ -f "$ELF" ] || fail "$ELF is missing: the guest kit did not build it"
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 mkkey "$T/key"

@@ -429,12 +429,12 @@ case_recovery() {
 # fw_boot verifies a provisioned firmware store (test vendor key); the host
 # is in service and a VM runs from the store's sealed memfds.
 case_fullchain() {
-	need_kvm
 	local REAL=$B/src/controller/ward-controller FT=$B/src/controller/fw/ward-fwtool
 	local BOOT=$B/src/boot/ward-boot KEY=$SRC/src/controller/fw/keys/TEST-vendor-ed25519.pem
 	for x in "$REAL" "$FT" "$BOOT" "$KEY"; do
-		[ -e "$x" ] || { echo "SKIP: $x not built (boot chain absent)"; exit 77; }
+		[ -e "$x" ] || { echo "FAIL: $x is missing: the build did not produce it"; exit 1; }
 	done
+	need_kvm
 	for t in swtpm_ioctl tpm2_startup; do
 		command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 	done

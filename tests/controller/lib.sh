@@ -36,13 +36,13 @@ ctl_cleanup() {
 trap ctl_cleanup EXIT
 
 need() {
-	[ -x "$CTL" ] && [ -x "$WARD" ] || { echo "SKIP: $CTL or $WARD not built"; exit 77; }
+	[ -x "$CTL" ] && [ -x "$WARD" ] || { echo "FAIL: $CTL or $WARD is missing: the build did not produce it"; exit 1; }
 	command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
 }
 
 need_kvm() {
+	[ -x "$B/src/hv/ward-hv" ] || { echo "FAIL: $B/src/hv/ward-hv is missing: the build did not produce it"; exit 1; }
 	[ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
-	[ -x "$B/src/hv/ward-hv" ] || { echo "SKIP: ward-hv not built"; exit 77; }
 	[ "$(id -u)" = 0 ] || { echo "SKIP: ward-hv's sandbox (namespaces, uid switch) needs root"; exit 77; }
 }
 

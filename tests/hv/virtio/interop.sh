@@ -4,6 +4,7 @@
 # usage: interop.sh CASE   (WARD_BUILD_ROOT points at the build directory)
 set -uo pipefail
 case_name=$1
+NEED=(guest/blk-check.elf guest/hello.elf guest/spin.elf)
 . "$(dirname "$0")/lib.sh"
 G=$B/guest
 
@@ -33,7 +34,6 @@ run_hv() { # EXPECTED ARGS... ; EXPECTED "nonzero" accepts any failure but a han
 case "$case_name" in
 blk-qsd)
 	command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
-	[ -f "$G/blk-check.elf" ] || skip "guest blk-check.elf is not built"
 	truncate -s 16M "$T/img"
 	qemu-storage-daemon \
 		--blockdev driver=file,node-name=f,filename="$T/img" \
@@ -104,7 +104,6 @@ backend-dies-while-running)
 	# The card goes away under a running VM: the device is marked broken
 	# and logged, the VM keeps running and still stops cleanly.
 	command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon is not installed"
-	[ -f "$G/spin.elf" ] || skip "guest spin.elf is not built"
 	truncate -s 1M "$T/img"
 	qemu-storage-daemon \
 		--blockdev driver=file,node-name=f,filename="$T/img" \

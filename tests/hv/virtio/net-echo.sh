@@ -5,12 +5,11 @@
 # the guest to catch it (exit 4). usage: net-echo.sh echo|corrupt
 set -uo pipefail
 case_name=$1
+NEED=(tests/hv/virtio/vu-net-echo guest/net-check.elf)
 . "$(dirname "$0")/lib.sh"
 ECHO=$B/tests/hv/virtio/vu-net-echo
 GUEST=$B/guest/net-check.elf
 MAC=52:54:00:77:61:72   # vu-net-echo's config
-[ -x "$ECHO" ] || skip "$ECHO is not built"
-[ -f "$GUEST" ] || skip "guest net-check.elf is not built"
 
 start_echo() {
 	"$ECHO" "$@" "$T/sock" >"$T/backend.log" 2>&1 &
