@@ -11,7 +11,7 @@ PKGS=(
   swtpm swtpm-tools tpm2-tools softhsm2 p11-kit libp11-kit-dev opensc
   nbdkit qemu-system-x86 qemu-system-common qemu-utils
   python3 python3-cryptography awscli
-  cpio busybox-static bc
+  cpio busybox-static bc xz-utils
 )
 
 missing=()
