@@ -7,8 +7,12 @@ all: build
 deps:
 	@scripts/deps.sh
 
+# build/ is the default configuration: no fault-injection hooks (a dir set
+# up when they were on by default is switched off). `make test` builds in
+# build-test/ and build-asan/, with them.
 build: deps
 	@[ -f build/build.ninja ] || meson setup build
+	@[ "$$(scripts/test_hooks.sh build)" = false ] || meson configure build -Dtest_hooks=false
 	@ninja -C build
 
 demo: build
@@ -21,4 +25,4 @@ bench: build
 	@scripts/bench.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-test build-asan

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite, twice — once built with gcc and warnings as
-# errors (build/), once built with clang under AddressSanitizer + UBSan with
-# the libFuzzer harnesses (build-asan/). Ends with "N passed, N failed".
+# errors (build-test/), once built with clang under AddressSanitizer + UBSan
+# with the libFuzzer harnesses (build-asan/). Ends with "N passed, N failed".
+# Both are configured with -Dtest_hooks=true (the fault-injection hooks the
+# tests drive); build/, what `make build`/`make demo`/`make bench` use, keeps
+# the default: no hooks.
 # Extra arguments are passed to `meson test` (e.g. a suite or test name).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,24 +13,27 @@ scripts/deps.sh
 setup() { # dir, extra meson args...
 	local dir=$1; shift
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" --werror "$@" >/dev/null || return 1
+		meson setup "$dir" --werror -Dtest_hooks=true "$@" >/dev/null || return 1
+	elif [ "$(scripts/test_hooks.sh "$dir")" != true ]; then
+		# Set up by hand, or before the hooks were off by default.
+		meson configure "$dir" -Dtest_hooks=true >/dev/null || return 1
 	fi
 }
 
 fail_build() { echo "build failed: $1"; echo "0 passed, 1 failed"; exit 1; }
 
-setup build || fail_build build
+setup build-test || fail_build build-test
 CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true || fail_build build-asan
-ninja -C build >/dev/null || { ninja -C build | tail -40; fail_build build; }
+ninja -C build-test >/dev/null || { ninja -C build-test | tail -40; fail_build build-test; }
 ninja -C build-asan >/dev/null || { ninja -C build-asan | tail -40; fail_build build-asan; }
 
 rc=0
-for dir in build build-asan; do
+for dir in build-test build-asan; do
 	echo "== meson test in $dir"
 	meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || rc=1
 done
 
-/usr/bin/python3 - build build-asan <<'PY'
+/usr/bin/python3 - build-test build-asan <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
