@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "controller/firmware.h"
+#include "fileio.h"
 #include "controller/fw/fw_chain.h"
 #include "controller/fw/fw_store.h"
 #include "controller/fw/fw_vendor.h"
@@ -69,7 +70,7 @@ static int unseal_secret(struct tpm *t, const char *state_dir, struct fw_secret 
 	rc = fw_io_read(path, 4096, &blob, &blen);
 	if (rc) {
 		snprintf(err, errlen, "firmware store not provisioned (%s/%s: %s)", FW_DIR,
-			 FW_SECRET_BLOB, strerror(-rc));
+			 FW_SECRET_BLOB, fileio_strerror(rc));
 		return rc;
 	}
 	plain = secmem_alloc(TPM_SEAL_MAX);
@@ -263,7 +264,7 @@ static int pick_slot(struct tpm *t, const char *state_dir, const char *fwdir,
 		ptr.tries++;
 		rc = fw_pointer_store(fwdir, &ptr);
 		if (rc) {
-			snprintf(err, errlen, "cannot record the trial boot: %s", strerror(-rc));
+			snprintf(err, errlen, "cannot record the trial boot: %s", fileio_strerror(rc));
 			return rc;
 		}
 	}
@@ -277,7 +278,7 @@ fall_back:
 	*fell_back = true;
 	rc = revert(fwdir, slot);
 	if (rc) {
-		snprintf(err, errlen, "cannot revert the slot pointer: %s", strerror(-rc));
+		snprintf(err, errlen, "cannot revert the slot pointer: %s", fileio_strerror(rc));
 		return rc;
 	}
 	rc = fw_pointer_load(fwdir, &ptr, err, errlen);
@@ -344,7 +345,7 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	 * new slot confirmed and the counter catches up on the next boot; the
 	 * reverse order could strand the host with no slot the counter allows. */
 	if (trial && (rc = confirm(fwdir, &s))) {
-		say(out, "cannot confirm slot %c: %s", s.slot, strerror(-rc));
+		say(out, "cannot confirm slot %c: %s", s.slot, fileio_strerror(rc));
 		goto out;
 	}
 	rc = fw_counter_advance(t, sec->nv_base, s.m.counter, err, sizeof(err));
@@ -401,7 +402,7 @@ int fw_update_apply(const char *state_dir, const char *tcti, const char *package
 	snprintf(fwdir, sizeof(fwdir), "%s/%s", state_dir, FW_DIR);
 	rc = fw_io_read(package_path, (size_t)1 << 30, &buf, &len);
 	if (rc) {
-		snprintf(err, errlen, "cannot read %s: %s", package_path, strerror(-rc));
+		snprintf(err, errlen, "cannot read %s: %s", package_path, fileio_strerror(rc));
 		return rc;
 	}
 	pkg = malloc(sizeof(*pkg));
@@ -484,7 +485,7 @@ int fw_update_apply(const char *state_dir, const char *tcti, const char *package
 	ptr.version = pkg->m.version;
 	rc = fw_pointer_store(fwdir, &ptr);
 	if (rc) {
-		snprintf(err, errlen, "activating slot %c: %s", target, strerror(-rc));
+		snprintf(err, errlen, "activating slot %c: %s", target, fileio_strerror(rc));
 		goto out;
 	}
 	log_info("firmware update staged", "slot=%c version=%llu counter=%llu", target,

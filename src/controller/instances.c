@@ -23,6 +23,7 @@
 
 #include "controller/instances.h"
 #include "controller/statefile.h"
+#include "fileio.h"
 #include "hugepool.h"
 #include "log.h"
 
@@ -242,7 +243,6 @@ int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_b
 static int load_one(struct instances *s, const char *name)
 {
 	char path[PATH_MAX + 512], st = 0;
-	json_error_t jerr;
 	json_t *o;
 	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
 	const char *id, *image, *state, *created, *mode = "burstable", *huge = "";
@@ -252,8 +252,12 @@ static int load_one(struct instances *s, const char *name)
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o || json_unpack(o, "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}", "id", &id,
+	if ((rc = statefile_read_json(path, &o))) {
+		log_error("ignoring unreadable instance record", "file=%s error=\"%s\"", name,
+			  fileio_strerror(rc));
+		return rc;
+	}
+	if (json_unpack(o, "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:s}", "id", &id,
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
@@ -328,6 +332,7 @@ int inst_adopt(struct instances *s)
 
 	if (!dir)
 		return -errno;
+	fileio_sweep(s->dir);	/* records a killed controller was replacing */
 	while ((d = readdir(dir))) {
 		size_t l = strlen(d->d_name);
 
@@ -582,7 +587,8 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		kfd = fcntl(fw_images_guest(s->cfg.fw, req->image), F_DUPFD_CLOEXEC, 3);
 	} else if (s->cfg.images_dir) {
 		snprintf(path, sizeof(path), "%s/%s.elf", s->cfg.images_dir, req->image);
-		kfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* fileio_open: a FIFO here would block the event loop. */
+		kfd = fileio_open(path, O_RDONLY, 0, 0);
 	}
 	if (kfd < 0 || fstat(kfd, &sb) || !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "no guest image \"%s\"", req->image);

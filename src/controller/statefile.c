@@ -2,36 +2,39 @@
 #include "controller/statefile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "fileio.h"
 
 int statefile_write_json(const char *dir, const char *name, const json_t *o)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], *txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t len;
-	int fd, rc = 0;
+	char path[PATH_MAX], *txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
 
 	if (!txt)
 		return -ENOMEM;
-	len = strlen(txt);
-	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-	} else {
-		if (write(fd, txt, len) != (ssize_t)len || fsync(fd))
-			rc = -EIO;
-		close(fd);
-		if (!rc && rename(tmp, path))
-			rc = -errno;
-		if (rc)
-			unlink(tmp);
-	}
+	if (snprintf(path, sizeof(path), "%s/%s.json", dir, name) >= (int)sizeof(path))
+		rc = -ENAMETOOLONG;
+	else
+		rc = fileio_replace(path, txt, strlen(txt), 0600);
 	free(txt);
 	return rc;
+}
+
+int statefile_read_json(const char *path, json_t **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	/* fileio: a FIFO or symlink in place of a record is refused at once. */
+	rc = fileio_read(path, STATEFILE_MAX, 0, &buf, &len);
+	if (rc)
+		return rc;
+	*out = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+	free(buf);
+	return *out ? 0 : -EBADMSG;
 }

@@ -28,6 +28,7 @@
 #include "controller/kmsclient.h"
 #include "controller/statefile.h"
 #include "controller/volumes.h"
+#include "fileio.h"
 #include "hpke.h"
 #include "log.h"
 #include "secmem.h"
@@ -71,51 +72,36 @@ struct volumes {
 
 /* ---- the host key ---- */
 
+/* The host key blob, public point and PEM: fileio reads whole regular
+ * files only and creates them complete or not at all. */
 static int read_all(const char *path, uint8_t **buf, size_t *len)
 {
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+	int rc = fileio_read(path, 65536, 0, buf, len);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) || sb.st_size <= 0 || sb.st_size > 65536 ||
-	    !(*buf = malloc((size_t)sb.st_size)))
-		rc = -EINVAL;
-	else if (read(fd, *buf, (size_t)sb.st_size) != sb.st_size) {
+	if (!rc && !*len) {
 		free(*buf);
-		rc = -EIO;
+		rc = -EINVAL;
 	}
-	close(fd);
-	if (!rc)
-		*len = (size_t)sb.st_size;
 	return rc;
 }
 
 static int write_new(const char *path, const void *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
-		rc = -EIO;
-	close(fd);
-	return rc;
+	return fileio_write_new(path, buf, len, 0600);
 }
 
 static int write_pem(const char *path, const uint8_t spki[TPM_SPKI_LEN])
 {
 	const unsigned char *p = spki;
 	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, TPM_SPKI_LEN);
-	FILE *f;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
 	int rc = -EIO;
 
-	if (k && (f = fopen(path, "wx"))) {
-		if (PEM_write_PUBKEY(f, k))
-			rc = 0;
-		if (fclose(f))
-			rc = -EIO;
-	}
+	if (k && b && PEM_write_bio_PUBKEY(b, k) && (n = BIO_get_mem_data(b, &data)) > 0)
+		rc = fileio_write_new(path, data, (size_t)n, 0644);
+	BIO_free(b);
 	EVP_PKEY_free(k);
 	return rc;
 }
@@ -797,7 +783,8 @@ static int adopt_one(struct volumes *v, const char *dir, const char *name,
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
-	o = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	if (statefile_read_json(path, &o))
+		o = NULL;
 	if (!o || json_unpack(o, "{s:s, s:I, s:I, s:I, s:o}", "instance", &inst, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "volumes", &ids) ||
 	    !json_is_array(ids) || json_array_size(ids) > VOL_MAX || pid <= 0 ||
@@ -877,6 +864,7 @@ int vol_adopt(struct volumes *v, bool (*running)(void *, const char *), void *op
 		return -errno;
 	if (!(d = opendir(dir)))
 		return -errno;
+	fileio_sweep(dir);	/* records a killed controller was replacing */
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fileio.h"
 #include "fw_chain.h"
 #include "fw_store.h"
 
@@ -43,10 +44,10 @@ void fw_pcr12_for(const uint8_t controller_sha256[FW_SHA256_LEN],
 
 int fw_sha256_file(const char *path, uint8_t out[FW_SHA256_LEN])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	int fd = fileio_open(path, O_RDONLY, 0, FILEIO_FOLLOW), rc;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = fw_sha256_fd(fd, out);
 	close(fd);
 	return rc;
@@ -87,7 +88,7 @@ int fw_golden_sign(struct tpm *t, const char *state_dir, struct fw_golden *g,
 	rc = read_rel(state_dir, FW_SIGNKEY_BLOB, &blob, &blen);
 	if (rc) {
 		snprintf(err, errlen, "golden signing key %s/%s: %s", state_dir,
-			 FW_SIGNKEY_BLOB, strerror(-rc));
+			 FW_SIGNKEY_BLOB, fileio_strerror(rc));
 		return rc;
 	}
 	rc = tpm_sign(t, blob, blen, g->digest, g->sig, &g->sig_len);
@@ -134,7 +135,7 @@ int fw_golden_check(const char *state_dir, const struct fw_golden *g,
 
 	rc = signkey_spki(state_dir, spki);
 	if (rc) {
-		snprintf(err, errlen, "golden signing key unreadable: %s", strerror(-rc));
+		snprintf(err, errlen, "golden signing key unreadable: %s", fileio_strerror(rc));
 		return rc;
 	}
 	EVP_Digest(spki, sizeof(spki), id, NULL, EVP_sha256(), NULL);

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "fileio.h"
 #include "fw_store.h"
 #include "log.h"
 
@@ -61,89 +62,37 @@ static inline void fault_point(const char *what, const char *path, int fd,
 			       const void *buf, size_t len) {}
 #endif
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* Every file goes through fileio (regular files only, opened without
+ * blocking; atomic replace with directory fsync); its steps are this
+ * store's write operations for the power-cut hook. */
+static void fault_arm(void)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+#ifdef WARD_TEST_HOOKS
+	fileio_set_test_hook(fault_point);
+#endif
 }
 
+/* Written as a replace: an image or manifest is never seen half-written,
+ * and a power cut leaves at most a temporary file, which clear_slot and
+ * fw_pointer_store sweep. */
 int fw_io_write(const char *path, const void *buf, size_t len)
 {
-	int fd, rc;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	fault_point("write", path, fd, buf, len);
-	rc = write_all(fd, buf, len);
-	if (!rc) {
-		fault_point("fsync", path, -1, NULL, 0);
-		if (fsync(fd))
-			rc = -errno;
-	}
-	close(fd);
-	return rc;
+	fault_arm();
+	return fileio_replace(path, buf, len, 0600);
 }
 
 int fw_io_fsync_dir(const char *dir)
 {
-	int fd, rc = 0;
-
 	fault_point("fsync-dir", dir, -1, NULL, 0);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		rc = -errno;
-	close(fd);
-	return rc;
+	return fileio_fsync_dir(dir);
 }
 
-static int parent_dir(const char *path, char *out, size_t cap)
-{
-	const char *s = strrchr(path, '/');
-
-	if (!s)
-		return snprintf(out, cap, ".") >= (int)cap ? -ENAMETOOLONG : 0;
-	if ((size_t)(s - path) >= cap)
-		return -ENAMETOOLONG;
-	memcpy(out, path, (size_t)(s - path));
-	out[s - path] = 0;
-	return 0;
-}
-
-/* Write a temporary file, fsync it, rename it over path, fsync the
- * directory: after a crash the file is the old or the new, never a mix. */
+/* Temporary file, fsync, rename over path, fsync of the directory: after
+ * a crash the file is the old or the new, never a mix. */
 int fw_io_replace(const char *path, const void *buf, size_t len)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int rc;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-	    parent_dir(path, dir, sizeof(dir)))
-		return -ENAMETOOLONG;
-	rc = fw_io_write(tmp, buf, len);
-	if (rc)
-		goto fail;
-	fault_point("rename", path, -1, NULL, 0);
-	if (rename(tmp, path)) {
-		rc = -errno;
-		goto fail;
-	}
-	return fw_io_fsync_dir(dir);
-fail:
-	unlink(tmp);
-	return rc;
+	fault_arm();
+	return fileio_replace(path, buf, len, 0600);
 }
 
 int fw_io_mkdir(const char *path)
@@ -162,47 +111,13 @@ int fw_io_unlink(const char *path)
 	return 0;
 }
 
+/* A FIFO, device or symlink in place of the pointer, a manifest or an
+ * image is refused at once (fileio looks before it opens, and opens
+ * O_NONBLOCK): the store goes out of service naming the file instead of
+ * hanging the boot. */
 int fw_io_read(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
-	struct stat st;
-	uint8_t *b = NULL;
-	size_t off = 0;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		rc = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-		goto out;
-	}
-	b = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!b) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + off, (size_t)st.st_size - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EIO;
-			goto out;
-		}
-		off += (size_t)r;
-	}
-	*buf = b;
-	*len = off;
-	b = NULL;
-out:
-	free(b);
-	close(fd);
-	return rc;
+	return fileio_read(path, max, 0, buf, len);
 }
 
 int fw_pointer_load(const char *fwdir, struct fw_pointer *p, char *err, size_t errlen)
@@ -215,7 +130,7 @@ int fw_pointer_load(const char *fwdir, struct fw_pointer *p, char *err, size_t e
 	snprintf(path, sizeof(path), "%s/%s", fwdir, FW_POINTER);
 	rc = fw_io_read(path, 4096, &buf, &len);
 	if (rc) {
-		snprintf(err, errlen, "slot pointer %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "slot pointer %s: %s", path, fileio_strerror(rc));
 		return rc;
 	}
 	rc = fw_pointer_parse(buf, len, p, err, errlen);
@@ -230,6 +145,7 @@ int fw_pointer_store(const char *fwdir, const struct fw_pointer *p)
 
 	snprintf(path, sizeof(path), "%s/%s", fwdir, FW_POINTER);
 	fw_pointer_encode(p, b);
+	fileio_sweep(fwdir);	/* a pointer write cut short */
 	return fw_io_replace(path, b, sizeof(b));
 }
 
@@ -283,6 +199,7 @@ static int clear_slot(const char *sdir)
 	rc = fw_io_mkdir(sdir);
 	if (rc)
 		return rc;
+	fileio_sweep(sdir);	/* temporary files of a write cut short */
 	/* The manifest goes first: from here on the slot reads as empty. */
 	snprintf(path, sizeof(path), "%s/%s", sdir, FW_MANIFEST);
 	rc = fw_io_unlink(path);
@@ -316,7 +233,7 @@ int fw_slot_write(const char *fwdir, char slot, const uint8_t *manifest,
 	snprintf(sdir, sizeof(sdir), "%s/slot-%c", fwdir, slot);
 	rc = clear_slot(sdir);
 	if (rc) {
-		snprintf(err, errlen, "cannot clear slot %c: %s", slot, strerror(-rc));
+		snprintf(err, errlen, "cannot clear slot %c: %s", slot, fileio_strerror(rc));
 		return rc;
 	}
 	for (unsigned i = 0; i < pkg->m.n_images; i++) {
@@ -337,7 +254,7 @@ int fw_slot_write(const char *fwdir, char slot, const uint8_t *manifest,
 		snprintf(path, sizeof(path), "%s/%s.img", sdir, d->name);
 		rc = fw_io_write(path, buf, n);
 		if (rc) {
-			snprintf(err, errlen, "writing %s: %s", path, strerror(-rc));
+			snprintf(err, errlen, "writing %s: %s", path, fileio_strerror(rc));
 			goto out;
 		}
 		free(buf);
@@ -352,7 +269,7 @@ int fw_slot_write(const char *fwdir, char slot, const uint8_t *manifest,
 	if (!rc)
 		rc = fw_io_fsync_dir(sdir);
 	if (rc)
-		snprintf(err, errlen, "writing slot %c: %s", slot, strerror(-rc));
+		snprintf(err, errlen, "writing slot %c: %s", slot, fileio_strerror(rc));
 out:
 	free(buf);
 	return rc;
@@ -401,7 +318,8 @@ static int load_image(const char *sdir, char slot, const struct fw_manifest *m,
 	snprintf(path, sizeof(path), "%s/%s.img", sdir, d->name);
 	rc = fw_io_read(path, FW_IMAGE_MAX + GCM_NONCE + GCM_TAG, &ct, &ct_len);
 	if (rc) {
-		snprintf(err, errlen, "image %s in slot %c: %s", d->name, slot, strerror(-rc));
+		snprintf(err, errlen, "image %s in slot %c (%s): %s", d->name, slot, path,
+			 fileio_strerror(rc));
 		return rc;
 	}
 	if (ct_len != GCM_NONCE + d->size + GCM_TAG) {
@@ -467,7 +385,8 @@ int fw_slot_load(const char *fwdir, char slot, const uint8_t *key,
 	snprintf(path, sizeof(path), "%s/%s", sdir, FW_MANIFEST);
 	rc = fw_io_read(path, 1u << 20, &s->manifest_buf, &len);
 	if (rc) {
-		snprintf(err, errlen, "slot %c has no readable manifest: %s", slot, strerror(-rc));
+		snprintf(err, errlen, "slot %c has no readable manifest (%s): %s", slot, path,
+			 fileio_strerror(rc));
 		goto fail;
 	}
 	rc = fw_manifest_parse(s->manifest_buf, len, &s->m, why, sizeof(why));
@@ -483,10 +402,12 @@ int fw_slot_load(const char *fwdir, char slot, const uint8_t *key,
 	}
 	snprintf(path, sizeof(path), "%s/%s", sdir, FW_GOLDEN);
 	rc = fw_io_read(path, 4096, &gbuf, &glen);
-	if (!rc)
-		rc = fw_golden_parse(gbuf, glen, &s->golden, why, sizeof(why));
-	else
-		snprintf(why, sizeof(why), "%s", strerror(-rc));
+	if (rc) {
+		snprintf(err, errlen, "slot %c golden set (%s): %s", slot, path,
+			 fileio_strerror(rc));
+		goto fail;
+	}
+	rc = fw_golden_parse(gbuf, glen, &s->golden, why, sizeof(why));
 	free(gbuf);
 	if (rc) {
 		snprintf(err, errlen, "slot %c golden set: %s", slot, why);

@@ -21,7 +21,7 @@
  * directory fsync) is one "write operation" for the power-cut hook:
  * WARD_FW_FAIL_AFTER_WRITES=N (test builds only) makes the N-th operation
  * of the process stop half-way and _exit(99). */
-int fw_io_write(const char *path, const void *buf, size_t len);	/* + fsync */
+int fw_io_write(const char *path, const void *buf, size_t len);	/* atomic too */
 int fw_io_replace(const char *path, const void *buf, size_t len);	/* atomic */
 int fw_io_fsync_dir(const char *dir);
 int fw_io_mkdir(const char *path);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "controller/firmware.h"
+#include "fileio.h"
 #include "fw_chain.h"
 #include "fw_provision.h"
 #include "fw_store.h"
@@ -92,8 +93,8 @@ static int write_package(struct src *s, unsigned n)
 	struct fw_manifest *m = calloc(1, sizeof(*m));
 	uint8_t *man = NULL, *img[FW_MAX_IMAGES] = { 0 }, hdr[12];
 	size_t mlen, ilen[FW_MAX_IMAGES];
+	struct iovec iov[FW_MAX_IMAGES + 2];
 	char err[256];
-	FILE *f = NULL;
 	int rc = 1;
 
 	if (!m || !opt.key || !opt.out || !opt.version) {
@@ -121,24 +122,16 @@ static int write_package(struct src *s, unsigned n)
 	memcpy(hdr, "WFUP\1\0\0\0", 8);
 	for (int i = 0; i < 4; i++)
 		hdr[8 + i] = (uint8_t)(mlen >> (8 * i));
-	f = fopen(opt.out, "w");
-	if (!f || fwrite(hdr, 1, 12, f) != 12 || fwrite(man, 1, mlen, f) != mlen)
-		goto io;
+	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
+	iov[1] = (struct iovec){ .iov_base = man, .iov_len = mlen };
 	for (unsigned i = 0; i < n; i++)
-		if (fwrite(img[i], 1, ilen[i], f) != ilen[i])
-			goto io;
-	if (fclose(f)) {
-		f = NULL;
-		goto io;
+		iov[2 + i] = (struct iovec){ .iov_base = img[i], .iov_len = ilen[i] };
+	/* Replaced atomically: a package is never seen half-written. */
+	if ((rc = fileio_replacev(opt.out, iov, (int)n + 2, 0644))) {
+		fprintf(stderr, "ward-fwtool: writing %s: %s\n", opt.out, fileio_strerror(rc));
+		rc = 1;
 	}
-	f = NULL;
-	rc = 0;
-	goto out;
-io:
-	fprintf(stderr, "ward-fwtool: writing %s: %s\n", opt.out, strerror(errno));
 out:
-	if (f)
-		fclose(f);
 	for (unsigned i = 0; i < n; i++)
 		free(img[i]);
 	free(man);

@@ -4,7 +4,7 @@
 # "Reboot" = swtpm power cycle (CMD_INIT) + TPM2_Startup, so PCRs reset.
 # ward-fwtool's `run` stands in for the controller: it calls fw_boot /
 # fw_update_apply exactly as ward-controller does. Cases: provision, tamper,
-# update, powerfail (docs/firmware.md).
+# update, powerfail, fifo (docs/firmware.md).
 set -uo pipefail
 
 case_name=${1:?case}
@@ -339,7 +339,30 @@ case_powerfail() {
 	done
 }
 
+# A FIFO in place of a store file: the boot ends at once, out of service,
+# naming the file. (Opened blocking, a FIFO nobody writes hung the start
+# for ever: no log line, no API, no exit; `timeout` bounds that here.)
+case_fifo() {
+	mkimages
+	pkg v1 img1 1 1
+	provision || die "provision: $(cat "$W/prov.out")"
+	cp -a "$W/st" "$W/pristine"
+	for f in fw/pointer fw/slot-A/manifest fw/slot-A/golden fw/slot-A/hello.img \
+		 fw/boot-secret.blob; do
+		rm -rf "$W/st"; cp -a "$W/pristine" "$W/st"
+		rm "$W/st/$f" && mkfifo "$W/st/$f" || die "mkfifo $f"
+		reboot
+		timeout 60 "$BOOT" --event-log "$W/log" "$W/ctl" run --state "$W/st" \
+			>"$W/out" 2>"$W/err"
+		rc=$?
+		check "FIFO as $f: the start ends by itself (exit $rc; 124 = hung)" test $rc != 124
+		check "... out of service, the reason names $f, not a regular file" \
+			out_of_service "$f.*not a regular file" || show
+	done
+}
+
 case "$case_name" in
+fifo) case_fifo ;;
 provision) case_provision ;;
 tamper) case_tamper ;;
 update) case_update ;;
