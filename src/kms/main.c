@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
+#include "allowlist.h"
 #include "hpke.h"
 #include "kms.h"
 #include "log.h"
@@ -260,6 +261,28 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* Landlock and seccomp, from inside server_run once the socket is bound. */
+static int lockdown(void *arg)
+{
+	struct opts *o = arg;
+	char token_dir[4096], err[256] = "";
+	struct kms_sandbox sb = { .db_path = o->kms.db_path };
+	int rc;
+
+	if (!kms_sandbox_token_dir(token_dir, sizeof(token_dir)))
+		sb.token_dir = token_dir;
+	else
+		log_warn("no SoftHSM2 token directory found: the PKCS#11 module gets no "
+			 "filesystem access after lockdown", "module=%s", o->kms.module);
+	rc = kms_sandbox_lock(&sb, err, sizeof(err));
+	if (rc) {
+		log_error("cannot lock down", "error=\"%s\"", err);
+		return rc;
+	}
+	kms_sandbox_test_forbidden("main");
+	return 0;
+}
+
 /* One HSM (one login, a session per worker) and a KMS context per worker. */
 static int serve(struct opts *o)
 {
@@ -292,6 +315,8 @@ static int serve(struct opts *o)
 			goto out;
 		}
 	}
+	o->srv.lockdown = lockdown;
+	o->srv.lockdown_arg = o;
 	rc = server_run(ks, n, &o->srv) ? 1 : 0;
 out:
 	while (opened)

@@ -30,6 +30,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "sandbox.h"
 
 /* One per worker thread: its own event loop, KMS context (SQLite
  * connection, HSM session, caches); the listening socket is shared. */
@@ -202,6 +203,7 @@ static void *worker(void *arg)
 {
 	struct server *s = arg;
 
+	sandbox_test_forbidden("WARD_KMS_TEST_FORBIDDEN", "worker");
 	event_base_dispatch(s->base);
 	return NULL;
 }
@@ -335,6 +337,12 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 	event_add(sigterm, NULL);
 	event_add(sweep, &minute);
 	on_sweep(-1, 0, &w[0]);
+	/* Still single-threaded, nothing accepted yet: the workers inherit
+	 * whatever lockdown the caller applies now. */
+	if (cfg->lockdown && cfg->lockdown(cfg->lockdown_arg)) {
+		rc = -EPERM;
+		goto out;
+	}
 	for (started = 1; started < n; started++)
 		if (pthread_create(&w[started].th, NULL, worker, &w[started]) != 0)
 			break;

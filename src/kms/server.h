@@ -12,6 +12,12 @@ struct server_config {
 	const char *port_file;		/* write the bound port here */
 	const char *cert, *key;		/* server certificate chain and key (PEM) */
 	const char *client_ca;		/* CA for host client certs, or NULL */
+	/* Called once everything is open and the port file is written,
+	 * before the worker threads start and before any request is read:
+	 * ward-kms locks itself down here (src/kms/allowlist.c). Non-zero
+	 * stops the server. NULL: no lockdown (tests, benchmarks). */
+	int (*lockdown)(void *arg);
+	void *lockdown_arg;
 };
 
 /* Serves with one event loop per context in ks (one thread each) until

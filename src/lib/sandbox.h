@@ -47,10 +47,47 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx);
  * and released. Returns 0 or negative errno. */
 int sandbox_filter_load(scmp_filter_ctx ctx, int build_rc, const struct sandbox_cfg *c);
 
+/* Lockdown for daemons that keep the host's filesystem and network
+ * (ward-controller, ward-kms): no namespaces or uid change, but no core
+ * dumps, not dumpable, no_new_privs and Landlock: every filesystem right
+ * this kernel knows is handled and only the listed paths get some back;
+ * with ABI 4+ TCP bind/connect are handled too and only the listed ports
+ * stay reachable; with ABI 6+ abstract unix sockets outside the domain are
+ * closed, and signals too where scope_signals. Landlock is per thread:
+ * call it while single-threaded. A kernel without Landlock is reported
+ * (log_warn) and the rest still applies; a listed path that does not
+ * exist is skipped (logged at info). */
+enum sandbox_access {
+	SANDBOX_RO,		/* read files, list directories */
+	SANDBOX_RW,		/* anything but execute: create, write, rename, remove */
+	SANDBOX_DEV,		/* a device node: read, write, ioctl */
+};
+
+struct sandbox_path {
+	const char *path;
+	enum sandbox_access access;
+};
+
+struct sandbox_confine_cfg {
+	const struct sandbox_path *paths;
+	size_t n_paths;
+	bool restrict_tcp;		/* handle TCP bind/connect (ABI 4+) */
+	const unsigned short *bind_ports, *connect_ports;
+	size_t n_bind, n_connect;
+	bool scope_signals;		/* no signals to processes outside (ABI 6+) */
+};
+
+/* Returns 0 or negative errno; *abi (may be NULL) gets the Landlock ABI
+ * that was applied, 0 when none. */
+int sandbox_confine(const struct sandbox_cfg *c, const struct sandbox_confine_cfg *cc,
+		    int *abi, char *err, size_t errlen);
+
 /* Test builds only: when environment variable `env` equals `kind` (or
  * "kind/socket"), attempt socket(); "kind/io_uring_setup" and
  * "kind/io_uring_register" (IORING_REGISTER_EVENTFD) attempt those:
- * forbidden syscalls, so tests can watch the process die of SIGSYS. Other
+ * forbidden syscalls, so tests can watch the process die of SIGSYS;
+ * "kind/ptrace" attempts ptrace(PTRACE_TRACEME); "kind/open:PATH" opens
+ * PATH read-only and prints the result (Landlock denies with EACCES). Other
  * "kind/..." values are left to the caller. */
 void sandbox_test_forbidden(const char *env, const char *kind);
 
