@@ -38,7 +38,7 @@ static void usage(void)
 "  audit checkpoint                  print the latest signed checkpoint\n"
 "  audit fetch --out DIR             checkpoint + leaves (keeps the previous\n"
 "                                    checkpoint as DIR/checkpoint.prev)\n"
-"  audit verify DIR --pubkey PEM [--origin ORIGIN]\n"
+"  audit verify DIR --pubkey PEM [--origin ORIGIN] [--min-counter N]\n"
 "                                    offline: signatures, tree, inclusion of\n"
 "                                    every leaf, consistency with .prev\n", stderr);
 }
@@ -166,7 +166,11 @@ out:
 	return rc;
 }
 
-static int cmd_audit_verify(const char *dir, const char *pubpath, const char *origin)
+/* min_counter: a TPM checkpoint number the verifier knows was reached
+ * (tpm2_nvread of the host's counter, or an earlier verify): offline, only
+ * it tells an older, validly signed log from the current one. */
+static int cmd_audit_verify(const char *dir, const char *pubpath, const char *origin,
+			    unsigned long long min_counter)
 {
 	char path[PATH_MAX], err[512], *leaves = NULL, *cp = NULL, *prev = NULL;
 	size_t llen, clen, plen;
@@ -194,6 +198,13 @@ static int cmd_audit_verify(const char *dir, const char *pubpath, const char *or
 	if (audit_verify_export(leaves, llen, cp, clen, prev, plen, pub, origin, &rep, err,
 				sizeof(err))) {
 		fprintf(stderr, "ward: audit log FAILED verification: %s\n", err);
+		goto out;
+	}
+	if (min_counter && rep.counter < min_counter) {
+		fprintf(stderr, "ward: audit log FAILED verification: its checkpoint is TPM number "
+			"%llu but the counter had reached %llu: an older log (rolled back, or its "
+			"checkpoint deleted and re-signed)\n", (unsigned long long)rep.counter,
+			min_counter);
 		goto out;
 	}
 	printf("audit log OK: origin %s, %llu leaves, checkpoint size %llu, %llu inclusion proofs",
@@ -260,6 +271,8 @@ bad:
 static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
 {
 	const char *pub = NULL, *origin = NULL, *out = NULL;
+	unsigned long long min_counter = 0;
+	char *end;
 	int i;
 
 	if (argc == 1 && !strcmp(argv[0], "checkpoint"))
@@ -274,11 +287,16 @@ static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
 				pub = argv[i + 1];
 			else if (!strcmp(argv[i], "--origin"))
 				origin = argv[i + 1];
-			else
+			else if (!strcmp(argv[i], "--min-counter")) {
+				errno = 0;
+				min_counter = strtoull(argv[i + 1], &end, 10);
+				if (errno || *end || !*argv[i + 1] || argv[i + 1][0] == '-')
+					break;
+			} else
 				break;
 		}
 		if (i == argc && pub)
-			return cmd_audit_verify(argv[1], pub, origin);
+			return cmd_audit_verify(argv[1], pub, origin, min_counter);
 	}
 	usage();
 	return 2;

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "errmsg.h"
+#include "fileio.h"
 #include "controller/audit.h"
 #include "controller/audit_fmt.h"
 #include "log.h"
@@ -27,6 +28,7 @@
 #define CHUNK_BITS 16
 #define CHUNK (1u << CHUNK_BITS)
 #define MAX_CHUNKS (1u << 16)	/* 2^32 records */
+#define CHECKPOINT_FILE_MAX (1u << 20)
 
 struct pending {
 	char *data;
@@ -138,79 +140,31 @@ static void src_snapshot(struct audit *a, struct merkle_src *src, struct chunk_s
 
 /* ---- file helpers ---- */
 
+/* fileio: whole reads, full writes, atomic replace with a directory fsync. */
 static int read_all(int fd, char **buf, size_t *len)
 {
-	struct stat st;
-	size_t off = 0;
-	char *b;
+	uint8_t *b;
+	int rc = fileio_read_fd(fd, SIZE_MAX, &b, len);
 
-	if (fstat(fd, &st))
-		return -errno;
-	b = malloc((size_t)st.st_size + 1);
-	if (!b)
-		return -ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t r = pread(fd, b + off, (size_t)st.st_size - off, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(b);
-			return r < 0 ? -errno : -EIO;
-		}
-		off += (size_t)r;
-	}
-	b[off] = 0;
-	*buf = b;
-	*len = off;
-	return 0;
+	if (!rc)
+		*buf = (char *)b;
+	return rc;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return fileio_write_all(fd, buf, len);
 }
 
-/* tmp + fsync + rename + fsync(dir): the checkpoint file is always either
- * the old or the new note, never a torn one. */
+/* The checkpoint file is always either the old or the new note, never a
+ * torn one. */
 static int write_atomic(const char *dir, const char *name, const void *buf, size_t len)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	int fd, dfd, rc;
+	char dst[PATH_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, buf, len);
-	if (!rc && fsync(fd))
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, dst))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
+		return -ENAMETOOLONG;
+	return fileio_replace(dst, buf, len, 0644);
 }
 
 /* ---- recovery ---- */
@@ -219,17 +173,17 @@ static int load_checkpoint(struct audit *a, char *err, size_t errlen)
 {
 	char path[PATH_MAX], *text = NULL;
 	struct checkpoint *cp = NULL;
+	uint8_t *raw;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/checkpoint", a->dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : errmsg(err, errlen, -errno, "cannot open %s", path);
-	rc = read_all(fd, &text, &len);
-	close(fd);
+	rc = fileio_read(path, CHECKPOINT_FILE_MAX, 0, &raw, &len);
+	if (rc == -ENOENT)
+		return 0;
 	if (rc)
-		return errmsg(err, errlen, rc, "cannot read %s", path);
+		return errmsg(err, errlen, rc, "cannot read %s: %s", path, fileio_strerror(rc));
+	text = (char *)raw;
 	if (a->pub)
 		rc = checkpoint_verify(text, len, a->pub, a->origin, &cp);
 	else
@@ -437,13 +391,15 @@ int audit_open(const char *dir, const char *origin, EVP_PKEY *pub, struct audit 
 		EVP_PKEY_up_ref(pub);
 		a->pub = pub;
 	}
+	fileio_sweep(dir);	/* a checkpoint write cut short */
 	snprintf(path, sizeof(path), "%s/leaves", dir);
-	a->data_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	a->data_fd = fileio_open(path, O_RDWR | O_CREAT | O_APPEND, 0600, 0);
 	snprintf(path, sizeof(path), "%s/hashes", dir);
-	a->hash_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	a->hash_fd = a->data_fd < 0 ? -1 : fileio_open(path, O_RDWR | O_CREAT | O_APPEND, 0600, 0);
 	if (a->data_fd < 0 || a->hash_fd < 0) {
-		rc = errmsg(err, errlen, -errno, "cannot open the log files in %s: %s", dir,
-			  strerror(errno));
+		rc = a->data_fd < 0 ? a->data_fd : a->hash_fd;
+		rc = errmsg(err, errlen, rc, "cannot open the log files in %s: %s", dir,
+			  fileio_strerror(rc));
 		goto fail;
 	}
 	if ((rc = recover(a, repaired, err, errlen)))
@@ -868,13 +824,24 @@ int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, 
 			rc = errmsg(err, errlen, rc, "cannot advance the audit log's TPM counter");
 			goto out;
 		}
+	} else if (a->cp_note && anchor->defined_now) {
+		/* (A new log's first checkpoint, of size 0, is signed just
+		 * before the counter is defined: nothing to warn about.) */
+		if (a->cp_size)
+			log_warn("audit log: the last checkpoint predates TPM anchoring; anchoring "
+				 "from now", "counter=%llu", (unsigned long long)n);
 	} else if (a->cp_note) {
-		log_warn("audit log: the last checkpoint predates TPM anchoring; anchoring from now",
-			 "counter=%llu", (unsigned long long)n);
+		/* Only a log's first checkpoint, signed before the counter is
+		 * defined, has no number: with the counter in place it is an
+		 * old checkpoint put back over a newer log. */
+		rc = errmsg(err, errlen, -EBADMSG, "the last checkpoint carries no TPM number but the "
+			    "TPM counter says %llu checkpoints were signed: the log was replaced by an "
+			    "older one: log tampered, refusing it", (unsigned long long)n);
+		goto out;
 	} else if (!anchor->defined_now) {
-		/* The counter exists only once checkpoints were signed with it
-		 * (the first is signed right after it is defined): a log
-		 * without one lost it, and with it the only check of its size. */
+		/* The counter is defined only after a log's first checkpoint
+		 * is on disk: a log without one lost it, and with it the only
+		 * check of its size. */
 		rc = errmsg(err, errlen, -EBADMSG, "the log has %llu records and no checkpoint, but "
 			    "the TPM counter says %llu checkpoints were signed: the checkpoint was "
 			    "deleted (records may have been removed): log tampered, refusing it",

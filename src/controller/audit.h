@@ -67,17 +67,18 @@ struct audit_anchor {
 	int (*read)(void *ctx, uint64_t *value);
 	int (*advance)(void *ctx, uint64_t *value);
 	void *ctx;
-	bool defined_now;	/* the counter was made by this start: nothing signed yet */
+	bool defined_now;	/* the counter was made by this start, after the log's first checkpoint */
 };
 
 /* Check the last checkpoint against the counter and anchor every later
  * one. Refused (-EBADMSG, reason in err): a checkpoint older than the
  * counter (the log and its checkpoint were rolled back together), one
  * ahead of it by more than the one a crash can leave (another TPM), or no
- * checkpoint at all while the counter existed before this start (the
- * counter proves checkpoints were signed: the checkpoint was deleted). A
- * checkpoint one ahead (crash between writing it and advancing) advances
- * the counter. A checkpoint from before anchoring is accepted. */
+ * checkpoint at all, or one without a number, while the counter existed
+ * before this start (the counter proves numbered checkpoints were signed).
+ * A checkpoint one ahead (crash between writing it and advancing) advances
+ * the counter. A checkpoint without a number is accepted only as the one
+ * that precedes the counter's definition (defined_now). */
 int audit_anchor(struct audit *a, const struct audit_anchor *anchor, char *err, size_t errlen);
 
 /* Checkpoint health: rc of the last attempt (0 = it succeeded, or none

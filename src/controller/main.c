@@ -24,6 +24,7 @@
 #include "controller/instances.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
+#include "fileio.h"
 #include "log.h"
 #include "tpm.h"
 
@@ -154,18 +155,18 @@ static int host_id(const char *state_dir, bool may_create, char *out, size_t len
 {
 	char path[PATH_MAX], buf[33];
 	uint8_t b[8];
-	ssize_t n;
-	int fd, i, rc;
+	size_t n;
+	int i, rc;
 
 	snprintf(path, sizeof(path), "%s/host-id", state_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, 17);
-		close(fd);
-		for (i = 0; n == 16 && i < 16; i++)
+	/* fileio: a FIFO here is refused, not waited on; 17 bytes or more
+	 * is -EFBIG, i.e. malformed. */
+	rc = fileio_read_into(path, 0, buf, 18, &n);
+	if (!rc || rc == -EFBIG) {
+		for (i = 0; !rc && n == 16 && i < 16; i++)
 			if (!strchr("0123456789abcdef", buf[i]))
-				n = -1;
-		if (n != 16) {
+				n = 0;
+		if (rc || n != 16) {
 			snprintf(err, errlen, "%.300s is malformed (not 16 hex digits); the audit log's "
 				 "name depends on it: restore it", path);
 			return -EBADMSG;
@@ -174,10 +175,9 @@ static int host_id(const char *state_dir, bool may_create, char *out, size_t len
 		snprintf(out, len, "%s", buf);
 		return 0;
 	}
-	if (errno != ENOENT || !may_create) {
-		rc = -errno;
+	if (rc != -ENOENT || !may_create) {
 		snprintf(err, errlen, "%.300s is %s; the audit log is named after it: restore it "
-			 "(not making a new one)", path, rc == -ENOENT ? "missing" : strerror(-rc));
+			 "(not making a new one)", path, rc == -ENOENT ? "missing" : fileio_strerror(rc));
 		return rc;
 	}
 	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
@@ -186,14 +186,10 @@ static int host_id(const char *state_dir, bool may_create, char *out, size_t len
 	}
 	for (i = 0; i < 8; i++)
 		snprintf(buf + 2 * i, 3, "%02x", b[i]);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	rc = fd < 0 ? -errno : write(fd, buf, 16) != 16 ? (errno ? -errno : -EIO) :
-	     fsync(fd) ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
+	/* Complete or absent after a crash, never over an existing id. */
+	rc = fileio_write_new(path, buf, 16, 0644);
 	if (rc) {
-		unlink(path);
-		snprintf(err, errlen, "cannot write %.300s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot write %.300s: %s", path, fileio_strerror(rc));
 		return rc;
 	}
 	snprintf(out, len, "%s", buf);
@@ -285,27 +281,37 @@ static int counter_advance(void *ctx, uint64_t *v)
 	return tpm_nvcounter_increment(ctx, TPM_NV_AUDIT_COUNTER, v);
 }
 
+/* The counter is defined only once the log has a signed checkpoint: a
+ * log without one while the counter exists lost it (tampering), and a
+ * controller whose key will not sign (not the measured one) cannot start
+ * a new log — it leaves no counter behind that would brand the next,
+ * measured start's log as tampered. */
 static int anchor_audit(struct ctl *c, struct tpm *tpm, char *err, size_t errlen)
 {
 	static struct audit_anchor anchor = { counter_read, counter_advance, NULL, false };
-	int rc = tpm_nvcounter_define(tpm, TPM_NV_AUDIT_COUNTER);
-	char *note;
+	char *note = NULL;
 	size_t len;
+	uint64_t v;
+	int rc = tpm_nvcounter_read(tpm, TPM_NV_AUDIT_COUNTER, &v);
 
+	if (rc == -ENOENT) {
+		if (audit_last_checkpoint(c->audit, &note, &len) == -ENOENT &&
+		    (rc = audit_checkpoint(c->audit, c->signer, &note, &len))) {
+			snprintf(err, errlen, "cannot sign the new log's first checkpoint (%s): the "
+				 "audit key is bound to the measured controller", strerror(-rc));
+			return rc;
+		}
+		free(note);
+		rc = tpm_nvcounter_define(tpm, TPM_NV_AUDIT_COUNTER);
+		anchor.defined_now = rc == 0;
+	}
 	if (rc && rc != -EEXIST) {
-		snprintf(err, errlen, "cannot define the audit log's TPM counter (NV 0x%08x)",
-			 TPM_NV_AUDIT_COUNTER);
+		snprintf(err, errlen, "cannot read or define the audit log's TPM counter (NV 0x%08x): "
+			 "%s", TPM_NV_AUDIT_COUNTER, tpm_error(tpm));
 		return rc;
 	}
 	anchor.ctx = tpm;
-	anchor.defined_now = rc == 0;
-	if ((rc = audit_anchor(c->audit, &anchor, err, errlen)))
-		return rc;
-	/* A new counter gets its first checkpoint at once: from now on a log
-	 * without a checkpoint is a log whose checkpoint was deleted. */
-	if (anchor.defined_now && !audit_checkpoint(c->audit, c->signer, &note, &len))
-		free(note);
-	return 0;
+	return audit_anchor(c->audit, &anchor, err, errlen);
 }
 
 static bool instance_running(void *opaque, const char *id)
@@ -351,19 +357,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* Replaced atomically: a reader never sees half a number. */
 static int write_port(const char *path, int port)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%d\n", port);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", port);
-	if (fclose(f) || rename(tmp, path))
-		return -errno;
-	return 0;
+	return fileio_replace(path, buf, (size_t)n, 0644);
 }
 
 int main(int argc, char **argv)

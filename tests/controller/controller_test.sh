@@ -425,6 +425,226 @@ case_recovery() {
 		bash -c "[ $rc != 0 ] && grep -q 'rolled back' '$W/refuse.log'"
 }
 
+# refuse_ctl LOGFILE [args]: run the controller expecting it not to start.
+refuse_ctl() {
+	local log=$1; shift
+	timeout -k 2 30 "$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 \
+		--tls-cert "$P/server.pem" --tls-key "$P/server.key" --client-ca "$P/ca.pem" \
+		--dev-images "$B" "$@" 2>"$log"
+}
+
+# Issue §5.1: the TPM counter proves checkpoints were signed, so a log
+# whose checkpoint was deleted (to hide removed records) is refused.
+case_nocheckpoint() {
+	start_ctl
+	for i in $(seq 6); do req op GET /v1/health; done
+	ward_cli op audit fetch --out "$W/exp1" >/dev/null
+	c1=$(sed -n 's/^ward-tpm-counter //p' "$W/exp1/checkpoint")
+	for i in $(seq 3); do req op GET /v1/health; done
+	stop_ctl
+	cp -r "$S/audit" "$W/audit.good"
+	n=$(grep -c . "$S/audit/leaves")
+	# Variant 1: the last 3 records dropped (and their hashes), checkpoint deleted.
+	head -n $((n - 3)) "$W/audit.good/leaves" >"$S/audit/leaves"
+	head -c $(((n - 3) * 32)) "$W/audit.good/hashes" >"$S/audit/hashes"
+	rm "$S/audit/checkpoint"
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "log cut by 3 records, checkpoint deleted: refused (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'no checkpoint, but the TPM counter says' '$W/refuse.log' &&
+			grep -q 'log tampered' '$W/refuse.log'"
+	check "... and nothing was appended to it" [ "$(grep -c . "$S/audit/leaves")" = $((n - 3)) ]
+	# Variant 2: a middle record deleted, the rest renumbered and rehashed.
+	rm -rf "$S/audit"; cp -r "$W/audit.good" "$S/audit"; rm "$S/audit/checkpoint"
+	python3 - "$S/audit" <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]
+recs = [json.loads(l) for l in open(d + "/leaves")]
+del recs[len(recs) // 2]
+out, hs = b"", b""
+for i, r in enumerate(recs):
+    r["index"] = i
+    line = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    out += line + b"\n"
+    hs += hashlib.sha256(b"\0" + line).digest()
+open(d + "/leaves", "wb").write(out)
+open(d + "/hashes", "wb").write(hs)
+PY
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "middle record deleted, renumbered, rehashed, checkpoint deleted: refused (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'no checkpoint, but the TPM counter says' '$W/refuse.log'"
+	# Variant 3: the whole audit directory deleted.
+	rm -rf "$S/audit"
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "audit directory deleted: refused, not restarted as a new log (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'no checkpoint' '$W/refuse.log'"
+	# The intact log still starts.
+	rm -rf "$S/audit"; cp -r "$W/audit.good" "$S/audit"
+	start_ctl
+	req op GET /v1/health
+	check "the intact log starts again" [ "$STATUS" = 200 ]
+	ward_cli op audit fetch --out "$W/exp2" >/dev/null
+	c2=$(sed -n 's/^ward-tpm-counter //p' "$W/exp2/checkpoint")
+	stop_ctl
+	# Offline, only a counter value the verifier trusts tells an older log.
+	check "verify --min-counter accepts the current export (number $c2)" \
+		"$WARD" audit verify "$W/exp2" --pubkey "$S/keys/audit-sign.pub.pem" --min-counter "$c2"
+	"$WARD" audit verify "$W/exp1" --pubkey "$S/keys/audit-sign.pub.pem" --min-counter "$c2" \
+		>/dev/null 2>"$W/v.err"
+	rc=$?
+	check "verify --min-counter $c2 refuses an older export (number $c1, rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'an older log' '$W/v.err'"
+}
+
+# Issue §5.2: a checkpoint that cannot be written is an error: logged,
+# reported on /v1/health, and after one checkpoint interval changes are
+# refused until a checkpoint succeeds. Reads go on.
+health_field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$W/body" "$1"; }
+case_cpfail() {
+	start_ctl --checkpoint-interval 1
+	req op GET /v1/health
+	check "health: checkpoints ok" [ "$(health_field '["checkpoint"]["ok"]')" = True ]
+	# The checkpoint path made unwritable: rename onto a directory fails.
+	rm "$S/audit/checkpoint"; mkdir "$S/audit/checkpoint"
+	refused=""
+	for _ in $(seq 120); do
+		req op GET /v1/health
+		[ "$(health_field '["checkpoint"]["changes_refused"]' 2>/dev/null)" = True ] && { refused=1; break; }
+		sleep 0.25
+	done
+	cp "$W/body" "$W/health.json"
+	check "health reports the failed checkpoint and refuses changes ($(cat "$W/health.json"))" \
+		bash -c "[ -n '$refused' ] && grep -q '\"status\":\"degraded\"' '$W/health.json' &&
+			grep -q 'cannot write the checkpoint file: Is a directory' '$W/health.json'"
+	check "the failure is logged as an error" \
+		grep -q 'level=error msg="audit log: checkpoint failed' "$W/ctl.log"
+	req cp POST /v1/instances '{"image":"hello"}'
+	check "a change is refused: 503 audit_unanchored ($BODY)" \
+		bash -c "[ $STATUS = 503 ] && grep -q '\"code\":\"audit_unanchored\"' '$W/body'"
+	req op GET "/v1/audit/leaves?from=0&to=2"
+	check "reads still work: audit leaves 200" [ "$STATUS" = 200 ]
+	req op GET /v1/audit/checkpoint
+	check "no checkpoint can be produced meanwhile: 503" [ "$STATUS" = 503 ]
+	rmdir "$S/audit/checkpoint"
+	req op GET /v1/audit/checkpoint
+	check "once writable, a checkpoint succeeds" [ "$STATUS" = 200 ]
+	req op GET /v1/health
+	check "health: ok again" bash -c "[ '$(health_field '["checkpoint"]["ok"]')' = True ] &&
+		[ '$(health_field '["checkpoint"]["changes_refused"]')' = False ]"
+	req cp POST /v1/instances '{}'
+	check "changes are accepted again (a bad request is 400, not 503)" [ "$STATUS" = 400 ]
+	check "recovery is logged" grep -q 'checkpoints succeed again' "$W/ctl.log"
+	stop_ctl
+}
+
+# Issue §5.5: a missing key or identity is reported as missing and never
+# regenerated; a damaged hashes entry is blamed on that entry.
+case_identity() {
+	start_ctl
+	for i in $(seq 6); do req op GET /v1/health; done
+	stop_ctl
+	mv "$S/keys/audit-sign.blob" "$W/blob.saved"
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "audit key missing: refused as missing, not 'tampered' (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'audit signing key .*audit-sign.blob is missing' '$W/refuse.log' &&
+			! grep -q tampered '$W/refuse.log'"
+	check "... and no new key was written" test ! -e "$S/keys/audit-sign.blob"
+	mv "$W/blob.saved" "$S/keys/audit-sign.blob"
+	mv "$S/host-id" "$W/host-id.saved"
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "host-id missing: refused as missing, not 'tampered' (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'host-id is missing' '$W/refuse.log' &&
+			! grep -q tampered '$W/refuse.log'"
+	check "... and no new host-id was written" test ! -e "$S/host-id"
+	mv "$W/host-id.saved" "$S/host-id"
+	cp -r "$S/audit" "$W/audit.good"
+	# One byte of hashes entry 2 (a checkpointed record's) damaged.
+	flip "$S/audit/hashes" $((2 * 32 + 5))
+	start_ctl
+	req op GET /v1/health
+	check "damaged hashes entry: the intact log starts" [ "$STATUS" = 200 ]
+	check "the hashes entry is blamed, not the record" \
+		bash -c "grep -q 'hashes entry 2 is damaged (record 2 matches the signed checkpoint)' '$W/ctl.log' &&
+			! grep -q 'record 2 does not match' '$W/ctl.log'"
+	check "the rebuild is in the audit log's start record" \
+		grep -q '"event":"start".*"hashes_damage":"hashes entry 2 is damaged' "$S/audit/leaves"
+	check "the hashes file is whole again" \
+		[ "$(stat -c %s "$S/audit/hashes")" = $(($(grep -c . "$S/audit/leaves") * 32)) ]
+	stop_ctl
+	# A hashes file truncated inside the checkpointed part: not a crash.
+	truncate -s 64 "$S/audit/hashes"
+	start_ctl
+	req op GET /v1/health
+	check "truncated hashes file: rebuilt, and said so" \
+		bash -c "[ $STATUS = 200 ] && grep -q 'hashes file truncated to 2 entries inside the checkpointed' '$W/ctl.log' &&
+			grep -q '\"hashes_damage\":\"hashes file truncated' '$S/audit/leaves'"
+	stop_ctl
+	# A record edited together with its hash entry, inside the checkpoint:
+	# the checkpoint blames the record.
+	rm -rf "$S/audit"; cp -r "$W/audit.good" "$S/audit"
+	python3 - "$S/audit" <<'PY'
+import hashlib, sys
+d = sys.argv[1]
+lines = open(d + "/leaves", "rb").read().split(b"\n")
+i = next(i for i, l in enumerate(lines) if b'"GET"' in l)
+lines[i] = lines[i].replace(b'"GET"', b'"PUT"', 1)
+open(d + "/leaves", "wb").write(b"\n".join(lines))
+hs = bytearray(open(d + "/hashes", "rb").read())
+hs[32 * i:32 * i + 32] = hashlib.sha256(b"\0" + lines[i]).digest()
+open(d + "/hashes", "wb").write(bytes(hs))
+PY
+	refuse_ctl "$W/refuse.log"
+	rc=$?
+	check "record and its hash edited together: refused against the checkpoint (rc=$rc)" \
+		bash -c "[ $rc != 0 ] && grep -q 'does not match its last checkpoint: log tampered' '$W/refuse.log'" ||
+		tail -3 "$W/refuse.log"
+}
+
+# Issue §5.5: a full disk is named as such (ENOSPC), not as a key problem.
+# A small tmpfs in a private mount namespace gives a real ENOSPC.
+case_enospc() {
+	[ "$(id -u)" = 0 ] || { echo "SKIP: mounting a tmpfs in a private mount namespace needs root"; exit 77; }
+	command -v unshare >/dev/null || { echo "SKIP: unshare (util-linux) missing"; exit 77; }
+	unshare -m --propagation private bash "$SRC/tests/controller/controller_test.sh" enospc_ns
+	exit $?
+}
+case_enospc_ns() {
+	mkdir "$W/small"
+	mount -t tmpfs -o size=4m tmpfs "$W/small" || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+	S=$W/small/state
+	start_ctl
+	for i in $(seq 3); do req op GET /v1/health; done
+	stop_ctl
+	dd if=/dev/zero of="$W/small/fill" bs=4k 2>/dev/null
+	: >"$W/ctl.log"
+	start_ctl
+	req op GET /v1/health
+	check "full disk: the checkpoint failure names ENOSPC ($BODY)" \
+		grep -q '"error":"cannot write the checkpoint file: No space left on device"' "$W/body"
+	# Records go into the log file's last page until it is full.
+	for _ in $(seq 200); do
+		req op GET /v1/health
+		[ "$STATUS" = 503 ] && break
+	done
+	check "full disk: requests then refused 503, naming ENOSPC ($BODY)" \
+		bash -c "[ $STATUS = 503 ] && grep -q 'No space left on device' '$W/body'"
+	check "full disk: the log names ENOSPC" \
+		grep -q 'audit log write failed.*No space left on device' "$W/ctl.log"
+	check "full disk: not reported as a key or tampering problem" \
+		bash -c "! grep -qi 'signing key unavailable\|tampered' '$W/ctl.log'"
+	stop_ctl
+	rm -f "$W/small/fill"
+	start_ctl
+	req op GET /v1/health
+	check "space back: the log starts and serves" [ "$STATUS" = 200 ]
+	stop_ctl
+	umount "$W/small"
+}
+
 # The verified path: ward-boot measures the real ward-controller, whose
 # fw_boot verifies a provisioned firmware store (test vendor key); the host
 # is in service and a VM runs from the store's sealed memfds.
