@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "controller/tpmsign.h"
+#include "fileio.h"
 #include "log.h"
 
 struct tpmsign {
@@ -26,46 +27,22 @@ struct tpmsign {
 	char *pem;
 };
 
+/* fileio: a whole regular file (no FIFO, no symlink); the blob and PEM
+ * are replaced atomically, and a failed write leaves no temporary file. */
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
-	struct stat st;
-	uint8_t *b;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = fileio_read(path, 65536, 0, buf, len);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > 65536) {
-		close(fd);
-		return -EINVAL;
+	if (!rc && !*len) {
+		free(*buf);
+		rc = -EINVAL;
 	}
-	b = malloc((size_t)st.st_size);
-	r = b ? read(fd, b, (size_t)st.st_size) : -1;
-	close(fd);
-	if (r != st.st_size) {
-		free(b);
-		return -EIO;
-	}
-	*buf = b;
-	*len = (size_t)r;
-	return 0;
+	return rc;
 }
 
 static int write_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX];
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
-		rc = -EIO;
-	close(fd);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	return rc;
+	return fileio_replace(path, buf, len, mode);
 }
 
 static int make_pem(struct tpmsign *s, const uint8_t spki[TPM_SPKI_LEN])
@@ -135,13 +112,15 @@ int tpmsign_open(struct tpm *t, const char *state_dir, bool may_create, struct t
 			snprintf(err, errlen, "cannot create the audit signing key: %s", tpm_error(t));
 			goto fail;
 		}
-		if ((rc = write_file(path, s->blob, s->blob_len, 0600))) {
-			snprintf(err, errlen, "cannot store %s: %s", path, strerror(-rc));
+		/* Created once, complete or not at all, never over another. */
+		if ((rc = fileio_write_new(path, s->blob, s->blob_len, 0600))) {
+			snprintf(err, errlen, "cannot store %s: %s", path, fileio_strerror(rc));
 			goto fail;
 		}
 		*created = 1;
 	} else if (rc) {
-		snprintf(err, errlen, "cannot read the audit signing key %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot read the audit signing key %s: %s", path,
+			 fileio_strerror(rc));
 		goto fail;
 	}
 	if ((rc = tpm_blob_pubkey(s->blob, s->blob_len, spki, point)) || (rc = make_pem(s, spki))) {
@@ -149,7 +128,7 @@ int tpmsign_open(struct tpm *t, const char *state_dir, bool may_create, struct t
 		goto fail;
 	}
 	if ((rc = pub_pem_sync(ppath, s->pem))) {
-		snprintf(err, errlen, "cannot write %s: %s", ppath, strerror(-rc));
+		snprintf(err, errlen, "cannot write %s: %s", ppath, fileio_strerror(rc));
 		goto fail;
 	}
 	*out = s;
