@@ -645,6 +645,82 @@ case_enospc_ns() {
 	umount "$W/small"
 }
 
+# Issue §5.4: the audit/golden signing key is bound to PCR 12 = the
+# provisioned controller. A controller that was not measured into PCR 12
+# (no ward-boot, or another binary measured) cannot sign checkpoints, and
+# ward-fwtool sign-golden cannot sign for it.
+tpm_reboot() {
+	swtpm_ioctl --tcp "127.0.0.1:$(( ${WARD_TPM_TCTI##*port=} + 1 ))" -i >/dev/null
+	TPM2TOOLS_TCTI=$WARD_TPM_TCTI tpm2_startup -c >/dev/null 2>&1
+}
+start_real() { # the real controller, without ward-boot
+	rm -f "$W/port"
+	"$W/ctl" --state-dir "$S" --tcti "$WARD_TPM_TCTI" --listen 127.0.0.1:0 --port-file "$W/port" \
+		--tls-cert "$P/server.pem" --tls-key "$P/server.key" --client-ca "$P/ca.pem" \
+		--request-timeout 3 --uid-base $((300000 + RANDOM * 16)) 2>>"$W/ctl.log" &
+	CTL_PID=$!
+	for _ in $(seq 200); do [ -s "$W/port" ] && break; kill -0 $CTL_PID 2>/dev/null || break; sleep 0.05; done
+	if [ ! -s "$W/port" ]; then wait "$CTL_PID"; CTL_PID=""; return 1; fi
+	URL=https://127.0.0.1:$(cat "$W/port")
+}
+case_keybind() {
+	local REAL=$B/src/controller/ward-controller FT=$B/src/controller/fw/ward-fwtool
+	local KEY=$SRC/src/controller/fw/keys/TEST-vendor-ed25519.pem
+	for x in "$REAL" "$FT" "$B/src/hv/ward-hv" "$B/src/blk/ward-blk"; do
+		[ -e "$x" ] || { echo "SKIP: $x not built (boot chain absent)"; exit 77; }
+	done
+	for t in swtpm_ioctl tpm2_startup tpm2_pcrextend; do
+		command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+	done
+	mkdir -p "$W/img"
+	cp "$B/src/hv/ward-hv" "$B/src/blk/ward-blk" "$B/guest/hello.elf" "$B/guest/spin.elf" "$W/img/"
+	cp "$REAL" "$W/ctl"
+	"$FT" build-store --images "$W/img" --key "$KEY" --version 1 --counter 1 -o "$W/v1.pkg" \
+		>"$W/fw.out" 2>&1 || { cat "$W/fw.out"; fail "build-store"; return; }
+	"$FT" provision --state "$S" --controller "$W/ctl" --package "$W/v1.pkg" --tcti "$WARD_TPM_TCTI" \
+		>"$W/fw.out" 2>&1 || { cat "$W/fw.out"; fail "provision"; return; }
+	good=$(sha256sum "$W/ctl" | cut -d' ' -f1)
+	# 1. A new host's first start without ward-boot (PCR 12 zero).
+	tpm_reboot
+	: >"$W/ctl.log"
+	start_real
+	check "unmeasured first start: refused, the key does not sign the first checkpoint" \
+		bash -c "[ -z '$CTL_PID' ] && grep -q \"cannot sign the new log's first checkpoint\" '$W/ctl.log'"
+	# 2. Measured (PCR 12 as ward-boot leaves it): signs.
+	tpm_reboot
+	TPM2TOOLS_TCTI=$WARD_TPM_TCTI tpm2_pcrextend "12:sha256=$good" >/dev/null
+	start_real || { cat "$W/ctl.log"; fail "measured controller did not start"; return; }
+	req op GET /v1/audit/checkpoint
+	check "measured controller: signs checkpoints" [ "$STATUS" = 200 ]
+	req op GET /v1/health
+	check "measured controller: health ok" grep -q '"checkpoint":{[^}]*"ok":true' "$W/body"
+	stop_ctl
+	TPM2TOOLS_TCTI=$WARD_TPM_TCTI "$FT" sign-golden --state "$S" --slot A --controller "$W/ctl" \
+		>"$W/sg.out" 2>&1
+	check "measured state: sign-golden signs" [ $? = 0 ]
+	# 3. Restarted unmeasured, then with another binary measured.
+	for how in none other; do
+		tpm_reboot
+		[ $how = other ] && TPM2TOOLS_TCTI=$WARD_TPM_TCTI tpm2_pcrextend \
+			"12:sha256=$(printf other | sha256sum | cut -d' ' -f1)" >/dev/null
+		: >"$W/ctl.log"
+		start_real || { cat "$W/ctl.log"; fail "controller ($how) did not start"; continue; }
+		req op GET /v1/audit/checkpoint
+		check "PCR 12 $how: no checkpoint is signed (503)" [ "$STATUS" = 503 ]
+		req op GET /v1/health
+		check "PCR 12 $how: health says the TPM did not sign" \
+			grep -q '"error":"the TPM did not sign it' "$W/body"
+		check "PCR 12 $how: the log says the PCR policy refused it" \
+			grep -q 'TPM refused to sign the audit checkpoint.*PCR' "$W/ctl.log"
+		stop_ctl
+		"$FT" sign-golden --state "$S" --slot A --controller "$W/ctl" --tcti "$WARD_TPM_TCTI" \
+			>"$W/sg.out" 2>&1
+		rc=$?
+		check "PCR 12 $how: sign-golden refused (rc=$rc: $(tail -1 "$W/sg.out"))" \
+			bash -c "[ $rc != 0 ] && grep -q 'PCR policy not satisfied' '$W/sg.out'"
+	done
+}
+
 # The verified path: ward-boot measures the real ward-controller, whose
 # fw_boot verifies a provisioned firmware store (test vendor key); the host
 # is in service and a VM runs from the store's sealed memfds.
