@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "controller/instances.h"
+#include "controller/launcher.h"
 #include "controller/statefile.h"
 #include "fileio.h"
 #include "hugepool.h"
@@ -463,65 +464,6 @@ static int place_cpus(struct instances *s, const struct run_req *req, struct ins
 	return 0;
 }
 
-/* In the child: only async-signal-safe calls until exec. */
-static void child_exec(const struct inst_cfg *cfg, int kfd, int go[2], const int *blk,
-		       unsigned n_blk, const cpu_set_t *cpus, char *const argv[],
-		       char *const envp[])
-{
-	int null = open("/dev/null", O_RDWR), hv = cfg->hv_fd, bfd[VOL_MAX];
-	unsigned i;
-	char c;
-
-	setsid();
-	/* Leave the card CPUs the controller is pinned to for the instance's
-	 * own (ward-hv checks --cpus against its affinity). A fake topology's
-	 * CPUs this host lacks are refused here and then by ward-hv. */
-	if (cpus && CPU_COUNT(cpus))
-		(void)sched_setaffinity(0, sizeof(*cpus), cpus);
-	/* Start the VM only once the controller has recorded it: if the
-	 * controller dies first, the pipe reads EOF and nothing runs that a
-	 * restarted controller would not know about. */
-	close(go[1]);
-	if (read(go[0], &c, 1) != 1)
-		_exit(127);
-	/* The verified executable's memfd may sit on an fd about to be
-	 * overwritten (0, 1 or the image's 3): move it out of the way. */
-	if (hv >= 0 && hv <= 3 && (hv = fcntl(hv, F_DUPFD_CLOEXEC, 4)) < 0)
-		_exit(127);
-	if (kfd <= 1 && (kfd = fcntl(kfd, F_DUPFD_CLOEXEC, 4)) < 0)
-		_exit(127);
-	/* Card sockets go to 4, 5, ...: first move them (and anything they
-	 * could overwrite) above that range. */
-	if (hv >= 0 && hv < 4 + (int)n_blk && (hv = fcntl(hv, F_DUPFD_CLOEXEC, 16)) < 0)
-		_exit(127);
-	if (kfd > 3 && kfd < 4 + (int)n_blk && (kfd = fcntl(kfd, F_DUPFD_CLOEXEC, 16)) < 0)
-		_exit(127);
-	if (null >= 0 && null < 4 + (int)n_blk && (null = fcntl(null, F_DUPFD_CLOEXEC, 16)) < 0)
-		_exit(127);
-	for (i = 0; i < n_blk; i++)
-		if ((bfd[i] = fcntl(blk[i], F_DUPFD_CLOEXEC, 16)) < 0)
-			_exit(127);
-	for (i = 0; i < n_blk; i++)
-		if (dup2(bfd[i], 4 + (int)i) < 0)
-			_exit(127);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
-		_exit(127);
-	if (kfd != 3) {
-		if (dup2(kfd, 3) < 0)
-			_exit(127);
-	} else if (fcntl(3, F_SETFD, 0) < 0) {
-		_exit(127);
-	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (hv >= 0)
-		fexecve(hv, argv, envp);
-	else
-		execve(cfg->hv_path, argv, envp);
-	_exit(127);
-}
-
 int inst_run(struct instances *s, const struct run_req *req, struct instance **out,
 	     char *err, size_t errlen)
 {
@@ -567,7 +509,8 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	struct stat sb;
 	uid_t uid;
 	pid_t pid;
-	int kfd, rc, go[2];
+	int kfd, rc, go[2], hv_fds[1 + VOL_MAX];
+	struct launch_req lr;
 
 	if (s->cfg.hv_fd < 0 && !s->cfg.hv_path) {
 		snprintf(err, errlen, "no verified ward-hv image is available");
@@ -663,10 +606,17 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(-rc));
 		return rc;
 	}
-	pid = fork();
+	/* The launcher starts it (the controller itself may not): image as
+	 * fd 3, card sockets from 4, console to /dev/null. */
+	hv_fds[0] = kfd;
+	for (i = 0; i < n_blk; i++)
+		hv_fds[1 + i] = blk_fds[i];
+	lr = (struct launch_req){ .image = LAUNCH_HV, .argv = argv, .envp = envp, .fds = hv_fds,
+				  .n_fds = 1 + n_blk, .null_stdout = true,
+				  .cpus = in->ncpus ? &cpuset : NULL, .go_fd = go[0] };
+	pid = launcher_spawn(&lr, err, errlen);
 	if (pid < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(errno));
+		rc = pid;
 		close(kfd);
 		close(go[0]);
 		close(go[1]);
@@ -674,8 +624,6 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		free(in);
 		return rc;
 	}
-	if (pid == 0)
-		child_exec(&s->cfg, kfd, go, blk_fds, n_blk, in->ncpus ? &cpuset : NULL, argv, envp);
 	close(kfd);
 	close(go[0]);
 	in->pid = pid;

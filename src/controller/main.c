@@ -17,11 +17,13 @@
 
 #include <event2/event.h>
 
+#include "controller/allowlist.h"
 #include "controller/api.h"
 #include "controller/audit.h"
 #include "controller/ctl.h"
 #include "controller/firmware.h"
 #include "controller/instances.h"
+#include "controller/launcher.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
 #include "fileio.h"
@@ -380,6 +382,8 @@ int main(int argc, char **argv)
 	struct vol_cfg vcfg = { 0 };
 	char blk_path[PATH_MAX];
 	struct api_cfg acfg;
+	struct launcher_images limg = { -1, -1, NULL, NULL };
+	struct ctl_sandbox sb;
 	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
 	uint64_t repaired = 0, rebuilt;
 	const char *rebuilt_why;
@@ -410,6 +414,21 @@ int main(int argc, char **argv)
 			snprintf(c.fw.reason, sizeof(c.fw.reason), "firmware verification failed");
 	}
 	snprintf(c.reason, sizeof(c.reason), "%s", c.fw.reason);
+	/* The launcher: forked now, holding only the verified executables,
+	 * before the TPM, keys or any client is in this process. */
+	if (o.dev_images) {
+		snprintf(hv_path, sizeof(hv_path), "%s/src/hv/ward-hv", o.dev_images);
+		snprintf(blk_path, sizeof(blk_path), "%s/src/blk/ward-blk", o.dev_images);
+		limg.hv_path = hv_path;
+		limg.blk_path = blk_path;
+	}
+	limg.hv_fd = c.fw.img.hv_fd;
+	limg.blk_fd = c.fw.img.blk_fd;
+	if (launcher_start(&limg, err, sizeof(err))) {
+		log_error("cannot start the launcher", "error=\"%s\"", err);
+		goto out;
+	}
+	ctl_sandbox_prepare(o.tcti);
 	if (c.fw.in_service) {
 		c.state = HOST_IN_SERVICE;
 	} else {
@@ -469,7 +488,6 @@ int main(int argc, char **argv)
 	icfg.uid_base = (uid_t)o.uid_base;
 	icfg.cpu = c.cpu;
 	if (o.dev_images) {
-		snprintf(hv_path, sizeof(hv_path), "%s/src/hv/ward-hv", o.dev_images);
 		snprintf(img_dir, sizeof(img_dir), "%s/guest", o.dev_images);
 		icfg.hv_path = hv_path;
 		icfg.images_dir = img_dir;
@@ -491,10 +509,8 @@ int main(int argc, char **argv)
 				 .host_id = o.host_id, .audit = vol_audit, .audit_opaque = &c,
 				 /* instances use uid_base + [0, 64), cards the next 64 */
 				 .uid_base = (uid_t)o.uid_base + INST_MAX, .max_sets = INST_MAX };
-	if (o.dev_images) {
-		snprintf(blk_path, sizeof(blk_path), "%s/src/blk/ward-blk", o.dev_images);
+	if (o.dev_images)
 		vcfg.blk_path = blk_path;
-	}
 	err[0] = 0;
 	if (vol_init(&c.vols, &vcfg, err, sizeof(err))) {
 		log_error("cannot set up encrypted volumes", "error=\"%s\"", err);
@@ -510,7 +526,21 @@ int main(int argc, char **argv)
 	else if (n > 0)
 		log_info("card records handled", "count=%d", n);
 
-	/* 4. The API. */
+	/* 4. Lock down: everything above is open, no client has been heard
+	 * yet, and this is still the only thread (the API starts the audit
+	 * flusher, which inherits the Landlock domain and the filter). */
+	sb = (struct ctl_sandbox){ .state_dir = o.state_dir, .tcti = o.tcti, .listen = o.listen,
+				   .port_file = o.port_file, .images_dir = icfg.images_dir,
+				   .tls = { o.cert, o.key, o.client_ca }, .kms_url = o.kms_url,
+				   .kms_files = { o.kms_cert, o.kms_key, o.kms_ca } };
+	err[0] = 0;
+	if (ctl_sandbox_lock(&sb, err, sizeof(err))) {
+		log_error("cannot lock down", "error=\"%s\"", err);
+		goto out;
+	}
+	ctl_sandbox_test_forbidden("main");
+
+	/* 5. The API. */
 	acfg = (struct api_cfg){ .listen = o.listen, .cert = o.cert, .key = o.key,
 				 .client_ca = o.client_ca, .deadline_s = o.deadline_s };
 	err[0] = 0;
@@ -555,5 +585,6 @@ out:
 	tpmsign_close(ts);
 	tpm_close(tpm);
 	fw_state_release(&c.fw);
+	launcher_stop();
 	return rc;
 }

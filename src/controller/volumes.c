@@ -27,6 +27,7 @@
 #include "controller/instances.h"
 #include "controller/kmsclient.h"
 #include "controller/statefile.h"
+#include "controller/launcher.h"
 #include "controller/volumes.h"
 #include "fileio.h"
 #include "hpke.h"
@@ -251,7 +252,8 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 	char nvol[12], uid[16];
 	char *const argv[] = { "ward-blk", "--control-fd", "3", "--keep-fd", "4", "--max-volumes",
 			       nvol, "--uid", uid, "--gid", uid, NULL };
-	int sp[2], bfd = v->cfg.blk_fd, null, a, b;
+	int sp[2], fds[2];
+	struct launch_req lr;
 	char st;
 
 	snprintf(nvol, sizeof(nvol), "%u", n);
@@ -261,30 +263,21 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 		snprintf(err, errlen, "cannot create the ward-blk control channel");
 		return -errno;
 	}
-	s->pid = fork();
+	/* fd 3: ward-blk's end; fd 4: a copy of ours, which ward-blk holds so
+	 * the channel outlives this process (vol_adopt). The launcher starts
+	 * it: the controller itself may not. */
+	fds[0] = sp[1];
+	fds[1] = sp[0];
+	lr = (struct launch_req){ .image = LAUNCH_BLK, .argv = argv, .envp = envp, .fds = fds,
+				  .n_fds = 2, .go_fd = -1 };
+	s->pid = launcher_spawn(&lr, err, errlen);
 	if (s->pid < 0) {
+		int rc = s->pid;
+
+		s->pid = 0;
 		close(sp[0]);
 		close(sp[1]);
-		snprintf(err, errlen, "cannot start ward-blk");
-		return -EAGAIN;
-	}
-	if (s->pid == 0) {
-		/* fd 3: ward-blk's end; fd 4: a copy of ours, which ward-blk
-		 * holds so the channel outlives this process (vol_adopt). */
-		setsid();
-		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		a = fcntl(sp[0], F_DUPFD_CLOEXEC, 10);
-		b = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
-		if (bfd >= 0 && bfd <= 4 && (bfd = fcntl(bfd, F_DUPFD_CLOEXEC, 10)) < 0)
-			_exit(127);
-		if (null < 0 || a < 0 || b < 0 || dup2(null, 0) < 0 || dup2(b, 3) < 0 ||
-		    dup2(a, 4) < 0)
-			_exit(127);
-		if (bfd >= 0)
-			fexecve(bfd, argv, envp);
-		else
-			execve(v->cfg.blk_path, argv, envp);
-		_exit(127);
+		return rc;
 	}
 	close(sp[1]);
 	s->ctl = sp[0];

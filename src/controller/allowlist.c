@@ -1,0 +1,259 @@
+/* controller/allowlist: the one seccomp allowlist of ward-controller (the
+ * event loop thread and the audit flusher: the flusher only writes, fsyncs
+ * and signals, all of which the loop needs too) and its Landlock paths and
+ * ports. Every syscall has its reason; anything else kills the process.
+ * Starting processes is not here: the launcher does it. The count is
+ * published in docs/threat-model.md. */
+#include "controller/allowlist.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "log.h"
+#include "tpm.h"
+
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CTL_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTL_SANITIZED 1
+#endif
+#endif
+
+static const struct { int nr; const char *why; } ctl_calls[] = {
+	{ SCMP_SYS(epoll_wait), "event loop (libevent)" },
+	{ SCMP_SYS(epoll_ctl), "event loop: connections, pidfds, timers" },
+	{ SCMP_SYS(poll), "curl (KMS), waits for a stopping ward-hv/ward-blk pidfd" },
+	{ SCMP_SYS(ppoll), "curl on newer builds" },
+	{ SCMP_SYS(accept4), "API clients" },
+	{ SCMP_SYS(bind), "the API listener (Landlock: its port only); netlink for getaddrinfo" },
+	{ SCMP_SYS(listen), "the API listener" },
+	{ SCMP_SYS(connect), "TPM (swtpm TCTI reconnects per command) and KMS (Landlock: those ports)" },
+	{ SCMP_SYS(shutdown), "evhttp closes a connection" },
+	{ SCMP_SYS(getsockname), "the API's bound port, curl" },
+	{ SCMP_SYS(getpeername), "curl, evhttp: the client's address" },
+	{ SCMP_SYS(setsockopt), "SO_RCVTIMEO on ward-blk channels, TCP options (libevent, curl)" },
+	{ SCMP_SYS(getsockopt), "curl: SO_ERROR of a connect" },
+	{ SCMP_SYS(sendto), "curl, TPM TCTI, netlink" },
+	{ SCMP_SYS(recvfrom), "curl, TPM TCTI" },
+	{ SCMP_SYS(sendmsg), "blkctl requests with fds, launch requests" },
+	{ SCMP_SYS(recvmsg), "blkctl replies, netlink" },
+	{ SCMP_SYS(socketpair), "ward-blk control and vhost-user channels" },
+	{ SCMP_SYS(pipe2), "the start pipe of a new ward-hv" },
+	{ SCMP_SYS(eventfd2), "audit flusher wake-up" },
+	{ SCMP_SYS(openat), "state files, /proc/PID/stat, images (Landlock says where)" },
+	{ SCMP_SYS(newfstatat), "file kinds and sizes" },
+	{ SCMP_SYS(statx), "file sizes (fileio)" },
+	{ SCMP_SYS(lseek), "audit log, state files" },
+	{ SCMP_SYS(pread64), "audit log records, firmware slots" },
+	{ SCMP_SYS(pwrite64), "audit log, firmware slots" },
+	{ SCMP_SYS(ftruncate), "audit log repair, memfds of firmware images" },
+	{ SCMP_SYS(fsync), "durable audit log, checkpoints, records" },
+	{ SCMP_SYS(fdatasync), "durable audit log" },
+	{ SCMP_SYS(flock), "the firmware store's lock" },
+	{ SCMP_SYS(rename), "atomic replace of a record or checkpoint" },
+	{ SCMP_SYS(renameat), "atomic replace by directory fd (fileio)" },
+	{ SCMP_SYS(renameat2), "RENAME_NOREPLACE (fileio)" },
+	{ SCMP_SYS(linkat), "publish a file without replacing (fileio)" },
+	{ SCMP_SYS(unlink), "a stopped instance's or card's record" },
+	{ SCMP_SYS(unlinkat), "temporary files (fileio)" },
+	{ SCMP_SYS(mkdir), "cards/ and instances/ on demand" },
+	{ SCMP_SYS(mkdirat), "directories by fd (fileio)" },
+	{ SCMP_SYS(getdents64), "re-adoption, firmware store listing" },
+	{ SCMP_SYS(memfd_create), "a firmware slot read back for verification" },
+	{ SCMP_SYS(pidfd_open), "watch a new ward-hv or ward-blk" },
+	{ SCMP_SYS(pidfd_send_signal), "stop an instance or a card" },
+	{ SCMP_SYS(kill), "stop a card that has no pidfd" },
+	{ SCMP_SYS(wait4), "reap ward-hv and ward-blk (the controller's children)" },
+	{ SCMP_SYS(waitid), "reap (glibc may use waitid)" },
+	{ SCMP_SYS(getrandom), "instance ids, OpenSSL reseeding" },
+	{ SCMP_SYS(memfd_secret), "secmem: volume keys on their way to ward-blk" },
+	{ SCMP_SYS(mlock), "secmem fallback pages" },
+	{ SCMP_SYS(munlock), "secmem_free" },
+	{ SCMP_SYS(clock_nanosleep), "retry pauses" },
+	{ SCMP_SYS(getuid), "curl, OpenSSL" },
+	{ SCMP_SYS(geteuid), "curl, OpenSSL" },
+	{ SCMP_SYS(set_robust_list), "new thread: audit flusher, curl resolver (glibc)" },
+	{ SCMP_SYS(rseq), "new thread (glibc)" },
+#ifdef CTL_SANITIZED
+	{ SCMP_SYS(sched_getaffinity), "sanitizer runtime: pthread_getattr_np in a new thread" },
+#endif
+};
+
+/* Listed above: 54 (sanitizer builds: 55); with sandbox_allow_runtime's
+ * 18 and the 4 argument-checked ones below (fcntl, socket, rt_sigaction,
+ * clone), 76 syscalls. */
+
+/* fcntl: O_NONBLOCK (libevent, curl), FD_CLOEXEC, a guest image's fd
+ * above 3 for the launch request, seals of firmware memfds. */
+static const int ctl_fcntls[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
+				  F_ADD_SEALS, F_GET_SEALS };
+/* Signal handlers the loop installs after lockdown (libevent's SIGTERM
+ * and SIGINT), curl's SIGPIPE, glibc's SIGSETXID at the first thread. */
+static const int ctl_signals[] = { SIGINT, SIGTERM, SIGPIPE, 33 };
+/* Socket families: TCP to TPM/KMS/API, unix socketpairs, and the route
+ * netlink getaddrinfo(AI_ADDRCONFIG) asks. No packet or raw sockets. */
+static const int ctl_families[] = { AF_UNIX, AF_INET, AF_INET6 };
+
+static int allow_ctl(scmp_filter_ctx ctx)
+{
+	int rc = sandbox_allow_runtime(ctx);
+
+	for (size_t i = 0; !rc && i < sizeof(ctl_calls) / sizeof(ctl_calls[0]); i++)
+		rc = sandbox_allow(ctx, ctl_calls[i].nr);
+	for (size_t i = 0; !rc && i < sizeof(ctl_fcntls) / sizeof(ctl_fcntls[0]); i++)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(fcntl), 1, SCMP_CMP_EQ,
+				      (scmp_datum_t)ctl_fcntls[i], 0);
+	for (size_t i = 0; !rc && i < sizeof(ctl_signals) / sizeof(ctl_signals[0]); i++)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ,
+				      (scmp_datum_t)ctl_signals[i], 0);
+	for (size_t i = 0; !rc && i < sizeof(ctl_families) / sizeof(ctl_families[0]); i++)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
+				      (scmp_datum_t)ctl_families[i], 0);
+	if (!rc) {
+		struct scmp_arg_cmp nl[2] = {
+			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_NETLINK },
+			{ .arg = 2, .op = SCMP_CMP_EQ, .datum_a = NETLINK_ROUTE },
+		};
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, nl);
+	}
+	/* Threads, never processes (the launcher starts those); clone3 hides
+	 * its flags from seccomp: ENOSYS, and glibc falls back to clone. */
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ,
+				      CLONE_THREAD, CLONE_THREAD);
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	return rc;
+}
+
+/* "device:/dev/tpmrm0" -> the node; "swtpm:host=H,port=P" / "mssim:..."
+ * -> P and P + 1 (command and platform ports). */
+static void tcti_targets(const char *tcti, char *dev, size_t devlen, unsigned short *ports,
+			 size_t *n)
+{
+	const char *p;
+	unsigned long port;
+
+	dev[0] = 0;
+	if (!tcti || !tcti[0])
+		tcti = TPM_DEFAULT_TCTI;
+	if (!strncmp(tcti, "device", 6)) {
+		snprintf(dev, devlen, "%s", tcti[6] == ':' && tcti[7] ? tcti + 7 : "/dev/tpmrm0");
+		return;
+	}
+	p = strstr(tcti, "port=");
+	port = p ? strtoul(p + 5, NULL, 10) : 2321;
+	if (port > 0 && port < 65535) {
+		ports[(*n)++] = (unsigned short)port;
+		ports[(*n)++] = (unsigned short)(port + 1);
+	}
+}
+
+/* The port of an https://HOST:PORT/ URL (443 without one). */
+static int url_port(const char *url)
+{
+	const char *h = strstr(url, "://"), *c, *end;
+
+	h = h ? h + 3 : url;
+	end = h + strcspn(h, "/");
+	if (*h == '[')
+		h = strchr(h, ']') ? strchr(h, ']') : h;
+	c = memchr(h, ':', (size_t)(end - h));
+	return c ? atoi(c + 1) : 443;
+}
+
+void ctl_sandbox_prepare(const char *tcti)
+{
+	char lib[96];
+	size_t n;
+
+	if (!tcti || !tcti[0])
+		tcti = TPM_DEFAULT_TCTI;
+	/* tss2-tctildr dlopen()s libtss2-tcti-NAME.so.0 for every new
+	 * connection; keep it loaded so that is no new mapping later. */
+	n = strcspn(tcti, ":");
+	if (n < 32) {
+		snprintf(lib, sizeof(lib), "libtss2-tcti-%.*s.so.0", (int)n, tcti);
+		if (!dlopen(lib, RTLD_NOW | RTLD_NODELETE))
+			log_warn("cannot preload the TCTI library: a firmware update after "
+				 "lockdown will not reach the TPM", "lib=%s", lib);
+	}
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+}
+
+int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
+{
+	static const struct sandbox_cfg on = { .enabled = true };
+	struct sandbox_path paths[16];
+	unsigned short bind_port[1], connect_ports[3];
+	char dev[PATH_MAX], port_dir[PATH_MAX];
+	struct sandbox_confine_cfg cc = { .paths = paths, .restrict_tcp = true,
+					  .bind_ports = bind_port, .connect_ports = connect_ports };
+	const char *colon = strrchr(s->listen, ':');
+	scmp_filter_ctx ctx;
+	int rc, abi;
+
+	paths[cc.n_paths++] = (struct sandbox_path){ s->state_dir, SANDBOX_RW };
+	/* /proc/PID/stat of ward-hv and ward-blk (start times). Landlock keeps
+	 * ptrace-class access (environ, mem, fds) to processes outside the
+	 * controller's domain closed even so. */
+	paths[cc.n_paths++] = (struct sandbox_path){ "/proc", SANDBOX_RO };
+	paths[cc.n_paths++] = (struct sandbox_path){ "/sys/kernel/mm/hugepages", SANDBOX_RO };
+	if (s->images_dir)
+		paths[cc.n_paths++] = (struct sandbox_path){ s->images_dir, SANDBOX_RO };
+	for (int i = 0; i < 3; i++) {
+		if (s->tls[i])
+			paths[cc.n_paths++] = (struct sandbox_path){ s->tls[i], SANDBOX_RO };
+		if (s->kms_files[i])
+			paths[cc.n_paths++] = (struct sandbox_path){ s->kms_files[i], SANDBOX_RO };
+	}
+	/* The port file is written next to itself and renamed into place. */
+	if (s->port_file) {
+		char *slash;
+
+		snprintf(port_dir, sizeof(port_dir), "%s", s->port_file);
+		slash = strrchr(port_dir, '/');
+		if (slash && slash != port_dir)
+			*slash = 0;
+		else
+			snprintf(port_dir, sizeof(port_dir), "%s", slash ? "/" : ".");
+		paths[cc.n_paths++] = (struct sandbox_path){ port_dir, SANDBOX_RW };
+	}
+	tcti_targets(s->tcti, dev, sizeof(dev), connect_ports, &cc.n_connect);
+	if (dev[0])
+		paths[cc.n_paths++] = (struct sandbox_path){ dev, SANDBOX_DEV };
+	if (s->kms_url)
+		connect_ports[cc.n_connect++] = (unsigned short)url_port(s->kms_url);
+	bind_port[0] = colon ? (unsigned short)atoi(colon + 1) : 0;
+	cc.n_bind = 1;
+	rc = sandbox_confine(&on, &cc, &abi, err, errlen);
+	if (rc)
+		return rc;
+	ctx = sandbox_filter_new(false);
+	rc = sandbox_filter_load(ctx, ctx ? allow_ctl(ctx) : 0, &on);
+	if (rc) {
+		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
+		return rc;
+	}
+	log_info("locked down", "landlock_abi=%d state_dir=%s tpm=%s", abi, s->state_dir,
+		 dev[0] ? dev : "tcp");
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* controller/allowlist: ward-controller's lockdown (the generic parts are
+ * src/lib/sandbox.h). Order in main.c: CPUs, the boot chain, the launcher
+ * (launcher.h: it alone starts ward-hv and ward-blk), the TPM, the audit
+ * log, instances and cards re-adopted (pidfd_getfd), then ctl_sandbox_lock()
+ * while single-threaded, then the API (the audit flusher thread starts
+ * there and inherits both the Landlock domain and the filter). */
+#ifndef WARD_CONTROLLER_ALLOWLIST_H
+#define WARD_CONTROLLER_ALLOWLIST_H
+
+#include <stddef.h>
+
+#include "sandbox.h"
+
+struct ctl_sandbox {
+	const char *state_dir;		/* read-write: store, audit log, records */
+	const char *tcti;		/* device:PATH, or swtpm/mssim host and port */
+	const char *listen;		/* ADDR:PORT: the one port bind may use */
+	const char *port_file;		/* its directory is writable, or NULL */
+	const char *images_dir;		/* guest images read per launch, or NULL */
+	const char *tls[3];		/* API cert, key, client CA (read at API start) */
+	const char *kms_url;		/* its port is the one connect may reach, or NULL */
+	const char *kms_files[3];	/* KMS client cert, key, CA (read per request) */
+};
+
+/* Before the lockdown: load what the controller could otherwise only
+ * load later with calls the filter forbids (the TCTI library that a
+ * firmware update's new TPM connection dlopen()s, OpenSSL's config). */
+void ctl_sandbox_prepare(const char *tcti);
+
+/* Landlock (state dir read-write, /proc and the hugepage counters
+ * read-only, the named files; TCP bind to the API port, connect to the
+ * TPM and KMS ports) and the seccomp allowlist. 0 or negative errno. */
+int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen);
+
+/* Test builds: WARD_CTL_TEST_FORBIDDEN=main[/CALL] (sandbox.h). */
+#define ctl_sandbox_test_forbidden(kind) sandbox_test_forbidden("WARD_CTL_TEST_FORBIDDEN", kind)
+
+#endif

@@ -1,0 +1,315 @@
+/* launcher: a small unfiltered process that starts ward-hv and ward-blk for
+ * the locked-down controller (launcher.h). It trusts nothing it is sent:
+ * the image is one of the two it was given at fork, the options are the
+ * ones the controller's launch code uses, --uid/--gid are never root. */
+#include "controller/launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "log.h"
+
+#define LAUNCH_STR_MAX 8192
+#define LAUNCH_MAX_ARGS 48
+#define LF_NULL_STDOUT 1u
+#define LF_GO 2u
+#define LF_CPUS 4u
+
+struct launch_msg {
+	uint32_t image, n_fds, flags, argc, envc, str_len;
+	cpu_set_t cpus;
+	char str[LAUNCH_STR_MAX];	/* argv then envp, each NUL-terminated */
+};
+
+static int chan = -1;		/* controller side */
+static pid_t launcher_pid;
+
+/* ---- the new process (after clone, before exec) ---- */
+
+/* Only async-signal-safe calls: this runs in a copy of the launcher. */
+static void child_exec(const struct launcher_images *img, const struct launch_msg *m,
+		       int *fds, unsigned n, int go, char **argv, char **envp)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int exe = m->image == LAUNCH_HV ? img->hv_fd : img->blk_fd;
+	const char *path = m->image == LAUNCH_HV ? img->hv_path : img->blk_path;
+	sigset_t none;
+	char c;
+
+	setsid();
+	/* Leave the card CPUs for the instance's own (ward-hv checks --cpus
+	 * against its affinity). */
+	if (m->flags & LF_CPUS)
+		(void)sched_setaffinity(0, sizeof(m->cpus), &m->cpus);
+	/* Exec only once the controller has recorded the process: if it dies
+	 * first, EOF, and nothing runs that a restarted one would not know. */
+	if (go >= 0 && read(go, &c, 1) != 1)
+		_exit(127);
+	/* Everything out of the way of 0..3+n first, then into place. */
+	if (null < 0 || (null = fcntl(null, F_DUPFD_CLOEXEC, 64)) < 0)
+		_exit(127);
+	if (exe >= 0 && (exe = fcntl(exe, F_DUPFD_CLOEXEC, 64)) < 0)
+		_exit(127);
+	for (unsigned i = 0; i < n; i++)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			_exit(127);
+	for (unsigned i = 0; i < n; i++)
+		if (dup2(fds[i], 3 + (int)i) < 0)
+			_exit(127);
+	if (dup2(null, 0) < 0 || ((m->flags & LF_NULL_STDOUT) && dup2(null, 1) < 0))
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (exe >= 0)
+		fexecve(exe, argv, envp);
+	else if (path)
+		execve(path, argv, envp);
+	_exit(127);
+}
+
+/* ---- the launcher ---- */
+
+/* The options the controller's launch code passes (instances.c,
+ * volumes.c), each with a value; anything else is refused, so a subverted
+ * controller cannot ask for --no-sandbox, a kernel path or a socket path. */
+static const char *const hv_opts[] = { "--kernel-fd", "--memory", "--vcpus", "--uid", "--gid",
+				       "--hugepages", "--cpus", "--sched", "--blk-fd", NULL };
+static const char *const blk_opts[] = { "--control-fd", "--keep-fd", "--max-volumes", "--uid",
+					"--gid", NULL };
+
+static bool opt_known(const char *const *opts, const char *a)
+{
+	for (; *opts; opts++)
+		if (!strcmp(*opts, a))
+			return true;
+	return false;
+}
+
+static bool argv_ok(uint32_t image, char **argv, unsigned argc)
+{
+	const char *const *opts = image == LAUNCH_HV ? hv_opts : blk_opts;
+
+	if (argc < 1 || strcmp(argv[0], image == LAUNCH_HV ? "ward-hv" : "ward-blk"))
+		return false;
+	for (unsigned i = 1; i < argc; i++) {
+		/* ward-hv --cmdline-env takes no value (the env names it). */
+		if (image == LAUNCH_HV && !strcmp(argv[i], "--cmdline-env"))
+			continue;
+		if (!opt_known(opts, argv[i]) || i + 1 >= argc)
+			return false;
+		/* The new process drops to this uid: never root. */
+		if ((!strcmp(argv[i], "--uid") || !strcmp(argv[i], "--gid")) &&
+		    strtoul(argv[i + 1], NULL, 10) < 1000)
+			return false;
+		i++;
+	}
+	return true;
+}
+
+/* Split m->str into argv and envp (NULL-terminated); false if malformed. */
+static bool split_strings(struct launch_msg *m, size_t got, char **argv, char **envp)
+{
+	size_t hdr = offsetof(struct launch_msg, str), off = 0;
+	unsigned k;
+
+	if (got < hdr || m->str_len != got - hdr || m->argc + m->envc > LAUNCH_MAX_ARGS ||
+	    !m->argc)
+		return false;
+	for (k = 0; k < m->argc + m->envc; k++) {
+		char *s;
+		size_t l;
+
+		if (off >= m->str_len)
+			return false;
+		s = m->str + off;
+		l = strnlen(s, m->str_len - off);
+		if (off + l >= m->str_len)
+			return false;
+		if (k < m->argc)
+			argv[k] = s;
+		else
+			envp[k - m->argc] = s;
+		off += l + 1;
+	}
+	argv[m->argc] = NULL;
+	envp[m->envc] = NULL;
+	return off == m->str_len;
+}
+
+static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m, size_t got,
+			 int *fds, size_t nfds)
+{
+	char *argv[LAUNCH_MAX_ARGS + 1], *envp[LAUNCH_MAX_ARGS + 1];
+	unsigned want = m->n_fds + ((m->flags & LF_GO) ? 1 : 0);
+	int go = (m->flags & LF_GO) ? fds[0] : -1;
+	long pid;
+
+	if ((m->image != LAUNCH_HV && m->image != LAUNCH_BLK) || m->n_fds > LAUNCH_MAX_FDS ||
+	    want != nfds || !split_strings(m, got, argv, envp) || !argv_ok(m->image, argv, m->argc))
+		return -EPERM;
+	/* CLONE_PARENT: the new process is the controller's child, so the
+	 * controller waits for it and reads its exit status as before. */
+	pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		child_exec(img, m, fds + (go >= 0), m->n_fds, go, argv, envp);
+	return (int32_t)pid;
+}
+
+static void close_all_but(const int *keep, unsigned n)
+{
+	for (int fd = 3; fd < 4096; fd++) {
+		bool k = false;
+
+		for (unsigned i = 0; i < n; i++)
+			k |= keep[i] == fd;
+		if (!k)
+			close(fd);
+	}
+}
+
+static __attribute__((noreturn)) void launcher_main(int sock, const struct launcher_images *img)
+{
+	static struct launch_msg m;
+	int keep[3] = { sock, img->hv_fd, img->blk_fd }, fds[FDPASS_MAX];
+	size_t nfds;
+	ssize_t got;
+	int32_t rep;
+
+	prctl(PR_SET_NAME, "ward-launcher");
+	/* It holds nothing of the controller's: no TPM, keys or sockets. */
+	close_all_but(keep, 3);
+	prctl(PR_SET_DUMPABLE, 0);
+	for (;;) {
+		got = fdpass_recv(sock, &m, sizeof(m), 0, fds, FDPASS_MAX, &nfds);
+		if (got == 0 && nfds == 0)
+			_exit(0);	/* the controller is gone */
+		if (got < 0) {
+			if (got == -EMSGSIZE)
+				continue;
+			_exit(1);
+		}
+		rep = serve_one(img, &m, (size_t)got, fds, nfds);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (rep == -EPERM)
+			log_warn("launcher: request refused");
+		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) != sizeof(rep))
+			_exit(1);
+	}
+}
+
+int launcher_start(const struct launcher_images *img, char *err, size_t errlen)
+{
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
+		snprintf(err, errlen, "launcher: socketpair: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "launcher: fork: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return -EAGAIN;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		launcher_main(sp[1], img);
+	}
+	close(sp[1]);
+	chan = sp[0];
+	launcher_pid = pid;
+	log_info("launcher started", "pid=%d", (int)pid);
+	return 0;
+}
+
+static size_t put_strings(char *out, size_t cap, char *const *v, uint32_t *count, bool *ok)
+{
+	size_t off = 0;
+
+	for (*count = 0; v && v[*count]; (*count)++) {
+		size_t l = strlen(v[*count]) + 1;
+
+		if (off + l > cap) {
+			*ok = false;
+			return off;
+		}
+		memcpy(out + off, v[*count], l);
+		off += l;
+	}
+	return off;
+}
+
+pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
+{
+	static struct launch_msg m;
+	int fds[FDPASS_MAX];
+	size_t nfds = 0, len;
+	struct iovec iov;
+	bool ok = true;
+	int32_t rep;
+	int rc;
+
+	if (chan < 0) {
+		snprintf(err, errlen, "no launcher: ward-hv and ward-blk cannot be started");
+		return -ENOEXEC;
+	}
+	if (r->n_fds > LAUNCH_MAX_FDS) {
+		snprintf(err, errlen, "launcher: too many fds (%u)", r->n_fds);
+		return -EINVAL;
+	}
+	memset(&m, 0, offsetof(struct launch_msg, str));
+	m.image = (uint32_t)r->image;
+	m.n_fds = r->n_fds;
+	m.flags = (r->null_stdout ? LF_NULL_STDOUT : 0) | (r->go_fd >= 0 ? LF_GO : 0) |
+		  (r->cpus ? LF_CPUS : 0);
+	if (r->cpus)
+		m.cpus = *r->cpus;
+	len = put_strings(m.str, sizeof(m.str), r->argv, &m.argc, &ok);
+	len += put_strings(m.str + len, sizeof(m.str) - len, r->envp, &m.envc, &ok);
+	if (!ok) {
+		snprintf(err, errlen, "launcher: arguments too long");
+		return -E2BIG;
+	}
+	m.str_len = (uint32_t)len;
+	if (r->go_fd >= 0)
+		fds[nfds++] = r->go_fd;
+	for (unsigned i = 0; i < r->n_fds; i++)
+		fds[nfds++] = r->fds[i];
+	iov = (struct iovec){ &m, offsetof(struct launch_msg, str) + len };
+	rc = fdpass_send(chan, &iov, 1, fds, nfds);
+	if (!rc && recv(chan, &rep, sizeof(rep), 0) != sizeof(rep))
+		rc = -EPIPE;
+	if (rc) {
+		snprintf(err, errlen, "the launcher is gone: %s", strerror(-rc));
+		return rc;
+	}
+	if (rep < 0)
+		snprintf(err, errlen, "the launcher refused or failed: %s", strerror(-rep));
+	return rep;
+}
+
+void launcher_stop(void)
+{
+	if (chan < 0)
+		return;
+	close(chan);
+	chan = -1;
+	waitpid(launcher_pid, NULL, 0);
+}
