@@ -59,7 +59,8 @@ static const struct { int nr; const char *why; } kms_calls[] = {
 };
 
 /* Listed above: 27 (sanitizer builds: 28); with sandbox_allow_runtime's 18
- * and the 6 argument-checked ones below, 51 syscalls. */
+ * and the 4 argument-checked ones below (fcntl, socket, rt_sigaction,
+ * clone), 49 syscalls. */
 
 /* fcntl: O_NONBLOCK of accepted sockets (libevent), FD_CLOEXEC, and the
  * POSIX record locks SQLite and SoftHSM2 take on their files. */
