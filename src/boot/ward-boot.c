@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "tpm.h"
 #include "tpm_eventlog.h"
@@ -40,9 +41,11 @@ static int load_sealed(const char *path, const char *name)
 	int in, fd, rc = -1;
 	off_t total = 0;
 
-	in = open(path, O_RDONLY | O_CLOEXEC);
+	/* fileio_open: only a regular file, and a FIFO cannot stall the boot. */
+	in = fileio_open(path, O_RDONLY, 0, FILEIO_FOLLOW);
 	if (in < 0) {
-		log_error("cannot open controller", "path=%s error=\"%s\"", path, strerror(errno));
+		log_error("cannot open controller", "path=%s error=\"%s\"", path,
+			  fileio_strerror(in));
 		return -1;
 	}
 	if (fstat(in, &st) || !S_ISREG(st.st_mode) || st.st_size > CONTROLLER_MAX) {

@@ -23,6 +23,8 @@
 #include "cli/apiclient.h"
 #include "cli/volume.h"
 #include "controller/kmsclient.h"
+#include "fileio.h"
+#include "secmem.h"
 
 #define DATA_KEY_BYTES 64	/* AES-256-XTS: two 256-bit keys */
 
@@ -55,60 +57,79 @@ static int cp_path(const struct vctx *x, const char *name, char *out, size_t len
 	return snprintf(out, len, "%s/%s", x->cp_dir, name) >= (int)len ? -1 : 0;
 }
 
+#define CP_FILE_MAX (16u << 20)
+#define CRED_MAX 1024
+
+/* A JSON file of the control-plane dir: a whole regular file (fileio),
+ * no duplicate keys. -EBADMSG when it is not JSON. */
+static int load_json(const char *path, json_t **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = fileio_read(path, CP_FILE_MAX, 0, &buf, &len);
+
+	if (rc)
+		return rc;
+	*out = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+	free(buf);
+	return *out ? 0 : -EBADMSG;
+}
+
 static int load_state(struct vctx *x)
 {
 	char path[PATH_MAX];
-	json_error_t jerr;
+	int rc;
 
 	if (mkdir(x->cp_dir, 0700) && errno != EEXIST)
 		return die("cannot create the control-plane dir %s: %s", x->cp_dir, strerror(errno));
 	cp_path(x, ".lock", path, sizeof(path));
-	x->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	x->lock_fd = fileio_open(path, O_RDWR | O_CREAT, 0600, 0);
 	if (x->lock_fd < 0 || flock(x->lock_fd, LOCK_EX))
 		return die("cannot lock %s", path);
+	/* Under the lock: no other `ward volume` is replacing a file here. */
+	fileio_sweep(x->cp_dir);
 	cp_path(x, "volumes.json", path, sizeof(path));
-	if (access(path, F_OK)) {
+	rc = load_json(path, &x->state);
+	if (rc == -ENOENT) {
 		x->state = json_pack("{s:{}}", "volumes");
 		return 0;
 	}
-	x->state = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(json_object_get(x->state, "volumes")))
-		return die("%s is unreadable: %s", path, jerr.text);
+	if (rc || !json_is_object(json_object_get(x->state, "volumes")))
+		return die("%s is unreadable: %s", path, rc ? fileio_strerror(rc) : "no \"volumes\"");
 	return 0;
 }
 
 static int save_state(struct vctx *x)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd;
+	char path[PATH_MAX], *txt = json_dumps(x->state, JSON_INDENT(1) | JSON_SORT_KEYS);
+	int rc;
 
 	cp_path(x, "volumes.json", path, sizeof(path));
-	cp_path(x, ".volumes.json.tmp", tmp, sizeof(tmp));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || json_dumpfd(x->state, fd, JSON_INDENT(1) | JSON_SORT_KEYS) || fsync(fd)) {
-		if (fd >= 0)
-			close(fd);
-		return die("cannot write %s", tmp);
-	}
-	close(fd);
-	if (rename(tmp, path))
-		return die("cannot replace %s", path);
+	rc = txt ? fileio_replace(path, txt, strlen(txt), 0600) : -ENOMEM;
+	free(txt);
+	if (rc)
+		return die("cannot replace %s: %s", path, fileio_strerror(rc));
 	return 0;
 }
 
-/* CP_DIR/credentials: "AKID SECRET ARN" of the control-plane principal. */
+/* CP_DIR/credentials: "AKID SECRET ARN" of the control-plane principal.
+ * Read straight into a secmem page, wiped after parsing. */
 static int load_cp_credentials(struct vctx *x)
 {
-	char path[PATH_MAX];
-	FILE *f;
-	int n;
+	char path[PATH_MAX], *buf = secmem_alloc(CRED_MAX);
+	size_t len;
+	int n = 0, rc;
 
+	if (!buf)
+		return die("no locked memory for the control-plane credentials");
 	cp_path(x, "credentials", path, sizeof(path));
-	if (!(f = fopen(path, "r")))
+	rc = fileio_read_into(path, 0, buf, CRED_MAX, &len);
+	if (!rc)
+		n = sscanf(buf, "%128s %128s %255s", x->cp_akid, x->cp_secret, x->cp_arn);
+	secmem_free(buf, CRED_MAX);
+	if (rc)
 		return die("cannot read the control-plane credentials %s: %s", path,
-			   strerror(errno));
-	n = fscanf(f, "%128s %128s %255s", x->cp_akid, x->cp_secret, x->cp_arn);
-	fclose(f);
+			   fileio_strerror(rc));
 	if (n != 3)
 		return die("%s must hold \"ACCESS_KEY_ID SECRET PRINCIPAL_ARN\"", path);
 	return 0;
@@ -197,13 +218,14 @@ static int authorize(const struct caller *c, const char *action, const char *vol
 static json_t *load_policy(const struct vctx *x)
 {
 	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *p;
+	json_t *p = NULL;
+	int rc;
 
 	cp_path(x, "policy.json", path, sizeof(path));
-	p = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_array(json_object_get(p, "principals"))) {
-		die("cannot read the control-plane policy %s: %s", path, jerr.text);
+	rc = load_json(path, &p);
+	if (rc || !json_is_array(json_object_get(p, "principals"))) {
+		die("cannot read the control-plane policy %s: %s", path,
+		    rc ? fileio_strerror(rc) : "no \"principals\" array");
 		json_decref(p);
 		return NULL;
 	}
@@ -329,14 +351,15 @@ static int cmd_create(struct vctx *x, int argc, char **argv)
 		backing = path;
 	}
 	/* The store holds exactly `size` bytes of ciphertext (docs/blk.md). */
-	fd = open(backing, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)size)) {
-		rc = die("cannot create the backing file %s: %s", backing, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	fd = fileio_open(backing, O_WRONLY | O_CREAT | O_EXCL, 0600, 0);
+	rc = fd < 0 ? fd : ftruncate(fd, (off_t)size) || fsync(fd) ? -errno :
+	     fileio_fsync_parent(backing);
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		rc = die("cannot create the backing file %s: %s", backing, fileio_strerror(rc));
 		goto out;
 	}
-	close(fd);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	vol = json_pack("{s:s, s:I, s:s, s:s, s:{s:s}, s:s, s:s, s:s, s:n}", "id", id, "size",
 			(json_int_t)size, "backing", backing, "key_id", arn, "encryption_context",

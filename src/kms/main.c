@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "allowlist.h"
+#include "fileio.h"
 #include "hpke.h"
 #include "kms.h"
 #include "log.h"
@@ -50,8 +51,8 @@ static void usage(void)
  * the demo. Writes DIR/softhsm2.conf if missing and points SoftHSM at it. */
 static int use_token_dir(const char *dir)
 {
-	char conf[4096], tokens[4096];
-	FILE *f;
+	char conf[4096], tokens[4096], text[4200];
+	int n, rc;
 
 	if (snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir) >= (int)sizeof(conf) ||
 	    snprintf(tokens, sizeof(tokens), "%s/tokens", dir) >= (int)sizeof(tokens))
@@ -60,36 +61,30 @@ static int use_token_dir(const char *dir)
 		return -errno;
 	if (mkdir(tokens, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	if (access(conf, R_OK) != 0) {
-		f = fopen(conf, "w");
-		if (!f)
-			return -errno;
-		fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\n"
-			"log.level = ERROR\n", tokens);
-		if (fclose(f) != 0)
-			return -EIO;
-	}
+	n = snprintf(text, sizeof(text), "directories.tokendir = %s\nobjectstore.backend = file\n"
+		     "log.level = ERROR\n", tokens);
+	/* Created complete or not at all; an existing one is kept. */
+	rc = fileio_write_new(conf, text, (size_t)n, 0600);
+	if (rc && rc != -EEXIST)
+		return rc;
 	return setenv("SOFTHSM2_CONF", conf, 1) ? -errno : 0;
 }
 
-/* Reads a one-line secret into secure memory. */
+/* Reads a one-line secret into secure memory: fileio reads the file
+ * straight into the secmem page, no stdio buffer holds a copy. */
 static char *read_secret(const char *file, const char *env)
 {
 	char *buf = secmem_alloc(256);
 	const char *e = env ? getenv(env) : NULL;
-	FILE *f;
+	size_t len;
 
 	if (!buf)
 		return NULL;
 	if (file) {
-		f = fopen(file, "r");
-		if (!f || !fgets(buf, 256, f)) {
-			if (f)
-				fclose(f);
+		if (fileio_read_into(file, FILEIO_FOLLOW, buf, 256, &len) || !len) {
 			secmem_free(buf, 256);
 			return NULL;
 		}
-		fclose(f);
 	} else if (e && strlen(e) < 255) {
 		strcpy(buf, e);
 	} else {
@@ -102,24 +97,10 @@ static char *read_secret(const char *file, const char *env)
 
 static char *read_file(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
+	uint8_t *buf;
+	size_t len;
 
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = n >= 0 && n < 65536 ? malloc((size_t)n + 1) : NULL;
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = '\0';
-	fclose(f);
-	return buf;
+	return fileio_read(path, 65535, FILEIO_FOLLOW, &buf, &len) ? NULL : (char *)buf;
 }
 
 static char *load_policy(const char *path)
@@ -181,14 +162,18 @@ static int cmd_init_token(struct opts *o)
 
 static int read_host_pubkey(const char *path, uint8_t pub[65])
 {
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *pk;
+	EVP_PKEY *pk = NULL;
+	uint8_t *pem;
+	size_t len;
+	BIO *b;
 	int rc;
 
-	if (!f)
-		return -ENOENT;
-	pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
+	if ((rc = fileio_read(path, 65536, FILEIO_FOLLOW, &pem, &len)))
+		return rc;
+	if ((b = BIO_new_mem_buf(pem, (int)len)))
+		pk = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	free(pem);
 	if (!pk)
 		return -EINVAL;
 	rc = hpke_public_key(pk, pub);

@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "auth.h"
+#include "fileio.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -315,15 +316,13 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 		log_info("listening", "addr=%s port=%u mtls=%s threads=%u", cfg->listen_addr,
 			 port, cfg->client_ca ? "optional" : "off", n);
 		if (cfg->port_file) {
-			char tmp[4096];
-			FILE *f;
+			char txt[16];
+			int tn = snprintf(txt, sizeof(txt), "%u\n", port), prc;
 
-			/* Written then renamed so a reader never sees half a number. */
-			snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->port_file);
-			f = fopen(tmp, "w");
-			if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 ||
-			    rename(tmp, cfg->port_file) != 0) {
-				log_error("cannot write the port file", "file=%s", cfg->port_file);
+			/* Replaced atomically so a reader never sees half a number. */
+			if ((prc = fileio_replace(cfg->port_file, txt, (size_t)tn, 0644))) {
+				log_error("cannot write the port file", "file=%s error=\"%s\"",
+					  cfg->port_file, fileio_strerror(prc));
 				goto out;
 			}
 		}

@@ -15,6 +15,8 @@
 
 #include <openssl/evp.h>
 
+#include "fileio.h"
+
 #define ALG_SHA256		0x000bu
 #define SPEC_ID_SIG		"Spec ID Event03"	/* 16 bytes with NUL */
 #define SPEC_ID_SIG_LEN		16
@@ -256,46 +258,10 @@ int tpm_eventlog_replay(const uint8_t *buf, size_t len, struct tpm_replay *out,
 	return ret;
 }
 
+/* fileio: a whole regular file; a FIFO in place of the log is refused. */
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
-	struct stat st;
-	uint8_t *b;
-	size_t got = 0;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > LOG_FILE_MAX) {
-		ret = -EFBIG;
-		goto out_close;
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out_close;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			free(b);
-			goto out_close;
-		}
-		got += (size_t)n;
-	}
-	*buf = b;
-	*len = got;
-out_close:
-	close(fd);
-	return ret;
+	return fileio_read(path, LOG_FILE_MAX, FILEIO_FOLLOW, buf, len);
 }
 
 int tpm_eventlog_replay_file(const char *path, struct tpm_replay *out,
@@ -362,32 +328,15 @@ static size_t put_header(uint8_t *p)
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fileio_write_all(fd, p, n);
 }
 
 int tpm_eventlog_create(const char *path)
 {
 	uint8_t hdr[HEADER_LEN];
-	int fd, ret;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	ret = write_all(fd, hdr, put_header(hdr));
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	/* A fresh log replaces the old one whole: never half a header. */
+	return fileio_replace(path, hdr, put_header(hdr), 0600);
 }
 
 int tpm_eventlog_append(const char *path, unsigned pcr, uint32_t type,
@@ -404,9 +353,9 @@ int tpm_eventlog_append(const char *path, unsigned pcr, uint32_t type,
 	rec = malloc(HEADER_LEN + 4 + 4 + 4 + 2 + TPM_DIGEST_LEN + 4 + data_len);
 	if (!rec)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = fileio_open(path, O_WRONLY | O_APPEND | O_CREAT, 0600, FILEIO_FOLLOW);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		goto out_free;
 	}
 	/* One record per write(2) under an exclusive lock: concurrent

@@ -21,6 +21,8 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_mu.h>
 
+#include "fileio.h"
+
 /* Blob: "WTPM" | u8 version | u8 kind | u16 0 | u32 pcr_mask (BE) |
  * TPM2B_PUBLIC | TPM2B_PRIVATE (TPM wire format, tss2-mu). */
 #define BLOB_MAGIC	"WTPM"
@@ -849,20 +851,11 @@ static int write_file(const char *dir, const char *name, const void *buf,
 		      size_t len)
 {
 	char path[4096];
-	FILE *f;
-	int ret = 0;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	if (len && fwrite(buf, 1, len, f) != len)
-		ret = -EIO;
-	if (fclose(f) && !ret)
-		ret = -EIO;
-	return ret;
+	return fileio_replace(path, buf, len, 0644);
 }
 
 int tpm_quote_write_files(const struct tpm_quote *q, const char *dir,
