@@ -1,5 +1,5 @@
-/* volumes: the host side of the encrypted-volume attach flow (ARCHITECTURE.md
- * §4, docs/attach.md). For each volume of an instance being launched: KMS
+/* volumes: the host side of the encrypted-volume attach flow
+ * (docs/attach.md). For each volume of an instance being launched: KMS
  * Decrypt with the control plane's grant + forward access session and
  * Recipient = this host, HPKE open with TPM2_ECDH_ZGen on the PCR-bound host
  * key, ATTACH into the instance's ward-blk; the key is in secure memory only

@@ -753,7 +753,7 @@ static int seal_for_recipient(struct call *x, const char *key_arn, const uint8_t
 }
 
 /* Hosts get key material only HPKE-sealed to their registered, TPM-held
- * key (ARCHITECTURE.md §4): the controller never handles plaintext keys. */
+ * key (docs/attach.md): the controller never handles plaintext keys. */
 static int host_needs_recipient(struct call *x)
 {
 	if (x->c->kind == PRINCIPAL_HOST && !x->r->recipient_host)

@@ -1,4 +1,4 @@
-/* ward-kms: the KMS of ward (ARCHITECTURE.md §6). Subcommands: serve,
+/* ward-kms: the KMS of ward (docs/kms.md). Subcommands: serve,
  * init-token (create the PKCS#11 token), admin (principals, hosts,
  * policies, maintenance). Secrets (PINs) come from files or the environment,
  * never from the command line. */
