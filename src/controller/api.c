@@ -176,6 +176,12 @@ static void reply_error(struct api_req *r, int status, const char *code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages may quote request bytes (a JSON parser's "near '…'"), cut at
+	 * any byte: keep them printable ASCII so json_pack cannot refuse them
+	 * and turn a 400 into the out-of-memory reply. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
