@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static const struct { int nr; const char *why; } kms_calls[] = {
  * POSIX record locks SQLite and SoftHSM2 take on their files. */
 static const int kms_fcntls[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW };
 
+static const int kms_signals[] = { SIGINT, SIGTERM, 33 };
+
 static int allow_kms(scmp_filter_ctx ctx)
 {
 	int rc = sandbox_allow_runtime(ctx);
@@ -79,9 +82,11 @@ static int allow_kms(scmp_filter_ctx ctx)
 	 * network connection. */
 	if (!rc)
 		rc = sandbox_allow_if(ctx, SCMP_SYS(socket), 0, SCMP_CMP_EQ, AF_UNIX, 0);
-	/* glibc's SIGSETXID handler at the first pthread_create. */
-	if (!rc)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ, 33, 0);
+	/* glibc's SIGSETXID handler at the first pthread_create; libevent puts
+	 * back the SIGINT and SIGTERM handlers when the server stops. */
+	for (size_t i = 0; !rc && i < sizeof(kms_signals) / sizeof(kms_signals[0]); i++)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ,
+				      (scmp_datum_t)kms_signals[i], 0);
 	/* Threads, never processes; clone3 hides its flags from seccomp, so it
 	 * answers ENOSYS and glibc falls back to clone. */
 	if (!rc)

@@ -255,6 +255,11 @@ int sandbox_confine(const struct sandbox_cfg *c, const struct sandbox_confine_cf
 		log_warn("sandbox disabled by --no-sandbox: for debugging only");
 		return 0;
 	}
+#ifdef WARD_SANITIZED
+	/* As in sandbox_isolate: LeakSanitizer's exit-time scan clones a
+	 * tracer and ptraces, which the filter kills: scan now instead. */
+	__lsan_do_leak_check();
+#endif
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
 		return fail(err, errlen, -errno, "disabling core dumps");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
