@@ -10,16 +10,16 @@
 
 static void *lookup(const struct vq_mem *m, uint64_t a, uint64_t len, bool uva)
 {
-	uint64_t end;
-
-	if (__builtin_add_overflow(a, len, &end))
-		return NULL;
 	for (unsigned int i = 0; i < m->nregions; i++) {
 		const struct vq_region *r = &m->r[i];
 		uint64_t base = uva ? r->uva : r->gpa;
+		uint64_t off = a - base;
 
-		if (a >= base && end <= base + r->size && a - base <= r->size)
-			return r->host + (a - base);
+		/* off + len <= size, written so that nothing can wrap (not
+		 * even base + size) and so that the bound on off is a direct
+		 * comparison the analysis in proofs/virtq can follow. */
+		if (a >= base && off <= r->size && len <= r->size - off)
+			return r->host + off;
 	}
 	return NULL;
 }
@@ -198,6 +198,11 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 			return fail(vq, "next index out of range", d.next, vq->num);
 		i = d.next;
 	}
+}
+
+void vq_unpop(struct vq *vq, unsigned int n)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
 }
 
 void vq_push(struct vq *vq, uint16_t head, uint32_t len)

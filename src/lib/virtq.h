@@ -82,6 +82,10 @@ int vq_setup(struct vq *vq, const struct vq_mem *mem, unsigned int num,
  * why; the ring is dead until vq_setup is called again). */
 int vq_pop(struct vq *vq, struct vq_chain *c);
 
+/* Give back the last n popped chains that were not pushed (a merged
+ * receive buffer that ran out of room part way): they will pop again. */
+void vq_unpop(struct vq *vq, unsigned int n);
+
 /* Publish a used entry (`len` = bytes written to the device-writable part). */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 

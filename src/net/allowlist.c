@@ -1,0 +1,61 @@
+/* net/allowlist: the one seccomp allowlist of ward-net. One thread serves
+ * every ENI (vhost-user messages, kicks, guest memory), so there is one
+ * list; each syscall has its reason, anything else kills the process. */
+#include "allowlist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef F_GET_SEALS
+#define F_GET_SEALS 1034
+#endif
+
+/* Per ENI: listener, vhost-user socket, 2 x (kick, call, err), 8 memory
+ * regions and the memory-table fds in flight; 64 ENIs. */
+#define NET_FD_HEADROOM (64 * 32)
+
+static const struct { int nr; const char *why; } net_calls[] = {
+	{ SCMP_SYS(poll), "the one loop: signals, sockets, kicks" },
+	{ SCMP_SYS(recvmsg), "vhost-user messages with their fds" },
+	{ SCMP_SYS(sendmsg), "vhost-user replies" },
+	{ SCMP_SYS(accept4), "the next frontend on an ENI's listening socket" },
+	{ SCMP_SYS(eventfd2), "vu_dev learns the eventfd inode once" },
+};
+
+static const int net_fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS };
+
+static int allow_net(scmp_filter_ctx ctx)
+{
+	int rc = sandbox_allow_runtime(ctx);
+
+	for (size_t i = 0; !rc && i < sizeof(net_calls) / sizeof(net_calls[0]); i++)
+		rc = sandbox_allow(ctx, net_calls[i].nr);
+	for (size_t i = 0; !rc && i < sizeof(net_fcntls) / sizeof(net_fcntls[0]); i++)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(fcntl), 1, SCMP_CMP_EQ, (scmp_datum_t)net_fcntls[i], 0);
+	/* fstat of passed fds (memory regions, eventfds), never a path. */
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(newfstatat), 3, SCMP_CMP_MASKED_EQ,
+				      AT_EMPTY_PATH, AT_EMPTY_PATH);
+	return rc;
+}
+
+int net_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if (!c->enabled)
+		return 0;
+	rc = sandbox_drop_privileges(c, NET_FD_HEADROOM, err, errlen);
+	if (rc)
+		return rc;
+	ctx = sandbox_filter_new(false);
+	rc = sandbox_filter_load(ctx, ctx ? allow_net(ctx) : 0, c);
+	if (rc) {
+		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* dp: ward-net's on-host data path — what happens to one frame an ENI's
+ * guest sent: parse (frame.c), source/destination check, ARP answered by
+ * the card, DHCP (dhcp.c), switching inside a subnet and L3 routing between
+ * the subnets of one VPC through the router, the filter hook (security
+ * groups / NACLs go there), delivery to the destination ENI. Other VPCs are
+ * unreachable: a destination is only ever looked up in the sender's VPC.
+ * Nothing is broadcast or flooded. One dp per ward-net, driven by one thread. */
+#ifndef WARD_NET_DP_H
+#define WARD_NET_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "vpc.h"
+
+/* Per-ENI counters (ward-net logs them on SIGUSR1 and at exit; tests
+ * assert on them). tx = from the guest, rx = to the guest. */
+#define DP_COUNTERS(X) \
+	X(tx_frames) X(tx_bytes) X(rx_frames) X(rx_bytes) \
+	X(arp_replies) X(arp_unanswered) X(arp_ignored) X(dhcp_replies) \
+	X(drop_malformed) X(drop_unsupported) X(drop_spoof_mac) X(drop_spoof_ip) \
+	X(drop_no_route) X(drop_to_router) X(drop_broadcast) X(drop_dhcp) \
+	X(drop_filter) X(drop_rx_full) X(drop_oversize) X(drop_bad_header)
+
+struct dp_counters {
+#define DP_FIELD(n) uint64_t n;
+	DP_COUNTERS(DP_FIELD)
+#undef DP_FIELD
+};
+
+enum dp_dir { DP_EGRESS, DP_INGRESS };
+
+/* Put a frame on ENI eni's receive queue. 0, or -ENOBUFS when it has no
+ * room (counted as drop_rx_full on that ENI). */
+typedef int (*dp_deliver_fn)(void *opaque, unsigned int eni, const uint8_t *frame, size_t len);
+
+/* The filter hook: security groups, NACLs and conntrack (issue 11) plug in
+ * here. Called for each frame leaving eni (EGRESS) and arriving at eni
+ * (INGRESS) after routing and before delivery; false drops it, counted as
+ * drop_filter on that ENI. NULL allows everything. */
+typedef bool (*dp_filter_fn)(void *opaque, unsigned int eni, enum dp_dir dir, const struct frame *f);
+
+struct dp {
+	const struct vpc_cfg *cfg;
+	struct dp_counters c[VPC_MAX_ENIS];
+	dp_deliver_fn deliver;
+	void *opaque;
+	dp_filter_fn filter;
+	void *filter_opaque;
+	uint8_t scratch[FRAME_MAX_LEN];   /* frames the card originates */
+};
+
+void dp_init(struct dp *dp, const struct vpc_cfg *cfg, dp_deliver_fn deliver, void *opaque);
+
+/* One frame transmitted by ENI eni's guest. buf is ward-net's private copy
+ * (the guest cannot change it any more) and may be rewritten in place. */
+void dp_input(struct dp *dp, unsigned int eni, uint8_t *buf, size_t len);
+
+#endif

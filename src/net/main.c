@@ -1,0 +1,333 @@
+/* ward-net: the VPC card (the analogue of the Nitro VPC card). Serves one
+ * vhost-user-net device per ENI and switches/routes every frame its guests
+ * send (dp.c) inside the VPC model it is given (vpc.c). Today it is started
+ * with the model in a file or an inherited fd and each ENI's socket as a
+ * path to listen on or an inherited connected fd; the controller's control
+ * channel comes later (docs/net.md). One thread; sandboxed before serving. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "allowlist.h"
+#include "dp.h"
+#include "fileio.h"
+#include "log.h"
+#include "netdev.h"
+#include "vpc.h"
+
+#define CONFIG_MAX  (1u << 20)
+#define TX_BUDGET   64      /* frames per ENI per round: a flood cannot starve the rest */
+
+struct eni_spec {
+	const char *id;
+	const char *path;       /* listen here, or */
+	int fd;                 /* serve this connected socket */
+};
+
+static struct vpc_cfg cfg;
+static struct dp dp;
+static struct netdev *devs[VPC_MAX_ENIS];
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ward-net (--config FILE | --config-fd N) --eni ID=SOCKET_PATH|ID=fd:N ...\n"
+		   "                [--uid N --gid N] [--no-sandbox]\n"
+		   "  --config FILE     the VPC model (JSON, docs/formats.md)\n"
+		   "  --eni ID=PATH     serve ENI ID's vhost-user-net device on a new socket at PATH\n"
+		   "  --eni ID=fd:N     ... on the inherited, connected unix socket N\n"
+		   "  SIGUSR1 logs every ENI's counters; SIGINT/SIGTERM stop.\n");
+}
+
+static int deliver(void *opaque, unsigned int eni, const uint8_t *frame, size_t len)
+{
+	return devs[eni] ? netdev_enqueue(devs[eni], frame, len) : -ENOBUFS;
+}
+
+static void log_counters(void)
+{
+	char line[1024];
+
+	for (unsigned int i = 0; i < cfg.n_enis; i++) {
+		const struct dp_counters *c = &dp.c[i];
+		size_t o = 0;
+
+		if (!devs[i])
+			continue;
+#define DP_PRINT(n) o += (size_t)snprintf(line + o, o < sizeof(line) ? sizeof(line) - o : 0, \
+					 " " #n "=%llu", (unsigned long long)c->n);
+		DP_COUNTERS(DP_PRINT)
+#undef DP_PRINT
+		log_info("counters", "eni=%s%s", cfg.enis[i].id, line);
+	}
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "ward-net: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
+		int e = errno;
+
+		fprintf(stderr, "ward-net: cannot listen on %s: %s\n", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int parse_eni(char *arg, struct eni_spec *s)
+{
+	char *eq = strchr(arg, '='), *end;
+
+	if (!eq || eq == arg || !eq[1])
+		return -EINVAL;
+	*eq = 0;
+	s->id = arg;
+	s->fd = -1;
+	if (!strncmp(eq + 1, "fd:", 3)) {
+		long v = strtol(eq + 4, &end, 10);
+
+		if (*end || end == eq + 4 || v < 3 || v > 4095)
+			return -EINVAL;
+		s->fd = (int)v;
+	} else {
+		s->path = eq + 1;
+	}
+	return 0;
+}
+
+static int load_config(const char *path, int fd)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc;
+
+	rc = path ? fileio_read(path, CONFIG_MAX, 0, &buf, &len) : fileio_read_fd(fd, CONFIG_MAX, &buf, &len);
+	if (rc) {
+		fprintf(stderr, "ward-net: reading the VPC config: %s\n", fileio_strerror(rc));
+		return rc;
+	}
+	if (fd >= 0)
+		close(fd);
+	rc = vpc_load((const char *)buf, len, &cfg, err, sizeof(err));
+	free(buf);
+	if (rc)
+		fprintf(stderr, "ward-net: VPC config: %s\n", err);
+	return rc;
+}
+
+static int open_enis(struct eni_spec *specs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int e = vpc_find_eni(&cfg, specs[i].id), lfd = -1, rc, type = 0;
+		socklen_t tl = sizeof(type);
+
+		if (e < 0) {
+			fprintf(stderr, "ward-net: --eni %s: no such ENI in the VPC config\n", specs[i].id);
+			return -ENOENT;
+		}
+		if (devs[e]) {
+			fprintf(stderr, "ward-net: --eni %s given twice\n", specs[i].id);
+			return -EEXIST;
+		}
+		if (specs[i].path) {
+			lfd = listen_on(specs[i].path);
+			if (lfd < 0)
+				return lfd;
+		} else if (getsockopt(specs[i].fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+			   type != SOCK_STREAM) {
+			fprintf(stderr, "ward-net: --eni %s: fd %d is not a stream socket\n", specs[i].id,
+				specs[i].fd);
+			return -EBADF;
+		} else {
+			fcntl(specs[i].fd, F_SETFD, FD_CLOEXEC);
+		}
+		rc = netdev_create(&devs[e], (unsigned int)e, &cfg.enis[e], lfd, specs[i].fd, &dp.c[e]);
+		if (rc) {
+			if (lfd >= 0)
+				close(lfd);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Inherited fds we were not told about are a way out of the sandbox. */
+static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd)
+{
+	for (int fd = 3; fd < 4096; fd++) {
+		bool keep = fd == config_fd;
+
+		for (int i = 0; i < n && !keep; i++)
+			keep = specs[i].fd == fd;
+		if (!keep)
+			close(fd);
+	}
+}
+
+/* Returns 0 to stop. */
+static int serve_step(int sfd)
+{
+	struct pollfd p[1 + VPC_MAX_ENIS * NETDEV_POLLFDS];
+	unsigned int np = 1, at[VPC_MAX_ENIS], cnt[VPC_MAX_ENIS];
+	unsigned int work;
+
+	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	for (unsigned int i = 0; i < cfg.n_enis; i++) {
+		at[i] = np;
+		cnt[i] = devs[i] ? netdev_pollfds(devs[i], &p[np]) : 0;
+		np += cnt[i];
+	}
+	if (poll(p, np, -1) < 0)
+		return errno == EINTR;
+	if (p[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGUSR1)
+			log_counters();
+		else
+			return 0;
+	}
+	for (unsigned int i = 0; i < cfg.n_enis; i++)
+		if (devs[i])
+			netdev_events(devs[i], &p[at[i]], cnt[i]);
+	/* Round robin until every ring is drained: each ENI moves at most
+	 * TX_BUDGET frames per round. */
+	do {
+		work = 0;
+		for (unsigned int i = 0; i < cfg.n_enis; i++)
+			if (devs[i])
+				work += netdev_tx(devs[i], &dp, TX_BUDGET);
+		for (unsigned int i = 0; i < cfg.n_enis; i++)
+			if (devs[i])
+				work += netdev_rx(devs[i]);
+	} while (work);
+	return 1;
+}
+
+static int parse_id(const char *s, const char *what, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 0xfffffffeul) {
+		fprintf(stderr, "ward-net: --%s must be a non-zero id (running as root is refused)\n", what);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
+		{ "eni", required_argument, NULL, 'e' },
+		{ "uid", required_argument, NULL, O_UID },
+		{ "gid", required_argument, NULL, O_GID },
+		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
+	struct eni_spec specs[VPC_MAX_ENIS];
+	const char *config = NULL;
+	int nspecs = 0, opt, sfd, rc, config_fd = -1;
+	unsigned int id;
+	char err[256];
+	sigset_t ss;
+
+	log_init("net", LOG_INFO);
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case O_CONFIG_FD: config_fd = atoi(optarg); break;
+		case 'e':
+			if (nspecs == VPC_MAX_ENIS || parse_eni(optarg, &specs[nspecs++])) {
+				fprintf(stderr, "ward-net: --eni must be ID=PATH or ID=fd:N\n");
+				return 2;
+			}
+			break;
+		case O_UID:
+			if (parse_id(optarg, "uid", &id))
+				return 2;
+			sb.uid = (uid_t)id;
+			break;
+		case O_GID:
+			if (parse_id(optarg, "gid", &id))
+				return 2;
+			sb.gid = (gid_t)id;
+			break;
+		case O_NO_SANDBOX: sb.enabled = false; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !nspecs || !config == (config_fd < 3)) {
+		usage(stderr);
+		return 2;
+	}
+	close_stray_fds(specs, nspecs, config_fd);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "ward-net: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (load_config(config, config_fd))
+		return 2;
+	dp_init(&dp, &cfg, deliver, NULL);
+	rc = open_enis(specs, nspecs);
+	if (rc)
+		goto out;
+	/* Lockdown: from here ward-net reaches no path and no network. */
+	rc = sandbox_isolate(&sb, "ward-net", err, sizeof(err));
+	if (!rc)
+		rc = net_sandbox_lock(&sb, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ward-net: %s\n", err);
+		goto out;
+	}
+	net_sandbox_test_forbidden("main");
+	log_info("ward-net ready", "enis=%d vpcs=%u subnets=%u sandbox=%s", nspecs, cfg.n_vpcs,
+		 cfg.n_subnets, sb.enabled ? "on" : "off");
+	while (serve_step(sfd))
+		;
+	log_info("stopping", "enis=%d", nspecs);
+	log_counters();
+out:
+	for (unsigned int i = 0; i < VPC_MAX_ENIS; i++)
+		netdev_destroy(devs[i]);
+	close(sfd);
+	return rc ? 1 : 0;
+}
