@@ -12,6 +12,7 @@ PKGS=(
   nbdkit qemu-system-x86 qemu-system-common qemu-utils
   python3 python3-cryptography awscli
   cpio busybox-static bc xz-utils
+  tcpdump tshark iproute2
 )
 
 missing=()
