@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "fileio.h"
 #include "cli/apiclient.h"
+#include "cli/enclave.h"
 #include "cli/volume.h"
 #include "controller/audit_fmt.h"
 
@@ -38,6 +39,10 @@ static void usage(void)
 "  instance stop ID\n"
 "  volume create|attach|detach|list ...   encrypted volumes (control plane,\n"
 "                                    docs/attach.md; `ward volume` for usage)\n"
+"  enclave build|describe-eif ...    enclave images (EIF) and their PCRs,\n"
+"                                    offline (docs/enclaves.md)\n"
+"  attestation verify DOC --root PEM [--at document|SECS] [--nonce HEX]\n"
+"                                    check an attestation document, offline\n"
 "  audit checkpoint                  print the latest signed checkpoint\n"
 "  audit fetch --out DIR             checkpoint + leaves (keeps the previous\n"
 "                                    checkpoint as DIR/checkpoint.prev)\n"
@@ -314,6 +319,11 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	/* Offline commands: no host, no curl. */
+	if (!strcmp(argv[i], "enclave"))
+		return enclave_cmd(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "attestation"))
+		return attestation_cmd(argc - i - 1, argv + i + 1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (!strcmp(argv[i], "host") && argc == i + 1)
 		rc = simple(&c, "GET", "/v1/host", NULL);
