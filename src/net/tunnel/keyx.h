@@ -22,7 +22,10 @@ int keyx_create(const char *cert_file, const char *key_file, const char *ca_file
 void keyx_destroy(struct keyx *kx);
 const char *keyx_local_id(const struct keyx *kx);
 
-/* Over a connected stream socket `fd` (blocking), run the TLS client side
+/* The process ignores SIGPIPE (every ward daemon does): a peer that hangs up
+ * mid-exchange is an error return, not a signal.
+ *
+ * Over a connected stream socket `fd` (blocking), run the TLS client side
  * against host `peer_id`, agree on the next epoch, install its keys in `t`
  * and activate them once the peer has. 0 or -errno: -EPROTO (TLS failed),
  * -EACCES (the peer is not `peer_id`'s host certificate), -ESTALE, -EIO. */

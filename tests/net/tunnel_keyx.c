@@ -1,0 +1,208 @@
+/* tests/net/tunnel_keyx: the underlay key exchange (src/net/tunnel/keyx.c)
+ * over a socketpair: both ends derive the same keys (a sealed packet opens),
+ * every epoch gets new keys, and a peer that is not the expected host, is
+ * from another CA, is no known host, comes from another address, or holds
+ * no host certificate gets no keys. argv[1]: a tunnel_pki.sh directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "keyx.h"
+#include "tunnel.h"
+
+#define VNI 42
+static const char *pki;
+static uint32_t addr_a, addr_b;
+
+struct host {
+	struct tunnel *t;
+	struct keyx *kx;
+};
+
+struct resp_arg {
+	struct host *h;
+	int fd;
+	uint32_t from;
+	int rc;
+	char peer[TUNNEL_HOST_ID_MAX + 1];
+};
+
+static int load(const char *name, struct keyx **kx)
+{
+	char c[512], k[512], ca[512];
+
+	snprintf(c, sizeof(c), "%s/%s.pem", pki, name);
+	snprintf(k, sizeof(k), "%s/%s.key", pki, name);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	return keyx_create(c, k, ca, kx);
+}
+
+static void host_make(struct host *h, const char *cert, const char *id)
+{
+	struct tunnel_cfg c = { .local_id = id };
+
+	assert_int_equal(load(cert, &h->kx), 0);
+	assert_int_equal(tunnel_create(&c, &h->t), 0);
+	if (strcmp(id, "hostA"))
+		assert_int_equal(tunnel_peer_add(h->t, "hostA", addr_a), 0);
+	if (strcmp(id, "hostB"))
+		assert_int_equal(tunnel_peer_add(h->t, "hostB", addr_b), 0);
+	assert_int_equal(tunnel_map_set(h->t, VNI, htonl(0x0a000001), "hostA"), 0);
+	assert_int_equal(tunnel_map_set(h->t, VNI, htonl(0x0a000002), "hostB"), 0);
+}
+
+static void host_free(struct host *h)
+{
+	keyx_destroy(h->kx);
+	tunnel_destroy(h->t);
+}
+
+static void *responder(void *p)
+{
+	struct resp_arg *a = p;
+
+	a->rc = keyx_respond(a->h->kx, a->h->t, a->fd, a->from, 0, a->peer);
+	close(a->fd); /* the initiator sees EOF instead of waiting */
+	return NULL;
+}
+
+/* One exchange: a initiates toward `peer`, b answers a connection from `from`. */
+static int run(struct host *a, struct host *b, const char *peer, uint32_t from, int *resp_rc)
+{
+	struct resp_arg ra = { .h = b, .from = from };
+	pthread_t th;
+	int sv[2], rc;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ra.fd = sv[1];
+	assert_int_equal(pthread_create(&th, NULL, responder, &ra), 0);
+	rc = keyx_initiate(a->kx, a->t, sv[0], peer, 0);
+	close(sv[0]);
+	pthread_join(th, NULL);
+	*resp_rc = ra.rc;
+	if (!ra.rc)
+		assert_string_equal(ra.peer, keyx_local_id(a->kx));
+	return rc;
+}
+
+static long seal_open(struct host *a, struct host *b, uint8_t *pkt)
+{
+	uint8_t f[64] = { 0 }, out[128];
+	uint32_t dst, vni, s = htonl(0x0a000001), d = htonl(0x0a000002);
+	long n;
+
+	f[12] = 0x08;
+	f[14] = 0x45;
+	memcpy(f + 26, &s, 4);
+	memcpy(f + 30, &d, 4);
+	n = tunnel_encap(a->t, VNI, f, sizeof(f), pkt, 128, &dst, 0);
+	assert_true(n > 0);
+	return tunnel_decap(b->t, addr_a, pkt, (size_t)n, out, sizeof(out), &vni, 0);
+}
+
+static void test_agree(void **state)
+{
+	struct host a, b;
+	uint8_t p1[128], p2[128];
+	int rrc;
+
+	(void)state;
+	host_make(&a, "hostA", "hostA");
+	host_make(&b, "hostB", "hostB");
+	assert_string_equal(keyx_local_id(a.kx), "hostA");
+	assert_int_equal(run(&a, &b, "hostB", addr_a, &rrc), 0);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(tunnel_peer_epoch(a.t, "hostB"), 1);
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 1);
+	assert_int_equal(seal_open(&a, &b, p1), 64);
+	/* rotation: a fresh handshake, epoch 2, other keys (same seq, other
+	 * ciphertext), and b still opens it */
+	assert_int_equal(run(&a, &b, "hostB", addr_a, &rrc), 0);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 2);
+	assert_int_equal(seal_open(&a, &b, p2), 64);
+	assert_memory_equal(p2 + 12, "\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01", 12);
+	assert_memory_not_equal(p1 + 24, p2 + 24, 64);
+	/* b restarted (lost its epochs): the responder never goes back, the
+	 * initiator follows the higher epoch it is offered */
+	host_free(&b);
+	host_make(&b, "hostB", "hostB");
+	assert_int_equal(run(&b, &a, "hostA", addr_b, &rrc), 0);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 3);
+	host_free(&a);
+	host_free(&b);
+}
+
+static void test_refused(void **state)
+{
+	struct host a, b, c, rogue;
+	struct keyx *kx = NULL;
+	int rrc;
+
+	(void)state;
+	host_make(&a, "hostA", "hostA");
+	host_make(&b, "hostB", "hostB");
+	/* a wants hostC but reaches hostB's card */
+	assert_int_equal(tunnel_peer_add(a.t, "hostC", htonl(0xc6120003)), 0);
+	assert_int_equal(run(&a, &b, "hostC", addr_a, &rrc), -EACCES);
+	assert_true(rrc < 0);
+	/* hostA's certificate from a CA b does not trust */
+	host_make(&rogue, "rogueA", "hostA");
+	assert_true(run(&rogue, &b, "hostB", addr_a, &rrc) < 0);
+	assert_int_equal(rrc, -EPROTO);
+	/* a valid host certificate of a host b has no entry for */
+	host_make(&c, "hostC", "hostC");
+	assert_true(run(&c, &b, "hostB", addr_a, &rrc) < 0);
+	assert_int_equal(rrc, -EACCES);
+	/* hostA's genuine certificate, from another underlay address */
+	assert_true(run(&a, &b, "hostB", htonl(0xc6120009), &rrc) < 0);
+	assert_int_equal(rrc, -EACCES);
+	/* no keys anywhere after all that */
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 0);
+	assert_int_equal(tunnel_peer_epoch(a.t, "hostB"), 0);
+	/* an operator's certificate is no host certificate */
+	{
+		char c2[512], k2[512], ca[512];
+
+		snprintf(c2, sizeof(c2), "%s/opB.pem", pki);
+		snprintf(k2, sizeof(k2), "%s/opB.key", pki);
+		snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+		assert_int_equal(keyx_create(c2, k2, ca, &kx), -EINVAL);
+	}
+	/* the keyx identity must be the tunnel's */
+	assert_int_equal(keyx_initiate(c.kx, a.t, -1, "hostB", 0), -EINVAL);
+	host_free(&a);
+	host_free(&b);
+	host_free(&c);
+	host_free(&rogue);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agree),
+		cmocka_unit_test(test_refused),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PKI_DIR (made by tunnel_pki.sh)\n", argv[0]);
+		return 2;
+	}
+	pki = argv[1];
+	signal(SIGPIPE, SIG_IGN); /* as the daemons: keyx.h */
+	addr_a = htonl(0xc6120001); /* 198.18.0.1 */
+	addr_b = htonl(0xc6120002);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
