@@ -686,6 +686,7 @@ case_keybind() {
 	start_real
 	check "unmeasured first start: refused, the key does not sign the first checkpoint" \
 		bash -c "[ -z '$CTL_PID' ] && grep -q \"cannot sign the new log's first checkpoint\" '$W/ctl.log'"
+	[ -n "$CTL_PID" ] && { kill "$CTL_PID"; wait "$CTL_PID"; CTL_PID=""; }
 	# 2. Measured (PCR 12 as ward-boot leaves it): signs.
 	tpm_reboot
 	TPM2TOOLS_TCTI=$WARD_TPM_TCTI tpm2_pcrextend "12:sha256=$good" >/dev/null
