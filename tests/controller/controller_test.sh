@@ -262,6 +262,11 @@ case_lifecycle() {
 	check "launch, exit and stop are audited" bash -c \
 		"grep -q '\"event\":\"launch\"' '$S/audit/leaves' && grep -q '\"event\":\"exit\"' '$S/audit/leaves' && grep -q '\"event\":\"stop\"' '$S/audit/leaves'"
 	# A boot chain that failed: the host is out of service, with the reason.
+	# The verdict is forced through a test hook (-Dtest_hooks=true only).
+	if [ "${WARD_TEST_HOOKS:-0}" != 1 ]; then
+		echo "# out-of-service steps not run: this build has no test hooks"
+		return
+	fi
 	WARD_TEST_FW_VERDICT="out-of-service: manifest signature does not verify" start_ctl
 	req cp POST /v1/instances '{"image":"hello"}'
 	check "out-of-service host refuses launches with 503 and the reason" \
