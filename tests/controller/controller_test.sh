@@ -330,12 +330,13 @@ case_audit() {
 	before=$(grep -c . "$S/audit/leaves")
 	local pids=()
 	for i in $(seq 40); do
-		curl -sS -o /dev/null -w '%{http_code}\n' --max-time 30 --cacert "$P/ca.pem" \
+		curl -sS -o /dev/null -w '%{http_code}\n' --max-time 120 --cacert "$P/ca.pem" \
 			--cert "$P/op.pem" --key "$P/op.key" "$URL/v1/health" >>"$W/conc" 2>/dev/null &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
 	check "40 concurrent requests all answered 200" [ "$(grep -c '^200$' "$W/conc")" = 40 ]
+	[ "$(grep -c "^200$" "$W/conc")" = 40 ] || { echo "# answers:"; sort "$W/conc" | uniq -c; }
 	after=$(grep -c . "$S/audit/leaves")
 	check "and all 40 are in the log before their answers ($before -> $after)" [ $((after - before)) -ge 40 ]
 	for i in $(seq 5); do req op GET /v1/health; req op POST /v1/instances '{}'; done
