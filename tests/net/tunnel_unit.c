@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "replay.h"
@@ -206,9 +207,17 @@ static void test_tamper(void **state)
 		bad[i / 8] ^= (uint8_t)(1u << (i % 8));
 		assert_true(open_b(&p, bad, (size_t)n, 0) < 0);
 	}
-	/* truncated and extended packets too */
-	for (long l = 0; l < n; l++)
-		assert_true(open_b(&p, pkt, (size_t)l, 0) < 0);
+	/* Truncated packets, each in a buffer of exactly its length so that
+	 * ASan sees any read past the end (the header checks once read the
+	 * option before checking the length: fuzz-tunnel-decap found it). */
+	for (long l = 0; l < n; l++) {
+		uint8_t *cut = malloc(l ? (size_t)l : 1);
+
+		assert_non_null(cut);
+		memcpy(cut, pkt, (size_t)l);
+		assert_true(open_b(&p, cut, (size_t)l, 0) < 0);
+		free(cut);
+	}
 	assert_int_equal(tunnel_stats(p.b)->rx_ok, 0);
 	/* No refused packet moved the window: the genuine one still opens. */
 	assert_true(open_b(&p, pkt, (size_t)n, 0) > 0);

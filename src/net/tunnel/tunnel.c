@@ -646,10 +646,11 @@ long tunnel_decap(struct tunnel *t, uint32_t src, const uint8_t *pkt, size_t len
 		memcpy(out, pkt + hl, len - hl);
 		return rx_check_owner(t, p, *vni, out, len - hl);
 	}
-	/* Exactly our one option, critical bit set in both places. */
-	if (hl != TUNNEL_HDR_LEN || pkt[1] != 0x40 || get16(pkt + 8) != TUNNEL_OPT_CLASS ||
-	    pkt[10] != TUNNEL_OPT_TYPE || pkt[11] != (TUNNEL_HDR_LEN - 12) / 4 ||
-	    len < TUNNEL_OVERHEAD || len - TUNNEL_OVERHEAD > TUNNEL_MAX_FRAME) {
+	/* Exactly our one option, critical bit set in both places. The length
+	 * first: nothing past byte 8 is read before it is known to be there. */
+	if (len < TUNNEL_OVERHEAD || len - TUNNEL_OVERHEAD > TUNNEL_MAX_FRAME ||
+	    hl != TUNNEL_HDR_LEN || pkt[1] != 0x40 || get16(pkt + 8) != TUNNEL_OPT_CLASS ||
+	    pkt[10] != TUNNEL_OPT_TYPE || pkt[11] != (TUNNEL_HDR_LEN - 12) / 4) {
 		t->st.rx_malformed++;
 		return -EBADMSG;
 	}
