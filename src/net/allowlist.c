@@ -19,6 +19,7 @@
 static const struct { int nr; const char *why; } net_calls[] = {
 	{ SCMP_SYS(poll), "the one loop: signals, sockets, kicks" },
 	{ SCMP_SYS(recvmsg), "vhost-user messages with their fds" },
+	{ SCMP_SYS(recvfrom), "vhost-user payload after the header (recv)" },
 	{ SCMP_SYS(sendmsg), "vhost-user replies" },
 	{ SCMP_SYS(accept4), "the next frontend on an ENI's listening socket" },
 	{ SCMP_SYS(eventfd2), "vu_dev learns the eventfd inode once" },
