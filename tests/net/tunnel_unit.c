@@ -415,6 +415,8 @@ static void test_config(void **state)
 	assert_int_equal(tunnel_peer_add(t, "p", 2), -EEXIST);
 	assert_int_equal(tunnel_peer_add(t, "q", 1), -EEXIST);
 	assert_int_equal(tunnel_map_set(t, 1u << 24, 1, "p"), -EINVAL);
+	assert_true(tunnel_initiates(t, "p"));   /* "h" < "p" */
+	assert_false(tunnel_initiates(t, "a"));
 	tunnel_destroy(t);
 }
 

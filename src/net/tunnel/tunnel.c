@@ -421,6 +421,11 @@ static bool sa_past(const struct sa *sa, uint64_t after_s, uint64_t after_pkts, 
 	return now - sa->installed_at >= after_s || sa->tx_seq >= after_pkts;
 }
 
+bool tunnel_initiates(const struct tunnel *t, const char *peer_id)
+{
+	return strcmp(t->local_id, peer_id) < 0;
+}
+
 bool tunnel_peer_rekey_due(const struct tunnel *t, const char *host_id, uint64_t now)
 {
 	const struct peer *p = peer_by_id(t, host_id);

@@ -103,6 +103,9 @@ int tunnel_peer_install(struct tunnel *t, const char *host_id, uint32_t epoch,
 int tunnel_peer_activate(struct tunnel *t, const char *host_id, uint32_t epoch, uint64_t now);
 /* Newest installed epoch for the peer (0 = none). */
 uint32_t tunnel_peer_epoch(const struct tunnel *t, const char *host_id);
+/* Which end starts the key exchange of a pair: the host whose id sorts
+ * first (strcmp), so two cards never run crossing exchanges. */
+bool tunnel_initiates(const struct tunnel *t, const char *peer_id);
 /* True when the peer's send key is missing or past a soft limit. */
 bool tunnel_peer_rekey_due(const struct tunnel *t, const char *host_id, uint64_t now);
 
