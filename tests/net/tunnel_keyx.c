@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,6 +146,94 @@ static void test_agree(void **state)
 	host_free(&b);
 }
 
+/* Traffic both ways while the pair rotates: install-then-activate means no
+ * packet is ever sealed under a key its receiver lacks, so none may fail. */
+struct traffic {
+	struct host *a, *b;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	long rounds, failures;
+	bool stop;
+};
+
+static long one_way(struct host *from, struct host *to, uint32_t src_addr, uint32_t s, uint32_t d)
+{
+	uint8_t f[64] = { 0 }, pkt[128], out[128];
+	uint32_t dst, vni;
+	long n;
+
+	f[12] = 0x08;
+	f[14] = 0x45;
+	memcpy(f + 26, &s, 4);
+	memcpy(f + 30, &d, 4);
+	n = tunnel_encap(from->t, VNI, f, sizeof(f), pkt, sizeof(pkt), &dst, 0);
+	if (n < 0)
+		return n;
+	return tunnel_decap(to->t, src_addr, pkt, (size_t)n, out, sizeof(out), &vni, 0);
+}
+
+static void *traffic_run(void *p)
+{
+	struct traffic *tr = p;
+
+	for (;;) {
+		long r1 = one_way(tr->a, tr->b, addr_a, htonl(0x0a000001), htonl(0x0a000002));
+		long r2 = one_way(tr->b, tr->a, addr_b, htonl(0x0a000002), htonl(0x0a000001));
+
+		pthread_mutex_lock(&tr->mu);
+		tr->failures += (r1 != 64) + (r2 != 64);
+		tr->rounds++;
+		pthread_cond_broadcast(&tr->cv);
+		if (tr->stop) {
+			pthread_mutex_unlock(&tr->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&tr->mu);
+	}
+}
+
+static void test_rotate_under_traffic(void **state)
+{
+	struct host a, b;
+	struct traffic tr = { .a = &a, .b = &b };
+	pthread_t th;
+	int rrc;
+
+	(void)state;
+	host_make(&a, "hostA", "hostA");
+	host_make(&b, "hostB", "hostB");
+	assert_int_equal(run(&a, &b, "hostB", addr_a, &rrc), 0);
+	pthread_mutex_init(&tr.mu, NULL);
+	pthread_cond_init(&tr.cv, NULL);
+	assert_int_equal(pthread_create(&th, NULL, traffic_run, &tr), 0);
+	for (int i = 0; i < 6; i++) {
+		long seen;
+
+		assert_int_equal(run(&a, &b, "hostB", addr_a, &rrc), 0);
+		assert_int_equal(rrc, 0);
+		/* Two more rounds before the next rotation: a packet is never
+		 * sealed two epochs before it is opened (that one would rightly
+		 * be refused, its key gone). */
+		pthread_mutex_lock(&tr.mu);
+		seen = tr.rounds;
+		while (tr.rounds < seen + 2)
+			pthread_cond_wait(&tr.cv, &tr.mu);
+		pthread_mutex_unlock(&tr.mu);
+	}
+	pthread_mutex_lock(&tr.mu);
+	tr.stop = true;
+	pthread_mutex_unlock(&tr.mu);
+	pthread_join(th, NULL);
+	assert_int_equal(tunnel_peer_epoch(a.t, "hostB"), 7);
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 7);
+	assert_int_equal(tr.failures, 0);
+	assert_true(tr.rounds >= 12);
+	pthread_cond_destroy(&tr.cv);
+	pthread_mutex_destroy(&tr.mu);
+	host_free(&a);
+	host_free(&b);
+}
+
 static void test_refused(void **state)
 {
 	struct host a, b, c, rogue;
@@ -194,6 +283,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agree),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_rotate_under_traffic),
 	};
 
 	if (argc != 2) {

@@ -70,8 +70,9 @@ static size_t frame(uint8_t *f, uint32_t src, uint32_t dst, long n)
 
 static void print_stats(const struct tunnel *t)
 {
-	const struct tunnel_stats *s = tunnel_stats(t);
+	struct tunnel_stats st, *s = &st;
 
+	tunnel_stats_read(t, &st);
 	printf("tx_ok=%lu\ntx_no_key=%lu\ntx_unknown_dst=%lu\nrx_ok=%lu\nrx_malformed=%lu\n"
 	       "rx_plaintext=%lu\nrx_unknown_peer=%lu\nrx_unknown_key=%lu\nrx_auth_fail=%lu\n"
 	       "rx_replay=%lu\nrx_spoofed=%lu\nrx_bad_frame=%lu\n",

@@ -3,7 +3,8 @@
  * sealed with per-host-pair, per-direction keys (from keyx.h's TLS 1.3
  * exporter), a replay window, and the mapping table (VPC, IP) -> host that
  * routes sends and checks receives. Wire format: docs/formats.md "Underlay".
- * One struct tunnel is used by one thread at a time (the caller serialises). */
+ * Thread-safe: the data path and the control side (keyx, the controller's
+ * table pushes) may call in from different threads. */
 #ifndef WARD_NET_TUNNEL_H
 #define WARD_NET_TUNNEL_H
 
@@ -74,7 +75,7 @@ struct tunnel;
 int tunnel_create(const struct tunnel_cfg *cfg, struct tunnel **out);
 void tunnel_destroy(struct tunnel *t);
 const char *tunnel_local_id(const struct tunnel *t);
-const struct tunnel_stats *tunnel_stats(const struct tunnel *t);
+void tunnel_stats_read(const struct tunnel *t, struct tunnel_stats *out);
 bool tunnel_host_id_valid(const char *id);
 
 /* Hosts. addr: underlay IPv4, network byte order. -EEXIST, -EINVAL, -ENOMEM. */
@@ -83,14 +84,16 @@ int tunnel_peer_remove(struct tunnel *t, const char *host_id); /* wipes its keys
 /* The peer's underlay address (network byte order); -ENOENT. */
 int tunnel_peer_addr(const struct tunnel *t, const char *host_id, uint32_t *addr);
 size_t tunnel_peer_count(const struct tunnel *t);
-const char *tunnel_peer_id(const struct tunnel *t, size_t i);
+/* The i-th peer's id copied to out; -ENOENT past the end. */
+int tunnel_peer_id(const struct tunnel *t, size_t i, char out[TUNNEL_HOST_ID_MAX + 1]);
 
 /* Mapping table pushed by the controller: (VNI, inner IPv4 in network byte
  * order) -> host id (this host or a peer). -ENOENT: unknown host. */
 int tunnel_map_set(struct tunnel *t, uint32_t vni, uint32_t ip, const char *host_id);
 int tunnel_map_del(struct tunnel *t, uint32_t vni, uint32_t ip);
-/* The owner's id, or NULL. */
-const char *tunnel_map_lookup(const struct tunnel *t, uint32_t vni, uint32_t ip);
+/* The owner's id copied to out, or -ENOENT. */
+int tunnel_map_lookup(const struct tunnel *t, uint32_t vni, uint32_t ip,
+		      char out[TUNNEL_HOST_ID_MAX + 1]);
 
 /* Keys (called by keyx). Installs epoch `epoch` for receiving at once; sends
  * stay on the previous epoch until tunnel_peer_activate(), which keyx calls
