@@ -10,7 +10,7 @@ PKGS=(
   libcurl4-openssl-dev libjansson-dev libsqlite3-dev libcmocka-dev libcap-dev
   swtpm swtpm-tools tpm2-tools softhsm2 p11-kit libp11-kit-dev opensc
   nbdkit qemu-system-x86 qemu-system-common qemu-utils
-  python3 python3-cryptography python3-cbor2 awscli libcbor-dev
+  python3 python3-cryptography python3-cbor2 python3-scapy awscli libcbor-dev
   cpio busybox-static bc xz-utils
   tcpdump tshark iproute2
 )
