@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "keyx.h"
 #include "tunnel.h"
 
@@ -234,6 +236,118 @@ static void test_rotate_under_traffic(void **state)
 	host_free(&b);
 }
 
+/* A responder written here with plain OpenSSL from docs/formats.md
+ * "Underlay keys" (not keyx.c): it exports with the documented label,
+ * context and layout, and holds back its RDY1 so the test can look at the
+ * initiator in between. */
+struct manual {
+	struct host *a;
+	int fd, rc;
+};
+
+static void *initiator_thread(void *p)
+{
+	struct manual *m = p;
+
+	m->rc = keyx_initiate(m->a->kx, m->a->t, m->fd, "hostB", 0);
+	return NULL;
+}
+
+static void tls_read_all(SSL *ssl, uint8_t *b, size_t n)
+{
+	size_t got = 0, k;
+
+	while (got < n) {
+		assert_int_equal(SSL_read_ex(ssl, b + got, n - got, &k), 1);
+		got += k;
+	}
+}
+
+static long seal_epoch(struct host *a, uint8_t *pkt)
+{
+	uint8_t f[64] = { 0 };
+	uint32_t dst, s = htonl(0x0a000001), d = htonl(0x0a000002);
+
+	f[12] = 0x08;
+	f[14] = 0x45;
+	memcpy(f + 26, &s, 4);
+	memcpy(f + 30, &d, 4);
+	return tunnel_encap(a->t, VNI, f, sizeof(f), pkt, 128, &dst, 0);
+}
+
+static void test_documented_exporter_and_order(void **state)
+{
+	static const uint8_t ctx_tail[4] = { 0, 0, 0, 2 }; /* epoch 2 */
+	uint8_t msg[8], km[TUNNEL_KEY_MATERIAL_LEN], ctx[64], pkt[128], out[128];
+	char c[512], k[512], ca[512];
+	struct tunnel_cfg cfg = { .local_id = "hostB" };
+	struct manual m;
+	struct host a, b;
+	struct tunnel *mine;
+	pthread_t th;
+	SSL_CTX *sctx;
+	SSL *ssl;
+	size_t w;
+	uint32_t vni;
+	int sv[2], rrc;
+
+	(void)state;
+	host_make(&a, "hostA", "hostA");
+	host_make(&b, "hostB", "hostB");
+	assert_int_equal(run(&a, &b, "hostB", addr_a, &rrc), 0); /* epoch 1 */
+	snprintf(c, sizeof(c), "%s/hostB.pem", pki);
+	snprintf(k, sizeof(k), "%s/hostB.key", pki);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	sctx = SSL_CTX_new(TLS_server_method());
+	assert_non_null(sctx);
+	assert_int_equal(SSL_CTX_use_certificate_file(sctx, c, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(sctx, k, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_load_verify_locations(sctx, ca, NULL), 1);
+	SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	m.a = &a;
+	m.fd = sv[0];
+	assert_int_equal(pthread_create(&th, NULL, initiator_thread, &m), 0);
+	ssl = SSL_new(sctx);
+	SSL_set_fd(ssl, sv[1]);
+	assert_int_equal(SSL_accept(ssl), 1);
+	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+	tls_read_all(ssl, msg, 8);
+	assert_memory_equal(msg, "WUK1\x00\x00\x00\x02", 8); /* proposes 1 + 1 */
+	assert_int_equal(SSL_write_ex(ssl, msg, 8, &w), 1);     /* agree on 2 */
+	tls_read_all(ssl, msg, 8);
+	assert_memory_equal(msg, "RDY1\x00\x00\x00\x02", 8);
+	/* The initiator has installed epoch 2 and waits for our RDY1: it must
+	 * still send under epoch 1 (we might not have the key yet). */
+	assert_true(seal_epoch(&a, pkt) > 0);
+	assert_memory_equal(pkt + 12, "\x00\x00\x00\x01", 4);
+	/* The keys, exactly as documented. */
+	memcpy(ctx, "hostA", 6);
+	memcpy(ctx + 6, "hostB", 6);
+	memcpy(ctx + 12, ctx_tail, 4);
+	assert_int_equal(SSL_export_keying_material(ssl, km, sizeof(km), "EXPORTER-ward-underlay",
+						    strlen("EXPORTER-ward-underlay"), ctx, 16, 1), 1);
+	assert_int_equal(SSL_write_ex(ssl, msg, 8, &w), 1); /* our RDY1 */
+	pthread_join(th, NULL);
+	assert_int_equal(m.rc, 0);
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+	SSL_CTX_free(sctx);
+	close(sv[1]);
+	close(sv[0]);
+	/* Now epoch 2, and a tunnel keyed from our own export opens it. */
+	assert_true(seal_epoch(&a, pkt) > 0);
+	assert_memory_equal(pkt + 12, "\x00\x00\x00\x02", 4);
+	assert_int_equal(tunnel_create(&cfg, &mine), 0);
+	assert_int_equal(tunnel_peer_add(mine, "hostA", addr_a), 0);
+	assert_int_equal(tunnel_map_set(mine, VNI, htonl(0x0a000001), "hostA"), 0);
+	assert_int_equal(tunnel_peer_install(mine, "hostA", 2, TUNNEL_RESPONDER, km, 0), 0);
+	assert_int_equal(tunnel_decap(mine, addr_a, pkt, 64 + TUNNEL_OVERHEAD, out, sizeof(out), &vni, 0), 64);
+	tunnel_destroy(mine);
+	host_free(&a);
+	host_free(&b);
+}
+
 static void test_refused(void **state)
 {
 	struct host a, b, c, rogue;
@@ -284,6 +398,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agree),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_rotate_under_traffic),
+		cmocka_unit_test(test_documented_exporter_and_order),
 	};
 
 	if (argc != 2) {
