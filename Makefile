@@ -1,6 +1,6 @@
 # The README's two commands are `make demo` and `make test`; both install
 # missing Debian packages first (scripts/deps.sh) and build what they need.
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench proofs clean
 
 all: build
 
@@ -23,6 +23,10 @@ test:
 
 bench: build
 	@scripts/bench.sh
+
+# Frama-C EVA on every parser of untrusted input (docs/proofs.md).
+proofs: deps
+	@scripts/proofs.sh --seed
 
 clean:
 	rm -rf build build-test build-asan

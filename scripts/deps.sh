@@ -12,6 +12,7 @@ PKGS=(
   nbdkit qemu-system-x86 qemu-system-common qemu-utils
   python3 python3-cryptography python3-cbor2 python3-scapy awscli libcbor-dev
   cpio busybox-static bc xz-utils
+  frama-c-base why3 z3 cvc4
   tcpdump tshark iproute2
 )
 
