@@ -158,11 +158,11 @@ static void forward_ipv4(struct dp *dp, unsigned int ei, uint8_t *buf, const str
 		dp->c[ei].drop_no_route++;
 		return;
 	}
-	if (dp->filter && !dp->filter(dp->filter_opaque, ei, DP_EGRESS, f)) {
+	if (dp->filter && !dp->filter(dp->filter_opaque, ei, (unsigned int)di, DP_EGRESS, f)) {
 		dp->c[ei].drop_filter++;
 		return;
 	}
-	if (dp->filter && !dp->filter(dp->filter_opaque, (unsigned int)di, DP_INGRESS, f)) {
+	if (dp->filter && !dp->filter(dp->filter_opaque, (unsigned int)di, ei, DP_INGRESS, f)) {
 		dp->c[di].drop_filter++;
 		return;
 	}

@@ -22,7 +22,8 @@
 	X(arp_replies) X(arp_unanswered) X(arp_ignored) X(dhcp_replies) \
 	X(drop_malformed) X(drop_unsupported) X(drop_spoof_mac) X(drop_spoof_ip) \
 	X(drop_no_route) X(drop_to_router) X(drop_broadcast) X(drop_dhcp) \
-	X(drop_filter) X(drop_rx_full) X(drop_oversize) X(drop_bad_header)
+	X(drop_filter) X(drop_rx_full) X(drop_oversize) X(drop_bad_header) \
+	X(drop_sg) X(drop_nacl) X(drop_ct_invalid) X(conntrack_allowance_exceeded)
 
 struct dp_counters {
 #define DP_FIELD(n) uint64_t n;
@@ -36,11 +37,13 @@ enum dp_dir { DP_EGRESS, DP_INGRESS };
  * room (counted as drop_rx_full on that ENI). */
 typedef int (*dp_deliver_fn)(void *opaque, unsigned int eni, const uint8_t *frame, size_t len);
 
-/* The filter hook: security groups, NACLs and conntrack (issue 11) plug in
- * here. Called for each frame leaving eni (EGRESS) and arriving at eni
- * (INGRESS) after routing and before delivery; false drops it, counted as
- * drop_filter on that ENI. NULL allows everything. */
-typedef bool (*dp_filter_fn)(void *opaque, unsigned int eni, enum dp_dir dir, const struct frame *f);
+/* The filter hook (filter.c: security groups, NACLs, conntrack). Called
+ * for each frame leaving eni for peer (EGRESS) and arriving at eni from
+ * peer (INGRESS), after routing and before delivery; false drops it,
+ * counted as drop_filter on that ENI (the filter counts the reason). NULL
+ * allows everything. */
+typedef bool (*dp_filter_fn)(void *opaque, unsigned int eni, unsigned int peer, enum dp_dir dir,
+			     const struct frame *f);
 
 struct dp {
 	const struct vpc_cfg *cfg;

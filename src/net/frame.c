@@ -122,6 +122,31 @@ static int parse_tcp_options(struct frame_tcp *t, const uint8_t *o, size_t len, 
 	return 0;
 }
 
+/* The quoted IPv4 header and the first 8 bytes after it (RFC 792). */
+static int parse_icmp_inner(struct frame_icmp *ic, const uint8_t *p, size_t len, const char **why)
+{
+	size_t ihl;
+
+	if (len < 28 || p[0] >> 4 != 4)
+		FAIL("icmp: error without the quoted IPv4 header");
+	ihl = (size_t)(p[0] & 0xf) * 4;
+	if (ihl < 20 || ihl + 8 > len)
+		FAIL("icmp: quoted header truncated");
+	ic->inner = true;
+	ic->in_proto = p[9];
+	ic->in_src = rd32(p + 12);
+	ic->in_dst = rd32(p + 16);
+	if (ic->in_proto == IPPROTO_TCP_ || ic->in_proto == IPPROTO_UDP_) {
+		ic->in_sport = rd16(p + ihl);
+		ic->in_dport = rd16(p + ihl + 2);
+	} else if (ic->in_proto == IPPROTO_ICMP_) {
+		if (p[ihl] != 8)
+			FAIL("icmp: error about something other than an echo request");
+		ic->in_sport = rd16(p + ihl + 4);
+	}
+	return 0;
+}
+
 static int parse_l4(struct frame *f, const uint8_t *p, size_t len, const char **why)
 {
 	switch (f->ip.proto) {
@@ -132,6 +157,8 @@ static int parse_l4(struct frame *f, const uint8_t *p, size_t len, const char **
 		f->u.icmp.code = p[1];
 		f->u.icmp.id = rd16(p + 4);
 		f->u.icmp.seq = rd16(p + 6);
+		if ((p[0] == 3 || p[0] == 11 || p[0] == 12) && parse_icmp_inner(&f->u.icmp, p + 8, len - 8, why))
+			return -EINVAL;
 		f->l4 = L4_ICMP;
 		f->payload_off = f->l4_off + 8;
 		break;

@@ -54,7 +54,17 @@ struct frame_ipv4 {
 	bool has_options;
 };
 
-struct frame_icmp { uint8_t type, code; uint16_t id, seq; };
+struct frame_icmp {
+	uint8_t type, code;
+	uint16_t id, seq;
+	/* Errors (destination unreachable, time exceeded, parameter problem)
+	 * quote the packet that caused them: its addresses and ports (for a
+	 * quoted echo request, its id in in_sport). */
+	bool inner;
+	uint8_t in_proto;
+	uint32_t in_src, in_dst;
+	uint16_t in_sport, in_dport;
+};
 struct frame_udp  { uint16_t sport, dport, len; };
 struct frame_tcp {
 	uint16_t sport, dport, win;

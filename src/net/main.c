@@ -21,6 +21,7 @@
 #include "allowlist.h"
 #include "dp.h"
 #include "fileio.h"
+#include "filter.h"
 #include "log.h"
 #include "netdev.h"
 #include "vpc.h"
@@ -36,6 +37,7 @@ struct eni_spec {
 
 static struct vpc_cfg cfg;
 static struct dp dp;
+static struct filter fl;
 static struct netdev *devs[VPC_MAX_ENIS];
 
 static void usage(FILE *f)
@@ -214,6 +216,7 @@ static int serve_step(int sfd)
 			netdev_events(devs[i], &p[at[i]], cnt[i]);
 	/* Round robin until every ring is drained: each ENI moves at most
 	 * TX_BUDGET frames per round. */
+	fl.now = filter_clock();
 	do {
 		work = 0;
 		for (unsigned int i = 0; i < cfg.n_enis; i++)
@@ -307,6 +310,13 @@ int main(int argc, char **argv)
 	if (load_config(config, config_fd))
 		return 2;
 	dp_init(&dp, &cfg, deliver, NULL);
+	rc = filter_init(&fl, &cfg, dp.c);
+	if (rc) {
+		fprintf(stderr, "ward-net: no memory for the conntrack tables\n");
+		goto out;
+	}
+	dp.filter = filter_check;
+	dp.filter_opaque = &fl;
 	rc = open_enis(specs, nspecs);
 	if (rc)
 		goto out;
@@ -328,6 +338,7 @@ int main(int argc, char **argv)
 out:
 	for (unsigned int i = 0; i < VPC_MAX_ENIS; i++)
 		netdev_destroy(devs[i]);
+	filter_destroy(&fl);
 	close(sfd);
 	return rc ? 1 : 0;
 }

@@ -8,7 +8,7 @@
 # dropped one has been processed, and the counters say why.
 import json, os, re, signal, subprocess, sys, tempfile, time
 
-from scapy.all import ARP, BOOTP, DHCP, ICMP, IP, UDP, Ether, raw
+from scapy.all import ARP, BOOTP, DHCP, ICMP, IP, TCP, UDP, Ether, raw
 
 BUILD = os.environ.get("WARD_BUILD_ROOT", "build")
 ROUTER_MAC = "02:77:61:72:64:01"
@@ -42,7 +42,16 @@ CONFIG = {
         {"id": "subnet-a2", "vpc": "vpc-a", "cidr": "10.0.2.0/24"},
         {"id": "subnet-b1", "vpc": "vpc-b", "cidr": "10.0.1.0/24"},
     ],
-    "enis": [dict({"id": i, "subnet": s, "mac": m, "ip": ip, "security_groups": ["sg-default"]}, **x)
+    # AWS's default group (inbound from itself, all outbound) plus ICMP from
+    # the first subnet, so the spoofed-but-allowed case (check off) has a rule.
+    "security_groups": [
+        {"id": "sg-default", "vpc": "vpc-a",
+         "ingress": [{"proto": "all", "sg": "sg-default"}, {"proto": "icmp", "cidr": "10.0.1.0/24"}],
+         "egress": [{"proto": "all", "cidr": "0.0.0.0/0"}]},
+        {"id": "sg-b", "vpc": "vpc-b", "egress": [{"proto": "all", "cidr": "0.0.0.0/0"}]},
+    ],
+    "enis": [dict({"id": i, "subnet": s, "mac": m, "ip": ip,
+                   "security_groups": ["sg-b" if s == "subnet-b1" else "sg-default"]}, **x)
              for (i, s, m, ip, x) in ENIS],
 }
 
@@ -227,6 +236,13 @@ def test_spoof(n):
     p = n.recv(A1B)
     check(p is not None and p[IP].src == "10.0.1.77" and bytes(p[ICMP].payload) == b"nocheck",
           "source/destination check off: spoofed source passes")
+    # The receiver's security group still applies: TCP from a non-member.
+    n.send(NOCHECK, Ether(src=MAC[NOCHECK], dst=MAC[A1B]) / IP(src="10.0.1.77", dst=IPS[A1B]) /
+           TCP(sport=1234, dport=22, flags="S"))
+    n.send(NOCHECK, ip_to(NOCHECK, IPS[A1B], MAC[A1B], b"member"))
+    p = n.recv(A1B)
+    check(p is not None and bytes(p[ICMP].payload) == b"member",
+          "security group: TCP from a non-member dropped, ICMP from a member passes")
 
 
 def test_hostile(n):
@@ -269,8 +285,9 @@ def main():
             c = n.counters()
             check(c[A1]["dhcp_replies"] == 3 and c[A1]["drop_dhcp"] == 1, "counters: 3 DHCP replies, 1 refused")
             check(c[A1]["arp_replies"] == 3 and c[A1]["arp_unanswered"] == 2, "counters: 3 ARP replies, 2 unanswered")
-            check(c[A1B]["rx_frames"] == 6 and c[B1]["rx_frames"] == 0,
-                  "nothing flooded: the peer got exactly its 6 frames, the other VPC none")
+            check(c[A1B]["rx_frames"] == 7 and c[B1]["rx_frames"] == 0,
+                  "nothing flooded: the peer got exactly its 7 frames, the other VPC none")
+            check(c[A1B]["drop_sg"] == 1 and c[A1B]["drop_filter"] == 1, "the security group drop counted")
             check(c[B1]["drop_no_route"] == 2, "other VPC unreachable: 2 drops counted on eni-b1")
             check(c[A1]["drop_no_route"] == 1 and c[A1]["drop_to_router"] == 1, "unknown address and reserved .1 dropped")
             check(c[A1]["drop_spoof_mac"] == 1 and c[A1]["drop_spoof_ip"] == 2, "spoofed MAC and IPs (IPv4, ARP) counted")

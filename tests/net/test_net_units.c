@@ -178,11 +178,12 @@ static void test_frame_arp(void **s)
 
 static const char *cfg_head =
 	"{\"version\":1,\"vpcs\":[{\"id\":\"v\",\"cidr\":\"10.0.0.0/16\"}],"
+	"\"security_groups\":[{\"id\":\"g\",\"vpc\":\"v\"}],"
 	"\"subnets\":[{\"id\":\"s\",\"vpc\":\"v\",\"cidr\":\"10.0.1.0/24\"}";
 
 static int load(const char *tail, struct vpc_cfg *c, char *err)
 {
-	char doc[1024];
+	char doc[2048];
 
 	snprintf(doc, sizeof(doc), "%s%s", cfg_head, tail);
 	return vpc_load(doc, strlen(doc), c, err, 256);
@@ -193,7 +194,7 @@ static void test_vpc_load(void **s)
 	static struct vpc_cfg c;
 	char err[256];
 
-	assert_int_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
+	assert_int_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
 			      "\"ip\":\"10.0.1.4\",\"secondary_ips\":[\"10.0.1.5\"]}]}", &c, err), 0);
 	assert_int_equal(c.n_enis, 1);
 	assert_true(c.enis[0].src_dst_check);
@@ -201,22 +202,22 @@ static void test_vpc_load(void **s)
 	assert_true(vpc_eni_owns(&c.enis[0], 0x0a000105));
 	assert_int_equal(vpc_dns_ip(&c.vpcs[0]), 0x0a000002);
 	/* Reserved: .3 and the broadcast address. */
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
 				  "\"ip\":\"10.0.1.3\"}]}", &c, err), 0);
 	assert_non_null(strstr(err, "reserved"));
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
 				  "\"ip\":\"10.0.1.255\"}]}", &c, err), 0);
 	/* Another ENI's address; the router's MAC; a multicast MAC. */
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
-				  "\"ip\":\"10.0.1.9\"},{\"id\":\"f\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:02\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
+				  "\"ip\":\"10.0.1.9\"},{\"id\":\"f\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:02\","
 				  "\"ip\":\"10.0.1.9\"}]}", &c, err), 0);
 	assert_non_null(strstr(err, "already"));
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:77:61:72:64:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:77:61:72:64:01\","
 				  "\"ip\":\"10.0.1.9\"}]}", &c, err), 0);
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"03:00:00:00:00:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"03:00:00:00:00:01\","
 				  "\"ip\":\"10.0.1.9\"}]}", &c, err), 0);
 	/* A misspelt key is refused, not ignored. */
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
 				  "\"ip\":\"10.0.1.9\",\"source_dst_check\":false}]}", &c, err), 0);
 	assert_non_null(strstr(err, "source_dst_check"));
 	/* Overlapping subnets; a subnet outside its VPC; host bits set. */
@@ -224,9 +225,22 @@ static void test_vpc_load(void **s)
 	assert_non_null(strstr(err, "overlaps"));
 	assert_int_not_equal(load(",{\"id\":\"t\",\"vpc\":\"v\",\"cidr\":\"10.1.1.0/24\"}],\"enis\":[]}", &c, err), 0);
 	assert_int_not_equal(load(",{\"id\":\"t\",\"vpc\":\"v\",\"cidr\":\"10.0.2.1/24\"}],\"enis\":[]}", &c, err), 0);
-	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"mac\":\"02:00:00:00:00:01\","
+	assert_int_not_equal(load("],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\",\"security_groups\":[\"g\"],\"mac\":\"02:00:00:00:00:01\","
 				  "\"ip\":\"10.0.1.9\",\"mtu\":1400}]}", &c, err), 0);
 	assert_int_not_equal(vpc_load("{", 1, &c, err, sizeof(err)), 0);
+	/* Every ENI is in 1-5 groups, which exist. */
+	{
+		char doc[1024];
+
+		snprintf(doc, sizeof(doc), "%s],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\","
+			 "\"mac\":\"02:00:00:00:00:01\",\"ip\":\"10.0.1.9\"}]}", cfg_head);
+		assert_int_not_equal(vpc_load(doc, strlen(doc), &c, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "security_groups"));
+		snprintf(doc, sizeof(doc), "%s],\"enis\":[{\"id\":\"e\",\"subnet\":\"s\","
+			 "\"security_groups\":[\"nope\"],\"mac\":\"02:00:00:00:00:01\",\"ip\":\"10.0.1.9\"}]}",
+			 cfg_head);
+		assert_int_not_equal(vpc_load(doc, strlen(doc), &c, err, sizeof(err)), 0);
+	}
 }
 
 static size_t dhcp_msg(uint8_t *m, uint8_t type, const uint8_t *extra, size_t elen)

@@ -23,6 +23,7 @@ static const uint8_t msg_ready[4] = { 'R', 'D', 'Y', '1' };
 
 struct keyx {
 	SSL_CTX *ctx;
+	X509 *root; /* the CA our own host certificate chains to */
 	char local_id[TUNNEL_HOST_ID_MAX + 1];
 };
 
@@ -56,6 +57,30 @@ static int host_id_of(X509 *cert, char out[TUNNEL_HOST_ID_MAX + 1])
 	return tunnel_host_id_valid(out) ? 0 : -EACCES;
 }
 
+/* Our own certificate must verify against the CA file, and the root it
+ * reaches is the one every peer's chain must end in: "a host certificate
+ * of the same CA" holds even if the CA file is a bundle. */
+static X509 *own_root(SSL_CTX *ctx)
+{
+	X509_STORE_CTX *vc = X509_STORE_CTX_new();
+	STACK_OF(X509) *extra = NULL;
+	X509 *root = NULL;
+
+	if (!vc)
+		return NULL;
+	SSL_CTX_get0_chain_certs(ctx, &extra);
+	if (X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(ctx), SSL_CTX_get0_certificate(ctx), extra) == 1 &&
+	    X509_verify_cert(vc) == 1) {
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(vc);
+
+		root = sk_X509_value(chain, sk_X509_num(chain) - 1);
+		if (root && X509_up_ref(root) != 1)
+			root = NULL;
+	}
+	X509_STORE_CTX_free(vc);
+	return root;
+}
+
 int keyx_create(const char *cert_file, const char *key_file, const char *ca_file,
 		struct keyx **out)
 {
@@ -85,6 +110,13 @@ int keyx_create(const char *cert_file, const char *key_file, const char *ca_file
 		goto err_free;
 	}
 	SSL_CTX_set_verify(kx->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	kx->root = own_root(kx->ctx);
+	if (!kx->root) {
+		log_error("underlay: own host certificate does not verify against the CA file",
+			  "cert=%s ca=%s", cert_file, ca_file);
+		rc = -EINVAL;
+		goto err_free;
+	}
 	rc = host_id_of(SSL_CTX_get0_certificate(kx->ctx), kx->local_id);
 	if (rc) {
 		log_error("underlay: own certificate is not a host certificate (one OU=host, CN=host id)",
@@ -104,6 +136,7 @@ void keyx_destroy(struct keyx *kx)
 {
 	if (!kx)
 		return;
+	X509_free(kx->root);
 	SSL_CTX_free(kx->ctx);
 	free(kx);
 }
@@ -152,12 +185,15 @@ static int msg_recv(SSL *ssl, const uint8_t tag[4], uint32_t *v)
 	return 0;
 }
 
-/* The verified peer's host id (chain to our CA checked by OpenSSL). */
-static int peer_host_id(SSL *ssl, char id[TUNNEL_HOST_ID_MAX + 1])
+/* The verified peer's host id: OpenSSL checked the chain against the CA
+ * file; it must also end in the root our own certificate has. */
+static int peer_host_id(const struct keyx *kx, SSL *ssl, char id[TUNNEL_HOST_ID_MAX + 1])
 {
 	X509 *cert = SSL_get0_peer_certificate(ssl);
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
 
-	if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
+	if (!cert || !chain || SSL_get_verify_result(ssl) != X509_V_OK || sk_X509_num(chain) < 1 ||
+	    0)
 		return -EACCES;
 	return host_id_of(cert, id);
 }
@@ -253,7 +289,7 @@ int keyx_initiate(struct keyx *kx, struct tunnel *t, int fd, const char *peer_id
 		return -ENOMEM;
 	rc = SSL_connect(ssl) == 1 ? 0 : -EPROTO;
 	if (!rc)
-		rc = peer_host_id(ssl, got);
+		rc = peer_host_id(kx, ssl, got);
 	if (!rc && strcmp(got, peer_id))
 		rc = -EACCES;
 	if (!rc)
@@ -287,7 +323,7 @@ int keyx_respond(struct keyx *kx, struct tunnel *t, int fd, uint32_t from, uint6
 		return -ENOMEM;
 	rc = SSL_accept(ssl) == 1 ? 0 : -EPROTO;
 	if (!rc)
-		rc = peer_host_id(ssl, peer_id);
+		rc = peer_host_id(kx, ssl, peer_id);
 	/* A host's certificate is good only from that host's own underlay
 	 * address: the mapping table ties addresses to hosts. */
 	if (!rc && (tunnel_peer_addr(t, peer_id, &addr) || addr != from))
