@@ -364,6 +364,36 @@ static void ward_foreign_leaf_refused(void **state)
 	free(out);
 }
 
+/* A document whose leaf does chain to the pinned root, but whose bundle
+ * names another root first: refused, the bundle must start at the root. */
+static void ward_bundle_root_mismatch_refused(void **state)
+{
+	struct attest_doc *in = calloc(1, sizeof(*in)), *out = calloc(1, sizeof(*out));
+	struct chain ch, other;
+	uint8_t *d, *root_der;
+	size_t n, root_len;
+	char err[320];
+
+	chain_make(&ch, -60, 3600);
+	chain_make(&other, -60, 3600);
+	root_der = ch.der[0];
+	root_len = ch.len[0];
+	ch.der[0] = other.der[0];
+	ch.len[0] = other.len[0];
+	assert_int_equal(generate(&ch, in, NULL, 0, &d, &n), 0);
+	ch.der[0] = root_der;
+	ch.len[0] = root_len;
+	struct attest_verify_opts o = { .root = ch.root.cert, .at = time(NULL) };
+
+	assert_int_equal(attest_verify(d, n, &o, out, err, sizeof(err)), -EKEYREJECTED);
+	assert_non_null(strstr(err, "pinned root"));
+	free(d);
+	chain_free(&other);
+	chain_free(&ch);
+	free(in);
+	free(out);
+}
+
 /* Every single-byte change and every truncation must be refused. */
 static void flips_and_truncations(const uint8_t *d, size_t n, X509 *root, int64_t at, size_t stride)
 {
@@ -451,6 +481,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(aws_flipped_bytes_refused),
 		cmocka_unit_test(ward_round_trip),
 		cmocka_unit_test(ward_foreign_leaf_refused),
+		cmocka_unit_test(ward_bundle_root_mismatch_refused),
 		cmocka_unit_test(ward_flipped_bytes_refused),
 	};
 
