@@ -41,13 +41,15 @@ struct resp_arg {
 	char peer[TUNNEL_HOST_ID_MAX + 1];
 };
 
+static const char *ca_name = "ca"; /* the CA file hosts made next trust */
+
 static int load(const char *name, struct keyx **kx)
 {
 	char c[512], k[512], ca[512];
 
 	snprintf(c, sizeof(c), "%s/%s.pem", pki, name);
 	snprintf(k, sizeof(k), "%s/%s.key", pki, name);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	snprintf(ca, sizeof(ca), "%s/%s.pem", pki, ca_name);
 	return keyx_create(c, k, ca, kx);
 }
 
@@ -362,7 +364,9 @@ static void test_refused(void **state)
 	assert_int_equal(run(&a, &b, "hostC", addr_a, &rrc), -EACCES);
 	assert_true(rrc < 0);
 	/* hostA's certificate from a CA b does not trust */
+	ca_name = "rogue-ca"; /* the rogue card trusts its own CA */
 	host_make(&rogue, "rogueA", "hostA");
+	ca_name = "ca";
 	assert_true(run(&rogue, &b, "hostB", addr_a, &rrc) < 0);
 	assert_int_equal(rrc, -EPROTO);
 	/* a valid host certificate of a host b has no entry for */
@@ -372,6 +376,34 @@ static void test_refused(void **state)
 	/* hostA's genuine certificate, from another underlay address */
 	assert_true(run(&a, &b, "hostB", htonl(0xc6120009), &rrc) < 0);
 	assert_int_equal(rrc, -EACCES);
+	/* Both ends trust a bundle of both CAs: TLS verifies, but a peer whose
+	 * chain ends in another root than ours is still refused, both ways. */
+	{
+		struct host bb, ra, rb;
+
+		ca_name = "bundle";
+		host_make(&bb, "hostB", "hostB");
+		host_make(&ra, "rogueA", "hostA");
+		host_make(&rb, "rogueB", "hostB");
+		assert_true(run(&ra, &bb, "hostB", addr_a, &rrc) < 0);
+		assert_int_equal(rrc, -EACCES);
+		assert_int_equal(tunnel_peer_epoch(bb.t, "hostA"), 0);
+		host_free(&ra);
+		host_make(&ra, "hostA", "hostA");
+		assert_int_equal(run(&ra, &rb, "hostB", addr_a, &rrc), -EACCES);
+		assert_int_equal(tunnel_peer_epoch(ra.t, "hostB"), 0);
+		/* control: the genuine pair under the bundle does get keys */
+		assert_int_equal(run(&ra, &bb, "hostB", addr_a, &rrc), 0);
+		assert_int_equal(rrc, 0);
+		host_free(&bb);
+		host_free(&ra);
+		host_free(&rb);
+		ca_name = "ca";
+	}
+	/* an own certificate the CA file does not vouch for */
+	ca_name = "rogue-ca";
+	assert_int_equal(load("hostA", &kx), -EINVAL);
+	ca_name = "ca";
 	/* no keys anywhere after all that */
 	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 0);
 	assert_int_equal(tunnel_peer_epoch(a.t, "hostB"), 0);

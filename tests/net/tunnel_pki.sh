@@ -2,8 +2,9 @@
 # tunnel_pki.sh DIR: throw-away host certificates for the underlay tests.
 # A host certificate: one OU=host, CN = host id, EKU serverAuth+clientAuth
 # (a card is the TLS client toward some peers and the server toward others).
-# DIR/ca.pem; hostA, hostB, hostC.{pem,key}; rogueA (CN=hostA from another
-# CA); opB (OU=operator, CN=hostB: not a host certificate).
+# DIR/ca.pem; hostA, hostB, hostC.{pem,key}; rogueA, rogueB (CN=hostA/B
+# from another CA); bundle.pem (both CAs); opB (OU=operator, CN=hostB: not
+# a host certificate).
 set -euo pipefail
 d=${1:?usage: tunnel_pki.sh DIR}
 mkdir -p "$d"
@@ -28,4 +29,7 @@ for h in hostA hostB hostC; do issue "$h" ca "/O=ward test/OU=host/CN=$h"; done
 issue opB ca "/O=ward test/OU=operator/CN=hostB"
 mkca rogue-ca "/O=elsewhere/CN=rogue CA"
 issue rogueA rogue-ca "/O=ward test/OU=host/CN=hostA"
+issue rogueB rogue-ca "/O=ward test/OU=host/CN=hostB"
+# a CA file that trusts both CAs: still only same-CA peers get keys
+cat ca.pem rogue-ca.pem >bundle.pem
 chmod 600 ./*.key

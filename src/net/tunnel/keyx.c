@@ -193,7 +193,7 @@ static int peer_host_id(const struct keyx *kx, SSL *ssl, char id[TUNNEL_HOST_ID_
 	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
 
 	if (!cert || !chain || SSL_get_verify_result(ssl) != X509_V_OK || sk_X509_num(chain) < 1 ||
-	    0)
+	    X509_cmp(sk_X509_value(chain, sk_X509_num(chain) - 1), kx->root) != 0)
 		return -EACCES;
 	return host_id_of(cert, id);
 }
