@@ -33,6 +33,13 @@ struct launch_msg {
 	char str[LAUNCH_STR_MAX];	/* argv then envp, each NUL-terminated */
 };
 
+/* The answer to every request, refused ones included, so the controller
+ * never waits for one that will not come. */
+struct launch_reply {
+	int32_t rc;			/* the new pid, or negative errno */
+	char why[196];			/* a refusal's reason, NUL-terminated */
+};
+
 static int chan = -1;		/* controller side */
 static pid_t launcher_pid;
 
@@ -89,6 +96,13 @@ static const char *const hv_opts[] = { "--kernel-fd", "--memory", "--vcpus", "--
 static const char *const blk_opts[] = { "--control-fd", "--keep-fd", "--max-volumes", "--uid",
 					"--gid", NULL };
 
+/* The environment is the controller's fixed PATH and, for ward-hv, the
+ * guest command line: nothing the dynamic loader or libc reads
+ * (LD_PRELOAD, LD_LIBRARY_PATH, GCONV_PATH, MALLOC_*), which would run a
+ * subverted controller's code as root outside every filter. */
+#define LAUNCH_PATH_ENV "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define LAUNCH_CMDLINE_ENV "WARD_GUEST_CMDLINE="	/* instances.h HV_CMDLINE_ENV */
+
 static bool opt_known(const char *const *opts, const char *a)
 {
 	for (; *opts; opts++)
@@ -97,73 +111,176 @@ static bool opt_known(const char *const *opts, const char *a)
 	return false;
 }
 
-static bool argv_ok(uint32_t image, char **argv, unsigned argc)
+/* A uid or gid for the new process: decimal digits only, 1000 to
+ * 2^32 - 2 ((uid_t)-1 means "unchanged" to setresuid: root). */
+static bool id_ok(const char *s)
+{
+	unsigned long long v = 0;
+
+	if (!*s || strlen(s) > 10)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	return v >= 1000 && v <= 0xfffffffeULL;
+}
+
+/* The first 40 bytes of an argument, non-printable bytes as '?': a
+ * refusal names what it refused without echoing a whole request. */
+static const char *shown(const char *a, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; a[i] && i + 1 < len && i < 40; i++)
+		buf[i] = a[i] >= 0x20 && a[i] < 0x7f ? a[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
+static bool argv_ok(uint32_t image, char **argv, unsigned argc, char *why, size_t wlen)
 {
 	const char *const *opts = image == LAUNCH_HV ? hv_opts : blk_opts;
+	const char *name = image == LAUNCH_HV ? "ward-hv" : "ward-blk";
+	char b[48];
 
-	if (argc < 1 || strcmp(argv[0], image == LAUNCH_HV ? "ward-hv" : "ward-blk"))
+	if (argc < 1 || strcmp(argv[0], name)) {
+		snprintf(why, wlen, "argv[0] must be \"%s\"", name);
 		return false;
+	}
 	for (unsigned i = 1; i < argc; i++) {
 		/* ward-hv --cmdline-env takes no value (the env names it). */
 		if (image == LAUNCH_HV && !strcmp(argv[i], "--cmdline-env"))
 			continue;
-		if (!opt_known(opts, argv[i]) || i + 1 >= argc)
+		if (!opt_known(opts, argv[i])) {
+			snprintf(why, wlen, "%s option \"%s\" is not one the controller passes",
+				 name, shown(argv[i], b, sizeof(b)));
 			return false;
-		/* The new process drops to this uid: never root. */
+		}
+		if (i + 1 >= argc) {
+			snprintf(why, wlen, "%s option %s has no value", name, argv[i]);
+			return false;
+		}
+		/* The new process drops to this uid: never root, never a
+		 * system account. */
 		if ((!strcmp(argv[i], "--uid") || !strcmp(argv[i], "--gid")) &&
-		    strtoul(argv[i + 1], NULL, 10) < 1000)
+		    !id_ok(argv[i + 1])) {
+			snprintf(why, wlen, "%s %s \"%s\": must be a number from 1000 to 4294967294",
+				 name, argv[i], shown(argv[i + 1], b, sizeof(b)));
 			return false;
+		}
 		i++;
 	}
 	return true;
 }
 
+static bool envp_ok(uint32_t image, char **envp, unsigned envc, char *why, size_t wlen)
+{
+	char b[48];
+
+	for (unsigned i = 0; i < envc; i++) {
+		if (!strcmp(envp[i], LAUNCH_PATH_ENV))
+			continue;
+		if (image == LAUNCH_HV && !strncmp(envp[i], LAUNCH_CMDLINE_ENV,
+						   strlen(LAUNCH_CMDLINE_ENV)))
+			continue;
+		/* The name only: a value may be a customer's command line. */
+		snprintf(why, wlen, "environment variable %.*s is not one the controller passes",
+			 (int)strcspn(shown(envp[i], b, sizeof(b)), "="), b);
+		return false;
+	}
+	return true;
+}
+
 /* Split m->str into argv and envp (NULL-terminated); false if malformed. */
-static bool split_strings(struct launch_msg *m, size_t got, char **argv, char **envp)
+static bool split_strings(struct launch_msg *m, size_t got, char **argv, char **envp,
+			  char *why, size_t wlen)
 {
 	size_t hdr = offsetof(struct launch_msg, str), off = 0;
 	unsigned k;
 
-	if (got < hdr || m->str_len != got - hdr || m->argc + m->envc > LAUNCH_MAX_ARGS ||
-	    !m->argc)
+	if (got < hdr) {
+		snprintf(why, wlen, "short request: %zu bytes, the header alone is %zu", got, hdr);
 		return false;
+	}
+	if (m->str_len != got - hdr) {
+		snprintf(why, wlen, "request says %u bytes of strings, carries %zu", m->str_len,
+			 got - hdr);
+		return false;
+	}
+	/* Each bound alone first: the sum of two uint32_t wraps. */
+	if (!m->argc || m->argc > LAUNCH_MAX_ARGS || m->envc > LAUNCH_MAX_ARGS ||
+	    m->argc + m->envc > LAUNCH_MAX_ARGS) {
+		snprintf(why, wlen, "%u arguments and %u environment strings: 1..%d in all",
+			 m->argc, m->envc, LAUNCH_MAX_ARGS);
+		return false;
+	}
 	for (k = 0; k < m->argc + m->envc; k++) {
 		char *s;
 		size_t l;
 
 		if (off >= m->str_len)
-			return false;
+			break;
 		s = m->str + off;
 		l = strnlen(s, m->str_len - off);
 		if (off + l >= m->str_len)
-			return false;
+			break;
 		if (k < m->argc)
 			argv[k] = s;
 		else
 			envp[k - m->argc] = s;
 		off += l + 1;
 	}
+	if (k < m->argc + m->envc || off != m->str_len) {
+		snprintf(why, wlen, "the strings are not %u NUL-terminated ones", m->argc + m->envc);
+		return false;
+	}
 	argv[m->argc] = NULL;
 	envp[m->envc] = NULL;
-	return off == m->str_len;
+	return true;
 }
 
 static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m, size_t got,
-			 int *fds, size_t nfds)
+			 int *fds, size_t nfds, char *why, size_t wlen)
 {
 	char *argv[LAUNCH_MAX_ARGS + 1], *envp[LAUNCH_MAX_ARGS + 1];
-	unsigned want = m->n_fds + ((m->flags & LF_GO) ? 1 : 0);
-	int go = (m->flags & LF_GO) ? fds[0] : -1;
+	size_t hdr = offsetof(struct launch_msg, str);
+	unsigned want;
+	int go;
 	long pid;
 
-	if ((m->image != LAUNCH_HV && m->image != LAUNCH_BLK) || m->n_fds > LAUNCH_MAX_FDS ||
-	    want != nfds || !split_strings(m, got, argv, envp) || !argv_ok(m->image, argv, m->argc))
+	if (got < hdr) {
+		snprintf(why, wlen, "short request: %zu bytes, the header alone is %zu", got, hdr);
 		return -EPERM;
+	}
+	if (m->image != LAUNCH_HV && m->image != LAUNCH_BLK) {
+		snprintf(why, wlen, "unknown image kind %u: only ward-hv (%d) and ward-blk (%d)",
+			 m->image, LAUNCH_HV, LAUNCH_BLK);
+		return -EPERM;
+	}
+	if (m->n_fds > LAUNCH_MAX_FDS || m->flags & ~(LF_NULL_STDOUT | LF_GO | LF_CPUS)) {
+		snprintf(why, wlen, "%u fds (at most %d), flags 0x%x", m->n_fds, LAUNCH_MAX_FDS,
+			 m->flags);
+		return -EPERM;
+	}
+	want = m->n_fds + ((m->flags & LF_GO) ? 1 : 0);
+	if (want != nfds) {
+		snprintf(why, wlen, "request names %u fds, %zu came with it", want, nfds);
+		return -EPERM;
+	}
+	if (!split_strings(m, got, argv, envp, why, wlen) ||
+	    !argv_ok(m->image, argv, m->argc, why, wlen) ||
+	    !envp_ok(m->image, envp, m->envc, why, wlen))
+		return -EPERM;
+	go = (m->flags & LF_GO) ? fds[0] : -1;
 	/* CLONE_PARENT: the new process is the controller's child, so the
 	 * controller waits for it and reads its exit status as before. */
 	pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
-	if (pid < 0)
+	if (pid < 0) {
+		snprintf(why, wlen, "clone: %s", strerror(errno));
 		return -errno;
+	}
 	if (pid == 0)
 		child_exec(img, m, fds + (go >= 0), m->n_fds, go, argv, envp);
 	return (int32_t)pid;
@@ -185,28 +302,34 @@ static __attribute__((noreturn)) void launcher_main(int sock, const struct launc
 {
 	static struct launch_msg m;
 	int keep[3] = { sock, img->hv_fd, img->blk_fd }, fds[FDPASS_MAX];
+	struct launch_reply rep;
 	size_t nfds;
 	ssize_t got;
-	int32_t rep;
 
 	prctl(PR_SET_NAME, "ward-launcher");
 	/* It holds nothing of the controller's: no TPM, keys or sockets. */
 	close_all_but(keep, 3);
 	prctl(PR_SET_DUMPABLE, 0);
 	for (;;) {
+		memset(&rep, 0, sizeof(rep));
 		got = fdpass_recv(sock, &m, sizeof(m), 0, fds, FDPASS_MAX, &nfds);
 		if (got == 0 && nfds == 0)
 			_exit(0);	/* the controller is gone */
-		if (got < 0) {
-			if (got == -EMSGSIZE)
-				continue;
+		if (got == -EMSGSIZE) {
+			/* Consumed, its fds closed: refused like any other. */
+			rep.rc = -EMSGSIZE;
+			snprintf(rep.why, sizeof(rep.why), "request larger than %zu bytes or with "
+				 "more than %d fds", sizeof(m), FDPASS_MAX);
+		} else if (got < 0) {
 			_exit(1);
+		} else {
+			rep.rc = serve_one(img, &m, (size_t)got, fds, nfds, rep.why,
+					   sizeof(rep.why));
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
 		}
-		rep = serve_one(img, &m, (size_t)got, fds, nfds);
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		if (rep == -EPERM)
-			log_warn("launcher: request refused");
+		if (rep.rc < 0)
+			log_warn("launcher: request refused", "reason=\"%s\"", rep.why);
 		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) != sizeof(rep))
 			_exit(1);
 	}
@@ -256,14 +379,28 @@ static size_t put_strings(char *out, size_t cap, char *const *v, uint32_t *count
 	return off;
 }
 
+/* One reply, whole; its reason made a string whatever arrived. */
+static int launcher_reply(struct launch_reply *rep)
+{
+	ssize_t n;
+
+	do {
+		n = recv(chan, rep, sizeof(*rep), 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*rep))
+		return n < 0 ? -errno : -EPIPE;
+	rep->why[sizeof(rep->why) - 1] = 0;
+	return 0;
+}
+
 pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
 {
 	static struct launch_msg m;
+	struct launch_reply rep;
 	int fds[FDPASS_MAX];
 	size_t nfds = 0, len;
 	struct iovec iov;
 	bool ok = true;
-	int32_t rep;
 	int rc;
 
 	if (chan < 0) {
@@ -294,15 +431,16 @@ pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
 		fds[nfds++] = r->fds[i];
 	iov = (struct iovec){ &m, offsetof(struct launch_msg, str) + len };
 	rc = fdpass_send(chan, &iov, 1, fds, nfds);
-	if (!rc && recv(chan, &rep, sizeof(rep), 0) != sizeof(rep))
-		rc = -EPIPE;
+	if (!rc)
+		rc = launcher_reply(&rep);
 	if (rc) {
 		snprintf(err, errlen, "the launcher is gone: %s", strerror(-rc));
 		return rc;
 	}
-	if (rep < 0)
-		snprintf(err, errlen, "the launcher refused or failed: %s", strerror(-rep));
-	return rep;
+	if (rep.rc < 0)
+		snprintf(err, errlen, "the launcher refused: %s", rep.why[0] ? rep.why :
+			 strerror(-rep.rc));
+	return rep.rc;
 }
 
 void launcher_stop(void)

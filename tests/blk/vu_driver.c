@@ -577,6 +577,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "fd", required_argument, NULL, 'F' },	/* an inherited, connected socket */
 		{ "spawn-ctl", required_argument, NULL, 'w' },
 		{ "backing", required_argument, NULL, 'b' },
 		{ "size", required_argument, NULL, 'z' },
@@ -603,6 +604,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
+		case 'F': sock = atoi(optarg); break;
 		case 'w': co.wardblk = optarg; break;
 		case 'b': co.backing = optarg; break;
 		case 'z': co.size = strtoull(optarg, NULL, 0); break;
@@ -629,8 +631,8 @@ int main(int argc, char **argv)
 	}
 	else if (sock_path)
 		sock = connect_path(sock_path);
-	else
-		die("need --socket PATH or --spawn-ctl WARD_BLK");
+	else if (sock < 0)
+		die("need --socket PATH, --fd N or --spawn-ctl WARD_BLK");
 	/* handoff CMD ARGS...: give the vhost-user end to another frontend
 	 * (ward-hv --blk-fd), as the controller does, and return its status. */
 	if (optind < argc && !strcmp(argv[optind], "handoff")) {
