@@ -6,7 +6,8 @@
 # B's veth; tshark must decode every packet as Geneve with our VNI and
 # critical option, and the marker must appear nowhere in the capture. Then a
 # sender independent of ward (python) sends an altered and a replayed packet:
-# B drops and counts both. A last pass in debug
+# B drops and counts both. Frames whose inner source A's host does not own
+# are refused by B's receive check. A last pass in debug
 # plaintext mode shows that the same capture does expose the marker, so the
 # "nowhere" check above can fail.
 set -euo pipefail
@@ -61,17 +62,18 @@ expect_eq() { # what got want
 	echo "ok: $1 = $2"
 }
 
-# Pass 1, encrypted. On B's veth: 2 epochs x K each way, the 3 injected and
-# the echo of the genuine one.
-npk=$((4 * K + 4))
+# Pass 1, encrypted. On B's veth: 2 epochs x K each way, S spoofed, the 3
+# injected and the echo of the genuine one.
+S=3               # frames with an inner source no host owns
+npk=$((4 * K + 4 + S))
 ip netns exec "$nsb" tcpdump -i vb -U -n -w "$d/cap.pcap" -c "$npk" 'udp port 6081' 2>"$d/tcpdump.err" &
 tpid=$!; pids+=("$tpid")
 wait_for "$d/tcpdump.err" "listening on" "$tpid"
-ip netns exec "$nsb" "$node" --role responder "${b_args[@]}" --expect $((2 * K + 3)) \
+ip netns exec "$nsb" "$node" --role responder "${b_args[@]}" --expect $((2 * K + 3 + S)) \
 	>"$d/b.out" 2>"$d/b.err" &
 bpid=$!; pids+=("$bpid")
 wait_for "$d/b.out" "^ready" "$bpid"
-ip netns exec "$nsa" "$node" --role initiator "${a_args[@]}" --count "$K" --epochs 2 \
+ip netns exec "$nsa" "$node" --role initiator "${a_args[@]}" --count "$K" --epochs 2 --spoof "$S" \
 	--hold "$d/held.pkt" >"$d/a.out" 2>"$d/a.err" || { cat "$d/a.err"; exit 1; }
 expect_eq "A: echoes authenticated" "$(val "$d/a.out" echoes)" $((2 * K))
 expect_eq "A: epoch after rotation" "$(val "$d/a.out" epoch)" 2
@@ -94,7 +96,7 @@ wait "$tpid"
 expect_eq "B: frames accepted" "$(val "$d/b.out" rx_ok)" $((2 * K + 1))
 expect_eq "B: replay dropped and counted" "$(val "$d/b.out" rx_replay)" 1
 expect_eq "B: altered packet dropped and counted" "$(val "$d/b.out" rx_auth_fail)" 1
-expect_eq "B: spoofed" "$(val "$d/b.out" rx_spoofed)" 0
+expect_eq "B: inner source not owned by the sender, dropped and counted" "$(val "$d/b.out" rx_spoofed)" "$S"
 
 # The wire: every captured packet is Geneve, our VNI, our critical option.
 expect_eq "packets captured" "$(tshark -r "$d/cap.pcap" 2>/dev/null | wc -l)" "$npk"

@@ -3,6 +3,7 @@
  * and Geneve (UDP 6081), echoes every frame it accepts back sealed, and
  * exits after --expect datagrams; the initiator runs --epochs key exchanges,
  * sending --count marked frames under each and checking their echoes, and
+ * with --spoof N sends N frames from an inner address nobody owns, and
  * with --hold FILE seals one more frame into FILE without sending it. Both
  * print their counters as key=value lines. */
 #include <arpa/inet.h>
@@ -28,7 +29,7 @@
 struct opts {
 	const char *role, *id, *cert, *key, *ca, *peer_id, *save;
 	uint32_t local, peer, my_ip, peer_ip, vni;
-	long count, epochs, expect;
+	long count, epochs, expect, spoof;
 	bool plaintext;
 };
 
@@ -186,6 +187,17 @@ static void initiator(const struct opts *o, struct tunnel *t, struct keyx *kx)
 				echoes++;
 		}
 	}
+	/* Frames whose inner source is an address no host owns in this VPC
+	 * (10.0.0.99): sealed fine, refused by the peer's receive check. */
+	for (long i = 0; i < o->spoof; i++) {
+		uint32_t dst, bogus = htonl(0x0a000063);
+		size_t fl = frame(f, bogus, o->peer_ip, 1000 + i);
+		long n = tunnel_encap(t, o->vni, f, fl, pkt, sizeof(pkt), &dst, now_s());
+		struct sockaddr_in d = sin_of(dst, TUNNEL_UDP_PORT);
+
+		if (n < 0 || sendto(ufd, pkt, (size_t)n, 0, (struct sockaddr *)&d, sizeof(d)) != n)
+			die("spoof");
+	}
 	if (o->save) {
 		/* One more frame sealed under the current key but held back, for
 		 * the test to send itself: genuine, altered, replayed. */
@@ -219,7 +231,7 @@ int main(int argc, char **argv)
 		{ "ca", 1, 0, 'a' }, { "local", 1, 0, 'l' }, { "peer-id", 1, 0, 'P' },
 		{ "peer", 1, 0, 'p' }, { "my-ip", 1, 0, 'm' }, { "peer-ip", 1, 0, 'M' },
 		{ "vni", 1, 0, 'v' }, { "count", 1, 0, 'n' }, { "epochs", 1, 0, 'e' },
-		{ "expect", 1, 0, 'x' }, { "hold", 1, 0, 's' }, { "debug-plaintext", 0, 0, 'D' },
+		{ "expect", 1, 0, 'x' }, { "hold", 1, 0, 's' }, { "debug-plaintext", 0, 0, 'D' }, { "spoof", 1, 0, 'S' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .count = 1, .epochs = 1, .expect = 1 };
@@ -246,6 +258,7 @@ int main(int argc, char **argv)
 		case 'x': o.expect = strtol(optarg, NULL, 10); break;
 		case 's': o.save = optarg; break;
 		case 'D': o.plaintext = true; break;
+		case 'S': o.spoof = strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
