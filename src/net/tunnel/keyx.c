@@ -10,8 +10,11 @@
 #include "secmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -24,6 +27,7 @@ static const uint8_t msg_ready[4] = { 'R', 'D', 'Y', '1' };
 struct keyx {
 	SSL_CTX *ctx;
 	X509 *root; /* the CA our own host certificate chains to */
+	int timeout_ms; /* whole-exchange limit, 0 = none (blocking) */
 	char local_id[TUNNEL_HOST_ID_MAX + 1];
 };
 
@@ -159,6 +163,41 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After an SSL call on a non-blocking socket returned r <= 0: wait for the
+ * socket, but only until the exchange's deadline (SSL app data). 0 means
+ * try again. Without a deadline the socket blocks and r <= 0 is final. */
+static int tls_retry(SSL *ssl, int r)
+{
+	const int64_t *deadline = SSL_get_app_data(ssl);
+	int e = SSL_get_error(ssl, r);
+	struct pollfd p = { .fd = SSL_get_fd(ssl) };
+	int64_t left;
+
+	if (!deadline || (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE))
+		return -EIO;
+	p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	left = *deadline - mono_ms();
+	if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+#define TLS_CALL(ssl, call)                                            \
+	({                                                             \
+		int r_;                                                \
+		while ((r_ = (call)) <= 0 && tls_retry((ssl), r_) == 0) \
+			;                                              \
+		r_;                                                    \
+	})
+
 static int msg_send(SSL *ssl, const uint8_t tag[4], uint32_t v)
 {
 	uint8_t m[MSG_LEN];
@@ -166,7 +205,7 @@ static int msg_send(SSL *ssl, const uint8_t tag[4], uint32_t v)
 
 	memcpy(m, tag, 4);
 	put32(m + 4, v);
-	return SSL_write_ex(ssl, m, sizeof(m), &n) == 1 && n == sizeof(m) ? 0 : -EIO;
+	return TLS_CALL(ssl, SSL_write_ex(ssl, m, sizeof(m), &n)) == 1 && n == sizeof(m) ? 0 : -EIO;
 }
 
 static int msg_recv(SSL *ssl, const uint8_t tag[4], uint32_t *v)
@@ -175,7 +214,7 @@ static int msg_recv(SSL *ssl, const uint8_t tag[4], uint32_t *v)
 	size_t got = 0, n;
 
 	while (got < sizeof(m)) {
-		if (SSL_read_ex(ssl, m + got, sizeof(m) - got, &n) != 1)
+		if (TLS_CALL(ssl, SSL_read_ex(ssl, m + got, sizeof(m) - got, &n)) != 1)
 			return -EIO;
 		got += n;
 	}
@@ -243,22 +282,44 @@ static int install_and_activate(SSL *ssl, struct tunnel *t, const char *peer, en
 	return rc;
 }
 
-static SSL *tls_new(struct keyx *kx, int fd)
+/* With a time limit the socket goes non-blocking for the exchange and every
+ * TLS call waits in poll() against one deadline for the whole exchange, so
+ * a peer that trickles bytes cannot stretch it; tls_end restores it. */
+static SSL *tls_new(struct keyx *kx, int fd, int64_t *deadline, int *fl)
 {
 	SSL *ssl = SSL_new(kx->ctx);
 
+	*fl = -1;
 	if (ssl && SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
-		ssl = NULL;
+		return NULL;
+	}
+	if (ssl && kx->timeout_ms > 0) {
+		*fl = fcntl(fd, F_GETFL);
+		if (*fl < 0 || fcntl(fd, F_SETFL, *fl | O_NONBLOCK) < 0) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		*deadline = mono_ms() + kx->timeout_ms;
+		SSL_set_app_data(ssl, deadline);
 	}
 	return ssl;
 }
 
-static void tls_end(SSL *ssl)
+static void tls_end(SSL *ssl, int fl)
 {
-	SSL_shutdown(ssl);
+	int fd = SSL_get_fd(ssl);
+
+	SSL_shutdown(ssl); /* one try: close_notify is a courtesy */
 	SSL_free(ssl);
 	ERR_clear_error();
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl);
+}
+
+void keyx_set_timeout(struct keyx *kx, int ms)
+{
+	kx->timeout_ms = ms;
 }
 
 static const char *why(int rc)
@@ -276,18 +337,19 @@ int keyx_initiate(struct keyx *kx, struct tunnel *t, int fd, const char *peer_id
 {
 	char got[TUNNEL_HOST_ID_MAX + 1];
 	uint32_t want, epoch;
+	int64_t deadline;
 	SSL *ssl;
-	int rc;
+	int rc, fl;
 
 	if (strcmp(kx->local_id, tunnel_local_id(t)) || !tunnel_host_id_valid(peer_id))
 		return -EINVAL;
 	want = tunnel_peer_epoch(t, peer_id) + 1;
 	if (want == 0)
 		return -ESTALE; /* 2^32 epochs: the pair needs new host ids */
-	ssl = tls_new(kx, fd);
+	ssl = tls_new(kx, fd, &deadline, &fl);
 	if (!ssl)
 		return -ENOMEM;
-	rc = SSL_connect(ssl) == 1 ? 0 : -EPROTO;
+	rc = TLS_CALL(ssl, SSL_connect(ssl)) == 1 ? 0 : -EPROTO;
 	if (!rc)
 		rc = peer_host_id(kx, ssl, got);
 	if (!rc && strcmp(got, peer_id))
@@ -300,7 +362,7 @@ int keyx_initiate(struct keyx *kx, struct tunnel *t, int fd, const char *peer_id
 		rc = -ESTALE;
 	if (!rc)
 		rc = install_and_activate(ssl, t, peer_id, TUNNEL_INITIATOR, epoch, now);
-	tls_end(ssl);
+	tls_end(ssl, fl);
 	if (rc)
 		log_warn("underlay key exchange failed", "role=initiator peer=%s reason=%s", peer_id, why(rc));
 	else
@@ -312,16 +374,17 @@ int keyx_respond(struct keyx *kx, struct tunnel *t, int fd, uint32_t from, uint6
 		 char peer_id[TUNNEL_HOST_ID_MAX + 1])
 {
 	uint32_t want, epoch = 0, addr;
+	int64_t deadline;
 	SSL *ssl;
-	int rc;
+	int rc, fl;
 
 	peer_id[0] = '\0';
 	if (strcmp(kx->local_id, tunnel_local_id(t)))
 		return -EINVAL;
-	ssl = tls_new(kx, fd);
+	ssl = tls_new(kx, fd, &deadline, &fl);
 	if (!ssl)
 		return -ENOMEM;
-	rc = SSL_accept(ssl) == 1 ? 0 : -EPROTO;
+	rc = TLS_CALL(ssl, SSL_accept(ssl)) == 1 ? 0 : -EPROTO;
 	if (!rc)
 		rc = peer_host_id(kx, ssl, peer_id);
 	/* A host's certificate is good only from that host's own underlay
@@ -339,7 +402,7 @@ int keyx_respond(struct keyx *kx, struct tunnel *t, int fd, uint32_t from, uint6
 	}
 	if (!rc)
 		rc = install_and_activate(ssl, t, peer_id, TUNNEL_RESPONDER, epoch, now);
-	tls_end(ssl);
+	tls_end(ssl, fl);
 	if (rc)
 		log_warn("underlay key exchange failed", "role=responder peer=%s reason=%s",
 			 peer_id[0] ? peer_id : "-", why(rc));

@@ -20,6 +20,10 @@ struct keyx;
 int keyx_create(const char *cert_file, const char *key_file, const char *ca_file,
 		struct keyx **out);
 void keyx_destroy(struct keyx *kx);
+/* Every exchange must finish within `ms` in total (0: no limit, the socket
+ * blocks as given). With a limit the socket is non-blocking during the
+ * exchange; a late one fails as a TLS/protocol error. */
+void keyx_set_timeout(struct keyx *kx, int ms);
 const char *keyx_local_id(const struct keyx *kx);
 
 /* The process ignores SIGPIPE (every ward daemon does): a peer that hangs up

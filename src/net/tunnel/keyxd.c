@@ -39,7 +39,7 @@ static void set_deadline(int fd, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
-	/* connect(), SSL reads and writes all honour these on Linux. */
+	/* For connect(); the exchange itself runs against keyx's one deadline. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -152,6 +152,7 @@ int keyxd_start(const struct keyxd_cfg *cfg, struct keyxd **out)
 		d->cfg.check_ms = 1000;
 	if (!d->cfg.now)
 		d->cfg.now = mono_s;
+	keyx_set_timeout(d->cfg.kx, d->cfg.io_timeout_ms);
 	d->evfd = eventfd(0, EFD_CLOEXEC);
 	if (d->evfd < 0) {
 		rc = -errno;

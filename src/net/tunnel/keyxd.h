@@ -2,8 +2,8 @@
  * exchanges on a listening TCP socket (passed in: the sandboxed card never
  * binds) and starts one toward every peer this host initiates for
  * (tunnel_initiates) whenever its key is missing or due for rotation
- * (tunnel_peer_rekey_due). Each connection has an I/O deadline, so a peer
- * that connects and stalls delays the service by at most that much. */
+ * (tunnel_peer_rekey_due). Each exchange has one deadline, so a peer that
+ * connects and stalls or trickles delays the service by at most that much. */
 #ifndef WARD_NET_KEYXD_H
 #define WARD_NET_KEYXD_H
 
@@ -14,7 +14,7 @@ struct keyxd_cfg {
 	struct tunnel *t;
 	int listen_fd;          /* listening TCP socket; stays the caller's */
 	uint16_t port;          /* the peers' key-exchange port */
-	int io_timeout_ms;      /* per connection (0: 5000) */
+	int io_timeout_ms;      /* whole exchange, connect included (0: 5000) */
 	unsigned check_ms;      /* how often rotation is due-checked (0: 1000) */
 	/* Seconds on a monotonic clock (NULL: CLOCK_MONOTONIC). Tests pass
 	 * their own so that rotation does not wait on real time. */
