@@ -1,0 +1,181 @@
+/* ward-api: ward's control plane API — IAM and STS over the AWS Query
+ * protocol for now (docs/api.md, docs/iam.md). Subcommands: serve, admin
+ * bootstrap (the first administrator). The master key comes from a file
+ * (created 0600 on first use), never from the command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "api.h"
+#include "fileio.h"
+#include "log.h"
+#include "secmem.h"
+#include "server.h"
+
+struct opts {
+	const char *db, *key_file, *account;
+	struct server_config srv;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: ward-api [options] serve --cert PEM --key PEM [--listen ADDR] [--port P]\n"
+		"                                [--port-file F]\n"
+		"       ward-api [options] admin bootstrap NAME\n"
+		"options: --db PATH (default ward-api.db)\n"
+		"         --master-key-file F (default ward-api.key; 32 bytes, created if missing)\n"
+		"         --account N (12 digits, default 111122223333)\n");
+}
+
+/* The master key (in a 64-byte secmem buffer, see fileio_read_into):
+ * 32 random bytes, made once. Everything sealed in the
+ * store (access-key secrets, session tokens) depends on it. */
+static uint8_t *master_key(const char *path)
+{
+	uint8_t *k = secmem_alloc(64), fresh[32];
+	size_t len = 0;
+	int rc;
+
+	if (!k)
+		return NULL;
+	rc = fileio_read_into(path, FILEIO_FOLLOW, k, 64, &len);
+	if (rc == -ENOENT) {
+		if (RAND_bytes(fresh, 32) != 1)
+			goto err;
+		rc = fileio_write_new(path, fresh, 32, 0600);
+		OPENSSL_cleanse(fresh, 32);
+		if (rc && rc != -EEXIST)
+			goto err;
+		/* Read back what is on disk: another process may have won. */
+		rc = fileio_read_into(path, FILEIO_FOLLOW, k, 64, &len);
+	}
+	if (rc || len != 32)
+		goto err;
+	return k;
+err:
+	fprintf(stderr, "ward-api: cannot read or create the 32-byte master key file %s%s\n", path,
+		rc == 0 ? ": wrong size" : "");
+	secmem_free(k, 64);
+	return NULL;
+}
+
+static int open_api(struct opts *o, struct api *a)
+{
+	struct store *s;
+	uint8_t *mk;
+	int rc;
+
+	if (strlen(o->account) != 12 || strspn(o->account, "0123456789") != 12) {
+		fprintf(stderr, "ward-api: --account must be 12 digits\n");
+		return -EINVAL;
+	}
+	if (!(mk = master_key(o->key_file)))
+		return -EIO;
+	if ((rc = store_sqlite_open(o->db, &s))) {
+		fprintf(stderr, "ward-api: cannot open the store %s\n", o->db);
+		secmem_free(mk, 64);
+		return rc;
+	}
+	rc = api_open(a, s, o->account, mk);
+	secmem_free(mk, 64);
+	if (rc)
+		store_close(s);
+	return rc;
+}
+
+static void close_api(struct api *a)
+{
+	struct store *s = a->store;
+
+	api_close(a);
+	store_close(s);
+}
+
+static int cmd_admin(struct opts *o, int argc, char **argv)
+{
+	struct api a;
+	char akid[21], secret[41];
+	int rc;
+
+	if (argc != 2 || strcmp(argv[0], "bootstrap") != 0) {
+		usage();
+		return 2;
+	}
+	if (open_api(o, &a))
+		return 1;
+	rc = iam_bootstrap_admin(&a, argv[1], (double)time(NULL), akid, secret);
+	if (rc == 0) {
+		/* The only time the secret is shown; it is not logged. */
+		printf("%s %s\n", akid, secret);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		log_info("bootstrap administrator created", "user=%s akid=%s", argv[1], akid);
+	} else {
+		fprintf(stderr, "ward-api: cannot create administrator %s: %s\n", argv[1],
+			rc == -EEXIST ? "a user of that name exists" :
+			rc == -EINVAL ? "the name is not a valid IAM user name" : strerror(-rc));
+	}
+	close_api(&a);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "master-key-file", required_argument, NULL, 'm' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "port-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .db = "ward-api.db", .key_file = "ward-api.key",
+			  .account = "111122223333",
+			  .srv = { .listen_addr = "127.0.0.1", .port = 8443 } };
+	struct api a;
+	int c, rc;
+
+	log_init("api", LOG_INFO);
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.db = optarg; break;
+		case 'm': o.key_file = optarg; break;
+		case 'a': o.account = optarg; break;
+		case 'c': o.srv.cert = optarg; break;
+		case 'k': o.srv.key = optarg; break;
+		case 'l': o.srv.listen_addr = optarg; break;
+		case 'p': o.srv.port = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'P': o.srv.port_file = optarg; break;
+		default: usage(); return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind >= argc) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[optind], "admin") == 0)
+		return cmd_admin(&o, argc - optind - 1, argv + optind + 1);
+	if (strcmp(argv[optind], "serve") != 0 || optind + 1 != argc) {
+		usage();
+		return 2;
+	}
+	if (!o.srv.cert || !o.srv.key) {
+		fprintf(stderr, "ward-api: serve needs --cert and --key (TLS is not optional)\n");
+		return 2;
+	}
+	if (open_api(&o, &a))
+		return 1;
+	rc = server_run(&a, &o.srv);
+	close_api(&a);
+	return rc ? 1 : 0;
+}
