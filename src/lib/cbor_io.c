@@ -243,6 +243,7 @@ void cbw_text(struct cbor_wr *w, const char *s)
 void cbw_array(struct cbor_wr *w, size_t n) { HEAD(w, cbor_encode_array_start(n, p_, 9)); }
 void cbw_map(struct cbor_wr *w, size_t n) { HEAD(w, cbor_encode_map_start(n, p_, 9)); }
 void cbw_null(struct cbor_wr *w) { HEAD(w, cbor_encode_null(p_, 9)); }
+void cbw_bool(struct cbor_wr *w, bool b) { HEAD(w, cbor_encode_bool(b, p_, 9)); }
 
 int cbw_finish(struct cbor_wr *w, uint8_t **out, size_t *len)
 {

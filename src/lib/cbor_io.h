@@ -58,6 +58,7 @@ void cbw_text(struct cbor_wr *w, const char *s);
 void cbw_array(struct cbor_wr *w, size_t n);
 void cbw_map(struct cbor_wr *w, size_t n);
 void cbw_null(struct cbor_wr *w);
+void cbw_bool(struct cbor_wr *w, bool b);
 /* Hand the encoded bytes to the caller (who frees them); 0 or w->err. */
 int cbw_finish(struct cbor_wr *w, uint8_t **out, size_t *len);
 
