@@ -39,7 +39,8 @@ static size_t ipv4(uint8_t *b, uint8_t proto, const uint8_t *opts, size_t olen, 
 	ip[9] = proto;
 	ip[12] = 10; ip[13] = 0; ip[14] = 1; ip[15] = 10;
 	ip[16] = 10; ip[17] = 0; ip[18] = 2; ip[19] = 10;
-	memcpy(ip + 20, opts, olen);
+	if (olen)
+		memcpy(ip + 20, opts, olen);
 	memcpy(ip + ihl, l4, l4len);
 	c = frame_csum(ip, ihl, 0);
 	ip[10] = (uint8_t)(c >> 8);
