@@ -252,7 +252,8 @@ static size_t dhcp_msg(uint8_t *m, uint8_t type, const uint8_t *extra, size_t el
 	memcpy(m + 28, mac_a, 6);
 	m[236] = 0x63; m[237] = 0x82; m[238] = 0x53; m[239] = 0x63;
 	m[240] = 53; m[241] = 1; m[242] = type;
-	memcpy(m + 243, extra, elen);
+	if (elen)
+		memcpy(m + 243, extra, elen);
 	m[243 + elen] = 255;
 	return 244 + elen;
 }
