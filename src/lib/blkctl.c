@@ -93,14 +93,15 @@ int blkctl_recv(int sock, struct blkctl_rx *rx)
 	return recv_flags(sock, rx, 0);
 }
 
-/* A fixed-size text field: must contain a NUL, nothing after it matters. */
+/* A fixed-size text field: must contain a NUL, nothing after it matters.
+ * out has field + 1 bytes; the whole field is copied and out terminated at
+ * its end too, so that every byte of out is defined (proofs/blkctl). */
 static int get_str(const uint8_t *p, size_t field, char *out)
 {
-	const uint8_t *nul = memchr(p, 0, field);
-
-	if (!nul)
+	if (!memchr(p, 0, field))
 		return -1;
-	memcpy(out, p, (size_t)(nul - p) + 1);
+	memcpy(out, p, field);
+	out[field] = 0;
 	return 0;
 }
 
@@ -156,7 +157,7 @@ static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
 		return errmsg(err, errlen, -EPROTO, "ATTACH: an export name is only valid with an NBD store");
 	memcpy(a->export_name, p + ATTACH_FIXED, elen);
 	a->export_name[elen] = 0;
-	if (strlen(a->export_name) != elen)
+	if (memchr(p + ATTACH_FIXED, 0, elen))
 		return errmsg(err, errlen, -EPROTO, "ATTACH: export name contains a NUL byte");
 	return check_attach_fds(rx, a->flags, err, errlen);
 }
