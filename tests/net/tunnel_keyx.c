@@ -350,6 +350,53 @@ static void test_documented_exporter_and_order(void **state)
 	host_free(&b);
 }
 
+/* A client with a CA-issued OU=host certificate whose CN is no host id
+ * (quotes, spaces: a log-injection attempt) is refused, and the responder
+ * hands back (and logs) no part of that CN. */
+static void test_bad_cn(void **state)
+{
+	char c[512], k[512], ca[512];
+	struct resp_arg ra = { .from = 0 };
+	struct host b;
+	SSL_CTX *cctx;
+	SSL *ssl;
+	pthread_t th;
+	int sv[2];
+
+	(void)state;
+	host_make(&b, "hostB", "hostB");
+	ra.h = &b;
+	ra.from = addr_a;
+	snprintf(c, sizeof(c), "%s/badcn.pem", pki);
+	snprintf(k, sizeof(k), "%s/badcn.key", pki);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	cctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(cctx);
+	assert_int_equal(SSL_CTX_use_certificate_file(cctx, c, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(cctx, k, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ra.fd = sv[1];
+	memset(ra.peer, 'x', sizeof(ra.peer));
+	assert_int_equal(pthread_create(&th, NULL, responder, &ra), 0);
+	ssl = SSL_new(cctx);
+	SSL_set_fd(ssl, sv[0]);
+	SSL_connect(ssl); /* the server refuses after the handshake */
+	{
+		uint8_t buf[8];
+		size_t n;
+
+		(void)SSL_read_ex(ssl, buf, sizeof(buf), &n);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(ra.rc, -EACCES);
+	assert_string_equal(ra.peer, "");
+	SSL_free(ssl);
+	SSL_CTX_free(cctx);
+	close(sv[0]);
+	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 0);
+	host_free(&b);
+}
+
 static void test_refused(void **state)
 {
 	struct host a, b, c, rogue;
@@ -431,6 +478,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_rotate_under_traffic),
 		cmocka_unit_test(test_documented_exporter_and_order),
+		cmocka_unit_test(test_bad_cn),
 	};
 
 	if (argc != 2) {

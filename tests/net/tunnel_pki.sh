@@ -27,6 +27,7 @@ issue() { # name ca subject
 mkca ca "/O=ward test/CN=ward test host CA"
 for h in hostA hostB hostC; do issue "$h" ca "/O=ward test/OU=host/CN=$h"; done
 issue opB ca "/O=ward test/OU=operator/CN=hostB"
+issue badcn ca "/O=ward test/OU=host/CN=host\" level=error x=\"y"
 mkca rogue-ca "/O=elsewhere/CN=rogue CA"
 issue rogueA rogue-ca "/O=ward test/OU=host/CN=hostA"
 issue rogueB rogue-ca "/O=ward test/OU=host/CN=hostB"

@@ -58,7 +58,11 @@ static int host_id_of(X509 *cert, char out[TUNNEL_HOST_ID_MAX + 1])
 		return -EACCES;
 	memcpy(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 	out[ASN1_STRING_length(s)] = '\0';
-	return tunnel_host_id_valid(out) ? 0 : -EACCES;
+	if (!tunnel_host_id_valid(out)) {
+		out[0] = '\0'; /* never logged: it may hold anything */
+		return -EACCES;
+	}
+	return 0;
 }
 
 /* Our own certificate must verify against the CA file, and the root it
