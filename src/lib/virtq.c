@@ -10,6 +10,8 @@
 
 static void *lookup(const struct vq_mem *m, uint64_t a, uint64_t len, bool uva)
 {
+	/* for proofs/virtq: Eva keeps one state per region */
+	//@ loop unroll VQ_MAX_REGIONS;
 	for (unsigned int i = 0; i < m->nregions; i++) {
 		const struct vq_region *r = &m->r[i];
 		uint64_t base = uva ? r->uva : r->gpa;
@@ -18,7 +20,7 @@ static void *lookup(const struct vq_mem *m, uint64_t a, uint64_t len, bool uva)
 		/* off + len <= size, written so that nothing can wrap (not
 		 * even base + size) and so that the bound on off is a direct
 		 * comparison the analysis in proofs/virtq can follow. */
-		if (a >= base && off <= r->size && len <= r->size - off)
+		if (a >= base && len <= r->size && off <= r->size - len)
 			return r->host + off;
 	}
 	return NULL;
@@ -102,6 +104,7 @@ static int add_buf(struct vq *vq, struct vq_chain *c, uint64_t gpa,
 	while (len) {
 		const struct vq_region *r = NULL;
 		uint64_t chunk;
+		unsigned int k = c->nout + c->nin; /* the slot checked is the slot written */
 
 		for (unsigned int i = 0; i < vq->mem->nregions; i++)
 			if (gpa >= vq->mem->r[i].gpa &&
@@ -112,10 +115,10 @@ static int add_buf(struct vq *vq, struct vq_chain *c, uint64_t gpa,
 		chunk = r->size - (gpa - r->gpa);
 		if (chunk > len)
 			chunk = len;
-		if (c->nout + c->nin >= VQ_MAX_CHAIN)
+		if (k >= VQ_MAX_CHAIN)
 			return fail(vq, "chain too long", c->head, VQ_MAX_CHAIN);
-		c->iov[c->nout + c->nin].iov_base = r->host + (gpa - r->gpa);
-		c->iov[c->nout + c->nin].iov_len = chunk;
+		c->iov[k].iov_base = r->host + (gpa - r->gpa);
+		c->iov[k].iov_len = chunk;
 		if (write)
 			c->nin++;
 		else
@@ -129,16 +132,19 @@ static int add_buf(struct vq *vq, struct vq_chain *c, uint64_t gpa,
 static int walk_indirect(struct vq *vq, struct vq_chain *c, const struct vq_desc_raw *d)
 {
 	volatile struct vq_desc_raw *tbl;
-	unsigned int n = d->len / 16;
+	unsigned int n;
 	uint16_t i = 0;
 
 	if (!vq->indirect)
 		return fail(vq, "indirect descriptor without the feature", c->head, 0);
-	if (d->len == 0 || d->len % 16 || n > VQ_MAX_CHAIN)
+	if (d->len == 0 || d->len % 16 || d->len > 16 * VQ_MAX_CHAIN)
 		return fail(vq, "bad indirect table length", c->head, d->len);
 	if (d->flags & VIRTQ_DESC_F_NEXT)
 		return fail(vq, "indirect descriptor with NEXT", c->head, 0);
-	tbl = vq_mem_gpa(vq->mem, d->addr, d->len);
+	n = d->len / 16;
+	/* For proofs/virtq: Eva follows each table length on its own. */
+	//@ split n;
+	tbl = vq_mem_gpa(vq->mem, d->addr, 16ull * n); /* == d->len */
 	if (!tbl || (d->addr & 15))
 		return fail(vq, "indirect table outside guest memory", d->addr, d->len);
 	for (unsigned int seen = 0;; seen++) {
