@@ -388,6 +388,37 @@ static void test_rotation_grace(void **state)
 	pair_free(&p);
 }
 
+/* A key exchange that failed half-way: b activated epoch 2 (it got a's
+ * RDY1) but a never saw b's, so a has 2 installed and still sends under 1.
+ * When the next exchange installs 3 on a, b's packets under 2 are still in
+ * flight and must open within the grace period. */
+static void test_half_failed_rotation(void **state)
+{
+	struct tunnel_cfg c = { .grace_s = 30 };
+	uint8_t f[256], pkt[512], out[512], m[TUNNEL_KEY_MATERIAL_LEN];
+	uint32_t dst, vni;
+	struct pair p;
+	long n;
+
+	(void)state;
+	pair_make(&p, &c, true);
+	install(&p, 2, 0x22, 100, false);
+	assert_int_equal(tunnel_peer_activate(p.b, "hostA", 2, 100), 0);
+	n = tunnel_encap(p.b, VNI, f, frame(f, "10.0.0.2", "10.0.0.1", MARKER), pkt, sizeof(pkt), &dst, 100);
+	assert_memory_equal(pkt + 12, "\x00\x00\x00\x02", 4);
+	material(m, 0x33);
+	assert_int_equal(tunnel_peer_install(p.a, "hostB", 3, TUNNEL_INITIATOR, m, 110), 0);
+	assert_int_equal(tunnel_decap(p.a, p.addr_b, pkt, (size_t)n, out, sizeof(out), &vni, 110), 34 + strlen(MARKER));
+	/* a still sends under 1 until 3 is activated, and b still takes 1 */
+	n = seal_ab(&p, pkt, 110);
+	assert_memory_equal(pkt + 12, "\x00\x00\x00\x01", 4);
+	assert_true(open_b(&p, pkt, (size_t)n, 110) > 0);
+	/* the abandoned epoch's grace runs from its replacement */
+	n = tunnel_encap(p.b, VNI, f, frame(f, "10.0.0.2", "10.0.0.1", MARKER), pkt, sizeof(pkt), &dst, 140);
+	assert_int_equal(tunnel_decap(p.a, p.addr_b, pkt, (size_t)n, out, sizeof(out), &vni, 140), -ENOKEY);
+	pair_free(&p);
+}
+
 static void test_plaintext_mode(void **state)
 {
 	struct tunnel_cfg dbg = { .debug_plaintext = true };
@@ -446,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_receive_check),
 		cmocka_unit_test(test_send_misses),
 		cmocka_unit_test(test_rotation_grace),
+		cmocka_unit_test(test_half_failed_rotation),
 		cmocka_unit_test(test_plaintext_mode),
 		cmocka_unit_test(test_config),
 	};

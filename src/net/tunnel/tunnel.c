@@ -46,6 +46,9 @@ struct peer {
 	uint32_t addr;
 	struct sa *cur, *prev; /* newest installed, and the one before it */
 	struct sa *tx;         /* cur once activated, prev until then */
+	struct sa *limbo;      /* installed, never activated here, replaced:
+				* the peer may have activated it (receive only,
+				* for the grace period) */
 };
 
 struct map_ent {
@@ -133,6 +136,7 @@ static void sa_free(struct sa *sa)
 
 static void peer_free(struct peer *p)
 {
+	sa_free(p->limbo);
 	sa_free(p->prev);
 	sa_free(p->cur);
 	free(p);
@@ -372,9 +376,13 @@ static int peer_install_nolock(struct tunnel *t, const char *host_id, uint32_t e
 		sa_free(p->prev);
 		p->prev = p->cur;
 	} else {
-		/* The current epoch was installed but never activated (that key
-		 * exchange failed half-way): the new one replaces it. */
-		sa_free(p->cur);
+		/* The current epoch was installed but never activated here (that
+		 * key exchange failed half-way). The peer may have activated it
+		 * (it saw our RDY1, we missed its): keep receiving under it for
+		 * the grace period while the new one takes its place. */
+		sa_free(p->limbo);
+		p->limbo = p->cur;
+		p->limbo->retire_at = now + t->cfg.grace_s;
 	}
 	p->cur = sa;
 	log_info("underlay key installed", "peer=%s epoch=%u", p->id, epoch);
@@ -601,6 +609,8 @@ static struct sa *rx_sa(struct peer *p, uint32_t epoch, uint64_t now)
 		return p->cur;
 	if (p->prev && p->prev->epoch == epoch && now < p->prev->retire_at)
 		return p->prev;
+	if (p->limbo && p->limbo->epoch == epoch && now < p->limbo->retire_at)
+		return p->limbo;
 	return NULL;
 }
 
