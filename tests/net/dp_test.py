@@ -272,8 +272,21 @@ def test_hostile(n):
     check(p is not None and bytes(p[ICMP].payload) == b"marker3", "marker after the over-MTU packet")
 
 
+def test_sandbox(tmp):
+    """Test builds: a forbidden syscall (socket) after lockdown kills ward-net."""
+    cfg = os.path.join(tmp, "sandbox.json")
+    with open(cfg, "w") as f:
+        json.dump(CONFIG, f)
+    env = dict(os.environ, WARD_NET_TEST_FORBIDDEN="main")
+    p = subprocess.run([os.path.join(BUILD, "src/net/ward-net"), "--config", cfg,
+                        "--eni", "eni-a1=" + os.path.join(tmp, "sandbox.sock")],
+                       env=env, stderr=subprocess.PIPE, text=True, timeout=60)
+    check(p.returncode == -signal.SIGSYS, "sandbox: socket() after lockdown is killed by SIGSYS (rc %d)" % p.returncode)
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="ward-net-") as tmp:
+        test_sandbox(tmp)
         n = Net(tmp)
         try:
             test_config(n)
