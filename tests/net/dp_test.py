@@ -70,9 +70,18 @@ class Net:
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(args, stderr=self.logf)
         self.wait_log("ward-net ready", 1)
-        self.drv = subprocess.Popen([os.path.join(BUILD, "tests/net/net_driver")] + socks,
+        self.socks = socks
+        self.start_driver()
+
+    def start_driver(self):
+        self.drv = subprocess.Popen([os.path.join(BUILD, "tests/net/net_driver")] + self.socks,
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        check(self.drv.stdout.readline().strip() == "ready", "driver connected to all %d ENIs" % len(socks))
+        check(self.drv.stdout.readline().strip() == "ready", "driver connected to all %d ENIs" % len(self.socks))
+
+    def reconnect(self):
+        self.cmd("quit")
+        self.drv.wait()
+        self.start_driver()
 
     def wait_log(self, text, count):
         # A hang guard only: the verdict never depends on how long this takes.
@@ -308,6 +317,15 @@ def main():
                   "bad header checksum counted as malformed, the over-MTU frame as oversize")
             check(c[HOSTILE]["drop_oversize"] == 1 and c[HOSTILE]["drop_bad_header"] == 1, "hostile ENI: oversize and short header counted")
             check(c[B1]["drop_bad_header"] == 1 and c[NOCHECK]["drop_bad_header"] == 1, "bad descriptor and loop counted")
+            # A new frontend on the same sockets (the guest restarted): the
+            # broken ENIs serve again, from a clean device state.
+            n.reconnect()
+            n.send(HOSTILE, ip_to(HOSTILE, IPS[A2], MAC[A2], b"again"))
+            p = n.recv(A2)
+            check(p is not None and bytes(p[ICMP].payload) == b"again", "a new frontend on the broken ENI is served")
+            n.send(A1, dhcp(A1, "discover"))
+            p = n.recv(A1)
+            check(p is not None and dhcp_opts(p).get("message-type") == 2, "and the others after their reconnect")
         finally:
             try:
                 rc = n.close()
@@ -317,7 +335,7 @@ def main():
             if FAILS or rc:
                 print(log)
         check(rc == 0, "ward-net exits cleanly on SIGTERM")
-        check(log.count("broken=") == 3 and "ward-net ready" in log and "sandbox=on" in log,
+        check(log.count("broken=") == 3 and log.count("frontend connected") == 12 and "ward-net ready" in log and "sandbox=on" in log,
               "three rings broken, reported; ran sandboxed")
     if FAILS:
         print("%d checks failed" % len(FAILS))
