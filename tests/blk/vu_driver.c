@@ -802,7 +802,7 @@ int main(int argc, char **argv)
 			int n = 0;
 
 			printf("waiting for %s\n", path);
-			while (access(path, F_OK) && n++ < 600)
+			while (access(path, F_OK) && n++ < 2400) /* 2 min bound */
 				usleep(50000);
 			rc = access(path, F_OK) != 0;
 		} else if (!strcmp(c, "expect-broken-event") && ctl >= 0) {
