@@ -14,7 +14,7 @@
 static uint8_t *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	static uint8_t *b;
+	uint8_t *b;
 
 	if (!f)
 		return NULL;
@@ -79,5 +79,9 @@ int main(int argc, char **argv)
 		free(resp);
 		free(req);
 	}
+	free((void *)s.cert);
+	free((void *)cab[0]);
+	free((void *)cab[1]);
+	EVP_PKEY_free(s.key);
 	return 0;
 }
