@@ -23,6 +23,7 @@ static const struct { int nr; const char *why; } net_calls[] = {
 	{ SCMP_SYS(sendmsg), "vhost-user replies" },
 	{ SCMP_SYS(accept4), "the next frontend on an ENI's listening socket" },
 	{ SCMP_SYS(eventfd2), "vu_dev learns the eventfd inode once" },
+	{ SCMP_SYS(getsockopt), "netctl: SO_TYPE of an ATTACH's socket" },
 };
 
 static const int net_fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS };

@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "filter.h"
 #include "log.h"
+#include "netctl.h"
 #include "netdev.h"
 #include "vpc.h"
 
@@ -39,11 +40,14 @@ static struct vpc_cfg cfg;
 static struct dp dp;
 static struct filter fl;
 static struct netdev *devs[VPC_MAX_ENIS];
+static int ctl_fd = -1;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ward-net (--config FILE | --config-fd N) --eni ID=SOCKET_PATH|ID=fd:N ...\n"
-		   "                [--uid N --gid N] [--no-sandbox]\n"
+	fprintf(f, "usage: ward-net (--config FILE | --config-fd N) [--control-fd N]\n"
+		   "                [--eni ID=SOCKET_PATH|ID=fd:N ...] [--uid N --gid N] [--no-sandbox]\n"
+		   "  --control-fd N    SOCK_SEQPACKET control channel (netctl: ATTACH, DETACH,\n"
+		   "                    STATS, QUERY); ward-net exits when it closes\n"
 		   "  --config FILE     the VPC model (JSON, docs/formats.md)\n"
 		   "  --eni ID=PATH     serve ENI ID's vhost-user-net device on a new socket at PATH\n"
 		   "  --eni ID=fd:N     ... on the inherited, connected unix socket N\n"
@@ -179,7 +183,7 @@ static int open_enis(struct eni_spec *specs, int n)
 static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd)
 {
 	for (int fd = 3; fd < 4096; fd++) {
-		bool keep = fd == config_fd;
+		bool keep = fd == config_fd || fd == ctl_fd;
 
 		for (int i = 0; i < n && !keep; i++)
 			keep = specs[i].fd == fd;
@@ -188,14 +192,92 @@ static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd)
 	}
 }
 
+static void ctl_attach(const struct netctl_msg *m, int e)
+{
+	char msg[NETCTL_MSG_LEN];
+	int rc;
+
+	if (devs[e]) {
+		close(m->fd);
+		snprintf(msg, sizeof(msg), "ENI %s is already attached", m->id);
+		netctl_reply(ctl_fd, m->seq, -EEXIST, msg, NULL, 0);
+		return;
+	}
+	rc = netdev_create(&devs[e], (unsigned int)e, &cfg.enis[e], -1, m->fd, &dp.c[e]);
+	if (rc) {
+		close(m->fd);
+		netctl_reply(ctl_fd, m->seq, rc, "no memory for the device", NULL, 0);
+		return;
+	}
+	log_info("ENI attached", "eni=%s", m->id);
+	netctl_reply(ctl_fd, m->seq, 0, "attached", NULL, 0);
+}
+
+static void ctl_stats(const struct netctl_msg *m, int e)
+{
+	const struct dp_counters *c = &dp.c[e];
+	uint64_t v[NETCTL_MAX_COUNTERS];
+	uint32_t n = 0;
+
+#define DP_VALUE(f) v[n++] = c->f;
+	DP_COUNTERS(DP_VALUE)
+#undef DP_VALUE
+	netctl_reply(ctl_fd, m->seq, 0, "counters in DP_COUNTERS order", v, n);
+}
+
+/* Returns 0 when the controller went away. */
+static int ctl_step(void)
+{
+	struct netctl_msg m;
+	char err[160];
+	int rc = netctl_recv(ctl_fd, &m, err, sizeof(err)), e;
+
+	if (rc == 0)
+		return 0;
+	if (rc == -EPROTO) {
+		log_warn("rejected control message", "reason=\"%s\"", err);
+		netctl_reply(ctl_fd, m.seq, -EPROTO, err, NULL, 0);
+		return 1;
+	}
+	if (rc < 0) {
+		log_warn("control channel receive failed", "errno=%d", -rc);
+		return 0;
+	}
+	e = vpc_find_eni(&cfg, m.id);
+	if (e < 0) {
+		if (m.fd >= 0)
+			close(m.fd);
+		netctl_reply(ctl_fd, m.seq, -ENOENT, "no such ENI in the VPC config", NULL, 0);
+		return 1;
+	}
+	if (m.type == NETCTL_ATTACH) {
+		ctl_attach(&m, e);
+	} else if (!devs[e]) {
+		netctl_reply(ctl_fd, m.seq, -ENOENT, "not attached", NULL, 0);
+	} else if (m.type == NETCTL_DETACH) {
+		netdev_destroy(devs[e]);
+		devs[e] = NULL;
+		log_info("ENI detached", "eni=%s", m.id);
+		netctl_reply(ctl_fd, m.seq, 0, "detached", NULL, 0);
+	} else if (m.type == NETCTL_STATS) {
+		ctl_stats(&m, e);
+	} else {
+		netctl_reply(ctl_fd, m.seq, netdev_connected(devs[e]) ? 0 : -ENOLINK,
+			     netdev_connected(devs[e]) ? "attached and served" :
+			     "attached; the frontend is gone", NULL, 0);
+	}
+	return 1;
+}
+
 /* Returns 0 to stop. */
 static int serve_step(int sfd)
 {
-	struct pollfd p[1 + VPC_MAX_ENIS * NETDEV_POLLFDS];
-	unsigned int np = 1, at[VPC_MAX_ENIS], cnt[VPC_MAX_ENIS];
+	struct pollfd p[2 + VPC_MAX_ENIS * NETDEV_POLLFDS];
+	unsigned int np = 2, at[VPC_MAX_ENIS], cnt[VPC_MAX_ENIS];
 	unsigned int work;
 
 	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };   /* -1: ignored */
 	for (unsigned int i = 0; i < cfg.n_enis; i++) {
 		at[i] = np;
 		cnt[i] = devs[i] ? netdev_pollfds(devs[i], &p[np]) : 0;
@@ -214,6 +296,12 @@ static int serve_step(int sfd)
 	for (unsigned int i = 0; i < cfg.n_enis; i++)
 		if (devs[i])
 			netdev_events(devs[i], &p[at[i]], cnt[i]);
+	/* After the devices: a DETACH must not free one whose events are
+	 * still to be handled in this round. */
+	if (ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !ctl_step()) {
+		log_info("controller closed the control channel", "fd=%d", ctl_fd);
+		return 0;
+	}
 	/* Round robin until every ring is drained: each ENI moves at most
 	 * TX_BUDGET frames per round. */
 	fl.now = filter_clock();
@@ -246,10 +334,11 @@ static int parse_id(const char *s, const char *what, unsigned int *out)
 
 int main(int argc, char **argv)
 {
-	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD };
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
+		{ "control-fd", required_argument, NULL, O_CONTROL_FD },
 		{ "eni", required_argument, NULL, 'e' },
 		{ "uid", required_argument, NULL, O_UID },
 		{ "gid", required_argument, NULL, O_GID },
@@ -270,6 +359,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case O_CONFIG_FD: config_fd = atoi(optarg); break;
+		case O_CONTROL_FD: ctl_fd = atoi(optarg); break;
 		case 'e':
 			if (nspecs == VPC_MAX_ENIS || parse_eni(optarg, &specs[nspecs++])) {
 				fprintf(stderr, "ward-net: --eni must be ID=PATH or ID=fd:N\n");
@@ -291,11 +381,22 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !nspecs || !config == (config_fd < 3)) {
+	if (optind != argc || (!nspecs && ctl_fd < 3) || !config == (config_fd < 3) ||
+	    (ctl_fd >= 0 && (ctl_fd < 3 || ctl_fd == config_fd))) {
 		usage(stderr);
 		return 2;
 	}
 	close_stray_fds(specs, nspecs, config_fd);
+	if (ctl_fd >= 0) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+
+		if (getsockopt(ctl_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET) {
+			fprintf(stderr, "ward-net: --control-fd %d must be a SOCK_SEQPACKET socket\n", ctl_fd);
+			return 2;
+		}
+		fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
@@ -329,8 +430,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	net_sandbox_test_forbidden("main");
-	log_info("ward-net ready", "enis=%d vpcs=%u subnets=%u sandbox=%s", nspecs, cfg.n_vpcs,
-		 cfg.n_subnets, sb.enabled ? "on" : "off");
+	log_info("ward-net ready", "mode=%s enis=%d vpcs=%u subnets=%u sandbox=%s",
+		 ctl_fd >= 0 ? "controller" : "standalone", nspecs, cfg.n_vpcs, cfg.n_subnets,
+		 sb.enabled ? "on" : "off");
 	while (serve_step(sfd))
 		;
 	log_info("stopping", "enis=%d", nspecs);

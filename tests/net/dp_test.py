@@ -6,7 +6,7 @@
 # Nothing waits on time for a verdict: a frame ward-net must drop is sent
 # before a marker frame on the same TX ring, so when the marker arrives the
 # dropped one has been processed, and the counters say why.
-import json, os, re, signal, subprocess, sys, tempfile, time
+import errno, json, os, re, signal, socket, struct, subprocess, sys, tempfile, time
 
 from scapy.all import ARP, BOOTP, DHCP, ICMP, IP, TCP, UDP, Ether, raw
 
@@ -293,9 +293,90 @@ def test_sandbox(tmp):
     check(p.returncode == -signal.SIGSYS, "sandbox: socket() after lockdown is killed by SIGSYS (rc %d)" % p.returncode)
 
 
+CTL_MAGIC, CTL_ATTACH, CTL_DETACH, CTL_STATS, CTL_QUERY = 0x54454e57, 1, 2, 3, 4
+COUNTERS = ("tx_frames tx_bytes rx_frames rx_bytes arp_replies arp_unanswered arp_ignored dhcp_replies "
+            "drop_malformed drop_unsupported drop_spoof_mac drop_spoof_ip drop_no_route drop_to_router "
+            "drop_broadcast drop_dhcp drop_filter drop_rx_full drop_oversize drop_bad_header drop_sg "
+            "drop_nacl drop_ct_invalid conntrack_allowance_exceeded").split()
+
+
+def ctl(sock, typ, eni, fd=None, seq=[0], raw_packet=None):
+    """One netctl request and its reply: (status, message, counters)."""
+    seq[0] += 1
+    pkt = raw_packet or struct.pack("<IHHII", CTL_MAGIC, 1, typ, seq[0], 64) + eni.encode().ljust(64, b"\0")
+    if fd is None:
+        sock.send(pkt)
+    else:
+        socket.send_fds(sock, [pkt], [fd])
+    r = sock.recv(4096)
+    magic, ver, typ, rseq, ln = struct.unpack_from("<IHHII", r)
+    status, = struct.unpack_from("<i", r, 16)
+    msg = r[20:220].split(b"\0")[0].decode()
+    n, = struct.unpack_from("<I", r, 220)
+    vals = struct.unpack_from("<%dQ" % n, r, 224)
+    assert magic == CTL_MAGIC and typ == 0x81 and ln == len(r) - 16
+    return status, msg, dict(zip(COUNTERS, vals))
+
+
+def test_control(tmp):
+    """Controller mode: ENIs attached over netctl with their sockets passed in."""
+    cfg = os.path.join(tmp, "ctl.json")
+    with open(cfg, "w") as f:
+        json.dump(CONFIG, f)
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    log = open(os.path.join(tmp, "ctl.log"), "w")
+    proc = subprocess.Popen([os.path.join(BUILD, "src/net/ward-net"), "--config", cfg,
+                             "--control-fd", str(theirs.fileno())], pass_fds=[theirs.fileno()], stderr=log)
+    theirs.close()
+    drv_ends = []
+    for eni in ("eni-a1", "eni-a2"):
+        d, c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        st, msg, _ = ctl(mine, CTL_ATTACH, eni, fd=c.fileno())
+        check(st == 0, "netctl ATTACH %s: %s" % (eni, msg))
+        c.close()
+        drv_ends.append(d)
+    st, msg, _ = ctl(mine, CTL_ATTACH, "eni-a1", fd=os.open("/dev/null", os.O_RDONLY))
+    check(st == -errno.EBADF or st == -errno.EPROTO, "ATTACH with a non-socket refused (%d %s)" % (st, msg))
+    d, c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    st, msg, _ = ctl(mine, CTL_ATTACH, "eni-a1", fd=c.fileno())
+    check(st == -errno.EEXIST, "ATTACH of an attached ENI refused: " + msg)
+    st, msg, _ = ctl(mine, CTL_ATTACH, "eni-nope", fd=c.fileno())
+    check(st == -errno.ENOENT, "ATTACH of an unknown ENI refused: " + msg)
+    st, msg, _ = ctl(mine, CTL_DETACH, "eni-a1", raw_packet=b"\x00" * 80)
+    check(st == -errno.EPROTO, "a malformed request is answered, the channel lives: " + msg)
+    drv = subprocess.Popen([os.path.join(BUILD, "tests/net/net_driver")] + ["fd:%d" % x.fileno() for x in drv_ends],
+                           pass_fds=[x.fileno() for x in drv_ends], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    check(drv.stdout.readline().strip() == "ready", "driver on the passed sockets")
+    drv.stdin.write("send 0 %s\nrecv 1\n" % raw(ip_to(A1, IPS[A2], ROUTER_MAC, b"ctl")).hex())
+    drv.stdin.flush()
+    drv.stdout.readline()
+    r = drv.stdout.readline().split()
+    check(r[0] == "frame" and bytes(Ether(bytes.fromhex(r[2]))[ICMP].payload) == b"ctl", "routed between passed sockets")
+    st, msg, c2 = ctl(mine, CTL_STATS, "eni-a2")
+    check(st == 0 and c2["rx_frames"] == 1 and c2["tx_frames"] == 0, "netctl STATS: the counters (%s)" % msg)
+    st, msg, _ = ctl(mine, CTL_QUERY, "eni-a2")
+    check(st == 0, "QUERY: attached and served")
+    st, msg, _ = ctl(mine, CTL_DETACH, "eni-a2")
+    check(st == 0, "DETACH: " + msg)
+    st, msg, _ = ctl(mine, CTL_QUERY, "eni-a2")
+    check(st == -errno.ENOENT, "QUERY after DETACH: " + msg)
+    drv.stdin.write("quit\n")
+    drv.stdin.flush()
+    drv.wait()
+    for x in drv_ends:
+        x.close()
+    st, msg, _ = ctl(mine, CTL_QUERY, "eni-a1")
+    check(st == -errno.ENOLINK, "QUERY when the frontend is gone: " + msg)
+    mine.close()
+    check(proc.wait(timeout=60) == 0, "ward-net exits when the control channel closes")
+    log.close()
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="ward-net-") as tmp:
         test_sandbox(tmp)
+        test_control(tmp)
         n = Net(tmp)
         try:
             test_config(n)

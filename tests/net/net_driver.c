@@ -1,5 +1,5 @@
 /* net_driver: a vhost-user-net frontend (driver side) for ward-net tests. It
- * connects to one socket per ENI, maps its own sealed memfd as guest memory,
+ * connects to one socket per ENI (a path, or fd:N already connected), maps its own sealed memfd as guest memory,
  * negotiates VERSION_1 + MRG_RXBUF, posts 2 KiB receive buffers and then
  * obeys line commands on stdin, so a test script (scapy) crafts and checks
  * the frames:
@@ -145,10 +145,14 @@ static void connect_eni(struct eni *e, const char *path)
 			   (1ull << 3);
 	int memfd;
 
-	e->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (e->sock < 0 || connect(e->sock, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("connect");
+	if (!strncmp(path, "fd:", 3)) {
+		e->sock = atoi(path + 3);   /* connected by whoever started us */
+	} else {
+		e->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (e->sock < 0 || connect(e->sock, (struct sockaddr *)&a, sizeof(a)) < 0)
+			die("connect");
+	}
 	memfd = memfd_create("net_driver", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0 ||
 	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
@@ -365,7 +369,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || argc - 1 > MAXENI) {
-		fprintf(stderr, "usage: net_driver SOCKET... (commands on stdin, see the source)\n");
+		fprintf(stderr, "usage: net_driver SOCKET|fd:N... (commands on stdin, see the source)\n");
 		return 2;
 	}
 	for (int i = 1; i < argc; i++)
