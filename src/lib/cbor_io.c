@@ -9,7 +9,6 @@
 
 #include "cbor_io.h"
 
-#define CBR_MAX_DEPTH 16
 #define CBR_NONE ((enum cbr_type)-1)
 
 /* ---- reader: each callback records the one item it saw ---- */
@@ -107,52 +106,6 @@ int cbr_at_break(struct cbor_rd *r)
 	return 0;
 }
 
-static int skip_depth(struct cbor_rd *r, int depth)
-{
-	struct cbr_item it;
-	uint64_t i, n;
-	int rc;
-
-	if (depth > CBR_MAX_DEPTH)
-		return -EPROTO;
-	rc = cbr_next(r, &it);
-	if (rc)
-		return rc;
-	switch (it.type) {
-	case CBR_TAG:
-		return skip_depth(r, depth + 1);
-	case CBR_ARRAY:
-	case CBR_MAP:
-		if (it.indef) {
-			while (!cbr_at_break(r)) {
-				if ((rc = skip_depth(r, depth + 1)))
-					return rc;
-				if (it.type == CBR_MAP && (rc = skip_depth(r, depth + 1)))
-					return rc;
-			}
-			return 0;
-		}
-		/* Every item takes at least one byte: a count beyond what is
-		 * left fails here rather than looping for 2^64 items. */
-		n = it.val;
-		if (n > r->len - r->off)
-			return -ENODATA;
-		for (i = 0; i < n * (it.type == CBR_MAP ? 2 : 1); i++)
-			if ((rc = skip_depth(r, depth + 1)))
-				return rc;
-		return 0;
-	case CBR_BREAK:
-		return -EPROTO;
-	default:
-		return 0;
-	}
-}
-
-int cbr_skip(struct cbor_rd *r)
-{
-	return skip_depth(r, 0);
-}
-
 /* ---- writer ---- */
 
 void cbw_init(struct cbor_wr *w)
@@ -208,14 +161,6 @@ static uint8_t *reserve(struct cbor_wr *w, size_t n)
 	} while (0)
 
 void cbw_uint(struct cbor_wr *w, uint64_t v) { HEAD(w, cbor_encode_uint(v, p_, 9)); }
-
-void cbw_int(struct cbor_wr *w, int64_t v)
-{
-	if (v >= 0)
-		cbw_uint(w, (uint64_t)v);
-	else
-		HEAD(w, cbor_encode_negint((uint64_t)(-1 - v), p_, 9));
-}
 
 void cbw_bytes(struct cbor_wr *w, const void *p, size_t n)
 {

@@ -36,8 +36,6 @@ void cbr_init(struct cbor_rd *r, const void *buf, size_t len);
  * data or an indefinite-length string (never produced by the formats we
  * read), -ENODATA when the input ends inside the item. */
 int cbr_next(struct cbor_rd *r, struct cbr_item *it);
-/* Skip one whole data item (nested to at most 16 levels). */
-int cbr_skip(struct cbor_rd *r);
 /* 1 when the next byte is a "break" (0xff), consumed; 0 when not. */
 int cbr_at_break(struct cbor_rd *r);
 static inline bool cbr_done(const struct cbor_rd *r) { return r->off == r->len; }
@@ -52,7 +50,6 @@ struct cbor_wr {
 void cbw_init(struct cbor_wr *w);
 void cbw_free(struct cbor_wr *w);
 void cbw_uint(struct cbor_wr *w, uint64_t v);
-void cbw_int(struct cbor_wr *w, int64_t v);
 void cbw_bytes(struct cbor_wr *w, const void *p, size_t n);
 void cbw_text(struct cbor_wr *w, const char *s);
 void cbw_array(struct cbor_wr *w, size_t n);
