@@ -220,7 +220,9 @@ int netdev_enqueue(struct netdev *n, const uint8_t *frame, size_t len)
 }
 
 /* Put one frame into receive buffers. 1: done; 0: not enough buffers yet
- * (those popped are given back); -1: the ring broke. */
+ * (those popped are given back, the frame waits); 2: the buffers are so
+ * small that the frame would need more than MAX_RX_BUFS (dropped, the
+ * buffers given back); -1: the ring broke. */
 static int rx_one(struct netdev *n, const struct rxslot *s)
 {
 	struct vq *vq = &n->vu.vr[NETDEV_RXQ].vq;
