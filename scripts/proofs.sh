@@ -68,19 +68,29 @@ done
 # WP goals: each harness's wp.args (when present) names the functions;
 # goals not proved must be listed, with a reason, in proofs/unproved.txt
 # (which may only shrink).
-unproved=0
+unproved=0; : > "$tmp/unproved.now"
 for d in "${parsers[@]}"; do
 	[ -f "$d/wp.args" ] || continue
 	name=${d#proofs/}
 	read -r -a args < "$d/wp.args"
 	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE -Iproofs/common -Isrc/lib" \
-		"$d/wp.c" -wp -wp-rte "${args[@]}" -wp-status-invalid -wp-status-maybe >"$tmp/$name.wp.log" 2>&1
+		"$d/wp.c" -wp -wp-rte "${args[@]}" >"$tmp/$name.wp.log" 2>&1
 	while read -r goal; do
 		grep -qxF "$name $goal" <(grep -v '^#' proofs/unproved.txt | cut -d' ' -f1,2) || {
 			echo "proofs: $name: WP goal $goal is not proved and not in proofs/unproved.txt"; failed=1; }
-		unproved=$((unproved + 1))
-	done < <(sed -n 's/^\[wp\] \[\(Unknown\|Failed\|Timeout\)\] \(typed_[^ ]*\).*/\2/p' "$tmp/$name.wp.log")
+		unproved=$((unproved + 1)); echo "$name $goal" >> "$tmp/unproved.now"
+	done < <(sed -n 's/^\[wp\] \[\(Unknown\|Failed\|Timeout\)\] Goal \(typed_[^ ]*\).*/\2/p' "$tmp/$name.wp.log")
+	grep -q "Proved goals:" "$tmp/$name.wp.log" || { echo "proofs: $name: WP failed:"; tail -20 "$tmp/$name.wp.log"; failed=1; }
+	echo "proofs: $name: wp $(sed -n 's/^\[wp\] Proved goals: *\(.*\)/\1/p' "$tmp/$name.wp.log") goals proved"
 done
+
+# The list is exact: an entry whose goal is now proved must be removed.
+grep -v '^#' proofs/unproved.txt | cut -d' ' -f1,2 | while read -r name goal; do
+	[ -f "proofs/$name/wp.args" ] || continue
+	printf '%s\n' "${parsers[@]}" | grep -qx "proofs/$name" || continue
+	grep -qxF "$name $goal" "$tmp/unproved.now" ||
+		{ echo "proofs: $name: $goal is proved now: remove it from proofs/unproved.txt"; exit 1; }
+done || failed=1
 
 echo "proofs: $((SECONDS - start)) s"
 echo "parsers=${#parsers[@]} alarms=$total_alarms unproved=$unproved"

@@ -10,8 +10,11 @@
 
 static void *lookup(const struct vq_mem *m, uint64_t a, uint64_t len, bool uva)
 {
-	/* for proofs/virtq: Eva keeps one state per region */
-	//@ loop unroll VQ_MAX_REGIONS;
+	/* for proofs/virtq: Eva keeps one state per region; WP's invariant */
+	/*@ loop unroll VQ_MAX_REGIONS;
+	    loop invariant 0 <= i <= m->nregions;
+	    loop assigns i;
+	    loop variant m->nregions - i; */
 	for (unsigned int i = 0; i < m->nregions; i++) {
 		const struct vq_region *r = &m->r[i];
 		uint64_t base = uva ? r->uva : r->gpa;
