@@ -36,8 +36,16 @@ api_setup() {
 }
 
 api_cleanup() {
+	local rc=$?
 	api_stop || true
+	# ASan/UBSan builds: a report in ward-api's log fails the test.
+	if grep -q "Sanitizer" "$T/server.log" 2>/dev/null; then
+		echo "FAIL: sanitizer report from ward-api:"
+		grep -A30 "Sanitizer" "$T/server.log" | head -60
+		rc=1
+	fi
 	rm -rf "$T"
+	exit $rc
 }
 
 api_start() {
