@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,38 @@ static const struct { int nr; const char *why; } net_calls[] = {
 
 static const int net_fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS };
 
+/* The underlay: Geneve datagrams on the passed UDP socket, and the
+ * key-exchange thread (started after lockdown) answering on the passed
+ * listening socket and dialing through the dialer (dialer.c), never with a
+ * socket of its own. */
+static const struct { int nr; const char *why; } underlay_calls[] = {
+	{ SCMP_SYS(sendto), "sealed Geneve datagrams to a peer's underlay address" },
+	{ SCMP_SYS(setsockopt), "keyxd: the exchange's SO_RCVTIMEO/SO_SNDTIMEO" },
+	{ SCMP_SYS(getrandom), "TLS 1.3 handshakes of the key exchange (OpenSSL's DRBG)" },
+	{ SCMP_SYS(set_robust_list), "the key-exchange thread starting" },
+	{ SCMP_SYS(rseq), "the key-exchange thread starting" },
+};
+
+static int allow_underlay(scmp_filter_ctx ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(underlay_calls) / sizeof(underlay_calls[0]); i++)
+		rc = sandbox_allow(ctx, underlay_calls[i].nr);
+	/* glibc installs its SIGSETXID handler (SIGRTMIN + 1) at the first
+	 * pthread_create: keyxd's. */
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ, 33, 0);
+	/* Threads, never processes: clone only with CLONE_THREAD; clone3's
+	 * flags are out of seccomp's sight, so it fails and glibc uses clone. */
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+				      CLONE_THREAD);
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	return rc;
+}
+
 static int allow_net(scmp_filter_ctx ctx)
 {
 	int rc = sandbox_allow_runtime(ctx);
@@ -43,7 +76,7 @@ static int allow_net(scmp_filter_ctx ctx)
 	return rc;
 }
 
-int net_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
+int net_sandbox_lock(const struct sandbox_cfg *c, bool underlay, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	int rc;
@@ -54,7 +87,10 @@ int net_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	ctx = sandbox_filter_new(false);
-	rc = sandbox_filter_load(ctx, ctx ? allow_net(ctx) : 0, c);
+	rc = ctx ? allow_net(ctx) : 0;
+	if (!rc && ctx && underlay)
+		rc = allow_underlay(ctx);
+	rc = sandbox_filter_load(ctx, rc, c);
 	if (rc) {
 		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
 		return rc;

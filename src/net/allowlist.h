@@ -5,13 +5,15 @@
 #ifndef WARD_NET_ALLOWLIST_H
 #define WARD_NET_ALLOWLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sandbox.h"
 
 /* Drop privileges (uid/gid, capabilities, RLIMIT_NOFILE with room for the
- * fds of every ENI) and load the allowlist. */
-int net_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen);
+ * fds of every ENI) and load the allowlist. underlay: also what the
+ * underlay needs (its UDP socket, the key-exchange thread). */
+int net_sandbox_lock(const struct sandbox_cfg *c, bool underlay, char *err, size_t errlen);
 
 /* Test builds: WARD_NET_TEST_FORBIDDEN=main. */
 #define net_sandbox_test_forbidden(kind) sandbox_test_forbidden("WARD_NET_TEST_FORBIDDEN", kind)

@@ -127,6 +127,7 @@ static void forward_ipv4(struct dp *dp, unsigned int ei, uint8_t *buf, const str
 {
 	const struct vpc_eni *e = eni_of(dp, ei), *d;
 	bool routed = !memcmp(f->dst, vpc_router_mac, 6);
+	enum dp_where where;
 	int di;
 
 	if (frame_mac_is_multicast(f->dst)) {
@@ -158,8 +159,26 @@ static void forward_ipv4(struct dp *dp, unsigned int ei, uint8_t *buf, const str
 		dp->c[ei].drop_no_route++;
 		return;
 	}
+	/* Where the destination ENI lives (its primary address: an ENI with
+	 * its check off may be the destination of an address it does not own). */
+	where = dp->where ? dp->where(dp->remote_opaque, e->vpc, d->ip) : DP_LOCAL;
+	if (where == DP_UNKNOWN) {
+		dp->c[ei].drop_no_mapping++;
+		return;
+	}
 	if (dp->filter && !dp->filter(dp->filter_opaque, ei, (unsigned int)di, DP_EGRESS, f)) {
 		dp->c[ei].drop_filter++;
+		return;
+	}
+	if (where == DP_REMOTE) {
+		/* The destination side (ingress rules, delivery) is the
+		 * receiving card's: dp_input_remote() there. */
+		if (routed)
+			frame_set_macs(buf, d->mac, vpc_router_mac);
+		if (dp->send_remote(dp->remote_opaque, e->vpc, buf, f->len))
+			dp->c[ei].drop_underlay++;
+		else
+			dp->c[ei].tx_underlay++;
 		return;
 	}
 	if (dp->filter && !dp->filter(dp->filter_opaque, (unsigned int)di, ei, DP_INGRESS, f)) {
@@ -213,4 +232,34 @@ void dp_input(struct dp *dp, unsigned int ei, uint8_t *buf, size_t len)
 		return;
 	}
 	forward_ipv4(dp, ei, buf, &f);
+}
+
+int dp_input_remote(struct dp *dp, unsigned int vpc, uint8_t *buf, size_t len)
+{
+	const struct vpc_eni *d, *s;
+	struct frame f;
+	const char *why;
+	int di, si;
+
+	if (frame_parse(buf, len, &f, &why) || f.kind != FRAME_IPV4 || frame_mac_is_multicast(f.dst))
+		return -EBADMSG;
+	di = vpc_find_owner(dp->cfg, vpc, f.ip.dst);
+	if (di < 0 || (dp->where && dp->where(dp->remote_opaque, vpc, f.ip.dst) != DP_LOCAL))
+		return -ENOENT;
+	/* The filter's peer: the ENI that owns the source in the same VPC. */
+	si = vpc_find_owner(dp->cfg, vpc, f.ip.src);
+	if (si < 0)
+		return -EBADMSG;
+	if (dp->filter && !dp->filter(dp->filter_opaque, (unsigned int)di, (unsigned int)si, DP_INGRESS, &f)) {
+		dp->c[di].drop_filter++;
+		return -EACCES;
+	}
+	/* As the card would hand it over on one host: from the peer's MAC
+	 * inside a subnet, from the router's across subnets. */
+	d = eni_of(dp, (unsigned int)di);
+	s = eni_of(dp, (unsigned int)si);
+	frame_set_macs(buf, d->mac, s->subnet == d->subnet ? s->mac : vpc_router_mac);
+	dp->c[di].rx_underlay++;
+	deliver(dp, (unsigned int)di, buf, f.len);
+	return 0;
 }

@@ -23,7 +23,8 @@
 	X(drop_malformed) X(drop_unsupported) X(drop_spoof_mac) X(drop_spoof_ip) \
 	X(drop_no_route) X(drop_to_router) X(drop_broadcast) X(drop_dhcp) \
 	X(drop_filter) X(drop_rx_full) X(drop_oversize) X(drop_bad_header) \
-	X(drop_sg) X(drop_nacl) X(drop_ct_invalid) X(conntrack_allowance_exceeded)
+	X(drop_sg) X(drop_nacl) X(drop_ct_invalid) X(conntrack_allowance_exceeded) \
+	X(drop_no_mapping) X(tx_underlay) X(drop_underlay) X(rx_underlay)
 
 struct dp_counters {
 #define DP_FIELD(n) uint64_t n;
@@ -32,6 +33,15 @@ struct dp_counters {
 };
 
 enum dp_dir { DP_EGRESS, DP_INGRESS };
+
+/* Where an address of a VPC lives, per the controller's mapping table
+ * (underlay.c): on this host, on another (through the underlay), or
+ * nowhere known (dropped and counted as drop_no_mapping, never flooded). */
+enum dp_where { DP_LOCAL, DP_REMOTE, DP_UNKNOWN };
+typedef enum dp_where (*dp_where_fn)(void *opaque, unsigned int vpc, uint32_t ip);
+/* Seal and send a frame of VPC vpc to the host that owns its destination:
+ * 0, or -errno (counted as drop_underlay on the sender). */
+typedef int (*dp_send_remote_fn)(void *opaque, unsigned int vpc, const uint8_t *frame, size_t len);
 
 /* Put a frame on ENI eni's receive queue. 0, or -ENOBUFS when it has no
  * room (counted as drop_rx_full on that ENI). */
@@ -52,6 +62,10 @@ struct dp {
 	void *opaque;
 	dp_filter_fn filter;
 	void *filter_opaque;
+	/* The underlay; NULL: every ENI of the config is local. */
+	dp_where_fn where;
+	dp_send_remote_fn send_remote;
+	void *remote_opaque;
 	uint8_t scratch[FRAME_MAX_LEN];   /* frames the card originates */
 };
 
@@ -60,5 +74,15 @@ void dp_init(struct dp *dp, const struct vpc_cfg *cfg, dp_deliver_fn deliver, vo
 /* One frame transmitted by ENI eni's guest. buf is ward-net's private copy
  * (the guest cannot change it any more) and may be rewritten in place. */
 void dp_input(struct dp *dp, unsigned int eni, uint8_t *buf, size_t len);
+
+/* One frame of VPC vpc that the underlay received and opened (its sender's
+ * card already checked its source; the tunnel checked that the sending
+ * host owns that source). It gets the destination side of a local frame:
+ * the destination must be a local ENI of that VPC, then the ingress filter
+ * (security groups, NACL), then delivery. 0 (delivered, or dropped at the
+ * ENI's queue and counted there), -ENOENT (no local ENI owns the
+ * destination), -EACCES (filtered, counted as drop_filter on the ENI),
+ * -EBADMSG (not a unicast IPv4 frame from an ENI of the VPC). */
+int dp_input_remote(struct dp *dp, unsigned int vpc, uint8_t *buf, size_t len);
 
 #endif

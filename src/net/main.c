@@ -3,7 +3,10 @@
  * send (dp.c) inside the VPC model it is given (vpc.c). Today it is started
  * with the model in a file or an inherited fd and each ENI's socket as a
  * path to listen on or an inherited connected fd; the controller's control
- * channel comes later (docs/net.md). One thread; sandboxed before serving. */
+ * channel comes later (docs/net.md). With --underlay-fd it also carries
+ * its VPCs' traffic to other hosts through the encrypted underlay
+ * (underlay.c); the key exchange runs in its own thread (keyxd). The data
+ * path is one thread; sandboxed before serving. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +28,7 @@
 #include "log.h"
 #include "netctl.h"
 #include "netdev.h"
+#include "underlay.h"
 #include "vpc.h"
 
 #define CONFIG_MAX  (1u << 20)
@@ -41,6 +45,7 @@ static struct dp dp;
 static struct filter fl;
 static struct netdev *devs[VPC_MAX_ENIS];
 static int ctl_fd = -1;
+static struct underlay *ul;      /* NULL: no underlay, every ENI is local */
 
 static void usage(FILE *f)
 {
@@ -51,6 +56,12 @@ static void usage(FILE *f)
 		   "  --config FILE     the VPC model (JSON, docs/formats.md)\n"
 		   "  --eni ID=PATH     serve ENI ID's vhost-user-net device on a new socket at PATH\n"
 		   "  --eni ID=fd:N     ... on the inherited, connected unix socket N\n"
+		   "  --underlay-fd N   bound UDP socket (port 6081) of the encrypted underlay; needs\n"
+		   "                    --keyx-fd, --host-cert, --host-key, --ca (peers and the\n"
+		   "                    mapping table arrive as netctl PEER and MAP)\n"
+		   "  --keyx-fd N       listening TCP socket of the underlay key exchange\n"
+		   "  --keyx-port P     the peers' key-exchange port (default 6082)\n"
+		   "  --underlay-plaintext  DEBUG ONLY: Geneve without encryption\n"
 		   "  SIGUSR1 logs every ENI's counters; SIGINT/SIGTERM stop.\n");
 }
 
@@ -75,6 +86,8 @@ static void log_counters(void)
 #undef DP_PRINT
 		log_info("counters", "eni=%s%s", cfg.enis[i].id, line);
 	}
+	if (ul)
+		underlay_log_counters(ul);
 }
 
 static int listen_on(const char *path)
@@ -180,10 +193,11 @@ static int open_enis(struct eni_spec *specs, int n)
 }
 
 /* Inherited fds we were not told about are a way out of the sandbox. */
-static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd)
+static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd,
+			    const struct underlay_cfg *uc)
 {
 	for (int fd = 3; fd < 4096; fd++) {
-		bool keep = fd == config_fd || fd == ctl_fd;
+		bool keep = fd == config_fd || fd == ctl_fd || fd == uc->udp_fd || fd == uc->keyx_fd;
 
 		for (int i = 0; i < n && !keep; i++)
 			keep = specs[i].fd == fd;
@@ -225,6 +239,22 @@ static void ctl_stats(const struct netctl_msg *m, int e)
 	netctl_reply(ctl_fd, m->seq, 0, "counters in DP_COUNTERS order", v, n);
 }
 
+static void ctl_underlay(const struct netctl_msg *m)
+{
+	char err[160] = "";
+	int rc;
+
+	if (!ul) {
+		netctl_reply(ctl_fd, m->seq, -ENOTCONN, "this card has no underlay (--underlay-fd)", NULL, 0);
+		return;
+	}
+	rc = m->type == NETCTL_PEER ? underlay_peer(ul, m->id, m->addr, err, sizeof(err)) :
+	     underlay_map(ul, m->vpc, m->vni, m->addr, m->id, err, sizeof(err));
+	if (rc)
+		log_warn("underlay control message refused", "type=%u reason=\"%s\"", m->type, err);
+	netctl_reply(ctl_fd, m->seq, rc, rc ? err : "ok", NULL, 0);
+}
+
 /* Returns 0 when the controller went away. */
 static int ctl_step(void)
 {
@@ -242,6 +272,10 @@ static int ctl_step(void)
 	if (rc < 0) {
 		log_warn("control channel receive failed", "errno=%d", -rc);
 		return 0;
+	}
+	if (m.type == NETCTL_PEER || m.type == NETCTL_MAP) {
+		ctl_underlay(&m);
+		return 1;
 	}
 	e = vpc_find_eni(&cfg, m.id);
 	if (e < 0) {
@@ -272,12 +306,13 @@ static int ctl_step(void)
 /* Returns 0 to stop. */
 static int serve_step(int sfd)
 {
-	struct pollfd p[2 + VPC_MAX_ENIS * NETDEV_POLLFDS];
-	unsigned int np = 2, at[VPC_MAX_ENIS], cnt[VPC_MAX_ENIS];
+	struct pollfd p[3 + VPC_MAX_ENIS * NETDEV_POLLFDS];
+	unsigned int np = 3, at[VPC_MAX_ENIS], cnt[VPC_MAX_ENIS];
 	unsigned int work;
 
 	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };   /* -1: ignored */
+	p[2] = (struct pollfd){ .fd = ul ? underlay_fd(ul) : -1, .events = POLLIN };
 	for (unsigned int i = 0; i < cfg.n_enis; i++) {
 		at[i] = np;
 		cnt[i] = devs[i] ? netdev_pollfds(devs[i], &p[np]) : 0;
@@ -310,6 +345,10 @@ static int serve_step(int sfd)
 		for (unsigned int i = 0; i < cfg.n_enis; i++)
 			if (devs[i])
 				work += netdev_tx(devs[i], &dp, TX_BUDGET);
+		/* Frames from other hosts, before the guests' RX rings are
+		 * flushed below. */
+		if (ul && (p[2].revents & POLLIN))
+			work += underlay_rx(ul, &dp);
 		for (unsigned int i = 0; i < cfg.n_enis; i++)
 			if (devs[i])
 				work += netdev_rx(devs[i]);
@@ -332,9 +371,30 @@ static int parse_id(const char *s, const char *what, unsigned int *out)
 	return 0;
 }
 
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *end || end == s || v < 3 || v > 4095 ? -2 : (int)v;
+}
+
+/* The underlay comes whole or not at all, and only with a controller to
+ * push its peers and mapping table. */
+static bool underlay_args_ok(const struct underlay_cfg *uc, int ctl, int config_fd)
+{
+	if (uc->udp_fd == -1 && uc->keyx_fd == -1 && !uc->cert && !uc->key && !uc->ca &&
+	    !uc->debug_plaintext)
+		return true;
+	return uc->udp_fd >= 3 && uc->keyx_fd >= 3 && uc->udp_fd != uc->keyx_fd && uc->cert &&
+	       uc->key && uc->ca && ctl >= 3 && uc->udp_fd != ctl && uc->keyx_fd != ctl &&
+	       uc->udp_fd != config_fd && uc->keyx_fd != config_fd;
+}
+
 int main(int argc, char **argv)
 {
-	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD };
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD, O_UNDERLAY_FD, O_KEYX_FD,
+	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
@@ -343,11 +403,19 @@ int main(int argc, char **argv)
 		{ "uid", required_argument, NULL, O_UID },
 		{ "gid", required_argument, NULL, O_GID },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
+		{ "underlay-fd", required_argument, NULL, O_UNDERLAY_FD },
+		{ "keyx-fd", required_argument, NULL, O_KEYX_FD },
+		{ "keyx-port", required_argument, NULL, O_KEYX_PORT },
+		{ "host-cert", required_argument, NULL, O_CERT },
+		{ "host-key", required_argument, NULL, O_KEY },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "underlay-plaintext", no_argument, NULL, O_PLAINTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
 	struct eni_spec specs[VPC_MAX_ENIS];
+	struct underlay_cfg uc = { .udp_fd = -1, .keyx_fd = -1, .keyx_port = 6082 };
 	const char *config = NULL;
 	int nspecs = 0, opt, sfd, rc, config_fd = -1;
 	unsigned int id;
@@ -377,16 +445,27 @@ int main(int argc, char **argv)
 			sb.gid = (gid_t)id;
 			break;
 		case O_NO_SANDBOX: sb.enabled = false; break;
+		case O_UNDERLAY_FD: uc.udp_fd = parse_fd(optarg); break;
+		case O_KEYX_FD: uc.keyx_fd = parse_fd(optarg); break;
+		case O_KEYX_PORT:
+			if (parse_id(optarg, "keyx-port", &id) || id > 65535)
+				return 2;
+			uc.keyx_port = (uint16_t)id;
+			break;
+		case O_CERT: uc.cert = optarg; break;
+		case O_KEY: uc.key = optarg; break;
+		case O_CA: uc.ca = optarg; break;
+		case O_PLAINTEXT: uc.debug_plaintext = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc || (!nspecs && ctl_fd < 3) || !config == (config_fd < 3) ||
-	    (ctl_fd >= 0 && (ctl_fd < 3 || ctl_fd == config_fd))) {
+	    (ctl_fd >= 0 && (ctl_fd < 3 || ctl_fd == config_fd)) || !underlay_args_ok(&uc, ctl_fd, config_fd)) {
 		usage(stderr);
 		return 2;
 	}
-	close_stray_fds(specs, nspecs, config_fd);
+	close_stray_fds(specs, nspecs, config_fd, &uc);
 	if (ctl_fd >= 0) {
 		int type = 0;
 		socklen_t tl = sizeof(type);
@@ -421,18 +500,35 @@ int main(int argc, char **argv)
 	rc = open_enis(specs, nspecs);
 	if (rc)
 		goto out;
+	if (uc.udp_fd >= 0) {
+		/* Certificates are read and the dialer forked while the card
+		 * can still open files and is still in the host's network. */
+		rc = underlay_open(&uc, &cfg, &sb, &ul);
+		if (rc)
+			goto out;
+		dp.where = underlay_where;
+		dp.send_remote = underlay_send;
+		dp.remote_opaque = ul;
+	}
 	/* Lockdown: from here ward-net reaches no path and no network. */
 	rc = sandbox_isolate(&sb, "ward-net", err, sizeof(err));
 	if (!rc)
-		rc = net_sandbox_lock(&sb, err, sizeof(err));
+		rc = net_sandbox_lock(&sb, ul != NULL, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ward-net: %s\n", err);
 		goto out;
 	}
 	net_sandbox_test_forbidden("main");
-	log_info("ward-net ready", "mode=%s enis=%d vpcs=%u subnets=%u sandbox=%s",
+	if (ul) {
+		rc = underlay_start(ul);
+		if (rc) {
+			fprintf(stderr, "ward-net: starting the key exchange: %s\n", strerror(-rc));
+			goto out;
+		}
+	}
+	log_info("ward-net ready", "mode=%s enis=%d vpcs=%u subnets=%u sandbox=%s underlay=%s",
 		 ctl_fd >= 0 ? "controller" : "standalone", nspecs, cfg.n_vpcs, cfg.n_subnets,
-		 sb.enabled ? "on" : "off");
+		 sb.enabled ? "on" : "off", ul ? underlay_local_id(ul) : "none");
 	while (serve_step(sfd))
 		;
 	log_info("stopping", "enis=%d", nspecs);
@@ -440,6 +536,7 @@ int main(int argc, char **argv)
 out:
 	for (unsigned int i = 0; i < VPC_MAX_ENIS; i++)
 		netdev_destroy(devs[i]);
+	underlay_close(ul);
 	filter_destroy(&fl);
 	close(sfd);
 	return rc ? 1 : 0;

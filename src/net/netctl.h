@@ -22,6 +22,9 @@ enum netctl_type {
 	NETCTL_DETACH = 2,   /* id: stop serving it (its guest loses the network) */
 	NETCTL_STATS = 3,    /* id: its counters */
 	NETCTL_QUERY = 4,    /* id: attached? its frontend still there? */
+	/* The underlay (docs/net.md "Underlay: joining the data path"): */
+	NETCTL_PEER = 5,     /* host id + underlay IPv4: a host to exchange keys with */
+	NETCTL_MAP = 6,      /* host id + VPC id + VNI + IPv4: who owns that address */
 	NETCTL_REPLY = 0x81,
 };
 
@@ -39,7 +42,25 @@ struct netctl_msg {
 	uint32_t seq;
 	char id[NETCTL_ID_LEN + 1];
 	int fd;              /* ATTACH: the vhost-user socket (a stream socket), else -1 */
+	/* PEER and MAP: id is the host id ([A-Za-z0-9_-]{1,63}). */
+	char vpc[NETCTL_ID_LEN + 1];   /* MAP: the VPC's id in the VPC config */
+	uint32_t vni;        /* MAP: 1..0xFFFFFF */
+	uint32_t addr;       /* PEER: underlay IPv4; MAP: the inner IPv4 (network order) */
 };
+
+/* Payloads (little-endian numbers, NUL-padded ids). ATTACH, DETACH, STATS
+ * and QUERY carry the ENI id alone. */
+struct netctl_peer {
+	char host[NETCTL_ID_LEN];
+	uint32_t addr;       /* network byte order, not 0, not multicast/broadcast */
+} __attribute__((packed));
+
+struct netctl_map {
+	char host[NETCTL_ID_LEN];
+	char vpc[NETCTL_ID_LEN];
+	uint32_t vni;
+	uint32_t ip;         /* network byte order */
+} __attribute__((packed));
 
 /* Receive and parse one request. 1: got one in *m; 0: the controller
  * closed the channel; -EPROTO: malformed (reason in err, m->seq set when

@@ -73,23 +73,38 @@ static void answer_one(struct keyxd *d)
 	close(c);
 }
 
-static int initiate_one(struct keyxd *d, const char *peer)
+static int dial_direct(void *arg, uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(d->cfg.port) };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int c, rc;
 
-	if (tunnel_peer_addr(d->cfg.t, peer, &to.sin_addr.s_addr))
-		return -ENOENT;
+	to.sin_addr.s_addr = addr;
 	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c < 0)
 		return -errno;
-	set_deadline(c, d->cfg.io_timeout_ms);
+	set_deadline(c, *(const int *)arg);
 	if (connect(c, (struct sockaddr *)&to, sizeof(to))) {
 		rc = -errno;
-		log_warn("underlay key exchange: cannot reach peer", "peer=%s errno=%d", peer, -rc);
-	} else {
-		rc = keyx_initiate(d->cfg.kx, d->cfg.t, c, peer, d->cfg.now(d->cfg.now_arg));
+		close(c);
+		return rc;
 	}
+	return c;
+}
+
+static int initiate_one(struct keyxd *d, const char *peer)
+{
+	uint32_t addr;
+	int c, rc;
+
+	if (tunnel_peer_addr(d->cfg.t, peer, &addr))
+		return -ENOENT;
+	c = d->cfg.dial(d->cfg.dial_arg, addr, d->cfg.port);
+	if (c < 0) {
+		log_warn("underlay key exchange: cannot reach peer", "peer=%s errno=%d", peer, -c);
+		return c;
+	}
+	set_deadline(c, d->cfg.io_timeout_ms);
+	rc = keyx_initiate(d->cfg.kx, d->cfg.t, c, peer, d->cfg.now(d->cfg.now_arg));
 	close(c);
 	return rc;
 }
@@ -152,6 +167,10 @@ int keyxd_start(const struct keyxd_cfg *cfg, struct keyxd **out)
 		d->cfg.check_ms = 1000;
 	if (!d->cfg.now)
 		d->cfg.now = mono_s;
+	if (!d->cfg.dial) {
+		d->cfg.dial = dial_direct;
+		d->cfg.dial_arg = &d->cfg.io_timeout_ms;
+	}
 	keyx_set_timeout(d->cfg.kx, d->cfg.io_timeout_ms);
 	d->evfd = eventfd(0, EFD_CLOEXEC);
 	if (d->evfd < 0) {

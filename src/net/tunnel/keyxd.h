@@ -20,6 +20,11 @@ struct keyxd_cfg {
 	 * their own so that rotation does not wait on real time. */
 	uint64_t (*now)(void *arg);
 	void *now_arg;
+	/* A connected stream socket to addr:port (network byte order addr,
+	 * host order port), or -errno. NULL: socket() + connect() here. A
+	 * sandboxed card passes one that asks a helper outside its sandbox. */
+	int (*dial)(void *arg, uint32_t addr, uint16_t port);
+	void *dial_arg;
 };
 
 struct keyxd;
