@@ -14,7 +14,16 @@
 /* Frama-C 25 knows only the typed overflow builtins; every use in the
  * parsers is on uint64_t (a mismatched type fails to type-check here, so
  * a new use cannot silently get the wrong model). Exact semantics. */
-/*@ requires \valid(r); */
+#ifdef WARD_WP
+/* For WP, what the overflow check means (Eva runs on the body itself). */
+/*@ requires \valid(r);
+    assigns *r \from a, b;
+    ensures \result != 0 <==> a + b > UINT64_MAX;
+    ensures \result == 0 ==> *r == a + b; */
+#else
+/*@ requires \valid(r);
+    assigns *r \from a, b; */
+#endif
 static inline _Bool fc_add_overflow_u64(uint64_t a, uint64_t b, uint64_t *r)
 {
 	*r = a + b;

@@ -156,6 +156,16 @@ static int validate_mem_table(const struct vu_msg *m, char *err, size_t errlen)
 		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: payload %u bytes, %zu expected", m->hdr.size, need);
 	if (m->nfds != t->nregions)
 		return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: %zu fds for %u regions", m->nfds, t->nregions);
+	/* WP (proofs/vhost_user/wp.c): every region seen so far is
+	 * non-empty and none of its three ranges wraps. */
+	/*@ loop invariant 0 <= i <= t->nregions;
+	    loop invariant \forall integer k; 0 <= k < i ==>
+	        t->regions[k].memory_size != 0 &&
+	        t->regions[k].guest_phys_addr + t->regions[k].memory_size <= UINT64_MAX &&
+	        t->regions[k].userspace_addr + t->regions[k].memory_size <= UINT64_MAX &&
+	        t->regions[k].mmap_offset + t->regions[k].memory_size <= UINT64_MAX;
+	    loop assigns i;
+	    loop variant t->nregions - i; */
 	for (uint32_t i = 0; i < t->nregions; i++) {
 		const struct vu_mem_region *r = &t->regions[i];
 		uint64_t end;
@@ -166,6 +176,9 @@ static int validate_mem_table(const struct vu_msg *m, char *err, size_t errlen)
 		    __builtin_add_overflow(r->userspace_addr, r->memory_size, &end) ||
 		    __builtin_add_overflow(r->mmap_offset, r->memory_size, &end))
 			return errmsg(err, errlen, -EPROTO, "SET_MEM_TABLE: region %u overflows the address space", i);
+		/*@ loop invariant 0 <= j <= i;
+		    loop assigns j;
+		    loop variant i - j; */
 		for (uint32_t j = 0; j < i; j++) {
 			const struct vu_mem_region *o = &t->regions[j];
 
