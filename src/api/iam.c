@@ -624,6 +624,36 @@ out:
 	json_decref(g);
 }
 
+static void remove_user_from_group(struct req *q)
+{
+	const char *group = param(q, "GroupName", 128, true);
+	const char *user = group ? param(q, "UserName", 64, true) : NULL;
+	char arn[600];
+	struct xml x;
+	json_t *g;
+
+	if (!user)
+		return;
+	g = group_for(q, group, arn, sizeof(arn));
+	if (!authorized(q, "iam:RemoveUserFromGroup", arn))
+		goto out;
+	if (!g) {
+		no_such(q, "group", group);
+		goto out;
+	}
+	if (drop(q, "iam/usergroup/", user, group) == -ENOENT) {
+		api_error(q->r, 404, IAM_NS, "NoSuchEntity", "The user with name %s is not in "
+			  "group %s.", user, group);
+		goto out;
+	}
+	if (failed_store(q, drop(q, "iam/groupmember/", group, user), "membership"))
+		goto out;
+	api_begin(&x, "RemoveUserFromGroup", IAM_NS, false);
+	api_end(&x, q->r, false);
+out:
+	json_decref(g);
+}
+
 /* ---- inline policies ------------------------------------------------------------------ */
 
 /* What each kind of entity is called in keys, ARNs, actions and errors. */
@@ -876,6 +906,7 @@ static const struct {
 	{ "ListAccessKeys", list_access_keys },
 	{ "CreateGroup", create_group },
 	{ "AddUserToGroup", add_user_to_group },
+	{ "RemoveUserFromGroup", remove_user_from_group },
 	{ "PutUserPolicy", put_user_policy },
 	{ "GetUserPolicy", get_user_policy },
 	{ "DeleteUserPolicy", delete_user_policy },

@@ -78,7 +78,9 @@ as admin iam put-group-policy --group-name readers --policy-name list \
 expect_error AccessDenied as bob iam list-users
 as admin iam add-user-to-group --group-name readers --user-name bob || fail "add-user-to-group"
 as bob iam list-users >/dev/null || fail "group policy does not apply to bob"
-pass "CreateGroup, PutGroupPolicy, AddUserToGroup: a group's policy applies to its members"
+as admin iam remove-user-from-group --group-name readers --user-name bob || fail "remove-user-from-group"
+expect_error AccessDenied as bob iam list-users
+pass "CreateGroup, PutGroupPolicy, Add/RemoveUserFromGroup: a group's policy applies to its members only"
 
 # --- roles and STS ---
 cat > "$T/trust.json" <<'J'
