@@ -13,10 +13,13 @@ command -v frama-c >/dev/null || { echo "proofs: frama-c not installed (Debian f
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-parsers=(); for d in "${@:-proofs/*/}"; do
+names=("$@"); [ $# -gt 0 ] || names=(proofs/*/)
+parsers=(); for d in "${names[@]}"; do
 	d=${d%/}; d=proofs/${d#proofs/}
-	[ -f "$d/harness.c" ] && parsers+=("$d")
+	if [ -f "$d/harness.c" ]; then parsers+=("$d")
+	elif [ $# -gt 0 ]; then echo "proofs: no harness $d/harness.c"; exit 1; fi
 done
+[ ${#parsers[@]} -gt 0 ] || { echo "proofs: no harness found under proofs/"; exit 1; }
 
 # One Eva run: harness $1, extra include dir $2 first (a seeded copy), log $3.
 # Prints "alarms unknown" (unknown+invalid properties), or "error".
