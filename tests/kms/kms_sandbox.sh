@@ -25,6 +25,13 @@ expect_sigsys() {
 }
 
 KMS_THREADS=2 kms_start
+# The port file is written just before the lockdown: wait for its log line.
+# then for a worker thread (they start after it).
+for _ in $(seq 600); do grep -q "locked down" "$T/server.log" && break; sleep 0.05; done
+for _ in $(seq 600); do
+	[ "$(ls /proc/"$KMS_PID"/task | wc -l)" -ge 2 ] && break
+	sleep 0.05
+done
 # Seccomp 2 = filter mode, on every thread (the workers start after it).
 n=0
 for t in /proc/"$KMS_PID"/task/*; do

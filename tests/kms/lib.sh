@@ -61,7 +61,7 @@ kms_start() {
 	"${K[@]}" --cert "$T/srv.pem" --key "$T/srv.key" --client-ca "$T/ca.pem" --threads "${KMS_THREADS:-0}" \
 		--port 0 --port-file "$T/port" serve >>"$T/server.log" 2>&1 &
 	KMS_PID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do	# a 30 s bound, not a timing
 		[ -s "$T/port" ] && break
 		kill -0 "$KMS_PID" 2>/dev/null || fail "ward-kms exited at start"
 		sleep 0.05
