@@ -63,7 +63,7 @@ start_ctl() {
 		--client-ca "$P/ca.pem" --dev-images "$B" --request-timeout 3 \
 		--uid-base $((300000 + RANDOM * 16)) "$@" 2>>"$W/ctl.log" &
 	CTL_PID=$!
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		[ -s "$W/port" ] && break
 		kill -0 "$CTL_PID" 2>/dev/null || break
 		sleep 0.05
