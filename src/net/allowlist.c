@@ -39,6 +39,7 @@ static const struct { int nr; const char *why; } underlay_calls[] = {
 	{ SCMP_SYS(getrandom), "TLS 1.3 handshakes of the key exchange (OpenSSL's DRBG)" },
 	{ SCMP_SYS(set_robust_list), "the key-exchange thread starting" },
 	{ SCMP_SYS(rseq), "the key-exchange thread starting" },
+	{ SCMP_SYS(sched_getaffinity), "sanitizer runtime: pthread_getattr_np in a new thread" },
 	{ SCMP_SYS(memfd_secret), "secmem: exported key material and the cipher keys" },
 	{ SCMP_SYS(ftruncate), "sizing a memfd_secret key page (secmem)" },
 	{ SCMP_SYS(mlock), "secmem fallback pages" },
