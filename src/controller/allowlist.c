@@ -7,15 +7,18 @@
 #include "controller/allowlist.h"
 
 #include <dlfcn.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -53,6 +56,7 @@ static const struct { int nr; const char *why; } ctl_calls[] = {
 	{ SCMP_SYS(sendto), "curl, TPM TCTI, netlink" },
 	{ SCMP_SYS(recvfrom), "curl, TPM TCTI" },
 	{ SCMP_SYS(sendmsg), "blkctl requests with fds, launch requests" },
+	{ SCMP_SYS(sendmmsg), "glibc's resolver: the A and AAAA queries of a KMS host name" },
 	{ SCMP_SYS(recvmsg), "blkctl replies, netlink" },
 	{ SCMP_SYS(socketpair), "ward-blk control and vhost-user channels" },
 	{ SCMP_SYS(pipe2), "the start pipe of a new ward-hv" },
@@ -89,6 +93,7 @@ static const struct { int nr; const char *why; } ctl_calls[] = {
 	{ SCMP_SYS(clock_nanosleep), "retry pauses" },
 	{ SCMP_SYS(getuid), "curl, OpenSSL" },
 	{ SCMP_SYS(geteuid), "curl, OpenSSL" },
+	{ SCMP_SYS(uname), "glibc's resolver: the default search domain (gethostname)" },
 	{ SCMP_SYS(set_robust_list), "new thread: audit flusher, curl resolver (glibc)" },
 	{ SCMP_SYS(rseq), "new thread (glibc)" },
 #ifdef CTL_SANITIZED
@@ -96,9 +101,9 @@ static const struct { int nr; const char *why; } ctl_calls[] = {
 #endif
 };
 
-/* Listed above: 54 (sanitizer builds: 55); with sandbox_allow_runtime's
+/* Listed above: 56 (sanitizer builds: 57); with sandbox_allow_runtime's
  * 18 and the 4 argument-checked ones below (fcntl, socket, rt_sigaction,
- * clone), 76 syscalls. */
+ * clone), 78 syscalls. */
 
 /* fcntl: O_NONBLOCK (libevent, curl), FD_CLOEXEC, a guest image's fd
  * above 3 for the launch request, seals of firmware memfds. */
@@ -167,6 +172,27 @@ static void tcti_targets(const char *tcti, char *dev, size_t devlen, unsigned sh
 	}
 }
 
+/* Whether a URL's host is a name that libc's resolver must look up (not
+ * an IPv4 or bracketed IPv6 literal, not "localhost", which curl answers
+ * itself). */
+static bool url_host_is_name(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n;
+	unsigned char a[16];
+
+	h = h ? h + 3 : url;
+	if (*h == '[')
+		return false;
+	n = strcspn(h, ":/");
+	if (!n || n >= sizeof(host))
+		return n != 0;
+	memcpy(host, h, n);
+	host[n] = 0;
+	return inet_pton(AF_INET, host, a) != 1 && strcasecmp(host, "localhost");
+}
+
 /* The port of an https://HOST:PORT/ URL (443 without one). */
 static int url_port(const char *url)
 {
@@ -202,8 +228,12 @@ void ctl_sandbox_prepare(const char *tcti)
 int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 {
 	static const struct sandbox_cfg on = { .enabled = true };
-	struct sandbox_path paths[16];
-	unsigned short bind_port[1], connect_ports[3];
+	/* Files glibc's resolver reads to look up a KMS host name. */
+	static const char *const resolver_files[] = { "/etc/hosts", "/etc/resolv.conf",
+						      "/etc/nsswitch.conf", "/etc/host.conf",
+						      "/etc/gai.conf" };
+	struct sandbox_path paths[32];
+	unsigned short bind_port[1], connect_ports[4 + CTL_MAX_NBD_PORTS];
 	char dev[PATH_MAX], port_dir[PATH_MAX];
 	struct sandbox_confine_cfg cc = { .paths = paths, .restrict_tcp = true,
 					  .bind_ports = bind_port, .connect_ports = connect_ports };
@@ -242,6 +272,21 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 		paths[cc.n_paths++] = (struct sandbox_path){ dev, SANDBOX_DEV };
 	if (s->kms_url)
 		connect_ports[cc.n_connect++] = (unsigned short)url_port(s->kms_url);
+	/* A KMS reached by name: the resolver's files, and DNS over TCP
+	 * (port 53) when an answer does not fit a UDP datagram. UDP is not
+	 * under Landlock's TCP rules. */
+	if (s->kms_url && url_host_is_name(s->kms_url)) {
+		for (size_t i = 0; i < sizeof(resolver_files) / sizeof(resolver_files[0]); i++)
+			paths[cc.n_paths++] = (struct sandbox_path){ resolver_files[i], SANDBOX_RO };
+		connect_ports[cc.n_connect++] = 53;
+	}
+	/* Backing stores: opened read-write per ATTACH (blkctl_open_store). */
+	for (int i = 0; i < CTL_MAX_VOLUME_DIRS; i++)
+		if (s->volume_dirs[i])
+			paths[cc.n_paths++] = (struct sandbox_path){ s->volume_dirs[i], SANDBOX_RW };
+	for (int i = 0; i < CTL_MAX_NBD_PORTS; i++)
+		if (s->nbd_ports[i])
+			connect_ports[cc.n_connect++] = s->nbd_ports[i];
 	bind_port[0] = colon ? (unsigned short)atoi(colon + 1) : 0;
 	cc.n_bind = 1;
 	rc = sandbox_confine(&on, &cc, &abi, err, errlen);

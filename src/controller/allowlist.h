@@ -11,6 +11,9 @@
 
 #include "sandbox.h"
 
+#define CTL_MAX_VOLUME_DIRS 4	/* --volume-dir */
+#define CTL_MAX_NBD_PORTS 4	/* --nbd-port */
+
 struct ctl_sandbox {
 	const char *state_dir;		/* read-write: store, audit log, records */
 	const char *tcti;		/* device:PATH, or swtpm/mssim host and port */
@@ -20,6 +23,10 @@ struct ctl_sandbox {
 	const char *tls[3];		/* API cert, key, client CA (read at API start) */
 	const char *kms_url;		/* its port is the one connect may reach, or NULL */
 	const char *kms_files[3];	/* KMS client cert, key, CA (read per request) */
+	/* Where volumes' backing stores are: files opened read-write per
+	 * ATTACH under these directories, NBD servers on these TCP ports. */
+	const char *volume_dirs[CTL_MAX_VOLUME_DIRS];
+	unsigned short nbd_ports[CTL_MAX_NBD_PORTS];
 };
 
 /* Before the lockdown: load what the controller could otherwise only

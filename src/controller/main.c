@@ -35,6 +35,9 @@ struct opts {
 	const char *dev_images, *images, *port_file;
 	const char *kms_url, *kms_cert, *kms_key, *kms_ca, *host_id;
 	const char *cpu_topology;
+	const char *volume_dirs[CTL_MAX_VOLUME_DIRS];
+	unsigned short nbd_ports[CTL_MAX_NBD_PORTS];
+	int n_volume_dirs, n_nbd_ports;
 	int deadline_s, checkpoint_s, card_cores, burst_cores;
 	unsigned long uid_base;
 };
@@ -49,6 +52,8 @@ static void usage(void)
 "                       [--cpu-topology DIR] [--card-cores N] [--burst-cores N]\n"
 "                       [--kms-url URL --kms-cert PEM --kms-key PEM --kms-ca PEM\n"
 "                        --host-id NAME]   (encrypted volumes, docs/attach.md)\n"
+"                       [--volume-dir DIR]... [--nbd-port PORT]...   (where backing\n"
+"                        stores are; the lockdown reaches no others, up to 4 each)\n"
 #ifdef WARD_FW_DEV
 "                       [--dev-images BUILD_DIR]   (development build only)\n"
 #endif
@@ -78,6 +83,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "cpu-topology", required_argument, NULL, 'T' },
 		{ "card-cores", required_argument, NULL, 'N' },
 		{ "burst-cores", required_argument, NULL, 'B' },
+		{ "volume-dir", required_argument, NULL, 'V' },
+		{ "nbd-port", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -114,6 +121,28 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'T': o->cpu_topology = optarg; break;
 		case 'N': o->card_cores = atoi(optarg); break;
 		case 'B': o->burst_cores = atoi(optarg); break;
+		case 'V':
+			if (o->n_volume_dirs == CTL_MAX_VOLUME_DIRS) {
+				fprintf(stderr, "ward-controller: at most %d --volume-dir\n",
+					CTL_MAX_VOLUME_DIRS);
+				return -1;
+			}
+			o->volume_dirs[o->n_volume_dirs++] = optarg;
+			break;
+		case 'P': {
+			char *end;
+			unsigned long port = strtoul(optarg, &end, 10);
+
+			if (o->n_nbd_ports == CTL_MAX_NBD_PORTS || *end || end == optarg ||
+			    !port || port > 65535) {
+				fprintf(stderr, "ward-controller: --nbd-port must be a TCP port "
+					"1..65535 (at most %d of them), got '%s'\n",
+					CTL_MAX_NBD_PORTS, optarg);
+				return -1;
+			}
+			o->nbd_ports[o->n_nbd_ports++] = (unsigned short)port;
+			break;
+		}
 		default: usage(); return -1;
 		}
 	}
@@ -533,6 +562,8 @@ int main(int argc, char **argv)
 				   .port_file = o.port_file, .images_dir = icfg.images_dir,
 				   .tls = { o.cert, o.key, o.client_ca }, .kms_url = o.kms_url,
 				   .kms_files = { o.kms_cert, o.kms_key, o.kms_ca } };
+	memcpy(sb.volume_dirs, o.volume_dirs, sizeof(sb.volume_dirs));
+	memcpy(sb.nbd_ports, o.nbd_ports, sizeof(sb.nbd_ports));
 	err[0] = 0;
 	if (ctl_sandbox_lock(&sb, err, sizeof(err))) {
 		log_error("cannot lock down", "error=\"%s\"", err);
