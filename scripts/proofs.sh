@@ -26,7 +26,7 @@ done
 eva() {
 	local h=$1 inc=$2 log=$3 args=()
 	[ -f "$(dirname "$h")/eva.args" ] && read -r -a args < "$(dirname "$h")/eva.args"
-	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE ${inc:+-I$inc} -Iproofs/common -Isrc/lib" \
+	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE ${inc:+-I$inc} -Iproofs/common -Isrc/lib -Isrc/controller/fw" \
 		"$h" -eva -eva-no-show-progress "${args[@]}" >"$log" 2>&1
 	local rc=$?
 	if [ $rc -ne 0 ] || grep -q "User Error\|aborted\|Degeneration" "$log"; then
@@ -80,7 +80,7 @@ for d in "${parsers[@]}"; do
 	[ -f "$d/wp.args" ] || continue
 	name=${d#proofs/}
 	read -r -a args < "$d/wp.args"
-	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE -DWARD_WP -Iproofs/common -Isrc/lib" \
+	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE -DWARD_WP -Iproofs/common -Isrc/lib -Isrc/controller/fw" \
 		"$d/wp.c" -wp -wp-rte "${args[@]}" >"$tmp/$name.wp.log" 2>&1
 	while read -r goal; do
 		grep -qxF "$name $goal" <(grep -v '^#' proofs/unproved.txt | cut -d' ' -f1,2) || {

@@ -377,6 +377,8 @@ int fw_golden_parse(const uint8_t *buf, size_t len, struct fw_golden *g,
 	g->n = buf[6];
 	if (g->n < 1 || g->n > FW_GOLDEN_MAX_PCRS)
 		return errmsg(err, errlen, -EBADMSG, "golden set: %u PCRs (1..%d)", g->n, FW_GOLDEN_MAX_PCRS);
+	/* proofs/fw_format: Eva follows each PCR count on its own */
+	//@ split g->n;
 	body = GOLDEN_HDR + g->n * GOLDEN_ENTRY;
 	if (len < body + 2)
 		return errmsg(err, errlen, -EBADMSG, "golden set: truncated");
