@@ -28,7 +28,7 @@ int main(void)
 	uint8_t *b;
 
 	/* golden set: at most 8 + 8 * 33 + 2 + 80 = 354 bytes are valid */
-	len = Frama_C_size_t_interval(0, 400);
+	len = Frama_C_size_t_interval(0, 360);
 	//@ split len;
 	b = input(len);
 	if (b) {
