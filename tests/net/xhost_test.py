@@ -101,7 +101,7 @@ NETCTL_MAGIC, PEER, MAP, REPLY = 0x54454e57, 5, 6, 0x81
 
 
 class Host:
-    def __init__(self, tmp, name, ns, enis):
+    def __init__(self, tmp, name, ns, enis, env=None):
         self.name, self.ns, self.enis, self.tmp = name, ns, enis, tmp
         cfg = os.path.join(tmp, name + "-vpc.json")
         with open(cfg, "w") as f:
@@ -117,13 +117,15 @@ class Host:
                 "--ca", os.path.join(pki, "ca.pem")]
         for e, s in zip(enis, self.socks):
             args += ["--eni", "%s=%s" % (e, s)]
-        self.log = os.path.join(tmp, name + ".log")
+        self.log = os.path.join(tmp, name + ("-sandbox" if env else "") + ".log")
         self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(args, stderr=self.logf,
+        self.proc = subprocess.Popen(args, stderr=self.logf, env=env,
                                      pass_fds=(theirs.fileno(), self.udp.fileno(), self.kx.fileno()))
         theirs.close()
         self.udp.close()
         self.kx.close()
+        if env:
+            return
         self.seq = 0
         self.ndump = 0
         self.wait_log("ward-net ready", 1)
@@ -320,9 +322,17 @@ def main():
             b = Host(tmp, "hostB", nsb, ["eni-b1", "eni-b2", "eni-x"])
             hosts.append(b)
             run(tmp, a, b)
+
             for h in hosts:
                 check(h.close() == 0, "%s: ward-net exits cleanly" % h.name)
             hosts = []
+            # With the underlay too (its sockets, the key thread, the
+            # dialer), the card itself cannot make a socket after lockdown.
+            if os.environ.get("WARD_TEST_HOOKS") == "1":
+                s = Host(tmp, "hostA", nsa, ["eni-a"], env=dict(os.environ, WARD_NET_TEST_FORBIDDEN="main"))
+                rc = s.proc.wait(timeout=60)
+                s.logf.close()
+                check(rc == -signal.SIGSYS, "underlay mode: socket() after lockdown is killed by SIGSYS (rc %d)" % rc)
             try:
                 tcpdump.wait(timeout=60)   # a hang guard: it has all 5 by now
             except subprocess.TimeoutExpired:
