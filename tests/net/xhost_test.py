@@ -284,6 +284,35 @@ def run(tmp, a, b):
           "B: every datagram authenticated and passed the receive check")
 
 
+def replay(cap, nsa, a, b):
+    """From A's underlay address, an independent sender replays the first
+    datagram A sent and sends an altered copy (a sequence number never
+    used: the replay window, checked first, lets it through to the tag
+    check): B's card drops both and counts why; a genuine frame after them
+    (same path) still gets through."""
+    from scapy.all import UDP as SUDP, rdpcap
+    first = [p for p in rdpcap(cap) if p.haslayer(SUDP) and p[IP].src == UNDERLAY["hostA"]][0]
+    payload = bytes(first[SUDP].payload)
+    bad = bytearray(payload)
+    bad[16:24] = struct.pack(">Q", 500)  # Geneve 8 + option 4 + epoch 4, then the sequence number
+
+    def inject():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((UNDERLAY["hostA"], 0))
+        s.sendto(payload, (UNDERLAY["hostB"], 6081))
+        s.sendto(bytes(bad), (UNDERLAY["hostB"], 6081))
+        s.close()
+    in_netns(nsa, inject)
+    a.send("eni-a", ping("eni-a", ip("eni-b1"), mac("eni-b1"), b"after-replay"))
+    p = b.recv("eni-b1")
+    check(p is not None and p.haslayer(ICMP) and bytes(p[ICMP].payload) == b"after-replay",
+          "a genuine frame after the injected ones is delivered")
+    u = b.counters()["underlay"]
+    check(u["tunnel_rx_replay"] == 1, "B: the replayed datagram is dropped and counted (tunnel_rx_replay)")
+    check(u["tunnel_rx_auth_fail"] == 1, "B: the altered datagram is dropped and counted (tunnel_rx_auth_fail)")
+    check(b.counters()["eni-b1"]["rx_underlay"] == 2, "B: neither reached the guest")
+
+
 def main():
     if os.geteuid() != 0:
         skip("not root: network namespaces need CAP_SYS_ADMIN")
@@ -322,6 +351,12 @@ def main():
             b = Host(tmp, "hostB", nsb, ["eni-b1", "eni-b2", "eni-x"])
             hosts.append(b)
             run(tmp, a, b)
+            try:
+                tcpdump.wait(timeout=60)   # a hang guard: it has all 5 by now
+            except subprocess.TimeoutExpired:
+                check(False, "tcpdump saw the 5 underlay datagrams")
+            tcpdump = None
+            replay(cap, nsa, a, b)
 
             for h in hosts:
                 check(h.close() == 0, "%s: ward-net exits cleanly" % h.name)
@@ -333,11 +368,6 @@ def main():
                 rc = s.proc.wait(timeout=60)
                 s.logf.close()
                 check(rc == -signal.SIGSYS, "underlay mode: socket() after lockdown is killed by SIGSYS (rc %d)" % rc)
-            try:
-                tcpdump.wait(timeout=60)   # a hang guard: it has all 5 by now
-            except subprocess.TimeoutExpired:
-                check(False, "tcpdump saw the 5 underlay datagrams")
-            tcpdump = None
             data = open(cap, "rb").read()
             check(MARK not in data, "the plaintext marker appears nowhere in the underlay capture")
             t = subprocess.run(["tshark", "-r", cap, "-Y", "udp.port == 6081", "-T", "fields", "-e", "geneve.vni",
