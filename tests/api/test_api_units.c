@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "api.h"
 #include "query.h"
 #include "seal.h"
 #include "store.h"
@@ -230,6 +231,50 @@ static void test_seal(void **state)
 	assert_int_equal(seal_open_b64(k1, "x", "AAAA", &pt, &len), -EBADMSG);
 }
 
+/* A session token is checked behind its seal: the key id it names, its
+ * expiry (ExpiredToken), and that its role still exists with the same id. */
+static void test_session_token(void **state)
+{
+	static const uint8_t master[32] = { 9 };
+	static const char payload[] = "{\"v\":1,\"k\":\"ASIATESTTESTTESTTEST\","
+		"\"s\":\"0123456789012345678901234567890123456789\",\"r\":\"ops\","
+		"\"ri\":\"AROA1\",\"n\":\"s1\",\"i\":1000.0,\"x\":2000.0,"
+		"\"src\":\"arn:aws:iam::111122223333:user/alice\"}";
+	struct api a;
+	struct store *s;
+	struct store_txn *t;
+	struct api_caller c = { 0 };
+	char *tok, secret[41];
+
+	assert_int_equal(store_sqlite_open(":memory:", &s), 0);
+	assert_int_equal(api_open(&a, s, "111122223333", master), 0);
+	assert_int_equal(store_txn_begin(s, true, &t), 0);
+	assert_int_equal(store_put(t, "iam/role/ops", "{\"RoleName\":\"ops\",\"RoleId\":\"AROA1\"}"), 0);
+	assert_int_equal(seal_b64(a.token_key, "ward-api sts session token v1", payload,
+				  strlen(payload), &tok), 0);
+	assert_int_equal(sts_session_open(&a, t, "ASIATESTTESTTESTTEST", tok, 1500, &c, secret), 0);
+	assert_string_equal(c.arn, "arn:aws:sts::111122223333:assumed-role/ops/s1");
+	assert_string_equal(c.userid, "AROA1:s1");
+	assert_string_equal(secret, "0123456789012345678901234567890123456789");
+	api_caller_clear(&c);
+	assert_int_equal(sts_session_open(&a, t, "ASIATESTTESTTESTTEST", tok, 2000, &c, secret), -ETIME);
+	assert_int_equal(sts_session_open(&a, t, "ASIAOTHEROTHEROTHERO", tok, 1500, &c, secret), -EACCES);
+	/* The role re-created under the same name: a new id, the old sessions end. */
+	assert_int_equal(store_put(t, "iam/role/ops", "{\"RoleName\":\"ops\",\"RoleId\":\"AROA2\"}"), 0);
+	assert_int_equal(sts_session_open(&a, t, "ASIATESTTESTTESTTEST", tok, 1500, &c, secret), -EACCES);
+	assert_int_equal(store_del(t, "iam/role/ops"), 0);
+	assert_int_equal(sts_session_open(&a, t, "ASIATESTTESTTESTTEST", tok, 1500, &c, secret), -EACCES);
+	free(tok);
+	/* Sealed under another purpose's key (the access-key secrets): refused. */
+	assert_int_equal(seal_b64(a.secret_key, "ward-api sts session token v1", payload,
+				  strlen(payload), &tok), 0);
+	assert_int_equal(sts_session_open(&a, t, "ASIATESTTESTTESTTEST", tok, 1500, &c, secret), -EACCES);
+	free(tok);
+	store_txn_abort(t);
+	api_close(&a);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_xml),
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_session_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
