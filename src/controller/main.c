@@ -579,10 +579,6 @@ int main(int argc, char **argv)
 		log_error("cannot start the API", "error=\"%s\"", err);
 		goto out;
 	}
-	if (o.port_file && write_port(o.port_file, api_port(api))) {
-		log_error("cannot write the port file", "file=%s", o.port_file);
-		goto out;
-	}
 	checkpoint_tick(-1, 0, &c);
 	sig_term = evsignal_new(base, SIGTERM, on_signal, base);
 	sig_int = evsignal_new(base, SIGINT, on_signal, base);
@@ -591,6 +587,13 @@ int main(int argc, char **argv)
 	if (!sig_term || !sig_int || !tick || evsignal_add(sig_term, NULL) ||
 	    evsignal_add(sig_int, NULL) || event_add(tick, &tv))
 		goto out;
+	/* The port file says "ready": only once SIGTERM stops the loop
+	 * cleanly (audited, checkpointed). Before, a SIGTERM sent as soon as
+	 * the file appeared killed the controller with the default action. */
+	if (o.port_file && write_port(o.port_file, api_port(api))) {
+		log_error("cannot write the port file", "file=%s", o.port_file);
+		goto out;
+	}
 	log_info("serving", "listen=%s port=%d state=%s", o.listen, api_port(api),
 		 ctl_state_name(c.state));
 	event_base_dispatch(base);
