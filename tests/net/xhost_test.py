@@ -101,7 +101,7 @@ NETCTL_MAGIC, PEER, MAP, REPLY = 0x54454e57, 5, 6, 0x81
 
 
 class Host:
-    def __init__(self, tmp, name, ns, enis, env=None):
+    def __init__(self, tmp, name, ns, enis, env=None, plaintext=False):
         self.name, self.ns, self.enis, self.tmp = name, ns, enis, tmp
         cfg = os.path.join(tmp, name + "-vpc.json")
         with open(cfg, "w") as f:
@@ -117,7 +117,9 @@ class Host:
                 "--ca", os.path.join(pki, "ca.pem")]
         for e, s in zip(enis, self.socks):
             args += ["--eni", "%s=%s" % (e, s)]
-        self.log = os.path.join(tmp, name + ("-sandbox" if env else "") + ".log")
+        if plaintext:
+            args.append("--underlay-plaintext")
+        self.log = os.path.join(tmp, name + ("-sandbox" if env else "-plain" if plaintext else "") + ".log")
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(args, stderr=self.logf, env=env,
                                      pass_fds=(theirs.fileno(), self.udp.fileno(), self.kx.fileno()))
@@ -313,6 +315,35 @@ def replay(cap, nsa, a, b):
     check(b.counters()["eni-b1"]["rx_underlay"] == 2, "B: neither reached the guest")
 
 
+def plaintext_pass(tmp, nsa, nsb):
+    """The control for "the marker appears nowhere": the same capture of the
+    same frame in debug plaintext mode does show it."""
+    cap = os.path.join(tmp, "plain.pcap")
+    terr = open(os.path.join(tmp, "tcpdump-plain.err"), "w+")
+    td = subprocess.Popen(["ip", "netns", "exec", nsb, "tcpdump", "-i", "vb", "--immediate-mode", "-U",
+                           "-n", "-c", "1", "-w", cap, "udp port 6081"], stderr=terr)
+    for _ in range(600):   # readiness only
+        terr.seek(0)
+        if "listening on" in terr.read():
+            break
+        time.sleep(0.05)
+    hs = [Host(tmp, "hostA", nsa, ["eni-a"], plaintext=True), Host(tmp, "hostB", nsb, ["eni-b1"], plaintext=True)]
+    try:
+        for h, other in ((hs[0], "hostB"), (hs[1], "hostA")):
+            h.peer(other, UNDERLAY[other])
+            for e in ("eni-a", "eni-b1"):
+                h.map(E[e][4], "vpc-a", VNI["vpc-a"], ip(e))
+        hs[0].send("eni-a", ping("eni-a", ip("eni-b1"), mac("eni-b1"), MARK + b"-plain"))
+        p = hs[1].recv("eni-b1")
+        check(p is not None and bytes(p[ICMP].payload) == MARK + b"-plain", "debug plaintext mode carries the frame too")
+        td.wait(timeout=60)
+        check(MARK in open(cap, "rb").read(), "control: in debug plaintext mode the marker does show in the capture")
+    finally:
+        for h in hs:
+            h.close()
+        td.kill()
+
+
 def main():
     if os.geteuid() != 0:
         skip("not root: network namespaces need CAP_SYS_ADMIN")
@@ -368,6 +399,7 @@ def main():
                 rc = s.proc.wait(timeout=60)
                 s.logf.close()
                 check(rc == -signal.SIGSYS, "underlay mode: socket() after lockdown is killed by SIGSYS (rc %d)" % rc)
+            plaintext_pass(tmp, nsa, nsb)
             data = open(cap, "rb").read()
             check(MARK not in data, "the plaintext marker appears nowhere in the underlay capture")
             t = subprocess.run(["tshark", "-r", cap, "-Y", "udp.port == 6081", "-T", "fields", "-e", "geneve.vni",
