@@ -196,8 +196,11 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
+	/* loopexit, not loopbreak: a worker whose loop has not started yet
+	 * would clear a break flag on entry and never stop (a SIGTERM right
+	 * after start hung ward-kms); loopexit is an event its loop runs. */
 	for (unsigned i = 0; i < s->n; i++)
-		event_base_loopbreak(s->all[i].base);
+		event_base_loopexit(s->all[i].base, NULL);
 }
 
 static void *worker(void *arg)
