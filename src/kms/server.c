@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -29,7 +25,7 @@
 #include <openssl/x509.h>
 
 #include "auth.h"
-#include "fileio.h"
+#include "httpsd.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -44,34 +40,6 @@ struct server {
 	struct server *all;
 	unsigned n;
 };
-
-static struct bufferevent *bev_cb(struct event_base *base, void *arg)
-{
-	struct server *s = arg;
-	SSL *ssl = SSL_new(s->ctx);
-
-	if (!ssl)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
-}
-
-static const char *hdr_get(void *ctx, const char *name, int *count)
-{
-	struct evkeyvalq *h = ctx;
-	struct evkeyval *kv;
-	const char *v = NULL;
-
-	*count = 0;
-	for (kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
-		if (strcasecmp(kv->key, name) == 0) {
-			if (!v)
-				v = kv->value;
-			(*count)++;
-		}
-	}
-	return v;
-}
 
 /* RFC 2253 subject of a verified client certificate, or NULL. */
 static char *peer_subject(struct evhttp_request *req)
@@ -103,16 +71,9 @@ static char *peer_subject(struct evhttp_request *req)
 	return out;
 }
 
-static void wipe_free(const void *data, size_t len, void *arg)
-{
-	OPENSSL_cleanse((void *)data, len);
-	free((void *)data);
-}
-
 static void respond(struct evhttp_request *req, struct kms_reply *r)
 {
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-	struct evbuffer *buf = evbuffer_new();
 	char rid[37];
 	uint8_t b[16];
 
@@ -127,16 +88,7 @@ static void respond(struct evhttp_request *req, struct kms_reply *r)
 	evhttp_add_header(oh, "x-amzn-RequestId", rid);
 	if (r->error)
 		evhttp_add_header(oh, "x-amzn-ErrorType", r->error);
-	if (buf && r->body && evbuffer_add_reference(buf, r->body, r->len, wipe_free, NULL) == 0)
-		r->body = NULL;
-	evhttp_send_reply(req, r->status, r->status == 200 ? "OK" : "Bad Request", buf);
-	if (buf)
-		evbuffer_free(buf);
-	if (r->body) {
-		OPENSSL_cleanse(r->body, r->len);
-		free(r->body);
-		r->body = NULL;
-	}
+	httpsd_send(req, r->status, r->status == 200 ? "OK" : "Bad Request", &r->body, r->len);
 }
 
 static void handle(struct evhttp_request *req, void *arg)
@@ -162,7 +114,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		respond(req, &reply);
 		return;
 	}
-	target = hdr_get(ih, "x-amz-target", &count);
+	target = httpsd_header(ih, "x-amz-target", &count);
 	if (!target || count != 1 || kms_op_from_target(target, &op)) {
 		kms_reply_error(&reply, 400, "UnknownOperationException",
 				"unknown or missing X-Amz-Target");
@@ -173,7 +125,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	subject = peer_subject(req);
 	ah = (struct auth_http){
 		.method = "POST", .path = "/", .query = evhttp_uri_get_query(uri),
-		.header = hdr_get, .ctx = ih,
+		.header = httpsd_header, .ctx = ih,
 		.body = len ? evbuffer_pullup(in, -1) : (const uint8_t *)"",
 		.body_len = len, .tls_subject = subject,
 	};
@@ -217,16 +169,8 @@ static int worker_init(struct server *s, struct kms *k, SSL_CTX *ctx)
 	s->k = k;
 	s->ctx = ctx;
 	s->base = event_base_new();
-	s->http = s->base ? evhttp_new(s->base) : NULL;
-	if (!s->http)
-		return -ENOMEM;
-	evhttp_set_bevcb(s->http, bev_cb, s);
-	evhttp_set_max_body_size(s->http, REQ_MAX_BODY);
-	evhttp_set_max_headers_size(s->http, 16384);
-	evhttp_set_timeout(s->http, 60);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
-	evhttp_set_gencb(s->http, handle, s);
-	return 0;
+	s->http = s->base ? httpsd_new(s->base, ctx, REQ_MAX_BODY, handle, s) : NULL;
+	return s->http ? 0 : -ENOMEM;
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -238,35 +182,6 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		log_info("maintenance", "keys_changed=%d", n);
 }
 
-static SSL_CTX *tls_context(const struct server_config *cfg)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_error("cannot load the server certificate or key", "cert=%s", cfg->cert);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	if (cfg->client_ca) {
-		/* Hosts authenticate with a client certificate; users may
-		 * connect without one and sign with SigV4 instead. */
-		if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1) {
-			log_error("cannot load the client CA", "file=%s", cfg->client_ca);
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(cfg->client_ca));
-	}
-	return ctx;
-}
-
 int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 {
 	struct server *w = calloc(n, sizeof(*w));
@@ -275,7 +190,7 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 	struct timeval minute = { 60, 0 };
 	SSL_CTX *ctx = NULL;
 	unsigned started = 0;
-	int rc = -EIO, one = 1;
+	int rc = -EIO;
 
 	if (!w)
 		return -ENOMEM;
@@ -283,7 +198,7 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 	/* Several loops share the listener and signal each other. */
 	if (evthread_use_pthreads() != 0)
 		goto out;
-	ctx = tls_context(cfg);
+	ctx = httpsd_tls_context(cfg->cert, cfg->key, cfg->client_ca);
 	if (!ctx) {
 		rc = -EINVAL;
 		goto out;
@@ -294,41 +209,19 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 		if (worker_init(&w[i], ks[i], ctx))
 			goto out;
 	}
-	bound = evhttp_bind_socket_with_handle(w[0].http, cfg->listen_addr, cfg->port);
-	if (!bound) {
-		log_error("cannot listen", "addr=%s port=%u", cfg->listen_addr, cfg->port);
+	bound = httpsd_bind(w[0].http, cfg->listen_addr, cfg->port);
+	if (!bound)
 		goto out;
-	}
-	/* Replies go out as several TLS records; with Nagle on, the last
-	 * waits for the client's delayed ACK (~40 ms). Accepted sockets
-	 * inherit the option from the listener on Linux. */
-	setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one,
-		   sizeof(one));
 	for (unsigned i = 1; i < n; i++)
 		if (evhttp_accept_socket(w[i].http, evhttp_bound_socket_get_fd(bound)) != 0)
 			goto out;
 	{
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		unsigned port = cfg->port;
+		unsigned port = httpsd_bound_port(bound, cfg->port);
 
-		if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
-			port = ntohs(ss.ss_family == AF_INET6 ?
-				     ((struct sockaddr_in6 *)&ss)->sin6_port :
-				     ((struct sockaddr_in *)&ss)->sin_port);
 		log_info("listening", "addr=%s port=%u mtls=%s threads=%u", cfg->listen_addr,
 			 port, cfg->client_ca ? "optional" : "off", n);
-		if (cfg->port_file) {
-			char txt[16];
-			int tn = snprintf(txt, sizeof(txt), "%u\n", port), prc;
-
-			/* Replaced atomically so a reader never sees half a number. */
-			if ((prc = fileio_replace(cfg->port_file, txt, (size_t)tn, 0644))) {
-				log_error("cannot write the port file", "file=%s error=\"%s\"",
-					  cfg->port_file, fileio_strerror(prc));
-				goto out;
-			}
-		}
+		if (cfg->port_file && httpsd_write_port(cfg->port_file, port))
+			goto out;
 	}
 	sigint = evsignal_new(w[0].base, SIGINT, on_signal, &w[0]);
 	sigterm = evsignal_new(w[0].base, SIGTERM, on_signal, &w[0]);
