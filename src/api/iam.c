@@ -198,6 +198,111 @@ static bool new_id(struct req *q, const char *prefix, char *out, size_t n)
 	return true;
 }
 
+/* ---- entities and replies -------------------------------------------------- */
+
+/* What each kind of entity is called in keys, ARNs, actions and errors. */
+struct entity {
+	const char *param, *kind, *title, *store_fmt, *policy_fmt, *put, *get, *del;
+	size_t max;
+};
+
+static const struct entity E_USER = { "UserName", "user", "User", "iam/user/",
+	"iam/userpolicy/", "PutUserPolicy", "GetUserPolicy", "DeleteUserPolicy", 64 };
+static const struct entity E_GROUP = { "GroupName", "group", "Group", "iam/group/",
+	"iam/grouppolicy/", "PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", 128 };
+static const struct entity E_ROLE = { "RoleName", "role", "Role", "iam/role/",
+	"iam/rolepolicy/", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", 64 };
+
+/* The entity's ARN for authorisation: the stored one, or the one it would
+ * have, so that a missing entity yields AccessDenied/NoSuchEntity as in AWS. */
+static json_t *entity_for(struct req *q, const struct entity *e, const char *name, char *arn,
+			  size_t len)
+{
+	json_t *o = load(q, e->store_fmt, name, NULL);
+
+	if (o)
+		snprintf(arn, len, "%s", jstr(o, "Arn"));
+	else
+		arn_of(q, arn, len, e->kind, "/", name);
+	return o;
+}
+
+static void no_such(struct req *q, const char *kind, const char *name)
+{
+	api_error(q->r, 404, IAM_NS, "NoSuchEntity", "The %s with name %s cannot be found.",
+		  kind, name);
+}
+
+/* The stored entity name of kind e, when the caller may do action ("GetUser")
+ * on it; otherwise NULL with the error reply made. arn gets its ARN. */
+static json_t *entity_authorized(struct req *q, const struct entity *e, const char *name,
+				 const char *action, char *arn, size_t len)
+{
+	json_t *o = entity_for(q, e, name, arn, len);
+	char act[64];
+
+	snprintf(act, sizeof(act), "iam:%s", action);
+	if (!authorized(q, act, arn)) {
+		json_decref(o);
+		return NULL;
+	}
+	if (!o)
+		no_such(q, e->kind, name);
+	return o;
+}
+
+/* The reply of an action that returns nothing but success. */
+static void reply_empty(struct req *q, const char *action)
+{
+	struct xml x;
+
+	api_begin(&x, action, IAM_NS, false);
+	api_end(&x, q->r, false);
+}
+
+/* The reply of an action that returns one entity, as element e->title. */
+static void reply_entity(struct req *q, const struct entity *e, const char *action,
+			 void (*write)(struct xml *, const json_t *), const json_t *o)
+{
+	struct xml x;
+
+	api_begin(&x, action, IAM_NS, true);
+	xml_open(&x, e->title, NULL);
+	write(&x, o);
+	xml_close(&x);
+	api_end(&x, q->r, true);
+}
+
+/* Stores a new entity o (NULL: out of memory) under name and answers
+ * "Create<Title>" with it, or EntityAlreadyExists. */
+static void create_entity(struct req *q, const struct entity *e, const char *name, json_t *o,
+			  void (*write)(struct xml *, const json_t *))
+{
+	char action[32];
+	int rc = o ? save(q, true, o, e->store_fmt, name, NULL) : -ENOMEM;
+
+	if (rc == -EEXIST) {
+		api_error(q->r, 409, IAM_NS, "EntityAlreadyExists", "%s with name %s already "
+			  "exists.", e->title, name);
+	} else if (!failed_store(q, rc, e->kind)) {
+		snprintf(action, sizeof(action), "Create%s", e->title);
+		reply_entity(q, e, action, write, o);
+	}
+}
+
+/* The entity name of kind e for "Get<Title>". */
+static void get_entity(struct req *q, const struct entity *e, const char *name,
+		       void (*write)(struct xml *, const json_t *))
+{
+	char arn[600], action[32];
+	json_t *o;
+
+	snprintf(action, sizeof(action), "Get%s", e->title);
+	if ((o = entity_authorized(q, e, name, action, arn, sizeof(arn))))
+		reply_entity(q, e, action, write, o);
+	json_decref(o);
+}
+
 /* ---- users -------------------------------------------------------------------- */
 
 static void write_user(struct xml *x, const json_t *u)
@@ -209,32 +314,11 @@ static void write_user(struct xml *x, const json_t *u)
 	xml_text(x, "CreateDate", jstr(u, "CreateDate"));
 }
 
-/* The user's ARN for authorisation: the stored one, or the one it would
- * have, so that a missing user yields AccessDenied/NoSuchEntity as in AWS. */
-static json_t *user_for(struct req *q, const char *name, char *arn, size_t len)
-{
-	json_t *u = load(q, "iam/user/", name, NULL);
-
-	if (u)
-		snprintf(arn, len, "%s", jstr(u, "Arn"));
-	else
-		arn_of(q, arn, len, "user", "/", name);
-	return u;
-}
-
-static void no_such(struct req *q, const char *kind, const char *name)
-{
-	api_error(q->r, 404, IAM_NS, "NoSuchEntity", "The %s with name %s cannot be found.",
-		  kind, name);
-}
-
 static void create_user(struct req *q)
 {
 	const char *name = param(q, "UserName", 64, true), *path = name ? path_param(q) : NULL;
 	char arn[600], id[32], date[32];
-	struct xml x;
 	json_t *u;
-	int rc;
 
 	if (!name || !path)
 		return;
@@ -244,17 +328,7 @@ static void create_user(struct req *q)
 	api_iso8601(q->now, date);
 	u = json_pack("{ssssssssss}", "UserName", name, "UserId", id, "Arn", arn, "Path", path,
 		      "CreateDate", date);
-	rc = u ? save(q, true, u, "iam/user/", name, NULL) : -ENOMEM;
-	if (rc == -EEXIST) {
-		api_error(q->r, 409, IAM_NS, "EntityAlreadyExists", "User with name %s already "
-			  "exists.", name);
-	} else if (!failed_store(q, rc, "user")) {
-		api_begin(&x, "CreateUser", IAM_NS, true);
-		xml_open(&x, "User", NULL);
-		write_user(&x, u);
-		xml_close(&x);
-		api_end(&x, q->r, true);
-	}
+	create_entity(q, &E_USER, name, u, write_user);
 	json_decref(u);
 }
 
@@ -274,56 +348,28 @@ static const char *user_param(struct req *q)
 static void get_user(struct req *q)
 {
 	const char *name = user_param(q);
-	char arn[600];
-	struct xml x;
-	json_t *u;
 
-	if (!name)
-		return;
-	u = user_for(q, name, arn, sizeof(arn));
-	if (authorized(q, "iam:GetUser", arn)) {
-		if (!u) {
-			no_such(q, "user", name);
-		} else {
-			api_begin(&x, "GetUser", IAM_NS, true);
-			xml_open(&x, "User", NULL);
-			write_user(&x, u);
-			xml_close(&x);
-			api_end(&x, q->r, true);
-		}
-	}
-	json_decref(u);
+	if (name)
+		get_entity(q, &E_USER, name, write_user);
 }
 
 static void delete_user(struct req *q)
 {
 	const char *name = param(q, "UserName", 64, true);
 	char arn[600];
-	struct xml x;
 	json_t *u;
 
-	if (!name)
+	if (!name || !(u = entity_authorized(q, &E_USER, name, "DeleteUser", arn, sizeof(arn))))
 		return;
-	u = user_for(q, name, arn, sizeof(arn));
-	if (!authorized(q, "iam:DeleteUser", arn))
-		goto out;
-	if (!u) {
-		no_such(q, "user", name);
-		goto out;
-	}
 	/* As in AWS: a user with keys, policies or groups is not deleted
 	 * from under them; the caller removes those first. */
 	if (count(q, "iam/userkey/", name) || count(q, "iam/userpolicy/", name) ||
 	    count(q, "iam/usergroup/", name)) {
 		api_error(q->r, 409, IAM_NS, "DeleteConflict", "Cannot delete entity, must "
 			  "delete access keys, policies and group memberships first.");
-		goto out;
+	} else if (!failed_store(q, drop(q, "iam/user/", name, NULL), "deletion")) {
+		reply_empty(q, "DeleteUser");
 	}
-	if (failed_store(q, drop(q, "iam/user/", name, NULL), "deletion"))
-		goto out;
-	api_begin(&x, "DeleteUser", IAM_NS, false);
-	api_end(&x, q->r, false);
-out:
 	json_decref(u);
 }
 
@@ -373,13 +419,9 @@ static void create_access_key(struct req *q)
 
 	if (!name)
 		return;
-	u = user_for(q, name, arn, sizeof(arn));
-	if (!authorized(q, "iam:CreateAccessKey", arn))
+	u = entity_authorized(q, &E_USER, name, "CreateAccessKey", arn, sizeof(arn));
+	if (!u)
 		goto out;
-	if (!u) {
-		no_such(q, "user", name);
-		goto out;
-	}
 	/* AWS allows two keys per user, so one can rotate. */
 	if (count(q, "iam/userkey/", name) >= 2) {
 		api_error(q->r, 409, IAM_NS, "LimitExceeded", "Cannot exceed quota for "
@@ -419,12 +461,11 @@ static void delete_access_key(struct req *q)
 {
 	const char *name = user_param(q), *akid = name ? param(q, "AccessKeyId", 128, true) : NULL;
 	char arn[600];
-	struct xml x;
 	json_t *u, *k = NULL;
 
 	if (!akid)
 		return;
-	u = user_for(q, name, arn, sizeof(arn));
+	u = entity_for(q, &E_USER, name, arn, sizeof(arn));
 	if (!authorized(q, "iam:DeleteAccessKey", arn))
 		goto out;
 	k = load(q, "iam/accesskey/", akid, NULL);
@@ -433,11 +474,9 @@ static void delete_access_key(struct req *q)
 			  "be found.", akid);
 		goto out;
 	}
-	if (failed_store(q, drop(q, "iam/accesskey/", akid, NULL) ||
-			    drop(q, "iam/userkey/", name, akid), "deletion"))
-		goto out;
-	api_begin(&x, "DeleteAccessKey", IAM_NS, false);
-	api_end(&x, q->r, false);
+	if (!failed_store(q, drop(q, "iam/accesskey/", akid, NULL) ||
+			     drop(q, "iam/userkey/", name, akid), "deletion"))
+		reply_empty(q, "DeleteAccessKey");
 out:
 	json_decref(k);
 	json_decref(u);
@@ -475,13 +514,9 @@ static void list_access_keys(struct req *q)
 
 	if (!name)
 		return;
-	u = user_for(q, name, arn, sizeof(arn));
-	if (!authorized(q, "iam:ListAccessKeys", arn))
-		goto out;
-	if (!u) {
-		no_such(q, "user", name);
-		goto out;
-	}
+	u = entity_authorized(q, &E_USER, name, "ListAccessKeys", arn, sizeof(arn));
+	if (!u)
+		return;
 	api_begin(&x, "ListAccessKeys", IAM_NS, true);
 	xml_text(&x, "UserName", name);
 	xml_open(&x, "AccessKeyMetadata", NULL);
@@ -548,13 +583,20 @@ out:
 
 /* ---- groups ----------------------------------------------------------------------- */
 
+static void write_group(struct xml *x, const json_t *g)
+{
+	xml_text(x, "Path", jstr(g, "Path"));
+	xml_text(x, "GroupName", jstr(g, "GroupName"));
+	xml_text(x, "GroupId", jstr(g, "GroupId"));
+	xml_text(x, "Arn", jstr(g, "Arn"));
+	xml_text(x, "CreateDate", jstr(g, "CreateDate"));
+}
+
 static void create_group(struct req *q)
 {
 	const char *name = param(q, "GroupName", 128, true), *path = name ? path_param(q) : NULL;
 	char arn[600], id[32], date[32];
-	struct xml x;
 	json_t *g;
-	int rc;
 
 	if (!name || !path)
 		return;
@@ -564,33 +606,8 @@ static void create_group(struct req *q)
 	api_iso8601(q->now, date);
 	g = json_pack("{ssssssssss}", "GroupName", name, "GroupId", id, "Arn", arn, "Path", path,
 		      "CreateDate", date);
-	rc = g ? save(q, true, g, "iam/group/", name, NULL) : -ENOMEM;
-	if (rc == -EEXIST) {
-		api_error(q->r, 409, IAM_NS, "EntityAlreadyExists", "Group with name %s already "
-			  "exists.", name);
-	} else if (!failed_store(q, rc, "group")) {
-		api_begin(&x, "CreateGroup", IAM_NS, true);
-		xml_open(&x, "Group", NULL);
-		xml_text(&x, "Path", path);
-		xml_text(&x, "GroupName", name);
-		xml_text(&x, "GroupId", id);
-		xml_text(&x, "Arn", arn);
-		xml_text(&x, "CreateDate", date);
-		xml_close(&x);
-		api_end(&x, q->r, true);
-	}
+	create_entity(q, &E_GROUP, name, g, write_group);
 	json_decref(g);
-}
-
-static json_t *group_for(struct req *q, const char *name, char *arn, size_t len)
-{
-	json_t *g = load(q, "iam/group/", name, NULL);
-
-	if (g)
-		snprintf(arn, len, "%s", jstr(g, "Arn"));
-	else
-		arn_of(q, arn, len, "group", "/", name);
-	return g;
 }
 
 static void add_user_to_group(struct req *q)
@@ -598,27 +615,24 @@ static void add_user_to_group(struct req *q)
 	const char *group = param(q, "GroupName", 128, true);
 	const char *user = group ? param(q, "UserName", 64, true) : NULL;
 	char arn[600];
-	struct xml x;
 	json_t *g, *u = NULL;
 	int rc;
 
 	if (!user)
 		return;
-	g = group_for(q, group, arn, sizeof(arn));
-	if (!authorized(q, "iam:AddUserToGroup", arn))
-		goto out;
+	g = entity_authorized(q, &E_GROUP, group, "AddUserToGroup", arn, sizeof(arn));
+	if (!g)
+		return;
 	u = load(q, "iam/user/", user, NULL);
-	if (!g || !u) {
-		no_such(q, g ? "user" : "group", g ? user : group);
+	if (!u) {
+		no_such(q, "user", user);
 		goto out;
 	}
 	rc = save_marker(q, "iam/usergroup/", user, group);
 	if (!rc)
 		rc = save_marker(q, "iam/groupmember/", group, user);
-	if (failed_store(q, rc, "membership"))
-		goto out;
-	api_begin(&x, "AddUserToGroup", IAM_NS, false);
-	api_end(&x, q->r, false);
+	if (!failed_store(q, rc, "membership"))
+		reply_empty(q, "AddUserToGroup");
 out:
 	json_decref(u);
 	json_decref(g);
@@ -629,57 +643,22 @@ static void remove_user_from_group(struct req *q)
 	const char *group = param(q, "GroupName", 128, true);
 	const char *user = group ? param(q, "UserName", 64, true) : NULL;
 	char arn[600];
-	struct xml x;
 	json_t *g;
 
 	if (!user)
 		return;
-	g = group_for(q, group, arn, sizeof(arn));
-	if (!authorized(q, "iam:RemoveUserFromGroup", arn))
-		goto out;
-	if (!g) {
-		no_such(q, "group", group);
-		goto out;
-	}
-	if (drop(q, "iam/usergroup/", user, group) == -ENOENT) {
+	g = entity_authorized(q, &E_GROUP, group, "RemoveUserFromGroup", arn, sizeof(arn));
+	if (!g)
+		return;
+	if (drop(q, "iam/usergroup/", user, group) == -ENOENT)
 		api_error(q->r, 404, IAM_NS, "NoSuchEntity", "The user with name %s is not in "
 			  "group %s.", user, group);
-		goto out;
-	}
-	if (failed_store(q, drop(q, "iam/groupmember/", group, user), "membership"))
-		goto out;
-	api_begin(&x, "RemoveUserFromGroup", IAM_NS, false);
-	api_end(&x, q->r, false);
-out:
+	else if (!failed_store(q, drop(q, "iam/groupmember/", group, user), "membership"))
+		reply_empty(q, "RemoveUserFromGroup");
 	json_decref(g);
 }
 
 /* ---- inline policies ------------------------------------------------------------------ */
-
-/* What each kind of entity is called in keys, ARNs, actions and errors. */
-struct entity {
-	const char *param, *kind, *store_fmt, *policy_fmt, *put, *get, *del;
-	size_t max;
-};
-
-static const struct entity E_USER = { "UserName", "user", "iam/user/",
-	"iam/userpolicy/", "PutUserPolicy", "GetUserPolicy", "DeleteUserPolicy", 64 };
-static const struct entity E_GROUP = { "GroupName", "group", "iam/group/",
-	"iam/grouppolicy/", "PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", 128 };
-static const struct entity E_ROLE = { "RoleName", "role", "iam/role/",
-	"iam/rolepolicy/", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", 64 };
-
-static json_t *entity_for(struct req *q, const struct entity *e, const char *name, char *arn,
-			  size_t len)
-{
-	json_t *o = load(q, e->store_fmt, name, NULL);
-
-	if (o)
-		snprintf(arn, len, "%s", jstr(o, "Arn"));
-	else
-		arn_of(q, arn, len, e->kind, "/", name);
-	return o;
-}
 
 static bool policy_ok(struct req *q, const char *doc, enum iampolicy_kind kind)
 {
@@ -701,7 +680,7 @@ static void inline_policy(struct req *q, const struct entity *e, enum pol_op op)
 	const char *name = param(q, e->param, e->max, true);
 	const char *pname = name ? param(q, "PolicyName", 128, true) : NULL;
 	const char *doc = NULL, *action = op == POL_PUT ? e->put : op == POL_GET ? e->get : e->del;
-	char arn[600], act[64];
+	char arn[600];
 	struct xml x;
 	json_t *o, *p = NULL;
 	int rc;
@@ -710,14 +689,9 @@ static void inline_policy(struct req *q, const struct entity *e, enum pol_op op)
 		return;
 	if (op == POL_PUT && !(doc = param(q, "PolicyDocument", 0, true)))
 		return;
-	o = entity_for(q, e, name, arn, sizeof(arn));
-	snprintf(act, sizeof(act), "iam:%s", action);
-	if (!authorized(q, act, arn))
-		goto out;
-	if (!o) {
-		no_such(q, e->kind, name);
-		goto out;
-	}
+	o = entity_authorized(q, e, name, action, arn, sizeof(arn));
+	if (!o)
+		return;
 	if (op == POL_PUT) {
 		if (!policy_ok(q, doc, IAMPOLICY_IDENTITY))
 			goto out;
@@ -778,9 +752,7 @@ static void create_role(struct req *q)
 	const char *desc = query_get(q->q, "Description"), *max = query_get(q->q, "MaxSessionDuration");
 	char arn[600], id[32], date[32], *end;
 	long long maxs = 3600;
-	struct xml x;
 	json_t *ro;
-	int rc;
 
 	if (!trust)
 		return;
@@ -806,70 +778,31 @@ static void create_role(struct req *q)
 		       "MaxSessionDuration", (json_int_t)maxs);
 	if (ro && desc)
 		json_object_set_new(ro, "Description", json_string(desc));
-	rc = ro ? save(q, true, ro, "iam/role/", name, NULL) : -ENOMEM;
-	if (rc == -EEXIST) {
-		api_error(q->r, 409, IAM_NS, "EntityAlreadyExists", "Role with name %s already "
-			  "exists.", name);
-	} else if (!failed_store(q, rc, "role")) {
-		api_begin(&x, "CreateRole", IAM_NS, true);
-		xml_open(&x, "Role", NULL);
-		write_role(&x, ro);
-		xml_close(&x);
-		api_end(&x, q->r, true);
-	}
+	create_entity(q, &E_ROLE, name, ro, write_role);
 	json_decref(ro);
 }
 
 static void get_role(struct req *q)
 {
 	const char *name = param(q, "RoleName", 64, true);
-	char arn[600];
-	struct xml x;
-	json_t *ro;
 
-	if (!name)
-		return;
-	ro = entity_for(q, &E_ROLE, name, arn, sizeof(arn));
-	if (authorized(q, "iam:GetRole", arn)) {
-		if (!ro) {
-			no_such(q, "role", name);
-		} else {
-			api_begin(&x, "GetRole", IAM_NS, true);
-			xml_open(&x, "Role", NULL);
-			write_role(&x, ro);
-			xml_close(&x);
-			api_end(&x, q->r, true);
-		}
-	}
-	json_decref(ro);
+	if (name)
+		get_entity(q, &E_ROLE, name, write_role);
 }
 
 static void delete_role(struct req *q)
 {
 	const char *name = param(q, "RoleName", 64, true);
 	char arn[600];
-	struct xml x;
 	json_t *ro;
 
-	if (!name)
+	if (!name || !(ro = entity_authorized(q, &E_ROLE, name, "DeleteRole", arn, sizeof(arn))))
 		return;
-	ro = entity_for(q, &E_ROLE, name, arn, sizeof(arn));
-	if (!authorized(q, "iam:DeleteRole", arn))
-		goto out;
-	if (!ro) {
-		no_such(q, "role", name);
-		goto out;
-	}
-	if (count(q, "iam/rolepolicy/", name)) {
+	if (count(q, "iam/rolepolicy/", name))
 		api_error(q->r, 409, IAM_NS, "DeleteConflict", "Cannot delete entity, must delete "
 			  "policies first.");
-		goto out;
-	}
-	if (failed_store(q, drop(q, "iam/role/", name, NULL), "deletion"))
-		goto out;
-	api_begin(&x, "DeleteRole", IAM_NS, false);
-	api_end(&x, q->r, false);
-out:
+	else if (!failed_store(q, drop(q, "iam/role/", name, NULL), "deletion"))
+		reply_empty(q, "DeleteRole");
 	json_decref(ro);
 }
 
