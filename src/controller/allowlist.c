@@ -31,15 +31,7 @@
 #define F_GET_SEALS 1034
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CTL_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CTL_SANITIZED 1
-#endif
-#endif
-
-static const struct { int nr; const char *why; } ctl_calls[] = {
+static const struct sandbox_call ctl_calls[] = {
 	{ SCMP_SYS(epoll_wait), "event loop (libevent)" },
 	{ SCMP_SYS(epoll_ctl), "event loop: connections, pidfds, timers" },
 	{ SCMP_SYS(poll), "curl (KMS), waits for a stopping ward-hv/ward-blk pidfd" },
@@ -96,7 +88,7 @@ static const struct { int nr; const char *why; } ctl_calls[] = {
 	{ SCMP_SYS(uname), "glibc's resolver: the default search domain (gethostname)" },
 	{ SCMP_SYS(set_robust_list), "new thread: audit flusher, curl resolver (glibc)" },
 	{ SCMP_SYS(rseq), "new thread (glibc)" },
-#ifdef CTL_SANITIZED
+#ifdef SANDBOX_SANITIZED
 	{ SCMP_SYS(sched_getaffinity), "sanitizer runtime: pthread_getattr_np in a new thread" },
 #endif
 };
@@ -120,17 +112,17 @@ static int allow_ctl(scmp_filter_ctx ctx)
 {
 	int rc = sandbox_allow_runtime(ctx);
 
-	for (size_t i = 0; !rc && i < sizeof(ctl_calls) / sizeof(ctl_calls[0]); i++)
-		rc = sandbox_allow(ctx, ctl_calls[i].nr);
-	for (size_t i = 0; !rc && i < sizeof(ctl_fcntls) / sizeof(ctl_fcntls[0]); i++)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(fcntl), 1, SCMP_CMP_EQ,
-				      (scmp_datum_t)ctl_fcntls[i], 0);
-	for (size_t i = 0; !rc && i < sizeof(ctl_signals) / sizeof(ctl_signals[0]); i++)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ,
-				      (scmp_datum_t)ctl_signals[i], 0);
-	for (size_t i = 0; !rc && i < sizeof(ctl_families) / sizeof(ctl_families[0]); i++)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(socket), 0, SCMP_CMP_EQ,
-				      (scmp_datum_t)ctl_families[i], 0);
+	if (!rc)
+		rc = sandbox_allow_calls(ctx, ctl_calls, sizeof(ctl_calls) / sizeof(ctl_calls[0]));
+	if (!rc)
+		rc = sandbox_allow_values(ctx, SCMP_SYS(fcntl), 1, ctl_fcntls,
+					  sizeof(ctl_fcntls) / sizeof(ctl_fcntls[0]));
+	if (!rc)
+		rc = sandbox_allow_values(ctx, SCMP_SYS(rt_sigaction), 0, ctl_signals,
+					  sizeof(ctl_signals) / sizeof(ctl_signals[0]));
+	if (!rc)
+		rc = sandbox_allow_values(ctx, SCMP_SYS(socket), 0, ctl_families,
+					  sizeof(ctl_families) / sizeof(ctl_families[0]));
 	if (!rc) {
 		struct scmp_arg_cmp nl[2] = {
 			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_NETLINK },
@@ -139,13 +131,9 @@ static int allow_ctl(scmp_filter_ctx ctx)
 
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, nl);
 	}
-	/* Threads, never processes (the launcher starts those); clone3 hides
-	 * its flags from seccomp: ENOSYS, and glibc falls back to clone. */
+	/* Threads, never processes (the launcher starts those). */
 	if (!rc)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ,
-				      CLONE_THREAD, CLONE_THREAD);
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+		rc = sandbox_allow_threads(ctx);
 	return rc;
 }
 
@@ -238,7 +226,6 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 	struct sandbox_confine_cfg cc = { .paths = paths, .restrict_tcp = true,
 					  .bind_ports = bind_port, .connect_ports = connect_ports };
 	const char *colon = strrchr(s->listen, ':');
-	scmp_filter_ctx ctx;
 	int rc, abi;
 
 	paths[cc.n_paths++] = (struct sandbox_path){ s->state_dir, SANDBOX_RW };
@@ -292,12 +279,9 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 	rc = sandbox_confine(&on, &cc, &abi, err, errlen);
 	if (rc)
 		return rc;
-	ctx = sandbox_filter_new(false);
-	rc = sandbox_filter_load(ctx, ctx ? allow_ctl(ctx) : 0, &on);
-	if (rc) {
-		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
+	rc = sandbox_filter_apply(allow_ctl, &on, err, errlen);
+	if (rc)
 		return rc;
-	}
 	log_info("locked down", "landlock_abi=%d state_dir=%s tpm=%s", abi, s->state_dir,
 		 dev[0] ? dev : "tcp");
 	return 0;

@@ -18,15 +18,7 @@
 
 #include "log.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define KMS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KMS_SANITIZED 1
-#endif
-#endif
-
-static const struct { int nr; const char *why; } kms_calls[] = {
+static const struct sandbox_call kms_calls[] = {
 	{ SCMP_SYS(epoll_wait), "event loop (libevent)" },
 	{ SCMP_SYS(epoll_ctl), "event loop: connections come and go" },
 	{ SCMP_SYS(accept4), "the next client on the shared listening socket" },
@@ -54,7 +46,7 @@ static const struct { int nr; const char *why; } kms_calls[] = {
 	{ SCMP_SYS(sendto), "SoftHSM2's syslog()" },
 	{ SCMP_SYS(set_robust_list), "new worker thread (glibc)" },
 	{ SCMP_SYS(rseq), "new worker thread (glibc)" },
-#ifdef KMS_SANITIZED
+#ifdef SANDBOX_SANITIZED
 	{ SCMP_SYS(sched_getaffinity), "sanitizer runtime: pthread_getattr_np in a new thread" },
 #endif
 };
@@ -73,27 +65,22 @@ static int allow_kms(scmp_filter_ctx ctx)
 {
 	int rc = sandbox_allow_runtime(ctx);
 
-	for (size_t i = 0; !rc && i < sizeof(kms_calls) / sizeof(kms_calls[0]); i++)
-		rc = sandbox_allow(ctx, kms_calls[i].nr);
-	for (size_t i = 0; !rc && i < sizeof(kms_fcntls) / sizeof(kms_fcntls[0]); i++)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(fcntl), 1, SCMP_CMP_EQ,
-				      (scmp_datum_t)kms_fcntls[i], 0);
+	if (!rc)
+		rc = sandbox_allow_calls(ctx, kms_calls, sizeof(kms_calls) / sizeof(kms_calls[0]));
+	if (!rc)
+		rc = sandbox_allow_values(ctx, SCMP_SYS(fcntl), 1, kms_fcntls,
+					  sizeof(kms_fcntls) / sizeof(kms_fcntls[0]));
 	/* syslog's datagram socket, and no other kind: the KMS never opens a
 	 * network connection. */
 	if (!rc)
 		rc = sandbox_allow_if(ctx, SCMP_SYS(socket), 0, SCMP_CMP_EQ, AF_UNIX, 0);
 	/* glibc's SIGSETXID handler at the first pthread_create; libevent puts
 	 * back the SIGINT and SIGTERM handlers when the server stops. */
-	for (size_t i = 0; !rc && i < sizeof(kms_signals) / sizeof(kms_signals[0]); i++)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(rt_sigaction), 0, SCMP_CMP_EQ,
-				      (scmp_datum_t)kms_signals[i], 0);
-	/* Threads, never processes; clone3 hides its flags from seccomp, so it
-	 * answers ENOSYS and glibc falls back to clone. */
 	if (!rc)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ,
-				      CLONE_THREAD, CLONE_THREAD);
+		rc = sandbox_allow_values(ctx, SCMP_SYS(rt_sigaction), 0, kms_signals,
+					  sizeof(kms_signals) / sizeof(kms_signals[0]));
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+		rc = sandbox_allow_threads(ctx);
 	return rc;
 }
 
@@ -132,7 +119,6 @@ int kms_sandbox_lock(const struct kms_sandbox *s, char *err, size_t errlen)
 	struct sandbox_path paths[3];
 	struct sandbox_confine_cfg cc = { .paths = paths, .restrict_tcp = true,
 					  .scope_signals = true };
-	scmp_filter_ctx ctx;
 	int rc, abi;
 
 	/* The database's directory: SQLite makes and removes its journal
@@ -151,12 +137,9 @@ int kms_sandbox_lock(const struct kms_sandbox *s, char *err, size_t errlen)
 	rc = sandbox_confine(&on, &cc, &abi, err, errlen);
 	if (rc)
 		return rc;
-	ctx = sandbox_filter_new(false);
-	rc = sandbox_filter_load(ctx, ctx ? allow_kms(ctx) : 0, &on);
-	if (rc) {
-		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
+	rc = sandbox_filter_apply(allow_kms, &on, err, errlen);
+	if (rc)
 		return rc;
-	}
 	log_info("locked down", "landlock_abi=%d db_dir=%s token_dir=%s", abi, db_dir,
 		 s->token_dir ? s->token_dir : "-");
 	return 0;

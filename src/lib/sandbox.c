@@ -29,15 +29,7 @@
 #define CAP_LAST_CAP 40
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WARD_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WARD_SANITIZED 1
-#endif
-#endif
-
-#ifdef WARD_SANITIZED
+#ifdef SANDBOX_SANITIZED
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -100,7 +92,7 @@ int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
 		log_warn("sandbox disabled by --no-sandbox: for debugging only");
 		return 0;
 	}
-#ifdef WARD_SANITIZED
+#ifdef SANDBOX_SANITIZED
 	/* LeakSanitizer's exit-time scan needs /proc and ptrace, which the
 	 * sandbox takes away: scan now (this also disables the exit scan). */
 	__lsan_do_leak_check();
@@ -255,7 +247,7 @@ int sandbox_confine(const struct sandbox_cfg *c, const struct sandbox_confine_cf
 		log_warn("sandbox disabled by --no-sandbox: for debugging only");
 		return 0;
 	}
-#ifdef WARD_SANITIZED
+#ifdef SANDBOX_SANITIZED
 	/* As in sandbox_isolate: LeakSanitizer's exit-time scan clones a
 	 * tracer and ptraces, which the filter kills: scan now instead. */
 	__lsan_do_leak_check();
@@ -341,6 +333,33 @@ int sandbox_allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
 }
 
+int sandbox_allow_calls(scmp_filter_ctx ctx, const struct sandbox_call *calls, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = sandbox_allow(ctx, calls[i].nr);
+	return rc;
+}
+
+int sandbox_allow_values(scmp_filter_ctx ctx, int nr, unsigned int arg, const int *vals,
+			 size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = sandbox_allow_if(ctx, nr, arg, SCMP_CMP_EQ, (scmp_datum_t)vals[i], 0);
+	return rc;
+}
+
+int sandbox_allow_threads(scmp_filter_ctx ctx)
+{
+	int rc = sandbox_allow_if(ctx, SCMP_SYS(clone), 0, SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+				  CLONE_THREAD);
+
+	return rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+}
+
 int sandbox_allow_runtime(scmp_filter_ctx ctx)
 {
 	static const struct { int nr; const char *why; } base[] = {
@@ -360,7 +379,7 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx)
 		{ SCMP_SYS(tgkill), "pthread_kill (wake a thread)" },
 		{ SCMP_SYS(clock_gettime), "when the vDSO is unavailable" },
 		{ SCMP_SYS(restart_syscall), "interrupted sleeps" },
-#ifdef WARD_SANITIZED
+#ifdef SANDBOX_SANITIZED
 		{ SCMP_SYS(sigaltstack), "sanitizer runtime" },
 		{ SCMP_SYS(prlimit64), "sanitizer runtime" },
 		{ SCMP_SYS(sched_yield), "sanitizer runtime" },
@@ -409,6 +428,17 @@ int sandbox_filter_load(scmp_filter_ctx ctx, int build_rc, const struct sandbox_
 	rc = c->enabled ? seccomp_load(ctx) : 0;
 
 	seccomp_release(ctx);
+	return rc;
+}
+
+int sandbox_filter_apply(int (*allow)(scmp_filter_ctx), const struct sandbox_cfg *c,
+			 char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx = sandbox_filter_new(false);
+	int rc = sandbox_filter_load(ctx, ctx ? allow(ctx) : 0, c);
+
+	if (rc)
+		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));
 	return rc;
 }
 

@@ -12,6 +12,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Sanitizer builds: their runtime makes a few syscalls of its own, which
+ * allowlists add under this macro. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZED 1
+#endif
+#endif
+
 struct sandbox_cfg {
 	uid_t uid;        /* unprivileged uid/gid the process runs as */
 	gid_t gid;
@@ -38,6 +48,21 @@ int sandbox_allow(scmp_filter_ctx ctx, int nr);
 /* Allow nr when argument `arg` compares `op` with a (and b, for masked). */
 int sandbox_allow_if(scmp_filter_ctx ctx, int nr, unsigned int arg,
 		     enum scmp_compare op, scmp_datum_t a, scmp_datum_t b);
+/* One line of a process's allowlist: a syscall and why it is there. */
+struct sandbox_call {
+	int nr;
+	const char *why;
+};
+/* Allow every call of the table. */
+int sandbox_allow_calls(scmp_filter_ctx ctx, const struct sandbox_call *calls, size_t n);
+/* Allow nr when argument `arg` equals one of vals (fcntl commands, signal
+ * numbers, socket families). */
+int sandbox_allow_values(scmp_filter_ctx ctx, int nr, unsigned int arg, const int *vals,
+			 size_t n);
+/* Threads, never processes: clone only with CLONE_THREAD; clone3 hides
+ * its flags from seccomp, so it answers ENOSYS and glibc falls back to
+ * clone. */
+int sandbox_allow_threads(scmp_filter_ctx ctx);
 /* What any ward thread needs to live and die: read/write/close, futex,
  * signals return, exit, memory for malloc (never PROT_EXEC), clocks. */
 int sandbox_allow_runtime(scmp_filter_ctx ctx);
@@ -46,6 +71,10 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx);
  * returned, otherwise the filter is loaded (unless the sandbox is disabled)
  * and released. Returns 0 or negative errno. */
 int sandbox_filter_load(scmp_filter_ctx ctx, int build_rc, const struct sandbox_cfg *c);
+/* A new filter (no tsync) built by allow and loaded as sandbox_filter_load
+ * does; a failure is described in err. Returns 0 or negative errno. */
+int sandbox_filter_apply(int (*allow)(scmp_filter_ctx), const struct sandbox_cfg *c,
+			 char *err, size_t errlen);
 
 /* Lockdown for daemons that keep the host's filesystem and network
  * (ward-controller, ward-kms): no namespaces or uid change, but no core
