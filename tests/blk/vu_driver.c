@@ -26,6 +26,7 @@
 #include "blkctl.h"
 #include "vhost_user.h"
 #include "virtq.h"
+#include "vu_request.h"
 
 #define QSZ        256
 #define MAXQD      64
@@ -59,26 +60,7 @@ static void die(const char *what)
 static int msg(struct vuf *f, uint32_t req, const void *p, uint32_t sz,
 	       const int *fds, size_t nfds, void *reply, uint32_t rsz, bool ack)
 {
-	struct vu_msg m;
-	uint32_t flags = 0;
-	bool want_ack = ack && (f->proto & (1ull << VU_PROTOCOL_F_REPLY_ACK));
-
-	if (want_ack)
-		flags |= VU_FLAG_NEED_REPLY;
-	if (vu_send(f->sock, req, flags, p, sz, fds, nfds))
-		return -EIO;
-	if (!reply && !want_ack)
-		return 0;
-	if (vu_recv(f->sock, &m) != 1 || !(m.hdr.flags & VU_FLAG_REPLY) || m.hdr.request != req)
-		return -EPROTO;
-	vu_msg_close_fds(&m);
-	if (reply) {
-		if (m.hdr.size != rsz)
-			return -EPROTO;
-		memcpy(reply, &m.p, rsz);
-		return 0;
-	}
-	return m.p.u64 ? -EIO : 0;
+	return vu_request(f->sock, f->proto, req, p, sz, fds, nfds, reply, rsz, ack);
 }
 
 static void setup(struct vuf *f, int sock, size_t memsz, size_t maxbs)

@@ -28,6 +28,7 @@
 
 #include "vhost_user.h"
 #include "virtq.h"
+#include "vu_request.h"
 
 #define QSZ       256
 #define MEMSZ     (16u << 20)
@@ -65,26 +66,11 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* Every request without a reply asks for an ack when the backend offers it. */
 static int msg(struct eni *e, uint32_t req, const void *p, uint32_t sz, const int *fds,
 	       size_t nfds, void *reply, uint32_t rsz)
 {
-	struct vu_msg m;
-	bool ack = !reply && (e->proto & (1ull << VU_PROTOCOL_F_REPLY_ACK));
-
-	if (vu_send(e->sock, req, ack ? VU_FLAG_NEED_REPLY : 0, p, sz, fds, nfds))
-		return -EIO;
-	if (!reply && !ack)
-		return 0;
-	if (vu_recv(e->sock, &m) != 1 || !(m.hdr.flags & VU_FLAG_REPLY) || m.hdr.request != req)
-		return -EPROTO;
-	vu_msg_close_fds(&m);
-	if (reply) {
-		if (m.hdr.size != rsz)
-			return -EPROTO;
-		memcpy(reply, &m.p, rsz);
-		return 0;
-	}
-	return m.p.u64 ? -EIO : 0;
+	return vu_request(e->sock, e->proto, req, p, sz, fds, nfds, reply, rsz, !reply);
 }
 
 static void ring_setup(struct eni *e, struct ring *r, unsigned int idx, uint32_t off)
