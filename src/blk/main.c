@@ -490,21 +490,6 @@ static void close_stray_fds(int keep, int keep2)
 			close(fd);
 }
 
-static int parse_id(const char *s, const char *what, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || v > 0xfffffffeul) {
-		fprintf(stderr, "ward-blk: --%s must be a non-zero id (running as root is refused)\n", what);
-		return -EINVAL;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
 static int parse_max_volumes(const char *s, int *out)
 {
 	char *end;
@@ -606,12 +591,12 @@ int main(int argc, char **argv)
 		case 'i': one.id = optarg; break;
 		case 'C': one.create = true; break;
 		case O_UID:
-			if (parse_id(optarg, "uid", &id))
+			if (sandbox_parse_id("ward-blk", "uid", optarg, &id))
 				return 2;
 			sb.uid = (uid_t)id;
 			break;
 		case O_GID:
-			if (parse_id(optarg, "gid", &id))
+			if (sandbox_parse_id("ward-blk", "gid", optarg, &id))
 				return 2;
 			sb.gid = (gid_t)id;
 			break;

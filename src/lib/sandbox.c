@@ -33,6 +33,22 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+int sandbox_parse_id(const char *prog, const char *what, const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 0xfffffffeul) {
+		fprintf(stderr, "%s: --%s must be a non-zero id (running as root is refused)\n",
+			prog, what);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
 static int fail(char *err, size_t errlen, int rc, const char *what)
 {
 	snprintf(err, errlen, "sandbox: %s: %s", what, strerror(-rc));

@@ -28,6 +28,10 @@ struct sandbox_cfg {
 	bool enabled;     /* false only for --no-sandbox (debugging; logged) */
 };
 
+/* The argument of --uid/--gid (what): a non-zero id, since running as root
+ * is refused. 0, or -EINVAL with the reason on stderr after "prog: ". */
+int sandbox_parse_id(const char *prog, const char *what, const char *s, unsigned int *out);
+
 /* Single-threaded, after every file, device and socket the process will
  * ever need is open: no core dumps, not dumpable; as root: new mount, net,
  * IPC and UTS namespaces and an empty read-only root; no_new_privs;

@@ -356,21 +356,6 @@ static int serve_step(int sfd)
 	return 1;
 }
 
-static int parse_id(const char *s, const char *what, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || v > 0xfffffffeul) {
-		fprintf(stderr, "ward-net: --%s must be a non-zero id (running as root is refused)\n", what);
-		return -EINVAL;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
 static int parse_fd(const char *s)
 {
 	char *end;
@@ -435,12 +420,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_UID:
-			if (parse_id(optarg, "uid", &id))
+			if (sandbox_parse_id("ward-net", "uid", optarg, &id))
 				return 2;
 			sb.uid = (uid_t)id;
 			break;
 		case O_GID:
-			if (parse_id(optarg, "gid", &id))
+			if (sandbox_parse_id("ward-net", "gid", optarg, &id))
 				return 2;
 			sb.gid = (gid_t)id;
 			break;
@@ -448,7 +433,7 @@ int main(int argc, char **argv)
 		case O_UNDERLAY_FD: uc.udp_fd = parse_fd(optarg); break;
 		case O_KEYX_FD: uc.keyx_fd = parse_fd(optarg); break;
 		case O_KEYX_PORT:
-			if (parse_id(optarg, "keyx-port", &id) || id > 65535)
+			if (sandbox_parse_id("ward-net", "keyx-port", optarg, &id) || id > 65535)
 				return 2;
 			uc.keyx_port = (uint16_t)id;
 			break;
