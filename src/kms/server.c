@@ -33,7 +33,6 @@
  * connection, HSM session, caches); the listening socket is shared. */
 struct server {
 	struct kms *k;
-	SSL_CTX *ctx;
 	struct event_base *base;
 	struct evhttp *http;
 	pthread_t th;
@@ -167,7 +166,6 @@ static void *worker(void *arg)
 static int worker_init(struct server *s, struct kms *k, SSL_CTX *ctx)
 {
 	s->k = k;
-	s->ctx = ctx;
 	s->base = event_base_new();
 	s->http = s->base ? httpsd_new(s->base, ctx, REQ_MAX_BODY, handle, s) : NULL;
 	return s->http ? 0 : -ENOMEM;
