@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 B=build
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# Every part of the demo boots a guest. Say so plainly where KVM is missing
+# (some machines are themselves PVM guests: the kvm module does not bind).
+if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
+	echo "make demo: this machine has no usable /dev/kvm, and every step of the demo boots a guest." >&2
+	dmesg 2>/dev/null | grep -m1 -i "kvm.*not binding" >&2 || true
+	echo "Run it on a host with KVM. Here, \`make test\` runs everything that needs no guest (README.md)." >&2
+	exit 1
+fi
+exec 3>&-
+
 step "1. ward-hv boots the hello guest (PVH ELF) in a fresh KVM VM"
 echo "\$ ward-hv --kernel $B/guest/hello.elf --memory 32"
 set +e
