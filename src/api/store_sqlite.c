@@ -15,7 +15,7 @@
 struct sq_store {
 	struct store base;
 	sqlite3 *db;
-	sqlite3_stmt *get, *ins, *upsert, *del, *list;
+	sqlite3_stmt *get, *ins, *upsert, *del;
 	bool in_txn;
 };
 
@@ -137,27 +137,33 @@ static int sq_del(struct store_txn *tx, const char *key)
 	return rc;
 }
 
+/* Each listing gets a statement of its own: a callback may list again
+ * (groups, then each group's policies), and a shared statement would be
+ * reset under the outer loop, which then stopped early without an error. */
 static int sq_list(struct store_txn *tx, const char *prefix, store_list_cb cb, void *arg)
 {
 	struct sq_store *s = (struct sq_store *)tx->s;
 	size_t plen = strlen(prefix);
+	sqlite3_stmt *st;
 	int rc, out = 0;
 
+	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM kv WHERE key >= ? ORDER BY key", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
 	/* Range scan [prefix, prefix+0xff): byte order, as etcd's prefix range. */
-	sqlite3_reset(s->list);
-	sqlite3_bind_text(s->list, 1, prefix, (int)plen, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s->list)) == SQLITE_ROW) {
-		const char *k = (const char *)sqlite3_column_text(s->list, 0);
+	sqlite3_bind_text(st, 1, prefix, (int)plen, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
 
 		if (strncmp(k, prefix, plen) != 0)
 			break;
-		out = cb(k, (const char *)sqlite3_column_text(s->list, 1), arg);
+		out = cb(k, (const char *)sqlite3_column_text(st, 1), arg);
 		if (out)
 			break;
 	}
 	if (!out && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		out = -EIO;
-	sqlite3_reset(s->list);
+	sqlite3_finalize(st);
 	return out;
 }
 
@@ -169,7 +175,6 @@ static void sq_close(struct store *st)
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->upsert);
 	sqlite3_finalize(s->del);
-	sqlite3_finalize(s->list);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -202,9 +207,7 @@ int store_sqlite_open(const char *path, struct store **out)
 	    sqlite3_prepare_v2(s->db, "INSERT INTO kv(key, value) VALUES(?,?)", -1, &s->ins, NULL) ||
 	    sqlite3_prepare_v2(s->db, "INSERT INTO kv(key, value) VALUES(?,?) ON CONFLICT(key)"
 			       " DO UPDATE SET value=excluded.value", -1, &s->upsert, NULL) ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM kv WHERE key=?", -1, &s->del, NULL) ||
-	    sqlite3_prepare_v2(s->db, "SELECT key, value FROM kv WHERE key >= ? ORDER BY key",
-			       -1, &s->list, NULL)) {
+	    sqlite3_prepare_v2(s->db, "DELETE FROM kv WHERE key=?", -1, &s->del, NULL)) {
 		log_error("cannot prepare the store's statements", "error=\"%s\"",
 			  sqlite3_errmsg(s->db));
 		goto err;

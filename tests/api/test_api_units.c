@@ -155,6 +155,50 @@ static int collect(const char *k, const char *v, void *arg)
 	return 0;
 }
 
+/* A listing inside a listing, as api_authorize does (a user's groups, then
+ * each group's policies): the outer listing must still see every key. */
+struct nested { struct store_txn *t; char acc[512]; };
+
+static int inner(const char *k, const char *v, void *arg)
+{
+	return collect(k, v, ((struct nested *)arg)->acc);
+}
+
+static int outer(const char *k, const char *v, void *arg)
+{
+	struct nested *n = arg;
+	char prefix[64];
+
+	(void)v;
+	snprintf(prefix, sizeof(prefix), "pol/%s/", k + strlen("grp/"));
+	return store_list(n->t, prefix, inner, n);
+}
+
+static void test_store_nested_list(void **state)
+{
+	char dir[] = "/tmp/ward-api-store.XXXXXX", path[64], cmd[80];
+	struct nested n = { .acc = "" };
+	struct store *s;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/db", dir);
+	assert_int_equal(store_sqlite_open(path, &s), 0);
+	assert_int_equal(store_txn_begin(s, true, &n.t), 0);
+	assert_int_equal(store_create(n.t, "grp/a", "{}"), 0);
+	assert_int_equal(store_create(n.t, "grp/b", "{}"), 0);
+	assert_int_equal(store_create(n.t, "grp/c", "{}"), 0);
+	assert_int_equal(store_create(n.t, "pol/a/1", "{}"), 0);
+	assert_int_equal(store_create(n.t, "pol/b/1", "{}"), 0);
+	assert_int_equal(store_create(n.t, "pol/c/1", "{}"), 0);
+	assert_int_equal(store_list(n.t, "grp/", outer, &n), 0);
+	assert_string_equal(n.acc, "pol/a/1={};pol/b/1={};pol/c/1={};");
+	store_txn_abort(n.t);
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_store(void **state)
 {
 	char dir[] = "/tmp/ward-api-store.XXXXXX", path[64], acc[512] = "", *v;
@@ -283,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_query_escape),
 		cmocka_unit_test(test_xml),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_store_nested_list),
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_session_token),
 	};
