@@ -29,6 +29,20 @@ struct server {
 	struct evhttp *http;
 };
 
+/* The Action as it may appear in the log: the client chose its bytes, so
+ * anything but a plain action name (which could forge key=value fields or
+ * whole lines) is logged as "?". */
+static const char *log_action(const struct query *q)
+{
+	const char *a = query_get(q, "Action");
+	size_t n;
+
+	if (!a)
+		return "-";
+	n = strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+	return n > 0 && n <= 64 && a[n] == '\0' ? a : "?";
+}
+
 static void respond(struct evhttp_request *req, struct api_reply *r)
 {
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
@@ -92,12 +106,11 @@ static void handle(struct evhttp_request *req, void *arg)
 				.ctx = ih, .body = body, .body_len = len, .source_ip = peer };
 	if (auth_caller(s->a, &ah, now, &caller, &reply) == 0) {
 		api_dispatch(s->a, &caller, &q, now, &reply);
-		log_info("request", "action=%s caller=%s status=%d", query_get(&q, "Action") ?: "-",
+		log_info("request", "action=%s caller=%s status=%d", log_action(&q),
 			 caller.arn, reply.status);
 		api_caller_clear(&caller);
 	} else {
-		log_info("request refused", "action=%s status=%d", query_get(&q, "Action") ?: "-",
-			 reply.status);
+		log_info("request refused", "action=%s status=%d", log_action(&q), reply.status);
 	}
 	query_free(&q);
 	/* The body may carry a policy or, never, a secret: wipe it anyway. */

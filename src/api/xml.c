@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 void xml_init(struct xml *x)
 {
 	memset(x, 0, sizeof(*x));
@@ -25,10 +27,17 @@ static void put(struct xml *x, const char *s, size_t n)
 
 		while (cap < x->len + n + 1)
 			cap *= 2;
-		nb = realloc(x->buf, cap);
+		/* Not realloc: replies carry secret keys and session tokens,
+		 * and realloc would free the old copy unwiped. */
+		nb = malloc(cap);
 		if (!nb) {
 			x->failed = true;
 			return;
+		}
+		if (x->buf) {
+			memcpy(nb, x->buf, x->len);
+			OPENSSL_cleanse(x->buf, x->cap);
+			free(x->buf);
 		}
 		x->buf = nb;
 		x->cap = cap;
@@ -147,6 +156,8 @@ void xml_textf(struct xml *x, const char *name, const char *fmt, ...)
 
 void xml_free(struct xml *x)
 {
+	if (x->buf)
+		OPENSSL_cleanse(x->buf, x->cap);
 	free(x->buf);
 	x->buf = NULL;
 	x->len = x->cap = 0;

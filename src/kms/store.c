@@ -121,7 +121,7 @@ int store_open(const char *path, struct store **out)
 		goto err;
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL + FULL: each commit is fsync'd before the call returns. */
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
 			 "PRAGMA foreign_keys=ON;", NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK)
 		goto err;

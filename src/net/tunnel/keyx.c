@@ -54,8 +54,9 @@ static int host_id_of(X509 *cert, char out[TUNNEL_HOST_ID_MAX + 1])
 	if (ASN1_STRING_length(s) != 4 || memcmp(ASN1_STRING_get0_data(s), "host", 4))
 		return -EACCES;
 	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, cn));
-	if (ASN1_STRING_length(s) < 1 || ASN1_STRING_length(s) > TUNNEL_HOST_ID_MAX)
-		return -EACCES;
+	if (ASN1_STRING_length(s) < 1 || ASN1_STRING_length(s) > TUNNEL_HOST_ID_MAX ||
+	    memchr(ASN1_STRING_get0_data(s), 0, (size_t)ASN1_STRING_length(s)))
+		return -EACCES;	/* "hostA\0x" must not pass as hostA */
 	memcpy(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 	out[ASN1_STRING_length(s)] = '\0';
 	if (!tunnel_host_id_valid(out)) {
