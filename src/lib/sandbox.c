@@ -98,24 +98,35 @@ static void landlock_deny_all(void)
 		close(fd);
 }
 
-int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
-		    char *err, size_t errlen)
+/* The start every lockdown shares: 1 if the sandbox is off (--no-sandbox),
+ * else no core dumps and not dumpable (guest memory, keys and backend state
+ * must never reach a core file); 0 or a negative errno. */
+static int lockdown_begin(const struct sandbox_cfg *c, char *err, size_t errlen)
 {
 	struct rlimit no_core = { 0, 0 };
-	int rc;
 
 	if (!c->enabled) {
 		log_warn("sandbox disabled by --no-sandbox: for debugging only");
-		return 0;
+		return 1;
 	}
 #ifdef SANDBOX_SANITIZED
-	/* LeakSanitizer's exit-time scan needs /proc and ptrace, which the
-	 * sandbox takes away: scan now (this also disables the exit scan). */
+	/* LeakSanitizer's exit-time scan needs /proc and ptrace (it clones a
+	 * tracer), which the lockdown takes away: scan now, which also
+	 * disables the exit scan. */
 	__lsan_do_leak_check();
 #endif
-	/* Guest memory, keys and backend state must never reach a core file. */
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
 		return fail(err, errlen, -errno, "disabling core dumps");
+	return 0;
+}
+
+int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
+		    char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = lockdown_begin(c, err, errlen)) != 0)
+		return rc < 0 ? rc : 0;
 	if (geteuid() == 0) {
 		if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
 			return fail(err, errlen, -errno, "unshare of mount/net/ipc/uts namespaces");
@@ -253,23 +264,13 @@ static int ll_confine(const struct sandbox_confine_cfg *cc, long abi)
 int sandbox_confine(const struct sandbox_cfg *c, const struct sandbox_confine_cfg *cc,
 		    int *abi, char *err, size_t errlen)
 {
-	struct rlimit no_core = { 0, 0 };
 	long v;
 	int rc;
 
 	if (abi)
 		*abi = 0;
-	if (!c->enabled) {
-		log_warn("sandbox disabled by --no-sandbox: for debugging only");
-		return 0;
-	}
-#ifdef SANDBOX_SANITIZED
-	/* As in sandbox_isolate: LeakSanitizer's exit-time scan clones a
-	 * tracer and ptraces, which the filter kills: scan now instead. */
-	__lsan_do_leak_check();
-#endif
-	if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
-		return fail(err, errlen, -errno, "disabling core dumps");
+	if ((rc = lockdown_begin(c, err, errlen)) != 0)
+		return rc < 0 ? rc : 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail(err, errlen, -errno, "no_new_privs");
 	v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
