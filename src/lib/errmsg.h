@@ -11,4 +11,9 @@
 int errmsg(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The symbolic name of an errno value, either sign: errname(-ENOENT) and
+ * errname(ENOENT) are "ENOENT". Unknown values read "E123" (a static
+ * per-thread buffer). For log fields and messages: names, not numbers. */
+const char *errname(int err);
+
 #endif
