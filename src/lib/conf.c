@@ -300,6 +300,16 @@ err:
 /* The argv handed back lives until exit (options point into it): kept here
  * so that leak checkers see it as reachable. */
 static char **kept_argv;
+static int kept_settings;
+
+void conf_args_release(void)
+{
+	for (int i = 1; kept_argv && i <= kept_settings; i++)
+		free(kept_argv[i]);
+	free(kept_argv);
+	kept_argv = NULL;
+	kept_settings = 0;
+}
 
 int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 	      const struct option *lo, int *argc, char ***argv)
@@ -308,7 +318,7 @@ int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 	struct argbuf b = { .overridden = overridden, .keys = keys };
 	char defpath[4096], err[512], *text = NULL, **av = *argv;
 	const char *path = NULL;
-	int skip_at = -1, i, rc, idx;
+	int skip_at = -1, i, rc, idx, settings;
 	size_t len = 0;
 
 	/* The command line: where --config is, and which keys it sets. */
@@ -365,6 +375,7 @@ int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 		fprintf(stderr, "%s: %s\n", prog, err);
 		goto err;
 	}
+	settings = b.n - 1;
 	for (i = 1; i < *argc; i++) {
 		if (i == skip_at) {
 			if (!strchr(av[i], '='))
@@ -375,7 +386,9 @@ int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 			goto err_mem;
 	}
 	*argc = b.n;
+	conf_args_release();
 	*argv = kept_argv = b.v;
+	kept_settings = settings;
 	return 0;
 err_mem:
 	fprintf(stderr, "%s: out of memory reading %s\n", prog, path);

@@ -41,6 +41,9 @@ int conf_parse(const char *name, const char *text, size_t len, const struct conf
 int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 	      const struct option *lo, int *argc, char ***argv);
 
+/* Frees what conf_args made (tests; a daemon keeps it until exit). */
+void conf_args_release(void);
+
 /* The directory of the default files, e.g. /etc/ward. */
 const char *conf_dir(void);
 

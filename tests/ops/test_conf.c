@@ -144,6 +144,7 @@ static int run_args(const char *const *args, char *out, size_t outlen)
 		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? " " : "", argv[i]);
 	if (!rc)
 		assert_null(argv[argc]);
+	conf_args_release();
 	return rc;
 }
 
