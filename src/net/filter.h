@@ -30,6 +30,11 @@ void filter_destroy(struct filter *fl);
 bool filter_check(void *opaque, unsigned int eni, unsigned int peer, enum dp_dir dir,
 		  const struct frame *f);
 
+/* Would a TCP/UDP frame f of ENI eni be left untracked (its groups allow
+ * all of that protocol from and to 0.0.0.0/0)? Such flows meet the rules
+ * on every packet, so removing the rule stops them at once. */
+bool filter_untracked(const struct vpc_cfg *cfg, unsigned int eni, const struct frame *f);
+
 /* Seconds on the monotonic clock. */
 uint64_t filter_clock(void);
 

@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 #include "allowlist.h"
+#include "cliopt.h"
 #include "dp.h"
 #include "fileio.h"
 #include "filter.h"
 #include "log.h"
+#include "model.h"
 #include "netctl.h"
 #include "netdev.h"
 #include "underlay.h"
@@ -62,7 +64,10 @@ static void usage(FILE *f)
 		   "  --keyx-fd N       listening TCP socket of the underlay key exchange\n"
 		   "  --keyx-port P     the peers' key-exchange port (default 6082)\n"
 		   "  --underlay-plaintext  DEBUG ONLY: Geneve without encryption\n"
-		   "  SIGUSR1 logs every ENI's counters; SIGINT/SIGTERM stop.\n");
+		   "  SIGUSR1 logs every ENI's counters; SIGINT/SIGTERM stop.\n"
+		   "  --help, --version\n"
+		   "exit status: 0 stopped cleanly; 1 runtime error; 2 usage or configuration\n"
+		   "  error (docs/cli.md)\n");
 }
 
 static int deliver(void *opaque, unsigned int eni, const uint8_t *frame, size_t len)
@@ -248,17 +253,36 @@ static void ctl_underlay(const struct netctl_msg *m)
 		netctl_reply(ctl_fd, m->seq, -ENOTCONN, "this card has no underlay (--underlay-fd)", NULL, 0);
 		return;
 	}
-	rc = m->type == NETCTL_PEER ? underlay_peer(ul, m->id, m->addr, err, sizeof(err)) :
-	     underlay_map(ul, m->vpc, m->vni, m->addr, m->id, err, sizeof(err));
+	if (m->type == NETCTL_PEER)
+		rc = underlay_peer(ul, m->id, m->addr, err, sizeof(err));
+	else if (m->type == NETCTL_MAP)
+		rc = underlay_map(ul, m->vpc, m->vni, m->addr, m->id, err, sizeof(err));
+	else if (m->type == NETCTL_UNMAP)
+		rc = underlay_unmap(ul, m->vpc, m->vni, m->addr, m->id, err, sizeof(err));
+	else
+		rc = underlay_peer_del(ul, m->id, err, sizeof(err));
 	if (rc)
 		log_warn("underlay control message refused", "type=%u reason=\"%s\"", m->type, err);
+	netctl_reply(ctl_fd, m->seq, rc, rc ? err : "ok", NULL, 0);
+}
+
+/* A live model change (model.c); logged by kind and object, never more. */
+static void ctl_model(const struct netctl_msg *m)
+{
+	char err[160] = "";
+	int rc = model_apply(&cfg, m, err, sizeof(err));
+
+	if (rc)
+		log_warn("model change refused", "type=%u id=%s reason=\"%s\"", m->type, m->id, err);
+	else
+		log_info("model changed", "type=%u id=%s", m->type, m->id);
 	netctl_reply(ctl_fd, m->seq, rc, rc ? err : "ok", NULL, 0);
 }
 
 /* Returns 0 when the controller went away. */
 static int ctl_step(void)
 {
-	struct netctl_msg m;
+	static struct netctl_msg m;   /* 12 KiB: off the stack */
 	char err[160];
 	int rc = netctl_recv(ctl_fd, &m, err, sizeof(err)), e;
 
@@ -273,8 +297,13 @@ static int ctl_step(void)
 		log_warn("control channel receive failed", "errno=%d", -rc);
 		return 0;
 	}
-	if (m.type == NETCTL_PEER || m.type == NETCTL_MAP) {
+	if (m.type == NETCTL_PEER || m.type == NETCTL_MAP || m.type == NETCTL_UNMAP ||
+	    m.type == NETCTL_PEER_DEL) {
 		ctl_underlay(&m);
+		return 1;
+	}
+	if (m.type >= NETCTL_SG_SET && m.type <= NETCTL_ENI_SGS) {
+		ctl_model(&m);
 		return 1;
 	}
 	e = vpc_find_eni(&cfg, m.id);
@@ -379,7 +408,7 @@ static bool underlay_args_ok(const struct underlay_cfg *uc, int ctl, int config_
 int main(int argc, char **argv)
 {
 	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD, O_UNDERLAY_FD, O_KEYX_FD,
-	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT };
+	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT, O_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
@@ -396,6 +425,7 @@ int main(int argc, char **argv)
 		{ "ca", required_argument, NULL, O_CA },
 		{ "underlay-plaintext", no_argument, NULL, O_PLAINTEXT },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
@@ -408,6 +438,7 @@ int main(int argc, char **argv)
 	sigset_t ss;
 
 	log_init("net", LOG_INFO);
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
@@ -442,7 +473,8 @@ int main(int argc, char **argv)
 		case O_CA: uc.ca = optarg; break;
 		case O_PLAINTEXT: uc.debug_plaintext = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case O_VERSION: cliopt_version("ward-net"); return 0;
+		default: return cliopt_bad_option("ward-net", argv, opts);
 		}
 	}
 	if (optind != argc || (!nspecs && ctl_fd < 3) || !config == (config_fd < 3) ||

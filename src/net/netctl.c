@@ -2,8 +2,10 @@
  * are a header and a NUL-padded 64-byte ENI id; ATTACH carries exactly one
  * fd, a stream socket, and every other request none. Replies carry a
  * status, a message and, for STATS, the ENI's counters in DP_COUNTERS
- * order (docs/net.md lists it). PEER and MAP feed the underlay: fixed
- * payloads, every field checked here. */
+ * order (docs/net.md lists it). PEER, MAP, UNMAP and PEER_DEL feed the
+ * underlay; SG_SET, SG_DEL, SG_RULE_ADD/DEL, NACL_SET and ENI_SGS change
+ * the model live: every field's form is checked here, what it means
+ * against the model in model.c. */
 #include "netctl.h"
 
 #include <arpa/inet.h>
@@ -75,7 +77,7 @@ static int parse_underlay(const struct netctl_hdr *h, const uint8_t *p, struct n
 		struct netctl_map mp;
 
 		if (h->len != sizeof(mp))
-			return refuse(NULL, 0, err, errlen, "MAP payload must be 136 bytes");
+			return refuse(NULL, 0, err, errlen, "MAP/UNMAP payload must be 136 bytes");
 		memcpy(&mp, p, sizeof(mp));
 		if ((why = id_check(mp.host, true)) || (why = id_check(mp.vpc, false)))
 			return refuse(NULL, 0, err, errlen, why);
@@ -88,6 +90,138 @@ static int parse_underlay(const struct netctl_hdr *h, const uint8_t *p, struct n
 		m->vni = mp.vni;
 		m->addr = mp.ip;
 	}
+	m->type = h->type;
+	return 0;
+}
+
+/* One rule's form (what the model says is model.c's: the group it names,
+ * a NACL number used twice). nacl: number and action, no group. */
+static const char *rule_check(const struct netctl_wire_rule *w, bool nacl, struct netctl_rule *out)
+{
+	struct vpc_rule *r = &out->r;
+	uint32_t net = ntohl(w->net);
+	bool ports = w->proto == 6 || w->proto == 17, icmp = w->proto == 1;
+
+	if (w->proto < -1 || w->proto > 255)
+		return "rule proto must be -1 (all) or 0-255";
+	if (ports ? w->port_lo > w->port_hi : w->port_lo != 0 || w->port_hi != 65535)
+		return "rule ports must be lo <= hi for tcp/udp, 0-65535 otherwise";
+	if (icmp ? w->icmp_type < -1 || w->icmp_type > 255 || w->icmp_code < -1 || w->icmp_code > 255
+		 : w->icmp_type != -1 || w->icmp_code != -1)
+		return "rule icmp type/code must be -1..255 for icmp, -1 otherwise";
+	if (w->prefix > 32 || (net & ~vpc_mask(w->prefix)) || w->pad)
+		return "rule CIDR has host bits set or a prefix over 32";
+	if (w->sg[0]) {
+		const char *why = id_check(w->sg, false);
+
+		if (why)
+			return why;
+		if (nacl)
+			return "a NACL rule names a CIDR, never a group";
+		if (w->net || w->prefix)
+			return "a rule names a CIDR or a group, not both";
+	}
+	if (nacl ? w->number < 1 || w->number > 32766 || w->allow > 1 : w->number || w->allow != 1)
+		return nacl ? "NACL rule number must be 1-32766 and action 0 or 1"
+			    : "a group rule has no number and always allows";
+	memset(out, 0, sizeof(*out));
+	r->proto = w->proto;
+	r->port_lo = w->port_lo;
+	r->port_hi = w->port_hi;
+	r->icmp_type = w->icmp_type;
+	r->icmp_code = w->icmp_code;
+	r->net = net;
+	r->prefix = w->prefix;
+	r->sg = -1;
+	r->number = w->number;
+	r->allow = w->allow;
+	if (w->sg[0])
+		memcpy(out->sg, w->sg, strlen(w->sg) + 1);
+	return NULL;
+}
+
+static int parse_set(const struct netctl_hdr *h, const uint8_t *p, struct netctl_msg *m,
+		     char *err, size_t errlen)
+{
+	struct netctl_set_hdr sh;
+	bool nacl = h->type == NETCTL_NACL_SET;
+	unsigned int max = nacl ? VPC_MAX_NACL_RULES : VPC_MAX_SG_RULES;
+	const char *why;
+
+	if (h->len < sizeof(sh))
+		return refuse(NULL, 0, err, errlen, "SG_SET/NACL_SET shorter than its header");
+	memcpy(&sh, p, sizeof(sh));
+	if ((why = id_check(sh.id, false)) || (why = id_check(sh.vpc, false)))
+		return refuse(NULL, 0, err, errlen, why);
+	if (sh.n_in > max || sh.n_out > max)
+		return refuse(NULL, 0, err, errlen, "too many rules in one direction");
+	if (h->len != sizeof(sh) + (sh.n_in + sh.n_out) * sizeof(struct netctl_wire_rule))
+		return refuse(NULL, 0, err, errlen, "payload length disagrees with the rule counts");
+	for (unsigned int i = 0; i < sh.n_in + sh.n_out; i++) {
+		struct netctl_wire_rule w;
+
+		memcpy(&w, p + sizeof(sh) + i * sizeof(w), sizeof(w));
+		if ((why = rule_check(&w, nacl, &m->rules[i])))
+			return refuse(NULL, 0, err, errlen, why);
+	}
+	memcpy(m->id, sh.id, strlen(sh.id) + 1);
+	memcpy(m->vpc, sh.vpc, strlen(sh.vpc) + 1);
+	m->n_in = sh.n_in;
+	m->n_out = sh.n_out;
+	m->type = h->type;
+	return 0;
+}
+
+static int parse_rule(const struct netctl_hdr *h, const uint8_t *p, struct netctl_msg *m,
+		      char *err, size_t errlen)
+{
+	struct netctl_rule_msg rm;
+	const char *why;
+
+	if (h->len != sizeof(rm))
+		return refuse(NULL, 0, err, errlen, "SG_RULE_ADD/DEL payload must be 152 bytes");
+	memcpy(&rm, p, sizeof(rm));
+	if ((why = id_check(rm.id, false)))
+		return refuse(NULL, 0, err, errlen, why);
+	if (rm.dir > 1 || rm.pad[0] || rm.pad[1] || rm.pad[2])
+		return refuse(NULL, 0, err, errlen, "rule direction must be 0 (ingress) or 1 (egress)");
+	if ((why = rule_check(&rm.rule, false, &m->rules[0])))
+		return refuse(NULL, 0, err, errlen, why);
+	memcpy(m->id, rm.id, strlen(rm.id) + 1);
+	m->dir = rm.dir;
+	m->type = h->type;
+	return 0;
+}
+
+static int parse_eni_sgs(const struct netctl_hdr *h, const uint8_t *p, struct netctl_msg *m,
+			 char *err, size_t errlen)
+{
+	struct netctl_eni_sgs es;
+	const char *why;
+
+	if (h->len != sizeof(es))
+		return refuse(NULL, 0, err, errlen, "ENI_SGS payload must be 388 bytes");
+	memcpy(&es, p, sizeof(es));
+	if ((why = id_check(es.id, false)))
+		return refuse(NULL, 0, err, errlen, why);
+	if (es.n < 1 || es.n > VPC_MAX_SGS)
+		return refuse(NULL, 0, err, errlen, "an ENI has 1 to 5 security groups");
+	for (unsigned int i = 0; i < VPC_MAX_SGS; i++) {
+		if (i >= es.n) {
+			for (size_t k = 0; k < NETCTL_ID_LEN; k++)
+				if (es.sgs[i][k])
+					return refuse(NULL, 0, err, errlen, "unused group slots must be zero");
+			continue;
+		}
+		if ((why = id_check(es.sgs[i], false)))
+			return refuse(NULL, 0, err, errlen, why);
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(es.sgs[i], es.sgs[j]))
+				return refuse(NULL, 0, err, errlen, "a group named twice");
+		memcpy(m->sgs[i], es.sgs[i], strlen(es.sgs[i]) + 1);
+	}
+	memcpy(m->id, es.id, strlen(es.id) + 1);
+	m->n_sgs = es.n;
 	m->type = h->type;
 	return 0;
 }
@@ -108,17 +242,32 @@ int netctl_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds, struct n
 		return refuse(fds, nfds, err, errlen, "bad magic or version");
 	if (h.len != len - sizeof(h))
 		return refuse(fds, nfds, err, errlen, "payload length disagrees with the packet");
-	if (h.type < NETCTL_ATTACH || h.type > NETCTL_MAP)
-		return refuse(fds, nfds, err, errlen,
-			      "ward-net accepts ATTACH, DETACH, STATS, QUERY, PEER and MAP");
+	if (h.type < NETCTL_ATTACH || h.type > NETCTL_PEER_DEL)
+		return refuse(fds, nfds, err, errlen, "unknown request type (1..14)");
 	if (nfds != (h.type == NETCTL_ATTACH ? 1u : 0u))
 		return refuse(fds, nfds, err, errlen, "ATTACH takes exactly one fd, the rest none");
-	if (h.type == NETCTL_PEER || h.type == NETCTL_MAP)
+	switch (h.type) {
+	case NETCTL_PEER:
+	case NETCTL_MAP:
+	case NETCTL_UNMAP:
 		return parse_underlay(&h, buf + sizeof(h), m, err, errlen);
+	case NETCTL_SG_SET:
+	case NETCTL_NACL_SET:
+		return parse_set(&h, buf + sizeof(h), m, err, errlen);
+	case NETCTL_SG_RULE_ADD:
+	case NETCTL_SG_RULE_DEL:
+		return parse_rule(&h, buf + sizeof(h), m, err, errlen);
+	case NETCTL_ENI_SGS:
+		return parse_eni_sgs(&h, buf + sizeof(h), m, err, errlen);
+	default:
+		break;
+	}
+	/* ATTACH, DETACH, STATS, QUERY: an ENI id; SG_DEL: a group id;
+	 * PEER_DEL: a host id. */
 	if (h.len != NETCTL_ID_LEN)
-		return refuse(fds, nfds, err, errlen, "payload must be the 64-byte ENI id");
+		return refuse(fds, nfds, err, errlen, "payload must be the 64-byte id");
 	id = (const char *)buf + sizeof(h);
-	if ((why = id_check(id, false)))
+	if ((why = id_check(id, h.type == NETCTL_PEER_DEL)))
 		return refuse(fds, nfds, err, errlen, why);
 	if (h.type == NETCTL_ATTACH) {
 		int type = 0;

@@ -218,6 +218,36 @@ int underlay_map(struct underlay *u, const char *vpc, uint32_t vni, uint32_t ip,
 	return 0;
 }
 
+int underlay_unmap(struct underlay *u, const char *vpc, uint32_t vni, uint32_t ip, const char *host,
+		   char *err, size_t errlen)
+{
+	char owner[TUNNEL_HOST_ID_MAX + 1];
+	int v = vpc_index(u->cfg, vpc);
+
+	if (v < 0 || u->vni[v] != vni) {
+		snprintf(err, errlen, "no such VPC, or it has another VNI");
+		return -ENOENT;
+	}
+	/* Only the owner the controller names: an UNMAP that crossed a newer
+	 * MAP (the ENI moved to another host) must not undo it. */
+	if (tunnel_map_lookup(u->t, vni, ip, owner) || strcmp(owner, host)) {
+		snprintf(err, errlen, "that address is not mapped to that host");
+		return -ENOENT;
+	}
+	return tunnel_map_del(u->t, vni, ip);
+}
+
+int underlay_peer_del(struct underlay *u, const char *host, char *err, size_t errlen)
+{
+	/* The tunnel wipes the peer's keys and drops every mapping to it: its
+	 * addresses become unknown (dropped, counted), never sent in clear. */
+	if (tunnel_peer_remove(u->t, host)) {
+		snprintf(err, errlen, "no such peer");
+		return -ENOENT;
+	}
+	return 0;
+}
+
 enum dp_where underlay_where(void *opaque, unsigned int vpc, uint32_t ip)
 {
 	struct underlay *u = opaque;

@@ -47,6 +47,12 @@ int underlay_peer(struct underlay *u, const char *host, uint32_t addr, char *err
 int underlay_map(struct underlay *u, const char *vpc, uint32_t vni, uint32_t ip, const char *host,
 		 char *err, size_t errlen);
 
+/* netctl UNMAP (only if host owns it now) and PEER_DEL (the host, its keys
+ * and its mappings). */
+int underlay_unmap(struct underlay *u, const char *vpc, uint32_t vni, uint32_t ip, const char *host,
+		   char *err, size_t errlen);
+int underlay_peer_del(struct underlay *u, const char *host, char *err, size_t errlen);
+
 /* dp's route hook: where does ip of VPC index vpc live? */
 enum dp_where underlay_where(void *u, unsigned int vpc, uint32_t ip);
 /* dp's send hook: seal and send a frame of VPC vpc (its IPv4 destination
