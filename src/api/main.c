@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "conf.h"
 #include "fileio.h"
 #include "log.h"
 #include "secmem.h"
@@ -125,6 +126,15 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* /etc/ward/api.conf (docs/operations.md). */
+static const struct conf_key conf_keys[] = {
+	{ "db", CONF_PATH, 0, 0, 0 }, { "master-key-file", CONF_PATH, 0, 0, 0 },
+	{ "account", CONF_STRING, 0, 0, 0 }, { "cert", CONF_PATH, 0, 0, 0 },
+	{ "key", CONF_PATH, 0, 0, 0 }, { "listen", CONF_STRING, 0, 0, 0 },
+	{ "port", CONF_INT, 0, 65535, 0 }, { "port-file", CONF_PATH, 0, 0, 0 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -146,6 +156,8 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	log_init("api", LOG_INFO);
+	if (conf_args("ward-api", "api.conf", conf_keys, longopts, &argc, &argv))
+		return 2;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.db = optarg; break;

@@ -26,6 +26,7 @@
 #include "controller/launcher.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
+#include "conf.h"
 #include "fileio.h"
 #include "log.h"
 #include "tpm.h"
@@ -60,6 +61,23 @@ static void usage(void)
 "See docs/controller.md.\n");
 }
 
+/* /etc/ward/controller.conf: every option but --dev-images (docs/operations.md). */
+static const struct conf_key conf_keys[] = {
+	{ "state-dir", CONF_PATH, 0, 0, 0 }, { "tcti", CONF_STRING, 0, 0, 0 },
+	{ "listen", CONF_STRING, 0, 0, 0 }, { "tls-cert", CONF_PATH, 0, 0, 0 },
+	{ "tls-key", CONF_PATH, 0, 0, 0 }, { "client-ca", CONF_PATH, 0, 0, 0 },
+	{ "images", CONF_PATH, 0, 0, 0 }, { "port-file", CONF_PATH, 0, 0, 0 },
+	{ "request-timeout", CONF_INT, 1, 300, 0 },
+	{ "checkpoint-interval", CONF_INT, 1, 86400, 0 },
+	{ "uid-base", CONF_INT, 1000, 4294963200LL, 0 },
+	{ "kms-url", CONF_STRING, 0, 0, 0 }, { "kms-cert", CONF_PATH, 0, 0, 0 },
+	{ "kms-key", CONF_PATH, 0, 0, 0 }, { "kms-ca", CONF_PATH, 0, 0, 0 },
+	{ "host-id", CONF_STRING, 0, 0, 0 }, { "cpu-topology", CONF_PATH, 0, 0, 0 },
+	{ "card-cores", CONF_INT, 1, 4096, 0 }, { "burst-cores", CONF_INT, 0, 4096, 0 },
+	{ "volume-dir", CONF_PATH, 0, 0, 1 }, { "nbd-port", CONF_INT, 1, 65535, 1 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -93,6 +111,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000,
 			    .cpu_topology = "/sys/devices/system/cpu", .card_cores = 1,
 			    .burst_cores = -1 };
+	if (conf_args("ward-controller", "controller.conf", conf_keys, lo, &argc, &argv))
+		return -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->state_dir = optarg; break;

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "allowlist.h"
+#include "conf.h"
 #include "fileio.h"
 #include "hpke.h"
 #include "kms.h"
@@ -311,6 +312,20 @@ out:
 	return rc;
 }
 
+/* /etc/ward/kms.conf: the options of the daemon and its token, not the
+ * per-command ones of `admin` (docs/operations.md). */
+static const struct conf_key conf_keys[] = {
+	{ "db", CONF_PATH, 0, 0, 0 }, { "pkcs11-module", CONF_PATH, 0, 0, 0 },
+	{ "token-label", CONF_STRING, 0, 0, 0 }, { "token-dir", CONF_PATH, 0, 0, 0 },
+	{ "pin-file", CONF_PATH, 0, 0, 0 }, { "so-pin-file", CONF_PATH, 0, 0, 0 },
+	{ "region", CONF_STRING, 0, 0, 0 }, { "account", CONF_STRING, 0, 0, 0 },
+	{ "listen", CONF_STRING, 0, 0, 0 }, { "port", CONF_INT, 0, 65535, 0 },
+	{ "port-file", CONF_PATH, 0, 0, 0 }, { "cert", CONF_PATH, 0, 0, 0 },
+	{ "key", CONF_PATH, 0, 0, 0 }, { "client-ca", CONF_PATH, 0, 0, 0 },
+	{ "threads", CONF_INT, 0, 16, 0 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -346,6 +361,8 @@ int main(int argc, char **argv)
 	int c;
 
 	log_init("kms", LOG_INFO);
+	if (conf_args("ward-kms", "kms.conf", conf_keys, lo, &argc, &argv))
+		return 2;
 	/* '+': stop at the subcommand; options after it are parsed again. */
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (c) {

@@ -332,6 +332,8 @@ int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 		a += 2;
 		eq = strchr(a, '=');
 		n = eq ? (size_t)(eq - a) : strlen(a);
+		if ((n == 4 && !strncmp(a, "help", 4)) || (n == 7 && !strncmp(a, "version", 7)))
+			return 0;	/* they need no configuration, nor a valid file */
 		if (n == 6 && !strncmp(a, "config", 6)) {
 			if (path) {
 				fprintf(stderr, "%s: --config given twice\n", prog);

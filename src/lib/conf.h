@@ -36,7 +36,8 @@ int conf_parse(const char *name, const char *text, size_t len, const struct conf
  * replaces *argc and *argv by argv[0], the file's settings as "--key=value"
  * (minus the keys the command line gives itself), then the command line
  * without --config. lo is the daemon's getopt table (for which options take
- * a value). Prints "prog: error" and returns -1 on a bad file. The new argv
+ * a value). With --help or --version, nothing is read: 0, argv unchanged.
+ * Prints "prog: error" and returns -1 on a bad file. The new argv
  * lives until the process exits. */
 int conf_args(const char *prog, const char *base, const struct conf_key *keys,
 	      const struct option *lo, int *argc, char ***argv);

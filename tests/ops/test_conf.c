@@ -176,6 +176,17 @@ static void test_args(void **st)
 				  sizeof(out)), 0);
 	assert_string_equal(out, "d --listen x");
 
+	/* --help and --version read nothing, not even a broken file. */
+	write_file("bad.conf", "listen = x\nnope = 1\n");
+	snprintf(cfg, sizeof(cfg), "%s/bad.conf", dir);
+	assert_int_equal(run_args((const char *[]){ "d", "--config", cfg, "--help", NULL }, out,
+				  sizeof(out)), 0);
+	char want[400];
+
+	snprintf(want, sizeof(want), "d --config %s --help", cfg);
+	assert_string_equal(out, want);
+	snprintf(cfg, sizeof(cfg), "%s/a.conf", dir);
+
 	/* A named file must exist; errors name file and line; --config twice. */
 	assert_int_equal(run_args((const char *[]){ "d", "--config", "/nonexistent/x.conf",
 				  NULL }, out, sizeof(out)), -1);
