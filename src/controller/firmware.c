@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "controller/firmware.h"
 #include "fileio.h"
@@ -34,6 +37,9 @@ static struct {
 	uint64_t version;
 	uint8_t pcr12[FW_SHA256_LEN];
 } sess;
+
+/* The store key sealed to the state a verified boot reached. */
+#define FW_RESUME_BLOB	"resume-secret.blob"
 
 static char other(char slot)
 {
@@ -58,19 +64,25 @@ void fw_forget_store_key(void)
 	sess.secret = NULL;
 }
 
-static int unseal_secret(struct tpm *t, const char *state_dir, struct fw_secret *sec,
-			 char *err, size_t errlen)
+static int unseal_secret(struct tpm *t, const char *state_dir, const char *name,
+			 struct fw_secret *sec, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	uint8_t *blob = NULL, *plain;
 	size_t blen, n = 0;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", state_dir, FW_DIR, FW_SECRET_BLOB);
+	snprintf(path, sizeof(path), "%s/%s/%s", state_dir, FW_DIR, name);
 	rc = fw_io_read(path, 4096, &blob, &blen);
+	if (rc && !strcmp(name, FW_RESUME_BLOB)) {
+		snprintf(err, errlen, "controller restart refused: no store key for a resumed "
+			 "boot (%s/%s: %s); a host reboot measures afresh", FW_DIR, name,
+			 fileio_strerror(rc));
+		return rc;
+	}
 	if (rc) {
 		snprintf(err, errlen, "firmware store not provisioned (%s/%s: %s)", FW_DIR,
-			 FW_SECRET_BLOB, fileio_strerror(rc));
+			 name, fileio_strerror(rc));
 		return rc;
 	}
 	plain = secmem_alloc(TPM_SEAL_MAX);
@@ -81,13 +93,100 @@ static int unseal_secret(struct tpm *t, const char *state_dir, struct fw_secret 
 	}
 	rc = tpm_unseal(t, blob, blen, plain, TPM_SEAL_MAX, &n);
 	free(blob);
-	if (rc == -EACCES)
+	if (rc == -EACCES && !strcmp(name, FW_RESUME_BLOB))
+		snprintf(err, errlen, "controller restart refused: store key did not unseal: "
+			 "the boot PCRs are not those of this store's verified boot");
+	else if (rc == -EACCES)
 		snprintf(err, errlen, "store key did not unseal: boot measurements differ");
 	else if (rc)
 		snprintf(err, errlen, "store key did not unseal: %s", tpm_error(t));
 	else if ((rc = fw_secret_parse(plain, n, sec)))
 		snprintf(err, errlen, "store key did not unseal: sealed secret malformed");
 	secmem_free(plain, TPM_SEAL_MAX);
+	return rc;
+}
+
+/* After a verified boot reached service: seal the store key again, to the
+ * boot PCRs as they are now (PCR 12 = this controller, 13/15 = this slot
+ * measured, equal to the golden set just compared). Only a later start in
+ * exactly this state opens it: a restart of the same controller in the
+ * same boot (docs/controller.md, "Restart"). Failing is not fatal: the
+ * host serves, and a restart then needs a reboot. */
+static void seal_resume_key(struct tpm *t, const char *state_dir, const struct fw_secret *sec)
+{
+	uint8_t *plain = secmem_alloc(FW_SECRET_LEN), *blob = NULL;
+	size_t blen = 0;
+	int rc = -ENOMEM;
+
+	if (plain) {
+		fw_secret_encode(sec, plain);
+		rc = tpm_seal(t, TPM_BOOT_PCRS, NULL, plain, FW_SECRET_LEN, &blob, &blen);
+		secmem_free(plain, FW_SECRET_LEN);
+	}
+	if (!rc)
+		rc = fw_state_write(state_dir, FW_DIR "/" FW_RESUME_BLOB, blob, blen);
+	free(blob);
+	if (rc)
+		log_warn("cannot seal the store key for a controller restart: a restart will "
+			 "need a host reboot", "error=\"%s\"", rc == -ENOMEM ? "out of memory" :
+			 tpm_error(t)[0] ? tpm_error(t) : strerror(-rc));
+}
+
+/* SHA-256 of the running executable: under ward-boot the sealed memfd it
+ * measured and executed, reached through /proc/self/exe. */
+static int fw_self_digest(uint8_t out[TPM_DIGEST_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t buf[1 << 16];
+	int fd, rc = -EIO;
+	ssize_t r;
+
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		rc = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || !EVP_DigestUpdate(md, buf, (size_t)r))
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(md, out, NULL))
+		rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* A restarted controller must be the binary PCR 12 measured: hash what is
+ * running (the sealed memfd ward-boot executed) and check it against the
+ * event log's one PCR 12 event and the PCR itself. A different binary
+ * started directly is told so here rather than running on another's
+ * measurement. */
+static int check_self(struct tpm *t, char *err, size_t errlen)
+{
+	uint8_t pcrs[TPM_NUM_PCRS][TPM_DIGEST_LEN], digest[TPM_DIGEST_LEN];
+	char e[160];
+	int rc;
+
+	rc = fw_self_digest(digest);
+	if (rc) {
+		snprintf(err, errlen, "controller restart refused: cannot hash the running "
+			 "binary: %s", strerror(-rc));
+		return rc;
+	}
+	rc = tpm_pcr_read(t, TPM_PCR_BIT(TPM_PCR_BOOT), pcrs);
+	if (rc) {
+		snprintf(err, errlen, "reading PCR 12: %s", tpm_error(t));
+		return rc;
+	}
+	rc = tpm_eventlog_check_single(fw_eventlog_path(), TPM_PCR_BOOT, digest,
+				       pcrs[TPM_PCR_BOOT], e, sizeof(e));
+	if (rc)
+		snprintf(err, errlen, "controller restart refused: %s", e);
 	return rc;
 }
 
@@ -296,13 +395,59 @@ static int confirm(const char *fwdir, const struct fw_slot *s)
 	return fw_pointer_store(fwdir, &p);
 }
 
+/* A resumed boot runs the slot that was measured: the one whose golden
+ * set the PCRs hold (the active one, or the confirmed one beside an update
+ * staged since). It is verified again in full, but nothing is measured and
+ * the slot pointer and counter are left as the fresh boot left them. */
+static int resume_slot(struct tpm *t, const char *state_dir, const char *fwdir,
+		       const struct fw_secret *sec, struct fw_slot *s, char *err, size_t errlen)
+{
+	struct fw_pointer ptr;
+	char slots[2], e[160];
+	int rc;
+
+	rc = fw_pointer_load(fwdir, &ptr, err, errlen);
+	if (rc)
+		return rc;
+	slots[0] = ptr.active;
+	slots[1] = other(ptr.active);
+	for (int i = 0; i < 2; i++) {
+		rc = load_checked(t, state_dir, fwdir, slots[i], sec, i ? 0 : ptr.version, s, e,
+				  sizeof(e));
+		if (!rc) {
+			rc = compare_golden(t, &s->golden, e, sizeof(e));
+			if (!rc)
+				return 0;
+			fw_slot_release(s);
+		}
+		snprintf(err, errlen, "controller restart refused: slot %c: %s", slots[i], e);
+	}
+	return rc;
+}
+
+/* PCRs 13 and 15 are still zero until this controller measures the
+ * store: anything else is a restart within a boot. */
+static int boot_is_fresh(struct tpm *t, bool *fresh, char *err, size_t errlen)
+{
+	static const uint8_t zero[TPM_DIGEST_LEN];
+	uint8_t pcrs[TPM_NUM_PCRS][TPM_DIGEST_LEN];
+
+	if (tpm_pcr_read(t, TPM_PCR_BIT(TPM_PCR_COMPONENTS) | TPM_PCR_BIT(TPM_PCR_CONFIG), pcrs)) {
+		snprintf(err, errlen, "reading PCRs: %s", tpm_error(t));
+		return -EIO;
+	}
+	*fresh = !memcmp(pcrs[TPM_PCR_COMPONENTS], zero, sizeof(zero)) &&
+		 !memcmp(pcrs[TPM_PCR_CONFIG], zero, sizeof(zero));
+	return 0;
+}
+
 int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 {
 	char fwdir[PATH_MAX], err[224];
 	struct fw_secret *sec = NULL;
 	struct fw_slot s = { .manifest_buf = NULL };
 	struct tpm *t = NULL;
-	bool trial = false, fell_back = false;
+	bool trial = false, fell_back = false, fresh = true;
 	int rc;
 
 	state_init(out);
@@ -322,9 +467,26 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 		say(out, "no locked memory for the store key");
 		goto out;
 	}
+	rc = boot_is_fresh(t, &fresh, err, sizeof(err));
+	if (!rc && !fresh) {
+		/* A restart in this boot: the running binary must be the one
+		 * measured, and the key sealed at the end of the verified boot
+		 * opens only in the state that boot reached. */
+		rc = check_self(t, err, sizeof(err));
+		if (!rc)
+			rc = unseal_secret(t, state_dir, FW_RESUME_BLOB, sec, err, sizeof(err));
+		if (!rc)
+			rc = resume_slot(t, state_dir, fwdir, sec, &s, err, sizeof(err));
+		if (rc) {
+			say(out, "%s", err);
+			goto out;
+		}
+		goto in_service;
+	}
 	/* First, before anything is measured: the key is sealed to PCR 12 =
 	 * the good controller and PCRs 13/15 still zero. */
-	rc = unseal_secret(t, state_dir, sec, err, sizeof(err));
+	if (!rc)
+		rc = unseal_secret(t, state_dir, FW_SECRET_BLOB, sec, err, sizeof(err));
 	if (!rc)
 		rc = pick_slot(t, state_dir, fwdir, sec, &s, &trial, &fell_back, err, sizeof(err));
 	if (rc) {
@@ -353,12 +515,15 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 		say(out, "%s", err);
 		goto out;
 	}
+	seal_resume_key(t, state_dir, sec);
+in_service:
 	take_images(&s, &out->img);
 	out->in_service = true;
 	out->slot = s.slot;
 	out->version = s.m.version;
-	say(out, "in service: slot %c, store version %llu%s", s.slot,
-	    (unsigned long long)s.m.version, fell_back ? " (fell back from a failed update)" : "");
+	say(out, "in service: slot %c, store version %llu%s%s", s.slot,
+	    (unsigned long long)s.m.version, fell_back ? " (fell back from a failed update)" : "",
+	    fresh ? "" : " (controller restarted in this boot, not measured again)");
 	sess.secret = sec;
 	sec = NULL;
 	snprintf(sess.state_dir, sizeof(sess.state_dir), "%s", state_dir);
@@ -367,8 +532,9 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	for (unsigned i = 0; i < s.golden.n; i++)
 		if (s.golden.pcr[i] == TPM_PCR_BOOT)
 			memcpy(sess.pcr12, s.golden.value[i], FW_SHA256_LEN);
-	log_info("firmware verified and measured", "slot=%c version=%llu images=%u", s.slot,
-		 (unsigned long long)s.m.version, s.m.n_images);
+	log_info(fresh ? "firmware verified and measured" :
+		 "firmware verified; measurements of this boot resumed", "slot=%c version=%llu "
+		 "images=%u", s.slot, (unsigned long long)s.m.version, s.m.n_images);
 out:
 	if (!out->in_service)
 		log_error("host out of service", "reason=\"%s\"", out->reason);

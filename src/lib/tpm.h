@@ -40,6 +40,10 @@ struct tpm;
 /* Connect through the TCTI loader ("device:/dev/tpmrm0",
  * "swtpm:host=127.0.0.1,port=2321"). NULL means $WARD_TPM_TCTI, else
  * TPM_DEFAULT_TCTI. A struct tpm is not thread-safe: serialise calls. */
+/* Silence tpm2-tss's own stderr lines ("ERROR:esys:...") for answers ward
+ * expects and reports itself, unless the operator set TSS2_LOG. Call in
+ * main() before the first tss2 call: the library reads it once. */
+void tpm_quiet_tss_log(void);
 int tpm_open(const char *tcti, struct tpm **out, char *err, size_t errlen);
 void tpm_close(struct tpm *t);
 

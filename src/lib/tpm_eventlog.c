@@ -283,6 +283,70 @@ int tpm_eventlog_replay_file(const char *path, struct tpm_replay *out,
 	return ret;
 }
 
+struct single {
+	unsigned pcr;
+	size_t n;
+	uint32_t type;
+	uint8_t digest[TPM_DIGEST_LEN];
+};
+
+static int count_pcr(const struct tpm_event *ev, void *arg)
+{
+	struct single *s = arg;
+
+	if (ev->pcr != s->pcr || ev->type == TPM_EV_NO_ACTION)
+		return 0;
+	if (s->n++ == 0) {
+		s->type = ev->type;
+		memcpy(s->digest, ev->digest, TPM_DIGEST_LEN);
+	}
+	return 0;
+}
+
+/* A PCR that holds exactly one logged measurement, of `digest`: the log
+ * names one EV_IPL event for it, and replaying the whole log gives the
+ * value the TPM reports. A second extend, logged or not, fails one of the
+ * two. Errors are spelled out in err: they decide whether a host serves. */
+int tpm_eventlog_check_single(const char *path, unsigned pcr,
+			      const uint8_t digest[TPM_DIGEST_LEN],
+			      const uint8_t current[TPM_DIGEST_LEN], char *err, size_t errlen)
+{
+	struct single s = { .pcr = pcr };
+	struct tpm_replay r;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (pcr >= TPM_NUM_PCRS)
+		return -EINVAL;
+	ret = read_file(path, &buf, &len);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the event log %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = tpm_eventlog_parse(buf, len, count_pcr, &s, err, errlen);
+	if (!ret)
+		ret = tpm_eventlog_replay(buf, len, &r, err, errlen);
+	free(buf);
+	if (ret)
+		return ret;
+	if (s.n != 1) {
+		snprintf(err, errlen, "the event log holds %zu measurements for PCR %u, not one",
+			 s.n, pcr);
+		return -EPERM;
+	}
+	if (s.type != TPM_EV_IPL || memcmp(s.digest, digest, TPM_DIGEST_LEN)) {
+		snprintf(err, errlen, "PCR %u's one measurement is of another binary", pcr);
+		return -EPERM;
+	}
+	if (memcmp(r.pcr[pcr], current, TPM_DIGEST_LEN)) {
+		snprintf(err, errlen, "PCR %u does not match the event log: it was extended "
+			 "outside it", pcr);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static uint8_t *put_u32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;

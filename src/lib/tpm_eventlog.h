@@ -44,6 +44,13 @@ int tpm_eventlog_replay(const uint8_t *buf, size_t len, struct tpm_replay *out,
 int tpm_eventlog_replay_file(const char *path, struct tpm_replay *out,
 			     char *err, size_t errlen);
 
+/* 0 if PCR `pcr` holds exactly one measurement, an EV_IPL of `digest`,
+ * and the log replays to `current` (what the TPM reports); -EPERM with the
+ * reason otherwise, -ENOENT/-EBADMSG for a missing or malformed log. */
+int tpm_eventlog_check_single(const char *path, unsigned pcr,
+			      const uint8_t digest[TPM_DIGEST_LEN],
+			      const uint8_t current[TPM_DIGEST_LEN], char *err, size_t errlen);
+
 /* Start a new log (truncating any old one): once per boot. */
 int tpm_eventlog_create(const char *path);
 /* Append one event and fsync; writes the header first if the file is new or
