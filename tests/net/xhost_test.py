@@ -98,6 +98,7 @@ def underlay_sockets(addr):
 
 
 NETCTL_MAGIC, PEER, MAP, REPLY = 0x54454e57, 5, 6, 0x81
+UNMAP, PEER_DEL = 13, 14
 
 
 class Host:
@@ -315,6 +316,42 @@ def replay(cap, nsa, a, b):
     check(b.counters()["eni-b1"]["rx_underlay"] == 2, "B: neither reached the guest")
 
 
+def unmap_pass(a, b):
+    """UNMAP and PEER_DEL on a live card: an unmapped address is dropped
+    and counted (never flooded), a MAP brings it back, and a removed peer
+    takes its mappings with it. Each drop is followed, on the same ring, by
+    a frame that must arrive (a marker), so no verdict waits on time."""
+    unmap = lambda h, host, e: h.request(UNMAP, struct.pack("<64s64sI4s", host.encode(), b"vpc-a", VNI["vpc-a"],
+                                                              socket.inet_aton(ip(e))))
+    syn = lambda sport: (Ether(src=mac("eni-a"), dst=ROUTER_MAC) / IP(src=ip("eni-a"), dst=ip("eni-b2")) /
+                         TCP(sport=sport, dport=22, flags="S", seq=1, window=65535))
+    st, msg = unmap(a, "hostA", "eni-b1")
+    check(st == -2, "UNMAP naming a host that does not own the address is refused: " + msg)
+    check(unmap(a, "hostB", "eni-b1") == (0, "ok"), "A: UNMAP eni-b1's address")
+    check(unmap(a, "hostB", "eni-b1")[0] == -2, "A: a second UNMAP finds nothing")
+    before = a.counters()["eni-a"]["drop_no_mapping"]
+    a.send("eni-a", ping("eni-a", ip("eni-b1"), mac("eni-b1"), b"unmapped"))
+    a.send("eni-a", syn(40101))
+    p = b.recv("eni-b2")
+    check(p is not None and p.haslayer(TCP) and p[TCP].sport == 40101, "A: marker to eni-b2 still crosses")
+    check(a.counters()["eni-a"]["drop_no_mapping"] == before + 1, "A: the unmapped address is dropped (drop_no_mapping)")
+    check(a.map("hostB", "vpc-a", VNI["vpc-a"], ip("eni-b1")) == (0, "ok"), "A: MAP it again")
+    a.send("eni-a", ping("eni-a", ip("eni-b1"), mac("eni-b1"), b"mapped-again"))
+    p = b.recv("eni-b1")
+    check(p is not None and bytes(p[ICMP].payload) == b"mapped-again", "after the new MAP the ping crosses again")
+    check(a.request(PEER_DEL, b"hostB".ljust(64, b"\0")) == (0, "ok"), "A: PEER_DEL hostB")
+    check(a.request(PEER_DEL, b"hostB".ljust(64, b"\0"))[0] == -2, "A: a second PEER_DEL finds nothing")
+    sent = a.counters()["underlay"]["tx_sent"]
+    a.send("eni-a", ping("eni-a", ip("eni-b2"), ROUTER_MAC, b"peer-gone"))
+    a.send("eni-a", Ether(src=mac("eni-a"), dst="ff:ff:ff:ff:ff:ff") /
+           ARP(op=1, hwsrc=mac("eni-a"), psrc=ip("eni-a"), pdst=ip("eni-b1")))
+    p = a.recv("eni-a")
+    check(p is not None and p.haslayer(ARP), "A: marker (its card's ARP answer) after the frame to a removed peer")
+    c = a.counters()
+    check(c["eni-a"]["drop_no_mapping"] == before + 2 and c["underlay"]["tx_sent"] == sent,
+          "A: the removed peer's mappings went with it: dropped and counted, nothing sent")
+
+
 def plaintext_pass(tmp, nsa, nsb):
     """The control for "the marker appears nowhere": the same capture of the
     same frame in debug plaintext mode does show it."""
@@ -388,6 +425,7 @@ def main():
                 check(False, "tcpdump saw the 5 underlay datagrams")
             tcpdump = None
             replay(cap, nsa, a, b)
+            unmap_pass(a, b)
 
             for h in hosts:
                 check(h.close() == 0, "%s: ward-net exits cleanly" % h.name)
