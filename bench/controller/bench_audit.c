@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "controller/audit.h"
+#include "audit.h"
 
 static struct audit *log_;
 static atomic_bool stop;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/audit_fmt.h"
+#include "audit_fmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -18,7 +18,7 @@
 #include "cli/apiclient.h"
 #include "cli/enclave.h"
 #include "cli/volume.h"
-#include "controller/audit_fmt.h"
+#include "audit_fmt.h"
 
 /* An exported log can be large; anything past this is not ours. */
 #define AUDIT_FILE_MAX ((size_t)1 << 34)

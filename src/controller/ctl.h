@@ -11,7 +11,7 @@
 
 #include "checkpoint.h"
 #include "cpupart.h"
-#include "controller/audit.h"
+#include "audit.h"
 #include "controller/firmware.h"
 
 enum host_state {

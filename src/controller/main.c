@@ -19,7 +19,7 @@
 
 #include "controller/allowlist.h"
 #include "controller/api.h"
-#include "controller/audit.h"
+#include "audit.h"
 #include "controller/ctl.h"
 #include "controller/firmware.h"
 #include "controller/instances.h"

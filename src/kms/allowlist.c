@@ -116,7 +116,7 @@ int kms_sandbox_lock(const struct kms_sandbox *s, char *err, size_t errlen)
 {
 	static const struct sandbox_cfg on = { .enabled = true };
 	char db[PATH_MAX], *db_dir;
-	struct sandbox_path paths[3];
+	struct sandbox_path paths[4];
 	struct sandbox_confine_cfg cc = { .paths = paths, .restrict_tcp = true,
 					  .scope_signals = true };
 	int rc, abi;
@@ -131,6 +131,9 @@ int kms_sandbox_lock(const struct kms_sandbox *s, char *err, size_t errlen)
 	paths[cc.n_paths++] = (struct sandbox_path){ db_dir, SANDBOX_RW };
 	if (s->token_dir)
 		paths[cc.n_paths++] = (struct sandbox_path){ s->token_dir, SANDBOX_RW };
+	/* The activity trail: appends, and checkpoints replaced by rename. */
+	if (s->trail_dir)
+		paths[cc.n_paths++] = (struct sandbox_path){ s->trail_dir, SANDBOX_RW };
 	/* SQLite seeds its PRNG from /dev/urandom when a connection first
 	 * needs randomness (a temporary file name). */
 	paths[cc.n_paths++] = (struct sandbox_path){ "/dev/urandom", SANDBOX_RO };

@@ -13,6 +13,7 @@
 struct kms_sandbox {
 	const char *db_path;	/* SQLite database: its directory (journals) */
 	const char *token_dir;	/* PKCS#11 token directory (SoftHSM2), or NULL */
+	const char *trail_dir;	/* activity trail (trail.h), or NULL */
 };
 
 /* Landlock (the database's directory and the token directory read-write,

@@ -241,6 +241,8 @@ static int load_key(struct call *x, const char *ref, struct kms_key *key)
 
 	if (resolve(x, ref, id))
 		return -1;
+	/* the trail names the key asked for, found or not */
+	memcpy(x->out->key_id, id, sizeof(x->out->key_id));
 	rc = kms_key_get(x->k, id, key);
 	if (rc == -ENOENT) {
 		char arn[128];
@@ -277,6 +279,7 @@ struct grant_q {
 	const struct ec_pair *ec;
 	size_t n_ec;
 	int found;
+	char grant_id[65];	/* the grant that allowed it, for the trail */
 };
 
 /* A stored constraint is {"EncryptionContextEquals"|"EncryptionContextSubset":
@@ -321,6 +324,7 @@ static int grant_allows(void *arg, const struct kms_grant *g)
 		return 0;
 	if (!g->constraints) {
 		q->found = 1;
+		memcpy(q->grant_id, g->id, sizeof(q->grant_id));
 		return 1;
 	}
 	doc = json_loads(g->constraints, JSON_REJECT_DUPLICATES, NULL);
@@ -328,8 +332,10 @@ static int grant_allows(void *arg, const struct kms_grant *g)
 	if (n < 0)
 		log_warn("grant with malformed constraints ignored", "grant=%s key=%s",
 			 g->id, g->key_id);
-	else if (ec_match(cons, (size_t)n, q->ec, q->n_ec, equals))
+	else if (ec_match(cons, (size_t)n, q->ec, q->n_ec, equals)) {
 		q->found = 1;
+		memcpy(q->grant_id, g->id, sizeof(q->grant_id));
+	}
 	json_decref(doc);
 	return q->found;
 }
@@ -360,11 +366,13 @@ static int decide(struct call *x, const char *arn, const char *identity_policy,
 	if (eff == POLICY_ALLOW)
 		return 0;
 	if (key && grant_op) {
-		struct grant_q q = { grant_op, ec, n_ec, 0 };
+		struct grant_q q = { grant_op, ec, n_ec, 0, "" };
 
 		store_grant_foreach(x->k->store, key->id, arn, grant_allows, &q);
-		if (q.found)
+		if (q.found) {
+			memcpy(x->out->grant_id, q.grant_id, sizeof(x->out->grant_id));
 			return 0;
+		}
 	}
 	return -EACCES;
 }
@@ -524,6 +532,7 @@ static int op_create_key(struct call *x)
 	x->resp = json_pack("{s:o}", "KeyMetadata", key_metadata(x->k, &key));
 	free(policy);
 	log_info("key created", "key=%s by=%s", key.id, x->c->arn);
+	memcpy(x->out->key_id, key.id, sizeof(x->out->key_id));
 	return 0;
 }
 
@@ -979,6 +988,7 @@ static int op_create_grant(struct call *x, struct kms_key *key)
 	if (rc)
 		return fail(x, "KMSInternalException", "could not store the grant");
 	log_info("grant created", "key=%s grant=%s grantee=%s", key->id, g.id, x->r->grantee);
+	memcpy(x->out->grant_id, g.id, sizeof(x->out->grant_id));
 	return 0;
 }
 
@@ -1176,6 +1186,40 @@ static int run_op(struct call *x)
 	return rc;
 }
 
+/* The encryption context's keys as a JSON array, for the trail: which
+ * context a call used, never its values (they may name tenants' data).
+ * Bounded to fit a trail record (4 KiB, escaped once more there): while
+ * the text is over 1.5 KiB the last key is left out, and the count of the
+ * keys left out ends the array as an integer (never a key: keys are strings). */
+static char *context_keys(const struct kms_request *r)
+{
+	size_t n = r->n_ec;
+	char *text = NULL;
+
+	if (!r->has_ec)
+		return NULL;
+	for (;;) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; a && i < n; i++)
+			if (json_array_append_new(a, json_stringn(r->ec[i].key, r->ec[i].klen)))
+				goto fail;
+		if (a && n < r->n_ec &&
+		    json_array_append_new(a, json_integer((json_int_t)(r->n_ec - n))))
+			goto fail;
+		text = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+		json_decref(a);
+		if (!text || strlen(text) <= 1536 || n == 0)
+			return text;
+		free(text);
+		n--;
+		continue;
+fail:
+		json_decref(a);
+		return NULL;
+	}
+}
+
 void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
 		  const char *body, size_t len, double now, struct kms_reply *out)
 {
@@ -1193,6 +1237,7 @@ void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
 		kms_reply_error(out, 400, etype[-rc], err);
 		return;
 	}
+	out->context_keys = context_keys(&r);
 	if (run_op(&x) == 0) {
 		out->status = 200;
 		out->body = x.resp ? json_dumps(x.resp, JSON_COMPACT) : NULL;

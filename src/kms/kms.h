@@ -95,6 +95,11 @@ struct kms_reply {
 	char *body;
 	size_t len;
 	const char *error;	/* AWS error type, NULL on success */
+	/* What the call touched, for the activity trail (server.c, trail.h):
+	 * ids and names only, never values or key material. */
+	char key_id[37];	/* the key it resolved, "" if none */
+	char grant_id[65];	/* the grant that allowed it or that it created */
+	char *context_keys;	/* JSON array of the encryption context's keys (malloc'd) */
 };
 
 int kms_open(const struct kms_config *cfg, struct kms **out);

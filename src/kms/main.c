@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "secmem.h"
 #include "server.h"
+#include "trail.h"
 
 struct opts {
 	struct kms_config kms;
@@ -31,6 +32,7 @@ struct opts {
 	int admin;
 	unsigned threads;
 	double now;
+	const char *trail_dir;	/* activity trail; default DB.trail */
 };
 
 static void usage(void)
@@ -45,7 +47,8 @@ static void usage(void)
 		"options: --db PATH --pkcs11-module SO --token-label L --pin-file F (or WARD_KMS_PIN)\n"
 		"         --token-dir DIR (SoftHSM2: a token directory of its own)\n"
 		"         --region R --account N --listen ADDR --port P --port-file F\n"
-		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n");
+		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n"
+		"         --trail-dir DIR (activity trail; default: DB.trail)\n");
 }
 
 /* --token-dir: a self-contained SoftHSM2 token directory for tests and
@@ -252,7 +255,7 @@ static int lockdown(void *arg)
 {
 	struct opts *o = arg;
 	char token_dir[4096], err[256] = "";
-	struct kms_sandbox sb = { .db_path = o->kms.db_path };
+	struct kms_sandbox sb = { .db_path = o->kms.db_path, .trail_dir = o->trail_dir };
 	int rc;
 
 	if (!kms_sandbox_token_dir(token_dir, sizeof(token_dir)))
@@ -267,6 +270,28 @@ static int lockdown(void *arg)
 	}
 	kms_sandbox_test_forbidden("main");
 	return 0;
+}
+
+/* The activity trail, DB.trail unless --trail-dir says where (docs/kms.md). */
+static int open_trail(struct opts *o)
+{
+	static char dflt[4096];
+	char origin[96], err[512];
+	int rc;
+
+	if (!o->trail_dir) {
+		if (snprintf(dflt, sizeof(dflt), "%s.trail", o->kms.db_path) >= (int)sizeof(dflt)) {
+			fprintf(stderr, "ward-kms: the database path is too long\n");
+			return -ENAMETOOLONG;
+		}
+		o->trail_dir = dflt;
+	}
+	snprintf(origin, sizeof(origin), "ward-kms/%s/%s", o->kms.region, o->kms.account);
+	rc = trail_open(o->trail_dir, origin, &o->srv.trail, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "ward-kms: cannot open the activity trail: %s\n", err);
+	o->srv.trail_checkpoint_s = 10;
+	return rc;
 }
 
 /* One HSM (one login, a session per worker) and a KMS context per worker. */
@@ -301,10 +326,14 @@ static int serve(struct opts *o)
 			goto out;
 		}
 	}
+	if (open_trail(o))
+		goto out;
 	o->srv.lockdown = lockdown;
 	o->srv.lockdown_arg = o;
 	rc = server_run(ks, n, &o->srv) ? 1 : 0;
 out:
+	trail_close(o->srv.trail);
+	o->srv.trail = NULL;
 	while (opened)
 		kms_close(ks[--opened]);
 	hsm_close(hsm);
@@ -348,6 +377,7 @@ int main(int argc, char **argv)
 		{ "cert-subject", required_argument, NULL, 's' },
 		{ "now", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "trail-dir", required_argument, NULL, 'L' },
 		{ "token-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -385,6 +415,7 @@ int main(int argc, char **argv)
 		case 's': o.subject = optarg; break;
 		case 'n': o.now = atof(optarg); break;
 		case 'T': o.threads = (unsigned)atoi(optarg); break;
+		case 'L': o.trail_dir = optarg; break;
 		case 'D':
 			if (use_token_dir(optarg)) {
 				fprintf(stderr, "ward-kms: cannot use token directory %s\n", optarg);

@@ -4,6 +4,7 @@
  * libevent by reference and wiped when libevent is done with them. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "httpsd.h"
 #include "log.h"
 #include "sandbox.h"
+#include "trail.h"
 
 /* One per worker thread: its own event loop, KMS context (SQLite
  * connection, HSM session, caches); the listening socket is shared. */
@@ -36,6 +38,7 @@ struct server {
 	struct event_base *base;
 	struct evhttp *http;
 	pthread_t th;
+	struct trail *trail;	/* shared by all workers, or NULL */
 	struct server *all;
 	unsigned n;
 };
@@ -90,6 +93,44 @@ static void respond(struct evhttp_request *req, struct kms_reply *r)
 	httpsd_send(req, r->status, r->status == 200 ? "OK" : "Bad Request", &r->body, r->len);
 }
 
+/* The activity trail's record of a request that named an operation, on
+ * disk before the answer leaves: an answer the trail could not record is
+ * replaced by an error (its body, which may hold a plaintext key, wiped). */
+static void record(struct server *s, struct evhttp_request *req, enum kms_op op,
+		   const char *principal, struct kms_reply *reply)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct trail_event ev = {
+		.op = kms_op_name(op), .principal = principal, .key_id = reply->key_id,
+		.grant_id = reply->grant_id, .context_keys = reply->context_keys,
+		.status = reply->status, .error = reply->error,
+	};
+	char source[INET6_ADDRSTRLEN + 8] = "";
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (!s->trail)
+		goto out;
+	if (conn)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	if (addr) {
+		snprintf(source, sizeof(source), strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr,
+			 (unsigned)port);
+		ev.source = source;
+	}
+	if (trail_record(s->trail, &ev)) {
+		if (reply->body) {
+			OPENSSL_cleanse(reply->body, reply->len);
+			free(reply->body);
+		}
+		kms_reply_error(reply, 500, "KMSInternalException",
+				"the activity trail cannot record this request");
+	}
+out:
+	free(reply->context_keys);
+	reply->context_keys = NULL;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
@@ -132,9 +173,11 @@ static void handle(struct evhttp_request *req, void *arg)
 		kms_dispatch(s->k, &caller, op, (const char *)ah.body, len, now, &reply);
 		log_debug("request", "op=%s caller=%s status=%d", kms_op_name(op),
 			  caller.arn, reply.status);
+		record(s, req, op, caller.arn, &reply);
 		kms_caller_clear(&caller);
 	} else {
 		log_info("request refused", "op=%s error=%s", kms_op_name(op), reply.error);
+		record(s, req, op, NULL, &reply);
 	}
 	/* The request body may hold plaintext (Encrypt): wipe it. */
 	if (len)
@@ -171,6 +214,13 @@ static int worker_init(struct server *s, struct kms *k, SSL_CTX *ctx)
 	return s->http ? 0 : -ENOMEM;
 }
 
+static void on_trail_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	trail_checkpoint(s->trail);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -184,7 +234,7 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 {
 	struct server *w = calloc(n, sizeof(*w));
 	struct evhttp_bound_socket *bound;
-	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL, *trail_cp = NULL;
 	struct timeval minute = { 60, 0 };
 	SSL_CTX *ctx = NULL;
 	unsigned started = 0;
@@ -204,6 +254,7 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 	for (unsigned i = 0; i < n; i++) {
 		w[i].all = w;
 		w[i].n = n;
+		w[i].trail = cfg->trail;
 		if (worker_init(&w[i], ks[i], ctx))
 			goto out;
 	}
@@ -230,6 +281,13 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 	event_add(sigterm, NULL);
 	event_add(sweep, &minute);
 	on_sweep(-1, 0, &w[0]);
+	if (cfg->trail && cfg->trail_checkpoint_s) {
+		struct timeval every = { cfg->trail_checkpoint_s, 0 };
+
+		trail_cp = event_new(w[0].base, -1, EV_PERSIST, on_trail_checkpoint, &w[0]);
+		if (!trail_cp || event_add(trail_cp, &every))
+			goto out;
+	}
 	/* Still single-threaded, nothing accepted yet: the workers inherit
 	 * whatever lockdown the caller applies now. */
 	if (cfg->lockdown && cfg->lockdown(cfg->lockdown_arg)) {
@@ -245,6 +303,8 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 		pthread_join(w[i].th, NULL);
 	log_info("stopping");
 out:
+	if (trail_cp)
+		event_free(trail_cp);
 	if (sweep)
 		event_free(sweep);
 	if (sigterm)

@@ -5,6 +5,7 @@
 #define WARD_KMS_SERVER_H
 
 #include "kms.h"
+#include "trail.h"
 
 struct server_config {
 	const char *listen_addr;	/* IPv4/IPv6 literal */
@@ -18,6 +19,11 @@ struct server_config {
 	 * stops the server. NULL: no lockdown (tests, benchmarks). */
 	int (*lockdown)(void *arg);
 	void *lockdown_arg;
+	/* The activity trail (trail.h): every request that names an operation
+	 * is recorded before it is answered; a checkpoint is signed every
+	 * trail_checkpoint_s seconds when it grew, and at stop. NULL: none. */
+	struct trail *trail;
+	unsigned trail_checkpoint_s;
 };
 
 /* Serves with one event loop per context in ks (one thread each) until

@@ -19,8 +19,8 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "controller/audit.h"
-#include "controller/audit_fmt.h"
+#include "audit.h"
+#include "audit_fmt.h"
 
 #define ORIGIN "ward/test/audit"
 

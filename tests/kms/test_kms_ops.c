@@ -67,6 +67,7 @@ static int call(const struct kms_caller *c, enum kms_op op, const char *body, js
 	kms_dispatch(k, c, op, body, strlen(body), kms_now(), &out);
 	*resp = out.body ? json_loadb(out.body, out.len, 0, NULL) : NULL;
 	free(out.body);
+	free(out.context_keys);
 	return out.status;
 }
 

@@ -12,10 +12,11 @@
 
 #include "errmsg.h"
 #include "checkpoint.h"
-#include "controller/audit_fmt.h"
+#include "audit_fmt.h"
 
 static const char *const record_types[] = {
 	"api", "instance", "boot", "update", "controller", "volume", "card",
+	"kms",	/* ward-kms activity trail (docs/kms.md) */
 };
 
 int audit_record_parse(const char *line, size_t len, struct audit_record *rec,

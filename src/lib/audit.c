@@ -21,8 +21,8 @@
 
 #include "errmsg.h"
 #include "fileio.h"
-#include "controller/audit.h"
-#include "controller/audit_fmt.h"
+#include "audit.h"
+#include "audit_fmt.h"
 #include "log.h"
 
 #define CHUNK_BITS 16

@@ -2,8 +2,8 @@
  * ward-controller (recovery) and `ward audit verify` (offline check):
  * one canonical JSON record per line, the one parser of records, and the
  * verification of an exported log against signed checkpoints. docs/audit.md. */
-#ifndef WARD_CONTROLLER_AUDIT_FMT_H
-#define WARD_CONTROLLER_AUDIT_FMT_H
+#ifndef WARD_AUDIT_FMT_H
+#define WARD_AUDIT_FMT_H
 
 #include <stddef.h>
 #include <stdint.h>

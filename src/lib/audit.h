@@ -3,8 +3,8 @@
  * state dir, durable by group commit (one fsync per batch of concurrent
  * appends), with signed C2SP checkpoints that never contradict each other.
  * Format and recovery rules: docs/audit.md. Thread-safe. */
-#ifndef WARD_CONTROLLER_AUDIT_H
-#define WARD_CONTROLLER_AUDIT_H
+#ifndef WARD_AUDIT_H
+#define WARD_AUDIT_H
 
 #include <stdbool.h>
 #include <stddef.h>
