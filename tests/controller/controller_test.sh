@@ -525,7 +525,7 @@ case_cpfail() {
 		bash -c "[ -n '$refused' ] && grep -q '\"status\":\"degraded\"' '$W/health.json' &&
 			grep -q 'cannot write the checkpoint file: Is a directory' '$W/health.json'"
 	check "the failure is logged as an error" \
-		grep -q 'level=error msg="audit log: checkpoint failed' "$W/ctl.log"
+		grep -q 'level=error comp=controller msg="audit log: checkpoint failed' "$W/ctl.log"
 	req cp POST /v1/instances '{"image":"hello"}'
 	check "a change is refused: 503 audit_unanchored ($BODY)" \
 		bash -c "[ $STATUS = 503 ] && grep -q '\"code\":\"audit_unanchored\"' '$W/body'"
