@@ -238,10 +238,19 @@ def test_membership(k):
     k.send(C, l2(C, W) / UDP(sport=5354, dport=53) / b"q")
     k.send(C, marker(C, W, b"m6"))
     check(is_marker(k.recv(W), b"m6"), "after the replacement a new UDP 53 flow is refused")
-    check(k.eni_sgs("eni-w", ["sg-web"]) == (0, "ok") and k.eni_sgs("eni-c", ["sg-client"]) == (0, "ok"),
-          "both leave sg-dns")
+    # sg-mon is created after sg-dns, so deleting sg-dns moves it into the
+    # freed slot: its members and its rule naming itself must follow.
+    check(k.sg_set("sg-mon", "vpc-a", [rule(17, (161, 161), sg="sg-mon")], []) == (0, "ok"), "SG_SET creates sg-mon")
+    check(k.eni_sgs("eni-w", ["sg-web", "sg-mon"]) == (0, "ok") and k.eni_sgs("eni-c", ["sg-client", "sg-mon"]) == (0, "ok"),
+          "both leave sg-dns and join sg-mon")
     check(k.request(SG_DEL, b"sg-dns".ljust(64, b"\0"))[:2] == (0, "ok"), "SG_DEL of an unused group")
     check(k.stats(W)["drop_sg"] == 5, "eni-w counted every refusal (5)")
+    k.send(C, l2(C, W) / UDP(sport=5355, dport=161) / b"get")
+    p = k.recv(W)
+    check(p is not None and p.haslayer(UDP) and p[UDP].dport == 161,
+          "after SG_DEL moved sg-mon into the freed slot, its members and self-rule still work")
+    check(k.eni_sgs("eni-w", ["sg-web"]) == (0, "ok") and k.eni_sgs("eni-c", ["sg-client"]) == (0, "ok") and
+          k.request(SG_DEL, b"sg-mon".ljust(64, b"\0"))[:2] == (0, "ok"), "leave and delete sg-mon")
 
 
 def test_nacl(k):
@@ -294,7 +303,7 @@ def main():
             rc = k.close()
             log = open(k.log).read()
         check(rc == 0, "ward-net exits when the control channel closes")
-        check(log.count('msg="model changed"') == 11 and "sandbox=on" in log, "each change logged; ran sandboxed")
+        check(log.count('msg="model changed"') == 15 and "sandbox=on" in log, "each change logged; ran sandboxed")
         if FAILS:
             print(log)
     if FAILS:
