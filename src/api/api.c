@@ -25,9 +25,12 @@ int api_open(struct api *a, struct store *s, const char *account, const uint8_t 
 	snprintf(a->account, sizeof(a->account), "%s", account);
 	a->secret_key = secmem_alloc(32);
 	a->token_key = secmem_alloc(32);
-	if (!a->secret_key || !a->token_key ||
+	a->authz_key = secmem_alloc(32);
+	snprintf(a->region, sizeof(a->region), "us-east-1");
+	if (!a->secret_key || !a->token_key || !a->authz_key ||
 	    seal_derive(master, "ward-api access-key secrets v1", a->secret_key) ||
-	    seal_derive(master, "ward-api sts session tokens v1", a->token_key)) {
+	    seal_derive(master, "ward-api sts session tokens v1", a->token_key) ||
+	    seal_derive(master, "ward-api ec2 authorization messages v1", a->authz_key)) {
 		api_close(a);
 		return -ENOMEM;
 	}
@@ -40,7 +43,9 @@ void api_close(struct api *a)
 		secmem_free(a->secret_key, 32);
 	if (a->token_key)
 		secmem_free(a->token_key, 32);
-	a->secret_key = a->token_key = NULL;
+	if (a->authz_key)
+		secmem_free(a->authz_key, 32);
+	a->secret_key = a->token_key = a->authz_key = NULL;
 }
 
 void api_caller_clear(struct api_caller *c)
@@ -58,7 +63,7 @@ void api_iso8601(double t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void request_id(char rid[37])
+void api_request_id(char rid[37])
 {
 	uint8_t b[16];
 
@@ -69,7 +74,7 @@ static void request_id(char rid[37])
 		 b[12], b[13], b[14], b[15]);
 }
 
-static void set_body(struct api_reply *r, struct xml *x, int status)
+void api_set_body(struct api_reply *r, struct xml *x, int status)
 {
 	free(r->body);
 	r->body = NULL;
@@ -91,8 +96,23 @@ void api_error(struct api_reply *r, int status, const char *ns, const char *code
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	request_id(rid);
+	api_request_id(rid);
 	xml_init(&x);
+	if (r->ec2 || (ns && strcmp(ns, EC2_NS) == 0)) {
+		/* EC2's own shape, which botocore's ec2 parser reads (RequestID). */
+		r->ec2 = true;
+		xml_open(&x, "Response", NULL);
+		xml_open(&x, "Errors", NULL);
+		xml_open(&x, "Error", NULL);
+		xml_text(&x, "Code", code);
+		xml_text(&x, "Message", msg);
+		xml_close(&x);
+		xml_close(&x);
+		xml_text(&x, "RequestID", rid);
+		xml_close(&x);
+		api_set_body(r, &x, status);
+		return;
+	}
 	xml_open(&x, "ErrorResponse", ns);
 	xml_open(&x, "Error", NULL);
 	xml_text(&x, "Type", status >= 500 ? "Receiver" : "Sender");
@@ -101,7 +121,7 @@ void api_error(struct api_reply *r, int status, const char *ns, const char *code
 	xml_close(&x);
 	xml_text(&x, "RequestId", rid);
 	xml_close(&x);
-	set_body(r, &x, status);
+	api_set_body(r, &x, status);
 }
 
 void api_begin(struct xml *x, const char *action, const char *ns, bool result)
@@ -121,14 +141,14 @@ void api_end(struct xml *x, struct api_reply *r, bool result)
 {
 	char rid[37];
 
-	request_id(rid);
+	api_request_id(rid);
 	if (result)
 		xml_close(x);
 	xml_open(x, "ResponseMetadata", NULL);
 	xml_text(x, "RequestId", rid);
 	xml_close(x);
 	xml_close(x);
-	set_body(r, x, 200);
+	api_set_body(r, x, 200);
 }
 
 /* ---- authorisation ------------------------------------------------------- */
@@ -250,6 +270,9 @@ void api_dispatch(struct api *a, const struct api_caller *c, const struct query 
 	const char *action = query_get(q, "Action");
 
 	memset(r, 0, sizeof(*r));
+	/* The SigV4 scope names the service; an ec2-signed request reaches
+	 * only EC2's actions, an iam/sts-signed one only IAM's and STS's. */
+	r->ec2 = strcmp(c->service, "ec2") == 0;
 	if (!action) {
 		api_error(r, 400, IAM_NS, "MissingAction", "the request names no Action");
 		return;
@@ -258,7 +281,8 @@ void api_dispatch(struct api *a, const struct api_caller *c, const struct query 
 		api_error(r, 500, IAM_NS, "ServiceFailure", "the store is unavailable");
 		return;
 	}
-	if (!iam_handle(a, t, c, q, now, r) && !sts_handle(a, t, c, q, now, r))
+	if (r->ec2 ? !ec2_handle(a, t, c, q, now, r) :
+		     (!iam_handle(a, t, c, q, now, r) && !sts_handle(a, t, c, q, now, r)))
 		api_error(r, 400, IAM_NS, "InvalidAction", "Could not find operation %.64s",
 			  action);
 	if (r->status == 200) {

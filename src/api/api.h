@@ -15,6 +15,8 @@
 
 #define IAM_NS "https://iam.amazonaws.com/doc/2010-05-08/"
 #define STS_NS "https://sts.amazonaws.com/doc/2011-06-15/"
+#define EC2_NS "http://ec2.amazonaws.com/doc/2016-11-15/"
+#define EC2_VERSION "2016-11-15"
 #define API_MAX_SKEW 300.0
 
 struct api {
@@ -22,6 +24,8 @@ struct api {
 	char account[13];
 	uint8_t *secret_key;	/* secmem: seals access-key secrets at rest */
 	uint8_t *token_key;	/* secmem: seals STS session tokens */
+	uint8_t *authz_key;	/* secmem: seals EC2's encoded authorization messages */
+	char region[32];	/* EC2 resource ARNs and availability zones */
 };
 
 enum caller_kind { CALLER_USER, CALLER_ROLE };
@@ -34,12 +38,13 @@ struct api_caller {
 	char session[65];	/* role session name */
 	char akid[32];
 	char source_ip[64];
-	char service[8];	/* the SigV4 scope's service: "iam" or "sts" */
+	char service[8];	/* the SigV4 scope's service: "iam", "sts" or "ec2" */
 	double token_issued;
 	struct iampolicy *session_policy;	/* owned; NULL when none */
 };
 
 struct api_reply {
+	bool ec2;	/* errors in EC2's shape (<Response><Errors>...) */
 	int status;
 	char *body;
 	size_t len;
@@ -54,12 +59,17 @@ void api_dispatch(struct api *a, const struct api_caller *c, const struct query 
 		  double now, struct api_reply *r);
 void api_caller_clear(struct api_caller *c);
 
-/* Error shape of the Query protocol; type Sender for 4xx, Receiver for 5xx. */
+/* Error shape of the Query protocol; type Sender for 4xx, Receiver for 5xx.
+ * EC2's shape instead when r->ec2 is set or ns is EC2_NS. */
 void api_error(struct api_reply *r, int status, const char *ns, const char *code,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Starts <ActionResponse xmlns><ActionResult> and ends them with the request id. */
 void api_begin(struct xml *x, const char *action, const char *ns, bool result);
 void api_end(struct xml *x, struct api_reply *r, bool result);
+/* A random request id (UUID form). */
+void api_request_id(char rid[37]);
+/* Finishes x into r's body with status; 500 when the writer failed. */
+void api_set_body(struct api_reply *r, struct xml *x, int status);
 
 /* Authorisation of c for action on resource with AWS's logic over the
  * caller's identity policies (user + groups, or role) and session policy.
@@ -87,6 +97,9 @@ int iam_role_lookup(struct store_txn *t, const char *role, char **json);
 /* Run inside the request's one write transaction, committed by
  * api_dispatch only when the reply is a success. */
 bool iam_handle(struct api *a, struct store_txn *t, const struct api_caller *c,
+		const struct query *q, double now, struct api_reply *r);
+/* EC2 Query API (ec2.c): every action of a request signed for "ec2". */
+bool ec2_handle(struct api *a, struct store_txn *t, const struct api_caller *c,
 		const struct query *q, double now, struct api_reply *r);
 bool sts_handle(struct api *a, struct store_txn *t, const struct api_caller *c,
 		const struct query *q, double now, struct api_reply *r);

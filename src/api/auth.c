@@ -92,9 +92,10 @@ int auth_caller(struct api *a, const struct api_http *h, double now, struct api_
 	if (!amz_date || count != 1 || sigv4_parse_amz_date(amz_date, &t))
 		return deny(err, 400, "IncompleteSignature", "X-Amz-Date is missing or malformed");
 	if (strncmp(amz_date, sa.date, 8) != 0 ||
-	    (strcmp(sa.service, "iam") != 0 && strcmp(sa.service, "sts") != 0))
+	    (strcmp(sa.service, "iam") != 0 && strcmp(sa.service, "sts") != 0 &&
+	     strcmp(sa.service, "ec2") != 0))
 		return deny(err, 403, "SignatureDoesNotMatch",
-			    "Credential scope must name this date and the iam or sts service");
+			    "Credential scope must name this date and the iam, sts or ec2 service");
 	if ((double)t < now - API_MAX_SKEW || (double)t > now + API_MAX_SKEW)
 		return deny(err, 403, "SignatureDoesNotMatch",
 			    "Signature expired: the request time is more than 5 minutes from "

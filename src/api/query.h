@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 
-#define QUERY_MAX_PARAMS 64
+/* EC2 requests list filters, rules and tags as numbered parameters. */
+#define QUERY_MAX_PARAMS 256
 #define QUERY_MAX_BODY (64 * 1024)
 
 struct query_param {

@@ -100,6 +100,9 @@ static void handle(struct evhttp_request *req, void *arg)
 		respond(req, &reply);
 		return;
 	}
+	/* botocore's ec2 client always sends EC2's Version: answer its
+	 * authentication errors in EC2's shape too. */
+	reply.ec2 = query_get(&q, "Version") && strcmp(query_get(&q, "Version"), EC2_VERSION) == 0;
 	if (conn)
 		evhttp_connection_get_peer(conn, (char **)&peer, &port);
 	ah = (struct api_http){ .method = "POST", .path = "/", .query = NULL, .header = httpsd_header,
