@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "conf.h"
+#include "cliopt.h"
 #include "fileio.h"
 #include "log.h"
 #include "secmem.h"
@@ -24,15 +25,18 @@ struct opts {
 	struct server_config srv;
 };
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: ward-api [options] serve --cert PEM --key PEM [--listen ADDR] [--port P]\n"
 		"                                [--port-file F]\n"
 		"       ward-api [options] admin bootstrap NAME\n"
 		"options: --db PATH (default ward-api.db)\n"
 		"         --master-key-file F (default ward-api.key; 32 bytes, created if missing)\n"
-		"         --account N (12 digits, default 111122223333)\n");
+		"         --account N (12 digits, default 111122223333)\n"
+		"       ward-api --help | --version\n"
+		"exit status: 0 success; 1 runtime error (database, cannot listen);\n"
+		"  2 usage error (docs/cli.md)\n");
 }
 
 /* The master key (in a 64-byte secmem buffer, see fileio_read_into):
@@ -106,7 +110,7 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	int rc;
 
 	if (argc != 2 || strcmp(argv[0], "bootstrap") != 0) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (open_api(o, &a))
@@ -147,6 +151,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .db = "ward-api.db", .key_file = "ward-api.key",
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
 	log_init("api", LOG_INFO);
 	if (conf_args("ward-api", "api.conf", conf_keys, longopts, &argc, &argv))
 		return 2;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.db = optarg; break;
@@ -166,19 +172,25 @@ int main(int argc, char **argv)
 		case 'c': o.srv.cert = optarg; break;
 		case 'k': o.srv.key = optarg; break;
 		case 'l': o.srv.listen_addr = optarg; break;
-		case 'p': o.srv.port = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'p':
+			if (cliopt_parse_port(optarg, &o.srv.port))
+				return cliopt_bad_value("ward-api", "--port", "a number from 0 to "
+							"65535 (0: any free port)", optarg);
+			break;
 		case 'P': o.srv.port_file = optarg; break;
-		default: usage(); return c == 'h' ? 0 : 2;
+		case 'h': usage(stdout); return 0;
+		case 'V': cliopt_version("ward-api"); return 0;
+		default: return cliopt_bad_option("ward-api", argv, longopts);
 		}
 	}
 	if (optind >= argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (strcmp(argv[optind], "admin") == 0)
 		return cmd_admin(&o, argc - optind - 1, argv + optind + 1);
 	if (strcmp(argv[optind], "serve") != 0 || optind + 1 != argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (!o.srv.cert || !o.srv.key) {

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "allowlist.h"
+#include "cliopt.h"
 #include "blkctl.h"
 #include "blkdev.h"
 #include "lockedheap.h"
@@ -56,14 +57,16 @@ static void usage(FILE *f)
 "SPEC: id=NAME,socket=PATH,backing=STORE,size=BYTES,key-file=F|no-encryption\n"
 "      [,readonly][,queues=N][,create]\n"
 "STORE: a file or block device path, or an NBD URI (nbd://..., nbd+unix://...)\n"
-"BYTES: a number with an optional K, M, G or T suffix; a multiple of 4096\n"
+"BYTES: a number with an optional K, M, G or T suffix (4096K, 64M, 1G); a multiple of 4096\n"
 "key file: exactly 64 raw bytes (AES-256-XTS, the two halves must differ)\n"
 "--max-volumes: volumes attached at once (1..%d, default %d; standalone: the --volume\n"
 "      count); one io_uring each, all made before the sandbox closes\n"
 "--keep-fd: the controller's end of the control channel, held and never used, so the\n"
 "      channel outlives a controller restart (the next one takes it with pidfd_getfd);\n"
 "      ward-blk then stops on SIGTERM; a volume's key goes when its frontend goes\n"
-"SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n",
+"SANDBOX: --uid N --gid N (default 65534; 0 is refused), --no-sandbox (debugging only)\n"
+"--help, --version\n"
+"exit status: 0 stopped cleanly; 1 runtime error; 2 usage error (docs/cli.md)\n",
 		MAX_VOLUMES, DEFAULT_MAX_VOLUMES);
 }
 
@@ -79,26 +82,10 @@ static void on_event(void *opaque, const char *id, uint32_t ev, const char *msg)
 	pthread_mutex_unlock(&ctl_lock);
 }
 
+/* The size syntax of every ward binary (cliopt); a bare number is bytes. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	}
-	if (*end || v > (~0ull >> shift))
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
+	return cliopt_parse_size(s, CLI_UNIT_BYTES, out);
 }
 
 /* Read a 64-byte key file straight into secure memory. */
@@ -527,7 +514,7 @@ static int serve_step(int sfd, struct blkctl_rx *rx)
 
 int main(int argc, char **argv)
 {
-	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_MAX_VOLUMES, O_KEEP_FD };
+	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_MAX_VOLUMES, O_KEEP_FD, O_VERSION };
 	static const struct option opts[] = {
 		{ "control-fd", required_argument, NULL, 'c' },
 		{ "volume", required_argument, NULL, 'v' },
@@ -546,6 +533,7 @@ int main(int argc, char **argv)
 		{ "max-volumes", required_argument, NULL, O_MAX_VOLUMES },
 		{ "keep-fd", required_argument, NULL, O_KEEP_FD },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct sandbox_cfg sb = { .uid = 65534, .gid = 65534, .enabled = true };
@@ -566,6 +554,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(specs, 0, sizeof(specs));
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': ctl_fd = atoi(optarg); break;
@@ -580,8 +569,8 @@ int main(int argc, char **argv)
 		case 'b': one.backing = optarg; single = true; break;
 		case 'z':
 			if (parse_size(optarg, &one.size)) {
-				fprintf(stderr, "ward-blk: bad --size '%s'\n", optarg);
-				return 2;
+				return cliopt_bad_value("ward-blk", "--size", "a size such as 4096, "
+							"64M or 1G", optarg);
 			}
 			break;
 		case 'k': one.key_file = optarg; break;
@@ -606,7 +595,8 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case O_VERSION: cliopt_version("ward-blk"); return 0;
+		default: return cliopt_bad_option("ward-blk", argv, opts);
 		}
 	}
 	if (single && nspecs < MAX_VOLUMES)

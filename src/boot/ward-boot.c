@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "cliopt.h"
 #include "fileio.h"
 #include "log.h"
 #include "tpm.h"
@@ -26,10 +27,13 @@
 
 extern char **environ;
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: ward-boot [--event-log PATH] CONTROLLER [ARGS...]\n"
-			"  TPM: $WARD_TPM_TCTI (default device:/dev/tpmrm0)\n");
+	fprintf(f, "usage: ward-boot [--event-log PATH] CONTROLLER [ARGS...]\n"
+		   "       ward-boot --help | --version\n"
+		   "  TPM: $WARD_TPM_TCTI (default device:/dev/tpmrm0)\n"
+		   "exit status: the controller's (ward-boot becomes it); 1 boot refused or\n"
+		   "  failed; 2 usage error (docs/cli.md)\n");
 }
 
 /* Copy the file into a memfd in one pass, then seal it: later changes to
@@ -112,13 +116,28 @@ int main(int argc, char **argv)
 	int argi = 1, fd, n;
 
 	log_init("boot", LOG_INFO);
-	if (argi + 1 < argc && !strcmp(argv[argi], "--event-log")) {
+	/* Only ward-boot's own options come before CONTROLLER; everything
+	 * after it is the controller's. */
+	if (argi < argc && !strcmp(argv[argi], "--help"))
+		return usage(stdout), 0;
+	if (argi < argc && !strcmp(argv[argi], "--version"))
+		return cliopt_version("ward-boot"), 0;
+	if (argi < argc && !strcmp(argv[argi], "--event-log")) {
+		if (argi + 1 >= argc) {
+			fprintf(stderr, "ward-boot: option --event-log needs a value\n");
+			return CLI_EXIT_USAGE;
+		}
 		log_path = argv[argi + 1];
 		argi += 2;
 	}
-	if (argi >= argc || argv[argi][0] == '-') {
-		usage();
-		return 2;
+	if (argi < argc && argv[argi][0] == '-') {
+		fprintf(stderr, "ward-boot: unknown option '%s'\nTry 'ward-boot --help'.\n",
+			argv[argi]);
+		return CLI_EXIT_USAGE;
+	}
+	if (argi >= argc) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
 	}
 	base = strrchr(argv[argi], '/');
 	base = base ? base + 1 : argv[argi];

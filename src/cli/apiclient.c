@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "cliopt.h"
+
 int api_launch_opt(json_t *req, const char *opt, const char *val)
 {
 	static const struct { const char *opt, *field, *choice[2]; } opts[] = {
@@ -41,6 +43,19 @@ int api_launch_opt(json_t *req, const char *opt, const char *val)
 				return -1;
 			}
 			json_object_set_new(req, opts[i].field, json_string(val));
+			return 1;
+		}
+		if (!strcmp(opt, "--memory")) {
+			uint64_t bytes;
+
+			/* The size syntax of every ward binary; a bare number is MiB. */
+			if (cliopt_parse_size(val, CLI_UNIT_MIB, &bytes) || bytes % (1u << 20) ||
+			    (bytes >> 20) > 1000000) {
+				fprintf(stderr, "ward: --memory must be a size in whole MiB (64M, 1G; "
+					"a bare number is MiB), got '%s'\n", val);
+				return -1;
+			}
+			json_object_set_new(req, opts[i].field, json_integer((json_int_t)(bytes >> 20)));
 			return 1;
 		}
 		errno = 0;
@@ -120,3 +135,18 @@ long api_call(const struct api_cfg *c, const char *method, const char *path, con
 	return status;
 }
 
+
+int api_print_call(const struct api_cfg *c, const char *method, const char *path,
+		   const char *body)
+{
+	struct api_buf b;
+	long st = api_call(c, method, path, body, &b);
+	int ok = st >= 200 && st < 300;
+
+	if (b.p)
+		fputs(b.p, ok ? stdout : stderr);
+	if (st && !ok)
+		fprintf(stderr, "ward: HTTP %ld\n", st);
+	free(b.p);
+	return ok ? 0 : 1;
+}

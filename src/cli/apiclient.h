@@ -25,14 +25,19 @@ size_t api_buf_append(struct api_buf *b, const char *data, size_t add);
 long api_call(const struct api_cfg *c, const char *method, const char *path,
 	      const char *body, struct api_buf *out);
 
+/* One request, its body printed: on stdout for a 2xx answer (returns 0),
+ * else on stderr with the status (returns 1). */
+int api_print_call(const struct api_cfg *c, const char *method, const char *path,
+		   const char *body);
+
 /* The launch options `instance run` and `volume attach` share:
- *   --memory MIB, --vcpus N, --cpu fixed|burstable, --hugepages 2M|1G,
+ *   --memory SIZE (64M, 1G; bare: MiB), --vcpus N, --cpu fixed|burstable, --hugepages 2M|1G,
  *   --cmdline STR (the guest kernel's command line)
  * sets the matching field of the launch request `req`. Returns 1 when
  * `opt` is one of them, 0 when it is not, -1 (after a message on stderr)
  * when its value is malformed. Ranges are the host's to enforce. */
 int api_launch_opt(json_t *req, const char *opt, const char *val);
-#define API_LAUNCH_USAGE "[--memory MIB] [--vcpus N] [--cpu fixed|burstable] [--hugepages 2M|1G]" \
+#define API_LAUNCH_USAGE "[--memory SIZE] [--vcpus N] [--cpu fixed|burstable] [--hugepages 2M|1G]" \
 	" [--cmdline STR]"
 
 #endif

@@ -21,8 +21,10 @@
 #include <openssl/crypto.h>
 
 #include "cli/apiclient.h"
+#include "cli/help.h"
 #include "cli/volume.h"
 #include "controller/kmsclient.h"
+#include "cliopt.h"
 #include "fileio.h"
 #include "secmem.h"
 
@@ -48,6 +50,20 @@ static int die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;
+}
+
+/* A usage error of `volume SUB`: why, then SUB's usage; exit status 2. */
+static int usage_error(const char *sub, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int usage_error(const char *sub, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return help_usage_error("volume", sub, why);
 }
 
 /* ---- control-plane state ---- */
@@ -245,22 +261,13 @@ static long ctl_call(const struct vctx *x, const char *method, const char *path,
 
 /* ---- commands ---- */
 
+/* The size syntax of every ward binary (cliopt; a bare number is bytes),
+ * and a volume is whole 4 KiB blocks, at most 1 PiB. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	int sh = 0;
+	uint64_t v;
 
-	switch (*end) {
-	case 'K': sh = 10; end++; break;
-	case 'M': sh = 20; end++; break;
-	case 'G': sh = 30; end++; break;
-	case 'T': sh = 40; end++; break;
-	}
-	if (*end || !v || v > (1ull << 50) >> sh)
-		return -1;
-	v <<= sh;
-	if (v % 4096)
+	if (cliopt_parse_size(s, CLI_UNIT_BYTES, &v) || !v || v > (1ull << 50) || v % 4096)
 		return -1;
 	*out = v;
 	return 0;
@@ -300,9 +307,11 @@ static int cmd_create(struct vctx *x, int argc, char **argv)
 		else
 			break;
 	}
+	if (i + 1 == argc)
+		return usage_error("create", "option %s needs a value", argv[i]);
 	if (i != argc || !size_s || !kms_key)
-		return die("usage: volume create --size BYTES[K|M|G] --kms-key KEY [--id ID] "
-			   "[--backing PATH]");
+		return i != argc ? usage_error("create", "unknown option '%s'", argv[i]) :
+				   usage_error("create", "--size and --kms-key are required");
 	if (parse_size(size_s, &size))
 		return die("--size must be a multiple of 4096 bytes (K/M/G/T suffixes), got %s",
 			   size_s);
@@ -570,8 +579,7 @@ out:
 usage_shape:
 	json_decref(shape);
 usage:
-	return die("usage: volume attach VOLUME --image NAME [--host HOST_ID] [--fas-seconds 1-300] "
-		   "[--spec-only] " API_LAUNCH_USAGE);
+	return usage_error("attach", "wrong arguments");
 }
 
 static int cmd_detach(struct vctx *x, int argc, char **argv)
@@ -585,7 +593,7 @@ static int cmd_detach(struct vctx *x, int argc, char **argv)
 	long st = 0;
 
 	if (argc != 1)
-		return die("usage: volume detach VOLUME");
+		return usage_error("detach", "detach takes one VOLUME");
 	if (!(vol = json_object_get(json_object_get(x->state, "volumes"), argv[0])))
 		return die("no volume %s", argv[0]);
 	att = json_object_get(vol, "attachment");
@@ -625,6 +633,33 @@ out:
 	return rc;
 }
 
+/* list [--json]: a table (ID SIZE INSTANCE KEY), or the records as
+ * stored in volumes.json (keyed by id; stable keys, docs/cli.md). */
+static int cmd_list(struct vctx *x, int argc, char **argv)
+{
+	json_t *vols = json_object_get(x->state, "volumes"), *v;
+	const char *id;
+
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "--json")))
+		return usage_error("list", "list takes only --json");
+	if (argc == 1) {
+		json_dumpf(vols, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+		printf("\n");
+		return 0;
+	}
+	printf("%-24s %14s %-34s %s\n", "ID", "SIZE", "INSTANCE", "KEY");
+	json_object_foreach(vols, id, v) {
+		const char *inst = json_string_value(json_object_get(json_object_get(v,
+							"attachment"), "instance"));
+		const char *key = json_string_value(json_object_get(v, "key_id"));
+
+		printf("%-24s %14lld %-34s %s\n", id,
+		       (long long)json_integer_value(json_object_get(v, "size")),
+		       inst && inst[0] ? inst : "-", key ? key : "-");
+	}
+	return 0;
+}
+
 int volume_cmd(const char *url, const char *cert, const char *key, const char *ca, int argc,
 	       char **argv)
 {
@@ -643,17 +678,9 @@ int volume_cmd(const char *url, const char *cert, const char *key, const char *c
 			break;
 		i += 2;
 	}
-	if (i >= argc || !x.cp_dir) {
-		fputs("usage: ward volume [--cp-dir DIR] [--kms-url URL] [--kms-ca PEM] COMMAND\n"
-		      "  (defaults from WARD_CP_DIR, WARD_KMS_URL, WARD_KMS_CA; the caller's key\n"
-		      "   from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n"
-		      "  create --size BYTES --kms-key KEY [--id ID] [--backing PATH]\n"
-		      "  attach VOLUME --image NAME [--host HOST_ID] [--fas-seconds N] [--spec-only]\n"
-		      "         " API_LAUNCH_USAGE "\n"
-		      "  detach VOLUME\n"
-		      "  list\n", stderr);
-		return 2;
-	}
+	if (i >= argc || !x.cp_dir)
+		return help_usage_error("volume", NULL, i >= argc ? "volume needs a subcommand" :
+					"no control-plane directory: --cp-dir DIR or WARD_CP_DIR");
 	if (load_state(&x)) {
 		rc = 1;
 	} else if (!strcmp(argv[i], "create")) {
@@ -662,13 +689,10 @@ int volume_cmd(const char *url, const char *cert, const char *key, const char *c
 		rc = cmd_attach(&x, argc - i - 1, argv + i + 1);
 	} else if (!strcmp(argv[i], "detach")) {
 		rc = cmd_detach(&x, argc - i - 1, argv + i + 1);
-	} else if (!strcmp(argv[i], "list") && i + 1 == argc) {
-		json_dumpf(json_object_get(x.state, "volumes"), stdout,
-			   JSON_INDENT(1) | JSON_SORT_KEYS);
-		printf("\n");
-		rc = 0;
+	} else if (!strcmp(argv[i], "list")) {
+		rc = cmd_list(&x, argc - i - 1, argv + i + 1);
 	} else {
-		rc = die("unknown command %s", argv[i]);
+		rc = help_usage_error("volume", NULL, "unknown volume subcommand");
 	}
 	kmsc_free(x.cp_k);
 	OPENSSL_cleanse(x.cp_secret, sizeof(x.cp_secret));

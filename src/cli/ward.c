@@ -14,57 +14,17 @@
 #include <openssl/pem.h>
 
 #include "checkpoint.h"
+#include "cliopt.h"
 #include "fileio.h"
 #include "cli/apiclient.h"
 #include "cli/enclave.h"
+#include "cli/help.h"
+#include "cli/instance.h"
 #include "cli/volume.h"
 #include "audit_fmt.h"
 
 /* An exported log can be large; anything past this is not ours. */
 #define AUDIT_FILE_MAX ((size_t)1 << 34)
-
-static void usage(void)
-{
-	fputs(
-"usage: ward [--url URL] [--cert PEM] [--key PEM] [--ca PEM] COMMAND\n"
-"  (defaults from WARD_URL, WARD_CERT, WARD_KEY, WARD_CA)\n"
-"commands:\n"
-"  host                              host state, boot verdict, audit key\n"
-"  health                            liveness and host state\n"
-"  drain                             stop accepting new instances (operator)\n"
-"  instance run --image NAME [--memory MIB] [--vcpus N]\n"
-"               [--cpu fixed|burstable] [--hugepages 2M|1G] [--cmdline STR]\n"
-"                                    fixed: whole cores of its own, or refused\n"
-"  instance list\n"
-"  instance stop ID\n"
-"  volume create|attach|detach|list ...   encrypted volumes (control plane,\n"
-"                                    docs/attach.md; `ward volume` for usage)\n"
-"  enclave build|describe-eif ...    enclave images (EIF) and their PCRs,\n"
-"                                    offline (docs/enclaves.md)\n"
-"  attestation verify DOC --root PEM [--at document|SECS] [--nonce HEX]\n"
-"                                    check an attestation document, offline\n"
-"  audit checkpoint                  print the latest signed checkpoint\n"
-"  audit fetch --out DIR             checkpoint + leaves (keeps the previous\n"
-"                                    checkpoint as DIR/checkpoint.prev)\n"
-"  audit verify DIR --pubkey PEM [--origin ORIGIN] [--min-counter N]\n"
-"                                    offline: signatures, tree, inclusion of\n"
-"                                    every leaf, consistency with .prev\n", stderr);
-}
-
-/* Print the body; non-2xx answers go to stderr and fail the command. */
-static int simple(const struct api_cfg *c, const char *method, const char *path, const char *body)
-{
-	struct api_buf b;
-	long st = api_call(c, method, path, body, &b);
-	int ok = st >= 200 && st < 300;
-
-	if (b.p)
-		fputs(b.p, ok ? stdout : stderr);
-	if (st && !ok)
-		fprintf(stderr, "ward: HTTP %ld\n", st);
-	free(b.p);
-	return ok ? 0 : 1;
-}
 
 /* fileio: a whole regular file (a FIFO is refused, not waited on). */
 static int read_file(const char *path, char **buf, size_t *len, int optional)
@@ -222,44 +182,92 @@ out:
 	return rc;
 }
 
-static int cmd_instance(const struct api_cfg *c, int argc, char **argv)
+/* One audit record as a table row: INDEX TIME TYPE ROLE DECISION WHAT. */
+static void audit_row(unsigned long long idx, json_t *rec)
 {
-	char path[256], *body;
-	json_t *req;
-	int i, rc;
+	const char *t = json_string_value(json_object_get(rec, "time"));
+	const char *ty = json_string_value(json_object_get(rec, "type"));
+	const char *role = json_string_value(json_object_get(rec, "role"));
+	const char *dec = json_string_value(json_object_get(rec, "decision"));
+	const char *m = json_string_value(json_object_get(rec, "method"));
+	const char *p = json_string_value(json_object_get(rec, "path"));
 
-	if (argc < 1)
-		goto bad;
-	if (!strcmp(argv[0], "list") && argc == 1)
-		return simple(c, "GET", "/v1/instances", NULL);
-	if (!strcmp(argv[0], "stop") && argc == 2) {
-		snprintf(path, sizeof(path), "/v1/instances/%.64s", argv[1]);
-		return simple(c, "DELETE", path, NULL);
-	}
-	if (!strcmp(argv[0], "run")) {
-		if (!(req = json_object()))
-			return 1;
-		for (i = 1, rc = 0; i < argc && rc >= 0; i += 2) {
-			const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+	printf("%-6llu %-24s %-10s %-13s %-6s %s%s%s\n", idx, t ? t : "-", ty ? ty : "-",
+	       role ? role : "-", dec ? dec : "-", m ? m : "", m ? " " : "", p ? p : "-");
+}
 
-			if (!strcmp(argv[i], "--image") && val)
-				rc = json_object_set_new(req, "image", json_string(val));
-			else if ((rc = api_launch_opt(req, argv[i], val)) == 0)
-				rc = -1;
+/* audit list [--from N] [--to N] [--json]: the records [from, to) of the
+ * log, as a table or a JSON array of the records as stored. */
+static int cmd_audit_list(const struct api_cfg *c, int argc, char **argv)
+{
+	unsigned long long from = 0, to = 0;
+	int json = 0, has_to = 0, i, rc = 1;
+	struct api_buf b = { 0 };
+	json_t *arr = NULL;
+	char q[128], *end, *line, *save = NULL;
+	long st;
+
+	for (i = 0; i < argc; i++) {
+		unsigned long long *v = !strcmp(argv[i], "--from") ? &from :
+					!strcmp(argv[i], "--to") ? &to : NULL;
+
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+			continue;
 		}
-		if (rc < 0 || !json_object_get(req, "image")) {
-			json_decref(req);
-			goto bad;
+		if (!v)
+			return help_usage_error("audit", "list", NULL);
+		if (i + 1 >= argc) {
+			fprintf(stderr, "ward: option %s needs a value\n", argv[i]);
+			return help_usage_error("audit", "list", NULL);
 		}
-		body = json_dumps(req, JSON_COMPACT);
-		json_decref(req);
-		rc = body ? simple(c, "POST", "/v1/instances", body) : 1;
-		free(body);
-		return rc;
+		errno = 0;
+		*v = strtoull(argv[++i], &end, 10);
+		if (errno || *end || !argv[i][0] || argv[i][0] == '-')
+			return help_usage_error("audit", "list", "--from and --to are record "
+						"numbers from 0");
+		has_to |= v == &to;
 	}
-bad:
-	usage();
-	return 2;
+	if (has_to)
+		snprintf(q, sizeof(q), "/v1/audit/leaves?from=%llu&to=%llu", from, to);
+	else
+		snprintf(q, sizeof(q), "/v1/audit/leaves?from=%llu", from);
+	st = api_call(c, "GET", q, NULL, &b);
+	if (st != 200) {
+		if (b.p)
+			fputs(b.p, stderr);
+		if (st)
+			fprintf(stderr, "ward: HTTP %ld\n", st);
+		goto out;
+	}
+	if (json && !(arr = json_array()))
+		goto out;
+	if (!json)
+		printf("%-6s %-24s %-10s %-13s %-6s %s\n", "INDEX", "TIME", "TYPE", "ROLE",
+		       "DECIDE", "REQUEST");
+	for (line = b.p ? strtok_r(b.p, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save), from++) {
+		json_t *rec = json_loads(line, 0, NULL);
+
+		if (!rec) {
+			fprintf(stderr, "ward: record %llu is not JSON\n", from);
+			goto out;
+		}
+		if (json)
+			json_array_append(arr, rec);
+		else
+			audit_row(from, rec);
+		json_decref(rec);
+	}
+	if (json) {
+		json_dumpf(arr, stdout, JSON_INDENT(1));
+		fputc('\n', stdout);
+	}
+	rc = 0;
+out:
+	json_decref(arr);
+	free(b.p);
+	return rc;
 }
 
 static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
@@ -270,7 +278,11 @@ static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
 	int i;
 
 	if (argc == 1 && !strcmp(argv[0], "checkpoint"))
-		return simple(c, "GET", "/v1/audit/checkpoint", NULL);
+		return api_print_call(c, "GET", "/v1/audit/checkpoint", NULL);
+	if (argc >= 1 && !strcmp(argv[0], "list"))
+		return cmd_audit_list(c, argc - 1, argv + 1);
+	if (argc == 2 && !strcmp(argv[0], "fetch") && !strcmp(argv[1], "--out"))
+		return help_usage_error("audit", "fetch", "option --out needs a value");
 	if (argc == 3 && !strcmp(argv[0], "fetch") && !strcmp(argv[1], "--out"))
 		out = argv[2];
 	if (out)
@@ -291,9 +303,11 @@ static int cmd_audit(const struct api_cfg *c, int argc, char **argv)
 		}
 		if (i == argc && pub)
 			return cmd_audit_verify(argv[1], pub, origin, min_counter);
+		if (i + 1 == argc)
+			fprintf(stderr, "ward: option %s needs a value\n", argv[i]);
 	}
-	usage();
-	return 2;
+	return help_usage_error("audit", argc && (!strcmp(argv[0], "fetch") ||
+						  !strcmp(argv[0], "verify")) ? argv[0] : NULL, NULL);
 }
 
 int main(int argc, char **argv)
@@ -302,23 +316,42 @@ int main(int argc, char **argv)
 			 getenv("WARD_CA") };
 	int i = 1, rc;
 
-	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+	if (argc == 2 && !strcmp(argv[1], "--version"))
+		return cliopt_version("ward"), 0;
+	while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "-h")) {
+		if (strcmp(argv[i], "--url") && strcmp(argv[i], "--cert") && strcmp(argv[i], "--key") &&
+		    strcmp(argv[i], "--ca")) {
+			fprintf(stderr, "ward: unknown option '%s'\nTry 'ward --help'.\n", argv[i]);
+			return WARD_EXIT_USAGE;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "ward: option %s needs a value\n", argv[i]);
+			return WARD_EXIT_USAGE;
+		}
 		if (!strcmp(argv[i], "--url"))
 			c.url = argv[i + 1];
 		else if (!strcmp(argv[i], "--cert"))
 			c.cert = argv[i + 1];
 		else if (!strcmp(argv[i], "--key"))
 			c.key = argv[i + 1];
-		else if (!strcmp(argv[i], "--ca"))
-			c.ca = argv[i + 1];
 		else
-			break;
+			c.ca = argv[i + 1];
 		i += 2;
 	}
-	if (i >= argc) {
-		usage();
-		return 2;
+	if (i >= argc)
+		return help_usage_error(NULL, NULL, "a COMMAND is needed");
+	/* `ward help instance run` is `ward instance run --help`. */
+	if (!strcmp(argv[i], "help")) {
+		if (argc - i > 3)
+			return help_usage_error("help", NULL, "help takes COMMAND [SUBCOMMAND]");
+		if (help_print(stdout, i + 1 < argc ? argv[i + 1] : NULL,
+			       i + 2 < argc ? argv[i + 2] : NULL))
+			return help_usage_error(NULL, NULL, "no such command");
+		return 0;
 	}
+	/* Every command's own help, before anything is parsed or fetched. */
+	if ((rc = help_requested(argc - i, argv + i)))
+		return rc > 0 ? 0 : WARD_EXIT_USAGE;
 	/* Offline commands: no host, no curl. */
 	if (!strcmp(argv[i], "enclave"))
 		return enclave_cmd(argc - i - 1, argv + i + 1);
@@ -326,20 +359,23 @@ int main(int argc, char **argv)
 		return attestation_cmd(argc - i - 1, argv + i + 1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (!strcmp(argv[i], "host") && argc == i + 1)
-		rc = simple(&c, "GET", "/v1/host", NULL);
+		rc = api_print_call(&c, "GET", "/v1/host", NULL);
 	else if (!strcmp(argv[i], "health") && argc == i + 1)
-		rc = simple(&c, "GET", "/v1/health", NULL);
+		rc = api_print_call(&c, "GET", "/v1/health", NULL);
 	else if (!strcmp(argv[i], "drain") && argc == i + 1)
-		rc = simple(&c, "POST", "/v1/drain", "{}");
+		rc = api_print_call(&c, "POST", "/v1/drain", "{}");
 	else if (!strcmp(argv[i], "instance"))
-		rc = cmd_instance(&c, argc - i - 1, argv + i + 1);
+		rc = instance_cmd(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "audit"))
 		rc = cmd_audit(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "volume"))
 		rc = volume_cmd(c.url, c.cert, c.key, c.ca, argc - i - 1, argv + i + 1);
 	else {
-		usage();
-		rc = 2;
+		char why[128];
+
+		snprintf(why, sizeof(why), "unknown command or wrong arguments: '%.64s'", argv[i]);
+		rc = help_usage_error(!strcmp(argv[i], "host") || !strcmp(argv[i], "health") ||
+				      !strcmp(argv[i], "drain") ? argv[i] : NULL, NULL, why);
 	}
 	curl_global_cleanup();
 	return rc;

@@ -31,6 +31,7 @@
 #include "controller/request.h"
 #include "controller/routes.h"
 #include "controller/volumes.h"
+#include "errmsg.h"
 #include "hugepool.h"
 #include "log.h"
 
@@ -1026,7 +1027,11 @@ int api_start(struct api **out, struct event_base *base, struct ctl *ctl,
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
 	bs = evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
 	if (!bs) {
-		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+		int e = errno;
+
+		/* The reason by name (EADDRINUSE), then in words. */
+		snprintf(err, errlen, "cannot listen on %s: %s (%s)", cfg->listen, errname(e),
+			 strerror(e));
 		goto fail;
 	}
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)

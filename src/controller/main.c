@@ -26,6 +26,7 @@
 #include "controller/launcher.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
+#include "cliopt.h"
 #include "conf.h"
 #include "fileio.h"
 #include "log.h"
@@ -43,9 +44,9 @@ struct opts {
 	unsigned long uid_base;
 };
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 "usage: ward-controller --state-dir DIR --tcti TCTI --listen ADDR:PORT\n"
 "                       --tls-cert PEM --tls-key PEM --client-ca PEM\n"
 "                       [--images DIR] [--port-file FILE] [--request-timeout S]\n"
@@ -58,7 +59,10 @@ static void usage(void)
 #ifdef WARD_FW_DEV
 "                       [--dev-images BUILD_DIR]   (development build only)\n"
 #endif
-"See docs/controller.md.\n");
+"                       [--help] [--version]\n"
+"See docs/controller.md.\n"
+"exit status: 0 stopped cleanly; 1 runtime error (out of service, cannot\n"
+"  listen); 2 usage error (docs/cli.md)\n");
 }
 
 /* /etc/ward/controller.conf: every option but --dev-images (docs/operations.md). */
@@ -104,6 +108,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "volume-dir", required_argument, NULL, 'V' },
 		{ "nbd-port", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ 0 }
 	};
 	int c;
@@ -113,6 +118,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    .burst_cores = -1 };
 	if (conf_args("ward-controller", "controller.conf", conf_keys, lo, &argc, &argv))
 		return -1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->state_dir = optarg; break;
@@ -163,12 +169,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->nbd_ports[o->n_nbd_ports++] = (unsigned short)port;
 			break;
 		}
-		default: usage(); return -1;
+		/* --help and --version: 1, which main turns into exit 0. */
+		case 'h': usage(stdout); return 1;
+		case 'v': cliopt_version("ward-controller"); return 1;
+		default: cliopt_bad_option("ward-controller", argv, lo); return -1;
 		}
 	}
 	if (optind != argc || !o->state_dir || !o->listen || !o->cert || !o->key ||
 	    !o->client_ca) {
-		usage();
+		usage(stderr);
 		return -1;
 	}
 	if (o->card_cores < 1 || o->burst_cores < -1) {
@@ -441,8 +450,8 @@ int main(int argc, char **argv)
 	struct timeval tv;
 
 	log_init("controller", LOG_INFO);
-	if (parse_opts(argc, argv, &o))
-		return 2;
+	if ((n = parse_opts(argc, argv, &o)))
+		return n > 0 ? 0 : CLI_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdir(o.state_dir, 0700) && errno != EEXIST) {
 		log_error("cannot create the state dir", "dir=%s errno=%d", o.state_dir, errno);

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "cpupart.h"
 #include "hv/boot/boot.h"
 #include "hv/dev/pci.h"
@@ -59,7 +60,7 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ward-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory MIB]\n"
+"usage: ward-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory SIZE]\n"
 "               [--vcpus N] [--cpus LIST] [--blk SOCKET]... [--net SOCKET]...\n"
 "  Runs one VM. The guest console is on stdout; the exit status is the value\n"
 "  the guest wrote to the debug-exit port (0xf4), 125 for a setup error and\n"
@@ -73,7 +74,12 @@ static void usage(FILE *f)
 "  --cmdline-env: the kernel command line from $WARD_GUEST_CMDLINE (kept out of\n"
 "  the world-readable /proc/PID/cmdline)\n"
 "  --hugepages 2M|1G: back guest memory with hugepages from the host's pool\n"
-"  (--memory must be a multiple; a short pool is refused at start)\n");
+"  (--memory must be a multiple; a short pool is refused at start)\n"
+"  --memory SIZE: 64M, 1G, 65536K (a bare number is MiB), default 128M\n"
+"  --vcpus N: 1 to %d, default 1\n"
+"  --help, --version\n"
+"exit status: the guest's debug-exit value (0..124); 125 setup or usage error\n"
+"  (not 2: that value is the guest's); 126 guest crash (docs/cli.md)\n", VM_MAX_VCPUS);
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -157,7 +163,7 @@ bad:
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_KERNEL_FD = 256, O_INITRD_FD, O_BLK_FD, O_NET_FD, O_UID, O_GID, O_NO_SANDBOX, O_SCHED,
-	       O_HUGEPAGES, O_CMDLINE_ENV };
+	       O_HUGEPAGES, O_CMDLINE_ENV, O_VERSION };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -178,9 +184,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "hugepages", required_argument, NULL, O_HUGEPAGES },
 		{ "cmdline-env", no_argument, NULL, O_CMDLINE_ENV },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 }
 	};
 	unsigned long long v;
+	uint64_t sz;
+	char *end;
 	int c;
 
 	*o = (struct opts){ .kernel_fd = -1, .initrd_fd = -1, .cmdline = "",
@@ -205,13 +214,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return fail("%s is longer than %d bytes", CMDLINE_ENV, MAX_CMDLINE - 1), -1;
 			break;
 		case 'm':
-			if (parse_uint(optarg, "--memory (MiB)", 1ULL << 30, &v))
-				return -1;
-			o->memory_mib = v;
+			/* The size syntax of every ward binary (cliopt). */
+			if (cliopt_parse_size(optarg, CLI_UNIT_MIB, &sz) || sz % (1ULL << 20) ||
+			    sz > (1ULL << 50))
+				return fail("--memory must be a size in whole MiB up to 1G MiB "
+					    "(64M, 1G; a bare number is MiB), got '%s'", optarg), -1;
+			o->memory_mib = sz >> 20;
 			break;
 		case 'v':
-			if (parse_uint(optarg, "--vcpus", VM_MAX_VCPUS, &v))
-				return -1;
+			/* The message names the range that is enforced (0 never was). */
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 ||
+			    v > VM_MAX_VCPUS)
+				return fail("--vcpus must be a number from 1 to %d, got '%s'",
+					    VM_MAX_VCPUS, optarg), -1;
 			o->vcpus = (int)v;
 			break;
 		case 'p':
@@ -266,11 +283,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case O_VERSION:
+			cliopt_version("ward-hv");
+			exit(0);
 		default:
-			usage(stderr);
-			if (optopt)
-				return fail("unknown or incomplete option -%c", optopt), -1;
-			return fail("unknown option '%s'", argv[optind - 1]), -1;
+			/* 125, not 2: every status below 125 is the guest's. */
+			cliopt_bad_option("ward-hv", argv, longopts);
+			return -1;
 		}
 	}
 	if (optind < argc)

@@ -15,7 +15,9 @@
 #include <openssl/pem.h>
 
 #include "allowlist.h"
+#include "cliopt.h"
 #include "conf.h"
+#include "errmsg.h"
 #include "fileio.h"
 #include "hpke.h"
 #include "kms.h"
@@ -29,26 +31,31 @@ struct opts {
 	struct kms_config kms;
 	struct server_config srv;
 	const char *pin_file, *so_pin_file, *policy_file, *pubkey_file, *subject;
-	int admin;
+	int admin, json;
 	unsigned threads;
 	double now;
 	const char *trail_dir;	/* activity trail; default DB.trail */
 };
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 		"usage: ward-kms [options] serve\n"
 		"       ward-kms [options] init-token --so-pin-file F\n"
 		"       ward-kms [options] admin add-principal NAME [--admin | --policy FILE]\n"
 		"       ward-kms [options] admin add-host NAME --pubkey PEM --cert-subject SUBJ [--policy FILE]\n"
 		"       ward-kms [options] admin set-policy NAME FILE\n"
 		"       ward-kms [options] admin sweep [--now EPOCH]\n"
+		"       ward-kms [options] admin list-principals|list-hosts [--json]\n"
+		"       ward-kms --help | --version\n"
 		"options: --db PATH --pkcs11-module SO --token-label L --pin-file F (or WARD_KMS_PIN)\n"
 		"         --token-dir DIR (SoftHSM2: a token directory of its own)\n"
 		"         --region R --account N --listen ADDR --port P --port-file F\n"
 		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n"
-		"         --trail-dir DIR (activity trail; default: DB.trail)\n");
+		"         --trail-dir DIR (activity trail; default: DB.trail)\n"
+		"         --metrics-subject SUBJ (client certificate allowed GET /metrics)\n"
+		"exit status: 0 success; 1 runtime error (HSM, database, cannot listen);\n"
+		"  2 usage error (docs/cli.md)\n");
 }
 
 /* --token-dir: a self-contained SoftHSM2 token directory for tests and
@@ -185,6 +192,90 @@ static int read_host_pubkey(const char *path, uint8_t pub[65])
 	return rc;
 }
 
+/* A JSON string literal of s (quoted, escaped) on stdout. */
+static void put_json_string(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	fputs(t ? t : "\"\"", stdout);
+	free(t);
+	json_decref(j);
+}
+
+/* What admin add-* created: its name and ARN (and, for a principal, the
+ * one showing of its secret access key, never stored in the clear). */
+static void print_created(const struct opts *o, struct kms *k, const char *name,
+			  const char *akid, const char *secret)
+{
+	struct kms_principal p;
+	int found = !store_principal_by_name(k->store, name, &p);
+
+	if (o->json) {
+		fputs("{\"Name\":", stdout);
+		put_json_string(name);
+		fputs(",\"Arn\":", stdout);
+		put_json_string(found ? p.arn : "");
+		if (akid)
+			printf(",\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\"", akid, secret);
+		fputs("}\n", stdout);
+	} else {
+		/* Line 1 stays "AKID SECRET" for scripts that read it. */
+		if (akid)
+			printf("%s %s\n", akid, secret);
+		printf("%s\n", found ? p.arn : name);
+	}
+	if (found)
+		store_principal_clear(&p);
+}
+
+struct list_ctx {
+	const struct opts *o;
+	json_t *arr;
+};
+
+static int list_one(void *arg, const struct kms_principal *p)
+{
+	struct list_ctx *c = arg;
+
+	if (c->o->json) {
+		json_t *e = json_pack("{s:s, s:s}", "Name", p->name, "Arn", p->arn);
+
+		if (p->kind == PRINCIPAL_USER)
+			json_object_set_new(e, "AccessKeyId", json_string(p->akid));
+		else
+			json_object_set_new(e, "CertSubject",
+					    json_string(p->cert_subject ? p->cert_subject : ""));
+		json_object_set_new(e, "HasPolicy", json_boolean(p->policy != NULL));
+		json_array_append_new(c->arr, e);
+	} else {
+		printf("%s\t%s\t%s\n", p->name,
+		       p->kind == PRINCIPAL_USER ? p->akid : (p->cert_subject ? p->cert_subject : "-"),
+		       p->arn);
+	}
+	return 0;
+}
+
+/* admin list-principals | list-hosts: one per line (NAME, AKID or
+ * certificate subject, ARN, tab-separated), or a JSON array (--json). */
+static int cmd_list(const struct opts *o, struct kms *k, enum principal_kind kind)
+{
+	struct list_ctx c = { o, json_array() };
+	int rc;
+
+	if (!c.arr)
+		return 1;
+	rc = store_principal_foreach(k->store, kind, list_one, &c);
+	if (rc)
+		fprintf(stderr, "ward-kms: cannot read the principals: %s\n", errname(rc));
+	else if (o->json) {
+		json_dumpf(c.arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+	json_decref(c.arr);
+	return rc ? 1 : 0;
+}
+
 static int cmd_admin(struct opts *o, int argc, char **argv)
 {
 	struct kms *k;
@@ -192,7 +283,7 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	int rc;
 
 	if (argc < 1) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (o->policy_file && !(policy = load_policy(o->policy_file)))
@@ -210,7 +301,7 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 
 		rc = kms_add_user(k, argv[1], policy, akid, secret);
 		if (rc == 0)
-			printf("%s %s\n", akid, secret);
+			print_created(o, k, argv[1], akid, secret);
 		else
 			fprintf(stderr, "ward-kms: cannot add principal %s: %s\n", argv[1],
 				rc == -EEXIST ? "it exists" : strerror(-rc));
@@ -225,7 +316,9 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 			rc = 1;
 		} else {
 			rc = kms_add_host(k, argv[1], o->subject, pub, policy);
-			if (rc)
+			if (!rc)
+				print_created(o, k, argv[1], NULL, NULL);
+			else
 				fprintf(stderr, "ward-kms: cannot add host %s: %s\n", argv[1],
 					rc == -EEXIST ? "it exists" : strerror(-rc));
 			rc = rc ? 1 : 0;
@@ -236,6 +329,10 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 		rc = !policy || store_principal_set_policy(k->store, argv[1], policy);
 		if (rc)
 			fprintf(stderr, "ward-kms: cannot set the policy of %s\n", argv[1]);
+	} else if (strcmp(argv[0], "list-principals") == 0 && argc == 1) {
+		rc = cmd_list(o, k, PRINCIPAL_USER);
+	} else if (strcmp(argv[0], "list-hosts") == 0 && argc == 1) {
+		rc = cmd_list(o, k, PRINCIPAL_HOST);
 	} else if (strcmp(argv[0], "sweep") == 0 && argc == 1) {
 		int n = kms_sweep(k, o->now > 0 ? o->now : kms_now());
 
@@ -243,7 +340,7 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 			printf("keys_changed=%d\n", n);
 		rc = n < 0;
 	} else {
-		usage();
+		usage(stderr);
 	}
 	free(policy);
 	kms_close(k);
@@ -378,8 +475,11 @@ int main(int argc, char **argv)
 		{ "now", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "trail-dir", required_argument, NULL, 'L' },
+		{ "metrics-subject", required_argument, NULL, 'M' },
 		{ "token-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
@@ -388,11 +488,13 @@ int main(int argc, char **argv)
 			 .account = "111122223333" },
 		.srv = { .listen_addr = "127.0.0.1", .port = 8443 },
 	};
+	unsigned port;
 	int c;
 
 	log_init("kms", LOG_INFO);
 	if (conf_args("ward-kms", "kms.conf", conf_keys, lo, &argc, &argv))
 		return 2;
+	opterr = 0;
 	/* '+': stop at the subcommand; options after it are parsed again. */
 	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (c) {
@@ -404,7 +506,12 @@ int main(int argc, char **argv)
 		case 'r': o.kms.region = optarg; break;
 		case 'a': o.kms.account = optarg; break;
 		case 'l': o.srv.listen_addr = optarg; break;
-		case 'o': o.srv.port = (unsigned short)atoi(optarg); break;
+		case 'o':
+			if (cliopt_parse_port(optarg, &port))
+				return cliopt_bad_value("ward-kms", "--port", "a number from 0 to "
+							"65535 (0: any free port)", optarg);
+			o.srv.port = (unsigned short)port;
+			break;
 		case 'O': o.srv.port_file = optarg; break;
 		case 'c': o.srv.cert = optarg; break;
 		case 'k': o.srv.key = optarg; break;
@@ -416,19 +523,23 @@ int main(int argc, char **argv)
 		case 'n': o.now = atof(optarg); break;
 		case 'T': o.threads = (unsigned)atoi(optarg); break;
 		case 'L': o.trail_dir = optarg; break;
+		case 'M': o.srv.metrics_subject = optarg; break;
 		case 'D':
 			if (use_token_dir(optarg)) {
 				fprintf(stderr, "ward-kms: cannot use token directory %s\n", optarg);
 				return 1;
 			}
 			break;
-		default: usage(); return c == 'h' ? 0 : 2;
+		case 'J': o.json = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': cliopt_version("ward-kms"); return 0;
+		default: return cliopt_bad_option("ward-kms", argv, lo);
 		}
 		if (optind < argc && argv[optind][0] != '-' && strcmp(argv[optind], "admin") == 0)
 			break;
 	}
 	if (optind >= argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (strcmp(argv[optind], "init-token") == 0)
@@ -453,8 +564,8 @@ int main(int argc, char **argv)
 			const char *val = opt->has_arg ? (i + 1 < argc ? argv[++i] : NULL) : NULL;
 
 			if (opt->has_arg && !val) {
-				usage();
-				return 2;
+				fprintf(stderr, "ward-kms: option --%s needs a value\n", opt->name);
+				return CLI_EXIT_USAGE;
 			}
 			switch (opt->val) {
 			case 'y': o.policy_file = val; break;
@@ -462,13 +573,17 @@ int main(int argc, char **argv)
 			case 'u': o.pubkey_file = val; break;
 			case 's': o.subject = val; break;
 			case 'n': o.now = atof(val); break;
-			default: usage(); return 2;
+			case 'J': o.json = 1; break;
+			default:
+				fprintf(stderr, "ward-kms: option --%s does not belong to admin\n",
+					opt->name);
+				return CLI_EXIT_USAGE;
 			}
 		}
 		return cmd_admin(&o, npos, pos);
 	}
 	if (strcmp(argv[optind], "serve") != 0) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (!o.srv.cert || !o.srv.key) {

@@ -15,7 +15,7 @@ enum {
 	Q_KEY_VER, Q_KEY_DEL, Q_VER_DEL, Q_GRANT_DEL_KEY, Q_DUE_DEL, Q_DUE_ROT,
 	Q_GRANT_INSERT, Q_GRANT_GET, Q_GRANT_TOKEN, Q_GRANT_DEL, Q_GRANT_KEY,
 	Q_GRANT_KEY_GRANTEE, Q_PR_INSERT, Q_PR_AKID, Q_PR_NAME, Q_PR_SUBJ, Q_PR_ARN,
-	Q_PR_POLICY, Q_KEY_POLICY, Q_FAS_INSERT, Q_FAS_CONSUME, Q_FAS_GC, Q_COUNT
+	Q_PR_POLICY, Q_PR_KIND, Q_KEY_POLICY, Q_FAS_INSERT, Q_FAS_CONSUME, Q_FAS_GC, Q_COUNT
 };
 
 static const char *const sql_text[Q_COUNT] = {
@@ -57,6 +57,9 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PR_ARN] = "SELECT name, arn, kind, akid, secret, policy, cert_subject, pubkey"
 		" FROM principals WHERE arn=?",
 	[Q_PR_POLICY] = "UPDATE principals SET policy=? WHERE name=?",
+	/* Listings never read the wrapped secret (column 4 stays NULL). */
+	[Q_PR_KIND] = "SELECT name, arn, kind, akid, NULL, policy, cert_subject, pubkey"
+		" FROM principals WHERE kind=? ORDER BY name",
 	[Q_KEY_POLICY] = "UPDATE keys SET policy=? WHERE id=?",
 	[Q_FAS_INSERT] = "INSERT INTO fas(hash, caller, key_id, expires, used) VALUES(?,?,?,?,0)",
 	[Q_FAS_CONSUME] = "UPDATE fas SET used=1 WHERE hash=? AND key_id=? AND used=0"
@@ -549,6 +552,32 @@ int store_principal_insert(struct store *s, const struct kms_principal *p)
 	return run(s, st, 0);
 }
 
+static void principal_row(sqlite3_stmt *st, struct kms_principal *p)
+{
+	const void *b;
+	int n;
+
+	memset(p, 0, sizeof(*p));
+	col_copy(st, 0, p->name, sizeof(p->name));
+	col_copy(st, 1, p->arn, sizeof(p->arn));
+	p->kind = (enum principal_kind)sqlite3_column_int(st, 2);
+	col_copy(st, 3, p->akid, sizeof(p->akid));
+	b = sqlite3_column_blob(st, 4);
+	n = sqlite3_column_bytes(st, 4);
+	if (b && n > 0 && (p->secret_wrapped = malloc((size_t)n))) {
+		memcpy(p->secret_wrapped, b, (size_t)n);
+		p->secret_wrapped_len = (size_t)n;
+	}
+	p->policy = col_strdup(st, 5);
+	p->cert_subject = col_strdup(st, 6);
+	b = sqlite3_column_blob(st, 7);
+	n = sqlite3_column_bytes(st, 7);
+	if (b && n > 0 && (size_t)n <= sizeof(p->pubkey)) {
+		memcpy(p->pubkey, b, (size_t)n);
+		p->pubkey_len = (size_t)n;
+	}
+}
+
 static int principal_one(struct store *s, int qi, const char *v, struct kms_principal *p)
 {
 	sqlite3_stmt *st = q(s, qi);
@@ -558,34 +587,35 @@ static int principal_one(struct store *s, int qi, const char *v, struct kms_prin
 		return -EIO;
 	bind_text(st, 1, v);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const void *b;
-		int n;
-
-		memset(p, 0, sizeof(*p));
-		col_copy(st, 0, p->name, sizeof(p->name));
-		col_copy(st, 1, p->arn, sizeof(p->arn));
-		p->kind = (enum principal_kind)sqlite3_column_int(st, 2);
-		col_copy(st, 3, p->akid, sizeof(p->akid));
-		b = sqlite3_column_blob(st, 4);
-		n = sqlite3_column_bytes(st, 4);
-		if (b && n > 0 && (p->secret_wrapped = malloc((size_t)n))) {
-			memcpy(p->secret_wrapped, b, (size_t)n);
-			p->secret_wrapped_len = (size_t)n;
-		}
-		p->policy = col_strdup(st, 5);
-		p->cert_subject = col_strdup(st, 6);
-		b = sqlite3_column_blob(st, 7);
-		n = sqlite3_column_bytes(st, 7);
-		if (b && n > 0 && (size_t)n <= sizeof(p->pubkey)) {
-			memcpy(p->pubkey, b, (size_t)n);
-			p->pubkey_len = (size_t)n;
-		}
-	}
+	if (rc == SQLITE_ROW)
+		principal_row(st, p);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return -ENOENT;
 	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+int store_principal_foreach(struct store *s, enum principal_kind kind,
+			    int (*cb)(void *arg, const struct kms_principal *p), void *arg)
+{
+	sqlite3_stmt *st = q(s, Q_PR_KIND);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int(st, 1, (int)kind);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kms_principal p;
+		int stop;
+
+		principal_row(st, &p);
+		stop = cb(arg, &p);
+		store_principal_clear(&p);
+		if (stop)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 int store_principal_by_akid(struct store *s, const char *akid, struct kms_principal *p)

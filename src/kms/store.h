@@ -106,6 +106,10 @@ int store_principal_by_name(struct store *s, const char *name, struct kms_princi
 int store_principal_by_subject(struct store *s, const char *subject, struct kms_principal *out);
 int store_principal_by_arn(struct store *s, const char *arn, struct kms_principal *out);
 int store_principal_set_policy(struct store *s, const char *name, const char *policy);
+/* Every principal of one kind, by name; the wrapped secret is not read
+ * (secret_wrapped stays NULL). cb returns nonzero to stop. */
+int store_principal_foreach(struct store *s, enum principal_kind kind,
+			    int (*cb)(void *arg, const struct kms_principal *p), void *arg);
 
 /* Forward access sessions: token hash -> caller, key, expiry; single use. */
 int store_fas_insert(struct store *s, const uint8_t hash[32], const char *caller_arn,

@@ -19,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 
+#include "errmsg.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -84,7 +85,11 @@ struct evhttp_bound_socket *httpsd_bind(struct evhttp *http, const char *addr, u
 
 	bound = evhttp_bind_socket_with_handle(http, addr, (ev_uint16_t)port);
 	if (!bound) {
-		log_error("cannot listen", "addr=%s port=%u", addr, port);
+		/* The reason by name: EADDRINUSE tells the operator what to do. */
+		int e = errno;
+
+		log_error("cannot listen", "addr=%s port=%u errno=%s reason=\"%s\"", addr, port,
+			  errname(e), strerror(e));
 		return NULL;
 	}
 	/* Replies go out as several TLS records; with Nagle on, the last

@@ -1,0 +1,174 @@
+/* instance: the `ward instance` commands. Listings print a table by
+ * default and the API's JSON with --json, whose keys are the API's and
+ * stay stable (docs/cli.md); run and stop print what the host answered. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/help.h"
+#include "cli/instance.h"
+
+/* GET path into a parsed object; errors reported. */
+static int get_json(const struct api_cfg *c, const char *path, int raw, json_t **out)
+{
+	struct api_buf b;
+	long st = api_call(c, "GET", path, NULL, &b);
+
+	*out = NULL;
+	if (st < 200 || st >= 300) {
+		if (b.p)
+			fputs(b.p, stderr);
+		if (st)
+			fprintf(stderr, "ward: HTTP %ld\n", st);
+		free(b.p);
+		return WARD_EXIT_FAILED;
+	}
+	if (raw) {	/* --json: the API's bytes, which are its stable keys */
+		fputs(b.p ? b.p : "", stdout);
+		if (b.len && b.p[b.len - 1] != '\n')
+			fputc('\n', stdout);
+		free(b.p);
+		return 0;
+	}
+	*out = b.p ? json_loadb(b.p, b.len, 0, NULL) : NULL;
+	free(b.p);
+	if (!json_is_object(*out)) {
+		fprintf(stderr, "ward: the host's answer is not a JSON object\n");
+		json_decref(*out);
+		*out = NULL;
+		return WARD_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* A field as text for a table cell: "-" when absent (the operator role
+ * sees ids and states only). */
+static const char *cell(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return "-";
+}
+
+static int cmd_list(const struct api_cfg *c, int json)
+{
+	json_t *o, *in;
+	size_t i;
+	int rc = get_json(c, "/v1/instances", json, &o);
+
+	if (rc || json)
+		return rc;
+	printf("%-34s %-9s %-16s %5s %8s\n", "ID", "STATE", "IMAGE", "VCPUS", "MEMORY");
+	json_array_foreach(json_object_get(o, "instances"), i, in) {
+		char v[24], m[24], mem[32] = "-";
+
+		if (strcmp(cell(in, "memory_mib", m, sizeof(m)), "-"))
+			snprintf(mem, sizeof(mem), "%sM", m);
+		printf("%-34s %-9s %-16s %5s %8s\n", cell(in, "id", v, sizeof(v)),
+		       cell(in, "state", v, sizeof(v)), cell(in, "image", v, sizeof(v)),
+		       cell(in, "vcpus", v, sizeof(v)), mem);
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int cmd_show(const struct api_cfg *c, const char *id, int json)
+{
+	char path[128], *txt;
+	const char *key;
+	json_t *o, *v;
+	int rc;
+
+	/* An id is the host's: letters, digits, '-'; nothing to escape. */
+	if (!id[0] || strlen(id) > 64 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strlen(id))
+		return help_usage_error("instance", "show", "an instance ID is letters, digits, "
+					"'-' and '_', at most 64");
+	snprintf(path, sizeof(path), "/v1/instances/%s", id);
+	if ((rc = get_json(c, path, json, &o)) || json)
+		return rc;
+	json_object_foreach(o, key, v) {
+		if (json_is_string(v)) {
+			printf("%-10s %s\n", key, json_string_value(v));
+			continue;
+		}
+		txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		printf("%-10s %s\n", key, txt ? txt : "?");
+		free(txt);
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int cmd_run(const struct api_cfg *c, int argc, char **argv)
+{
+	json_t *req = json_object();
+	char *body;
+	int i, rc = 0;
+
+	if (!req)
+		return WARD_EXIT_FAILED;
+	for (i = 0; i < argc && rc >= 0; i += 2) {
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--image")) {
+			if (!val) {
+				json_decref(req);
+				return help_usage_error("instance", "run", "option --image needs a value");
+			}
+			rc = json_object_set_new(req, "image", json_string(val));
+		} else if ((rc = api_launch_opt(req, argv[i], val)) == 0) {
+			fprintf(stderr, "ward: unknown option '%s'\n", argv[i]);
+			rc = -1;
+		}
+	}
+	if (rc < 0 || !json_object_get(req, "image")) {
+		json_decref(req);
+		return help_usage_error("instance", "run", rc < 0 ? NULL : "--image is required");
+	}
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	rc = body ? api_print_call(c, "POST", "/v1/instances", body) : WARD_EXIT_FAILED;
+	free(body);
+	return rc;
+}
+
+int instance_cmd(const struct api_cfg *c, int argc, char **argv)
+{
+	char path[128];
+	int i, n, json = 0;
+
+	/* --json may stand anywhere after the subcommand. */
+	for (i = n = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--json") && strcmp(argv[0], "run"))
+			json = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	argc = n;
+	if (argc < 1)
+		return help_usage_error("instance", NULL, "instance needs a subcommand");
+	if (!strcmp(argv[0], "run"))
+		return cmd_run(c, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list") && argc == 1)
+		return cmd_list(c, json);
+	if (!strcmp(argv[0], "show") && argc == 2)
+		return cmd_show(c, argv[1], json);
+	if (!strcmp(argv[0], "stop") && argc == 2) {
+		snprintf(path, sizeof(path), "/v1/instances/%.64s", argv[1]);
+		return api_print_call(c, "DELETE", path, NULL);
+	}
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "show") || !strcmp(argv[0], "stop"))
+		return help_usage_error("instance", argv[0], "wrong arguments");
+	fprintf(stderr, "ward: unknown instance subcommand '%s'\n", argv[0]);
+	return help_usage_error("instance", NULL, NULL);
+}
