@@ -106,6 +106,9 @@ int seal_open_b64(const uint8_t key[32], const char *aad, const char *b64,
 	rc = gcm(false, key, raw, aad, raw + 12, raw_len - 28, plain, raw + raw_len - 16);
 	free(raw);
 	if (rc) {
+		/* GCM decrypts before the tag is checked: what is in plain is
+		 * unauthenticated but may still be a secret's plaintext. */
+		OPENSSL_cleanse(plain, raw_len - 28);
 		free(plain);
 		return rc;
 	}

@@ -144,7 +144,10 @@ static void assume_role(struct api *a, struct store_txn *t, const struct api_cal
 	/* The caller's own policies: an explicit deny always wins; and a trust
 	 * policy that trusts only the account delegates the decision to them. */
 	rc = api_authorize(a, t, c, "sts:AssumeRole", role_arn, now, STS_NS, r);
-	if (rc == -EPERM || (rc && !iampolicy_trust_names_principal(trust, &tr)))
+	/* Only an implicit deny (-EACCES) is overridden by a trust policy that
+	 * names the caller; an explicit deny, or policies that could not be
+	 * read (-EIO: a deny among them cannot be ruled out), refuse. */
+	if (rc && (rc != -EACCES || !iampolicy_trust_names_principal(trust, &tr)))
 		goto out;
 	free(r->body);
 	memset(r, 0, sizeof(*r));

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <signal.h>
@@ -104,9 +105,12 @@ static const int ctl_fcntls[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CL
 /* Signal handlers the loop installs after lockdown (libevent's SIGTERM
  * and SIGINT), curl's SIGPIPE, glibc's SIGSETXID at the first thread. */
 static const int ctl_signals[] = { SIGINT, SIGTERM, SIGPIPE, 33 };
-/* Socket families: TCP to TPM/KMS/API, unix socketpairs, and the route
- * netlink getaddrinfo(AI_ADDRCONFIG) asks. No packet or raw sockets. */
-static const int ctl_families[] = { AF_UNIX, AF_INET, AF_INET6 };
+/* Sockets: TCP to TPM/KMS, UDP for the resolver when the KMS is named by
+ * host name, unix streams to a re-adopted ward-blk's control socket, and
+ * the route netlink getaddrinfo(AI_ADDRCONFIG) asks. No packet, raw or
+ * unix datagram sockets (the last would reach syslog and journald). */
+static const int ctl_inet_types[] = { SOCK_STREAM, SOCK_DGRAM };
+static const int ctl_unix_types[] = { SOCK_STREAM };
 
 static int allow_ctl(scmp_filter_ctx ctx)
 {
@@ -121,8 +125,11 @@ static int allow_ctl(scmp_filter_ctx ctx)
 		rc = sandbox_allow_values(ctx, SCMP_SYS(rt_sigaction), 0, ctl_signals,
 					  sizeof(ctl_signals) / sizeof(ctl_signals[0]));
 	if (!rc)
-		rc = sandbox_allow_values(ctx, SCMP_SYS(socket), 0, ctl_families,
-					  sizeof(ctl_families) / sizeof(ctl_families[0]));
+		rc = sandbox_allow_socket(ctx, AF_INET, ctl_inet_types, 2);
+	if (!rc)
+		rc = sandbox_allow_socket(ctx, AF_INET6, ctl_inet_types, 2);
+	if (!rc)
+		rc = sandbox_allow_socket(ctx, AF_UNIX, ctl_unix_types, 1);
 	if (!rc) {
 		struct scmp_arg_cmp nl[2] = {
 			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_NETLINK },
@@ -277,6 +284,12 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 	bind_port[0] = colon ? (unsigned short)atoi(colon + 1) : 0;
 	cc.n_bind = 1;
 	rc = sandbox_confine(&on, &cc, &abi, err, errlen);
+	if (rc)
+		return rc;
+	/* The controller stays uid 0 (the TPM, the state dir); of root's
+	 * capabilities it keeps only CAP_KILL, to stop ward-hv and ward-blk,
+	 * which run under their own uids. */
+	rc = sandbox_keep_caps((const int[]){ CAP_KILL }, 1, err, errlen);
 	if (rc)
 		return rc;
 	rc = sandbox_filter_apply(allow_ctl, &on, err, errlen);

@@ -71,9 +71,20 @@ static int allow_kms(scmp_filter_ctx ctx)
 		rc = sandbox_allow_values(ctx, SCMP_SYS(fcntl), 1, kms_fcntls,
 					  sizeof(kms_fcntls) / sizeof(kms_fcntls[0]));
 	/* syslog's datagram socket, and no other kind: the KMS never opens a
-	 * network connection. */
+	 * network connection, nor a unix stream (D-Bus, systemd, other
+	 * daemons' control sockets). glibc's syslog falls back to a stream
+	 * when /dev/log is one: that gets EACCES (no log line), not a kill. */
 	if (!rc)
-		rc = sandbox_allow_if(ctx, SCMP_SYS(socket), 0, SCMP_CMP_EQ, AF_UNIX, 0);
+		rc = sandbox_allow_socket(ctx, AF_UNIX, (const int[]){ SOCK_DGRAM }, 1);
+	if (!rc) {
+		struct scmp_arg_cmp stream[2] = {
+			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX },
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xf, .datum_b = SOCK_STREAM },
+		};
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2,
+					    stream);
+	}
 	/* glibc's SIGSETXID handler at the first pthread_create; libevent puts
 	 * back the SIGINT and SIGTERM handlers when the server stops. */
 	if (!rc)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
+#include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <linux/landlock.h>
 #include <sched.h>
@@ -319,6 +320,51 @@ int sandbox_drop_privileges(const struct sandbox_cfg *c, unsigned int fd_headroo
 	return 0;
 }
 
+int sandbox_keep_caps(const int *keep, size_t n, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct now[2], d[2];
+	bool kept;
+
+	memset(d, 0, sizeof(d));
+	/* Keep only what is held now (a controller run by an unprivileged
+	 * user for development holds nothing). */
+	if (syscall(SYS_capget, &h, now) < 0)
+		return fail(err, errlen, -errno, "reading capabilities");
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		kept = false;
+		for (size_t i = 0; i < n; i++)
+			kept |= keep[i] == cap;
+		if (kept) {
+			d[cap / 32].permitted |= now[cap / 32].permitted & (1u << (cap % 32));
+			d[cap / 32].effective |= d[cap / 32].permitted & (1u << (cap % 32));
+		} else if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+			return fail(err, errlen, -errno, "dropping the capability bounding set");
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+	    syscall(SYS_capset, &h, d) < 0)
+		return fail(err, errlen, -errno, "dropping capabilities");
+	return 0;
+}
+
+int sandbox_allow_socket(scmp_filter_ctx ctx, int family, const int *types, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		/* The type's low bits; the flags above them are free. */
+		struct scmp_arg_cmp cmp[2] = {
+			{ .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)family },
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xf,
+			  .datum_b = (scmp_datum_t)types[i] },
+		};
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
+	}
+	return rc;
+}
+
 scmp_filter_ctx sandbox_filter_new(bool tsync)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -477,6 +523,11 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 	if (!strcmp(call, "socket")) {
 		fprintf(stderr, "test hook: %s thread attempts socket()\n", kind);
 		(void)socket(AF_INET, SOCK_STREAM, 0);
+	} else if (!strcmp(call, "rawsocket")) {
+		/* Forbidden twice over: seccomp allows no SOCK_RAW, and the
+		 * capability it needs (CAP_NET_RAW) is gone. */
+		fprintf(stderr, "test hook: %s thread attempts rawsocket()\n", kind);
+		(void)socket(AF_INET, SOCK_RAW, 1 /* ICMP */);
 	} else if (!strcmp(call, "io_uring_setup")) {
 		struct io_uring_params p;
 
@@ -491,6 +542,16 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 	} else if (!strcmp(call, "ptrace")) {
 		fprintf(stderr, "test hook: %s thread attempts ptrace()\n", kind);
 		(void)ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+	} else if (!strcmp(call, "unixstream")) {
+		/* Where a filter answers EACCES instead of killing (ward-kms:
+		 * syslog's fallback): report what socket() said. */
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		fprintf(stderr, "test hook: %s socket(AF_UNIX, SOCK_STREAM) = %s\n", kind,
+			fd >= 0 ? "ok" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
 	} else if (!strncmp(call, "open:", 5)) {
 		/* Not forbidden by seccomp: Landlock answers EACCES. */
 		int fd = open(call + 5, O_RDONLY | O_CLOEXEC);

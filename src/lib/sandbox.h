@@ -45,6 +45,17 @@ int sandbox_isolate(const struct sandbox_cfg *c, const char *hostname,
 int sandbox_drop_privileges(const struct sandbox_cfg *c, unsigned int fd_headroom,
 			    char *err, size_t errlen);
 
+/* For a process that stays uid 0 (ward-controller): the bounding,
+ * ambient, inheritable, permitted and effective sets shrink to `keep`
+ * (CAP_* numbers). Root without capabilities still owns root's files but
+ * can no longer open raw sockets, override file permissions, load modules
+ * and the like. */
+int sandbox_keep_caps(const int *keep, size_t n, char *err, size_t errlen);
+
+/* socket() for one family, allowed only for the types in `types`
+ * (SOCK_STREAM, SOCK_DGRAM, ...; SOCK_CLOEXEC/SOCK_NONBLOCK may be or-ed in). */
+int sandbox_allow_socket(scmp_filter_ctx ctx, int family, const int *types, size_t n);
+
 /* seccomp allowlists: default action kill-process, no_new_privs already
  * set by sandbox_isolate. tsync applies the filter to every thread. */
 scmp_filter_ctx sandbox_filter_new(bool tsync);

@@ -319,6 +319,56 @@ static void test_session_token(void **state)
 	store_close(s);
 }
 
+/* AssumeRole when the caller's own policies cannot be read (here: a stored
+ * policy that no longer parses) must refuse, even under a trust policy that
+ * names the caller: a Deny among the unreadable policies cannot be ruled out. */
+static void test_assume_role_unreadable_policies(void **state)
+{
+	static const uint8_t master[32] = { 7 };
+	static const char body[] = "Action=AssumeRole&Version=2011-06-15&RoleArn="
+		"arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fops&RoleSessionName=s1";
+	struct api a;
+	struct store *s;
+	struct store_txn *t;
+	struct api_caller c = { .kind = CALLER_USER };
+	struct api_reply r;
+	struct query q;
+	char err[128];
+
+	(void)state;
+	strcpy(c.arn, "arn:aws:iam::111122223333:user/alice");
+	strcpy(c.userid, "AIDAALICE");
+	strcpy(c.name, "alice");
+	strcpy(c.service, "sts");
+	assert_int_equal(store_sqlite_open(":memory:", &s), 0);
+	assert_int_equal(api_open(&a, s, "111122223333", master), 0);
+	assert_int_equal(store_txn_begin(s, true, &t), 0);
+	assert_int_equal(store_put(t, "iam/role/ops", "{\"RoleName\":\"ops\",\"RoleId\":\"AROA1\","
+		"\"Arn\":\"arn:aws:iam::111122223333:role/ops\",\"MaxSessionDuration\":3600,"
+		"\"AssumeRolePolicyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
+		"[{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
+		"\\\"arn:aws:iam::111122223333:user/alice\\\"},\\\"Action\\\":\\\"sts:AssumeRole\\\"}]}\"}"), 0);
+	assert_int_equal(store_put(t, "iam/userpolicy/alice/p", "{\"PolicyDocument\":\"not json\"}"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_int_equal(query_parse(body, strlen(body), &q, err, sizeof(err)), 0);
+	api_dispatch(&a, &c, &q, 1000, &r);
+	assert_int_equal(r.status, 500);
+	assert_null(strstr(r.body, "SecretAccessKey"));
+	free(r.body);
+	/* The control: with the broken policy gone, the trust policy that
+	 * names alice is enough. */
+	assert_int_equal(store_txn_begin(s, true, &t), 0);
+	assert_int_equal(store_del(t, "iam/userpolicy/alice/p"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	api_dispatch(&a, &c, &q, 1000, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "SecretAccessKey"));
+	free(r.body);
+	query_free(&q);
+	api_close(&a);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_store_nested_list),
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_session_token),
+		cmocka_unit_test(test_assume_role_unreadable_policies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

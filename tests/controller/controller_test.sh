@@ -1055,6 +1055,12 @@ case_sandbox() {
 		n=$((n + 1))
 	done
 	check "the audit flusher thread exists and was counted ($n threads)" [ "$n" -ge 2 ]
+	# Still uid 0, but of root's capabilities only CAP_KILL (bit 5) is left,
+	# in every set, the bounding set included.
+	for f in CapEff CapPrm CapBnd CapInh CapAmb; do
+		check "the controller's $f after lockdown is CAP_KILL at most" \
+			bash -c "awk '/^$f:/ {print \$2}' /proc/$CTL_PID/status | grep -Eq '^0*(20)?$'"
+	done
 	lpid=$(pgrep -P "$CTL_PID" -x ward-launcher)
 	check "the launcher is the controller's child, outside its filter" \
 		bash -c "[ -n '$lpid' ] && grep -q '^Seccomp:[[:space:]]*0' /proc/$lpid/status"
@@ -1087,7 +1093,7 @@ case_sandbox() {
 			grep -q "test hook: main open($outside) = Permission denied" "$W/ctl.log"
 	fi
 	# A forbidden call kills the controller with SIGSYS (exit status 159).
-	for f in ptrace io_uring_setup; do
+	for f in ptrace io_uring_setup rawsocket; do
 		: >"$W/ctl.log"
 		WARD_CTL_TEST_FORBIDDEN="main/$f" timeout 60 "$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
 			--listen 127.0.0.1:0 --tls-cert "$P/server.pem" --tls-key "$P/server.key" \

@@ -81,6 +81,15 @@ else
 fi
 : > "$T/server.log"
 
+# A unix stream socket (D-Bus, systemd's sockets, other daemons') is
+# refused with EACCES: only syslog's datagram socket is allowed.
+WARD_KMS_TEST_FORBIDDEN="main/unixstream" KMS_THREADS=2 kms_start
+kms_stop
+grep -q "test hook: main socket(AF_UNIX, SOCK_STREAM) = Permission denied" "$T/server.log" ||
+	fail "a unix stream socket was not refused: $(grep 'test hook' "$T/server.log")"
+pass "socket(AF_UNIX, SOCK_STREAM) after lockdown: EACCES"
+: > "$T/server.log"
+
 expect_sigsys main socket
 expect_sigsys worker socket
 expect_sigsys main/ptrace ptrace
