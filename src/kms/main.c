@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"         --region R --account N --listen ADDR --port P --port-file F\n"
 		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n"
 		"         --trail-dir DIR (activity trail; default: DB.trail)\n"
+		"         --metrics-subject SUBJ (client certificate allowed GET /metrics)\n"
 		"exit status: 0 success; 1 runtime error (HSM, database, cannot listen);\n"
 		"  2 usage error (docs/cli.md)\n");
 }
@@ -474,6 +475,7 @@ int main(int argc, char **argv)
 		{ "now", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "trail-dir", required_argument, NULL, 'L' },
+		{ "metrics-subject", required_argument, NULL, 'M' },
 		{ "token-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -521,6 +523,7 @@ int main(int argc, char **argv)
 		case 'n': o.now = atof(optarg); break;
 		case 'T': o.threads = (unsigned)atoi(optarg); break;
 		case 'L': o.trail_dir = optarg; break;
+		case 'M': o.srv.metrics_subject = optarg; break;
 		case 'D':
 			if (use_token_dir(optarg)) {
 				fprintf(stderr, "ward-kms: cannot use token directory %s\n", optarg);

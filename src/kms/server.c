@@ -29,6 +29,7 @@
 #include "httpsd.h"
 #include "log.h"
 #include "sandbox.h"
+#include "stats.h"
 #include "trail.h"
 
 /* One per worker thread: its own event loop, KMS context (SQLite
@@ -39,6 +40,7 @@ struct server {
 	struct evhttp *http;
 	pthread_t th;
 	struct trail *trail;	/* shared by all workers, or NULL */
+	const char *metrics_subject;	/* who may GET /metrics */
 	struct server *all;
 	unsigned n;
 };
@@ -165,6 +167,35 @@ out:
 	reply->context_keys = NULL;
 }
 
+/* GET /metrics: only for a verified client certificate whose subject is
+ * the configured monitoring identity (docs/observability.md: metrics show
+ * which operations run and how often, so they stay behind the TLS
+ * listener's own authentication rather than on an open port). */
+static void serve_metrics(struct server *s, struct evhttp_request *req)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct metrics_buf b = { 0 };
+	char *subject = peer_subject(req);
+
+	if (!s->metrics_subject || !subject || strcmp(subject, s->metrics_subject)) {
+		log_info("metrics refused", "subject=%s", subject ? subject : "-");
+		free(subject);
+		evhttp_add_header(oh, "Content-Type", "text/plain");
+		b.p = strdup("metrics need the monitoring client certificate (--metrics-subject)\n");
+		httpsd_send(req, 403, "Forbidden", &b.p, b.p ? strlen(b.p) : 0);
+		return;
+	}
+	free(subject);
+	kms_stats_render(&b, s->trail ? (int64_t)trail_size(s->trail) : -1);
+	if (b.err) {
+		metrics_buf_free(&b);
+		httpsd_send(req, 500, "Internal Server Error", &b.p, 0);
+		return;
+	}
+	evhttp_add_header(oh, "Content-Type", METRICS_CONTENT_TYPE);
+	httpsd_send(req, 200, "OK", &b.p, b.len);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
@@ -180,8 +211,13 @@ static void handle(struct evhttp_request *req, void *arg)
 	char *subject;
 	int count;
 	double now = kms_now();
+	uint64_t t0 = metrics_now_ns();
 
 	path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (path && !strcmp(path, "/metrics") && evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		serve_metrics(s, req);
+		return;
+	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST || !path || strcmp(path, "/") != 0) {
 		kms_reply_error(&reply, 404, "UnknownOperationException",
 				"KMS takes POST / with an X-Amz-Target header");
@@ -216,6 +252,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (len)
 		OPENSSL_cleanse(evbuffer_pullup(in, -1), len);
 	free(subject);
+	kms_stats_observe(op, trail_outcome(reply.status, reply.error), metrics_now_ns() - t0);
 	respond(req, &reply);
 }
 
@@ -288,6 +325,7 @@ int server_run(struct kms **ks, unsigned n, const struct server_config *cfg)
 		w[i].all = w;
 		w[i].n = n;
 		w[i].trail = cfg->trail;
+		w[i].metrics_subject = cfg->metrics_subject;
 		if (worker_init(&w[i], ks[i], ctx))
 			goto out;
 	}

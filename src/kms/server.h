@@ -24,6 +24,9 @@ struct server_config {
 	 * trail_checkpoint_s seconds when it grew, and at stop. NULL: none. */
 	struct trail *trail;
 	unsigned trail_checkpoint_s;
+	/* RFC 2253 subject of the client certificate (issued by client_ca)
+	 * that may GET /metrics; NULL: every /metrics request is refused. */
+	const char *metrics_subject;
 };
 
 /* Serves with one event loop per context in ks (one thread each) until
