@@ -1,0 +1,118 @@
+#!/bin/bash
+# tests/cli/cli_options.sh: every ward binary answers --version and --help
+# alike (stdout, exit 0), names a bad or incomplete option on stderr with
+# the documented exit status (docs/cli.md), takes the one size syntax, and
+# says the --vcpus range it enforces. No daemon, TPM or KVM needed.
+. "$(dirname "$0")/lib.sh"
+
+VER=$(project_version)
+[ -n "$VER" ] || { echo "FAIL: no version in meson.build"; exit 1; }
+
+# name path usage-exit option-that-takes-a-value
+BINS=(
+	"ward src/cli/ward 2 --url"
+	"ward-hv src/hv/ward-hv 125 --memory"
+	"ward-blk src/blk/ward-blk 2 --size"
+	"ward-net src/net/ward-net 2 --config"
+	"ward-controller src/controller/ward-controller 2 --state-dir"
+	"ward-controller src/controller/ward-controller-dev 2 --state-dir"
+	"ward-kms src/kms/ward-kms 2 --db"
+	"ward-api src/api/ward-api 2 --db"
+	"ward-boot src/boot/ward-boot 2 --event-log"
+)
+for line in "${BINS[@]}"; do
+	read -r name path urc vopt <<<"$line"
+	bin=$B/$path
+	[ -x "$bin" ] || { fail "$bin is missing: the build did not produce it"; continue; }
+	run "$bin" --version
+	expect "$path --version" 0 "out~^$name $VER\$" err=EMPTY
+	run "$bin" --help
+	expect "$path --help" 0 "out~^usage: " "out~exit status" err=EMPTY
+	run "$bin" --no-such-option
+	expect "$path: a bad option is named on stderr" "$urc" "err~'--no-such-option'" out=EMPTY
+	run "$bin" "$vopt"
+	expect "$path $vopt without a value names it" "$urc" "err~option $vopt needs a value" out=EMPTY
+done
+
+# ---- ward-hv: sizes and ranges ------------------------------------------
+HV=$B/src/hv/ward-hv
+# The hugepage check prints the parsed size in MiB, before any file is read.
+for m in 1536M 1536 1572864K 1536MiB; do
+	run "$HV" --kernel /nonexistent --hugepages 1G --memory "$m"
+	expect "ward-hv --memory $m is 1536 MiB" 125 "err~--memory 1536 MiB is not a multiple"
+done
+run "$HV" --kernel /nonexistent --memory 64M
+expect "ward-hv --memory 64M gets past the options" 125 "err~cannot open kernel"
+for m in 1X 64.5M 1025K -1 0x40; do
+	run "$HV" --kernel /nonexistent --memory "$m"
+	expect "ward-hv --memory $m refused, naming the option" 125 "err~--memory must be a size"
+done
+run "$HV" --kernel /nonexistent --vcpus 0
+expect "ward-hv --vcpus 0: the range says 1 to 64" 125 "err~--vcpus must be a number from 1 to 64, got '0'"
+run "$HV" --kernel /nonexistent --vcpus 65
+expect "ward-hv --vcpus 65: the same range" 125 "err~--vcpus must be a number from 1 to 64, got '65'"
+run "$HV" --kernel /nonexistent --vcpus 64 --memory 64M
+expect "ward-hv --vcpus 64 is accepted" 125 "err~cannot open kernel"
+
+# ---- ward-blk: the same size syntax (a bare number is bytes) -------------
+BLK=$B/src/blk/ward-blk
+: >"$W/backing"
+# 1025K is not whole 4 KiB blocks: the card says so with the bytes it parsed.
+run "$BLK" --socket "$W/s" --backing "$W/backing" --size 1025K --no-encryption --no-sandbox
+expect "ward-blk --size 1025K is 1049600 bytes" 1 "err~[^0-9]1049600([^0-9]|$)"
+run "$BLK" --socket "$W/s" --backing "$W/backing" --size 1049600 --no-encryption --no-sandbox
+expect "ward-blk --size 1049600 (bytes) is the same" 1 "err~[^0-9]1049600([^0-9]|$)"
+run "$BLK" --socket "$W/s" --backing "$W/backing" --size 1X --no-encryption --no-sandbox
+expect "ward-blk --size 1X refused, naming the option" 2 "err~--size must be a size"
+run "$BLK" --volume "id=v,socket=$W/s,backing=$W/backing,size=1025K,no-encryption" --no-sandbox
+expect "ward-blk --volume size=1025K: the same syntax in a spec" 1 "err~[^0-9]1049600([^0-9]|$)"
+
+# ---- ward: the same syntax in instance run, checked before the host is asked
+WARD=$B/src/cli/ward
+run "$WARD" --url https://127.0.0.1:1 instance run --image hello --memory 64X
+expect "ward instance run --memory 64X is a usage error" 2 "err~--memory must be a size" out=EMPTY
+run "$WARD" --url https://127.0.0.1:1 --ca /dev/null instance run --image hello --memory 64M
+expect "ward instance run --memory 64M gets to the network" 1
+run "$WARD" instance run --image
+expect "ward instance run --image without a value names it" 2 "err~option --image needs a value"
+run "$WARD" instance run --image hello --memory
+expect "ward instance run --memory without a value names it" 2 "err~--memory needs a value"
+
+# ---- ward: every command and subcommand has its own help ------------------
+for c in "host" "health" "drain" "instance" "instance run" "instance list" "instance show" \
+	 "instance stop" "volume" "volume create" "volume attach" "volume detach" "volume list" \
+	 "enclave" "enclave build" "enclave describe-eif" "attestation" "attestation verify" \
+	 "audit" "audit checkpoint" "audit list" "audit fetch" "audit verify"; do
+	first=${c%% *}
+	# shellcheck disable=SC2086
+	run "$WARD" $c --help
+	expect "ward $c --help" 0 "out~^usage: ward $first" "out~exit status" err=EMPTY
+	# shellcheck disable=SC2086
+	run "$WARD" help $c
+	expect "ward help $c" 0 "out~^usage: ward $first" err=EMPTY
+done
+run "$WARD" volume --cp-dir "$W" attach --help
+expect "ward volume --cp-dir D attach --help finds attach" 0 "out~^usage: ward volume attach"
+run "$WARD" instance show --help
+expect "ward instance show --help is instance show's" 0 "out~^usage: ward instance show ID"
+run "$WARD" frobnicate --help
+expect "ward frobnicate --help: unknown command" 2 "err~unknown command 'frobnicate'" out=EMPTY
+run "$WARD"
+expect "ward without a command: usage on stderr" 2 "err~^usage: ward" out=EMPTY
+run "$WARD" instance frob
+expect "ward instance frob: usage error" 2 "err~unknown instance subcommand" out=EMPTY
+run "$WARD" volume --cp-dir "$W" frob
+expect "ward volume frob: usage error" 2 "err~unknown volume subcommand" out=EMPTY
+run "$WARD" audit verify "$W" --pubkey
+expect "ward audit verify --pubkey without a value names it" 2 "err~option --pubkey needs a value"
+
+# ---- ward-kms admin: options in the admin part are checked too -----------
+run "$B/src/kms/ward-kms" --db "$W/k.db" admin sweep --now
+expect "ward-kms admin sweep --now without a value names it" 2 "err~option --now needs a value"
+
+# ---- ports: the enforced range in the message ----------------------------
+run "$B/src/kms/ward-kms" --port 70000 serve
+expect "ward-kms --port 70000 says 0 to 65535" 2 "err~--port must be a number from 0 to 65535"
+run "$B/src/api/ward-api" --port http serve
+expect "ward-api --port http says 0 to 65535" 2 "err~--port must be a number from 0 to 65535"
+finish
