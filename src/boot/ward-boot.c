@@ -1,7 +1,9 @@
 /* ward-boot: the boot-ROM analogue (ARCHITECTURE §2 step 1). Reads the
  * controller binary once, measures its SHA-256 into PCR 12 with an event-log
  * entry, and fexecve()s exactly those bytes from a sealed memfd, so the
- * measured bytes are the executed bytes. It does nothing else. */
+ * measured bytes are the executed bytes. A restart of the same controller
+ * in the same boot resumes without a second extend: PCR 12 must hold
+ * exactly one logged measurement, of these bytes (docs/controller.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
 	int argi = 1, fd, n;
 
 	log_init("boot", LOG_INFO);
+	tpm_quiet_tss_log();
 	/* Only ward-boot's own options come before CONTROLLER; everything
 	 * after it is the controller's. */
 	if (argi < argc && !strcmp(argv[argi], "--help"))
@@ -148,16 +151,30 @@ int main(int argc, char **argv)
 		log_error("TPM unavailable", "error=\"%s\"", err);
 		return 1;
 	}
-	/* The event log replays from zero: a boot PCR that is already
-	 * extended means this is not a fresh boot (or someone got there
-	 * first), and the log would not explain the PCRs. */
+	/* The event log replays from zero: boot PCRs that are already
+	 * extended are either this boot's controller measurement (a restart:
+	 * resume without extending) or something the log does not explain. */
 	if (tpm_pcr_read(t, TPM_BOOT_PCRS, pcrs)) {
 		log_error("cannot read PCRs", "error=\"%s\"", tpm_error(t));
 		goto fail;
 	}
+	if (memcmp(pcrs[TPM_PCR_BOOT], zero, sizeof(zero))) {
+		n = tpm_eventlog_check_single(log_path, TPM_PCR_BOOT, digest, pcrs[TPM_PCR_BOOT],
+					      err, sizeof(err));
+		if (n) {
+			log_error("boot PCR already extended and not by this controller alone: "
+				  "refusing (a new controller needs a new boot)", "pcr=%u log=%s "
+				  "reason=\"%s\"", TPM_PCR_BOOT, log_path, err);
+			goto fail;
+		}
+		log_info("controller restart in the same boot: PCR 12 holds this binary's one "
+			 "measurement, resuming without a second extend", "log=%s", log_path);
+		goto run;
+	}
 	for (unsigned i = 0; i < TPM_NUM_PCRS; i++)
 		if ((TPM_BOOT_PCRS & TPM_PCR_BIT(i)) && memcmp(pcrs[i], zero, sizeof(zero))) {
-			log_error("boot PCR already extended: not a fresh boot, refusing", "pcr=%u", i);
+			log_error("boot PCR already extended before the controller was measured: "
+				  "not a fresh boot, refusing", "pcr=%u", i);
 			goto fail;
 		}
 	if (!strcmp(log_path, EVENTLOG_DEFAULT))
@@ -175,6 +192,7 @@ int main(int argc, char **argv)
 		log_error("measuring the controller failed", "error=\"%s\"", tpm_error(t));
 		goto fail;
 	}
+run:
 	tpm_close(t);
 	if (setenv("WARD_EVENT_LOG", log_path, 1))
 		return 1;
