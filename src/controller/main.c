@@ -450,6 +450,7 @@ int main(int argc, char **argv)
 	struct timeval tv;
 
 	log_init("controller", LOG_INFO);
+	tpm_quiet_tss_log();	/* before the first tss2 call: TPM errors are ours to name */
 	if ((n = parse_opts(argc, argv, &o)))
 		return n > 0 ? 0 : CLI_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
