@@ -27,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "controller/api.h"
+#include "controller/hostmetrics.h"
 #include "controller/instances.h"
 #include "controller/request.h"
 #include "controller/routes.h"
@@ -404,8 +405,12 @@ void api_instance_run(struct api_req *r)
 			snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? "," : "",
 				 rq.volumes[i].volume_id);
 		json_object_set_new(r->audit, "volumes", json_string(ids));
-		if (vol_attach_all(r->ctl->vols, rq.volumes, rq.n_volumes, r->client, &vs, hv_fds,
-				   &st, &code, err, sizeof(err))) {
+		uint64_t t0 = metrics_now_ns();
+
+		rc = vol_attach_all(r->ctl->vols, rq.volumes, rq.n_volumes, r->client, &vs, hv_fds,
+				    &st, &code, err, sizeof(err));
+		hostmetrics_attach_observe(metrics_now_ns() - t0, rc == 0);
+		if (rc) {
 			reply_error(r, st, code, "%s", err);
 			return;
 		}
@@ -435,6 +440,18 @@ void api_instance_run(struct api_req *r)
 			json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
 		reply_json(r, 201, o);
 	}
+}
+
+void api_metrics(struct api_req *r)
+{
+	struct metrics_buf b = { 0 };
+
+	hostmetrics_render(r->ctl, &b);
+	if (b.err)
+		reply_error(r, 500, "internal", "out of memory");
+	else
+		reply_text(r, 200, METRICS_CONTENT_TYPE, b.p, b.len);
+	metrics_buf_free(&b);
 }
 
 void api_instance_get(struct api_req *r)

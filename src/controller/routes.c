@@ -24,6 +24,8 @@ const struct route routes[] = {
 	{ "GET",    "/v1/audit/leaves",                    CP | OP, api_audit_leaves },
 	{ "GET",    "/v1/audit/proof",                     CP | OP, api_audit_proof },
 	{ "POST",   "/v1/updates",                         OP,      api_updates },
+	/* Prometheus text (hostmetrics.c): instance ids and their activity. */
+	{ "GET",    "/v1/metrics",                         CP,      api_metrics },
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 

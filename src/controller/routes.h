@@ -74,5 +74,6 @@ void api_audit_checkpoint(struct api_req *r);
 void api_audit_leaves(struct api_req *r);
 void api_audit_proof(struct api_req *r);
 void api_updates(struct api_req *r);
+void api_metrics(struct api_req *r);
 
 #endif

@@ -749,6 +749,16 @@ json_t *vol_list(struct volumes *v, const char *instance_id)
 	return a;
 }
 
+void vol_cards_foreach(struct volumes *v, void (*fn)(void *arg, const char *instance, bool up),
+		       void *arg)
+{
+	for (struct vol_set *s = v ? v->sets : NULL; s; s = s->next) {
+		struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+
+		fn(arg, s->instance, s->pidfd >= 0 && poll(&p, 1, 0) == 0);
+	}
+}
+
 /* Instance ids are UUIDs; a record naming anything else is not ours (and
  * its name is used in a path). */
 static bool valid_instance_id(const char *id)

@@ -91,5 +91,9 @@ int vol_detach(struct volumes *v, const char *instance_id, const char *volume_id
 void vol_instance_gone(struct volumes *v, const char *instance_id, const char *why);
 /* Volume ids attached to an instance, as a JSON array (new reference). */
 json_t *vol_list(struct volumes *v, const char *instance_id);
+/* Card health for metrics: fn(arg, instance, up) for each ward-blk this
+ * controller holds; up while its process lives (its pidfd not readable). */
+void vol_cards_foreach(struct volumes *v, void (*fn)(void *arg, const char *instance, bool up),
+		       void *arg);
 
 #endif
