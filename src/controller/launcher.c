@@ -286,18 +286,6 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 	return (int32_t)pid;
 }
 
-static void close_all_but(const int *keep, unsigned n)
-{
-	for (int fd = 3; fd < 4096; fd++) {
-		bool k = false;
-
-		for (unsigned i = 0; i < n; i++)
-			k |= keep[i] == fd;
-		if (!k)
-			close(fd);
-	}
-}
-
 static __attribute__((noreturn)) void launcher_main(int sock, const struct launcher_images *img)
 {
 	static struct launch_msg m;
@@ -308,7 +296,7 @@ static __attribute__((noreturn)) void launcher_main(int sock, const struct launc
 
 	prctl(PR_SET_NAME, "ward-launcher");
 	/* It holds nothing of the controller's: no TPM, keys or sockets. */
-	close_all_but(keep, 3);
+	fdpass_close_others(keep, 3);
 	prctl(PR_SET_DUMPABLE, 0);
 	for (;;) {
 		memset(&rep, 0, sizeof(rep));

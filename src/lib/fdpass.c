@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -101,4 +102,29 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int flags,
 		return -EMSGSIZE;
 	}
 	return n;
+}
+
+void fdpass_close_others(const int *keep, size_t n)
+{
+	unsigned int lo = 3;
+	struct rlimit rl;
+
+	/* Ascending, one pass per kept fd: n is a handful. */
+	for (;;) {
+		unsigned int next = ~0u;
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned int)keep[i] < next)
+				next = (unsigned int)keep[i];
+		if (next > lo && close_range(lo, next - 1, 0) < 0) {
+			unsigned int top = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+					   rl.rlim_cur < (1u << 20) ? (unsigned int)rl.rlim_cur : 1u << 20;
+
+			for (unsigned int fd = lo; fd < next && fd < top; fd++)
+				(void)close((int)fd);
+		}
+		if (next == ~0u)
+			return;
+		lo = next + 1;
+	}
 }

@@ -27,4 +27,10 @@ int fdpass_send(int sock, const struct iovec *iov, int iovcnt, const int *fds, s
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int flags,
 		    int *fds, size_t maxfds, size_t *nfds);
 
+/* Close every fd from 3 up, however high, except those in keep[0..n)
+ * (close_range between them; a loop up to RLIMIT_NOFILE where the kernel
+ * has no close_range). For a new process that must hold nothing it was
+ * not given: fds above any fixed bound count too. */
+void fdpass_close_others(const int *keep, size_t n);
+
 #endif

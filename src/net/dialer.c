@@ -67,9 +67,7 @@ static int child_connect(uint32_t addr, uint16_t port, int timeout_ms)
 
 static void child_run(int sock, uint16_t port, int timeout_ms, const struct sandbox_cfg *sb)
 {
-	for (int fd = 3; fd < 4096; fd++)
-		if (fd != sock)
-			close(fd);
+	fdpass_close_others(&sock, 1);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
 		_exit(1);
 	if (child_lock(sb)) {

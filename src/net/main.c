@@ -26,6 +26,7 @@
 #include "dp.h"
 #include "fileio.h"
 #include "filter.h"
+#include "fdpass.h"
 #include "log.h"
 #include "model.h"
 #include "netctl.h"
@@ -201,14 +202,12 @@ static int open_enis(struct eni_spec *specs, int n)
 static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd,
 			    const struct underlay_cfg *uc)
 {
-	for (int fd = 3; fd < 4096; fd++) {
-		bool keep = fd == config_fd || fd == ctl_fd || fd == uc->udp_fd || fd == uc->keyx_fd;
+	int keep[4 + VPC_MAX_ENIS] = { config_fd, ctl_fd, uc->udp_fd, uc->keyx_fd };
+	size_t nk = 4;
 
-		for (int i = 0; i < n && !keep; i++)
-			keep = specs[i].fd == fd;
-		if (!keep)
-			close(fd);
-	}
+	for (int i = 0; i < n && nk < sizeof(keep) / sizeof(keep[0]); i++)
+		keep[nk++] = specs[i].fd;
+	fdpass_close_others(keep, nk);
 }
 
 static void ctl_attach(const struct netctl_msg *m, int e)

@@ -32,6 +32,8 @@ static pid_t started[64];	/* killed at teardown if a failed test left them */
 static unsigned n_started;
 static char *const path_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
+#define STRAY_FD 5000
+
 static int group_setup(void **st)
 {
 	const char *b = getenv("WARD_BUILD_ROOT");
@@ -58,6 +60,10 @@ static int group_setup(void **st)
 		fprintf(stderr, "cannot open %s: the build did not produce it\n", blk_path);
 		return -1;
 	}
+	/* An fd far above 4096 in the controller: the launcher must not
+	 * inherit it (test_no_stray_fds). */
+	if (dup2(STDIN_FILENO, STRAY_FD) != STRAY_FD)
+		return -1;
 	if (launcher_start(&img, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -553,6 +559,21 @@ static void test_malformed(void **st)
 	raw_refused(&raw, len, 0, -EPERM, "unknown image kind 4294967295");
 }
 
+/* The launcher holds only its channel and the two images: an fd the
+ * controller had open above any fixed loop bound is closed too. */
+static void test_no_stray_fds(void **st)
+{
+	char path[64];
+
+	(void)st;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)launcher_pid, STRAY_FD);
+	assert_int_equal(access(path, F_OK), -1);
+	/* The control: its fds are visible here (0 is kept, like 1 and 2). */
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)launcher_pid);
+	assert_int_equal(access(path, F_OK), 0);
+	close(STRAY_FD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -563,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_env),
 		cmocka_unit_test(test_refuse_image),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_no_stray_fds),
 	};
 
 	if (geteuid() != 0) {
