@@ -20,6 +20,7 @@
 #include "cli/enclave.h"
 #include "cli/help.h"
 #include "cli/instance.h"
+#include "cli/net.h"
 #include "cli/volume.h"
 #include "audit_fmt.h"
 
@@ -368,6 +369,9 @@ int main(int argc, char **argv)
 		rc = instance_cmd(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "audit"))
 		rc = cmd_audit(&c, argc - i - 1, argv + i + 1);
+	else if (!strcmp(argv[i], "vpc") || !strcmp(argv[i], "subnet") || !strcmp(argv[i], "sg") ||
+		 !strcmp(argv[i], "eni"))
+		rc = net_cmd(&c, argv[i], argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "volume"))
 		rc = volume_cmd(c.url, c.cert, c.key, c.ca, argc - i - 1, argv + i + 1);
 	else {

@@ -32,6 +32,7 @@
 #include "controller/request.h"
 #include "controller/routes.h"
 #include "controller/volumes.h"
+#include "controller/vpcstore.h"
 #include "errmsg.h"
 #include "hugepool.h"
 #include "log.h"
@@ -524,6 +525,20 @@ void api_volume_detach(struct api_req *r)
 		reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b}", "instance", r->params[0],
 					     "volume_id", r->params[1], "state", "detached",
 					     "key_wiped", 1));
+}
+
+void api_net(struct api_req *r)
+{
+	const char *code = NULL;
+	json_t *reply = NULL;
+	char msg[512];
+	int st = vpcstore_request(r->ctl->vpcs, r->route->method, r->route->pattern, r->params,
+				  r->body, r->body_len, r->audit, &reply, &code, msg, sizeof(msg));
+
+	if (reply)
+		reply_json(r, st, reply);
+	else
+		reply_error(r, st, code, "%s", msg);
 }
 
 void api_drain(struct api_req *r)

@@ -26,6 +26,7 @@
 #include "controller/launcher.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
+#include "controller/vpcstore.h"
 #include "cliopt.h"
 #include "conf.h"
 #include "fileio.h"
@@ -575,6 +576,12 @@ int main(int argc, char **argv)
 		log_error("cannot set up encrypted volumes", "error=\"%s\"", err);
 		goto out;
 	}
+	/* The VPC model (VPCs, subnets, groups, ENIs): checked as it loads. */
+	err[0] = 0;
+	if (vpcstore_open(o.state_dir, &c.vpcs, err, sizeof(err))) {
+		log_error("cannot load the VPC model", "error=\"%s\"", err);
+		goto out;
+	}
 	n = inst_adopt(c.inst);
 	if (n > 0)
 		log_info("instance records loaded", "count=%d running=%u", n, inst_running(c.inst));
@@ -641,6 +648,8 @@ out:
 	api_stop(api);
 	vol_destroy(c.vols);
 	c.vols = NULL;
+	vpcstore_close(c.vpcs);
+	c.vpcs = NULL;
 	inst_destroy(c.inst);
 	audit_close(c.audit);
 	c.audit = NULL;

@@ -70,6 +70,7 @@ void api_instance_stop(struct api_req *r);
 void api_volume_attach(struct api_req *r);
 void api_volume_detach(struct api_req *r);
 void api_drain(struct api_req *r);
+void api_net(struct api_req *r);	/* every /v1/vpcs, subnets, security-groups, enis route */
 void api_audit_checkpoint(struct api_req *r);
 void api_audit_leaves(struct api_req *r);
 void api_audit_proof(struct api_req *r);
