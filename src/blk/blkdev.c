@@ -22,6 +22,7 @@
 
 #include "allowlist.h"
 #include "backing.h"
+#include "errmsg.h"
 #include "log.h"
 #include "ringpool.h"
 #include "vu_dev.h"
@@ -411,7 +412,7 @@ static void on_cqe(struct blkdev *d, struct req *r, int res)
 		return;
 	}
 	if (res < 0) {
-		log_warn("backing I/O failed", "volume=%s errno=%d", d->id, -res);
+		log_warn("backing I/O failed", "volume=%s errno=%s", d->id, errname(-res));
 		complete(d, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}

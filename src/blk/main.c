@@ -28,6 +28,7 @@
 #include "blkctl.h"
 #include "blkdev.h"
 #include "lockedheap.h"
+#include "errmsg.h"
 #include "log.h"
 #include "ringpool.h"
 #include "secmem.h"
@@ -96,7 +97,7 @@ static int load_key(const char *path, uint8_t *key)
 	uint8_t extra;
 
 	if (fd < 0) {
-		log_error("cannot open key file", "path=%s errno=%d", path, errno);
+		log_error("cannot open key file", "path=%s errno=%s", path, errname(errno));
 		return -errno;
 	}
 	n = read(fd, key, XTS_KEY_LEN);
@@ -127,7 +128,7 @@ static int listen_on(const char *path)
 	    listen(s, 4) < 0) {
 		int e = errno;
 
-		log_error("cannot listen on socket", "path=%s errno=%d", path, e);
+		log_error("cannot listen on socket", "path=%s errno=%s", path, errname(e));
 		close(s);
 		return -e;
 	}
@@ -224,12 +225,12 @@ static void spawn_path_reaper(const struct vspec *specs, int n)
 	char c;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_warn("no socket-path reaper: socket files stay after exit", "errno=%d", errno);
+		log_warn("no socket-path reaper: socket files stay after exit", "errno=%s", errname(errno));
 		return;
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_warn("no socket-path reaper: socket files stay after exit", "errno=%d", errno);
+		log_warn("no socket-path reaper: socket files stay after exit", "errno=%s", errname(errno));
 		close(p[0]);
 		close(p[1]);
 		return;
@@ -434,7 +435,7 @@ static int ctl_step(struct blkctl_rx *rx)
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
-		log_warn("control channel receive failed", "errno=%d", -rc);
+		log_warn("control channel receive failed", "errno=%s", errname(-rc));
 		return rc == -EMSGSIZE ? 1 : 0;
 	}
 	rc = blkctl_parse(rx, &m, err, sizeof(err));
@@ -625,7 +626,7 @@ int main(int argc, char **argv)
 
 	/* Keys will live in this process: no core dumps, no ptrace. */
 	if (secmem_process_harden())
-		log_warn("cannot make the process non-dumpable", "errno=%d", errno);
+		log_warn("cannot make the process non-dumpable", "errno=%s", errname(errno));
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);

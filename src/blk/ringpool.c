@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "log.h"
 
 #define RING_ENTRIES 256
@@ -175,7 +176,7 @@ void ringpool_put(struct blk_ring *r)
 	}
 	io_uring_cq_advance(&r->uring, io_uring_cq_ready(&r->uring));
 	if (read(r->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("I/O ring eventfd not readable", "errno=%d", errno);
+		log_warn("I/O ring eventfd not readable", "errno=%s", errname(errno));
 	r->busy = false;
 }
 
@@ -203,7 +204,7 @@ static int probe_one(struct blk_ring *r, const char *what, uint8_t op, int fd, u
 	if (rc >= 0)
 		rc = io_uring_wait_cqe(&r->uring, &cqe);
 	if (rc < 0) {
-		log_error("test hook: io_uring probe failed", "op=%s errno=%d", what, -rc);
+		log_error("test hook: io_uring probe failed", "op=%s errno=%s", what, errname(-rc));
 		return rc;
 	}
 	res = cqe->res;

@@ -850,7 +850,7 @@ static void on_durable(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_warn("audit wake-up read failed", "errno=%d", errno);
+		log_warn("audit wake-up read failed", "errno=%s", errname(errno));
 	held_release(arg, false);
 }
 

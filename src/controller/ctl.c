@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "controller/ctl.h"
+#include "errmsg.h"
 #include "log.h"
 
 const char *ctl_state_name(enum host_state s)
@@ -40,7 +41,7 @@ int ctl_audit(struct ctl *c, json_t *rec)
 		return -ENOMEM;
 	rc = audit_append(c->audit, rec, NULL);
 	if (rc)
-		log_error("audit append failed", "errno=%d", -rc);
+		log_error("audit append failed", "errno=%s", errname(-rc));
 	json_decref(rec);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include "controller/statefile.h"
 #include "fileio.h"
 #include "hugepool.h"
+#include "errmsg.h"
 #include "log.h"
 
 #define STOP_GRACE_MS 5000
@@ -133,7 +134,7 @@ static int save(struct instances *s, const struct instance *in)
 	rc = o ? statefile_write_json(s->dir, in->id, o) : -ENOMEM;
 	json_decref(o);
 	if (rc)
-		log_error("cannot record instance state", "id=%s errno=%d", in->id, -rc);
+		log_error("cannot record instance state", "id=%s errno=%s", in->id, errname(-rc));
 	return rc;
 }
 

@@ -30,6 +30,7 @@
 #include "cliopt.h"
 #include "conf.h"
 #include "fileio.h"
+#include "errmsg.h"
 #include "log.h"
 #include "tpm.h"
 
@@ -266,7 +267,7 @@ static void pin_to_card(struct ctl *c)
 
 	n = cpupart_card_cpus(c->cpu, cpus, CPUPART_MAX_CPUS);
 	if (sched_getaffinity(0, sizeof(have), &have)) {
-		log_warn("cannot read the CPU affinity; controller not pinned", "errno=%d", errno);
+		log_warn("cannot read the CPU affinity; controller not pinned", "errno=%s", errname(errno));
 		return;
 	}
 	CPU_ZERO(&want);
@@ -283,7 +284,7 @@ static void pin_to_card(struct ctl *c)
 	if (sched_setaffinity(0, sizeof(want), &want)) {
 		snprintf(c->cpu_note, sizeof(c->cpu_note), "controller not pinned: %s",
 			 strerror(errno));
-		log_warn("cannot pin the controller to the card CPUs", "errno=%d", errno);
+		log_warn("cannot pin the controller to the card CPUs", "errno=%s", errname(errno));
 		return;
 	}
 	log_info("controller pinned to the card CPUs", "count=%d first=%d", n, cpus[0]);
@@ -456,7 +457,7 @@ int main(int argc, char **argv)
 		return n > 0 ? 0 : CLI_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdir(o.state_dir, 0700) && errno != EEXIST) {
-		log_error("cannot create the state dir", "dir=%s errno=%d", o.state_dir, errno);
+		log_error("cannot create the state dir", "dir=%s errno=%s", o.state_dir, errname(errno));
 		return 1;
 	}
 	c.state_dir = o.state_dir;
@@ -588,7 +589,7 @@ int main(int argc, char **argv)
 	/* Then the cards of those instances, with their volumes still in use. */
 	n = vol_adopt(c.vols, instance_running, &c);
 	if (n < 0)
-		log_error("cannot read the card records", "errno=%d", -n);
+		log_error("cannot read the card records", "errno=%s", errname(-n));
 	else if (n > 0)
 		log_info("card records handled", "count=%d", n);
 

@@ -31,6 +31,7 @@
 #include "controller/volumes.h"
 #include "fileio.h"
 #include "hpke.h"
+#include "errmsg.h"
 #include "log.h"
 #include "secmem.h"
 #include "tpm.h"
@@ -238,7 +239,7 @@ static void ctl_timeout(int fd)
 	struct timeval tv = { .tv_sec = BLK_REPLY_S };
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
-		log_warn("cannot bound waits on the ward-blk channel", "errno=%d", errno);
+		log_warn("cannot bound waits on the ward-blk channel", "errno=%s", errname(errno));
 }
 
 /* Card processes get only inherited fds: the control socketpair as fd 3.
@@ -664,7 +665,7 @@ static void save_set(struct volumes *v, struct vol_set *s)
 	json_decref(o);
 	if (rc)
 		log_error("cannot record the card; a controller restart would lose it",
-			  "instance=%s errno=%d", s->instance, -rc);
+			  "instance=%s errno=%s", s->instance, errname(-rc));
 }
 
 void vol_bind(struct volumes *v, struct vol_set *s, const char *instance_id)
@@ -826,8 +827,8 @@ static int adopt_one(struct volumes *v, const char *dir, const char *name,
 	s->ctl = (int)syscall(SYS_pidfd_getfd, s->pidfd, CARD_FD, 0);
 	if (s->ctl < 0) {
 		/* No channel, no DETACH: SIGTERM still wipes every key. */
-		log_error("cannot take the card's channel back; stopping it", "instance=%s errno=%d",
-			  s->instance, errno);
+		log_error("cannot take the card's channel back; stopping it", "instance=%s errno=%s",
+			  s->instance, errname(errno));
 		audit_card(v, s, "released", "its control channel could not be taken back");
 		set_free(v, s);
 		return -EIO;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hugepool.h"
+#include "errmsg.h"
 #include "log.h"
 
 #ifndef PR_SET_MEMORY_MERGE
@@ -99,7 +100,7 @@ int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err
 	}
 	/* Guest memory is customer data: never in a core dump of ward-hv. */
 	if (madvise(m->host, size, MADV_DONTDUMP) < 0)
-		log_warn("madvise(MADV_DONTDUMP) on guest memory failed", "errno=%d", errno);
+		log_warn("madvise(MADV_DONTDUMP) on guest memory failed", "errno=%s", errname(errno));
 	m->size = size;
 	m->low = size < MEM_LOW_MAX ? size : MEM_LOW_MAX;
 	m->huge_page = huge_page;

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,43 @@
 #include <p11-kit/pkcs11.h>
 
 #include "log.h"
+
+/* PKCS#11 return values by name for logs (CKR_PIN_INCORRECT, not 0xa0):
+ * the ones a token returns on the paths ward-kms takes; others as hex. */
+const char *hsm_rv_name(unsigned long rv)
+{
+	static const struct { unsigned long rv; const char *name; } names[] = {
+#define CKR(n) { n, #n }
+		CKR(CKR_OK), CKR(CKR_CANCEL), CKR(CKR_HOST_MEMORY), CKR(CKR_SLOT_ID_INVALID),
+		CKR(CKR_GENERAL_ERROR), CKR(CKR_FUNCTION_FAILED), CKR(CKR_ARGUMENTS_BAD),
+		CKR(CKR_ATTRIBUTE_READ_ONLY), CKR(CKR_ATTRIBUTE_TYPE_INVALID),
+		CKR(CKR_ATTRIBUTE_VALUE_INVALID), CKR(CKR_DATA_INVALID), CKR(CKR_DATA_LEN_RANGE),
+		CKR(CKR_DEVICE_ERROR), CKR(CKR_DEVICE_MEMORY), CKR(CKR_DEVICE_REMOVED),
+		CKR(CKR_ENCRYPTED_DATA_INVALID), CKR(CKR_ENCRYPTED_DATA_LEN_RANGE),
+		CKR(CKR_FUNCTION_NOT_SUPPORTED), CKR(CKR_KEY_HANDLE_INVALID),
+		CKR(CKR_KEY_SIZE_RANGE), CKR(CKR_KEY_TYPE_INCONSISTENT),
+		CKR(CKR_MECHANISM_INVALID), CKR(CKR_MECHANISM_PARAM_INVALID),
+		CKR(CKR_OBJECT_HANDLE_INVALID), CKR(CKR_OPERATION_ACTIVE),
+		CKR(CKR_OPERATION_NOT_INITIALIZED), CKR(CKR_PIN_INCORRECT), CKR(CKR_PIN_INVALID),
+		CKR(CKR_PIN_LEN_RANGE), CKR(CKR_PIN_EXPIRED), CKR(CKR_PIN_LOCKED),
+		CKR(CKR_SESSION_CLOSED), CKR(CKR_SESSION_COUNT), CKR(CKR_SESSION_HANDLE_INVALID),
+		CKR(CKR_SESSION_READ_ONLY), CKR(CKR_TEMPLATE_INCOMPLETE),
+		CKR(CKR_TEMPLATE_INCONSISTENT), CKR(CKR_TOKEN_NOT_PRESENT),
+		CKR(CKR_TOKEN_NOT_RECOGNIZED), CKR(CKR_TOKEN_WRITE_PROTECTED),
+		CKR(CKR_USER_ALREADY_LOGGED_IN), CKR(CKR_USER_NOT_LOGGED_IN),
+		CKR(CKR_USER_PIN_NOT_INITIALIZED), CKR(CKR_USER_TYPE_INVALID),
+		CKR(CKR_BUFFER_TOO_SMALL), CKR(CKR_CRYPTOKI_NOT_INITIALIZED),
+		CKR(CKR_CRYPTOKI_ALREADY_INITIALIZED),
+#undef CKR
+	};
+	static __thread char hex[24];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].rv == rv)
+			return names[i].name;
+	snprintf(hex, sizeof(hex), "CKR_0x%lx", rv);
+	return hex;
+}
 
 #define HSM_MAX_SESSIONS 16
 
@@ -42,7 +80,7 @@ static int load(const char *module, void **dl, CK_FUNCTION_LIST_PTR *f)
 	}
 	rv = (*f)->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		log_error("C_Initialize failed", "rv=0x%lx", (unsigned long)rv);
+		log_error("C_Initialize failed", "rv=%s", hsm_rv_name(rv));
 		dlclose(*dl);
 		return -EIO;
 	}
@@ -160,7 +198,7 @@ int hsm_open(const char *module, const char *token_label, const char *pin,
 	/* Login is per application: one login covers every session. */
 	rv = h->f->C_Login(h->sess[0], CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-		log_error("PKCS#11 login failed", "rv=0x%lx", (unsigned long)rv);
+		log_error("PKCS#11 login failed", "rv=%s", hsm_rv_name(rv));
 		rc = -EACCES;
 		goto err_fin;
 	}
@@ -240,7 +278,7 @@ int hsm_key_create(struct hsm *h, unsigned sess, const char *label, unsigned lon
 	rv = h->f->C_GenerateKey(h->sess[sess], &mech, tmpl,
 				 sizeof(tmpl) / sizeof(tmpl[0]), &obj);
 	if (rv != CKR_OK) {
-		log_error("C_GenerateKey failed", "rv=0x%lx", (unsigned long)rv);
+		log_error("C_GenerateKey failed", "rv=%s", hsm_rv_name(rv));
 		return -EIO;
 	}
 	*handle = obj;
@@ -308,7 +346,7 @@ int hsm_gcm_decrypt(struct hsm *h, unsigned sess, unsigned long key,
 	memcpy(in + len, tag, 16);
 	rv = h->f->C_DecryptInit(s, &mech, key);
 	if (rv != CKR_OK) {
-		log_error("C_DecryptInit failed", "rv=0x%lx", (unsigned long)rv);
+		log_error("C_DecryptInit failed", "rv=%s", hsm_rv_name(rv));
 		return -EIO;
 	}
 	/* Some modules want room for ciphertext+tag in the output. */
@@ -319,7 +357,7 @@ int hsm_gcm_decrypt(struct hsm *h, unsigned sess, unsigned long key,
 		return 0;
 	}
 	OPENSSL_cleanse(out, sizeof(out));
-	log_debug("C_Decrypt failed", "rv=0x%lx", (unsigned long)rv);
+	log_debug("C_Decrypt failed", "rv=%s", hsm_rv_name(rv));
 	/* Modules differ in what a failed tag check returns; none of these
 	 * can be told apart from a forged blob by the caller anyway. */
 	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||

@@ -43,4 +43,7 @@ int hsm_gcm_decrypt(struct hsm *h, unsigned sess, unsigned long key,
 /* Random bytes from the token's generator. */
 int hsm_random(struct hsm *h, unsigned sess, uint8_t *buf, size_t len);
 
+/* A PKCS#11 return value's name, "CKR_PIN_INCORRECT" (unknown: "CKR_0x..."). */
+const char *hsm_rv_name(unsigned long rv);
+
 #endif

@@ -593,8 +593,8 @@ static void flush_locked(struct audit *a)
 	}
 	if (rc && !a->broken) {
 		a->broken = rc;
-		log_error("audit log write failed: refusing further appends", "errno=%d error=\"%s\"",
-			  -rc, strerror(-rc));
+		log_error("audit log write failed: refusing further appends", "errno=%s error=\"%s\"",
+			  errname(-rc), strerror(-rc));
 	}
 	a->flushes++;
 	a->spare = b;
@@ -950,7 +950,7 @@ int audit_checkpoint(struct audit *a, const struct checkpoint_signer *signer, ch
 	    (rc = checkpoint_sign(body, blen, signer, 1, &signed_note, &slen)))
 		goto out;
 	if (a->pub && (rc = checkpoint_verify(signed_note, slen, a->pub, a->origin, NULL))) {
-		log_error("audit log: signer and public key disagree", "rc=%d", rc);
+		log_error("audit log: signer and public key disagree", "errno=%s", errname(rc));
 		rc = -EKEYREJECTED;
 		stage = "the signature does not verify under the audit public key";
 		goto out;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "log.h"
 
 #ifndef CAP_LAST_CAP
@@ -84,7 +85,7 @@ static void landlock_deny_all(void)
 	int fd;
 
 	if (abi < 1) {
-		log_warn("Landlock not available on this kernel", "errno=%d", errno);
+		log_warn("Landlock not available on this kernel", "errno=%s", errname(errno));
 		return;
 	}
 	attr.handled_access_fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;  /* ABI 1 */
@@ -94,7 +95,7 @@ static void landlock_deny_all(void)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER << 1;    /* TRUNCATE */
 	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (fd < 0 || syscall(SYS_landlock_restrict_self, fd, 0) < 0)
-		log_warn("Landlock restriction failed", "errno=%d", errno);
+		log_warn("Landlock restriction failed", "errno=%s", errname(errno));
 	if (fd >= 0)
 		close(fd);
 }
@@ -277,7 +278,7 @@ int sandbox_confine(const struct sandbox_cfg *c, const struct sandbox_confine_cf
 	v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (v < 1) {
 		log_warn("Landlock not available on this kernel: filesystem and network not "
-			 "confined (seccomp still applies)", "errno=%d", errno);
+			 "confined (seccomp still applies)", "errno=%s", errname(errno));
 		return 0;
 	}
 	rc = ll_confine(cc, v);

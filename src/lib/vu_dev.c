@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "log.h"
 
 void vu_dev_init(struct vu_dev *d, int sock, const struct vu_dev_ops *ops, void *priv)
@@ -96,7 +97,7 @@ void vu_dev_ring_broken(struct vu_dev *d, unsigned int q, const char *why)
 	d->broken = true;
 	log_error("virtqueue is malformed, device stopped", "queue=%u reason=\"%s\"", q, why);
 	if (r->err_fd >= 0 && write(r->err_fd, &one, sizeof(one)) < 0)
-		log_warn("cannot signal vring err fd", "queue=%u errno=%d", q, errno);
+		log_warn("cannot signal vring err fd", "queue=%u errno=%s", q, errname(errno));
 }
 
 void vu_dev_notify(struct vu_dev *d, unsigned int q)
@@ -107,7 +108,7 @@ void vu_dev_notify(struct vu_dev *d, unsigned int q)
 	if (r->call_fd >= 0 && vq_should_notify(&r->vq) &&
 	    write(r->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
 		/* Not an eventfd after all: drop it rather than log per request. */
-		log_warn("cannot signal vring call fd, dropping it", "queue=%u errno=%d", q, errno);
+		log_warn("cannot signal vring call fd, dropping it", "queue=%u errno=%s", q, errname(errno));
 		close_fd(&r->call_fd);
 	}
 }
@@ -154,7 +155,7 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 			 m->fds[i], 0);
 		if (p == MAP_FAILED) {
 			rc = -errno;
-			log_error("SET_MEM_TABLE: mmap failed", "region=%u errno=%d", i, errno);
+			log_error("SET_MEM_TABLE: mmap failed", "region=%u errno=%s", i, errname(errno));
 			goto err;
 		}
 		madvise(p, (size_t)maplen, MADV_DONTDUMP);
@@ -382,8 +383,8 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m)
 	} else {
 		rc = handle(d, m);
 		if (rc < 0)
-			log_warn("vhost-user request failed", "request=%s errno=%d",
-				 vu_request_name(m->hdr.request), -rc);
+			log_warn("vhost-user request failed", "request=%s errno=%s",
+				 vu_request_name(m->hdr.request), errname(-rc));
 	}
 	vu_msg_close_fds(m);
 	if (rc == 1)

@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "filter.h"
 #include "fdpass.h"
+#include "errmsg.h"
 #include "log.h"
 #include "model.h"
 #include "netctl.h"
@@ -293,7 +294,7 @@ static int ctl_step(void)
 		return 1;
 	}
 	if (rc < 0) {
-		log_warn("control channel receive failed", "errno=%d", -rc);
+		log_warn("control channel receive failed", "errno=%s", errname(-rc));
 		return 0;
 	}
 	if (m.type == NETCTL_PEER || m.type == NETCTL_MAP || m.type == NETCTL_UNMAP ||

@@ -9,6 +9,7 @@
 
 #include "hv/mem.h"
 #include "hv/vm.h"
+#include "errmsg.h"
 #include "log.h"
 
 #define PCI_CONFIG_ADDR   0xcf8
@@ -94,8 +95,8 @@ static void bar_update(struct pci_dev *d)
 		if (rc < 0) {
 			/* guest-triggered: debug level, so it cannot flood the log */
 			log_debug("guest placed a BAR over another device; BAR not decoded",
-				  "slot=%d addr=0x%llx rc=%d", d->slot,
-				  (unsigned long long)addr, rc);
+				  "slot=%d addr=0x%llx errno=%s", d->slot,
+				  (unsigned long long)addr, errname(rc));
 			want = false;
 		} else {
 			d->bar_base = addr;
@@ -229,7 +230,7 @@ int pci_init(struct vm *vm)
 err_addr:
 	bus_unregister(BUS_PIO, &pci.addr, PCI_CONFIG_ADDR);
 err:
-	log_error("cannot claim PCI config ports 0xCF8-0xCFF", "rc=%d", rc);
+	log_error("cannot claim PCI config ports 0xCF8-0xCFF", "errno=%s", errname(rc));
 	return rc;
 }
 

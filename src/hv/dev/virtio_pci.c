@@ -20,6 +20,7 @@
 #include "hv/dev/vhost_front.h"
 #include "hv/mem.h"
 #include "hv/vm.h"
+#include "errmsg.h"
 #include "log.h"
 #include "vhost_user.h"
 
@@ -261,7 +262,7 @@ static void ioev_set(struct vp_dev *d, unsigned int qi, bool on)
 		 * which signals the same eventfd, only slower. */
 		if (on && !vp.ioev_warned)
 			log_warn("KVM_IOEVENTFD failed; kicks go through userspace",
-				 "errno=%d", errno);
+				 "errno=%s", errname(errno));
 		vp.ioev_warned = true;
 		return;
 	}

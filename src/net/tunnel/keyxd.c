@@ -4,6 +4,7 @@
  * time, and on every tick starts the exchanges that are due. */
 #include "keyxd.h"
 
+#include "errmsg.h"
 #include "log.h"
 
 #include <errno.h>
@@ -100,7 +101,7 @@ static int initiate_one(struct keyxd *d, const char *peer)
 		return -ENOENT;
 	c = d->cfg.dial(d->cfg.dial_arg, addr, d->cfg.port);
 	if (c < 0) {
-		log_warn("underlay key exchange: cannot reach peer", "peer=%s errno=%d", peer, -c);
+		log_warn("underlay key exchange: cannot reach peer", "peer=%s errno=%s", peer, errname(-c));
 		return c;
 	}
 	set_deadline(c, d->cfg.io_timeout_ms);
@@ -196,7 +197,7 @@ void keyxd_poke(struct keyxd *d)
 	uint64_t one = 1;
 
 	if (write(d->evfd, &one, sizeof(one)) < 0)
-		log_warn("keyxd: poke lost", "errno=%d", errno);
+		log_warn("keyxd: poke lost", "errno=%s", errname(errno));
 }
 
 void keyxd_stats_read(struct keyxd *d, struct keyxd_stats *out)
