@@ -146,6 +146,18 @@ static void test_agree(void **state)
 	assert_int_equal(run(&b, &a, "hostA", addr_b, &rrc), 0);
 	assert_int_equal(rrc, 0);
 	assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 3);
+	/* An initiator that asks for an epoch near the end of the space (it
+	 * would wrap the pair into -ESTALE for good) is refused; the
+	 * responder stays on its epoch. */
+	{
+		static const uint8_t junk[TUNNEL_KEY_MATERIAL_LEN] = { 1 };
+
+		assert_int_equal(tunnel_peer_install(a.t, "hostB", KEYX_EPOCH_MAX, TUNNEL_INITIATOR,
+						     junk, 0), 0);
+		(void)run(&a, &b, "hostB", addr_a, &rrc);
+		assert_int_equal(rrc, -ERANGE);
+		assert_int_equal(tunnel_peer_epoch(b.t, "hostA"), 3);
+	}
 	host_free(&a);
 	host_free(&b);
 }

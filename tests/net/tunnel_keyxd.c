@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "keyxd.h"
 
 #define VNI 9
@@ -205,6 +207,37 @@ static void test_service(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(one_way(&a, &b, htonl(0x0a000001), htonl(0x0a000002)), 64);
 	assert_int_equal(one_way(&b, &a, htonl(0x0a000002), htonl(0x0a000001)), 64);
+	/* A TLS client at an address that is no peer's (127.0.0.3) is cut
+	 * off before any TLS: it never even sees hostB's certificate (a
+	 * responder that handshook first would have sent it in its first
+	 * flight). */
+	{
+		struct sockaddr_in src = { .sin_family = AF_INET,
+					   .sin_addr.s_addr = htonl(0x7f000003) };
+		struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(port),
+					   .sin_addr.s_addr = b.addr };
+		struct timeval tv = { .tv_sec = 60 };
+		uint64_t fails = stats(&b).resp_fail;
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+		SSL *ssl;
+
+		assert_true(c >= 0 && ctx);
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		assert_int_equal(bind(c, (struct sockaddr *)&src, sizeof(src)), 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&dst, sizeof(dst)), 0);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		ssl = SSL_new(ctx);
+		assert_non_null(ssl);
+		SSL_set_fd(ssl, c);
+		assert_true(SSL_connect(ssl) <= 0);
+		assert_null(SSL_get0_peer_certificate(ssl));
+		SSL_free(ssl);
+		SSL_CTX_free(ctx);
+		close(c);
+		while (stats(&b).resp_fail < fails + 1)
+			pause_a_little();
+	}
 	/* not due: nothing more happens on a poke */
 	keyxd_poke(a.d);
 	assert_false(tunnel_peer_rekey_due(a.t, "hostB", test_clock(NULL)));

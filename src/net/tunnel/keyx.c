@@ -333,6 +333,7 @@ static const char *why(int rc)
 	case -EPROTO: return "tls_or_protocol";
 	case -EACCES: return "peer_identity";
 	case -ESTALE: return "stale_epoch";
+	case -ERANGE: return "epoch_out_of_range";
 	case -ENOENT: return "unknown_peer";
 	default: return "io";
 	}
@@ -401,9 +402,16 @@ int keyx_respond(struct keyx *kx, struct tunnel *t, int fd, uint32_t from, uint6
 	if (!rc) {
 		/* Never go back: an epoch is used once per pair. */
 		epoch = tunnel_peer_epoch(t, peer_id) + 1;
-		if (want > epoch)
+		/* Follow a peer that is ahead (we restarted and lost our
+		 * epochs), but not to the end of the space: 2^31 rotations
+		 * take centuries, so a higher ask can only be meant to wrap the
+		 * pair into -ESTALE for good. */
+		if (want > KEYX_EPOCH_MAX)
+			rc = -ERANGE;
+		else if (want > epoch)
 			epoch = want;
-		rc = epoch == 0 ? -ESTALE : msg_send(ssl, msg_epoch, epoch);
+		if (!rc)
+			rc = epoch == 0 ? -ESTALE : msg_send(ssl, msg_epoch, epoch);
 	}
 	if (!rc)
 		rc = install_and_activate(ssl, t, peer_id, TUNNEL_RESPONDER, epoch, now);

@@ -10,6 +10,8 @@
 #include "tunnel.h"
 
 #define KEYX_EXPORTER_LABEL "EXPORTER-ward-underlay"
+/* The highest epoch a responder follows an initiator to (keyx_respond). */
+#define KEYX_EPOCH_MAX 0x7fffffffu
 
 struct keyx;
 

@@ -52,6 +52,17 @@ static void count(struct keyxd *d, uint64_t *c)
 	pthread_mutex_unlock(&d->mu);
 }
 
+static bool known_peer_addr(const struct tunnel *t, uint32_t addr)
+{
+	char id[TUNNEL_HOST_ID_MAX + 1];
+	uint32_t a;
+
+	for (size_t i = 0; tunnel_peer_id(t, i, id) == 0; i++)
+		if (tunnel_peer_addr(t, id, &a) == 0 && a == addr)
+			return true;
+	return false;
+}
+
 static void answer_one(struct keyxd *d)
 {
 	char peer[TUNNEL_HOST_ID_MAX + 1];
@@ -62,6 +73,13 @@ static void answer_one(struct keyxd *d)
 	if (c < 0)
 		return;
 	if (fl != sizeof(from) || from.sin_family != AF_INET) {
+		close(c);
+		count(d, &d->st.resp_fail);
+		return;
+	}
+	/* Only a known peer's underlay address gets a TLS handshake: anyone
+	 * else would hold the one responder for a whole deadline per try. */
+	if (!known_peer_addr(d->cfg.t, from.sin_addr.s_addr)) {
 		close(c);
 		count(d, &d->st.resp_fail);
 		return;
