@@ -448,7 +448,8 @@ static const struct conf_key conf_keys[] = {
 	{ "listen", CONF_STRING, 0, 0, 0 }, { "port", CONF_INT, 0, 65535, 0 },
 	{ "port-file", CONF_PATH, 0, 0, 0 }, { "cert", CONF_PATH, 0, 0, 0 },
 	{ "key", CONF_PATH, 0, 0, 0 }, { "client-ca", CONF_PATH, 0, 0, 0 },
-	{ "threads", CONF_INT, 0, 16, 0 },
+	{ "threads", CONF_INT, 0, 16, 0 }, { "trail-dir", CONF_PATH, 0, 0, 0 },
+	{ "metrics-subject", CONF_STRING, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };
 
