@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define CT_NIL         UINT32_MAX
 #define MAXACKWINDOW   (65535 + 1500)
@@ -31,6 +32,11 @@ int ct_init(struct ct_table *t, uint32_t cap)
 	t->nbuckets = 16;
 	while (t->nbuckets < cap)
 		t->nbuckets <<= 1;
+	/* A guest chooses its flows' addresses and ports: with a hash it
+	 * could predict, it would pile them into one chain and slow the one
+	 * data-path thread that every ENI shares. */
+	if (getrandom(t->hkey, sizeof(t->hkey), 0) != sizeof(t->hkey))
+		return -EIO;
 	t->e = calloc(cap, sizeof(*t->e));
 	t->bucket = malloc(t->nbuckets * sizeof(*t->bucket));
 	if (!t->e || !t->bucket) {
@@ -103,14 +109,45 @@ static bool key_of(const struct frame *f, struct key *k)
 	}
 }
 
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do { \
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+} while (0)
+
+/* SipHash-2-4 of the two words m[0], m[1] (a 16-byte message). */
+static uint64_t siphash16(const uint64_t key[2], const uint64_t m[2])
+{
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+	uint64_t b = (uint64_t)16 << 56;
+
+	for (int i = 0; i < 2; i++) {
+		v3 ^= m[i];
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m[i];
+	}
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 static uint32_t hash(const struct ct_table *t, const struct key *k)
 {
-	/* Symmetric in the two endpoints: both directions share a bucket. */
-	uint64_t h = ((uint64_t)(k->src ^ k->dst) << 17) ^ (uint64_t)(k->src + k->dst) ^
-		     ((uint64_t)(k->sport ^ k->dport) << 8) ^ (uint64_t)(k->sport + k->dport) ^ k->proto;
+	/* Symmetric in the two endpoints (both directions share a bucket):
+	 * the lower endpoint first, the protocol above the higher one. */
+	uint64_t a = (uint64_t)k->src << 16 | k->sport, b = (uint64_t)k->dst << 16 | k->dport;
+	uint64_t m[2] = { a < b ? a : b, (a < b ? b : a) | (uint64_t)k->proto << 48 };
 
-	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32) & (t->nbuckets - 1);
+	return (uint32_t)siphash16(t->hkey, m) & (t->nbuckets - 1);
 }
 
 static void unlink_entry(struct ct_table *t, uint32_t idx)

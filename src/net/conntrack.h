@@ -52,6 +52,7 @@ struct ct_table {
 	struct ct_entry *e;
 	uint32_t *bucket;
 	uint32_t cap, nbuckets, count, free_head;
+	uint64_t hkey[2];             /* SipHash key, random per table */
 	uint64_t invalid, exceeded;   /* counted for the ENI's counters */
 };
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "net/conntrack.h"
 #include "net/dp.h"
 #include "net/filter.h"
 #include "net/frame.h"
@@ -289,10 +290,59 @@ static void test_table_full_and_expiry(void **s)
 	assert_false(tcp(W, C, 80, 40000, TCP_ACK, 10001, 1101, 65535, 0));
 }
 
+/* Flows a guest picks so that the old unkeyed hash (reproduced here as
+ * the attacker's model) put all of them in one bucket: with the table's
+ * random SipHash key they spread like any others. */
+static uint32_t unkeyed_hash(uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp, uint8_t pr,
+			     uint32_t nb)
+{
+	uint64_t h = ((uint64_t)(src ^ dst) << 17) ^ (uint64_t)(src + dst) ^
+		     ((uint64_t)(sp ^ dp) << 8) ^ (uint64_t)(sp + dp) ^ pr;
+
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32) & (nb - 1);
+}
+
+static void test_ct_hash_keyed(void **s)
+{
+	struct ct_table t;
+	struct frame f;
+	unsigned int picked = 0, longest = 0;
+
+	(void)s;
+	assert_int_equal(ct_init(&t, 1024), 0);
+	memset(&f, 0, sizeof(f));
+	f.l4 = L4_UDP;
+	f.ip.proto = 17;
+	f.ip.src = 0x0a00010a;
+	f.ip.dst = 0x0a000114;
+	f.u.udp.dport = 53;
+	for (uint32_t sp = 1; sp < 65536 && picked < 48; sp++) {
+		if (unkeyed_hash(f.ip.src, f.ip.dst, (uint16_t)sp, 53, 17, t.nbuckets) != 0)
+			continue;
+		f.u.udp.sport = (uint16_t)sp;
+		assert_int_equal(ct_add(&t, &f, 0), 0);
+		picked++;
+	}
+	assert_int_equal(picked, 48);
+	for (uint32_t b = 0; b < t.nbuckets; b++) {
+		unsigned int n = 0;
+
+		for (uint32_t i = t.bucket[b]; i != UINT32_MAX; i = t.e[i].next)	/* CT_NIL */
+			n++;
+		if (n > longest)
+			longest = n;
+	}
+	/* 48 flows in 1024 buckets: a chain of 12 has odds below 2^-60. */
+	assert_true(longest < 12);
+	ct_destroy(&t);
+}
+
 int main(void)
 {
 	/* In order: later cases rely on the flows earlier ones opened. */
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ct_hash_keyed),
 		cmocka_unit_test(test_tcp_flow),
 		cmocka_unit_test(test_rule_removed_mid_flow),
 		cmocka_unit_test(test_icmp),
