@@ -231,6 +231,12 @@ void dp_input(struct dp *dp, unsigned int ei, uint8_t *buf, size_t len)
 		do_dhcp(dp, ei, &f);
 		return;
 	}
+	/* 0.0.0.0 passed the source check for the DHCP server only: a
+	 * DHCP-shaped frame to anyone else would leave with no sender. */
+	if (f.ip.src == 0) {
+		dp->c[ei].drop_spoof_ip++;
+		return;
+	}
 	forward_ipv4(dp, ei, buf, &f);
 }
 

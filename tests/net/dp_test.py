@@ -234,6 +234,10 @@ def test_spoof(n):
     n.send(A1, ip_to(A1, IPS[A1B], MAC[A1B], b"spoof-mac", src_mac=MAC[NOCHECK]))
     n.send(A1, ip_to(A1, IPS[A1B], MAC[A1B], b"spoof-ip", src_ip="10.0.1.77"))
     n.send(A1, Ether(src=MAC[A1], dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=MAC[A1], psrc="10.0.1.20", pdst="10.0.1.1"))
+    # 0.0.0.0 is let through for the DHCP server only: DHCP-shaped unicast
+    # to a peer is a spoof.
+    n.send(A1, Ether(src=MAC[A1], dst=MAC[A1B]) / IP(src="0.0.0.0", dst=IPS[A1B]) /
+           UDP(sport=68, dport=67) / b"anonymous")
     bad = ip_to(A1, IPS[A1B], MAC[A1B], b"bad-csum")
     bad[IP].chksum = 0x1234
     n.send(A1, bad)
@@ -393,7 +397,8 @@ def main():
             check(c[A1B]["drop_sg"] == 1 and c[A1B]["drop_filter"] == 1, "the security group drop counted")
             check(c[B1]["drop_no_route"] == 2, "other VPC unreachable: 2 drops counted on eni-b1")
             check(c[A1]["drop_no_route"] == 1 and c[A1]["drop_to_router"] == 1, "unknown address and reserved .1 dropped")
-            check(c[A1]["drop_spoof_mac"] == 1 and c[A1]["drop_spoof_ip"] == 2, "spoofed MAC and IPs (IPv4, ARP) counted")
+            check(c[A1]["drop_spoof_mac"] == 1 and c[A1]["drop_spoof_ip"] == 3,
+                  "spoofed MAC and IPs (IPv4, ARP, 0.0.0.0 not to the DHCP server) counted")
             check(c[A1]["drop_malformed"] == 1 and c[A1]["drop_oversize"] == 1,
                   "bad header checksum counted as malformed, the over-MTU frame as oversize")
             check(c[HOSTILE]["drop_oversize"] == 1 and c[HOSTILE]["drop_bad_header"] == 1, "hostile ENI: oversize and short header counted")
