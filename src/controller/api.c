@@ -369,8 +369,23 @@ void api_instances_list(struct api_req *r)
 	reply_json(r, 200, json_pack("{s:o}", "instances", a));
 }
 
+static void reply_launch_error(struct api_req *r, int rc, const char *err)
+{
+	if (rc == -ENOENT)
+		reply_error(r, 422, "unknown_image", "%s", err);
+	else if (rc == -EBUSY)
+		reply_error(r, 409, "host_full", "%s", err);
+	else if (rc == -ENOSPC)
+		reply_error(r, 409, "cpu_unavailable", "%s", err);
+	else if (rc == -ENOBUFS)
+		reply_error(r, 409, "hugepages_unavailable", "%s", err);
+	else
+		reply_error(r, 500, "launch_failed", "%s", err);
+}
+
 void api_instance_run(struct api_req *r)
 {
+	struct inst_plan plan;
 	struct run_req rq;
 	struct instance *in;
 	struct vol_set *vs = NULL;
@@ -396,6 +411,12 @@ void api_instance_run(struct api_req *r)
 			    "%s", why);
 		return;
 	}
+	/* Every check on the launch itself first: a request the host would
+	 * refuse fetches no volume key (no KMS Decrypt, no TPM unseal). */
+	if ((rc = inst_prepare(r->ctl->inst, &rq, &plan, err, sizeof(err)))) {
+		reply_launch_error(r, rc, err);
+		return;
+	}
 	/* Volumes attach before the VM exists (no hot-plug): KMS, TPM and
 	 * ward-blk first, ward-hv only if every volume is in place. */
 	if (rq.n_volumes) {
@@ -412,27 +433,20 @@ void api_instance_run(struct api_req *r)
 				    &st, &code, err, sizeof(err));
 		hostmetrics_attach_observe(metrics_now_ns() - t0, rc == 0);
 		if (rc) {
+			inst_plan_drop(r->ctl->inst, &plan);
 			reply_error(r, st, code, "%s", err);
 			return;
 		}
 	}
-	rc = inst_run_fds(r->ctl->inst, &rq, hv_fds, rq.n_volumes, &in, err, sizeof(err));
+	rc = inst_launch(r->ctl->inst, &plan, &rq, hv_fds, rq.n_volumes, &in, err, sizeof(err));
 	for (i = 0; i < rq.n_volumes; i++)
 		close(hv_fds[i]);
 	if (vs && rc)
 		vol_abort(r->ctl->vols, vs, "instance launch failed");
 	else if (vs)
 		vol_bind(r->ctl->vols, vs, in->id);
-	if (rc == -ENOENT)
-		reply_error(r, 422, "unknown_image", "%s", err);
-	else if (rc == -EBUSY)
-		reply_error(r, 409, "host_full", "%s", err);
-	else if (rc == -ENOSPC)
-		reply_error(r, 409, "cpu_unavailable", "%s", err);
-	else if (rc == -ENOBUFS)
-		reply_error(r, 409, "hugepages_unavailable", "%s", err);
-	else if (rc)
-		reply_error(r, 500, "launch_failed", "%s", err);
+	if (rc)
+		reply_launch_error(r, rc, err);
 	else {
 		json_t *o = instance_json(in, true);
 
@@ -507,13 +521,23 @@ void api_volume_attach(struct api_req *r)
 
 void api_volume_detach(struct api_req *r)
 {
+	struct instance *in;
 	char err[256];
 	int rc;
 
 	json_object_set_new(r->audit, "instance", json_string(r->params[0]));
 	json_object_set_new(r->audit, "volume", json_string(r->params[1]));
-	if (!inst_find(r->ctl->inst, r->params[0])) {
+	if (!(in = inst_find(r->ctl->inst, r->params[0]))) {
 		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+		return;
+	}
+	/* The instance ended: its volumes were detached then, keys wiped in
+	 * ward-blk (audited "detached"). The control plane's detach that
+	 * follows is the same state, not an unknown attachment. */
+	if (in->state == INST_EXITED && inst_had_volume(in, r->params[1])) {
+		reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:b, s:s}", "instance", r->params[0],
+					     "volume_id", r->params[1], "state", "detached",
+					     "key_wiped", 1, "detached_by", "instance end"));
 		return;
 	}
 	rc = vol_detach(r->ctl->vols, r->params[0], r->params[1], err, sizeof(err));

@@ -131,6 +131,16 @@ static int save(struct instances *s, const struct instance *in)
 		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
 		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in),
 		      "hugepages", in->hugepages);
+	if (o && in->n_volumes) {
+		json_t *a = json_array();
+
+		for (unsigned i = 0; a && i < in->n_volumes; i++)
+			json_array_append_new(a, json_string(in->volumes[i]));
+		if (!a || json_object_set_new(o, "volumes", a)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	rc = o ? statefile_write_json(s->dir, in->id, o) : -ENOMEM;
 	json_decref(o);
 	if (rc)
@@ -248,7 +258,7 @@ static int load_one(struct instances *s, const char *name)
 	json_t *o;
 	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
 	const char *id, *image, *state, *created, *mode = "burstable", *huge = "";
-	json_t *cpus = NULL;
+	json_t *cpus = NULL, *vols = NULL;
 	struct instance *in;
 	uint64_t now_start;
 	int rc = 0;
@@ -263,8 +273,10 @@ static int load_one(struct instances *s, const char *name)
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
-	    json_unpack(o, "{s?s, s?o, s?s}", "cpu", &mode, "cpus", &cpus, "hugepages", &huge) ||
+	    json_unpack(o, "{s?s, s?o, s?s, s?o}", "cpu", &mode, "cpus", &cpus, "hugepages", &huge,
+			"volumes", &vols) ||
 	    (huge[0] && !hugepage_parse(huge)) ||
+	    (vols && (!json_is_array(vols) || json_array_size(vols) > VOL_MAX)) ||
 	    (cpus && (!json_is_array(cpus) || json_array_size(cpus) > INST_MAX_VCPUS)) ||
 	    strlen(id) != INST_ID_LEN || !req_valid_name(image, REQ_NAME_MAX) || pid <= 0) {
 		log_error("ignoring unreadable instance record", "file=%s", name);
@@ -289,6 +301,12 @@ static int load_one(struct instances *s, const char *name)
 	snprintf(in->hugepages, sizeof(in->hugepages), "%s", huge);
 	for (size_t i = 0; cpus && i < json_array_size(cpus); i++)
 		in->cpus[in->ncpus++] = (int)json_integer_value(json_array_get(cpus, i));
+	for (size_t i = 0; vols && i < json_array_size(vols); i++) {
+		const char *vid = json_string_value(json_array_get(vols, i));
+
+		if (vid && strlen(vid) <= VOL_ID_MAX)
+			snprintf(in->volumes[in->n_volumes++], sizeof(in->volumes[0]), "%s", vid);
+	}
 	json_decref(o);
 	in->next = s->head;
 	s->head = in;
@@ -496,23 +514,23 @@ static int check_hugepages(const struct run_req *req, char *err, size_t errlen)
 	return 0;
 }
 
-int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
-		 unsigned n_blk, struct instance **out, char *err, size_t errlen)
+/* Everything that can refuse a launch, with no side effect a refusal
+ * would have to undo beyond inst_plan_drop: the caller fetches volume keys
+ * only after this has passed (issue 16 §5: no KMS Decrypt, no TPM unseal
+ * for a request that names a wrong image or asks for CPUs or hugepages
+ * the host cannot give). The plan holds the uid, the placed CPUs (fixed
+ * cores taken) and the image fd. */
+int inst_prepare(struct instances *s, const struct run_req *req, struct inst_plan *p,
+		 char *err, size_t errlen)
 {
-	char path[PATH_MAX], mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
-	char cpulist[INST_MAX_VCPUS * 6];
-	char *argv[20 + 2 * VOL_MAX];
-	char envcmd[sizeof(HV_CMDLINE_ENV) + REQ_CMDLINE_MAX + 1];
-	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
-	cpu_set_t cpuset;
-	unsigned i, na = 0;
+	char path[PATH_MAX];
 	struct instance *in;
 	struct stat sb;
 	uid_t uid;
-	pid_t pid;
-	int kfd, rc, go[2], hv_fds[1 + VOL_MAX];
-	struct launch_req lr;
+	int kfd, rc;
 
+	p->in = NULL;
+	p->kfd = -1;
 	if (s->cfg.hv_fd < 0 && !s->cfg.hv_path) {
 		snprintf(err, errlen, "no verified ward-hv image is available");
 		return -ENOEXEC;
@@ -556,6 +574,46 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 	snprintf(in->hugepages, sizeof(in->hugepages), "%s", req->hugepages);
 	in->uid = uid;
 	in->child = true;
+	for (unsigned i = 0; i < req->n_volumes && i < VOL_MAX; i++)
+		snprintf(in->volumes[in->n_volumes++], sizeof(in->volumes[0]), "%s",
+			 req->volumes[i].volume_id);
+	p->in = in;
+	p->kfd = kfd;
+	return 0;
+}
+
+void inst_plan_drop(struct instances *s, struct inst_plan *p)
+{
+	if (p->kfd >= 0)
+		close(p->kfd);
+	if (p->in) {
+		release_cores(s, p->in);
+		free(p->in);
+	}
+	p->in = NULL;
+	p->kfd = -1;
+}
+
+/* Start the planned instance; the plan is used up whatever the outcome. */
+int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *req,
+		const int *blk_fds, unsigned n_blk, struct instance **out, char *err,
+		size_t errlen)
+{
+	char mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
+	char cpulist[INST_MAX_VCPUS * 6];
+	char *argv[20 + 2 * VOL_MAX];
+	char envcmd[sizeof(HV_CMDLINE_ENV) + REQ_CMDLINE_MAX + 1];
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	cpu_set_t cpuset;
+	unsigned i, na = 0;
+	struct instance *in = p->in;
+	uid_t uid = in->uid;
+	pid_t pid;
+	int kfd = p->kfd, rc, go[2], hv_fds[1 + VOL_MAX];
+	struct launch_req lr;
+
+	p->in = NULL;
+	p->kfd = -1;
 	now_text(in->created, sizeof(in->created));
 	snprintf(mem, sizeof(mem), "%u", req->memory_mib);
 	snprintf(vcpus, sizeof(vcpus), "%u", req->vcpus);
@@ -667,6 +725,23 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 		s->cb(s->opaque, in, "launch");
 	*out = in;
 	return 0;
+}
+
+int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
+		 unsigned n_blk, struct instance **out, char *err, size_t errlen)
+{
+	struct inst_plan p;
+	int rc = inst_prepare(s, req, &p, err, errlen);
+
+	return rc ? rc : inst_launch(s, &p, req, blk_fds, n_blk, out, err, errlen);
+}
+
+bool inst_had_volume(const struct instance *in, const char *volume_id)
+{
+	for (unsigned i = 0; i < in->n_volumes; i++)
+		if (!strcmp(in->volumes[i], volume_id))
+			return true;
+	return false;
 }
 
 struct instance *inst_find(struct instances *s, const char *id)

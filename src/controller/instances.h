@@ -41,6 +41,11 @@ struct instance {
 	unsigned ncpus;		/* host CPU of vCPU i: cpus[i]; 0: not placed */
 	int cpus[INST_MAX_VCPUS];
 	char created[40];
+	/* The volumes it was launched with: after it ends (their keys wiped
+	 * in ward-blk then) a detach of one of them is answered as done,
+	 * not as an unknown attachment (issue 16 §5). */
+	unsigned n_volumes;
+	char volumes[VOL_MAX][VOL_ID_MAX + 1];
 	int pidfd;
 	struct event *ev;
 	struct instance *next;
@@ -79,6 +84,23 @@ int inst_run(struct instances *s, const struct run_req *req, struct instance **o
  * caller keeps and closes its copies). */
 int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_fds,
 		 unsigned n_blk, struct instance **out, char *err, size_t errlen);
+/* inst_run_fds in two steps, so that a launch with volumes fetches no key
+ * for a request the host would refuse anyway: inst_prepare makes every
+ * check (image, host full, hugepages, CPU placement: the errnos above) and
+ * holds the uid, CPUs and image; then inst_launch starts it, or
+ * inst_plan_drop gives it all back. */
+struct inst_plan {
+	struct instance *in;	/* not yet listed */
+	int kfd;		/* guest image */
+};
+int inst_prepare(struct instances *s, const struct run_req *req, struct inst_plan *p,
+		 char *err, size_t errlen);
+int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *req,
+		const int *blk_fds, unsigned n_blk, struct instance **out, char *err,
+		size_t errlen);
+void inst_plan_drop(struct instances *s, struct inst_plan *p);
+/* Was volume_id one of the instance's launch volumes? */
+bool inst_had_volume(const struct instance *in, const char *volume_id);
 /* Stop (SIGTERM, SIGKILL after a grace period) and forget. -ENOENT if unknown. */
 int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen);
 struct instance *inst_find(struct instances *s, const char *id);

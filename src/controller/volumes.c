@@ -398,15 +398,39 @@ static int kms_decrypt(struct volumes *v, const struct vol_spec *sp, uint8_t *se
 }
 
 /* Steps 3-4 and the ATTACH for one volume; *hv_fd gets ward-hv's socket. */
+/* The volume's backing store, opened before any key is fetched: a store
+ * that does not open refuses the launch with no KMS Decrypt and no TPM
+ * unseal (issue 16 §5). */
+static int open_store(struct volumes *v, const struct vol_spec *sp, const char *who,
+		      struct blkctl_attach *a, char *err, size_t errlen)
+{
+	char berr[BLKCTL_MSG_LEN + 1] = "";
+	int store;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->id, sizeof(a->id), "%s", sp->volume_id);
+	a->size = sp->size;
+	a->num_queues = 1;
+	a->flags = sp->read_only ? BLKCTL_F_READONLY : 0;
+	/* ward-blk opens nothing itself: the store arrives as an fd. */
+	store = blkctl_open_store(sp->backing, a, berr, sizeof(berr));
+	if (store < 0) {
+		snprintf(err, errlen, "volume %s: backing store: %s", sp->volume_id, berr);
+		audit_vol(v, "attach refused", sp, who, NULL, err);
+		log_warn("volume attach refused", "volume=%s step=backing_store", sp->volume_id);
+	}
+	return store;
+}
+
 static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spec *sp,
-		      const char *who, int *hv_fd, int *http, const char **code, char *err,
-		      size_t errlen)
+		      struct blkctl_attach *pa, int store, const char *who, int *hv_fd,
+		      int *http, const char **code, char *err, size_t errlen)
 {
 	uint8_t sealed[256], *key = NULL;
 	char arn[256], berr[BLKCTL_MSG_LEN + 1] = "";
-	struct blkctl_attach a = { 0 };
+	struct blkctl_attach a = *pa;
 	size_t sealed_len, key_len = 0;
-	int vu[2] = { -1, -1 }, store, rc;
+	int vu[2] = { -1, -1 }, rc;
 
 	long long t0 = now_us(), t1, t2;
 
@@ -455,10 +479,6 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 	}
 	t2 = now_us();
 	audit_vol(v, "key unsealed", sp, who, NULL, NULL);
-	snprintf(a.id, sizeof(a.id), "%s", sp->volume_id);
-	a.size = sp->size;
-	a.num_queues = 1;
-	a.flags = sp->read_only ? BLKCTL_F_READONLY : 0;
 	*code = "blk_attach_failed";
 	*http = 500;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vu)) {
@@ -467,16 +487,7 @@ static int attach_one(struct volumes *v, struct vol_set *s, const struct vol_spe
 			 sp->volume_id);
 		goto refused;
 	}
-	/* ward-blk opens nothing itself: the store arrives as an fd. */
-	store = blkctl_open_store(sp->backing, &a, berr, sizeof(berr));
-	if (store < 0) {
-		rc = store;
-		*http = 422;
-		snprintf(err, errlen, "volume %s: backing store: %s", sp->volume_id, berr);
-		goto refused;
-	}
 	rc = blkctl_attach(s->ctl, &a, key, vu[1], store, blk_event, v, berr, sizeof(berr));
-	close(store);
 	/* From here on the key exists only in ward-blk. */
 	secmem_free(key, KEY_PAGE);
 	key = NULL;
@@ -517,6 +528,8 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 		   const char *who, struct vol_set **out, int *hv_fds, int *http,
 		   const char **code, char *err, size_t errlen)
 {
+	struct blkctl_attach as[VOL_MAX];
+	int stores[VOL_MAX];
 	struct vol_set *s;
 	long long t0;
 	unsigned i;
@@ -547,20 +560,39 @@ int vol_attach_all(struct volumes *v, const struct vol_spec *specs, unsigned n,
 		return -EBUSY;
 	}
 	t0 = now_us();
+	/* Every store first: no key is fetched for a launch that a store
+	 * would refuse after it. */
+	for (i = 0; i < n; i++) {
+		stores[i] = open_store(v, &specs[i], who, &as[i], err, errlen);
+		if (stores[i] < 0) {
+			rc = stores[i];
+			while (i-- > 0)
+				close(stores[i]);
+			*http = 422;
+			*code = "blk_attach_failed";
+			free(s);
+			return rc;
+		}
+	}
 	if ((rc = blk_spawn(v, s, n, err, errlen))) {
 		*http = 500;
 		*code = "blk_unavailable";
+		for (i = 0; i < n; i++)
+			close(stores[i]);
 		free(s);
 		return rc;
 	}
 	for (i = 0; i < n; i++) {
-		rc = attach_one(v, s, &specs[i], who, &hv_fds[i], http, code, err, errlen);
+		rc = attach_one(v, s, &specs[i], &as[i], stores[i], who, &hv_fds[i], http, code,
+				err, errlen);
 		if (rc)
 			break;
 		snprintf(s->ids[i], sizeof(s->ids[i]), "%s", specs[i].volume_id);
 		s->attached[i] = true;
 		s->n = i + 1;
 	}
+	for (unsigned j = 0; j < n; j++)
+		close(stores[j]);
 	if (rc) {
 		while (i-- > 0)
 			close(hv_fds[i]);

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# hygiene_test.sh HV_STANDIN: attach hygiene (issue 16 §5) on any host, KVM
+# or not, with the whole attach stack (SoftHSM2 + ward-kms, the dev
+# controller, ward-blk; tests/attach/lib.sh).
+# 1. A launch the host would refuse (unknown image, CPUs or hugepages it
+#    cannot give, a backing store that does not open) fetches no key: the
+#    KMS activity trail (its own record of every request) shows no new
+#    Decrypt, and the controller audits no "attach requested". A good
+#    attach adds exactly one Decrypt, so the count can move.
+# 2. After an instance ends, the control plane's detach is answered 200
+#    (detached at the instance's end, key wiped), audited "allow", not 404 /
+#    "deny"; also after a controller restart.
+# 3. Cards across a kill -9 of the controller: with HV_STANDIN as ward-hv
+#    (it waits like a running VM, no KVM needed) the instance and its card
+#    are re-adopted, and the detach after that goes to the adopted card.
+. "$WARD_SOURCE_ROOT/tests/attach/lib.sh"
+STANDIN=${1:?hv_standin path}
+for f in "$B/src/blk/ward-blk" "$B/src/hv/ward-hv" "$B/guest/blk-check.elf" "$STANDIN"; do
+	[ -e "$f" ] || { echo "FAIL: $f is missing: the build did not produce it"; exit 1; }
+done
+need
+[ "$(id -u)" = 0 ] || { echo "SKIP: ward-blk's sandbox (uid switch, namespaces) needs root"; exit 77; }
+CARD_UIDS=""
+hygiene_cleanup() {
+	[ -n "$CTL_PID" ] && kill -9 "$CTL_PID" 2>/dev/null
+	[ -n "$CARD_UIDS" ] && pkill -9 -x -U "${CARD_UIDS%,}" ward-blk 2>/dev/null
+	ctl_cleanup
+	kms_cleanup
+}
+trap hygiene_cleanup EXIT
+attach_setup
+mkdir -p "$CP/volumes"
+# A build dir whose ward-hv is the stand-in (section 3); ward-blk and the
+# guest image are the real ones.
+FB=$W/fakeb
+mkdir -p "$FB/src/hv" "$FB/src/blk" "$FB/guest"
+cp "$STANDIN" "$FB/src/hv/ward-hv"
+cp "$B/src/blk/ward-blk" "$FB/src/blk/ward-blk"
+cp "$B/guest/blk-check.elf" "$FB/guest/"
+restart_ctl() { # [--dev-images DIR]
+	local base
+	stop_ctl
+	start_ctl_kms --volume-dir "$CP/volumes" "$@"
+	base=$(tr '\0' '\n' <"/proc/$CTL_PID/cmdline" | grep -A1 -x -- --uid-base | tail -1)
+	CARD_UIDS+=$(seq -s, $((base + 64)) $((base + 127))),
+}
+restart_ctl
+TRAIL=$T/kms.db.trail/leaves
+[ -f "$TRAIL" ] || { echo "FAIL: no KMS activity trail at $TRAIL"; exit 1; }
+decrypts() { python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("op") == "Decrypt"))' "$TRAIL"; }
+# requested VOL: how many "attach requested" records the controller has for VOL.
+requested() { python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)] if r.get("type") == "volume" and r.get("event") == "attach requested" and r.get("volume") == sys.argv[2]))' "$S/audit/leaves" "$1"; }
+
+KID=$(make_key)
+[ -n "$KID" ] || { echo "FAIL: create-key"; exit 1; }
+wv alice create --size 16M --kms-key "$KID" --id vol-1 >"$W/create.out" ||
+	{ cat "$W/create.out"; echo "FAIL: volume create"; exit 1; }
+wv alice create --size 16M --kms-key "$KID" --id vol-2 >"$W/create.out" ||
+	{ cat "$W/create.out"; echo "FAIL: volume create"; exit 1; }
+
+# refused_clean DESCRIPTION STATUS PATTERN ward-volume-attach-args...: the
+# attach is refused with STATUS and PATTERN, and no key was fetched for it.
+refused_clean() {
+	local d=$1 st=$2 pat=$3 n0 r0; shift 3
+	n0=$(decrypts) r0=$(requested vol-1)
+	wv alice attach vol-1 "$@" >"$W/a.out" 2>"$W/a.err"
+	echo "   $(head -c 300 "$W/a.err")"
+	check "$d: refused, HTTP $st" bash -c "grep -q 'HTTP $st' '$W/a.err' && grep -q '$pat' '$W/a.err'"
+	check "$d: no KMS Decrypt (trail: $n0 -> $(decrypts))" [ "$(decrypts)" = "$n0" ]
+	check "$d: no attach step started" [ "$(requested vol-1)" = "$r0" ]
+}
+
+# 1. Validation before any key.
+refused_clean "an unknown image" 422 'no guest image' --image no-such-image --memory 64
+refused_clean "a fixed instance this host has no cores for" 409 cpu_unavailable \
+	--image blk-check --memory 64 --cpu fixed --vcpus 64
+refused_clean "hugepages the host has no pool of" 409 hugepages_unavailable \
+	--image blk-check --memory 1024 --hugepages 1G
+check "the refused attaches left no volume marked attached" \
+	bash -c "! grep -q '\"instance\"' '$CP/volumes.json'"
+check "no key was unsealed into ward-blk" bash -c "! grep -q 'volume key unsealed' '$W/ctl.log'"
+# Two volumes, the second's store gone: refused before the first's key.
+S1=$(wv alice attach vol-1 --image blk-check --memory 64 --spec-only)
+S2=$(wv alice attach vol-2 --image blk-check --memory 64 --spec-only)
+rm -f "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volumes"]["vol-2"]["backing"])' "$CP/volumes.json")"
+BODY2=$(python3 -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); a["volumes"]+=b["volumes"]; print(json.dumps(a))' "$S1" "$S2")
+n0=$(decrypts)
+req cp POST /v1/instances "$BODY2"
+echo "   $BODY"
+check "a second volume's missing store: 422 before any key" \
+	bash -c "[ '$STATUS' = 422 ] && grep -q 'volume vol-2: backing store' '$W/body'"
+check "... no KMS Decrypt, not even for the first volume (trail: $n0 -> $(decrypts))" [ "$(decrypts)" = "$n0" ]
+check "... and no card left" bash -c "! pgrep -P $CTL_PID -x ward-blk >/dev/null"
+wv alice detach vol-1 >/dev/null 2>&1
+wv alice detach vol-2 >/dev/null 2>&1
+
+# The control: a good attach does one Decrypt.
+n0=$(decrypts)
+wv alice attach vol-1 --image blk-check --memory 64 >"$W/attach.out" 2>"$W/attach.err"
+check "a good attach: 201" [ $? = 0 ]
+check "a good attach: exactly one KMS Decrypt (trail: $n0 -> $(decrypts))" [ "$(decrypts)" = $((n0 + 1)) ]
+ID=$(json_get '["id"]' <"$W/attach.out" 2>/dev/null)
+
+# 2. The instance ends (no KVM: ward-hv exits 125; with KVM blk-check exits).
+code=$(wait_exit "$ID")
+echo "   instance $ID ended with $code"
+for _ in $(seq 100); do grep -q "\"event\":\"detached\"" "$S/audit/leaves" && break; sleep 0.1; done
+req cp GET "/v1/instances/$ID"
+check "the ended instance lists no attached volume" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["state"] == "exited" and d["volumes"] == []))' "$W/body"
+# audit_of_detach VOL: the API record of the last DELETE of VOL.
+audit_of_detach() {
+	python3 -c 'import json,sys
+recs = [r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "api" and r.get("method") == "DELETE" and r.get("volume") == sys.argv[2]]
+r = recs[-1]; print(r["decision"], r["status"])' "$S/audit/leaves" "$1"
+}
+wv alice detach vol-1 >"$W/detach.out" 2>&1
+cat "$W/detach.out"
+check "detach after the instance ended: the host answers 200" grep -q '"host_answer":200' "$W/detach.out"
+check "... audited allow, 200 (was deny, 404)" [ "$(audit_of_detach vol-1)" = "allow 200" ]
+check "... and the volume is free again" bash -c "! grep -q '\"instance\"' '$CP/volumes.json'"
+
+# ... the same across a controller restart (the instance record keeps its
+# launch volumes).
+wv alice attach vol-1 --image blk-check --memory 64 >"$W/attach.out" 2>&1 || fail "attach"
+ID2=$(json_get '["id"]' <"$W/attach.out" 2>/dev/null)
+wait_exit "$ID2" >/dev/null
+for _ in $(seq 100); do [ -z "$(ls "$S/cards")" ] && break; sleep 0.1; done
+kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
+restart_ctl
+wv alice detach vol-1 >"$W/detach.out" 2>&1
+cat "$W/detach.out"
+check "after a controller restart too: the host answers 200" grep -q '"host_answer":200' "$W/detach.out"
+check "... audited allow, 200" [ "$(audit_of_detach vol-1)" = "allow 200" ]
+
+# 3. A running instance and its card across kill -9 (ward-hv: the stand-in).
+restart_ctl --dev-images "$FB"
+wv alice attach vol-1 --image blk-check --memory 64 >"$W/attach.out" 2>"$W/attach.err"
+check "attach with the stand-in ward-hv: 201" [ $? = 0 ]
+ID3=$(json_get '["id"]' <"$W/attach.out" 2>/dev/null)
+CARD=$(pgrep -P "$CTL_PID" -x ward-blk)
+check "its card runs ($CARD)" [ -n "$CARD" ]
+kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
+check "the card outlives the killed controller" kill -0 "$CARD"
+restart_ctl --dev-images "$FB"
+check "the card is re-adopted (audited)" \
+	python3 -c 'import json,sys; sys.exit(not any(r.get("type") == "card" and r.get("event") == "adopted" and r.get("instance") == sys.argv[2] for r in map(json.loads, open(sys.argv[1]))))' "$S/audit/leaves" "$ID3"
+req cp GET "/v1/instances/$ID3"
+check "the instance runs with vol-1 attached" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d["state"] == "running" and d["volumes"] == ["vol-1"]))' "$W/body"
+wv alice detach vol-1 >"$W/detach.out" 2>&1
+cat "$W/detach.out"
+check "detach through the re-adopted card: 200, key wiped" \
+	grep -q '"key_wiped":true,"host_answer":200' "$W/detach.out"
+req cp DELETE "/v1/instances/$ID3"
+check "the instance stops" [ "$STATUS" = 200 ]
+stop_ctl
+finish
