@@ -49,6 +49,7 @@ static struct dp dp;
 static struct filter fl;
 static struct netdev *devs[VPC_MAX_ENIS];
 static int ctl_fd = -1;
+static int keep_fd = -1;         /* the controller's end, held so the channel outlives it */
 static struct underlay *ul;      /* NULL: no underlay, every ENI is local */
 
 static void usage(FILE *f)
@@ -56,7 +57,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ward-net (--config FILE | --config-fd N) [--control-fd N]\n"
 		   "                [--eni ID=SOCKET_PATH|ID=fd:N ...] [--uid N --gid N] [--no-sandbox]\n"
 		   "  --control-fd N    SOCK_SEQPACKET control channel (netctl: ATTACH, DETACH,\n"
-		   "                    STATS, QUERY); ward-net exits when it closes\n"
+		   "                    STATS, QUERY, model changes); ward-net exits when it closes\n"
+		   "  --keep-fd N       the controller's end of that channel, held and never used, so\n"
+		   "                    it outlives a controller restart (the next controller takes\n"
+		   "                    it with pidfd_getfd); ward-net then stops on SIGTERM only\n"
 		   "  --config FILE     the VPC model (JSON, docs/formats.md)\n"
 		   "  --eni ID=PATH     serve ENI ID's vhost-user-net device on a new socket at PATH\n"
 		   "  --eni ID=fd:N     ... on the inherited, connected unix socket N\n"
@@ -203,8 +207,8 @@ static int open_enis(struct eni_spec *specs, int n)
 static void close_stray_fds(const struct eni_spec *specs, int n, int config_fd,
 			    const struct underlay_cfg *uc)
 {
-	int keep[4 + VPC_MAX_ENIS] = { config_fd, ctl_fd, uc->udp_fd, uc->keyx_fd };
-	size_t nk = 4;
+	int keep[5 + VPC_MAX_ENIS] = { config_fd, ctl_fd, uc->udp_fd, uc->keyx_fd, keep_fd };
+	size_t nk = 5;
 
 	for (int i = 0; i < n && nk < sizeof(keep) / sizeof(keep[0]); i++)
 		keep[nk++] = specs[i].fd;
@@ -408,11 +412,12 @@ static bool underlay_args_ok(const struct underlay_cfg *uc, int ctl, int config_
 int main(int argc, char **argv)
 {
 	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD, O_UNDERLAY_FD, O_KEYX_FD,
-	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT, O_VERSION };
+	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT, O_VERSION, O_KEEP_FD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
 		{ "control-fd", required_argument, NULL, O_CONTROL_FD },
+		{ "keep-fd", required_argument, NULL, O_KEEP_FD },
 		{ "eni", required_argument, NULL, 'e' },
 		{ "uid", required_argument, NULL, O_UID },
 		{ "gid", required_argument, NULL, O_GID },
@@ -444,6 +449,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case O_CONFIG_FD: config_fd = atoi(optarg); break;
 		case O_CONTROL_FD: ctl_fd = atoi(optarg); break;
+		case O_KEEP_FD: keep_fd = parse_fd(optarg); break;
 		case 'e':
 			if (nspecs == VPC_MAX_ENIS || parse_eni(optarg, &specs[nspecs++])) {
 				fprintf(stderr, "ward-net: --eni must be ID=PATH or ID=fd:N\n");
@@ -478,7 +484,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || (!nspecs && ctl_fd < 3) || !config == (config_fd < 3) ||
-	    (ctl_fd >= 0 && (ctl_fd < 3 || ctl_fd == config_fd)) || !underlay_args_ok(&uc, ctl_fd, config_fd)) {
+	    (ctl_fd >= 0 && (ctl_fd < 3 || ctl_fd == config_fd)) || !underlay_args_ok(&uc, ctl_fd, config_fd) ||
+	    (keep_fd != -1 && (ctl_fd < 3 || keep_fd < 3 || keep_fd == ctl_fd || keep_fd == config_fd ||
+			       keep_fd == uc.udp_fd || keep_fd == uc.keyx_fd))) {
 		usage(stderr);
 		return 2;
 	}
@@ -492,6 +500,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
+		if (keep_fd >= 0 && (getsockopt(keep_fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+				     type != SOCK_SEQPACKET)) {
+			fprintf(stderr, "ward-net: --keep-fd %d must be a SOCK_SEQPACKET socket\n", keep_fd);
+			return 2;
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&ss);

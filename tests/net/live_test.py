@@ -9,7 +9,7 @@
 # and the channel lives. Nothing waits on time for a verdict: a frame that
 # must be dropped goes before a marker on the same ring, and the marker is
 # what the receiver must see next.
-import errno, json, os, signal, socket, struct, subprocess, sys, tempfile
+import ctypes, errno, json, os, signal, socket, struct, subprocess, sys, tempfile
 
 from scapy.all import ICMP, IP, TCP, UDP, Ether, raw
 
@@ -84,9 +84,12 @@ class Card:
         self.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.log = os.path.join(tmp, "ward-net.log")
         self.logf = open(self.log, "w")
+        # --keep-fd: ward-net holds our end too, so the channel outlives
+        # this "controller" (test_readopt).
+        self.keep = self.ctl.fileno()
         self.proc = subprocess.Popen([os.path.join(BUILD, "src/net/ward-net"), "--config", cfg,
-                                      "--control-fd", str(theirs.fileno())],
-                                     pass_fds=[theirs.fileno()], stderr=self.logf)
+                                      "--control-fd", str(theirs.fileno()), "--keep-fd", str(self.keep)],
+                                     pass_fds=[theirs.fileno(), self.keep], stderr=self.logf)
         theirs.close()
         self.seq = 0
         ends = []
@@ -147,6 +150,7 @@ class Card:
         self.cmd("quit")
         self.drv.wait()
         self.ctl.close()
+        self.proc.send_signal(signal.SIGTERM)   # with --keep-fd, a closed channel is no stop
         rc = self.proc.wait(timeout=60)
         self.logf.close()
         return rc
@@ -290,6 +294,28 @@ def test_refusals(k):
     check(is_marker(k.recv(W), b"m7"), "the refused requests changed nothing")
 
 
+def test_readopt(k):
+    """The controller restarts: its end of the channel goes with it, ward-net
+    keeps serving, and the next controller takes the channel back from
+    ward-net's --keep-fd with pidfd_getfd, as ward-controller re-adopts
+    ward-blk (docs/controller.md)."""
+    k.ctl.close()
+    pidfd = os.pidfd_open(k.proc.pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(438, pidfd, k.keep, 0)   # pidfd_getfd
+    os.close(pidfd)
+    check(fd >= 0, "a new controller takes the channel from ward-net's --keep-fd (errno %d)" % ctypes.get_errno())
+    if fd < 0:
+        return
+    k.ctl = socket.socket(fileno=fd)
+    st, msg, c = k.request(STATS, b"eni-w".ljust(64, b"\0"))
+    check(st == 0 and c["drop_sg"] == 6, "STATS over the re-adopted channel: the counters went on (%s)" % msg)
+    check(k.rule_op(RULE_ADD, "sg-web", 0, TCP80) == (0, "ok"), "a model change over the re-adopted channel")
+    k.send(C, tcp(C, W, 40010, 80, "S", 1))
+    p = k.recv(W)
+    check(p is not None and p.haslayer(TCP) and p[TCP].dport == 80, "and the frames it governs")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="ward-net-live-") as tmp:
         k = Card(tmp)
@@ -299,11 +325,12 @@ def main():
             test_membership(k)
             test_nacl(k)
             test_refusals(k)
+            test_readopt(k)
         finally:
             rc = k.close()
             log = open(k.log).read()
-        check(rc == 0, "ward-net exits when the control channel closes")
-        check(log.count('msg="model changed"') == 15 and "sandbox=on" in log, "each change logged; ran sandboxed")
+        check(rc == 0, "ward-net stops cleanly on SIGTERM")
+        check(log.count('msg="model changed"') == 16 and "sandbox=on" in log, "each change logged; ran sandboxed")
         if FAILS:
             print(log)
     if FAILS:
