@@ -15,7 +15,8 @@ build: deps
 	@[ "$$(scripts/test_hooks.sh build)" = false ] || meson configure build -Dtest_hooks=false
 	@ninja -C build
 
-demo: build
+# demo builds by itself, quietly (one summary line; the log on failure).
+demo: deps
 	@scripts/demo.sh
 
 test:

@@ -18,6 +18,7 @@ S=$W/state
 
 start_swtpm
 make_pki "$W/pki"
+show_env B W WARD_TPM_TCTI
 cp "$B/src/controller/ward-controller" "$W/ward-controller"
 
 say "the vendor builds a signed firmware package (ward-hv, ward-blk, guest images)"
@@ -40,6 +41,8 @@ boot_controller() { # power-cycle the TPM, then ward-boot -> ward-controller
 	for _ in $(seq 200); do [ -s "$W/port" ] && break; sleep 0.05; done
 	[ -s "$W/port" ] || { cat "$W/ctl.log"; exit 1; }
 	export WARD_URL=https://127.0.0.1:$(cat "$W/port") WARD_CA=$W/pki/ca.pem
+	echo "  (this boot's API; the ward commands below use it)"
+	show_env WARD_URL WARD_CA
 }
 stop_controller() { kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null || true; }
 cp=(--cert "$W/pki/cp.pem" --key "$W/pki/cp.key")
@@ -54,11 +57,11 @@ TPM2TOOLS_TCTI=$TCTI tpm2_pcrread sha256:12,13,15 | sed 's/^/  /'
 "$FT" replay "$W/eventlog" | sed 's/^/  /'
 
 say "control plane launches the hello guest from the verified, sealed image"
-show "$WARD" "${cp[@]}" instance run --image hello --memory 16
+show "$WARD" "${cp[@]}" instance run --image hello --memory 16M
 sleep 1
 show "$WARD" "${op[@]}" instance list
 echo "  (the guest's console is never returned by any API; the operator sees ids and states only)"
-show "$WARD" "${op[@]}" instance run --image hello || echo "  (refused: operators cannot launch)"
+refused "operators cannot launch" "$WARD" "${op[@]}" instance run --image hello
 stop_controller
 
 say "an attacker flips one byte of the encrypted ward-hv image at rest"
@@ -66,7 +69,7 @@ cp "$S/fw/slot-A/ward-hv.img" "$W/ward-hv.img.good"
 python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[4096]^=1; open(p,"wb").write(b)' "$S/fw/slot-A/ward-hv.img"
 boot_controller
 host_state
-show "$WARD" "${cp[@]}" instance run --image hello || echo "  (refused: the host is out of service and launches nothing)"
+refused "the host is out of service and launches nothing" "$WARD" "${cp[@]}" instance run --image hello
 stop_controller
 
 say "the image is restored: the next boot is in service again"
@@ -80,9 +83,8 @@ grep -o '"type":"boot","verdict":"[a-z-]*"' "$W/export/leaves" | sed 's/^/  /'
 show "$WARD" audit verify "$W/export" --pubkey "$S/keys/audit-sign.pub.pem"
 say "one flipped byte anywhere in the stored log is caught"
 python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//3]^=1; open(p,"wb").write(b)' "$W/export/leaves"
-if "$WARD" audit verify "$W/export" --pubkey "$S/keys/audit-sign.pub.pem"; then
-	echo "tampering NOT detected"; exit 1
-fi
+refused "the tampered log fails verification" \
+	"$WARD" audit verify "$W/export" --pubkey "$S/keys/audit-sign.pub.pem"
 stop_controller
 echo
 echo "measured-boot demo complete"

@@ -12,8 +12,36 @@ demo_cleanup() {
 	rm -rf "$W"
 }
 trap demo_cleanup EXIT
-say() { printf '\n\033[1m-- %s\033[0m\n' "$*"; }
-show() { echo "\$ $*" | sed "s|$W|\$W|g; s|${B:-/nonexistent}|\$B|g"; "$@"; }
+# Colour only on a terminal (and never with NO_COLOR set).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD="" PLAIN=""; fi
+say() { printf '\n%s-- %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+# A command as it can be pasted: $W and $B for the demo's directories
+# (show_env prints their values once).
+cmdline() { echo "\$ $*" | sed "s|$W|\$W|g; s|${B:-/nonexistent}|\$B|g"; }
+show() { cmdline "$@"; "$@"; }
+# show_env NAME...: the environment the printed commands rely on, once.
+show_env() {
+	local n
+	echo "  environment of the commands below:"
+	for n in "$@"; do
+		printf '    export %s=%s\n' "$n" "${!n}" | sed "s|=$W/|=\$W/|; s|=$B/|=\$B/|"
+	done
+}
+# refused WHY CMD...: a command the demo expects to be refused. It is shown,
+# its answer (stdout and stderr) printed on stdout, and WHY said; the demo
+# stops if it was not refused.
+refused() {
+	local why=$1
+	shift
+	cmdline "$@"
+	if "$@" >"$W/refused.out" 2>&1; then
+		sed 's/^/  /' "$W/refused.out"
+		echo "  NOT refused, but it should have been: $why"
+		return 1
+	fi
+	sed 's/^/  /' "$W/refused.out"
+	echo "  (refused, as expected: $why)"
+}
 
 # start_swtpm: a TPM of our own on free loopback ports; sets TCTI, TPM_PORT.
 start_swtpm() {

@@ -13,10 +13,21 @@ if [ -z "${WARD_TPM_TCTI:-}" ]; then
 	exec bash "$SRC/tests/tpm/swtpm-env.sh" bash "$0" "$B"
 fi
 export WARD_BUILD_ROOT=$B WARD_SOURCE_ROOT=$SRC
-say() { printf '\n\033[1m-- %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD="" PLAIN=""; fi
+say() { printf '\n%s-- %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 die() { echo "demo-volume: $*"; exit 1; }
 
 say "a private swtpm ($WARD_TPM_TCTI), SoftHSM2 token + ward-kms, the controller"
+# Why not the measured controller of part 2: this part shares its set-up
+# with tests/attach (tests/attach/lib.sh), which starts the development
+# controller and has it make the TPM host key that KMS knows, instead of
+# provisioning a signed firmware store first. The key is sealed to PCR 12
+# the same way; docs/attach.md shows the flow on a measured host.
+echo "  This part runs ward-controller-dev (the development build, not measured"
+echo "  through ward-boot as in part 2): it shares tests/attach's set-up, where the"
+echo "  controller makes its TPM host key without a provisioned firmware store."
+echo "  The host key is sealed to PCR 12 all the same; docs/attach.md shows the"
+echo "  same flow on a measured host."
 . "$SRC/tests/attach/lib.sh"
 attach_need
 attach_setup >/dev/null
@@ -24,6 +35,19 @@ echo "  ward-kms       $KMS_URL (hosts: mTLS; users: SigV4)"
 echo "  controller     $URL (development build: dev host key in the TPM, bound to PCR 12)"
 grep -h 'DEV host key' "$W/ctl.log" | sed 's/^/  log: /'
 echo "  host1 registered at KMS with the controller's TPM public key ($S/keys/dev-host.pub.pem)"
+# The environment of the printed commands, once, in a file: it holds
+# alice's access key, which is not printed.
+{
+	printf 'export PATH=%s/src/cli:"$PATH"\n' "$B"
+	printf 'export WARD_URL=%s WARD_CA=%s WARD_CERT=%s WARD_KEY=%s\n' "$URL" "$P/ca.pem" \
+		"$P/cp.pem" "$P/cp.key"
+	printf 'export WARD_CP_DIR=%s WARD_KMS_URL=%s WARD_KMS_CA=%s\n' "$CP" "$KMS_URL" "$T/ca.pem"
+	printf 'export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_CA_BUNDLE=%s AWS_DEFAULT_REGION=us-east-1\n' \
+		"$alice_AK" "$alice_SK" "$T/ca.pem"
+} >"$W/demo.env"
+chmod 600 "$W/demo.env"
+echo "  to paste the commands below into a shell: . $W/demo.env"
+echo "  (PATH with ward, WARD_* for the controller and KMS, alice's AWS access key)"
 
 say "alice creates a KMS key with the aws CLI"
 echo "\$ aws kms --endpoint-url $KMS_URL create-key --description 'ward volumes'"
@@ -36,8 +60,8 @@ wv alice create --size 16M --kms-key "$KID" --id vol-demo | sed 's/^/  /' || die
 echo "  (encrypted_key is the KMS-wrapped key: the plaintext key is stored nowhere)"
 
 say "alice attaches it to a new instance running blk-check"
-echo "\$ ward volume attach vol-demo --image blk-check --memory 64"
-wv alice attach vol-demo --image blk-check --memory 64 >"$W/attach.out" 2>&1 || { cat "$W/attach.out"; die "attach"; }
+echo "\$ ward volume attach vol-demo --image blk-check --memory 64M"
+wv alice attach vol-demo --image blk-check --memory 64M >"$W/attach.out" 2>&1 || { cat "$W/attach.out"; die "attach"; }
 sed 's/^/  /' "$W/attach.out"
 ID=$(json_get '["id"]' <"$W/attach.out")
 grep -h 'unsealed into ward-blk\|volume attached' "$W/ctl.log" | sed 's/^/  log: /'
