@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "backing.h"
 #include "errmsg.h"
 #include "log.h"
+#include "metrics.h"
 #include "ringpool.h"
 #include "vu_dev.h"
 #include "xts.h"
@@ -69,6 +71,7 @@ struct req {
 	unsigned int ndata;
 	struct iovec data[VQ_MAX_CHAIN];
 	struct vq_chain c;
+	uint64_t t0;             /* arrival (metrics_now_ns), for the latency histogram */
 };
 
 struct blkdev {
@@ -96,6 +99,10 @@ struct blkdev {
 	bool started;
 	blkdev_event_fn on_event;
 	void *opaque;
+	/* I/O counters (BLKCTL_STATS): written by this device's thread,
+	 * read by the control channel's. */
+	_Atomic uint64_t io_ops[BLKCTL_NOPS], bytes_read, bytes_written, errors;
+	struct metrics_hist lat;
 };
 
 const char *blkdev_id(const struct blkdev *d)
@@ -273,11 +280,45 @@ static int req_buf(struct req *r)
 	return 0;
 }
 
+static void count(struct blkdev *d, const struct req *r, uint8_t st)
+{
+	unsigned op = r->type == VIRTIO_BLK_T_IN ? BLKCTL_OP_READ :
+		      r->type == VIRTIO_BLK_T_OUT ? BLKCTL_OP_WRITE :
+		      r->type == VIRTIO_BLK_T_FLUSH ? BLKCTL_OP_FLUSH : BLKCTL_OP_OTHER;
+
+	atomic_fetch_add(&d->io_ops[op], 1);
+	if (st != VIRTIO_BLK_S_OK)
+		atomic_fetch_add(&d->errors, 1);
+	else if (op == BLKCTL_OP_READ)
+		atomic_fetch_add(&d->bytes_read, r->total);
+	else if (op == BLKCTL_OP_WRITE)
+		atomic_fetch_add(&d->bytes_written, r->len);
+	metrics_hist_observe(&d->lat, metrics_now_ns() - r->t0);
+}
+
+_Static_assert(BLKCTL_STATS_BUCKETS == METRICS_LATENCY_BUCKETS + 1,
+	       "the wire format carries every bucket of a metrics histogram");
+
+void blkdev_stats(struct blkdev *d, struct blkctl_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < BLKCTL_NOPS; i++)
+		out->ops[i] = atomic_load(&d->io_ops[i]);
+	out->bytes_read = atomic_load(&d->bytes_read);
+	out->bytes_written = atomic_load(&d->bytes_written);
+	out->errors = atomic_load(&d->errors);
+	out->lat_count = atomic_load(&d->lat.count);
+	out->lat_sum_ns = atomic_load(&d->lat.sum_ns);
+	for (unsigned i = 0; i < BLKCTL_STATS_BUCKETS; i++)
+		out->lat_bucket[i] = atomic_load(&d->lat.bucket[i]);
+}
+
 static void complete(struct blkdev *d, struct req *r, uint8_t st)
 {
 	struct vu_vring *vr = &d->vu.vr[r->q];
 	uint32_t written = 1;
 
+	count(d, r, st);
 	if (st == VIRTIO_BLK_S_OK &&
 	    (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_GET_ID))
 		written += (uint32_t)r->total;
@@ -613,6 +654,8 @@ static int start_req(struct blkdev *d, struct req *r)
 	struct vq_chain *c = &r->c;
 	struct { uint32_t type; uint32_t ioprio; uint64_t sector; } h;
 
+	r->t0 = metrics_now_ns();
+	r->type = UINT32_MAX;	/* no readable header: counted as "other" */
 	if (vq_iov_to_buf(c->iov, c->nout, 0, &h, sizeof(h)) != sizeof(h))
 		return VIRTIO_BLK_S_IOERR;
 	r->type = h.type;

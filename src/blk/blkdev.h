@@ -54,5 +54,7 @@ const char *blkdev_id(const struct blkdev *d);
 /* fd mode: the frontend closed its socket, so the VM is gone and the key
  * schedule has already been destroyed; only DETACH is left to do. */
 bool blkdev_frontend_gone(const struct blkdev *d);
+/* Its I/O counters since creation (BLKCTL_STATS; docs/observability.md). */
+void blkdev_stats(struct blkdev *d, struct blkctl_stats *out);
 
 #endif

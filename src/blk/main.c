@@ -410,6 +410,21 @@ static void do_query(struct blkctl_msg *m)
 		ctl_reply(m->seq, 0, "attached and served");
 }
 
+/* STATS: the volume's counters, for the controller's metrics. */
+static void do_stats(struct blkctl_msg *m)
+{
+	struct vol *v = find_vol(m->u.detach.id);
+	struct blkctl_stats st;
+
+	if (!v) {
+		ctl_reply(m->seq, -ENOENT, "not attached");
+		return;
+	}
+	blkdev_stats(v->dev, &st);
+	if (blkctl_send_stats(ctl_fd, m->seq, m->u.detach.id, &st))
+		log_warn("cannot send STATS_REPLY");
+}
+
 static void do_detach(struct blkctl_msg *m)
 {
 	struct vol *v = find_vol(m->u.detach.id);
@@ -448,8 +463,10 @@ static int ctl_step(struct blkctl_rx *rx)
 		do_detach(&m);
 	} else if (m.type == BLKCTL_QUERY) {
 		do_query(&m);
+	} else if (m.type == BLKCTL_STATS) {
+		do_stats(&m);
 	} else {
-		ctl_reply(m.seq, -EOPNOTSUPP, "ward-blk accepts ATTACH, DETACH and QUERY only");
+		ctl_reply(m.seq, -EOPNOTSUPP, "ward-blk accepts ATTACH, DETACH, QUERY and STATS only");
 	}
 	blkctl_rx_clear(rx); /* wipes the key bytes of an ATTACH */
 	return 1;

@@ -4,12 +4,14 @@
 #include "controller/hostmetrics.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "blkctl.h"
 #include "controller/instances.h"
 #include "controller/volumes.h"
 
@@ -107,6 +109,83 @@ static void cards(struct ctl *c, struct metrics_buf *b)
 	metrics_sample(b, "ward_cards", t.cards - t.up, "state", "down", (char *)NULL);
 }
 
+/* ward-blk's counters per volume, asked over each card's control channel
+ * (it has no network): collected first, since a family's samples must be
+ * written together. */
+struct blk_vol {
+	char instance[40], volume[BLKCTL_ID_LEN + 1];
+	struct blkctl_stats st;
+};
+
+struct blk_set {
+	struct blk_vol *v;
+	size_t n, cap;
+};
+
+static void blk_one(void *arg, const char *instance, const char *volume,
+		    const struct blkctl_stats *st)
+{
+	struct blk_set *set = arg;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 8;
+		struct blk_vol *v = realloc(set->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		set->v = v;
+		set->cap = cap;
+	}
+	snprintf(set->v[set->n].instance, sizeof(set->v[set->n].instance), "%s", instance);
+	snprintf(set->v[set->n].volume, sizeof(set->v[set->n].volume), "%s", volume);
+	set->v[set->n++].st = *st;
+}
+
+static void blk_volumes(struct ctl *c, struct metrics_buf *b)
+{
+	static const char *const ops[BLKCTL_NOPS] = { "read", "write", "flush", "other" };
+	struct blk_set set = { 0 };
+	size_t i;
+	unsigned k;
+
+	vol_blk_stats_foreach(c->vols, blk_one, &set);
+	metrics_family(b, "ward_blk_requests_total", "counter",
+		       "virtio-blk requests ward-blk completed per volume, by kind (IOPS: rate())");
+	for (i = 0; i < set.n; i++)
+		for (k = 0; k < BLKCTL_NOPS; k++)
+			metrics_sample(b, "ward_blk_requests_total", (double)set.v[i].st.ops[k],
+				       "instance", set.v[i].instance, "volume", set.v[i].volume,
+				       "op", ops[k], (char *)NULL);
+	metrics_family(b, "ward_blk_bytes_total", "counter",
+		       "data bytes ward-blk read or wrote for the guest per volume");
+	for (i = 0; i < set.n; i++) {
+		metrics_sample(b, "ward_blk_bytes_total", (double)set.v[i].st.bytes_read, "instance",
+			       set.v[i].instance, "volume", set.v[i].volume, "direction", "read",
+			       (char *)NULL);
+		metrics_sample(b, "ward_blk_bytes_total", (double)set.v[i].st.bytes_written,
+			       "instance", set.v[i].instance, "volume", set.v[i].volume,
+			       "direction", "write", (char *)NULL);
+	}
+	metrics_family(b, "ward_blk_errors_total", "counter",
+		       "requests ward-blk answered with an error status per volume");
+	for (i = 0; i < set.n; i++)
+		metrics_sample(b, "ward_blk_errors_total", (double)set.v[i].st.errors, "instance",
+			       set.v[i].instance, "volume", set.v[i].volume, (char *)NULL);
+	metrics_family(b, "ward_blk_request_duration_seconds", "histogram",
+		       "a request's arrival in ward-blk to its answer, per volume");
+	for (i = 0; i < set.n; i++) {
+		struct metrics_hist h;
+
+		for (k = 0; k < BLKCTL_STATS_BUCKETS; k++)
+			atomic_init(&h.bucket[k], set.v[i].st.lat_bucket[k]);
+		atomic_init(&h.count, set.v[i].st.lat_count);
+		atomic_init(&h.sum_ns, set.v[i].st.lat_sum_ns);
+		metrics_hist_write(b, "ward_blk_request_duration_seconds", &h, "instance",
+				   set.v[i].instance, "volume", set.v[i].volume, (char *)NULL);
+	}
+	free(set.v);
+}
+
 static void audit_log(struct ctl *c, struct metrics_buf *b)
 {
 	struct audit_cp_health h;
@@ -129,6 +208,7 @@ void hostmetrics_render(struct ctl *c, struct metrics_buf *b)
 	metrics_sample(b, "ward_host_in_service", c->state == HOST_IN_SERVICE, (char *)NULL);
 	instances(c, b);
 	cards(c, b);
+	blk_volumes(c, b);
 	audit_log(c, b);
 	metrics_family(b, "ward_volume_attach_duration_seconds", "histogram",
 		       "attaching a launch's volumes: KMS Decrypt, TPM unseal, card start, ATTACH");

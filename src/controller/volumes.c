@@ -792,6 +792,21 @@ void vol_cards_foreach(struct volumes *v, void (*fn)(void *arg, const char *inst
 	}
 }
 
+void vol_blk_stats_foreach(struct volumes *v,
+			   void (*fn)(void *arg, const char *instance, const char *volume,
+				      const struct blkctl_stats *st),
+			   void *arg)
+{
+	struct blkctl_stats st;
+	char err[BLKCTL_MSG_LEN + 1];
+
+	for (struct vol_set *s = v ? v->sets : NULL; s; s = s->next)
+		for (unsigned i = 0; i < s->n; i++)
+			if (s->attached[i] && s->ctl >= 0 &&
+			    blkctl_stats(s->ctl, s->ids[i], blk_event, v, &st, err, sizeof(err)) == 0)
+				fn(arg, s->instance, s->ids[i], &st);
+}
+
 /* Instance ids are UUIDs; a record naming anything else is not ours (and
  * its name is used in a path). */
 static bool valid_instance_id(const char *id)

@@ -95,5 +95,13 @@ json_t *vol_list(struct volumes *v, const char *instance_id);
  * controller holds; up while its process lives (its pidfd not readable). */
 void vol_cards_foreach(struct volumes *v, void (*fn)(void *arg, const char *instance, bool up),
 		       void *arg);
+/* Per-volume I/O counters for metrics: a STATS request to each card for
+ * each attached volume (bounded like every wait on the channel), fn for
+ * each answer; a card that cannot answer is skipped. */
+struct blkctl_stats;
+void vol_blk_stats_foreach(struct volumes *v,
+			   void (*fn)(void *arg, const char *instance, const char *volume,
+				      const struct blkctl_stats *st),
+			   void *arg);
 
 #endif

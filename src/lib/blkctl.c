@@ -26,6 +26,8 @@
 #define DETACH_LEN   BLKCTL_ID_LEN
 #define REPLY_LEN    (4 + BLKCTL_MSG_LEN)
 #define EVENT_LEN    (BLKCTL_ID_LEN + 4 + BLKCTL_MSG_LEN)
+#define STATS_N      (BLKCTL_NOPS + 3 + BLKCTL_STATS_BUCKETS + 2)	/* u64 fields */
+#define STATS_LEN    (BLKCTL_ID_LEN + 8 * STATS_N)
 
 bool blkctl_valid_id(const char *id)
 {
@@ -162,6 +164,27 @@ static int parse_attach(struct blkctl_rx *rx, const uint8_t *p, size_t len,
 	return check_attach_fds(rx, a->flags, err, errlen);
 }
 
+/* The counters in wire order: ops[], bytes read, written, errors,
+ * buckets[], count, sum (little-endian u64 each). */
+static uint64_t *stats_field(struct blkctl_stats *st, size_t i)
+{
+	if (i < BLKCTL_NOPS)
+		return &st->ops[i];
+	i -= BLKCTL_NOPS;
+	if (i < 3)
+		return i == 0 ? &st->bytes_read : i == 1 ? &st->bytes_written : &st->errors;
+	i -= 3;
+	if (i < BLKCTL_STATS_BUCKETS)
+		return &st->lat_bucket[i];
+	return i == BLKCTL_STATS_BUCKETS ? &st->lat_count : &st->lat_sum_ns;
+}
+
+static void stats_get(const uint8_t *p, struct blkctl_stats *st)
+{
+	for (size_t i = 0; i < STATS_N; i++)
+		*stats_field(st, i) = rd64(p + 8 * i);
+}
+
 int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t errlen)
 {
 	const uint8_t *p = rx->buf + sizeof(struct blkctl_hdr);
@@ -194,10 +217,19 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 		return rc;
 	case BLKCTL_DETACH:
 	case BLKCTL_QUERY:
+	case BLKCTL_STATS:
 		if (len != DETACH_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.detach.id) ||
 		    !blkctl_valid_id(msg->u.detach.id))
 			return errmsg(err, errlen, -EPROTO, "%s: bad length %zu or volume id",
-				      msg->type == BLKCTL_DETACH ? "DETACH" : "QUERY", len);
+				      msg->type == BLKCTL_DETACH ? "DETACH" :
+				      msg->type == BLKCTL_QUERY ? "QUERY" : "STATS", len);
+		return 0;
+	case BLKCTL_STATS_REPLY:
+		if (len != STATS_LEN || get_str(p, BLKCTL_ID_LEN, msg->u.stats.id) ||
+		    !blkctl_valid_id(msg->u.stats.id))
+			return errmsg(err, errlen, -EPROTO, "STATS_REPLY: bad length %zu or volume id",
+				      len);
+		stats_get(p + BLKCTL_ID_LEN, &msg->u.stats.st);
 		return 0;
 	case BLKCTL_REPLY:
 		if (len != REPLY_LEN || get_str(p + 4, BLKCTL_MSG_LEN, msg->u.reply.msg))
@@ -257,10 +289,24 @@ int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg)
 	return send_pkt(sock, BLKCTL_EVENT, 0, p, sizeof(p), NULL, 0);
 }
 
+int blkctl_send_stats(int sock, uint32_t seq, const char *id, const struct blkctl_stats *st)
+{
+	uint8_t p[STATS_LEN];
+	struct blkctl_stats copy = *st;
+
+	put_str(p, BLKCTL_ID_LEN, id);
+	for (size_t i = 0; i < STATS_N; i++) {
+		uint64_t v = htole64(*stats_field(&copy, i));
+
+		memcpy(p + BLKCTL_ID_LEN + 8 * i, &v, 8);
+	}
+	return send_pkt(sock, BLKCTL_STATS_REPLY, seq, p, sizeof(p), NULL, 0);
+}
+
 static uint32_t next_seq = 1;
 
 static int wait_reply(int sock, uint32_t seq, blkctl_event_fn on_event, void *opaque,
-		      char *err, size_t errlen)
+		      struct blkctl_stats *stats, char *err, size_t errlen)
 {
 	struct blkctl_rx rx;
 	struct blkctl_msg m;
@@ -287,6 +333,11 @@ static int wait_reply(int sock, uint32_t seq, blkctl_event_fn on_event, void *op
 		if (m.type == BLKCTL_REPLY && m.seq == seq) {
 			snprintf(err, errlen, "%s", m.u.reply.msg);
 			rc = m.u.reply.status;
+			break;
+		}
+		if (m.type == BLKCTL_STATS_REPLY && m.seq == seq && stats) {
+			*stats = m.u.stats.st;
+			rc = 0;
 			break;
 		}
 	}
@@ -328,7 +379,7 @@ int blkctl_attach(int sock, const struct blkctl_attach *a, const uint8_t key[BLK
 		snprintf(err, errlen, "cannot send ATTACH to ward-blk");
 		return rc;
 	}
-	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+	return wait_reply(sock, seq, on_event, opaque, NULL, err, errlen);
 }
 
 /* ---- controller side: opening a store ---- */
@@ -469,9 +520,9 @@ int blkctl_open_store(const char *spec, struct blkctl_attach *a, char *err, size
 	return fd;
 }
 
-/* DETACH and QUERY: a volume id and nothing else. */
+/* DETACH, QUERY and STATS: a volume id and nothing else. */
 static int id_request(int sock, uint16_t type, const char *id, blkctl_event_fn on_event,
-		      void *opaque, char *err, size_t errlen)
+		      void *opaque, struct blkctl_stats *stats, char *err, size_t errlen)
 {
 	uint8_t p[DETACH_LEN];
 	uint32_t seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
@@ -485,22 +536,22 @@ static int id_request(int sock, uint16_t type, const char *id, blkctl_event_fn o
 	rc = send_pkt(sock, type, seq, p, sizeof(p), NULL, 0);
 	if (rc) {
 		snprintf(err, errlen, "cannot send %s to ward-blk",
-			 type == BLKCTL_DETACH ? "DETACH" : "QUERY");
+			 type == BLKCTL_DETACH ? "DETACH" : type == BLKCTL_QUERY ? "QUERY" : "STATS");
 		return rc;
 	}
-	return wait_reply(sock, seq, on_event, opaque, err, errlen);
+	return wait_reply(sock, seq, on_event, opaque, stats, err, errlen);
 }
 
 int blkctl_detach(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
 		  char *err, size_t errlen)
 {
-	return id_request(sock, BLKCTL_DETACH, id, on_event, opaque, err, errlen);
+	return id_request(sock, BLKCTL_DETACH, id, on_event, opaque, NULL, err, errlen);
 }
 
 int blkctl_query(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
 		 char *err, size_t errlen)
 {
-	return id_request(sock, BLKCTL_QUERY, id, on_event, opaque, err, errlen);
+	return id_request(sock, BLKCTL_QUERY, id, on_event, opaque, NULL, err, errlen);
 }
 
 void blkctl_resync(int sock)
@@ -518,4 +569,10 @@ void blkctl_resync(int sock)
 	}
 	if (getrandom(&seed, sizeof(seed), 0) == sizeof(seed))
 		__atomic_store_n(&next_seq, seed | 1, __ATOMIC_RELAXED);
+}
+
+int blkctl_stats(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		 struct blkctl_stats *out, char *err, size_t errlen)
+{
+	return id_request(sock, BLKCTL_STATS, id, on_event, opaque, out, err, errlen);
 }

@@ -24,8 +24,10 @@ enum blkctl_type {
 	BLKCTL_ATTACH = 1,
 	BLKCTL_DETACH = 2,
 	BLKCTL_QUERY = 3,           /* is this volume attached? (re-adoption) */
+	BLKCTL_STATS = 4,           /* a volume's I/O counters (metrics) */
 	BLKCTL_REPLY = 0x81,
 	BLKCTL_EVENT = 0x82,
+	BLKCTL_STATS_REPLY = 0x83,  /* the answer to STATS (a REPLY if it fails) */
 };
 
 enum blkctl_flags {
@@ -57,6 +59,20 @@ struct blkctl_attach {
 	const uint8_t *key;         /* points into the receive buffer (secmem) */
 };
 
+/* A volume's I/O since it was attached (docs/blk.md "Control protocol"):
+ * completed requests by kind, data bytes, requests answered with an error
+ * status, and a latency histogram over metrics_latency_bounds (last
+ * bucket: above them), from the request's arrival to its answer. */
+#define BLKCTL_STATS_BUCKETS 13
+enum { BLKCTL_OP_READ, BLKCTL_OP_WRITE, BLKCTL_OP_FLUSH, BLKCTL_OP_OTHER, BLKCTL_NOPS };
+struct blkctl_stats {
+	uint64_t ops[BLKCTL_NOPS];
+	uint64_t bytes_read, bytes_written;
+	uint64_t errors;
+	uint64_t lat_bucket[BLKCTL_STATS_BUCKETS];
+	uint64_t lat_count, lat_sum_ns;
+};
+
 struct blkctl_msg {
 	uint16_t type;
 	uint32_t seq;
@@ -64,7 +80,8 @@ struct blkctl_msg {
 	int backing_fd;             /* ATTACH: file, block device or NBD socket */
 	union {
 		struct blkctl_attach attach;
-		struct { char id[BLKCTL_ID_LEN + 1]; } detach;	/* and QUERY */
+		struct { char id[BLKCTL_ID_LEN + 1]; } detach;	/* and QUERY, STATS */
+		struct { char id[BLKCTL_ID_LEN + 1]; struct blkctl_stats st; } stats;
 		struct { int32_t status; char msg[BLKCTL_MSG_LEN + 1]; } reply;
 		struct { char id[BLKCTL_ID_LEN + 1]; uint32_t event;
 			 char msg[BLKCTL_MSG_LEN + 1]; } event;
@@ -96,6 +113,7 @@ int blkctl_parse(struct blkctl_rx *rx, struct blkctl_msg *msg, char *err, size_t
 /* Senders. Key bytes are copied into a wiped stack buffer only while sent. */
 int blkctl_send_reply(int sock, uint32_t seq, int32_t status, const char *msg);
 int blkctl_send_event(int sock, const char *id, uint32_t event, const char *msg);
+int blkctl_send_stats(int sock, uint32_t seq, const char *id, const struct blkctl_stats *st);
 
 /* Controller side: open a volume's store for ATTACH. spec is "PATH",
  * "file:PATH" (opened O_RDWR, or O_RDONLY when readonly), or an NBD URI
@@ -125,6 +143,10 @@ int blkctl_query(int sock, const char *id, blkctl_event_fn on_event, void *opaqu
  * sequence numbers at a random point, so a late reply to one of its
  * requests cannot be taken for ours. */
 void blkctl_resync(int sock);
+/* STATS: 0 with *out filled, or ward-blk's REPLY status (-ENOENT: not
+ * attached; -EOPNOTSUPP: a ward-blk older than STATS). */
+int blkctl_stats(int sock, const char *id, blkctl_event_fn on_event, void *opaque,
+		 struct blkctl_stats *out, char *err, size_t errlen);
 
 bool blkctl_valid_id(const char *id);
 

@@ -651,7 +651,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)f.capacity, f.blk_size, (unsigned long long)f.features);
 
 	/* Commands: write S N P | verify S N P | flush | break HOW | bench WL QD BS SECS [SPAN] |
-	 * getid | readonly-check | detach | reattach | attach-extra ID |
+	 * getid | readonly-check | stats | detach | reattach | attach-extra ID |
 	 * expect-attach-refused ID | detach-extra ID | wait-file PATH */
 	for (int i = optind; i < argc && !rc; i++) {
 		const char *c = argv[i];
@@ -729,6 +729,26 @@ int main(int argc, char **argv)
 			rc = cmd_bench(&f, argv[i + 1], (unsigned int)atoi(argv[i + 2]),
 				       strtoull(argv[i + 3], NULL, 0), atof(argv[i + 4]), span);
 			i += span ? 5 : 4;
+		} else if (!strcmp(c, "stats") && ctl >= 0) {
+			/* BLKCTL_STATS, printed as key=value for the test to check */
+			struct blkctl_stats st;
+			char err[256];
+			int d = blkctl_stats(ctl, "vol-ctl", NULL, NULL, &st, err, sizeof(err));
+
+			if (d == 0)
+				printf("stats: reads=%llu writes=%llu flushes=%llu other=%llu "
+				       "bytes_read=%llu bytes_written=%llu errors=%llu latency_count=%llu\n",
+				       (unsigned long long)st.ops[BLKCTL_OP_READ],
+				       (unsigned long long)st.ops[BLKCTL_OP_WRITE],
+				       (unsigned long long)st.ops[BLKCTL_OP_FLUSH],
+				       (unsigned long long)st.ops[BLKCTL_OP_OTHER],
+				       (unsigned long long)st.bytes_read,
+				       (unsigned long long)st.bytes_written,
+				       (unsigned long long)st.errors, (unsigned long long)st.lat_count);
+			else
+				printf("stats: %s (%d)\n", err, d);
+			fflush(stdout);
+			rc = d != 0;
 		} else if (!strcmp(c, "detach") && ctl >= 0) {
 			char err[256];
 			int d = blkctl_detach(ctl, "vol-ctl", NULL, NULL, err, sizeof(err));

@@ -4,7 +4,8 @@
 # control-plane route (the operator gets 403), its text is exposition format
 # 0.0.4 (promcheck.py), and the numbers move with a launch that attaches an
 # encrypted volume — attach latency, instances, vCPUs and memory granted,
-# CPU time of the instance, its card up, audit-log size — and after it.
+# CPU time of the instance, its card up, audit-log size, the card's volume
+# counters (over the blkctl channel) — and after it.
 # HV_STANDIN (tests/controller/hv_standin.c) plays ward-hv, so the instance
 # "runs" without /dev/kvm; ward-blk, KMS and the TPM are the real ones.
 . "$WARD_SOURCE_ROOT/tests/attach/lib.sh"
@@ -69,6 +70,13 @@ GOT=$(val m1 'ward_instances{state="running"}' ward_vcpus_granted ward_memory_gr
 	'ward_cards{state="up"}' "ward_card_up{instance=\"$ID\",card=\"blk\"}")
 check "a running instance with its volume: 1 instance, 2 vCPUs, 64 MiB, 1 attach, its card up ($GOT)" \
 	[ "$GOT" = "1 2 67108864 1 1 1 1" ]
+# ward-blk's counters, asked over the card's control channel (STATS): the
+# stand-in does no I/O, so they are there and 0 (obs-blk-stats counts I/O).
+GOT=$(val m1 "ward_blk_requests_total{instance=\"$ID\",volume=\"vol-1\",op=\"read\"}" \
+	"ward_blk_bytes_total{instance=\"$ID\",volume=\"vol-1\",direction=\"write\"}" \
+	"ward_blk_errors_total{instance=\"$ID\",volume=\"vol-1\"}" \
+	"ward_blk_request_duration_seconds_count{instance=\"$ID\",volume=\"vol-1\"}")
+check "the card's volume counters are collected over its control channel ($GOT)" [ "$GOT" = "0 0 0 0" ]
 CPU=$(val m1 "ward_instance_cpu_seconds_total{instance=\"$ID\"}")
 check "the instance's CPU time is reported ($CPU)" [ "$CPU" != absent ]
 A1=$(val m1 ward_audit_records)
