@@ -53,5 +53,8 @@ def attach(flags, export=b'', vid=b'vol-1'):
 open('corpus-blkctl/attach-file', 'wb').write(bytes([2 | (0 << 2) | (1 << 4)]) + ctl(1, attach(1)))
 open('corpus-blkctl/attach-nbd', 'wb').write(bytes([2 | (0 << 2) | (0 << 4)]) + ctl(1, attach(4, b'export')))
 open('corpus-blkctl/detach', 'wb').write(bytes([0]) + ctl(2, b'vol-1'.ljust(64, b'\0')))
+open('corpus-blkctl/stats', 'wb').write(bytes([0]) + ctl(4, b'vol-1'.ljust(64, b'\0')))
+open('corpus-blkctl/stats-reply', 'wb').write(
+    bytes([0]) + ctl(0x83, b'vol-1'.ljust(64, b'\0') + struct.pack('<22Q', *range(22))))
 open('corpus-blkctl/reply', 'wb').write(bytes([0]) + ctl(0x81, struct.pack('<i', -2) + b'no'.ljust(200, b'\0')))
 open('corpus-blkctl/event', 'wb').write(bytes([0]) + ctl(0x82, b'v'.ljust(64, b'\0') + struct.pack('<I', 1) + b'x'.ljust(200, b'\0')))
