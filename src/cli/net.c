@@ -23,6 +23,7 @@ static const char *const vpc_flags[] = { "cidr", NULL };
 static const char *const subnet_flags[] = { "vpc", "cidr", NULL };
 static const char *const sg_flags[] = { "vpc", NULL };
 static const char *const eni_flags[] = { "subnet", "ip", NULL };
+static const char *const nacl_flags[] = { "vpc", NULL };
 
 static const struct kind kinds[] = {
 	{ "vpc", "/v1/vpcs", vpc_flags, "ward vpc create --cidr CIDR | list | delete ID" },
@@ -35,6 +36,12 @@ static const struct kind kinds[] = {
 	{ "eni", "/v1/enis", eni_flags,
 	  "ward eni create --subnet ID [--ip A] [--security-group ID]... [--mtu 1500|9001]\n"
 	  "            [--no-source-dest-check] | list | delete ID" },
+	{ "nacl", "/v1/network-acls", nacl_flags,
+	  "ward nacl create --vpc ID | list | delete ID\n"
+	  "       ward nacl authorize ID --ingress|--egress --rule N --action allow|deny\n"
+	  "            --proto all|tcp|udp|icmp|N [--port N[-M]] [--icmp TYPE[:CODE]] --cidr CIDR\n"
+	  "       ward nacl revoke ID --ingress|--egress --rule N\n"
+	  "       ward nacl associate|disassociate ID --subnet ID" },
 };
 
 static int usage(const struct kind *k, const char *why)
@@ -51,7 +58,7 @@ static int range(const char *s, long lo_min, long hi_max, char sep, json_t **out
 
 	if (end == s)
 		return -EINVAL;
-	if (*end == sep) {
+	if (sep && *end == sep) {
 		const char *t = end + 1;
 
 		b = strtol(t, &end, 10);
@@ -105,10 +112,17 @@ static int rule_cmd(const struct api_cfg *c, const struct kind *k, const char *v
 			json_object_set_new(b, "cidr", json_string(v));
 		else if (!strcmp(o, "--source-group"))
 			json_object_set_new(b, "sg", json_string(v));
+		else if (!strcmp(o, "--rule") && !range(v, 1, 32766, 0, &x)) {
+			json_object_set_new(b, "rule", json_incref(json_array_get(x, 0)));
+			json_decref(x);
+		} else if (!strcmp(o, "--action"))
+			json_object_set_new(b, "action", json_string(v));
 		else
 			goto bad;
 	}
-	if (!json_object_get(b, "direction") || !json_object_get(b, "proto")) {
+	/* A NACL entry is revoked by its number alone. */
+	if (!json_object_get(b, "direction") ||
+	    (!json_object_get(b, "proto") && (strcmp(verb, "revoke") || strcmp(k->name, "nacl")))) {
 		json_decref(b);
 		return usage(k, "a rule needs --ingress or --egress and --proto");
 	}
@@ -188,8 +202,20 @@ int net_cmd(const struct api_cfg *c, const char *kind, int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%.64s", k->path, argv[1]);
 		return api_print_call(c, "DELETE", path, NULL);
 	}
-	if (!strcmp(k->name, "sg") && argc >= 2 &&
+	if ((!strcmp(k->name, "sg") || !strcmp(k->name, "nacl")) && argc >= 2 &&
 	    (!strcmp(argv[0], "authorize") || !strcmp(argv[0], "revoke")))
 		return rule_cmd(c, k, argv[0], argc - 1, argv + 1);
+	if (!strcmp(k->name, "nacl") && argc == 4 && !strcmp(argv[2], "--subnet") &&
+	    (!strcmp(argv[0], "associate") || !strcmp(argv[0], "disassociate"))) {
+		json_t *b = json_pack("{s:s}", "subnet", argv[3]);
+		char *txt = b ? json_dumps(b, JSON_COMPACT) : NULL;
+		int rc;
+
+		json_decref(b);
+		snprintf(path, sizeof(path), "%s/%.64s/%s", k->path, argv[1], argv[0]);
+		rc = txt ? api_print_call(c, "POST", path, txt) : WARD_EXIT_FAILED;
+		free(txt);
+		return rc;
+	}
 	return usage(k, "unknown subcommand or wrong arguments");
 }

@@ -404,6 +404,129 @@ static int sg_rule(struct vpcstore *s, const char *id, bool add, json_t *b, json
 	return r->status = 200;
 }
 
+static int nacl_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r)
+{
+	static const char *const keys[] = { "vpc", NULL };
+	const char *vpc;
+	char id[32];
+	json_t *m, *o;
+
+	if (only_keys(b, keys, r) || !(vpc = get_str(b, "vpc", r)))
+		return r->status;
+	if (!find(s->model, "vpcs", vpc, NULL))
+		return err_(r, 404, "not_found", "no VPC %s", vpc);
+	if (new_id("acl", id))
+		return err_(r, 500, "internal", "no random bytes for an id");
+	m = json_deep_copy(s->model);
+	/* A new NACL denies everything until entries are added (AWS); it
+	 * applies to no subnet until one is associated. */
+	o = json_pack("{s:s, s:s, s:[], s:[], s:[]}", "id", id, "vpc", vpc, "subnets", "ingress", "egress");
+	if (!m || !o) {
+		json_decref(m);
+		json_decref(o);
+		return err_(r, 500, "internal", "out of memory");
+	}
+	json_array_append(json_object_get(m, "nacls"), o);
+	json_object_set_new(audit, "nacl", json_string(id));
+	if (commit(s, m, r)) {
+		json_decref(o);
+		return r->status;
+	}
+	r->reply = o;
+	return r->status = 201;
+}
+
+/* authorize: an entry as the model writes it ("rule", "action", ...);
+ * revoke: {"direction", "rule": N}, entries being unique by number. */
+static int nacl_entry(struct vpcstore *s, const char *id, bool add, json_t *b, json_t *audit,
+		      struct res *r)
+{
+	const char *d = json_string_value(json_object_get(b, "direction"));
+	json_t *num = json_object_get(b, "rule"), *m, *rules, *x;
+	char dir[8];
+	size_t i;
+
+	json_object_set_new(audit, "nacl", json_string(id));
+	if (!d || (strcmp(d, "ingress") && strcmp(d, "egress")))
+		return err_(r, 400, "bad_request", "\"direction\" must be \"ingress\" or \"egress\"");
+	strcpy(dir, d);   /* the body's string goes when "direction" is removed below */
+	if (!json_is_integer(num))
+		return err_(r, 400, "bad_request", "\"rule\" must be the entry's number");
+	if (!add && json_object_size(b) != 2)
+		return err_(r, 400, "bad_request", "revoke takes only \"direction\" and \"rule\"");
+	json_object_set_new(audit, "direction", json_string(dir));
+	json_object_set_new(audit, "rule", json_integer(json_integer_value(num)));
+	if (!find(s->model, "nacls", id, NULL))
+		return err_(r, 404, "not_found", "no NACL %s", id);
+	m = json_deep_copy(s->model);
+	if (!m)
+		return err_(r, 500, "internal", "out of memory");
+	rules = json_object_get(find(m, "nacls", id, NULL), dir);
+	json_array_foreach(rules, i, x)
+		if (json_equal(json_object_get(x, "rule"), num))
+			break;
+	if (add && i < json_array_size(rules)) {
+		json_decref(m);
+		return err_(r, 409, "duplicate_rule", "%s already has %s entry %lld", id, dir,
+			    (long long)json_integer_value(num));
+	}
+	if (!add && i == json_array_size(rules)) {
+		json_decref(m);
+		return err_(r, 404, "no_such_rule", "%s has no %s entry %lld", id, dir,
+			    (long long)json_integer_value(num));
+	}
+	json_object_del(b, "direction");
+	if (add)
+		json_array_append(rules, b);
+	else
+		json_array_remove(rules, i);
+	if (commit(s, m, r))
+		return r->status;
+	r->reply = json_deep_copy(find(s->model, "nacls", id, NULL));
+	return r->status = 200;
+}
+
+/* associate: the subnet leaves whatever NACL it had for this one;
+ * disassociate: back to the VPC's default NACL (allow all). */
+static int nacl_assoc(struct vpcstore *s, const char *id, bool add, json_t *b, json_t *audit,
+		      struct res *r)
+{
+	static const char *const keys[] = { "subnet", NULL };
+	const char *sub;
+	json_t *m, *n, *x;
+	size_t i, j;
+
+	json_object_set_new(audit, "nacl", json_string(id));
+	if (only_keys(b, keys, r) || !(sub = get_str(b, "subnet", r)))
+		return r->status;
+	json_object_set_new(audit, "subnet", json_string(sub));
+	if (!find(s->model, "nacls", id, NULL))
+		return err_(r, 404, "not_found", "no NACL %s", id);
+	if (!add && !used_by(s->model, "nacls", "subnets", sub))
+		return err_(r, 404, "not_associated", "subnet %s has no NACL of its own", sub);
+	if (!add && strcmp(used_by(s->model, "nacls", "subnets", sub), id))
+		return err_(r, 404, "not_associated", "subnet %s is not associated with %s", sub, id);
+	m = json_deep_copy(s->model);
+	if (!m)
+		return err_(r, 500, "internal", "out of memory");
+	json_array_foreach(json_object_get(m, "nacls"), i, n) {
+		json_t *subs = json_object_get(n, "subnets");
+
+		for (j = json_array_size(subs); j-- > 0;) {
+			x = json_array_get(subs, j);
+			if (!strcmp(json_string_value(x), sub))
+				json_array_remove(subs, j);
+		}
+	}
+	if (add)
+		json_array_append_new(json_object_get(find(m, "nacls", id, NULL), "subnets"),
+				      json_string(sub));
+	if (commit(s, m, r))
+		return r->status;
+	r->reply = json_deep_copy(find(s->model, "nacls", id, NULL));
+	return r->status = 200;
+}
+
 /* The subnet's CIDR, host order. */
 static int subnet_net(json_t *sub, uint32_t *net, unsigned int *prefix)
 {
@@ -534,6 +657,9 @@ static int delete_obj(struct vpcstore *s, const char *kind, const char *what, co
 		user = used_by(s->model, "subnets", "vpc", id);
 	else if (!strcmp(kind, "subnets"))
 		user = used_by(s->model, "enis", "subnet", id);
+	else if (!strcmp(kind, "nacls"))
+		user = json_string_value(json_array_get(json_object_get(find(s->model, kind, id, NULL),
+								       "subnets"), 0));
 	else if (!strcmp(kind, "security_groups")) {
 		const char *vpc = json_string_value(json_object_get(find(s->model, kind, id, NULL), "vpc"));
 
@@ -562,12 +688,15 @@ static int delete_obj(struct vpcstore *s, const char *kind, const char *what, co
 	find(m, kind, id, &at);
 	json_array_remove(json_object_get(m, kind), at);
 	if (!strcmp(kind, "vpcs")) {
-		/* Its groups go with it (nothing can use them: it has no subnets). */
-		json_t *gs = json_object_get(m, "security_groups");
+		/* Its groups and NACLs go with it (nothing can use them: it has
+		 * no subnets). */
+		for (int k = 0; k < 2; k++) {
+			json_t *gs = json_object_get(m, k ? "nacls" : "security_groups");
 
-		for (i = json_array_size(gs); i-- > 0;)
-			if (!strcmp(json_string_value(json_object_get(json_array_get(gs, i), "vpc")), id))
-				json_array_remove(gs, i);
+			for (i = json_array_size(gs); i-- > 0;)
+				if (!strcmp(json_string_value(json_object_get(json_array_get(gs, i), "vpc")), id))
+					json_array_remove(gs, i);
+		}
 	}
 	if (commit(s, m, r))
 		return r->status;
@@ -587,6 +716,7 @@ static const struct kind_route kroutes[] = {
 	{ "/v1/subnets", "subnets", "subnet", subnet_create },
 	{ "/v1/security-groups", "security_groups", "security_group", sg_create },
 	{ "/v1/enis", "enis", "eni", eni_create },
+	{ "/v1/network-acls", "nacls", "nacl", nacl_create },
 };
 
 int vpcstore_request(struct vpcstore *s, const char *method, const char *pattern,
@@ -611,10 +741,17 @@ int vpcstore_request(struct vpcstore *s, const char *method, const char *pattern
 		else if (!parse_body(body, body_len, &b, &r)) {
 			if (!strcmp(method, "POST") && !pattern[n])
 				k->create(s, b, audit, &r);
-			else if (!strcmp(pattern + n, "/{id}/authorize"))
-				sg_rule(s, params[0], true, b, audit, &r);
-			else if (!strcmp(pattern + n, "/{id}/revoke"))
-				sg_rule(s, params[0], false, b, audit, &r);
+			else if (!strcmp(pattern + n, "/{id}/authorize") || !strcmp(pattern + n, "/{id}/revoke")) {
+				bool add = !strcmp(pattern + n, "/{id}/authorize");
+
+				if (!strcmp(k->kind, "nacls"))
+					nacl_entry(s, params[0], add, b, audit, &r);
+				else
+					sg_rule(s, params[0], add, b, audit, &r);
+			} else if (!strcmp(pattern + n, "/{id}/associate"))
+				nacl_assoc(s, params[0], true, b, audit, &r);
+			else if (!strcmp(pattern + n, "/{id}/disassociate"))
+				nacl_assoc(s, params[0], false, b, audit, &r);
 		}
 		break;
 	}

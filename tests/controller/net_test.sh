@@ -66,6 +66,25 @@ check "a subnet with ENIs is not deleted" [ "$RC" != 0 ]
 cli sg revoke "$SG" --ingress --proto tcp --port 22 --cidr 10.0.0.0/16
 check "ward sg revoke" bash -c "[ $RC = 0 ] && [ '$(field '["ingress"][0]["proto"]')' = icmp ]"
 
+# NACLs: a new one denies all and applies to no subnet; entries by number.
+cli nacl create --vpc "$VPC"
+check "ward nacl create: no entries, no subnet" bash -c "[ $RC = 0 ] && [ '$(field '["subnets"]')' = '[]' ]"
+ACL=$(field '["id"]')
+cli nacl authorize "$ACL" --ingress --rule 100 --action allow --proto tcp --port 22 --cidr 10.0.0.0/16
+check "ward nacl authorize: entry 100" bash -c "[ $RC = 0 ] && [ '$(field '["ingress"][0]["rule"]')' = 100 ]"
+cli nacl authorize "$ACL" --ingress --rule 100 --action deny --proto all --cidr 0.0.0.0/0
+check "an entry number used twice: $ERR" bash -c "[ $RC != 0 ] && grep -q 'already has ingress entry 100' '$W/err'"
+cli nacl authorize "$ACL" --egress --rule 90 --action maybe --proto icmp --cidr 10.0.0.0/16
+check "an action other than allow/deny: $ERR" bash -c "[ $RC != 0 ] && grep -q 'action' '$W/err'"
+cli nacl associate "$ACL" --subnet "$SUB"
+check "ward nacl associate" bash -c "[ $RC = 0 ] && [ '$(field '["subnets"][0]')' = '$SUB' ]"
+cli nacl delete "$ACL"
+check "a NACL a subnet uses is not deleted: $ERR" bash -c "[ $RC != 0 ] && grep -q 'still used by $SUB' '$W/err'"
+cli nacl revoke "$ACL" --ingress --rule 100
+check "ward nacl revoke by number" bash -c "[ $RC = 0 ] && [ '$(field '["ingress"]')' = '[]' ]"
+cli nacl revoke "$ACL" --ingress --rule 100
+check "revoking an entry that is not there: $ERR" bash -c "[ $RC != 0 ] && grep -q 'no ingress entry 100' '$W/err'"
+
 req op GET /v1/vpcs
 check "the operator role may not read the model" [ "$STATUS" = 403 ]
 req op POST /v1/vpcs '{"cidr":"10.9.0.0/16"}'
@@ -81,6 +100,12 @@ check "after a restart the ENIs are there" bash -c "[ $RC = 0 ] && grep -q '$ENI
 cli sg list
 check "and the group's rules" bash -c "[ $RC = 0 ] && [ '$(field '["security_groups"][1]["ingress"][0]["sg"]')' = '$SGD' ]"
 
+cli nacl list
+check "the NACL's association survived the restart" bash -c "[ $RC = 0 ] && [ '$(field '["nacls"][0]["subnets"][0]')' = '$SUB' ]"
+cli nacl disassociate "$ACL" --subnet "$SUB"
+check "ward nacl disassociate" bash -c "[ $RC = 0 ] && [ '$(field '["subnets"]')' = '[]' ]"
+cli nacl delete "$ACL"
+check "NACL deleted once no subnet uses it" [ "$RC" = 0 ]
 cli eni delete "$ENI"
 cli eni delete "$ENI2"
 cli subnet delete "$SUB"
@@ -100,6 +125,7 @@ for r in "\"method\":\"POST\",\"path\":\"/v1/vpcs\".*\"status\":201.*\"vpc\":\"$
 	 "\"direction\":\"ingress\".*\"path\":\"/v1/security-groups/$SG/revoke\".*\"security_group\":\"$SG\",\"status\":200" \
 	 "\"eni\":\"$ENI\".*\"method\":\"POST\",\"path\":\"/v1/enis\".*\"status\":201" \
 	 "\"eni\":\"$ENI\".*\"method\":\"DELETE\".*\"status\":200" \
+	 "\"method\":\"POST\",\"nacl\":\"$ACL\",\"path\":\"/v1/network-acls/$ACL/associate\".*\"status\":200,\"subnet\":\"$SUB\"" \
 	 "\"method\":\"DELETE\",\"path\":\"/v1/vpcs/$VPC\".*\"status\":200.*\"vpc\":\"$VPC\""; do
 	check "audited: $r" grep -Eq "$r" "$S/audit/leaves"
 done
