@@ -204,7 +204,9 @@ void ec2_create_volume(struct ec2_req *q)
 		ec2_error(q, 400, "InvalidParameterValue", "Invalid value for KmsKeyId");
 		return;
 	}
-	if (token && (!token[0] || strlen(token) > 64 || !kms_key_ok(token))) {
+	if (token && (!token[0] || strlen(token) > 64 ||
+		      strspn(token, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(token))) {
 		ec2_error(q, 400, "InvalidParameterValue", "The client token must be 1-64 "
 			  "printable ASCII characters");
 		return;
