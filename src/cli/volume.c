@@ -313,8 +313,8 @@ static int cmd_create(struct vctx *x, int argc, char **argv)
 		return i != argc ? usage_error("create", "unknown option '%s'", argv[i]) :
 				   usage_error("create", "--size and --kms-key are required");
 	if (parse_size(size_s, &size))
-		return die("--size must be a multiple of 4096 bytes (K/M/G/T suffixes), got %s",
-			   size_s);
+		return usage_error("create", "--size must be a size in whole 4096-byte blocks, "
+				   "at most 1 PiB (64M, 1G; a bare number is bytes), got '%s'", size_s);
 	if (!id[0])
 		random_id(id, sizeof(id));
 	if (strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
@@ -474,13 +474,25 @@ static int cmd_attach(struct vctx *x, int argc, char **argv)
 			host = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--fas-seconds"))
 			fas_s = strtoul(argv[++i], NULL, 10);
-		else if (api_launch_opt(shape, argv[i], i + 1 < argc ? argv[i + 1] : NULL) == 1)
+		else if ((rc = api_launch_opt(shape, argv[i], i + 1 < argc ? argv[i + 1] : NULL)) == 1)
 			i++;
-		else
-			goto usage_shape;
+		else {
+			json_decref(shape);
+			if (rc < 0)	/* api_launch_opt said what was wrong */
+				return usage_error("attach", "see the options below");
+			if (i + 1 == argc && (!strcmp(argv[i], "--image") || !strcmp(argv[i], "--host") ||
+					      !strcmp(argv[i], "--fas-seconds")))
+				return usage_error("attach", "option %s needs a value", argv[i]);
+			return usage_error("attach", "unknown option '%s'", argv[i]);
+		}
 	}
-	if (!image || !host || fas_s < 1 || fas_s > 300)
-		goto usage_shape;
+	if (!image || !host || fas_s < 1 || fas_s > 300) {
+		json_decref(shape);
+		return usage_error("attach", !image ? "--image is required" : !host ?
+				   "no host: --host HOST_ID or WARD_HOST_ID" :
+				   "--fas-seconds must be a number from 1 to 300");
+	}
+	rc = 1;
 	if (!(vol = json_object_get(json_object_get(x->state, "volumes"), vid)))
 		return die("no volume %s", vid);
 	if (!json_is_null(json_object_get(vol, "attachment")))
@@ -576,10 +588,8 @@ out:
 	json_decref(policy);
 	json_decref(shape);
 	return rc;
-usage_shape:
-	json_decref(shape);
 usage:
-	return usage_error("attach", "wrong arguments");
+	return usage_error("attach", "attach needs a VOLUME");
 }
 
 static int cmd_detach(struct vctx *x, int argc, char **argv)

@@ -78,6 +78,22 @@ expect "ward instance run --image without a value names it" 2 "err~option --imag
 run "$WARD" instance run --image hello --memory
 expect "ward instance run --memory without a value names it" 2 "err~--memory needs a value"
 
+# ---- ward volume: the same size syntax, usage errors named (no KMS needed)
+mkdir -p "$W/cp"
+run "$WARD" volume --cp-dir "$W/cp" create --size 5000 --kms-key k
+expect "ward volume create --size 5000: whole 4 KiB blocks, usage error" 2 \
+	"err~--size must be a size in whole 4096-byte blocks.*got '5000'" out=EMPTY
+run "$WARD" volume --cp-dir "$W/cp" create --size 1X --kms-key k
+expect "ward volume create --size 1X: usage error" 2 "err~--size must be a size" out=EMPTY
+run "$WARD" volume --cp-dir "$W/cp" create --size 64M --kms-key
+expect "ward volume create --kms-key without a value names it" 2 "err~option --kms-key needs a value"
+run "$WARD" volume --cp-dir "$W/cp" attach vol-1 --image
+expect "ward volume attach --image without a value names it" 2 "err~option --image needs a value"
+run "$WARD" volume --cp-dir "$W/cp" attach vol-1 --image hello --host h --memory 1Q
+expect "ward volume attach --memory 1Q: the size syntax" 2 "err~--memory must be a size"
+run "$WARD" volume --cp-dir "$W/cp" attach vol-1 --image hello --host h --fas-seconds 0
+expect "ward volume attach --fas-seconds 0: the range" 2 "err~--fas-seconds must be a number from 1 to 300"
+
 # ---- ward: every command and subcommand has its own help ------------------
 for c in "host" "health" "drain" "instance" "instance run" "instance list" "instance show" \
 	 "instance stop" "volume" "volume create" "volume attach" "volume detach" "volume list" \
