@@ -35,7 +35,8 @@ static const struct kind kinds[] = {
 	  "            [--port N[-M]] [--icmp TYPE[:CODE]] (--cidr CIDR | --source-group ID)" },
 	{ "eni", "/v1/enis", eni_flags,
 	  "ward eni create --subnet ID [--ip A] [--security-group ID]... [--mtu 1500|9001]\n"
-	  "            [--no-source-dest-check] | list | delete ID" },
+	  "            [--no-source-dest-check] | list | delete ID\n"
+	  "       ward eni set-groups ID --security-group ID..." },
 	{ "nacl", "/v1/network-acls", nacl_flags,
 	  "ward nacl create --vpc ID | list | delete ID\n"
 	  "       ward nacl authorize ID --ingress|--egress --rule N --action allow|deny\n"
@@ -182,6 +183,30 @@ bad:
 	return usage(k, "unknown or incomplete option");
 }
 
+/* eni set-groups ID --security-group G...: the ENI's whole list. */
+static int set_groups(const struct api_cfg *c, const struct kind *k, int argc, char **argv)
+{
+	json_t *sgs = json_array(), *b = json_pack("{s:o}", "security_groups", sgs);
+	char path[160], *txt;
+	int rc;
+
+	if (!b)
+		return WARD_EXIT_FAILED;
+	for (int i = 1; i < argc; i += 2) {
+		if (strcmp(argv[i], "--security-group") || i + 1 >= argc) {
+			json_decref(b);
+			return usage(k, "set-groups takes --security-group ID, repeated");
+		}
+		json_array_append_new(sgs, json_string(argv[i + 1]));
+	}
+	snprintf(path, sizeof(path), "%s/%.64s/security-groups", k->path, argv[0]);
+	txt = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	rc = txt ? api_print_call(c, "POST", path, txt) : WARD_EXIT_FAILED;
+	free(txt);
+	return rc;
+}
+
 int net_cmd(const struct api_cfg *c, const char *kind, int argc, char **argv)
 {
 	const struct kind *k = NULL;
@@ -205,6 +230,8 @@ int net_cmd(const struct api_cfg *c, const char *kind, int argc, char **argv)
 	if ((!strcmp(k->name, "sg") || !strcmp(k->name, "nacl")) && argc >= 2 &&
 	    (!strcmp(argv[0], "authorize") || !strcmp(argv[0], "revoke")))
 		return rule_cmd(c, k, argv[0], argc - 1, argv + 1);
+	if (!strcmp(k->name, "eni") && argc >= 2 && !strcmp(argv[0], "set-groups"))
+		return set_groups(c, k, argc - 1, argv + 1);
 	if (!strcmp(k->name, "nacl") && argc == 4 && !strcmp(argv[2], "--subnet") &&
 	    (!strcmp(argv[0], "associate") || !strcmp(argv[0], "disassociate"))) {
 		json_t *b = json_pack("{s:s}", "subnet", argv[3]);

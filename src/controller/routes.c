@@ -34,6 +34,7 @@ const struct route routes[] = {
 	{ "GET",    "/v1/enis",                            CP,      api_net },
 	{ "POST",   "/v1/enis",                            CP,      api_net },
 	{ "DELETE", "/v1/enis/{id}",                       CP,      api_net },
+	{ "POST",   "/v1/enis/{id}/security-groups",       CP,      api_net },
 	{ "GET",    "/v1/network-acls",                    CP,      api_net },
 	{ "POST",   "/v1/network-acls",                    CP,      api_net },
 	{ "DELETE", "/v1/network-acls/{id}",               CP,      api_net },

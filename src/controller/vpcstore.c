@@ -527,6 +527,30 @@ static int nacl_assoc(struct vpcstore *s, const char *id, bool add, json_t *b, j
 	return r->status = 200;
 }
 
+/* An ENI's groups replaced (AWS ModifyNetworkInterfaceAttribute; ward-net's
+ * ENI_SGS): 1-5 groups of its VPC, which the loader checks. */
+static int eni_sgs(struct vpcstore *s, const char *id, json_t *b, json_t *audit, struct res *r)
+{
+	static const char *const keys[] = { "security_groups", NULL };
+	json_t *m, *sgs = json_object_get(b, "security_groups");
+
+	json_object_set_new(audit, "eni", json_string(id));
+	if (only_keys(b, keys, r))
+		return r->status;
+	if (!json_is_array(sgs))
+		return err_(r, 400, "bad_request", "\"security_groups\" must be an array of group ids");
+	if (!find(s->model, "enis", id, NULL))
+		return err_(r, 404, "not_found", "no eni %s", id);
+	m = json_deep_copy(s->model);
+	if (!m)
+		return err_(r, 500, "internal", "out of memory");
+	json_object_set(find(m, "enis", id, NULL), "security_groups", sgs);
+	if (commit(s, m, r))
+		return r->status;
+	r->reply = json_deep_copy(find(s->model, "enis", id, NULL));
+	return r->status = 200;
+}
+
 /* The subnet's CIDR, host order. */
 static int subnet_net(json_t *sub, uint32_t *net, unsigned int *prefix)
 {
@@ -752,6 +776,8 @@ int vpcstore_request(struct vpcstore *s, const char *method, const char *pattern
 				nacl_assoc(s, params[0], true, b, audit, &r);
 			else if (!strcmp(pattern + n, "/{id}/disassociate"))
 				nacl_assoc(s, params[0], false, b, audit, &r);
+			else if (!strcmp(pattern + n, "/{id}/security-groups"))
+				eni_sgs(s, params[0], b, audit, &r);
 		}
 		break;
 	}

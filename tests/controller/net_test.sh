@@ -57,6 +57,13 @@ ENI2=$(field '["id"]')
 cli eni create --subnet "$SUB" --ip 10.0.1.1
 check "a reserved address is refused: $ERR" bash -c "[ $RC != 0 ] && grep -q 'reserved' '$W/err'"
 
+cli eni set-groups "$ENI2" --security-group "$SGD" --security-group "$SG"
+check "ward eni set-groups: the ENI's groups replaced" \
+	bash -c "[ $RC = 0 ] && [ '$(field '["security_groups"][0]')/$(field '["security_groups"][1]')' = '$SGD/$SG' ]"
+cli eni set-groups "$ENI2" --security-group sg-00000000
+check "an unknown group is refused: $ERR" bash -c "[ $RC != 0 ] && grep -q 'sg-00000000' '$W/err'"
+cli eni set-groups "$ENI2" --security-group "$SGD"
+check "and back to the default group" [ "$RC" = 0 ]
 cli sg delete "$SG"
 check "a group an ENI uses is not deleted: $ERR" bash -c "[ $RC != 0 ] && grep -q 'still used by $ENI' '$W/err'"
 cli sg delete "$SGD"
