@@ -109,3 +109,36 @@ fi
 grep -q "trail signing key .* is missing beside an existing trail" "$T/nokey.log" \
 	|| fail "missing key: $(cat "$T/nokey.log")"
 pass "a missing trail key beside an existing trail stops ward-kms"
+
+# Fail closed: when the trail cannot be written (a full file system under
+# it: a 64 KiB tmpfs in a private mount namespace), a Decrypt is answered
+# with an error and no plaintext, not served unrecorded.
+[ "$(id -u)" = 0 ] && command -v unshare >/dev/null ||
+	{ echo "ok - (fail-closed case skipped: needs root and unshare for a private tmpfs)"; exit 0; }
+mv "$T/sign.key.saved" "$TR/sign.key"
+mkdir "$T/full"
+rm -f "$T/port"
+unshare -m bash -c 'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"' _ "$T/full" \
+	"${K[@]}" --cert "$T/srv.pem" --key "$T/srv.key" --port 0 --port-file "$T/port" \
+	--trail-dir "$T/full/trail" serve >>"$T/server.log" 2>&1 &
+KMS_PID=$!
+for _ in $(seq 600); do [ -s "$T/port" ] && break; kill -0 "$KMS_PID" || break; sleep 0.05; done
+[ -s "$T/port" ] || fail "ward-kms on a small tmpfs did not start"
+URL=https://127.0.0.1:$(cat "$T/port")
+call alice Decrypt "$DEC" >/dev/null || fail "Decrypt before the trail's disk is full"
+# Fill the tmpfs, seen through the KMS's own mount namespace.
+dd if=/dev/zero of="/proc/$KMS_PID/root$T/full/filler" bs=4k 2>/dev/null || true
+# A record goes into the page cache's free tail of the files first: within
+# 4 KiB of records (~12 Decrypts), one needs a new page and gets ENOSPC.
+for i in $(seq 40); do
+	OUT=$(call alice Decrypt "$DEC" 2>&1) || break
+	grep -q Plaintext <<<"$OUT" || fail "Decrypt $i: $OUT"
+done
+[ "$i" -lt 40 ] || fail "40 Decrypts answered with the trail's disk full"
+grep -q KMSInternalException <<<"$OUT" || fail "full trail: $OUT"
+grep -q Plaintext <<<"$OUT" && fail "a plaintext left with an unrecorded Decrypt: $OUT"
+grep -q 'msg="trail: append failed; answering requests with an error" errno=ENOSPC' "$T/server.log" ||
+	fail "no ENOSPC line: $(tail -5 "$T/server.log")"
+OUT=$(call alice Decrypt "$DEC" 2>&1) && fail "a Decrypt after the failed append was answered: $OUT"
+pass "a full trail disk turns Decrypt into KMSInternalException, no plaintext, and the trail stays closed ($OUT)"
+kms_stop
