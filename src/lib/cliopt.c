@@ -2,6 +2,7 @@
  * line, the size syntax and the wording of usage errors, so that each
  * daemon and the ward CLI say the same thing the same way (docs/cli.md). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ void cliopt_version(const char *prog)
 int cliopt_parse_size(const char *s, unsigned bare_shift, uint64_t *out)
 {
 	unsigned shift = bare_shift;
+	bool too_big = false;
 	uint64_t v = 0;
 	const char *p = s;
 
@@ -23,8 +25,9 @@ int cliopt_parse_size(const char *s, unsigned bare_shift, uint64_t *out)
 	if (!s || *p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
+		/* Keep reading: a malformed string is -EINVAL however long. */
 		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -ERANGE;
+			too_big = true;
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
 	if (*p) {
@@ -39,7 +42,7 @@ int cliopt_parse_size(const char *s, unsigned bare_shift, uint64_t *out)
 		if (*p)
 			return -EINVAL;
 	}
-	if (shift >= 64 || v > (UINT64_MAX >> shift))
+	if (too_big || shift >= 64 || v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = v << shift;
 	return 0;

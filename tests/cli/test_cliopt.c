@@ -67,6 +67,9 @@ static void test_size_rejects(void **state)
 	size_bad("18446744073709551616", -ERANGE);
 	size_bad("16777216T", -ERANGE);	/* 2^24 TiB = 2^64 */
 	size_bad("17179869184G", -ERANGE);
+	/* Malformed is -EINVAL even when the digits alone overflow (fuzz-size). */
+	size_bad("18446744073709551616]", -EINVAL);
+	size_bad("99999999999999999999999999X", -EINVAL);
 	assert_int_equal(cliopt_parse_size(NULL, 0, &(uint64_t){ 0 }), -EINVAL);
 }
 
