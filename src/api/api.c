@@ -193,42 +193,55 @@ static int add_group(const char *key, const char *value, void *arg)
 	return store_list(g->t, prefix, add_policy, g->pl);
 }
 
+void api_context_fill(struct api_context *x, const struct api *a, const struct api_caller *c,
+		      double now)
+{
+	size_t n = 0;
+
+	api_iso8601(now, x->cur);
+	snprintf(x->epoch, sizeof(x->epoch), "%lld", (long long)now);
+	x->v_user[0] = c->name;
+	x->v_id[0] = c->userid;
+	x->v_arn[0] = c->arn;
+	x->v_type[0] = c->kind == CALLER_USER ? "User" : "AssumedRole";
+	x->v_ip[0] = c->source_ip;
+	x->v_cur[0] = x->cur;
+	x->v_ep[0] = x->epoch;
+	x->v_tls[0] = "true";
+	x->v_acct[0] = a->account;
+	x->v_iss[0] = x->issued;
+	/* aws:username exists only for IAM users (IAM guide, policy variables). */
+	if (c->kind == CALLER_USER)
+		x->e[n++] = (struct iampolicy_ctx_entry){ "aws:username", x->v_user, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:userid", x->v_id, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalArn", x->v_arn, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalType", x->v_type, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalAccount", x->v_acct, 1 };
+	if (c->source_ip[0])
+		x->e[n++] = (struct iampolicy_ctx_entry){ "aws:SourceIp", x->v_ip, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:CurrentTime", x->v_cur, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:EpochTime", x->v_ep, 1 };
+	x->e[n++] = (struct iampolicy_ctx_entry){ "aws:SecureTransport", x->v_tls, 1 };
+	if (c->kind == CALLER_ROLE) {
+		api_iso8601(c->token_issued, x->issued);
+		x->e[n++] = (struct iampolicy_ctx_entry){ "aws:TokenIssueTime", x->v_iss, 1 };
+	}
+	x->n = n;
+}
+
 int api_authorize(struct api *a, struct store_txn *t, const struct api_caller *c,
 		  const char *action, const char *resource, double now, const char *ns,
 		  struct api_reply *r)
 {
 	struct plist pl = { .n = 0 };
 	struct glist gl = { t, &pl };
-	char prefix[STORE_KEY_MAX], cur[32], epoch[32], issued[32];
-	const char *v_user[] = { c->name }, *v_id[] = { c->userid }, *v_arn[] = { c->arn },
-		   *v_type[] = { c->kind == CALLER_USER ? "User" : "AssumedRole" },
-		   *v_ip[] = { c->source_ip }, *v_cur[] = { cur }, *v_ep[] = { epoch },
-		   *v_tls[] = { "true" }, *v_acct[] = { a->account }, *v_iss[] = { issued };
-	struct iampolicy_ctx_entry ctx[10];
-	size_t n = 0;
+	char prefix[STORE_KEY_MAX];
+	struct api_context x;
 	const struct iampolicy *sess[1] = { c->session_policy };
 	enum iampolicy_decision d;
 	int rc;
 
-	api_iso8601(now, cur);
-	snprintf(epoch, sizeof(epoch), "%lld", (long long)now);
-	/* aws:username exists only for IAM users (IAM guide, policy variables). */
-	if (c->kind == CALLER_USER)
-		ctx[n++] = (struct iampolicy_ctx_entry){ "aws:username", v_user, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:userid", v_id, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalArn", v_arn, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalType", v_type, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:PrincipalAccount", v_acct, 1 };
-	if (c->source_ip[0])
-		ctx[n++] = (struct iampolicy_ctx_entry){ "aws:SourceIp", v_ip, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:CurrentTime", v_cur, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:EpochTime", v_ep, 1 };
-	ctx[n++] = (struct iampolicy_ctx_entry){ "aws:SecureTransport", v_tls, 1 };
-	if (c->kind == CALLER_ROLE) {
-		api_iso8601(c->token_issued, issued);
-		ctx[n++] = (struct iampolicy_ctx_entry){ "aws:TokenIssueTime", v_iss, 1 };
-	}
-
+	api_context_fill(&x, a, c, now);
 	if (c->kind == CALLER_USER) {
 		snprintf(prefix, sizeof(prefix), "iam/userpolicy/%s/", c->name);
 		rc = store_list(t, prefix, add_policy, &pl);
@@ -248,7 +261,7 @@ int api_authorize(struct api *a, struct store_txn *t, const struct api_caller *c
 				c->session_policy ? 1 : 0,
 				&(struct iampolicy_request){ .action = action, .resource = resource,
 							     .principal = c->arn, .account = a->account,
-							     .ctx = ctx, .n_ctx = n });
+							     .ctx = x.e, .n_ctx = x.n });
 	if (d != IAMPOLICY_ALLOW) {
 		/* AWS's wording, which names the principal, action and resource
 		 * but not which policy decided. */

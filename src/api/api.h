@@ -75,6 +75,20 @@ void api_set_body(struct api_reply *r, struct xml *x, int status);
  * caller's identity policies (user + groups, or role) and session policy.
  * 0, or -EACCES (implicit deny) / -EPERM (explicit deny) with an
  * AccessDenied reply filled. */
+/* The request context every policy is evaluated in (aws:username,
+ * aws:PrincipalArn, aws:CurrentTime, aws:SourceIp, ...), filled from the
+ * caller; e[0..n) point into x itself, so x must not be copied. Room is
+ * left for the caller's own keys (sts:ExternalId). */
+struct api_context {
+	char cur[32], epoch[32], issued[32];
+	const char *v_user[1], *v_id[1], *v_arn[1], *v_type[1], *v_ip[1], *v_cur[1],
+		   *v_ep[1], *v_tls[1], *v_acct[1], *v_iss[1];
+	struct iampolicy_ctx_entry e[14];
+	size_t n;
+};
+void api_context_fill(struct api_context *x, const struct api *a, const struct api_caller *c,
+		      double now);
+
 int api_authorize(struct api *a, struct store_txn *t, const struct api_caller *c,
 		  const char *action,
 		  const char *resource, double now, const char *ns, struct api_reply *r);

@@ -53,14 +53,13 @@ static void assume_role(struct api *a, struct store_txn *t, const struct api_cal
 	const char *role_arn = query_get(q, "RoleArn"), *sess = query_get(q, "RoleSessionName");
 	const char *dur = query_get(q, "DurationSeconds"), *policy = query_get(q, "Policy");
 	const char *ext = query_get(q, "ExternalId"), *rname;
-	const char *v_arn[] = { c->arn }, *v_ext[] = { ext }, *v_ip[] = { c->source_ip };
-	struct iampolicy_ctx_entry ctx[3];
+	const char *v_ext[] = { ext };
+	struct api_context cx;
 	struct iampolicy *trust = NULL, *sp = NULL;
 	char *role_json = NULL, akid[32], secret[41], exp[32], err[256], *payload = NULL,
 	     *token = NULL, userid[256], arn[600];
 	long long duration = 3600, max;
 	enum iampolicy_decision d;
-	size_t n_ctx = 0;
 	json_t *role = NULL, *tok = NULL;
 	struct xml x;
 	int rc;
@@ -126,14 +125,14 @@ static void assume_role(struct api *a, struct store_txn *t, const struct api_cal
 		api_error(r, 500, STS_NS, "ServiceFailure", "the role's trust policy does not parse");
 		goto out;
 	}
-	ctx[n_ctx++] = (struct iampolicy_ctx_entry){ "aws:PrincipalArn", v_arn, 1 };
+	/* The trust policy sees the same context as any policy (aws:CurrentTime,
+	 * aws:PrincipalType, aws:SecureTransport, ...), plus the external id. */
+	api_context_fill(&cx, a, c, now);
 	if (ext)
-		ctx[n_ctx++] = (struct iampolicy_ctx_entry){ "sts:ExternalId", v_ext, 1 };
-	if (c->source_ip[0])
-		ctx[n_ctx++] = (struct iampolicy_ctx_entry){ "aws:SourceIp", v_ip, 1 };
+		cx.e[cx.n++] = (struct iampolicy_ctx_entry){ "sts:ExternalId", v_ext, 1 };
 	struct iampolicy_request tr = { .action = "sts:AssumeRole", .resource = role_arn,
 					.principal = c->arn, .account = a->account,
-					.ctx = ctx, .n_ctx = n_ctx };
+					.ctx = cx.e, .n_ctx = cx.n };
 
 	d = iampolicy_eval(trust, &tr);
 	if (d != IAMPOLICY_ALLOW) {

@@ -641,10 +641,18 @@ static bool resource_pred(const char *pat, const void *arg)
  * principal's exact ARN (IAM never applies wildcards inside a principal). */
 enum pmatch { PM_NONE = 0, PM_ACCOUNT, PM_NAMED };
 
-static enum pmatch principal_value(const char *v, const struct iampolicy_request *r)
+static enum pmatch principal_value(const char *type, const char *v,
+				   const struct iampolicy_request *r)
 {
 	char root[64];
 
+	/* A type is compared only with a caller of that type: an ARN or an
+	 * account id under "Service" names no IAM user, and an IAM user's
+	 * ARN under "AWS" names no service. */
+	if (r->service)
+		return strcmp(type, "Service") == 0 && strcmp(v, r->service) == 0 ? PM_NAMED : PM_NONE;
+	if (strcmp(type, "AWS") != 0)
+		return PM_NONE;
 	if (strcmp(v, "*") == 0)
 		return PM_NAMED;
 	if (r->account) {
@@ -666,13 +674,13 @@ static enum pmatch principal_match(const json_t *p, const struct iampolicy_reque
 		return PM_NAMED;
 	json_object_foreach((json_t *)p, type, vals) {
 		if (json_is_string(vals)) {
-			enum pmatch m = principal_value(json_string_value(vals), r);
+			enum pmatch m = principal_value(type, json_string_value(vals), r);
 
 			best = m > best ? m : best;
 			continue;
 		}
 		json_array_foreach(vals, i, e) {
-			enum pmatch m = principal_value(json_string_value(e), r);
+			enum pmatch m = principal_value(type, json_string_value(e), r);
 
 			best = m > best ? m : best;
 		}

@@ -37,6 +37,10 @@ struct iampolicy_request {
 	const char *resource;	/* an ARN, or "*" for actions on no resource */
 	const char *principal;	/* caller ARN (trust policies match it) */
 	const char *account;	/* caller's 12-digit account (trust policies) */
+	/* A service principal ("ec2.amazonaws.com") instead of an AWS one:
+	 * then only a Principal's "Service" values can name the caller, and
+	 * otherwise only its "AWS" values (never Federated/CanonicalUser). */
+	const char *service;
 	const struct iampolicy_ctx_entry *ctx;
 	size_t n_ctx;
 };

@@ -364,6 +364,24 @@ static void test_assume_role_unreadable_policies(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "SecretAccessKey"));
 	free(r.body);
+	/* A trust policy sees the whole request context: conditions on
+	 * aws:SecureTransport, aws:PrincipalType and aws:CurrentTime hold. */
+	assert_int_equal(store_txn_begin(s, true, &t), 0);
+	assert_int_equal(store_put(t, "iam/role/ops", "{\"RoleName\":\"ops\",\"RoleId\":\"AROA1\","
+		"\"Arn\":\"arn:aws:iam::111122223333:role/ops\",\"MaxSessionDuration\":3600,"
+		"\"AssumeRolePolicyDocument\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
+		"[{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":{\\\"AWS\\\":"
+		"\\\"arn:aws:iam::111122223333:user/alice\\\"},\\\"Action\\\":\\\"sts:AssumeRole\\\","
+		"\\\"Condition\\\":{\\\"Bool\\\":{\\\"aws:SecureTransport\\\":\\\"true\\\"},"
+		"\\\"StringEquals\\\":{\\\"aws:PrincipalType\\\":\\\"User\\\"},"
+		"\\\"DateGreaterThan\\\":{\\\"aws:CurrentTime\\\":\\\"1970-01-01T00:10:00Z\\\"}}}]}\"}"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	api_dispatch(&a, &c, &q, 1000, &r);
+	assert_int_equal(r.status, 200);
+	free(r.body);
+	api_dispatch(&a, &c, &q, 500, &r);	/* before 00:10: refused */
+	assert_int_equal(r.status, 403);
+	free(r.body);
 	query_free(&q);
 	api_close(&a);
 	store_close(s);

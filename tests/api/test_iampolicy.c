@@ -507,6 +507,24 @@ static void test_trust(void **state)
 	r.n_ctx = 1;
 	assert_int_equal(iampolicy_eval(cond, &r), A);
 	iampolicy_free(named);
+	/* Principal types: an IAM user's ARN or the account under "Service"
+	 * (or "Federated") names no IAM user; a service is named only under
+	 * "Service", never by an "AWS" value or the account. */
+	named = must(STMT("{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":{\"Service\":[\"" ALICE "\",\"111122223333\"],"
+			  "\"Federated\":\"" ALICE "\"}}"), IAMPOLICY_TRUST);
+	r = (struct iampolicy_request){ .action = "sts:AssumeRole", .resource = "arn:aws:iam::111122223333:role/r",
+					.principal = ALICE, .account = "111122223333" };
+	assert_int_equal(iampolicy_eval(named, &r), I);
+	iampolicy_free(named);
+	named = must(STMT("{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"}}"),
+		     IAMPOLICY_TRUST);
+	assert_int_equal(iampolicy_eval(named, &r), I);
+	r.service = "ec2.amazonaws.com";
+	assert_int_equal(iampolicy_eval(named, &r), A);
+	assert_int_equal(iampolicy_eval(acct, &r), I);
+	r.service = "lambda.amazonaws.com";
+	assert_int_equal(iampolicy_eval(named, &r), I);
+	iampolicy_free(named);
 	iampolicy_free(acct);
 	iampolicy_free(cond);
 }
