@@ -111,8 +111,12 @@ static bool opt_known(const char *const *opts, const char *a)
 	return false;
 }
 
-/* A uid or gid for the new process: decimal digits only, 1000 to
- * 2^32 - 2 ((uid_t)-1 means "unchanged" to setresuid: root). */
+/* The ids a new process may get (launcher_main sets them from the
+ * controller's range): never root or a system account, never
+ * (uid_t)-1 ("unchanged" to setresuid: root), never another range. */
+static unsigned long long id_lo = 1000, id_hi = 0xfffffffeULL;
+
+/* A uid or gid for the new process: decimal digits only, in range. */
 static bool id_ok(const char *s)
 {
 	unsigned long long v = 0;
@@ -124,7 +128,7 @@ static bool id_ok(const char *s)
 			return false;
 		v = v * 10 + (unsigned)(*s - '0');
 	}
-	return v >= 1000 && v <= 0xfffffffeULL;
+	return v >= id_lo && v <= id_hi;
 }
 
 /* The first 40 bytes of an argument, non-printable bytes as '?': a
@@ -166,8 +170,8 @@ static bool argv_ok(uint32_t image, char **argv, unsigned argc, char *why, size_
 		 * system account. */
 		if ((!strcmp(argv[i], "--uid") || !strcmp(argv[i], "--gid")) &&
 		    !id_ok(argv[i + 1])) {
-			snprintf(why, wlen, "%s %s \"%s\": must be a number from 1000 to 4294967294",
-				 name, argv[i], shown(argv[i + 1], b, sizeof(b)));
+			snprintf(why, wlen, "%s %s \"%s\": must be a number from %llu to %llu",
+				 name, argv[i], shown(argv[i + 1], b, sizeof(b)), id_lo, id_hi);
 			return false;
 		}
 		i++;
@@ -295,6 +299,10 @@ static __attribute__((noreturn)) void launcher_main(int sock, const struct launc
 	ssize_t got;
 
 	prctl(PR_SET_NAME, "ward-launcher");
+	if (img->id_hi) {
+		id_lo = img->id_lo > 1000 ? img->id_lo : 1000;
+		id_hi = img->id_hi < 0xfffffffeULL ? img->id_hi : 0xfffffffeULL;
+	}
 	/* It holds nothing of the controller's: no TPM, keys or sockets. */
 	fdpass_close_others(keep, 3);
 	prctl(PR_SET_DUMPABLE, 0);

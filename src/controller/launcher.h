@@ -32,6 +32,9 @@ struct launch_req {
 struct launcher_images {
 	int hv_fd, blk_fd;
 	const char *hv_path, *blk_path;
+	/* The uids and gids a new process may be given: id_lo to id_hi
+	 * (the controller's --uid-base range); 0 and 0: 1000 and up. */
+	unsigned long id_lo, id_hi;
 };
 
 /* Fork the launcher; call while single-threaded, before the lockdown and

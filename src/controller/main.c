@@ -442,7 +442,7 @@ int main(int argc, char **argv)
 	struct vol_cfg vcfg = { 0 };
 	char blk_path[PATH_MAX];
 	struct api_cfg acfg;
-	struct launcher_images limg = { -1, -1, NULL, NULL };
+	struct launcher_images limg = { -1, -1, NULL, NULL, 0, 0 };
 	struct ctl_sandbox sb;
 	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
 	uint64_t repaired = 0, rebuilt;
@@ -483,6 +483,9 @@ int main(int argc, char **argv)
 		limg.hv_path = hv_path;
 		limg.blk_path = blk_path;
 	}
+	/* Instances use uid_base + [0, INST_MAX), cards the next INST_MAX. */
+	limg.id_lo = o.uid_base;
+	limg.id_hi = o.uid_base + 2 * INST_MAX - 1;
 	limg.hv_fd = c.fw.img.hv_fd;
 	limg.blk_fd = c.fw.img.blk_fd;
 	if (launcher_start(&limg, err, sizeof(err))) {

@@ -37,7 +37,7 @@ static char *const path_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 static int group_setup(void **st)
 {
 	const char *b = getenv("WARD_BUILD_ROOT");
-	struct launcher_images img = { -1, -1, NULL, NULL };
+	struct launcher_images img = { -1, -1, NULL, NULL, 0, 0 };
 	struct timeval tv = { .tv_sec = 60 };
 	char err[256];
 
@@ -64,6 +64,9 @@ static int group_setup(void **st)
 	 * inherit it (test_no_stray_fds). */
 	if (dup2(STDIN_FILENO, STRAY_FD) != STRAY_FD)
 		return -1;
+	/* The range the launcher accepts: this run's uid and its neighbours. */
+	img.id_lo = (unsigned long)strtoul(uid, NULL, 10) - 10;
+	img.id_hi = img.id_lo + 20;
 	if (launcher_start(&img, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -379,14 +382,19 @@ static void test_refuse_options(void **st)
 static void test_refuse_uids(void **st)
 {
 	static const char *const bad[] = { "0", "999", "-1", "4294967295", "4294967296",
-					   "1000x", " 1000", "+1000", "", "99999999999", NULL };
+					   "1000x", " 1000", "+1000", "", "99999999999",
+					   "1000", "4294967294", NULL };	/* outside the range */
+	char range[64];
+
+	snprintf(range, sizeof(range), "must be a number from %lu to %lu",
+		 strtoul(uid, NULL, 10) - 10, strtoul(uid, NULL, 10) + 10);
 
 	for (const char *const *b = bad; *b; b++) {
 		char *const u[] = { "ward-blk", "--control-fd", "3", "--uid", (char *)*b, NULL };
 		char *const g[] = { "ward-hv", "--kernel-fd", "3", "--gid", (char *)*b, NULL };
 
 		refused(LAUNCH_BLK, u, NULL, "--uid", NULL);
-		refused(LAUNCH_HV, g, NULL, "must be a number from 1000 to 4294967294", NULL);
+		refused(LAUNCH_HV, g, NULL, range, NULL);
 	}
 }
 
