@@ -28,6 +28,10 @@ int nsm_init(struct nsm *n, const char *module_id, const struct attest_signer *s
 	memset(n, 0, sizeof(*n));
 	strcpy(n->module_id, module_id);
 	n->signer = signer;
+	/* Only the host measures into the reserved range: were they open,
+	 * an enclave could extend PCR0..8 to any value it can reach by
+	 * extension and attest as another image. */
+	n->locked = (1u << NSM_ATTEST_PCRS) - 1;
 	return 0;
 }
 
@@ -35,7 +39,7 @@ int nsm_set_pcr(struct nsm *n, unsigned index, const uint8_t value[NSM_PCR_LEN])
 {
 	if (index >= NSM_NPCRS)
 		return -EINVAL;
-	if (n->locked & (1u << index))
+	if (n->started || (index >= NSM_ATTEST_PCRS && (n->locked & (1u << index))))
 		return -EPERM;
 	memcpy(n->pcr[index], value, NSM_PCR_LEN);
 	return 0;
@@ -301,6 +305,7 @@ int nsm_handle(struct nsm *n, const uint8_t *req, size_t len, uint8_t **resp, si
 	struct req q;
 	enum nsm_err e;
 
+	n->started = true;
 	cbw_init(&w);
 	if (len > NSM_REQUEST_MAX)
 		e = E_INPUT_TOO_LARGE;

@@ -7,6 +7,7 @@
 #ifndef WARD_NSM_H
 #define WARD_NSM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,13 +23,17 @@
 struct nsm {
 	uint8_t pcr[NSM_NPCRS][NSM_PCR_LEN];
 	uint32_t locked;		/* bit i: PCR i is read-only */
+	bool started;			/* a request was served: no more nsm_set_pcr */
 	char module_id[ATTEST_MODULE_ID_MAX + 1];
 	const struct attest_signer *signer;	/* the host's attestation key */
 };
 
-/* All PCRs zero and unlocked. The signer must outlive the module. */
+/* All PCRs zero; 0..15 (the image's and the parent's measurements,
+ * AWS's reserved range) read-only to the enclave from the start, 16..31
+ * its own to extend and lock. The signer must outlive the module. */
 int nsm_init(struct nsm *n, const char *module_id, const struct attest_signer *signer);
-/* Before the enclave runs: set a PCR from the image or the parent. */
+/* Before the enclave runs (its first request): set a PCR from the image
+ * or the parent. -EPERM once it runs. */
 int nsm_set_pcr(struct nsm *n, unsigned index, const uint8_t value[NSM_PCR_LEN]);
 void nsm_lock(struct nsm *n, unsigned index);
 

@@ -59,7 +59,7 @@ def err(code):
 
 d = call("DescribeNSM")["DescribeNSM"]
 expect((d["version_major"], d["max_pcrs"], d["digest"], d["module_id"], d["locked_pcrs"]),
-       (1, 32, "SHA384", "i-ward-enc0001", [0, 1, 2, 3, 4, 8]), "DescribeNSM")
+       (1, 32, "SHA384", "i-ward-enc0001", list(range(16))), "DescribeNSM: PCR0..15 read-only from the start")
 
 expect(call({"DescribePCR": {"index": 0}}), {"DescribePCR": {"lock": True, "data": bytes([0x10]) * 48}}, "DescribePCR 0")
 expect(call({"DescribePCR": {"index": 16}}), {"DescribePCR": {"lock": False, "data": bytes(48)}}, "DescribePCR 16")
@@ -70,6 +70,9 @@ expect(call({"ExtendPCR": {"index": 16, "data": b"abc"}}), {"ExtendPCR": {"data"
 pcr16 = hashlib.sha384(pcr16 + b"").digest()
 expect(call({"ExtendPCR": {"index": 16, "data": b""}}), {"ExtendPCR": {"data": pcr16}}, "ExtendPCR 16 again")
 expect(call({"ExtendPCR": {"index": 0, "data": b"x"}}), err("ReadOnlyIndex"), "ExtendPCR locked")
+# A reserved PCR the host left zero (5) is just as read-only.
+expect(call({"ExtendPCR": {"index": 5, "data": b"x"}}), err("ReadOnlyIndex"), "ExtendPCR 5 (reserved)")
+expect(call({"DescribePCR": {"index": 5}}), {"DescribePCR": {"lock": True, "data": bytes(48)}}, "DescribePCR 5")
 expect(call({"ExtendPCR": {"index": 40, "data": b"x"}}), err("InvalidIndex"), "ExtendPCR 40")
 expect(call({"ExtendPCR": {"index": 17, "data": b"x" * 1025}}), err("InputTooLarge"), "ExtendPCR 1025 bytes")
 
@@ -79,7 +82,7 @@ expect(call({"DescribePCR": {"index": 16}}), {"DescribePCR": {"lock": True, "dat
 expect(call({"LockPCR": {"index": 32}}), err("InvalidIndex"), "LockPCR 32")
 expect(call({"LockPCRs": {"range": 33}}), err("InvalidIndex"), "LockPCRs 33")
 expect(call({"LockPCRs": {"range": 12}}), "LockPCRs", "LockPCRs 12")
-expect(call("DescribeNSM")["DescribeNSM"]["locked_pcrs"], list(range(12)) + [16], "locked after LockPCRs")
+expect(call("DescribeNSM")["DescribeNSM"]["locked_pcrs"], list(range(17)), "locked after LockPCRs")
 
 r1, r2 = call("GetRandom")["GetRandom"]["random"], call("GetRandom")["GetRandom"]["random"]
 expect((len(r1), r1 != r2), (256, True), "GetRandom")
