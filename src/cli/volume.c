@@ -643,15 +643,65 @@ out:
 	return rc;
 }
 
+/* What the host says of an attachment (issue 16 §5): "ended" when its
+ * instance has exited or is gone, "detached" when it runs without this
+ * volume; NULL when it still runs with it, or when no host is configured
+ * (an offline listing shows the records as stored). */
+static const char *host_view(const struct vctx *x, const char *inst, const char *vid)
+{
+	struct api_buf rb = { 0 };
+	const char *view = NULL;
+	char path[128];
+	json_t *o, *vols;
+	size_t i;
+	long st;
+
+	if (!x->url || !x->cert || !x->key || !x->ca || !inst || !inst[0])
+		return NULL;
+	snprintf(path, sizeof(path), "/v1/instances/%.64s", inst);
+	st = ctl_call(x, "GET", path, NULL, &rb);
+	if (st == 404) {
+		view = "ended";
+	} else if (st == 200 && (o = json_loads(rb.p ? rb.p : "", 0, NULL))) {
+		const char *state = json_string_value(json_object_get(o, "state"));
+
+		vols = json_object_get(o, "volumes");
+		if (!state || strcmp(state, "running")) {
+			view = "ended";
+		} else {
+			view = "detached";
+			for (i = 0; i < json_array_size(vols); i++) {
+				const char *a = json_string_value(json_array_get(vols, i));
+
+				if (a && !strcmp(a, vid))
+					view = NULL;
+			}
+		}
+		json_decref(o);
+	}
+	free(rb.p);
+	return view;
+}
+
 /* list [--json]: a table (ID SIZE INSTANCE KEY), or the records as
- * stored in volumes.json (keyed by id; stable keys, docs/cli.md). */
+ * stored in volumes.json (keyed by id; stable keys, docs/cli.md). With a
+ * host configured, an attachment whose instance has ended shows it: the
+ * INSTANCE column says "ID (ended)", the record gets "host_state". */
 static int cmd_list(struct vctx *x, int argc, char **argv)
 {
-	json_t *vols = json_object_get(x->state, "volumes"), *v;
+	json_t *vols = json_object_get(x->state, "volumes"), *v, *att;
 	const char *id;
 
 	if (argc > 1 || (argc == 1 && strcmp(argv[0], "--json")))
 		return usage_error("list", "list takes only --json");
+	json_object_foreach(vols, id, v) {
+		const char *view;
+
+		att = json_object_get(v, "attachment");
+		view = host_view(x, json_string_value(json_object_get(att, "instance")), id);
+		if (view)	/* shown, never saved: the record changes on detach */
+			json_object_set_new(att, "host_state", json_string(view));
+	}
 	if (argc == 1) {
 		json_dumpf(vols, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
 		printf("\n");
@@ -661,11 +711,16 @@ static int cmd_list(struct vctx *x, int argc, char **argv)
 	json_object_foreach(vols, id, v) {
 		const char *inst = json_string_value(json_object_get(json_object_get(v,
 							"attachment"), "instance"));
+		const char *view = json_string_value(json_object_get(json_object_get(v,
+							"attachment"), "host_state"));
 		const char *key = json_string_value(json_object_get(v, "key_id"));
+		char shown[96];
 
+		snprintf(shown, sizeof(shown), "%s%s%s%s", inst && inst[0] ? inst : "-",
+			 view ? " (" : "", view ? view : "", view ? ")" : "");
 		printf("%-24s %14lld %-34s %s\n", id,
-		       (long long)json_integer_value(json_object_get(v, "size")),
-		       inst && inst[0] ? inst : "-", key ? key : "-");
+		       (long long)json_integer_value(json_object_get(v, "size")), shown,
+		       key ? key : "-");
 	}
 	return 0;
 }

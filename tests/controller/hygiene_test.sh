@@ -7,7 +7,8 @@
 #    KMS activity trail (its own record of every request) shows no new
 #    Decrypt, and the controller audits no "attach requested". A good
 #    attach adds exactly one Decrypt, so the count can move.
-# 2. After an instance ends, the control plane's detach is answered 200
+# 2. After an instance ends, `ward volume list` shows the attachment as
+#    ended (it asks the host), and the control plane's detach is answered 200
 #    (detached at the instance's end, key wiped), audited "allow", not 404 /
 #    "deny"; also after a controller restart.
 # 3. Cards across a kill -9 of the controller: with HV_STANDIN as ward-hv
@@ -131,6 +132,13 @@ audit_of_detach() {
 recs = [r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "api" and r.get("method") == "DELETE" and r.get("volume") == sys.argv[2]]
 r = recs[-1]; print(r["decision"], r["status"])' "$S/audit/leaves" "$1"
 }
+wv alice list >"$W/list.out" 2>&1
+cat "$W/list.out"
+check "ward volume list follows the host: the attachment shows as ended" \
+	grep -Eq "^vol-1 +[0-9]+ +$ID \(ended\) " "$W/list.out"
+wv alice list --json >"$W/list.json" 2>&1
+check "... and list --json says host_state: ended" \
+	python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["vol-1"]["attachment"].get("host_state") != "ended")' "$W/list.json"
 wv alice detach vol-1 >"$W/detach.out" 2>&1
 cat "$W/detach.out"
 check "detach after the instance ended: the host answers 200" grep -q '"host_answer":200' "$W/detach.out"
@@ -144,6 +152,9 @@ check "attach with the stand-in ward-hv: 201" [ $? = 0 ]
 ID3=$(json_get '["id"]' <"$W/attach.out" 2>/dev/null)
 CARD=$(pgrep -P "$CTL_PID" -x ward-blk)
 check "its card runs ($CARD)" [ -n "$CARD" ]
+wv alice list >"$W/list.out" 2>&1
+check "ward volume list: a running attachment shows its instance alone" \
+	grep -Eq "^vol-1 +[0-9]+ +$ID3 +arn:" "$W/list.out"
 kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
 check "the card outlives the killed controller" kill -0 "$CARD"
 restart_ctl --dev-images "$FB"
