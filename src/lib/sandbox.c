@@ -339,7 +339,10 @@ int sandbox_keep_caps(const int *keep, size_t n, char *err, size_t errlen)
 		if (kept) {
 			d[cap / 32].permitted |= now[cap / 32].permitted & (1u << (cap % 32));
 			d[cap / 32].effective |= d[cap / 32].permitted & (1u << (cap % 32));
-		} else if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+		} else if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+			   prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			/* Dropping needs CAP_SETPCAP; one already out of the
+			 * set (a systemd unit's bounding set) needs nothing. */
 			return fail(err, errlen, -errno, "dropping the capability bounding set");
 		}
 	}
