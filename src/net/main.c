@@ -118,7 +118,8 @@ static int listen_on(const char *path)
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0) {
 		int e = errno;
 
-		fprintf(stderr, "ward-net: cannot listen on %s: %s\n", path, strerror(e));
+		fprintf(stderr, "ward-net: cannot listen on %s: %s (%s)\n", path, errname(e),
+			strerror(e));
 		close(fd);
 		return -e;
 	}
