@@ -1,8 +1,8 @@
 /* test_ec2_units: ward-api's EC2 pieces in-process — the structured
  * parameter parsers (Filter.N, TagSpecification.N, IpPermissions.N,
  * CIDRs), the API scope of the SigV4 service, pagination while items are
- * added between pages, and DeleteVolume's VolumeInUse (an attachment put
- * straight into the store: AttachVolume is not built yet). */
+ * added between pages, DeleteVolume's VolumeInUse (an attachment put
+ * straight into the store: AttachVolume is not built yet), and placement. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "ec2.h"
+#include "ec2_place.h"
 
 static int parse(const char *body, struct query *q)
 {
@@ -286,6 +287,41 @@ static void test_client_token(void **state)
 	env_close(&e);
 }
 
+static void test_place(void **state)
+{
+	struct ec2_host_cap h[] = {
+		/* SMT host: fixed needs even vCPUs; one with no pool. */
+		{ "host-a", 2, 2, 1, 16384, 0 },
+		{ "host-b", 1, 4, 0, 65536, 0 },
+	};
+	const struct ec2_itype *m5 = ec2_itype_find("m5.large"), *m5x = ec2_itype_find("m5.xlarge"),
+			       *t3 = ec2_itype_find("t3.micro");
+	int i;
+
+	(void)state;
+	assert_non_null(m5);
+	assert_non_null(t3);
+	assert_null(ec2_itype_find("x1.32xlarge"));
+	/* Burstable: only host-a has a pool. */
+	assert_int_equal(ec2_place(h, 2, t3), 0);
+	/* Fixed instances spread: fewest instances first, then free memory. */
+	assert_int_equal(ec2_place(h, 2, m5), 1);
+	ec2_place_take(&h[1], m5);
+	assert_int_equal(h[1].fixed_free_cores, 2);
+	assert_int_equal(ec2_place(h, 2, m5), 0);
+	ec2_place_take(&h[0], m5);	/* 2 vCPUs = 1 core of an SMT-2 host */
+	assert_int_equal(h[0].fixed_free_cores, 1);
+	/* m5.xlarge: 4 vCPUs is 2 cores on host-a (1 free) or 4 on host-b (2 free). */
+	assert_int_equal(ec2_place(h, 2, m5x), -ENOSPC);
+	i = ec2_place(h, 2, m5);
+	assert_true(i == 0 || i == 1);
+	/* Memory: a t3.micro needs 1024 MiB on the only host with a pool. */
+	h[0].memory_free_mib = 1024;
+	assert_int_equal(ec2_place(h, 2, t3), 0);
+	h[0].memory_free_mib = 1023;
+	assert_int_equal(ec2_place(h, 2, t3), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_pages_with_inserts),
 		cmocka_unit_test(test_volume_in_use),
 		cmocka_unit_test(test_client_token),
+		cmocka_unit_test(test_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
