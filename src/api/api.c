@@ -89,7 +89,7 @@ void api_set_body(struct api_reply *r, struct xml *x, int status)
 void api_error(struct api_reply *r, int status, const char *ns, const char *code,
 	       const char *fmt, ...)
 {
-	char msg[512], rid[37];
+	char msg[2048], rid[37];	/* EC2's encoded messages run to ~1.3 KB */
 	struct xml x;
 	va_list ap;
 

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "ec2.h"
 #include "ec2_place.h"
+#include "seal.h"
 
 static int parse(const char *body, struct query *q)
 {
@@ -322,6 +323,39 @@ static void test_place(void **state)
 	assert_int_equal(ec2_place(h, 2, t3), -ENOSPC);
 }
 
+/* UnauthorizedOperation's encoded message opens, whole, with the
+ * operator's key, even for the longest caller ARN. */
+static void test_unauthorized_message(void **state)
+{
+	struct env e;
+	struct api_reply r;
+	const char *m, *end;
+	char *b64;
+	uint8_t *pt = NULL;
+	size_t len;
+
+	(void)state;
+	env_open(&e);
+	strcpy(e.c.name, "nobody");
+	snprintf(e.c.arn, sizeof(e.c.arn), "arn:aws:iam::111122223333:user/%0550d", 7);
+	assert_int_equal(call(&e, "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0%2F16", &r), 403);
+	assert_non_null(strstr(r.body, "<Code>UnauthorizedOperation</Code>"));
+	m = strstr(r.body, "message: ");
+	assert_non_null(m);
+	m += strlen("message: ");
+	end = strstr(m, "</Message>");
+	assert_non_null(end);
+	b64 = strndup(m, (size_t)(end - m));
+	assert_int_equal(seal_open_b64(e.a.authz_key, "ec2-authorization-message", b64, &pt, &len), 0);
+	assert_non_null(strstr((char *)pt, "\"action\":\"ec2:CreateVpc\""));
+	assert_non_null(strstr((char *)pt, e.c.arn));
+	assert_null(strstr(r.body, "CreateVpc"));	/* only sealed */
+	free(pt);
+	free(b64);
+	free(r.body);
+	env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_volume_in_use),
 		cmocka_unit_test(test_client_token),
 		cmocka_unit_test(test_place),
+		cmocka_unit_test(test_unauthorized_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
