@@ -251,6 +251,27 @@ static int commit(struct vpcstore *s, json_t *m, struct res *r)
 	return 0;
 }
 
+/* A create's end: append o (new, its reference ours) to m's list (m a
+ * fresh copy of the model), commit m, answer 201 with o. Consumes m and
+ * o, either of which may be NULL (out of memory). */
+static int add_new(struct vpcstore *s, json_t *m, const char *list, json_t *o,
+		   const char *audit_key, const char *id, json_t *audit, struct res *r)
+{
+	if (!m || !o) {
+		json_decref(m);
+		json_decref(o);
+		return err_(r, 500, "internal", "out of memory");
+	}
+	json_array_append(json_object_get(m, list), o);
+	json_object_set_new(audit, audit_key, json_string(id));
+	if (commit(s, m, r)) {
+		json_decref(o);
+		return r->status;
+	}
+	r->reply = o;
+	return r->status = 201;
+}
+
 static json_t *listing(struct vpcstore *s, const char *kind)
 {
 	return json_pack("{s:O}", kind, json_object_get(s->model, kind));
@@ -309,19 +330,7 @@ static int subnet_create(struct vpcstore *s, json_t *b, json_t *audit, struct re
 		return err_(r, 500, "internal", "no random bytes for an id");
 	m = json_deep_copy(s->model);
 	o = json_pack("{s:s, s:s, s:s}", "id", id, "vpc", vpc, "cidr", cidr);
-	if (!m || !o) {
-		json_decref(m);
-		json_decref(o);
-		return err_(r, 500, "internal", "out of memory");
-	}
-	json_array_append(json_object_get(m, "subnets"), o);
-	json_object_set_new(audit, "subnet", json_string(id));
-	if (commit(s, m, r)) {
-		json_decref(o);
-		return r->status;
-	}
-	r->reply = o;
-	return r->status = 201;
+	return add_new(s, m, "subnets", o, "subnet", id, audit, r);
 }
 
 static int sg_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r)
@@ -341,19 +350,7 @@ static int sg_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r
 	/* A new group: no inbound, all outbound (AWS). */
 	o = json_pack("{s:s, s:s, s:[], s:[{s:s, s:s}]}", "id", id, "vpc", vpc, "ingress", "egress",
 		      "proto", "all", "cidr", "0.0.0.0/0");
-	if (!m || !o) {
-		json_decref(m);
-		json_decref(o);
-		return err_(r, 500, "internal", "out of memory");
-	}
-	json_array_append(json_object_get(m, "security_groups"), o);
-	json_object_set_new(audit, "security_group", json_string(id));
-	if (commit(s, m, r)) {
-		json_decref(o);
-		return r->status;
-	}
-	r->reply = o;
-	return r->status = 201;
+	return add_new(s, m, "security_groups", o, "security_group", id, audit, r);
 }
 
 /* authorize / revoke: the body is a rule as in the model, plus
@@ -421,19 +418,7 @@ static int nacl_create(struct vpcstore *s, json_t *b, json_t *audit, struct res 
 	/* A new NACL denies everything until entries are added (AWS); it
 	 * applies to no subnet until one is associated. */
 	o = json_pack("{s:s, s:s, s:[], s:[], s:[]}", "id", id, "vpc", vpc, "subnets", "ingress", "egress");
-	if (!m || !o) {
-		json_decref(m);
-		json_decref(o);
-		return err_(r, 500, "internal", "out of memory");
-	}
-	json_array_append(json_object_get(m, "nacls"), o);
-	json_object_set_new(audit, "nacl", json_string(id));
-	if (commit(s, m, r)) {
-		json_decref(o);
-		return r->status;
-	}
-	r->reply = o;
-	return r->status = 201;
+	return add_new(s, m, "nacls", o, "nacl", id, audit, r);
 }
 
 /* authorize: an entry as the model writes it ("rule", "action", ...);
@@ -635,11 +620,7 @@ static int eni_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *
 	snprintf(mac, sizeof(mac), "02:%02x:%02x:%02x:%02x:%02x", mb[0], mb[1], mb[2], mb[3], mb[4]);
 	m = json_deep_copy(s->model);
 	o = json_deep_copy(b);
-	if (!m || !o) {
-		json_decref(m);
-		json_decref(o);
-		return err_(r, 500, "internal", "out of memory");
-	}
+	/* On NULL these do nothing; add_new answers for it. */
 	json_object_set_new(o, "id", json_string(id));
 	json_object_set_new(o, "mac", json_string(mac));
 	json_object_set_new(o, "ip", json_string(addr));
@@ -656,14 +637,7 @@ static int eni_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *
 		if (first)
 			json_object_set_new(o, "security_groups", json_pack("[O]", json_object_get(first, "id")));
 	}
-	json_array_append(json_object_get(m, "enis"), o);
-	json_object_set_new(audit, "eni", json_string(id));
-	if (commit(s, m, r)) {
-		json_decref(o);
-		return r->status;
-	}
-	r->reply = o;
-	return r->status = 201;
+	return add_new(s, m, "enis", o, "eni", id, audit, r);
 }
 
 /* DELETE of any kind: refused while something still uses the object. */
