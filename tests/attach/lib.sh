@@ -133,3 +133,44 @@ wait_exit() {
 
 # ward_blk_pids: the ward-blk processes started by this test's controller.
 ward_blk_pids() { pgrep -P "$CTL_PID" -x ward-blk; }
+
+# standin_setup HV_STANDIN: attach_setup with a build dir $FB whose ward-hv
+# is tests/controller/hv_standin.c (it holds its fds and waits, like a
+# running VM, so an instance "runs" without /dev/kvm); ward-blk, the guest
+# image, the KMS and the TPM are the real ones. Card processes left by a
+# kill -9 of the controller are reaped at exit (their uids: ctl_start_std).
+standin_setup() {
+	local f
+	STANDIN=${1:?hv_standin path}
+	for f in "$B/src/blk/ward-blk" "$B/src/hv/ward-hv" "$B/guest/blk-check.elf" "$STANDIN"; do
+		[ -e "$f" ] || { echo "FAIL: $f is missing: the build did not produce it"; exit 1; }
+	done
+	need
+	[ "$(id -u)" = 0 ] || { echo "SKIP: ward-blk's sandbox (uid switch, namespaces) needs root"; exit 77; }
+	CARD_UIDS=""
+	trap standin_cleanup EXIT
+	attach_setup
+	mkdir -p "$CP/volumes"
+	FB=$W/fakeb
+	mkdir -p "$FB/src/hv" "$FB/src/blk" "$FB/guest"
+	cp "$STANDIN" "$FB/src/hv/ward-hv"
+	cp "$B/src/blk/ward-blk" "$FB/src/blk/ward-blk"
+	cp "$B/guest/blk-check.elf" "$FB/guest/"
+}
+
+standin_cleanup() {
+	[ -n "$CTL_PID" ] && kill -9 "$CTL_PID" 2>/dev/null
+	[ -n "$CARD_UIDS" ] && pkill -9 -x -U "${CARD_UIDS%,}" ward-blk 2>/dev/null
+	ctl_cleanup
+	kms_cleanup
+}
+
+# ctl_start_std [ARGS...]: (re)start the controller with the KMS and the
+# volume dir, and remember its card uids (--uid-base + 64..127) for cleanup.
+ctl_start_std() {
+	local base
+	stop_ctl
+	start_ctl_kms --volume-dir "$CP/volumes" "$@"
+	base=$(tr '\0' '\n' <"/proc/$CTL_PID/cmdline" | grep -A1 -x -- --uid-base | tail -1)
+	CARD_UIDS+=$(seq -s, $((base + 64)) $((base + 127))),
+}

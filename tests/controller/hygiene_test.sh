@@ -15,36 +15,8 @@
 #    (it waits like a running VM, no KVM needed) the instance and its card
 #    are re-adopted, and the detach after that goes to the adopted card.
 . "$WARD_SOURCE_ROOT/tests/attach/lib.sh"
-STANDIN=${1:?hv_standin path}
-for f in "$B/src/blk/ward-blk" "$B/src/hv/ward-hv" "$B/guest/blk-check.elf" "$STANDIN"; do
-	[ -e "$f" ] || { echo "FAIL: $f is missing: the build did not produce it"; exit 1; }
-done
-need
-[ "$(id -u)" = 0 ] || { echo "SKIP: ward-blk's sandbox (uid switch, namespaces) needs root"; exit 77; }
-CARD_UIDS=""
-hygiene_cleanup() {
-	[ -n "$CTL_PID" ] && kill -9 "$CTL_PID" 2>/dev/null
-	[ -n "$CARD_UIDS" ] && pkill -9 -x -U "${CARD_UIDS%,}" ward-blk 2>/dev/null
-	ctl_cleanup
-	kms_cleanup
-}
-trap hygiene_cleanup EXIT
-attach_setup
-mkdir -p "$CP/volumes"
-# A build dir whose ward-hv is the stand-in (section 3); ward-blk and the
-# guest image are the real ones.
-FB=$W/fakeb
-mkdir -p "$FB/src/hv" "$FB/src/blk" "$FB/guest"
-cp "$STANDIN" "$FB/src/hv/ward-hv"
-cp "$B/src/blk/ward-blk" "$FB/src/blk/ward-blk"
-cp "$B/guest/blk-check.elf" "$FB/guest/"
-restart_ctl() { # [--dev-images DIR]
-	local base
-	stop_ctl
-	start_ctl_kms --volume-dir "$CP/volumes" "$@"
-	base=$(tr '\0' '\n' <"/proc/$CTL_PID/cmdline" | grep -A1 -x -- --uid-base | tail -1)
-	CARD_UIDS+=$(seq -s, $((base + 64)) $((base + 127))),
-}
+standin_setup "${1:-}"
+restart_ctl() { ctl_start_std "$@"; } # [--dev-images DIR]
 restart_ctl
 TRAIL=$T/kms.db.trail/leaves
 [ -f "$TRAIL" ] || { echo "FAIL: no KMS activity trail at $TRAIL"; exit 1; }

@@ -9,32 +9,9 @@
 # HV_STANDIN (tests/controller/hv_standin.c) plays ward-hv, so the instance
 # "runs" without /dev/kvm; ward-blk, KMS and the TPM are the real ones.
 . "$WARD_SOURCE_ROOT/tests/attach/lib.sh"
-STANDIN=${1:?hv_standin path}
 CHECK="python3 $SRC/tests/obs/promcheck.py"
-for f in "$B/src/blk/ward-blk" "$B/guest/blk-check.elf" "$STANDIN"; do
-	[ -e "$f" ] || { echo "FAIL: $f is missing: the build did not produce it"; exit 1; }
-done
-need
-[ "$(id -u)" = 0 ] || { echo "SKIP: ward-blk's sandbox (uid switch, namespaces) needs root"; exit 77; }
-CARD_UIDS=""
-obs_cleanup() {
-	[ -n "$CTL_PID" ] && kill -9 "$CTL_PID" 2>/dev/null
-	[ -n "$CARD_UIDS" ] && pkill -9 -x -U "${CARD_UIDS%,}" ward-blk 2>/dev/null
-	ctl_cleanup
-	kms_cleanup
-}
-trap obs_cleanup EXIT
-attach_setup
-mkdir -p "$CP/volumes"
-FB=$W/fakeb
-mkdir -p "$FB/src/hv" "$FB/src/blk" "$FB/guest"
-cp "$STANDIN" "$FB/src/hv/ward-hv"
-cp "$B/src/blk/ward-blk" "$FB/src/blk/ward-blk"
-cp "$B/guest/blk-check.elf" "$FB/guest/"
-stop_ctl
-start_ctl_kms --volume-dir "$CP/volumes" --dev-images "$FB"
-base=$(tr '\0' '\n' <"/proc/$CTL_PID/cmdline" | grep -A1 -x -- --uid-base | tail -1)
-CARD_UIDS=$(seq -s, $((base + 64)) $((base + 127))),
+standin_setup "${1:-}"
+ctl_start_std --dev-images "$FB"
 
 # metrics NAME: GET /v1/metrics as the control plane into $W/NAME, checked.
 metrics() {
