@@ -8,7 +8,20 @@
 _ward_words() {
 	local cmd=${1-} sub=${2-}
 	case "$cmd${sub:+ $sub}" in
-	"") echo "host health drain instance volume enclave attestation audit help" ;;
+	"") echo "host health drain instance volume enclave attestation audit vpc subnet sg eni nacl help" ;;
+	vpc|subnet) echo "create list delete" ;;
+	sg) echo "create list delete authorize revoke" ;;
+	eni) echo "create list delete set-groups" ;;
+	nacl) echo "create list delete authorize revoke associate disassociate" ;;
+	"vpc create") echo "--cidr" ;;
+	"subnet create") echo "--vpc --cidr" ;;
+	"sg create"|"nacl create") echo "--vpc" ;;
+	"sg authorize"|"sg revoke") echo "--ingress --egress --proto --port --icmp --cidr --source-group" ;;
+	"nacl authorize") echo "--ingress --egress --rule --action --proto --port --icmp --cidr" ;;
+	"nacl revoke") echo "--ingress --egress --rule" ;;
+	"nacl associate"|"nacl disassociate") echo "--subnet" ;;
+	"eni create") echo "--subnet --ip --security-group --mtu --no-source-dest-check" ;;
+	"eni set-groups") echo "--security-group" ;;
 	instance) echo "run list show stop" ;;
 	"instance run") echo "--image --memory --vcpus --cpu --hugepages --cmdline" ;;
 	"instance list") echo "--json" ;;
@@ -26,7 +39,7 @@ _ward_words() {
 	"audit list") echo "--from --to --json" ;;
 	"audit fetch") echo "--out" ;;
 	"audit verify") echo "--pubkey --origin --min-counter" ;;
-	help) echo "host health drain instance volume enclave attestation audit" ;;
+	help) echo "host health drain instance volume enclave attestation audit vpc subnet sg eni nacl" ;;
 	esac
 }
 

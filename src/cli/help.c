@@ -36,7 +36,35 @@ static const struct help helps[] = {
 "  enclave               enclave images (EIF) and their PCRs, offline\n"
 "  attestation           check an attestation document, offline\n"
 "  audit                 the host's audit log: checkpoint, list, fetch, verify\n"
+"  vpc, subnet, sg,      the host's VPC model (ward-net): create, list, delete,\n"
+"  eni, nacl             rules and groups (control plane)\n"
 "listing commands print a table; --json prints JSON (stable keys, docs/cli.md)\n"
+CONN_LINES EXIT_LINES },
+	{ "vpc", NULL,
+"usage: ward vpc create --cidr CIDR | list | delete ID\n"
+"  A VPC and its default security group (inbound from itself, all outbound).\n"
+CONN_LINES EXIT_LINES },
+	{ "subnet", NULL,
+"usage: ward subnet create --vpc ID --cidr CIDR | list | delete ID\n"
+CONN_LINES EXIT_LINES },
+	{ "sg", NULL,
+"usage: ward sg create --vpc ID | list | delete ID\n"
+"       ward sg authorize|revoke ID --ingress|--egress --proto all|tcp|udp|icmp|N\n"
+"            [--port N[-M]] [--icmp TYPE[:CODE]] (--cidr CIDR | --source-group ID)\n"
+"  Security groups: allow-only and stateful; a new group allows no inbound.\n"
+CONN_LINES EXIT_LINES },
+	{ "eni", NULL,
+"usage: ward eni create --subnet ID [--ip A] [--security-group ID]... [--mtu 1500|9001]\n"
+"            [--no-source-dest-check] | list | delete ID\n"
+"       ward eni set-groups ID --security-group ID...\n"
+CONN_LINES EXIT_LINES },
+	{ "nacl", NULL,
+"usage: ward nacl create --vpc ID | list | delete ID\n"
+"       ward nacl authorize ID --ingress|--egress --rule N --action allow|deny\n"
+"            --proto all|tcp|udp|icmp|N [--port N[-M]] [--icmp TYPE[:CODE]] --cidr CIDR\n"
+"       ward nacl revoke ID --ingress|--egress --rule N\n"
+"       ward nacl associate|disassociate ID --subnet ID\n"
+"  Network ACLs: numbered rules, first match wins, then deny.\n"
 CONN_LINES EXIT_LINES },
 	{ "host", NULL,
 "usage: ward host\n"

@@ -16,7 +16,6 @@ struct kind {
 	const char *name;     /* CLI word */
 	const char *path;     /* API collection */
 	const char *const *create_flags;   /* --flag -> field of the same name (dashes -> _) */
-	const char *usage;
 };
 
 static const char *const vpc_flags[] = { "cidr", NULL };
@@ -25,30 +24,18 @@ static const char *const sg_flags[] = { "vpc", NULL };
 static const char *const eni_flags[] = { "subnet", "ip", NULL };
 static const char *const nacl_flags[] = { "vpc", NULL };
 
+/* Their usage text is in help.c's table (`ward vpc --help`). */
 static const struct kind kinds[] = {
-	{ "vpc", "/v1/vpcs", vpc_flags, "ward vpc create --cidr CIDR | list | delete ID" },
-	{ "subnet", "/v1/subnets", subnet_flags,
-	  "ward subnet create --vpc ID --cidr CIDR | list | delete ID" },
-	{ "sg", "/v1/security-groups", sg_flags,
-	  "ward sg create --vpc ID | list | delete ID\n"
-	  "       ward sg authorize|revoke ID --ingress|--egress --proto all|tcp|udp|icmp|N\n"
-	  "            [--port N[-M]] [--icmp TYPE[:CODE]] (--cidr CIDR | --source-group ID)" },
-	{ "eni", "/v1/enis", eni_flags,
-	  "ward eni create --subnet ID [--ip A] [--security-group ID]... [--mtu 1500|9001]\n"
-	  "            [--no-source-dest-check] | list | delete ID\n"
-	  "       ward eni set-groups ID --security-group ID..." },
-	{ "nacl", "/v1/network-acls", nacl_flags,
-	  "ward nacl create --vpc ID | list | delete ID\n"
-	  "       ward nacl authorize ID --ingress|--egress --rule N --action allow|deny\n"
-	  "            --proto all|tcp|udp|icmp|N [--port N[-M]] [--icmp TYPE[:CODE]] --cidr CIDR\n"
-	  "       ward nacl revoke ID --ingress|--egress --rule N\n"
-	  "       ward nacl associate|disassociate ID --subnet ID" },
+	{ "vpc", "/v1/vpcs", vpc_flags },
+	{ "subnet", "/v1/subnets", subnet_flags },
+	{ "sg", "/v1/security-groups", sg_flags },
+	{ "eni", "/v1/enis", eni_flags },
+	{ "nacl", "/v1/network-acls", nacl_flags },
 };
 
 static int usage(const struct kind *k, const char *why)
 {
-	fprintf(stderr, "ward: %s\nusage: %s\n", why, k->usage);
-	return WARD_EXIT_USAGE;
+	return help_usage_error(k->name, NULL, why);
 }
 
 /* "N" or "N-M" -> [lo, hi]. */
