@@ -64,6 +64,10 @@ int ec2_parse_filters(const struct query *q, struct ec2_filters *out, char *err,
 /* <prefix>.N (VpcId.1, VpcId.2 ...), at most EC2_MAX_IDS, no gaps. */
 int ec2_parse_ids(const struct query *q, const char *prefix, const char **ids, size_t *n,
 		  char *err, size_t len);
+/* Free text a caller may store (tag keys and values, descriptions, group
+ * names): min..max bytes, no control characters, since it reaches logs
+ * and ward-net's tables. */
+bool ec2_text_ok(const char *s, size_t min, size_t max);
 /* TagSpecification.N.ResourceType/.Tag.M.Key/.Value for a resource of
  * type rtype ("vpc", "volume" ...): keys 1-128 characters, not "aws:"...,
  * values 0-256, no key twice, at most EC2_MAX_TAGS. */

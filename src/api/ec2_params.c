@@ -131,7 +131,7 @@ int ec2_parse_ids(const struct query *q, const char *prefix, const char **ids, s
 
 /* Tag text: printable, no control characters (what reaches logs and
  * ward-net's tables must not carry them). */
-static bool tag_text_ok(const char *s, size_t min, size_t max)
+bool ec2_text_ok(const char *s, size_t min, size_t max)
 {
 	size_t n = strlen(s);
 
@@ -180,7 +180,7 @@ int ec2_parse_tags(const struct query *q, const char *rtype, struct ec2_tags *ou
 			if (out->n == EC2_MAX_TAGS)
 				return fail(err, len, "The request has more than %d tags",
 					    EC2_MAX_TAGS);
-			if (!tag_text_ok(k, 1, 128) || !tag_text_ok(v, 0, 256))
+			if (!ec2_text_ok(k, 1, 128) || !ec2_text_ok(v, 0, 256))
 				return fail(err, len, "Tag keys are 1-128 and values 0-256 "
 					    "printable characters");
 			if (strncmp(k, "aws:", 4) == 0)
@@ -334,7 +334,7 @@ static int rule_cidr(const char *c, struct ec2_rule *r, char *err, size_t len)
 
 static int rule_desc(const char *d, struct ec2_rule *r, char *err, size_t len)
 {
-	if (d && !tag_text_ok(d, 0, 255))
+	if (d && !ec2_text_ok(d, 0, 255))
 		return fail(err, len, "Invalid rule description");
 	r->desc = d;
 	return 0;

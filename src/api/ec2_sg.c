@@ -202,18 +202,6 @@ int ec2_sg_create_default(struct ec2_req *q, const char *vpc_id, char group_id[3
 	return rc;
 }
 
-static bool text_ok(const char *s, size_t min, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n < min || n > max)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 void ec2_create_security_group(struct ec2_req *q)
 {
 	const char *name = ec2_required(q, "GroupName"), *desc, *vpc;
@@ -230,7 +218,7 @@ void ec2_create_security_group(struct ec2_req *q)
 		ec2_error(q, 400, "VPCIdNotSpecified", "No default VPC for this user");
 		return;
 	}
-	if (!text_ok(name, 1, 255) || strncmp(name, "sg-", 3) == 0 || !text_ok(desc, 0, 255)) {
+	if (!ec2_text_ok(name, 1, 255) || strncmp(name, "sg-", 3) == 0 || !ec2_text_ok(desc, 0, 255)) {
 		ec2_error(q, 400, "InvalidParameterValue", "Invalid value for GroupName or "
 			  "GroupDescription: 1-255 (0-255) printable characters, names not "
 			  "starting with sg-");

@@ -333,19 +333,30 @@ static int subnet_create(struct vpcstore *s, json_t *b, json_t *audit, struct re
 	return add_new(s, m, "subnets", o, "subnet", id, audit, r);
 }
 
-static int sg_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r)
+/* The start of a create whose body is only {"vpc": ID}: the body, the VPC
+ * and a new id with the given prefix. 0, or the error status in r. */
+static int in_vpc_start(struct vpcstore *s, json_t *b, const char *prefix, const char **vpc,
+			char id[32], struct res *r)
 {
 	static const char *const keys[] = { "vpc", NULL };
+
+	if (only_keys(b, keys, r) || !(*vpc = get_str(b, "vpc", r)))
+		return r->status;
+	if (!find(s->model, "vpcs", *vpc, NULL))
+		return err_(r, 404, "not_found", "no VPC %s", *vpc);
+	if (new_id(prefix, id))
+		return err_(r, 500, "internal", "no random bytes for an id");
+	return 0;
+}
+
+static int sg_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r)
+{
 	const char *vpc;
 	char id[32];
 	json_t *m, *o;
 
-	if (only_keys(b, keys, r) || !(vpc = get_str(b, "vpc", r)))
+	if (in_vpc_start(s, b, "sg", &vpc, id, r))
 		return r->status;
-	if (!find(s->model, "vpcs", vpc, NULL))
-		return err_(r, 404, "not_found", "no VPC %s", vpc);
-	if (new_id("sg", id))
-		return err_(r, 500, "internal", "no random bytes for an id");
 	m = json_deep_copy(s->model);
 	/* A new group: no inbound, all outbound (AWS). */
 	o = json_pack("{s:s, s:s, s:[], s:[{s:s, s:s}]}", "id", id, "vpc", vpc, "ingress", "egress",
@@ -403,17 +414,12 @@ static int sg_rule(struct vpcstore *s, const char *id, bool add, json_t *b, json
 
 static int nacl_create(struct vpcstore *s, json_t *b, json_t *audit, struct res *r)
 {
-	static const char *const keys[] = { "vpc", NULL };
 	const char *vpc;
 	char id[32];
 	json_t *m, *o;
 
-	if (only_keys(b, keys, r) || !(vpc = get_str(b, "vpc", r)))
+	if (in_vpc_start(s, b, "acl", &vpc, id, r))
 		return r->status;
-	if (!find(s->model, "vpcs", vpc, NULL))
-		return err_(r, 404, "not_found", "no VPC %s", vpc);
-	if (new_id("acl", id))
-		return err_(r, 500, "internal", "no random bytes for an id");
 	m = json_deep_copy(s->model);
 	/* A new NACL denies everything until entries are added (AWS); it
 	 * applies to no subnet until one is associated. */
