@@ -46,9 +46,16 @@ UIDB=$((300000 + RANDOM * 16))
 # boot_ctl BINARY [LOG]: ward-boot BINARY as the controller; returns 0 once
 # it serves, 1 if it exited first (ward-boot or controller refusal).
 boot_ctl() {
-	local log=${2:-$W/ctl.log}
+	launch_ctl "${2:-$W/ctl.log}" "$BOOT" --event-log "$W/eventlog" "$1"
+}
+
+# launch_ctl LOG CMD...: CMD with the controller's options, in the
+# background; 0 once its port is written, 1 if it exited first.
+launch_ctl() {
+	local log=$1
+	shift
 	rm -f "$W/port"
-	"$BOOT" --event-log "$W/eventlog" "$1" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
+	"$@" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
 		--listen 127.0.0.1:0 --port-file "$W/port" --tls-cert "$P/server.pem" \
 		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --request-timeout 3 \
 		--uid-base "$UIDB" >>"$log" 2>&1 &
@@ -138,17 +145,7 @@ check "... saying PCR 12's one measurement is of another binary" \
 check "... and PCR 12 was not extended again" [ "$(pcr 12)" = "$P12" ]
 # The same swapped binary started directly: out of service, not resumed.
 start_direct() {
-	WARD_EVENT_LOG=$W/eventlog "$1" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
-		--listen 127.0.0.1:0 --port-file "$W/port" --tls-cert "$P/server.pem" \
-		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --request-timeout 3 \
-		--uid-base "$UIDB" >>"$2" 2>&1 &
-	CTL_PID=$!
-	for _ in $(seq 600); do
-		[ -s "$W/port" ] && break
-		kill -0 "$CTL_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	URL=https://127.0.0.1:$(cat "$W/port" 2>/dev/null)
+	WARD_EVENT_LOG=$W/eventlog launch_ctl "$2" "$1" || true
 }
 rm -f "$W/port"
 start_direct "$W/ctl-swapped" "$W/direct.log"
