@@ -253,30 +253,70 @@ void sigv4_signature(const uint8_t key[32], const char *sts, char hex[65])
 	to_hex(mac, 32, hex);
 }
 
-/* Copies [s, s+n) into dst (size cap) if it fits and n > 0. */
-static int copy_part(char *dst, size_t cap, const char *s, size_t n)
+/* The Authorization parser works on indices into the one header string,
+ * each checked against the string's length where it is used (never a
+ * pointer plus a length handed on separately): every access is then
+ * within the string for a reader that does not track relations between
+ * variables, which is how Frama-C's Eva shows it (docs/proofs.md). */
+
+/* Index of the first c in s[i, to), or to. */
+static size_t find_char(const char *s, size_t i, size_t to, char c)
 {
-	if (n == 0 || n >= cap)
+	for (; i < to; i++)
+		if (s[i] == c)
+			return i;
+	return to;
+}
+
+/* Copies s[from, to) into dst (size cap) if it is non-empty and fits. */
+static int copy_range(char *dst, size_t cap, const char *s, size_t from, size_t to)
+{
+	size_t j = 0;
+
+	if (from >= to)
 		return -EINVAL;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
+	/* Terminated as it goes, so the bound on j is checked at each write. */
+	for (size_t k = from; k < to; k++, j++) {
+		if (j >= cap - 1)	/* cap > 0: every caller's is an array */
+			return -EINVAL;
+		dst[j] = s[k];
+		dst[j + 1] = '\0';
+	}
 	return 0;
 }
 
-static int parse_credential(const char *s, size_t n, struct sigv4_auth *a)
+/* True when s[from, to) is exactly lit. */
+static bool range_is(const char *s, size_t from, size_t to, const char *lit)
 {
-	const char *end = s + n, *p = s, *slash;
-	char *dst[4] = { a->access_key_id, a->date, a->region, a->service };
-	size_t cap[4] = { sizeof(a->access_key_id), sizeof(a->date),
-			  sizeof(a->region), sizeof(a->service) };
+	size_t k = from;
 
-	for (int i = 0; i < 4; i++) {
-		slash = memchr(p, '/', (size_t)(end - p));
-		if (!slash || copy_part(dst[i], cap[i], p, (size_t)(slash - p)))
-			return -EINVAL;
-		p = slash + 1;
-	}
-	if ((size_t)(end - p) != 12 || memcmp(p, "aws4_request", 12) != 0)
+	for (; *lit; lit++, k++)
+		if (k >= to || s[k] != *lit)
+			return false;
+	return k == to;
+}
+
+/* Credential=AKID/YYYYMMDD/region/service/aws4_request in s[from, to). */
+static int parse_credential(const char *s, size_t from, size_t to, struct sigv4_auth *a)
+{
+	size_t k = from, slash;
+
+	slash = find_char(s, k, to, '/');
+	if (slash == to || copy_range(a->access_key_id, sizeof(a->access_key_id), s, k, slash))
+		return -EINVAL;
+	k = slash + 1;
+	slash = find_char(s, k, to, '/');
+	if (slash == to || copy_range(a->date, sizeof(a->date), s, k, slash))
+		return -EINVAL;
+	k = slash + 1;
+	slash = find_char(s, k, to, '/');
+	if (slash == to || copy_range(a->region, sizeof(a->region), s, k, slash))
+		return -EINVAL;
+	k = slash + 1;
+	slash = find_char(s, k, to, '/');
+	if (slash == to || copy_range(a->service, sizeof(a->service), s, k, slash))
+		return -EINVAL;
+	if (!range_is(s, slash + 1, to, "aws4_request"))
 		return -EINVAL;
 	if (strlen(a->date) != 8)
 		return -EINVAL;
@@ -286,79 +326,93 @@ static int parse_credential(const char *s, size_t n, struct sigv4_auth *a)
 	return 0;
 }
 
-static int parse_signed_headers(const char *s, size_t n, struct sigv4_auth *a)
+/* True when sh[a0, a1) sorts strictly before sh[b0, b1) (strcmp order). */
+static bool name_before(const char *sh, size_t a0, size_t a1, size_t b0, size_t b1)
 {
-	char *p, *save = NULL, *tok;
+	for (; a0 < a1 && b0 < b1; a0++, b0++)
+		if (sh[a0] != sh[b0])
+			return (unsigned char)sh[a0] < (unsigned char)sh[b0];
+	return a0 == a1 && b0 < b1;
+}
 
-	if (copy_part(a->signed_headers, sizeof(a->signed_headers), s, n))
+/* SignedHeaders=a;b;c in s[from, to): lowercase names, sorted, unique, no
+ * empty name. The names are split in place in a->signed_headers. */
+static int parse_signed_headers(const char *s, size_t from, size_t to, struct sigv4_auth *a)
+{
+	char *sh = a->signed_headers;
+	size_t n, i, start, prev = 0, prev_end = 0;
+
+	if (copy_range(sh, sizeof(a->signed_headers), s, from, to))
 		return -EINVAL;
+	n = strlen(sh);
 	a->n_headers = 0;
-	if (a->signed_headers[n - 1] == ';' || a->signed_headers[0] == ';' ||
-	    strstr(a->signed_headers, ";;"))
-		return -EINVAL;
-	p = a->signed_headers;
-	for (tok = strtok_r(p, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-		for (char *c = tok; *c; c++)
-			if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) ||
-			      *c == '-' || *c == '_' || *c == '.'))
+	for (i = 0; i <= n; i++) {
+		start = i;
+		i = find_char(sh, i, n, ';');
+		if (i == start)		/* leading, trailing or doubled ';' */
+			return -EINVAL;
+		for (size_t c = start; c < i; c++)
+			if (!(islower((unsigned char)sh[c]) || isdigit((unsigned char)sh[c]) ||
+			      sh[c] == '-' || sh[c] == '_' || sh[c] == '.'))
 				return -EINVAL;
-		if (a->n_headers == SIGV4_MAX_SIGNED_HEADERS)
+		if (a->n_headers >= SIGV4_MAX_SIGNED_HEADERS)
 			return -EINVAL;
 		/* Sorted and unique, as every conforming signer sends them. */
-		if (a->n_headers && strcmp(a->header_names[a->n_headers - 1], tok) >= 0)
+		if (a->n_headers && !name_before(sh, prev, prev_end, start, i))
 			return -EINVAL;
-		a->header_names[a->n_headers++] = tok;
+		sh[i] = '\0';
+		a->header_names[a->n_headers++] = sh + start;
+		prev = start;
+		prev_end = i;
 	}
-	return a->n_headers ? 0 : -EINVAL;
+	return 0;
 }
 
 int sigv4_parse_authorization(const char *value, struct sigv4_auth *out)
 {
-	const char *p = value;
 	bool have_cred = false, have_sh = false, have_sig = false;
-	size_t alen = strlen(SIGV4_ALGORITHM);
+	size_t alen = strlen(SIGV4_ALGORITHM), len, i;
 
 	memset(out, 0, sizeof(*out));
-	if (!value || strncmp(p, SIGV4_ALGORITHM, alen) != 0 || p[alen] != ' ')
+	if (!value)
 		return -EINVAL;
-	p += alen;
-	while (*p) {
-		const char *eq, *end;
-		size_t klen, vlen;
+	len = strlen(value);
+	if (len <= alen || memcmp(value, SIGV4_ALGORITHM, alen) != 0 || value[alen] != ' ')
+		return -EINVAL;
+	i = alen;
+	while (i < len) {
+		size_t eq, end, vend;
 
-		while (*p == ' ')
-			p++;
-		eq = strchr(p, '=');
-		if (!eq)
+		while (i < len && value[i] == ' ')
+			i++;
+		eq = find_char(value, i, len, '=');
+		if (eq == len)
 			return -EINVAL;
-		klen = (size_t)(eq - p);
-		end = strchr(eq + 1, ',');
-		if (!end)
-			end = eq + 1 + strlen(eq + 1);
-		vlen = (size_t)(end - eq - 1);
-		while (vlen && eq[vlen] == ' ')
-			vlen--;
-		if (klen == 10 && memcmp(p, "Credential", 10) == 0 && !have_cred) {
-			if (parse_credential(eq + 1, vlen, out))
+		end = find_char(value, eq + 1, len, ',');
+		vend = end;
+		while (vend > eq + 1 && value[vend - 1] == ' ')
+			vend--;
+		if (range_is(value, i, eq, "Credential") && !have_cred) {
+			if (parse_credential(value, eq + 1, vend, out))
 				return -EINVAL;
 			have_cred = true;
-		} else if (klen == 13 && memcmp(p, "SignedHeaders", 13) == 0 && !have_sh) {
-			if (parse_signed_headers(eq + 1, vlen, out))
+		} else if (range_is(value, i, eq, "SignedHeaders") && !have_sh) {
+			if (parse_signed_headers(value, eq + 1, vend, out))
 				return -EINVAL;
 			have_sh = true;
-		} else if (klen == 9 && memcmp(p, "Signature", 9) == 0 && !have_sig) {
-			if (vlen != 64 || copy_part(out->signature, sizeof(out->signature),
-						    eq + 1, vlen))
+		} else if (range_is(value, i, eq, "Signature") && !have_sig) {
+			if (vend - (eq + 1) != 64 ||
+			    copy_range(out->signature, sizeof(out->signature), value, eq + 1, vend))
 				return -EINVAL;
-			for (int i = 0; i < 64; i++)
-				if (!isxdigit((unsigned char)out->signature[i]) ||
-				    isupper((unsigned char)out->signature[i]))
+			for (int k = 0; k < 64; k++)
+				if (!isxdigit((unsigned char)out->signature[k]) ||
+				    isupper((unsigned char)out->signature[k]))
 					return -EINVAL;
 			have_sig = true;
 		} else {
 			return -EINVAL;
 		}
-		p = *end ? end + 1 : end;
+		i = end < len ? end + 1 : end;
 	}
 	return have_cred && have_sh && have_sig ? 0 : -EINVAL;
 }
