@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "errmsg.h"
 #include "log.h"
 #include "seal.h"
 #include "secmem.h"
@@ -290,20 +291,38 @@ void api_dispatch(struct api *a, const struct api_caller *c, const struct query 
 		api_error(r, 400, IAM_NS, "MissingAction", "the request names no Action");
 		return;
 	}
-	if (store_txn_begin(a->store, true, &t)) {
-		api_error(r, 500, IAM_NS, "ServiceFailure", "the store is unavailable");
-		return;
-	}
-	if (r->ec2 ? !ec2_handle(a, t, c, q, now, r) :
-		     (!iam_handle(a, t, c, q, now, r) && !sts_handle(a, t, c, q, now, r)))
-		api_error(r, 400, IAM_NS, "InvalidAction", "Could not find operation %.64s",
-			  action);
-	if (r->status == 200) {
-		if (store_txn_commit(t)) {
-			api_error(r, 500, IAM_NS, "ServiceFailure", "the change was not stored");
-			log_error("commit failed", "action=%s", action);
+	/* A replicated store (etcd) answers -EAGAIN when another replica
+	 * changed what this request read: the whole request runs again on
+	 * fresh state (nothing of the failed run was stored). */
+	for (int attempt = 0;; attempt++) {
+		bool ec2 = r->ec2;
+		int rc;
+
+		if (store_txn_begin(a->store, true, &t)) {
+			api_error(r, 500, IAM_NS, "ServiceFailure", "the store is unavailable");
+			return;
 		}
-	} else {
-		store_txn_abort(t);
+		if (r->ec2 ? !ec2_handle(a, t, c, q, now, r) :
+			     (!iam_handle(a, t, c, q, now, r) && !sts_handle(a, t, c, q, now, r)))
+			api_error(r, 400, IAM_NS, "InvalidAction", "Could not find operation %.64s",
+				  action);
+		if (r->status != 200) {
+			store_txn_abort(t);
+			return;
+		}
+		if (!(rc = store_txn_commit(t)))
+			return;
+		if (r->body) {	/* may hold a secret (CreateAccessKey) */
+			OPENSSL_cleanse(r->body, r->len);
+			free(r->body);
+		}
+		memset(r, 0, sizeof(*r));
+		r->ec2 = ec2;
+		if (rc == -EAGAIN && attempt < 8)
+			continue;
+		/* 503: botocore retries it; a ClientToken keeps the retry safe. */
+		api_error(r, 503, IAM_NS, "ServiceUnavailable", "the change was not stored");
+		log_error("commit failed", "action=%s errno=%s", action, errname(-rc));
+		return;
 	}
 }

@@ -9,19 +9,27 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "api.h"
 #include "conf.h"
 #include "cliopt.h"
+#include "etcd.h"
 #include "fileio.h"
+#include "leader.h"
 #include "log.h"
 #include "secmem.h"
 #include "server.h"
 
 struct opts {
 	const char *db, *key_file, *account;
+	const char *etcd, *replica_id;	/* --etcd: replicated (docs/ha.md) */
+	struct etcd_tls tls;
+	int leader_ttl;
 	struct server_config srv;
 };
 
@@ -34,6 +42,9 @@ static void usage(FILE *f)
 		"options: --db PATH (default ward-api.db)\n"
 		"         --master-key-file F (default ward-api.key; 32 bytes, created if missing)\n"
 		"         --account N (12 digits, default 111122223333)\n"
+		"         --etcd URL,URL,... (the store on etcd instead of --db: replicas)\n"
+		"         --etcd-cacert F --etcd-cert F --etcd-key F (https:// endpoints)\n"
+		"         --leader-ttl S (the leader's lease, default 5) --replica-id ID\n"
 		"       ward-api --help | --version\n"
 		"exit status: 0 success; 1 runtime error (database, cannot listen);\n"
 		"  2 usage error (docs/cli.md)\n");
@@ -83,8 +94,11 @@ static int open_api(struct opts *o, struct api *a)
 	}
 	if (!(mk = master_key(o->key_file)))
 		return -EIO;
-	if ((rc = store_sqlite_open(o->db, &s))) {
-		fprintf(stderr, "ward-api: cannot open the store %s\n", o->db);
+	rc = o->etcd ? store_etcd_open(o->etcd, &o->tls, &s) : store_sqlite_open(o->db, &s);
+	if (rc) {
+		fprintf(stderr, "ward-api: cannot open the store %s%s\n", o->etcd ? o->etcd : o->db,
+			o->etcd ? " (endpoints: http://host:port, comma-separated; https:// with "
+				  "--etcd-cacert)" : "");
 		secmem_free(mk, 64);
 		return rc;
 	}
@@ -130,12 +144,40 @@ static int cmd_admin(struct opts *o, int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* With --etcd, every replica serves requests; one, elected, also runs
+ * the leader-only tasks (leader.h). */
+static int start_election(const struct opts *o)
+{
+	struct leader_config lc = { .endpoints = o->etcd, .tls = &o->tls, .ttl_s = o->leader_ttl };
+	char id[128], host[64] = "ward-api";
+	int rc;
+
+	gethostname(host, sizeof(host) - 1);
+	host[strcspn(host, ".")] = '\0';
+	snprintf(id, sizeof(id), "%s/%ld", host, (long)getpid());
+	lc.id = o->replica_id ? o->replica_id : id;
+#ifdef WARD_TEST_HOOKS
+	/* The compaction test: the first election watch starts from an old,
+	 * compacted revision. */
+	if (getenv("WARD_TEST_LEADER_WATCH_FROM"))
+		lc.first_watch_rev = strtoll(getenv("WARD_TEST_LEADER_WATCH_FROM"), NULL, 10);
+#endif
+	if ((rc = leader_start(&lc)))
+		fprintf(stderr, "ward-api: cannot start the leader election (--replica-id: letters, "
+			"digits, -_./:)\n");
+	return rc;
+}
+
 /* /etc/ward/api.conf (docs/operations.md). */
 static const struct conf_key conf_keys[] = {
 	{ "db", CONF_PATH, 0, 0, 0 }, { "master-key-file", CONF_PATH, 0, 0, 0 },
 	{ "account", CONF_STRING, 0, 0, 0 }, { "cert", CONF_PATH, 0, 0, 0 },
 	{ "key", CONF_PATH, 0, 0, 0 }, { "listen", CONF_STRING, 0, 0, 0 },
 	{ "port", CONF_INT, 0, 65535, 0 }, { "port-file", CONF_PATH, 0, 0, 0 },
+	{ "etcd", CONF_STRING, 0, 0, 0 },
+	{ "etcd-cacert", CONF_PATH, 0, 0, 0 }, { "etcd-cert", CONF_PATH, 0, 0, 0 },
+	{ "etcd-key", CONF_PATH, 0, 0, 0 }, { "leader-ttl", CONF_INT, 1, 3600, 0 },
+	{ "replica-id", CONF_STRING, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -150,12 +192,18 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'P' },
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "etcd-cacert", required_argument, NULL, 1 },
+		{ "etcd-cert", required_argument, NULL, 2 },
+		{ "etcd-key", required_argument, NULL, 3 },
+		{ "leader-ttl", required_argument, NULL, 4 },
+		{ "replica-id", required_argument, NULL, 5 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .db = "ward-api.db", .key_file = "ward-api.key",
-			  .account = "111122223333",
+			  .account = "111122223333", .leader_ttl = 5,
 			  .srv = { .listen_addr = "127.0.0.1", .port = 8443 } };
 	struct api a;
 	int c, rc;
@@ -178,6 +226,17 @@ int main(int argc, char **argv)
 							"65535 (0: any free port)", optarg);
 			break;
 		case 'P': o.srv.port_file = optarg; break;
+		case 'e': o.etcd = optarg; break;
+		case 1: o.tls.cacert = optarg; break;
+		case 2: o.tls.cert = optarg; break;
+		case 3: o.tls.key = optarg; break;
+		case 4:
+			o.leader_ttl = atoi(optarg);
+			if (o.leader_ttl < 1 || o.leader_ttl > 3600)
+				return cliopt_bad_value("ward-api", "--leader-ttl", "seconds from 1 to "
+							"3600", optarg);
+			break;
+		case 5: o.replica_id = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': cliopt_version("ward-api"); return 0;
 		default: return cliopt_bad_option("ward-api", argv, longopts);
@@ -197,9 +256,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ward-api: serve needs --cert and --key (TLS is not optional)\n");
 		return 2;
 	}
-	if (open_api(&o, &a))
+	if ((o.tls.cert == NULL) != (o.tls.key == NULL) || (o.tls.cert && !o.tls.cacert)) {
+		fprintf(stderr, "ward-api: --etcd-cert and --etcd-key go together, with "
+			"--etcd-cacert\n");
+		return 2;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || open_api(&o, &a))
 		return 1;
+	if (o.etcd && start_election(&o)) {
+		close_api(&a);
+		return 1;
+	}
 	rc = server_run(&a, &o.srv);
+	leader_stop();
 	close_api(&a);
+	curl_global_cleanup();
 	return rc ? 1 : 0;
 }

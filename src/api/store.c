@@ -2,6 +2,8 @@
  * implementation: one place to add tracing or, with etcd, fencing. */
 #include "store.h"
 
+#include <errno.h>
+
 int store_txn_commit(struct store_txn *t) { return t->s->ops->txn_commit(t); }
 void store_txn_abort(struct store_txn *t) { if (t) t->s->ops->txn_abort(t); }
 int store_get(struct store_txn *t, const char *k, char **v) { return t->s->ops->get(t, k, v); }
@@ -10,3 +12,5 @@ int store_put(struct store_txn *t, const char *k, const char *v) { return t->s->
 int store_del(struct store_txn *t, const char *k) { return t->s->ops->del(t, k); }
 int store_list(struct store_txn *t, const char *p, store_list_cb cb, void *arg)
 { return t->s->ops->list(t, p, cb, arg); }
+int store_guard(struct store_txn *t, const char *key, int64_t create_rev)
+{ return t->s->ops->guard ? t->s->ops->guard(t, key, create_rev) : -EOPNOTSUPP; }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct store;
 struct store_txn;
@@ -33,6 +34,10 @@ struct store_ops {
 	/* Keys starting with prefix in byte order; cb's non-zero stops and is
 	 * returned. */
 	int (*list)(struct store_txn *t, const char *prefix, store_list_cb cb, void *arg);
+	/* Optional (etcd): the commit applies only while the raw etcd key
+	 * still has this create_revision, else it fails with -ESTALE (a
+	 * leader's fencing, leader.h). */
+	int (*guard)(struct store_txn *t, const char *key, int64_t create_rev);
 	void (*close)(struct store *s);
 };
 
@@ -41,6 +46,11 @@ struct store {
 };
 
 int store_sqlite_open(const char *path, struct store **out);
+/* endpoints "http://127.0.0.1:2379,...": docs/ha.md. Its commit also
+ * fails with -EAGAIN when something the transaction read has changed
+ * (re-run the whole request) and -EIO when etcd is unreachable. */
+struct etcd_tls;
+int store_etcd_open(const char *endpoints, const struct etcd_tls *tls, struct store **out);
 
 static inline int store_txn_begin(struct store *s, bool write, struct store_txn **out)
 { return s->ops->txn_begin(s, write, out); }
@@ -51,6 +61,8 @@ int store_create(struct store_txn *t, const char *key, const char *value);
 int store_put(struct store_txn *t, const char *key, const char *value);
 int store_del(struct store_txn *t, const char *key);
 int store_list(struct store_txn *t, const char *prefix, store_list_cb cb, void *arg);
+/* -EOPNOTSUPP on a store without guards (SQLite: one node, no election). */
+int store_guard(struct store_txn *t, const char *key, int64_t create_rev);
 static inline void store_close(struct store *s) { if (s) s->ops->close(s); }
 
 /* Every transaction starts with a pointer to its store. */
