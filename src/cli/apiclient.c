@@ -91,6 +91,12 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
 long api_call(const struct api_cfg *c, const char *method, const char *path, const char *body,
 		 struct api_buf *out)
 {
+	return api_call_hdrs(c, method, path, body, out, NULL);
+}
+
+long api_call_hdrs(const struct api_cfg *c, const char *method, const char *path,
+		   const char *body, struct api_buf *out, struct api_buf *hdrs)
+{
 	char url[2048], errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	long status = 0;
@@ -119,6 +125,10 @@ long api_call(const struct api_cfg *c, const char *method, const char *path, con
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	if (hdrs) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_data);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, hdrs);
+	}
 	if (body) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);

@@ -24,6 +24,10 @@ size_t api_buf_append(struct api_buf *b, const char *data, size_t add);
  * transport failure (already reported on stderr). */
 long api_call(const struct api_cfg *c, const char *method, const char *path,
 	      const char *body, struct api_buf *out);
+/* The same, with the response's header lines appended to hdrs (NULL:
+ * not kept). */
+long api_call_hdrs(const struct api_cfg *c, const char *method, const char *path,
+		   const char *body, struct api_buf *out, struct api_buf *hdrs);
 
 /* One request, its body printed: on stdout for a 2xx answer (returns 0),
  * else on stderr with the status (returns 1). */

@@ -83,6 +83,7 @@ CONN_LINES EXIT_LINES },
 "       ward instance list [--json]\n"
 "       ward instance show ID [--json]\n"
 "       ward instance stop ID\n"
+"       ward instance console ID [--follow]\n"
 "  `ward instance SUBCOMMAND --help` for each.\n"
 CONN_LINES EXIT_LINES },
 	{ "instance", "run",
@@ -109,6 +110,13 @@ CONN_LINES EXIT_LINES },
 	{ "instance", "stop",
 "usage: ward instance stop ID\n"
 "  Stop the instance; its volume keys are wiped on the host.\n"
+CONN_LINES EXIT_LINES },
+	{ "instance", "console",
+"usage: ward instance console ID [--follow]\n"
+"  The instance's serial console as the host keeps it (its last 64 KiB; control\n"
+"  plane role only), written to stdout as it is. Bytes the host had already\n"
+"  overwritten are reported on stderr. --follow: keep reading new output until\n"
+"  the instance ends or the command is interrupted.\n"
 CONN_LINES EXIT_LINES },
 	{ "volume", NULL,
 "usage: ward volume [--cp-dir DIR] [--kms-url URL] [--kms-ca PEM] SUBCOMMAND\n"

@@ -1,9 +1,13 @@
 /* instance: the `ward instance` commands. Listings print a table by
  * default and the API's JSON with --json, whose keys are the API's and
- * stay stable (docs/cli.md); run and stop print what the host answered. */
+ * stay stable (docs/cli.md); run and stop print what the host answered;
+ * console copies the serial console's bytes to stdout. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -109,6 +113,82 @@ static int cmd_show(const struct api_cfg *c, const char *id, int json)
 	return 0;
 }
 
+/* The value of response header name (case-insensitive), as a number. */
+static int hdr_u64(const struct api_buf *h, const char *name, uint64_t *v)
+{
+	size_t nl = strlen(name);
+
+	for (const char *p = h->p; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		char *end;
+
+		if (strncasecmp(p, name, nl) || p[nl] != ':')
+			continue;
+		*v = strtoull(p + nl + 1, &end, 10);
+		return end == p + nl + 1 ? -1 : 0;
+	}
+	return -1;
+}
+
+/* GET .../console?offset=N in a loop: bytes to stdout as they are, what
+ * the host had overwritten on stderr. Without --follow one answer (the
+ * whole ring from offset 0); with it, poll every half second. */
+static int cmd_console(const struct api_cfg *c, const char *id, int follow)
+{
+	const struct timespec pause = { 0, 500 * 1000 * 1000 };
+	uint64_t off = 0, next, missed;
+	char path[160];
+
+	if (!id[0] || strlen(id) > 64 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strlen(id))
+		return help_usage_error("instance", "console", "an instance ID is letters, digits, "
+					"'-' and '_', at most 64");
+	for (;;) {
+		struct api_buf b, h = { 0 };
+		long st;
+
+		snprintf(path, sizeof(path), "/v1/instances/%s/console?offset=%" PRIu64, id, off);
+		st = api_call_hdrs(c, "GET", path, NULL, &b, &h);
+		if (st == 416 && follow) {
+			/* The host's controller restarted: its offsets start at 0. */
+			fprintf(stderr, "ward: the console restarted (controller restart): reading "
+				"from its start\n");
+			off = 0;
+		} else if (st == 410 && follow && off > 0) {
+			fprintf(stderr, "ward: instance %s has ended\n", id);
+			free(b.p);
+			free(h.p);
+			return 0;
+		} else if (st != 200 || hdr_u64(&h, "X-Console-Next", &next) ||
+			   hdr_u64(&h, "X-Console-Missed", &missed)) {
+			if (b.p)
+				fputs(b.p, stderr);
+			if (st)
+				fprintf(stderr, "ward: HTTP %ld\n", st);
+			free(b.p);
+			free(h.p);
+			return WARD_EXIT_FAILED;
+		} else {
+			if (missed)
+				fprintf(stderr, "ward: %" PRIu64 " console bytes were overwritten before "
+					"they could be read\n", missed);
+			if (b.len)
+				fwrite(b.p, 1, b.len, stdout);
+			fflush(stdout);
+			if (!follow) {
+				free(b.p);
+				free(h.p);
+				return 0;
+			}
+			if (next == off)
+				nanosleep(&pause, NULL);
+			off = next;
+		}
+		free(b.p);
+		free(h.p);
+	}
+}
+
 static int cmd_run(const struct api_cfg *c, int argc, char **argv)
 {
 	json_t *req = json_object();
@@ -163,11 +243,16 @@ int instance_cmd(const struct api_cfg *c, int argc, char **argv)
 		return cmd_list(c, json);
 	if (!strcmp(argv[0], "show") && argc == 2)
 		return cmd_show(c, argv[1], json);
+	if (!strcmp(argv[0], "console") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "--follow"))))
+		return cmd_console(c, argv[1], argc == 3);
+	if (!strcmp(argv[0], "console") && argc == 3 && !strcmp(argv[1], "--follow"))
+		return cmd_console(c, argv[2], 1);
 	if (!strcmp(argv[0], "stop") && argc == 2) {
 		snprintf(path, sizeof(path), "/v1/instances/%.64s", argv[1]);
 		return api_print_call(c, "DELETE", path, NULL);
 	}
-	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "show") || !strcmp(argv[0], "stop"))
+	if (!strcmp(argv[0], "list") || !strcmp(argv[0], "show") || !strcmp(argv[0], "stop") ||
+	    !strcmp(argv[0], "console"))
 		return help_usage_error("instance", argv[0], "wrong arguments");
 	fprintf(stderr, "ward: unknown instance subcommand '%s'\n", argv[0]);
 	return help_usage_error("instance", NULL, NULL);

@@ -485,6 +485,61 @@ void api_instance_get(struct api_req *r)
 	reply_json(r, 200, o);
 }
 
+/* The serial console (docs/observability.md "Serial console"): the bytes
+ * from ?offset=N (default 0) as they are, at most one ring's worth, with
+ * X-Console-Start (where they begin), X-Console-Next (the offset to ask
+ * for next) and X-Console-Missed (bytes between N and the start that the
+ * ring had already overwritten). Control plane only (routes.c); the audit
+ * record names the instance and offset, never a console byte. */
+void api_instance_console(struct api_req *r)
+{
+	struct qparam q[1] = { { "offset", 0, 0 } };
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	struct instance *in;
+	uint64_t start, end;
+	char hdr[24];
+	size_t got;
+	uint8_t *buf;
+	int rc;
+
+	json_object_set_new(r->audit, "instance", json_string(r->params[0]));
+	if (parse_query(r, q, 1))
+		return;
+	json_object_set_new(r->audit, "offset", json_integer((json_int_t)q[0].val));
+	if (!(in = inst_find(r->ctl->inst, r->params[0]))) {
+		reply_error(r, 404, "not_found", "no instance %s", r->params[0]);
+		return;
+	}
+	if (!(buf = malloc(INST_CONSOLE_RING))) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	rc = inst_console_read(in, q[0].val, buf, INST_CONSOLE_RING, &got, &start, &end);
+	if (rc == -ESRCH)
+		reply_error(r, 410, "instance_ended", "instance %s has ended: its console was "
+			    "wiped", r->params[0]);
+	else if (rc == -ENODATA)
+		reply_error(r, 409, "no_console", "instance %s runs without a console (it was "
+			    "not re-opened after a controller restart)", r->params[0]);
+	else if (rc == -ERANGE)
+		reply_error(r, 416, "out_of_range", "offset %" PRIu64 " is past the console's end "
+			    "%" PRIu64 " (offsets start again at 0 after a controller restart)",
+			    q[0].val, end);
+	if (rc) {
+		free(buf);
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "%" PRIu64, start);
+	evhttp_add_header(h, "X-Console-Start", hdr);
+	snprintf(hdr, sizeof(hdr), "%" PRIu64, start + got);
+	evhttp_add_header(h, "X-Console-Next", hdr);
+	snprintf(hdr, sizeof(hdr), "%" PRIu64, start - q[0].val);
+	evhttp_add_header(h, "X-Console-Missed", hdr);
+	reply_text(r, 200, "application/octet-stream", (const char *)buf, got);
+	explicit_bzero(buf, got);
+	free(buf);
+}
+
 void api_instance_stop(struct api_req *r)
 {
 	char err[256];

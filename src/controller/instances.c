@@ -1,7 +1,8 @@
 /* instances: ward-hv processes of this host. Launch wires only inherited
  * fds (guest image as --kernel-fd; card sockets once volumes attach), no
- * filesystem sockets; the guest console (ward-hv's stdout) goes to
- * /dev/null so nothing of it reaches the controller or its API. */
+ * filesystem sockets; the guest console (ward-hv's stdout) is a pipe,
+ * non-blocking on both ends, drained into a per-instance ring in secure
+ * memory that only the control plane's console route reads. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +118,114 @@ static void release_cores(struct instances *s, struct instance *in)
 	in->cores_held = false;
 }
 
+/* ---- the serial console (docs/observability.md "Serial console") ---- */
+
+/* Stop reading; the ring keeps what it has until the instance ends. */
+static void con_close(struct instance *in)
+{
+	if (in->con_ev) {
+		event_free(in->con_ev);
+		in->con_ev = NULL;
+	}
+	if (in->con_fd >= 0) {
+		close(in->con_fd);
+		in->con_fd = -1;
+	}
+}
+
+/* The instance ended: its console is the customer's data, wiped now. */
+static void con_end(struct instance *in)
+{
+	con_close(in);
+	conring_free(&in->con);
+}
+
+/* Drain what ward-hv wrote. A few reads per wake-up, so a chatty guest
+ * cannot hold the loop: the event is level-triggered and what is left
+ * wakes it again. ward-hv's end is non-blocking too, so a full pipe makes
+ * it drop console bytes, never stall a vCPU. */
+static void on_console(evutil_socket_t fd, short what, void *arg)
+{
+	struct instance *in = arg;
+	long n = 0;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < 16 && (n = conring_fill(&in->con, in->con_fd)) > 0; i++)
+		;
+	/* EOF: ward-hv closed its stdout or is gone (its exit is handled
+	 * through the pidfd). */
+	if (n == 0 || (n < 0 && n != -EAGAIN))
+		con_close(in);
+}
+
+/* Take fd (a pipe's read end) as the instance's console; closes it on
+ * failure. */
+static int con_watch(struct instances *s, struct instance *in, int fd)
+{
+	struct stat sb;
+	int rc;
+
+	if (fstat(fd, &sb) || !S_ISFIFO(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if ((rc = conring_init(&in->con, INST_CONSOLE_RING))) {
+		close(fd);
+		return rc;
+	}
+	in->con_fd = fd;
+	in->con_ino = (uint64_t)sb.st_ino;
+	in->con_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_console, in);
+	if (!in->con_ev || event_add(in->con_ev, NULL)) {
+		con_end(in);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A restarted controller re-opens a running instance's console: the pipe
+ * is ward-hv's fd 1, and opening /proc/PID/fd/1 for reading gives a new
+ * read end of the same pipe (FIFO semantics). Only the recorded pipe is
+ * taken (its inode), never whatever else fd 1 might be. Before the
+ * lockdown, like the cards' pidfd_getfd. The ring starts empty: the old
+ * one was the dead controller's memory. */
+static void con_adopt(struct instances *s, struct instance *in, uint64_t ino)
+{
+	char path[64];
+	struct stat sb;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)in->pid);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) || !S_ISFIFO(sb.st_mode) || (uint64_t)sb.st_ino != ino) {
+		log_warn("instance console not re-opened: it runs without one", "id=%s error=%s",
+			 in->id, fd < 0 ? errname(errno) : "not its console pipe");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if ((rc = con_watch(s, in, fd)))
+		log_warn("instance console not re-opened: it runs without one", "id=%s error=%s",
+			 in->id, errname(-rc));
+}
+
+int inst_console_read(const struct instance *in, uint64_t from, void *out, size_t len,
+		      size_t *got, uint64_t *start, uint64_t *end)
+{
+	*got = 0;
+	*start = *end = 0;
+	if (in->state != INST_RUNNING)
+		return -ESRCH;
+	if (!in->con.buf)
+		return -ENODATA;
+	*end = in->con.written;
+	if (from > *end)
+		return -ERANGE;
+	*got = conring_read(&in->con, from, out, len, start);
+	return 0;
+}
+
 static int save(struct instances *s, const struct instance *in)
 {
 	json_t *o;
@@ -131,6 +240,11 @@ static int save(struct instances *s, const struct instance *in)
 		      "state", inst_state_name(in->state), "exit_code", (json_int_t)in->exit_code,
 		      "created", in->created, "cpu", inst_cpu_mode(in), "cpus", inst_cpus_json(in),
 		      "hugepages", in->hugepages);
+	if (o && in->con_ino &&
+	    json_object_set_new(o, "console_ino", json_integer((json_int_t)in->con_ino))) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && in->n_volumes) {
 		json_t *a = json_array();
 
@@ -161,6 +275,7 @@ static void forget(struct instances *s, struct instance *in)
 	snprintf(path, sizeof(path), "%s/%s.json", s->dir, in->id);
 	unlink(path);
 	release_cores(s, in);
+	con_end(in);
 	if (in->ev)
 		event_free(in->ev);
 	if (in->pidfd >= 0)
@@ -186,6 +301,7 @@ static void mark_exited(struct instances *s, struct instance *in, int code)
 	in->state = INST_EXITED;
 	in->exit_code = code;
 	release_cores(s, in);
+	con_end(in);
 	if (in->ev) {
 		event_free(in->ev);
 		in->ev = NULL;
@@ -218,6 +334,7 @@ static struct instance *inst_new(struct instances *s)
 	*(struct instances **)(in + 1) = s;
 	in->cpu_owner = s->next_owner++;
 	in->pidfd = -1;
+	in->con_fd = -1;
 	in->exit_code = -1;
 	return in;
 }
@@ -256,7 +373,7 @@ static int load_one(struct instances *s, const char *name)
 {
 	char path[PATH_MAX + 512], st = 0;
 	json_t *o;
-	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1;
+	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1, con_ino = 0;
 	const char *id, *image, *state, *created, *mode = "burstable", *huge = "";
 	json_t *cpus = NULL, *vols = NULL;
 	struct instance *in;
@@ -273,8 +390,8 @@ static int load_one(struct instances *s, const char *name)
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
-	    json_unpack(o, "{s?s, s?o, s?s, s?o}", "cpu", &mode, "cpus", &cpus, "hugepages", &huge,
-			"volumes", &vols) ||
+	    json_unpack(o, "{s?s, s?o, s?s, s?o, s?I}", "cpu", &mode, "cpus", &cpus, "hugepages",
+			&huge, "volumes", &vols, "console_ino", &con_ino) ||
 	    (huge[0] && !hugepage_parse(huge)) ||
 	    (vols && (!json_is_array(vols) || json_array_size(vols) > VOL_MAX)) ||
 	    (cpus && (!json_is_array(cpus) || json_array_size(cpus) > INST_MAX_VCPUS)) ||
@@ -331,6 +448,8 @@ static int load_one(struct instances *s, const char *name)
 		}
 		if ((rc = watch(s, in)))
 			return rc;
+		if (con_ino > 0)
+			con_adopt(s, in, (uint64_t)con_ino);
 		log_info("instance re-adopted", "id=%s pid=%d", in->id, (int)in->pid);
 		if (s->cb)
 			s->cb(s->opaque, in, "adopt");
@@ -373,6 +492,7 @@ void inst_destroy(struct instances *s)
 		return;
 	for (in = s->head; in; in = next) {
 		next = in->next;
+		con_end(in);
 		if (in->ev)
 			event_free(in->ev);
 		if (in->pidfd >= 0)
@@ -609,7 +729,7 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 	struct instance *in = p->in;
 	uid_t uid = in->uid;
 	pid_t pid;
-	int kfd = p->kfd, rc, go[2], hv_fds[1 + VOL_MAX];
+	int kfd = p->kfd, rc, go[2], con[2], hv_fds[1 + VOL_MAX];
 	struct launch_req lr;
 
 	p->in = NULL;
@@ -657,6 +777,8 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 	}
 	argv[na] = NULL;
 
+	/* The console pipe is non-blocking on both ends: ward-hv drops what
+	 * does not fit rather than stall on a slow reader. */
 	if (pipe2(go, O_CLOEXEC)) {
 		rc = -errno;
 		close(kfd);
@@ -665,20 +787,32 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(-rc));
 		return rc;
 	}
+	if (pipe2(con, O_CLOEXEC | O_NONBLOCK)) {
+		rc = -errno;
+		close(kfd);
+		close(go[0]);
+		close(go[1]);
+		release_cores(s, in);
+		free(in);
+		snprintf(err, errlen, "cannot start ward-hv: %s", strerror(-rc));
+		return rc;
+	}
 	/* The launcher starts it (the controller itself may not): image as
-	 * fd 3, card sockets from 4, console to /dev/null. */
+	 * fd 3, card sockets from 4, console (stdout) the pipe's write end. */
 	hv_fds[0] = kfd;
 	for (i = 0; i < n_blk; i++)
 		hv_fds[1 + i] = blk_fds[i];
 	lr = (struct launch_req){ .image = LAUNCH_HV, .argv = argv, .envp = envp, .fds = hv_fds,
-				  .n_fds = 1 + n_blk, .null_stdout = true,
+				  .n_fds = 1 + n_blk, .null_stdout = true, .stdout_fd = con[1],
 				  .cpus = in->ncpus ? &cpuset : NULL, .go_fd = go[0] };
 	pid = launcher_spawn(&lr, err, errlen);
+	close(con[1]);
 	if (pid < 0) {
 		rc = pid;
 		close(kfd);
 		close(go[0]);
 		close(go[1]);
+		close(con[0]);
 		release_cores(s, in);
 		free(in);
 		return rc;
@@ -686,12 +820,15 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 	close(kfd);
 	close(go[0]);
 	in->pid = pid;
+	/* Not yet exec'd: it waits on the go pipe, so closing that (EOF)
+	 * makes it exit without starting anything. No kill(2): the
+	 * controller signals only through pidfds (docs/threat-model.md). */
 	in->pidfd = pidfd_open_(pid);
 	if (in->pidfd < 0 || inst_proc_stat(pid, &in->start_time, &st)) {
 		rc = -EIO;
 		snprintf(err, errlen, "cannot watch ward-hv (pid %d)", (int)pid);
 		close(go[1]);
-		kill(pid, SIGKILL);
+		close(con[0]);
 		waitpid(pid, NULL, 0);
 		if (in->pidfd >= 0)
 			close(in->pidfd);
@@ -699,6 +836,11 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 		free(in);
 		return rc;
 	}
+	/* A console that cannot be kept (no secure memory left) costs the
+	 * instance its console, not its launch. */
+	if ((rc = con_watch(s, in, con[0])))
+		log_warn("instance runs without a console", "id=%s error=%s", in->id,
+			 errname(-rc));
 	in->state = INST_RUNNING;
 	in->next = s->head;
 	s->head = in;

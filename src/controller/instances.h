@@ -1,6 +1,7 @@
 /* instances: lifecycle of the VMs this host runs — one ward-hv process per
  * instance, started from the verified executable (sealed memfd) with the
- * guest image as an inherited fd, its own uid/gid, console discarded.
+ * guest image as an inherited fd, its own uid/gid, its console (stdout) a
+ * non-blocking pipe the controller drains into a bounded ring.
  * Each instance is recorded in state_dir/instances/ID.json so a restarted
  * controller re-adopts running VMs (pid + start time, pidfd). */
 #ifndef WARD_CONTROLLER_INSTANCES_H
@@ -13,6 +14,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "conring.h"
 #include "cpupart.h"
 #include "controller/firmware.h"
 #include "controller/request.h"
@@ -20,6 +22,7 @@
 #define INST_ID_LEN 36	/* UUID text */
 #define INST_MAX_VCPUS 64
 #define INST_MAX 64
+#define INST_CONSOLE_RING (64u << 10)	/* console bytes kept per instance */
 #define HV_CMDLINE_ENV "WARD_GUEST_CMDLINE"	/* ward-hv --cmdline-env */	/* running instances per host: uids uid_base + [0, 64) */
 
 enum inst_state { INST_RUNNING, INST_EXITED };
@@ -48,6 +51,15 @@ struct instance {
 	char volumes[VOL_MAX][VOL_ID_MAX + 1];
 	int pidfd;
 	struct event *ev;
+	/* The serial console (docs/observability.md "Serial console"): the
+	 * read end of ward-hv's stdout pipe (-1: none), drained by the event
+	 * loop into con, which lives until the instance ends. con_ino is the
+	 * pipe's inode, recorded so a restarted controller re-opens the same
+	 * pipe through /proc/PID/fd/1 and nothing else. */
+	int con_fd;
+	struct event *con_ev;
+	struct conring con;
+	uint64_t con_ino;
 	struct instance *next;
 };
 
@@ -104,6 +116,14 @@ bool inst_had_volume(const struct instance *in, const char *volume_id);
 /* Stop (SIGTERM, SIGKILL after a grace period) and forget. -ENOENT if unknown. */
 int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen);
 struct instance *inst_find(struct instances *s, const char *id);
+/* Console bytes from absolute offset `from` (conring_read): *start is
+ * where the copy begins (start - from bytes were overwritten), *end the
+ * offset after the newest byte. -ESRCH: the instance ended (its ring is
+ * wiped); -ENODATA: it runs without a console (not re-opened after a
+ * restart); -ERANGE: from is past *end (offsets restart at 0 when a
+ * restarted controller re-opens the console). */
+int inst_console_read(const struct instance *in, uint64_t from, void *out, size_t len,
+		      size_t *got, uint64_t *start, uint64_t *end);
 struct instance *inst_list(struct instances *s);
 unsigned inst_running(struct instances *s);
 const char *inst_state_name(enum inst_state st);

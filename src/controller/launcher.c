@@ -26,6 +26,7 @@
 #define LF_NULL_STDOUT 1u
 #define LF_GO 2u
 #define LF_CPUS 4u
+#define LF_STDOUT 8u		/* the fd after the go fd becomes fd 1 */
 
 struct launch_msg {
 	uint32_t image, n_fds, flags, argc, envc, str_len;
@@ -47,7 +48,7 @@ static pid_t launcher_pid;
 
 /* Only async-signal-safe calls: this runs in a copy of the launcher. */
 static void child_exec(const struct launcher_images *img, const struct launch_msg *m,
-		       int *fds, unsigned n, int go, char **argv, char **envp)
+		       int *fds, unsigned n, int go, int out, char **argv, char **envp)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int exe = m->image == LAUNCH_HV ? img->hv_fd : img->blk_fd;
@@ -69,13 +70,16 @@ static void child_exec(const struct launcher_images *img, const struct launch_ms
 		_exit(127);
 	if (exe >= 0 && (exe = fcntl(exe, F_DUPFD_CLOEXEC, 64)) < 0)
 		_exit(127);
+	if (out >= 0 && (out = fcntl(out, F_DUPFD_CLOEXEC, 64)) < 0)
+		_exit(127);
 	for (unsigned i = 0; i < n; i++)
 		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
 			_exit(127);
 	for (unsigned i = 0; i < n; i++)
 		if (dup2(fds[i], 3 + (int)i) < 0)
 			_exit(127);
-	if (dup2(null, 0) < 0 || ((m->flags & LF_NULL_STDOUT) && dup2(null, 1) < 0))
+	if (dup2(null, 0) < 0 || (out >= 0 && dup2(out, 1) < 0) ||
+	    (out < 0 && (m->flags & LF_NULL_STDOUT) && dup2(null, 1) < 0))
 		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -251,7 +255,7 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 	char *argv[LAUNCH_MAX_ARGS + 1], *envp[LAUNCH_MAX_ARGS + 1];
 	size_t hdr = offsetof(struct launch_msg, str);
 	unsigned want;
-	int go;
+	int go, out;
 	long pid;
 
 	if (got < hdr) {
@@ -263,12 +267,13 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 			 m->image, LAUNCH_HV, LAUNCH_BLK);
 		return -EPERM;
 	}
-	if (m->n_fds > LAUNCH_MAX_FDS || m->flags & ~(LF_NULL_STDOUT | LF_GO | LF_CPUS)) {
+	if (m->n_fds > LAUNCH_MAX_FDS || m->flags & ~(LF_NULL_STDOUT | LF_GO | LF_CPUS | LF_STDOUT) ||
+	    ((m->flags & LF_STDOUT) && m->image != LAUNCH_HV)) {
 		snprintf(why, wlen, "%u fds (at most %d), flags 0x%x", m->n_fds, LAUNCH_MAX_FDS,
 			 m->flags);
 		return -EPERM;
 	}
-	want = m->n_fds + ((m->flags & LF_GO) ? 1 : 0);
+	want = m->n_fds + ((m->flags & LF_GO) ? 1 : 0) + ((m->flags & LF_STDOUT) ? 1 : 0);
 	if (want != nfds) {
 		snprintf(why, wlen, "request names %u fds, %zu came with it", want, nfds);
 		return -EPERM;
@@ -278,6 +283,7 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 	    !envp_ok(m->image, envp, m->envc, why, wlen))
 		return -EPERM;
 	go = (m->flags & LF_GO) ? fds[0] : -1;
+	out = (m->flags & LF_STDOUT) ? fds[go >= 0] : -1;
 	/* CLONE_PARENT: the new process is the controller's child, so the
 	 * controller waits for it and reads its exit status as before. */
 	pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
@@ -286,7 +292,7 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 		return -errno;
 	}
 	if (pid == 0)
-		child_exec(img, m, fds + (go >= 0), m->n_fds, go, argv, envp);
+		child_exec(img, m, fds + (go >= 0) + (out >= 0), m->n_fds, go, out, argv, envp);
 	return (int32_t)pid;
 }
 
@@ -411,7 +417,7 @@ pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
 	m.image = (uint32_t)r->image;
 	m.n_fds = r->n_fds;
 	m.flags = (r->null_stdout ? LF_NULL_STDOUT : 0) | (r->go_fd >= 0 ? LF_GO : 0) |
-		  (r->cpus ? LF_CPUS : 0);
+		  (r->cpus ? LF_CPUS : 0) | (r->stdout_fd > 0 ? LF_STDOUT : 0);
 	if (r->cpus)
 		m.cpus = *r->cpus;
 	len = put_strings(m.str, sizeof(m.str), r->argv, &m.argc, &ok);
@@ -423,6 +429,8 @@ pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
 	m.str_len = (uint32_t)len;
 	if (r->go_fd >= 0)
 		fds[nfds++] = r->go_fd;
+	if (r->stdout_fd > 0)
+		fds[nfds++] = r->stdout_fd;
 	for (unsigned i = 0; i < r->n_fds; i++)
 		fds[nfds++] = r->fds[i];
 	iov = (struct iovec){ &m, offsetof(struct launch_msg, str) + len };

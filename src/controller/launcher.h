@@ -23,6 +23,9 @@ struct launch_req {
 	const int *fds;		/* become fds 3, 4, ... of the new process */
 	unsigned n_fds;
 	bool null_stdout;	/* fd 1 to /dev/null too (fd 0 always is) */
+	int stdout_fd;		/* > 0: the fd that becomes fd 1 (ward-hv's console
+				 * pipe; wins over null_stdout); 0 or -1: none, so
+				 * a request that does not name it passes none */
 	const cpu_set_t *cpus;	/* NULL: keep the card CPUs */
 	int go_fd;		/* -1, or exec only after one byte from it (EOF: exit 127) */
 };

@@ -1,8 +1,9 @@
 /* routes: THE route x role table of the host API (ARCHITECTURE §5).
  * The operator role gets health, drain, the instance list (ids and states
  * only), the audit log and updates. No route returns guest memory,
- * console output, volume data or key material; adding one means adding a
- * line here, which is what review looks at. */
+ * volume data or key material, and only the control plane's console route
+ * returns console output; adding one means adding a line here, which is
+ * what review looks at. */
 #include <string.h>
 
 #include "controller/routes.h"
@@ -17,6 +18,8 @@ const struct route routes[] = {
 	{ "POST",   "/v1/instances",                       CP,      api_instance_run },
 	{ "GET",    "/v1/instances/{id}",                  CP,      api_instance_get },
 	{ "DELETE", "/v1/instances/{id}",                  CP,      api_instance_stop },
+	/* The serial console is the customer's data: never the operator. */
+	{ "GET",    "/v1/instances/{id}/console",          CP,      api_instance_console },
 	{ "POST",   "/v1/instances/{id}/volumes",          CP,      api_volume_attach },
 	{ "DELETE", "/v1/instances/{id}/volumes/{vid}",    CP,      api_volume_detach },
 	/* The VPC model (vpcstore.c): control plane only, like instances. */

@@ -67,6 +67,7 @@ void api_instances_list(struct api_req *r);
 void api_instance_run(struct api_req *r);
 void api_instance_get(struct api_req *r);
 void api_instance_stop(struct api_req *r);
+void api_instance_console(struct api_req *r);
 void api_volume_attach(struct api_req *r);
 void api_volume_detach(struct api_req *r);
 void api_drain(struct api_req *r);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "secmem.h"
 
@@ -44,6 +45,22 @@ void conring_write(struct conring *r, const void *data, size_t len)
 		p += n;
 		len -= n;
 	}
+}
+
+long conring_fill(struct conring *r, int fd)
+{
+	size_t at = (size_t)(r->written & (r->cap - 1));
+	ssize_t n;
+
+	/* The bytes at [at, at + n) are the oldest ones: a read overwrites
+	 * exactly what conring_write would. */
+	do {
+		n = read(fd, r->buf + at, r->cap - at);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	r->written += (uint64_t)n;
+	return (long)n;
 }
 
 size_t conring_read(const struct conring *r, uint64_t from, void *out, size_t len,

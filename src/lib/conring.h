@@ -24,6 +24,12 @@ void conring_free(struct conring *r);	/* wipes */
 
 void conring_write(struct conring *r, const void *data, size_t len);
 
+/* One read(2) from fd straight into the ring at the write position (up to
+ * the wrap point), so console bytes never pass through another buffer that
+ * would need wiping. Returns the bytes read, 0 at EOF, or -errno (-EAGAIN
+ * on an empty non-blocking fd). */
+long conring_fill(struct conring *r, int fd);
+
 /* Up to len bytes from absolute offset from into out. Bytes before the
  * oldest one kept are gone: the copy starts at max(from, oldest), told in
  * *start (so *start - from bytes were lost). Returns the bytes copied;

@@ -52,6 +52,11 @@ static void test_match(void **st)
 	r = route_match("GET", "/v1/instances", p, &known);
 	assert_non_null(r);
 	assert_true(route_allows(r, ROLE_OPERATOR));
+	/* The serial console is the customer's: control plane only. */
+	r = route_match("GET", "/v1/instances/abc-1/console", p, &known);
+	assert_non_null(r);
+	assert_true(route_allows(r, ROLE_CONTROL_PLANE));
+	assert_false(route_allows(r, ROLE_OPERATOR));
 	assert_null(route_match("PUT", "/v1/instances", p, &known));
 	assert_true(known);	/* 405, not 404 */
 	assert_null(route_match("GET", "/v1/instances/", p, &known));

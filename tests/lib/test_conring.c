@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -73,12 +75,42 @@ static void test_big_write(void **state)
 	assert_null(r.buf);
 }
 
+/* conring_fill: a non-blocking pipe drained straight into the ring, across
+ * the wrap, overwriting the oldest bytes; EAGAIN when empty, 0 at EOF. */
+static void test_fill_from_pipe(void **state)
+{
+	struct conring r;
+	uint8_t in[6000], out[4096];
+	uint64_t start;
+	int p[2];
+	long n, total = 0;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(conring_init(&r, 4096), 0);
+	assert_int_equal(conring_fill(&r, p[0]), -EAGAIN);
+	assert_int_equal(write(p[1], in, sizeof(in)), sizeof(in));
+	while ((n = conring_fill(&r, p[0])) > 0)
+		total += n;
+	assert_int_equal(n, -EAGAIN);
+	assert_int_equal(total, sizeof(in));
+	assert_int_equal(conring_read(&r, 0, out, sizeof(out), &start), 4096);
+	assert_int_equal(start, sizeof(in) - 4096);
+	assert_memory_equal(out, in + sizeof(in) - 4096, 4096);
+	close(p[1]);
+	assert_int_equal(conring_fill(&r, p[0]), 0);
+	close(p[0]);
+	conring_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_wrap_and_loss),
 		cmocka_unit_test(test_big_write),
+		cmocka_unit_test(test_fill_from_pipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
