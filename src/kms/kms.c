@@ -19,11 +19,16 @@
 #include "hpke.h"
 #include "log.h"
 #include "policy.h"
+#include "recipient.h"
 #include "secmem.h"
 
 #define SCRATCH_LEN 8192
 #define DEFAULT_ROTATION_DAYS 365
 #define MAX_EC_ENC (2 + REQ_MAX_EC * 4 + 8192)
+
+/* The request's condition keys from its attestation document:
+ * ImageSha384 and PCR0..31, as many as the document has. */
+#define CTX_MAX (1 + ATTEST_NPCRS)
 
 struct call {
 	struct kms *k;
@@ -32,6 +37,11 @@ struct call {
 	struct kms_reply *out;
 	double now;
 	json_t *resp;
+	struct recipient_att att;	/* valid when r->attestation_doc */
+	struct policy_ctx ctx;
+	struct policy_ctx_entry ctx_e[CTX_MAX];
+	char ctx_key[CTX_MAX][40];
+	char ctx_val[CTX_MAX][RECIPIENT_HEX_LEN + 1];
 };
 
 double kms_now(void)
@@ -356,11 +366,12 @@ static int decide(struct call *x, const char *arn, const char *identity_policy,
 		kms_key_arn(x->k, key->id, key_arn);
 		resource = key_arn;
 		eff = policy_eval(kms_policy_doc(x->k, key->policy), POLICY_KEY, arn,
-				  action, resource);
+				  action, resource, &x->ctx);
 	}
 	if (identity_policy && eff != POLICY_DENY)
 		eff = policy_combine(eff, policy_eval(kms_policy_doc(x->k, identity_policy),
-						      POLICY_IDENTITY, arn, action, resource));
+						      POLICY_IDENTITY, arn, action, resource,
+						      &x->ctx));
 	if (eff == POLICY_DENY)
 		return -EACCES;
 	if (eff == POLICY_ALLOW)
@@ -761,6 +772,79 @@ static int seal_for_recipient(struct call *x, const char *key_arn, const uint8_t
 	return set_b64(x->resp, "CiphertextForRecipient", out, out_len);
 }
 
+/* Seals a plaintext to the public_key of the Recipient's attestation
+ * document (checked in check_attestation) as CMS EnvelopedData. The
+ * document is spent here: one document releases key material once. */
+static int seal_for_enclave(struct call *x, const uint8_t *pt, size_t len)
+{
+	uint8_t *der = NULL;
+	size_t der_len;
+	int rc;
+
+	rc = store_attest_consume(x->k->store, x->att.replay_id,
+				  (double)x->att.timestamp_ms / 1000.0 + RECIPIENT_MAX_AGE_S, x->now);
+	if (rc == -EEXIST)
+		return fail(x, "AccessDeniedException", "this attestation document was already "
+			    "used: a document releases key material once; ask the NSM for a new one");
+	if (rc)
+		return fail(x, "KMSInternalException", "metadata store unavailable");
+	if (recipient_cms_seal(x->att.pub, pt, len, &der, &der_len))
+		return fail(x, "KMSInternalException", "could not seal to the recipient");
+	rc = set_b64(x->resp, "CiphertextForRecipient", der, der_len);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* Key material leaves in one of three ways: sealed to a host, sealed to an
+ * attested enclave, or in the clear (Plaintext) to the caller. */
+static int deliver(struct call *x, const char *key_arn, const uint8_t *pt, size_t len)
+{
+	if (x->r->recipient_host)
+		return seal_for_recipient(x, key_arn, pt, len);
+	if (x->r->attestation_doc)
+		return seal_for_enclave(x, pt, len);
+	return set_b64(x->resp, "Plaintext", pt, len);
+}
+
+/* Before authorisation: the document must be good for its PCRs to be
+ * condition keys. Malformed documents are the caller's input errors; one
+ * that fails a trust check (root, signature, age, debug mode) is refused. */
+static int check_attestation(struct call *x)
+{
+	static const char pfx[] = "kms:RecipientAttestation:";
+	char err[256];
+	size_t n = 0;
+	int rc;
+
+	if (!x->r->attestation_doc)
+		return 0;
+	rc = recipient_check(x->k->attest_root, x->r->attestation_doc, x->r->attestation_doc_len,
+			     x->now, &x->att, err, sizeof(err));
+	if (rc == -EPROTO || rc == -EINVAL || rc == -ENOKEY || rc == -EMSGSIZE)
+		return fail(x, "ValidationException", "Recipient.AttestationDocument: %s", err);
+	if (rc)
+		return fail(x, "AccessDeniedException", "Recipient.AttestationDocument: %s", err);
+	/* ImageSha384 is PCR0, as AWS defines it. */
+	for (unsigned i = 0; i < ATTEST_NPCRS; i++) {
+		if (recipient_pcr_hex(&x->att, i, x->ctx_val[n]))
+			continue;
+		snprintf(x->ctx_key[n], sizeof(x->ctx_key[n]), "%sPCR%u", pfx, i);
+		x->ctx_e[n].key = x->ctx_key[n];
+		x->ctx_e[n].value = x->ctx_val[n];
+		n++;
+		if (i == 0) {
+			memcpy(x->ctx_val[n], x->ctx_val[n - 1], sizeof(x->ctx_val[n]));
+			snprintf(x->ctx_key[n], sizeof(x->ctx_key[n]), "%sImageSha384", pfx);
+			x->ctx_e[n].key = x->ctx_key[n];
+			x->ctx_e[n].value = x->ctx_val[n];
+			n++;
+		}
+	}
+	x->ctx.e = x->ctx_e;
+	x->ctx.n = n;
+	return 0;
+}
+
 /* Hosts get key material only HPKE-sealed to their registered, TPM-held
  * key (docs/attach.md): the controller never handles plaintext keys. */
 static int host_needs_recipient(struct call *x)
@@ -809,12 +893,7 @@ static int op_generate_data_key(struct call *x, struct kms_key *key, int with_pt
 	x->resp = json_pack("{s:s}", "KeyId", arn);
 	if (!x->resp || set_b64(x->resp, "CiphertextBlob", blob, blen))
 		goto out;
-	if (with_pt && x->r->recipient_host)
-		rc = seal_for_recipient(x, arn, x->k->scratch, n);
-	else if (with_pt)
-		rc = set_b64(x->resp, "Plaintext", x->k->scratch, n);
-	else
-		rc = 0;
+	rc = with_pt ? deliver(x, arn, x->k->scratch, n) : 0;
 out:
 	OPENSSL_cleanse(x->k->scratch, n);
 	return rc;
@@ -897,11 +976,30 @@ static int op_decrypt(struct call *x)
 			    "SYMMETRIC_DEFAULT");
 	rc = -1;
 	if (x->resp)
-		rc = x->r->recipient_host ? seal_for_recipient(x, arn, x->k->scratch, b.ct_len)
-					  : set_b64(x->resp, "Plaintext", x->k->scratch, b.ct_len);
+		rc = deliver(x, arn, x->k->scratch, b.ct_len);
 	OPENSSL_cleanse(x->k->scratch, b.ct_len);
 out_key:
 	store_key_clear(&key);
+	return rc;
+}
+
+/* GenerateRandom is on no key: only identity policies (resource "*")
+ * allow it, with the attestation's condition keys when there is one. */
+static int op_generate_random(struct call *x)
+{
+	size_t n = x->r->number_of_bytes;
+	int rc = -1;
+
+	if (authorize(x, "kms:GenerateRandom", NULL, 0) || host_needs_recipient(x))
+		return -1;
+	if (hsm_random(x->k->hsm, x->k->sess, x->k->scratch, n))
+		return fail(x, "KMSInternalException", "the HSM could not generate random bytes");
+	x->resp = json_object();
+	if (x->resp)
+		rc = x->r->recipient_host ? fail(x, "ValidationException", "GenerateRandom "
+						 "takes an AttestationDocument Recipient only")
+					  : deliver(x, NULL, x->k->scratch, n);
+	OPENSSL_cleanse(x->k->scratch, n);
 	return rc;
 }
 
@@ -1159,6 +1257,7 @@ static int run_op(struct call *x)
 	case OP_LIST_KEYS: return op_list_keys(x);
 	case OP_DECRYPT: return op_decrypt(x);
 	case OP_RETIRE_GRANT: return op_retire_grant(x);
+	case OP_GENERATE_RANDOM: return op_generate_random(x);
 	default: break;
 	}
 	if (load_key(x, x->r->key_id, &key))
@@ -1228,7 +1327,7 @@ void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
 		"UnsupportedOperationException" };
 	struct kms_request r;
 	char err[256];
-	struct call x = { k, c, &r, out, now, NULL };
+	struct call x = { .k = k, .c = c, .r = &r, .out = out, .now = now };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1238,7 +1337,7 @@ void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
 		return;
 	}
 	out->context_keys = context_keys(&r);
-	if (run_op(&x) == 0) {
+	if (check_attestation(&x) == 0 && run_op(&x) == 0) {
 		out->status = 200;
 		out->body = x.resp ? json_dumps(x.resp, JSON_COMPACT) : NULL;
 		if (!out->body)
@@ -1256,6 +1355,7 @@ void kms_dispatch(struct kms *k, const struct kms_caller *c, enum kms_op op,
 			OPENSSL_cleanse((char *)json_string_value(pt), json_string_length(pt));
 		json_decref(x.resp);
 	}
+	recipient_att_clear(&x.att);
 	kms_request_free(&r);
 }
 
@@ -1412,6 +1512,16 @@ int kms_open(const struct kms_config *cfg, struct kms **out)
 		return -ENOMEM;
 	snprintf(k->region, sizeof(k->region), "%s", cfg->region);
 	snprintf(k->account, sizeof(k->account), "%s", cfg->account);
+	if (cfg->attest_root) {
+		char err[256];
+
+		k->attest_root = recipient_load_root(cfg->attest_root, err, sizeof(err));
+		if (!k->attest_root) {
+			log_error("attestation root unusable", "err=\"%s\"", err);
+			free(k);
+			return -EINVAL;
+		}
+	}
 	k->scratch_len = SCRATCH_LEN;
 	k->scratch = secmem_alloc(SCRATCH_LEN);
 	k->sigkeys = secmem_alloc(KMS_SIGKEY_CACHE * sizeof(struct kms_sigkey));
@@ -1443,6 +1553,7 @@ err_hsm:
 	if (k->own_hsm)
 		hsm_close(k->hsm);
 err:
+	X509_free(k->attest_root);
 	secmem_free(k->scratch, SCRATCH_LEN);
 	secmem_free(k->sigkeys, KMS_SIGKEY_CACHE * sizeof(struct kms_sigkey));
 	free(k);
@@ -1464,6 +1575,7 @@ void kms_close(struct kms *k)
 	store_close(k->store);
 	if (k->own_hsm)
 		hsm_close(k->hsm);
+	X509_free(k->attest_root);
 	secmem_free(k->scratch, SCRATCH_LEN);
 	secmem_free(k->sigkeys, KMS_SIGKEY_CACHE * sizeof(struct kms_sigkey));
 	free(k);

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "hsm.h"
 #include "request.h"
 #include "store.h"
@@ -29,6 +31,9 @@ struct kms_config {
 	const char *account;
 	struct hsm *hsm;	/* shared HSM (not owned) or NULL to open one */
 	unsigned sess;		/* this context's HSM session */
+	/* PEM of the ward attestation root that Recipient.AttestationDocument
+	 * must chain to; NULL: such a Recipient is refused. */
+	const char *attest_root;
 };
 
 struct kms_sigkey {
@@ -45,6 +50,7 @@ struct kms {
 	char region[32];
 	char account[16];
 	unsigned long wrap_key;
+	X509 *attest_root;	/* NULL: no AttestationDocument accepted */
 	uint8_t *scratch;	/* secmem: plaintext data keys live only here */
 	size_t scratch_len;
 	struct {

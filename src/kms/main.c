@@ -54,6 +54,7 @@ static void usage(FILE *f)
 		"         --cert PEM --key PEM --client-ca PEM --threads N (default: CPUs)\n"
 		"         --trail-dir DIR (activity trail; default: DB.trail)\n"
 		"         --metrics-subject SUBJ (client certificate allowed GET /metrics)\n"
+		"         --attestation-root PEM (ward attestation root: Recipient documents)\n"
 		"exit status: 0 success; 1 runtime error (HSM, database, cannot listen);\n"
 		"  2 usage error (docs/cli.md)\n");
 }
@@ -450,6 +451,7 @@ static const struct conf_key conf_keys[] = {
 	{ "key", CONF_PATH, 0, 0, 0 }, { "client-ca", CONF_PATH, 0, 0, 0 },
 	{ "threads", CONF_INT, 0, 16, 0 }, { "trail-dir", CONF_PATH, 0, 0, 0 },
 	{ "metrics-subject", CONF_STRING, 0, 0, 0 },
+	{ "attestation-root", CONF_PATH, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -481,6 +483,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "attestation-root", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
@@ -525,6 +528,7 @@ int main(int argc, char **argv)
 		case 'T': o.threads = (unsigned)atoi(optarg); break;
 		case 'L': o.trail_dir = optarg; break;
 		case 'M': o.srv.metrics_subject = optarg; break;
+		case 'R': o.kms.attest_root = optarg; break;
 		case 'D':
 			if (use_token_dir(optarg)) {
 				fprintf(stderr, "ward-kms: cannot use token directory %s\n", optarg);

@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int policy_match(const char *p, const char *s, int ci)
 {
@@ -102,6 +104,186 @@ static int principal_match(const json_t *p, const char *arn)
 	return 0;
 }
 
+/* ---- Condition: String* operators and Null (IAM User Guide semantics) ---- */
+
+enum cmp { CMP_EQ, CMP_EQ_CI, CMP_LIKE, CMP_NULL };
+
+struct cond_op {
+	enum cmp cmp;
+	int neg, if_exists;
+};
+
+static const struct { const char *name; enum cmp cmp; int neg; } cond_ops[] = {
+	{ "StringEquals", CMP_EQ, 0 }, { "StringNotEquals", CMP_EQ, 1 },
+	{ "StringEqualsIgnoreCase", CMP_EQ_CI, 0 }, { "StringNotEqualsIgnoreCase", CMP_EQ_CI, 1 },
+	{ "StringLike", CMP_LIKE, 0 }, { "StringNotLike", CMP_LIKE, 1 },
+	{ "Null", CMP_NULL, 0 },
+};
+
+static int cond_op_parse(const char *name, struct cond_op *o)
+{
+	size_t len = strlen(name);
+
+	o->if_exists = len > 8 && strcmp(name + len - 8, "IfExists") == 0;
+	if (o->if_exists)
+		len -= 8;
+	for (size_t i = 0; i < sizeof(cond_ops) / sizeof(cond_ops[0]); i++)
+		if (strlen(cond_ops[i].name) == len && strncmp(cond_ops[i].name, name, len) == 0) {
+			o->cmp = cond_ops[i].cmp;
+			o->neg = cond_ops[i].neg;
+			/* Null tests presence itself: "NullIfExists" means nothing. */
+			return o->cmp == CMP_NULL && o->if_exists ? -EINVAL : 0;
+		}
+	return -EINVAL;
+}
+
+int policy_condition_key_known(const char *key)
+{
+	static const char pfx[] = "kms:RecipientAttestation:";
+	const char *p;
+	char *end;
+	long n;
+
+	if (strncasecmp(key, pfx, sizeof(pfx) - 1) != 0)
+		return 0;
+	p = key + sizeof(pfx) - 1;
+	if (strcasecmp(p, "ImageSha384") == 0)
+		return 1;
+	if (strncasecmp(p, "PCR", 3) != 0 || !isdigit((unsigned char)p[3]) ||
+	    (p[3] == '0' && p[4] != '\0'))
+		return 0;
+	n = strtol(p + 3, &end, 10);
+	return *end == '\0' && n >= 0 && n < 32;
+}
+
+/* Condition values: a string (a boolean for Null) or a non-empty array. */
+static int check_cond_values(const json_t *v, enum cmp cmp)
+{
+	size_t i;
+	json_t *e;
+
+	if (cmp == CMP_NULL && json_is_boolean(v))
+		return 0;
+	if (json_is_string(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return -EINVAL;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e) && !(cmp == CMP_NULL && json_is_boolean(e)))
+			return -EINVAL;
+	return 0;
+}
+
+static int check_condition(const json_t *c, char *err, size_t errlen, size_t idx)
+{
+	const char *opn, *key;
+	json_t *keys, *vals;
+
+	if (!json_is_object(c) || json_object_size(c) == 0) {
+		snprintf(err, errlen, "Statement %zu: Condition must be a non-empty object", idx);
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)c, opn, keys) {
+		struct cond_op o;
+
+		if (cond_op_parse(opn, &o)) {
+			snprintf(err, errlen, "Statement %zu: unsupported condition operator %.64s",
+				 idx, opn);
+			return -EINVAL;
+		}
+		if (!json_is_object(keys) || json_object_size(keys) == 0) {
+			snprintf(err, errlen, "Statement %zu: %.64s needs an object of keys", idx, opn);
+			return -EINVAL;
+		}
+		json_object_foreach(keys, key, vals) {
+			if (!policy_condition_key_known(key)) {
+				snprintf(err, errlen, "Statement %zu: unsupported condition key %.64s",
+					 idx, key);
+				return -EINVAL;
+			}
+			if (check_cond_values(vals, o.cmp)) {
+				snprintf(err, errlen, "Statement %zu: %.64s values must be strings",
+					 idx, key);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *ctx_get(const struct policy_ctx *ctx, const char *key)
+{
+	for (size_t i = 0; ctx && i < ctx->n; i++)
+		if (strcasecmp(ctx->e[i].key, key) == 0)
+			return ctx->e[i].value;
+	return NULL;
+}
+
+static int value_match(enum cmp cmp, const json_t *pv, const char *have)
+{
+	const char *want = json_string_value(pv);
+
+	switch (cmp) {
+	case CMP_EQ: return strcmp(want, have) == 0;
+	case CMP_EQ_CI: return strcasecmp(want, have) == 0;
+	case CMP_LIKE: return policy_match(want, have, 0);
+	case CMP_NULL: break;
+	}
+	return 0;
+}
+
+static int null_wants_absent(const json_t *pv)
+{
+	return json_is_true(pv) || (json_is_string(pv) &&
+				    strcasecmp(json_string_value(pv), "true") == 0);
+}
+
+/* One key under one operator: a missing key fails a positive operator and
+ * satisfies a negated one; …IfExists makes it satisfy any. */
+static int key_holds(const struct cond_op *o, const json_t *vals, const char *have)
+{
+	size_t i;
+	json_t *pv;
+	int any = 0;
+
+	if (o->cmp == CMP_NULL) {
+		if (!json_is_array(vals))
+			return null_wants_absent(vals) == !have;
+		json_array_foreach(vals, i, pv)
+			if (null_wants_absent(pv) == !have)
+				return 1;
+		return 0;
+	}
+	if (!have)
+		return o->if_exists || o->neg;
+	if (!json_is_array(vals))
+		any = value_match(o->cmp, vals, have);
+	else
+		json_array_foreach(vals, i, pv)
+			if ((any = value_match(o->cmp, pv, have)))
+				break;
+	return o->neg ? !any : any;
+}
+
+static int condition_holds(const json_t *c, const struct policy_ctx *ctx)
+{
+	const char *opn, *key;
+	json_t *keys, *vals;
+
+	if (!c)
+		return 1;
+	json_object_foreach((json_t *)c, opn, keys) {
+		struct cond_op o;
+
+		if (cond_op_parse(opn, &o))
+			return 0;	/* validated on the way in: unreachable */
+		json_object_foreach(keys, key, vals)
+			if (!key_holds(&o, vals, ctx_get(ctx, key)))
+				return 0;
+	}
+	return 1;
+}
+
 static int check_statement(const json_t *st, enum policy_kind kind, char *err,
 			   size_t errlen, size_t idx)
 {
@@ -123,6 +305,11 @@ static int check_statement(const json_t *st, enum policy_kind kind, char *err,
 		if (strcmp(k, "Principal") == 0 && kind == POLICY_KEY &&
 		    check_principal(v) == 0)
 			continue;
+		if (strcmp(k, "Condition") == 0) {
+			if (check_condition(v, err, errlen, idx))
+				return -EINVAL;
+			continue;
+		}
 		snprintf(err, errlen, "Statement %zu: unsupported or malformed element %.64s",
 			 idx, k);
 		return -EINVAL;
@@ -178,13 +365,15 @@ int policy_validate(const json_t *doc, enum policy_kind kind, char *err, size_t 
 
 static enum policy_effect eval_statement(const json_t *st, enum policy_kind kind,
 					 const char *arn, const char *action,
-					 const char *resource)
+					 const char *resource, const struct policy_ctx *ctx)
 {
 	if (kind == POLICY_KEY && !principal_match(json_object_get(st, "Principal"), arn))
 		return POLICY_NONE;
 	if (!any_match(json_object_get(st, "Action"), action, 1))
 		return POLICY_NONE;
 	if (!any_match(json_object_get(st, "Resource"), resource, 0))
+		return POLICY_NONE;
+	if (!condition_holds(json_object_get(st, "Condition"), ctx))
 		return POLICY_NONE;
 	return strcmp(json_string_value(json_object_get(st, "Effect")), "Deny") == 0 ?
 	       POLICY_DENY : POLICY_ALLOW;
@@ -200,7 +389,8 @@ enum policy_effect policy_combine(enum policy_effect a, enum policy_effect b)
 }
 
 enum policy_effect policy_eval(const json_t *doc, enum policy_kind kind,
-			       const char *arn, const char *action, const char *resource)
+			       const char *arn, const char *action, const char *resource,
+			       const struct policy_ctx *ctx)
 {
 	const json_t *st;
 	enum policy_effect r = POLICY_NONE;
@@ -211,9 +401,9 @@ enum policy_effect policy_eval(const json_t *doc, enum policy_kind kind,
 		return POLICY_NONE;
 	st = json_object_get(doc, "Statement");
 	if (json_is_object(st))
-		return eval_statement(st, kind, arn, action, resource);
+		return eval_statement(st, kind, arn, action, resource, ctx);
 	json_array_foreach(st, i, v) {
-		r = policy_combine(r, eval_statement(v, kind, arn, action, resource));
+		r = policy_combine(r, eval_statement(v, kind, arn, action, resource, ctx));
 		if (r == POLICY_DENY)
 			break;
 	}

@@ -20,7 +20,7 @@ enum fid {
 	F_NUMBER_OF_BYTES, F_KEY_SPEC_DK, F_GRANT_TOKENS, F_RECIPIENT, F_DRY_RUN,
 	F_PLAINTEXT, F_ALGORITHM, F_BLOB, F_GRANTEE, F_RETIRING, F_OPERATIONS,
 	F_CONSTRAINTS, F_NAME, F_GRANT_ID, F_GRANT_TOKEN, F_PENDING_DAYS,
-	F_ROTATION_DAYS, F_POLICY_NAME, F_FAS, F_CALLER, F_DURATION, F_END
+	F_ROTATION_DAYS, F_POLICY_NAME, F_FAS, F_CALLER, F_DURATION, F_CUSTOM_KEY_STORE, F_END
 };
 
 static const char *const fname[F_END] = {
@@ -39,6 +39,7 @@ static const char *const fname[F_END] = {
 	[F_PENDING_DAYS] = "PendingWindowInDays", [F_ROTATION_DAYS] = "RotationPeriodInDays",
 	[F_POLICY_NAME] = "PolicyName", [F_FAS] = "ForwardAccessSession",
 	[F_CALLER] = "CallerPrincipal", [F_DURATION] = "DurationSeconds",
+	[F_CUSTOM_KEY_STORE] = "CustomKeyStoreId",
 };
 
 /* Per operation: accepted members, required ones flagged by REQ(). */
@@ -74,6 +75,7 @@ static const int op_fields[OP_COUNT][16] = {
 	[OP_GET_KEY_POLICY] = { REQ(F_KEY_ID), F_POLICY_NAME, -1 },
 	[OP_PUT_KEY_POLICY] = { REQ(F_KEY_ID), REQ(F_POLICY), F_POLICY_NAME, F_BYPASS, -1 },
 	[OP_CREATE_FORWARD_ACCESS_SESSION] = { REQ(F_KEY_ID), REQ(F_CALLER), F_DURATION, -1 },
+	[OP_GENERATE_RANDOM] = { F_NUMBER_OF_BYTES, F_RECIPIENT, F_CUSTOM_KEY_STORE, -1 },
 };
 
 static const char *const op_names[OP_COUNT] = {
@@ -92,6 +94,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_CANCEL_KEY_DELETION] = "CancelKeyDeletion",
 	[OP_GET_KEY_POLICY] = "GetKeyPolicy", [OP_PUT_KEY_POLICY] = "PutKeyPolicy",
 	[OP_CREATE_FORWARD_ACCESS_SESSION] = "CreateForwardAccessSession",
+	[OP_GENERATE_RANDOM] = "GenerateRandom",
 };
 
 static const struct { const char *name; unsigned bit; } grant_ops[] = {
@@ -315,31 +318,46 @@ static int get_enum(struct pctx *p, const char *name, json_t *v, const char *wan
 	return 0;
 }
 
+/* Two forms: AWS's {KeyEncryptionAlgorithm: RSAES_OAEP_SHA_256,
+ * AttestationDocument} (an enclave, docs/enclaves.md) and ward's
+ * {KeyEncryptionAlgorithm: HPKE_P256_SHA256_AES256GCM, HostId} (a host's
+ * registered key, docs/attach.md). The algorithm must fit the form. */
 static int get_recipient(struct pctx *p, json_t *v)
 {
-	const char *k;
+	const char *k, *alg = NULL;
 	json_t *val;
-	int have_alg = 0;
 
 	if (!json_is_object(v))
 		return verr(p, "%s must be an object", "Recipient");
 	json_object_foreach(v, k, val) {
 		int rc;
 
+		if (json_is_null(val))
+			continue;
 		if (strcmp(k, "KeyEncryptionAlgorithm") == 0) {
-			rc = get_enum(p, "Recipient.KeyEncryptionAlgorithm", val,
-				      "HPKE_P256_SHA256_AES256GCM");
-			have_alg = 1;
+			rc = get_str(p, "Recipient.KeyEncryptionAlgorithm", val, 1, 64, &alg);
 		} else if (strcmp(k, "HostId") == 0) {
 			rc = get_str(p, "Recipient.HostId", val, 1, 64, &p->r->recipient_host);
+		} else if (strcmp(k, "AttestationDocument") == 0) {
+			rc = get_b64(p, "Recipient.AttestationDocument", val, REQ_MAX_ATTESTATION_DOC,
+				     &p->r->attestation_doc, &p->r->attestation_doc_len);
 		} else {
 			return verr(p, "Recipient: unknown member %.64s", k);
 		}
 		if (rc)
 			return rc;
 	}
-	if (!have_alg || !p->r->recipient_host)
-		return verr(p, "%s needs KeyEncryptionAlgorithm and HostId", "Recipient");
+	if (!alg || !p->r->recipient_host == !p->r->attestation_doc)
+		return verr(p, "%s needs KeyEncryptionAlgorithm and one of AttestationDocument, "
+			    "HostId", "Recipient");
+	if (strcmp(alg, p->r->attestation_doc ? "RSAES_OAEP_SHA_256"
+					      : "HPKE_P256_SHA256_AES256GCM") != 0) {
+		snprintf(p->err, p->errlen, "Recipient.KeyEncryptionAlgorithm: only %s is "
+			 "supported with %s", p->r->attestation_doc ? "RSAES_OAEP_SHA_256" :
+			 "HPKE_P256_SHA256_AES256GCM", p->r->attestation_doc ?
+			 "AttestationDocument" : "HostId");
+		return REQ_UNSUPPORTED;
+	}
 	return 0;
 }
 
@@ -503,6 +521,9 @@ static int field(struct pctx *p, enum fid f, json_t *v)
 		rc = get_int(p, name, v, 1, 300, &n);
 		r->duration = (int)n;
 		return rc;
+	case F_CUSTOM_KEY_STORE:
+		snprintf(p->err, p->errlen, "custom key stores are not supported");
+		return REQ_UNSUPPORTED;
 	case F_END: break;
 	}
 	return verr(p, "unexpected member %s", name);
@@ -573,9 +594,11 @@ int kms_request_parse(enum kms_op op, const char *body, size_t len,
 			return REQ_VALIDATION;
 		}
 	}
-	if ((op == OP_GENERATE_DATA_KEY || op == OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT)) {
+	if ((op == OP_GENERATE_DATA_KEY || op == OP_GENERATE_DATA_KEY_WITHOUT_PLAINTEXT ||
+	     op == OP_GENERATE_RANDOM)) {
 		if (!r->number_of_bytes) {
-			snprintf(err, errlen, "specify either KeySpec or NumberOfBytes");
+			snprintf(err, errlen, op == OP_GENERATE_RANDOM ? "NumberOfBytes is required"
+				 : "specify either KeySpec or NumberOfBytes");
 			kms_request_free(r);
 			return REQ_VALIDATION;
 		}
@@ -595,7 +618,8 @@ void kms_request_free(struct kms_request *r)
 		free(r->plaintext);
 	}
 	free(r->blob);
+	free(r->attestation_doc);
 	json_decref(r->root);
-	r->plaintext = r->blob = NULL;
+	r->plaintext = r->blob = r->attestation_doc = NULL;
 	r->root = NULL;
 }

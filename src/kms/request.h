@@ -13,6 +13,10 @@
 #define REQ_MAX_BODY 65536
 #define REQ_MAX_EC 64
 #define REQ_MAX_GRANT_TOKENS 10
+/* Recipient.AttestationDocument: AWS allows up to 256 KiB; a Nitro
+ * document is about 4.5 KiB and ward's attest.h limits bound one to
+ * well under this. */
+#define REQ_MAX_ATTESTATION_DOC 16384
 
 enum kms_op {
 	OP_CREATE_KEY, OP_DESCRIBE_KEY, OP_LIST_KEYS, OP_ENABLE_KEY, OP_DISABLE_KEY,
@@ -21,7 +25,7 @@ enum kms_op {
 	OP_ENABLE_KEY_ROTATION, OP_DISABLE_KEY_ROTATION, OP_GET_KEY_ROTATION_STATUS,
 	OP_ROTATE_KEY_ON_DEMAND, OP_SCHEDULE_KEY_DELETION, OP_CANCEL_KEY_DELETION,
 	OP_GET_KEY_POLICY, OP_PUT_KEY_POLICY, OP_CREATE_FORWARD_ACCESS_SESSION,
-	OP_COUNT
+	OP_GENERATE_RANDOM, OP_COUNT
 };
 
 enum req_error {
@@ -48,7 +52,9 @@ struct kms_request {
 	int has_key_spec;	/* KeySpec given (it sets number_of_bytes) */
 	const char *grant_tokens[REQ_MAX_GRANT_TOKENS];
 	size_t n_grant_tokens;
-	const char *recipient_host;	/* Recipient.HostId */
+	const char *recipient_host;	/* Recipient.HostId (HPKE to a host) */
+	uint8_t *attestation_doc;	/* Recipient.AttestationDocument (CMS to an enclave) */
+	size_t attestation_doc_len;
 	const char *grantee, *retiring, *grant_name, *grant_id, *grant_token;
 	unsigned grant_ops;
 	int constraint;		/* 0 none, 1 subset, 2 equals */

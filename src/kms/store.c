@@ -15,7 +15,8 @@ enum {
 	Q_KEY_VER, Q_KEY_DEL, Q_VER_DEL, Q_GRANT_DEL_KEY, Q_DUE_DEL, Q_DUE_ROT,
 	Q_GRANT_INSERT, Q_GRANT_GET, Q_GRANT_TOKEN, Q_GRANT_DEL, Q_GRANT_KEY,
 	Q_GRANT_KEY_GRANTEE, Q_PR_INSERT, Q_PR_AKID, Q_PR_NAME, Q_PR_SUBJ, Q_PR_ARN,
-	Q_PR_POLICY, Q_PR_KIND, Q_KEY_POLICY, Q_FAS_INSERT, Q_FAS_CONSUME, Q_FAS_GC, Q_COUNT
+	Q_PR_POLICY, Q_PR_KIND, Q_KEY_POLICY, Q_FAS_INSERT, Q_FAS_CONSUME, Q_FAS_GC,
+	Q_SEEN_INSERT, Q_SEEN_GC, Q_COUNT
 };
 
 static const char *const sql_text[Q_COUNT] = {
@@ -65,6 +66,8 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_FAS_CONSUME] = "UPDATE fas SET used=1 WHERE hash=? AND key_id=? AND used=0"
 		" AND expires > ? RETURNING caller",
 	[Q_FAS_GC] = "DELETE FROM fas WHERE expires < ?",
+	[Q_SEEN_INSERT] = "INSERT INTO attest_seen(id, expires) VALUES(?,?)",
+	[Q_SEEN_GC] = "DELETE FROM attest_seen WHERE expires < ?",
 };
 
 static const char schema[] =
@@ -88,7 +91,11 @@ static const char schema[] =
 	" pubkey BLOB);"
 	"CREATE TABLE IF NOT EXISTS fas("
 	" hash BLOB PRIMARY KEY, caller TEXT NOT NULL, key_id TEXT NOT NULL,"
-	" expires REAL NOT NULL, used INTEGER NOT NULL);";
+	" expires REAL NOT NULL, used INTEGER NOT NULL);"
+	/* Attestation documents that released key material (docs/enclaves.md):
+	 * a row outlives the document's freshness window, then goes. */
+	"CREATE TABLE IF NOT EXISTS attest_seen("
+	" id BLOB PRIMARY KEY, expires REAL NOT NULL);";
 
 /* One generation for the whole process: every worker thread has its own
  * connection and caches, and must see the others' writes. */
@@ -692,4 +699,22 @@ int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_i
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int store_attest_consume(struct store *s, const uint8_t id[32], double expires, double now)
+{
+	sqlite3_stmt *st = q(s, Q_SEEN_GC);
+
+	/* A row whose document is past the freshness window protects nothing:
+	 * the window refuses that document anyway. */
+	if (st) {
+		sqlite3_bind_double(st, 1, now);
+		run(s, st, 0);
+	}
+	st = q(s, Q_SEEN_INSERT);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, expires);
+	return run(s, st, 0);
 }

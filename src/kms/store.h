@@ -118,5 +118,9 @@ int store_fas_insert(struct store *s, const uint8_t hash[32], const char *caller
  * expired, already used or minted for another key. */
 int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_id,
 		      double now, char caller_arn[160]);
+/* Records that the attestation document with payload hash id released key
+ * material; it may be forgotten after `expires`. -EEXIST: it already did
+ * (a replay). Rows past their time are dropped on the way. */
+int store_attest_consume(struct store *s, const uint8_t id[32], double expires, double now);
 
 #endif

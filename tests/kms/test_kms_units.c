@@ -33,9 +33,9 @@ static void test_policy_deny_wins(void **state)
 		"{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"kms:*\",\"Resource\":\"*\"},"
 		"{\"Effect\":\"Deny\",\"Principal\":{\"AWS\":[\"" BOB "\"]},\"Action\":\"kms:Decrypt\",\"Resource\":\"*\"}]}");
 
-	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Decrypt", KEY), POLICY_ALLOW);
-	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Decrypt", KEY), POLICY_DENY);
-	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Encrypt", KEY), POLICY_ALLOW);
+	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Decrypt", KEY, NULL), POLICY_ALLOW);
+	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Decrypt", KEY, NULL), POLICY_DENY);
+	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Encrypt", KEY, NULL), POLICY_ALLOW);
 	/* Deny in one document beats Allow in another. */
 	assert_int_equal(policy_combine(POLICY_ALLOW, POLICY_DENY), POLICY_DENY);
 	assert_int_equal(policy_combine(POLICY_DENY, POLICY_ALLOW), POLICY_DENY);
@@ -50,13 +50,13 @@ static void test_policy_matching(void **state)
 		"\"Principal\":{\"AWS\":\"" ALICE "\"},\"Action\":[\"kms:Generate*\",\"KMS:decrypt\"],"
 		"\"Resource\":\"arn:aws:kms:us-east-1:111122223333:key/0f1e*\"}}");
 
-	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:GenerateDataKey", KEY), POLICY_ALLOW);
-	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Decrypt", KEY), POLICY_ALLOW);
-	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Encrypt", KEY), POLICY_NONE);
-	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Decrypt", KEY), POLICY_NONE);
+	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:GenerateDataKey", KEY, NULL), POLICY_ALLOW);
+	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Decrypt", KEY, NULL), POLICY_ALLOW);
+	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Encrypt", KEY, NULL), POLICY_NONE);
+	assert_int_equal(policy_eval(d, POLICY_KEY, BOB, "kms:Decrypt", KEY, NULL), POLICY_NONE);
 	assert_int_equal(policy_eval(d, POLICY_KEY, ALICE, "kms:Decrypt",
-				     "arn:aws:kms:us-east-1:111122223333:key/aaaa"), POLICY_NONE);
-	assert_int_equal(policy_eval(NULL, POLICY_KEY, ALICE, "kms:Decrypt", KEY), POLICY_NONE);
+				     "arn:aws:kms:us-east-1:111122223333:key/aaaa", NULL), POLICY_NONE);
+	assert_int_equal(policy_eval(NULL, POLICY_KEY, ALICE, "kms:Decrypt", KEY, NULL), POLICY_NONE);
 	assert_true(policy_match("a*b?c", "aXXbYc", 0));
 	assert_false(policy_match("a*b?c", "aXXbc", 0));
 	assert_true(policy_match("*", "", 0));
@@ -89,7 +89,7 @@ static void test_policy_grammar(void **state)
 	json_t *d = json_loads("{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"}}", 0, NULL);
 	assert_int_equal(policy_validate(d, POLICY_IDENTITY, err, sizeof(err)), 0);
 	assert_int_equal(policy_validate(d, POLICY_KEY, err, sizeof(err)), -22);
-	assert_int_equal(policy_eval(d, POLICY_IDENTITY, BOB, "kms:Decrypt", KEY), POLICY_ALLOW);
+	assert_int_equal(policy_eval(d, POLICY_IDENTITY, BOB, "kms:Decrypt", KEY, NULL), POLICY_ALLOW);
 	json_decref(d);
 }
 
