@@ -27,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "controller/api.h"
+#include "controller/hostattest.h"
 #include "controller/hostmetrics.h"
 #include "controller/instances.h"
 #include "controller/request.h"
@@ -613,6 +614,22 @@ void api_net(struct api_req *r)
 	char msg[512];
 	int st = vpcstore_request(r->ctl->vpcs, r->route->method, r->route->pattern, r->params,
 				  r->body, r->body_len, r->audit, &reply, &code, msg, sizeof(msg));
+
+	if (reply)
+		reply_json(r, st, reply);
+	else
+		reply_error(r, st, code, "%s", msg);
+}
+
+/* Host attestation (hostattest.c, docs/attestation.md): keys, activate, quote. */
+void api_attestation(struct api_req *r)
+{
+	const char *code = NULL;
+	json_t *reply = NULL;
+	char msg[512];
+	int st = hostattest_request(r->ctl->attest, r->route->method, r->route->pattern,
+				    r->body, r->body_len, r->audit, &reply, &code, msg,
+				    sizeof(msg));
 
 	if (reply)
 		reply_json(r, st, reply);

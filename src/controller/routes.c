@@ -45,6 +45,10 @@ const struct route routes[] = {
 	{ "POST",   "/v1/network-acls/{id}/revoke",        CP,      api_net },
 	{ "POST",   "/v1/network-acls/{id}/associate",     CP,      api_net },
 	{ "POST",   "/v1/network-acls/{id}/disassociate",  CP,      api_net },
+	/* Host attestation (hostattest.c): for ward-api, never the operator. */
+	{ "GET",    "/v1/attestation/keys",                CP,      api_attestation },
+	{ "POST",   "/v1/attestation/activate",            CP,      api_attestation },
+	{ "POST",   "/v1/attestation/quote",               CP,      api_attestation },
 	{ "POST",   "/v1/drain",                           OP,      api_drain },
 	{ "GET",    "/v1/audit/checkpoint",                CP | OP, api_audit_checkpoint },
 	{ "GET",    "/v1/audit/leaves",                    CP | OP, api_audit_leaves },

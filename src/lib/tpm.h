@@ -148,6 +148,25 @@ int tpm_quote_verify(const uint8_t spki[TPM_SPKI_LEN],
 int tpm_quote_write_files(const struct tpm_quote *q, const char *dir,
 			  char *pcr_list, size_t pcr_list_len);
 
+/* Host attestation (docs/attestation.md). The endorsement key: the TCG EK
+ * Credential Profile's ECC NIST P-256 template (L-2), a primary key re-made
+ * from the endorsement seed on each call and flushed; *pub gets its
+ * TPM2B_PUBLIC in TPM wire format (malloc'd). */
+int tpm_ek_public(struct tpm *t, uint8_t **pub, size_t *pub_len);
+/* The TPM2B_PUBLIC (wire format, malloc'd) of a key blob, no TPM needed:
+ * what a verifier computes the key's TPM name from. */
+int tpm_blob_public(const uint8_t *blob, size_t blob_len, uint8_t **pub,
+		    size_t *pub_len);
+/* TPM2_ActivateCredential: release the secret that MakeCredential wrapped
+ * for (EK, name of the key in blob). cred is a TPM2B_ID_OBJECT, secret a
+ * TPM2B_ENCRYPTED_SECRET, both in wire format; out gets up to 64 bytes.
+ * -EACCES when the blob is not the object the credential names or the EK
+ * is not the one it was made for (the TPM's integrity check fails). */
+int tpm_activate_credential(struct tpm *t, const uint8_t *blob,
+			    size_t blob_len, const uint8_t *cred,
+			    size_t cred_len, const uint8_t *secret,
+			    size_t secret_len, uint8_t out[64], size_t *out_len);
+
 /* NV monotonic counters (TPM2_NT_COUNTER, owner hierarchy, empty owner
  * auth). define returns -EEXIST if the index exists and leaves the counter
  * readable (incremented once: a new counter starts at the highest value any

@@ -904,3 +904,182 @@ out:
 	EVP_PKEY_free(pkey);
 	return ret;
 }
+
+/* ---- Host attestation: EK, AK public area, ActivateCredential ---- */
+
+/* TCG EK Credential Profile 2.x, template L-2 (ECC NIST P-256): what
+ * `tpm2_createek -G ecc` and every EK certificate for that key type use.
+ * authPolicy is PolicySecret(TPM_RH_ENDORSEMENT): only a caller holding
+ * the endorsement authorisation may use the key. */
+static const uint8_t ek_policy_a[TPM_DIGEST_LEN] = {
+	0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
+	0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
+	0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
+};
+
+static int ek_create(struct tpm *t, ESYS_TR *ek, TPM2B_PUBLIC **pub)
+{
+	TPM2B_SENSITIVE_CREATE sens = { .size = 0 };
+	TPM2B_PUBLIC tmpl = { .size = 0 };
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION none = { .count = 0 };
+	TPMT_PUBLIC *p = &tmpl.publicArea;
+	TSS2_RC rc;
+
+	p->type = TPM2_ALG_ECC;
+	p->nameAlg = TPM2_ALG_SHA256;
+	p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+		TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+		TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+	p->authPolicy.size = TPM_DIGEST_LEN;
+	memcpy(p->authPolicy.buffer, ek_policy_a, TPM_DIGEST_LEN);
+	p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+	p->parameters.eccDetail.symmetric.keyBits.aes = 128;
+	p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+	p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	p->unique.ecc.x.size = 32;
+	p->unique.ecc.y.size = 32;
+	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT,
+				ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+				&sens, &tmpl, &outside, &none, ek, pub, NULL,
+				NULL, NULL);
+	if (rc) {
+		*ek = ESYS_TR_NONE;
+		return tpm_fail_rc(t, "CreatePrimary (endorsement key)", rc);
+	}
+	return 0;
+}
+
+static int pub_marshal(struct tpm *t, const TPM2B_PUBLIC *p, uint8_t **out,
+		       size_t *out_len)
+{
+	size_t off = 0;
+	uint8_t *b = malloc(sizeof(*p));
+
+	if (!b)
+		return t ? tpm_fail(t, -ENOMEM, "out of memory") : -ENOMEM;
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(p, b, sizeof(*p), &off)) {
+		free(b);
+		return t ? tpm_fail(t, -EINVAL, "cannot marshal a public area")
+			 : -EINVAL;
+	}
+	*out = b;
+	*out_len = off;
+	return 0;
+}
+
+int tpm_ek_public(struct tpm *t, uint8_t **pub, size_t *pub_len)
+{
+	TPM2B_PUBLIC *p = NULL;
+	ESYS_TR ek;
+	int ret;
+
+	ret = ek_create(t, &ek, &p);
+	if (ret)
+		return ret;
+	ret = pub_marshal(t, p, pub, pub_len);
+	Esys_Free(p);
+	tpm_flush(t, &ek);
+	return ret;
+}
+
+int tpm_blob_public(const uint8_t *blob, size_t blob_len, uint8_t **pub,
+		    size_t *pub_len)
+{
+	struct keyblob kb;
+
+	if (blob_parse(blob, blob_len, KIND_SIGNKEY, &kb))
+		return -EINVAL;
+	return pub_marshal(NULL, &kb.pub, pub, pub_len);
+}
+
+/* The EK's policy: PolicySecret(TPM_RH_ENDORSEMENT) in a salted session
+ * that also encrypts the response, so the released secret does not cross
+ * the bus in clear. */
+static int ek_policy_session(struct tpm *t, ESYS_TR *s)
+{
+	TSS2_RC rc;
+	int ret;
+
+	ret = tpm_session_start(t, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT, s);
+	if (ret)
+		return ret;
+	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *s,
+			       ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			       NULL, NULL, NULL, 0, NULL, NULL);
+	if (rc) {
+		tpm_flush(t, s);
+		return tpm_fail_rc(t, "PolicySecret (endorsement)", rc);
+	}
+	return 0;
+}
+
+int tpm_activate_credential(struct tpm *t, const uint8_t *blob,
+			    size_t blob_len, const uint8_t *cred,
+			    size_t cred_len, const uint8_t *secret,
+			    size_t secret_len, uint8_t out[64], size_t *out_len)
+{
+	TPM2B_ID_OBJECT id;
+	TPM2B_ENCRYPTED_SECRET es;
+	TPM2B_DIGEST *info = NULL;
+	TPM2B_PUBLIC *ekpub = NULL;
+	struct keyblob kb;
+	ESYS_TR ak = ESYS_TR_NONE, ek = ESYS_TR_NONE, s = ESYS_TR_NONE;
+	size_t off = 0;
+	TSS2_RC rc;
+	int ret;
+
+	*out_len = 0;
+	if (!cred || Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(cred, cred_len, &off,
+						       &id) || off != cred_len)
+		return tpm_fail(t, -EINVAL, "credential blob is malformed");
+	off = 0;
+	if (!secret || Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(secret,
+			secret_len, &off, &es) || off != secret_len)
+		return tpm_fail(t, -EINVAL, "credential secret is malformed");
+	ret = blob_load(t, blob, blob_len, KIND_SIGNKEY, &kb, &ak);
+	if (ret)
+		return ret;
+	if (kb.pcr_mask) {
+		ret = tpm_fail(t, -EINVAL, "the attestation key must not be PCR-bound");
+		goto out;
+	}
+	ret = ek_create(t, &ek, &ekpub);
+	if (ret)
+		goto out;
+	ret = ek_policy_session(t, &s);
+	if (ret)
+		goto out;
+	/* activateHandle (the AK) needs the ADMIN role: its empty password
+	 * works because adminWithPolicy is clear on an unbound signing key. */
+	rc = Esys_ActivateCredential(t->esys, ak, ek, ESYS_TR_PASSWORD, s,
+				     ESYS_TR_NONE, &id, &es, &info);
+	if (rc) {
+		TSS2_RC base = tpm_rc_base(rc);
+
+		if (base == TPM2_RC_INTEGRITY || base == TPM2_RC_ECC_POINT ||
+		    base == TPM2_RC_SIZE || base == TPM2_RC_VALUE)
+			ret = tpm_fail(t, -EACCES, "ActivateCredential: the credential "
+				       "was not made for this EK and key");
+		else
+			ret = tpm_fail_rc(t, "ActivateCredential", rc);
+		goto out;
+	}
+	if (info->size > 64) {
+		ret = tpm_fail(t, -EIO, "TPM returned an oversized credential");
+		goto out;
+	}
+	memcpy(out, info->buffer, info->size);
+	*out_len = info->size;
+out:
+	if (info)
+		OPENSSL_cleanse(info->buffer, sizeof(info->buffer));
+	Esys_Free(info);
+	Esys_Free(ekpub);
+	tpm_flush(t, &s);
+	tpm_flush(t, &ek);
+	tpm_flush(t, &ak);
+	return ret;
+}

@@ -1,0 +1,188 @@
+/* attest_tool: the verifier library (src/lib/quote.c) as a command for the
+ * attestation tests, on files of raw bytes:
+ *   attest_tool makecred EK.pub AK.pub CRED OUT.credblob OUT.secret
+ *   attest_tool akpem AK.pub OUT.pem
+ *   attest_tool verify AK.pub QUOTE.msg QUOTE.sig EVENTLOG GOLDEN RELEASE NONCEHEX
+ *   attest_tool golden RELEASE CONTROLLER.bin STORE.pkg   (a golden set on stdout)
+ * verify prints "ok" and exits 0, or prints the reason and exits 1. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "controller/fw/fw_format.h"
+#include "fileio.h"
+#include "quote.h"
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	uint8_t *b = NULL;
+	int rc = fileio_read(path, 64u << 20, 0, &b, len);
+
+	if (rc) {
+		fprintf(stderr, "attest_tool: %s: %s\n", path, strerror(-rc));
+		exit(2);
+	}
+	return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t len)
+{
+	if (fileio_replace(path, b, len, 0644)) {
+		fprintf(stderr, "attest_tool: cannot write %s\n", path);
+		exit(2);
+	}
+}
+
+static int ak_load(const char *path, struct quote_key *k)
+{
+	char err[256];
+	size_t len;
+	uint8_t *b = slurp(path, &len);
+	int rc = quote_ak_parse(b, len, k, err, sizeof(err));
+
+	free(b);
+	if (rc)
+		printf("attestation key refused: %s\n", err);
+	return rc;
+}
+
+static int makecred(char **a)
+{
+	struct quote_key ek, ak;
+	uint8_t *e, *c, *cb, *sb;
+	size_t el, cl, cbl, sbl;
+	char err[256];
+
+	e = slurp(a[0], &el);
+	if (quote_ek_parse(e, el, &ek, err, sizeof(err))) {
+		printf("endorsement key refused: %s\n", err);
+		return 1;
+	}
+	if (ak_load(a[1], &ak))
+		return 1;
+	c = slurp(a[2], &cl);
+	if (quote_make_credential(&ek, ak.name, c, cl, &cb, &cbl, &sb, &sbl)) {
+		printf("MakeCredential failed\n");
+		return 1;
+	}
+	spit(a[3], cb, cbl);
+	spit(a[4], sb, sbl);
+	free(e);
+	free(c);
+	free(cb);
+	free(sb);
+	return 0;
+}
+
+static int akpem(char **a)
+{
+	struct quote_key ak;
+	const unsigned char *p;
+	EVP_PKEY *k;
+	FILE *f;
+
+	if (ak_load(a[0], &ak))
+		return 1;
+	p = ak.spki;
+	k = d2i_PUBKEY(NULL, &p, TPM_SPKI_LEN);
+	f = fopen(a[1], "w");
+	if (!k || !f || !PEM_write_PUBKEY(f, k))
+		return 2;
+	fclose(f);
+	EVP_PKEY_free(k);
+	return 0;
+}
+
+static int verify(char **a)
+{
+	struct quote_evidence ev;
+	struct quote_golden *g;
+	struct quote_key ak;
+	uint8_t nonce[QUOTE_NONCE_MAX], *gb, *att, *sig, *log;
+	size_t gl, nl = strlen(a[6]) / 2;
+	char err[256];
+	int rc;
+
+	if (ak_load(a[0], &ak))
+		return 1;
+	if (nl > sizeof(nonce) || strlen(a[6]) % 2)
+		return 2;
+	for (size_t i = 0; i < nl; i++)
+		if (sscanf(a[6] + 2 * i, "%2hhx", &nonce[i]) != 1)
+			return 2;
+	gb = slurp(a[4], &gl);
+	if (quote_golden_parse((const char *)gb, gl, &g, err, sizeof(err))) {
+		printf("golden set refused: %s\n", err);
+		return 1;
+	}
+	att = slurp(a[1], &ev.attest_len);
+	sig = slurp(a[2], &ev.sig_len);
+	log = slurp(a[3], &ev.log_len);
+	ev.attest = att;
+	ev.sig = sig;
+	ev.log = log;
+	rc = quote_verify(&ak, &ev, nonce, nl, g, a[5], NULL, err, sizeof(err));
+	printf("%s\n", rc ? err : "ok");
+	quote_golden_free(g);
+	free(gb);
+	free(att);
+	free(sig);
+	free(log);
+	return rc ? 1 : 0;
+}
+
+static void hexline(unsigned pcr, const uint8_t d[32], const char *what)
+{
+	printf("pcr %u ", pcr);
+	for (int i = 0; i < 32; i++)
+		printf("%02x", d[i]);
+	printf(" %s\n", what);
+}
+
+/* What the vendor publishes for a release: the controller binary that
+ * ward-boot measures (PCR 12), then what fw_boot measures from the
+ * package: its manifest (PCR 15) and each image in manifest order (13). */
+static int golden(char **a)
+{
+	struct fw_package *p = malloc(sizeof(*p));
+	uint8_t *bin, *pkg, d[32];
+	size_t bl, pl;
+	char err[256];
+
+	bin = slurp(a[1], &bl);
+	pkg = slurp(a[2], &pl);
+	if (!p || fw_package_parse(pkg, pl, p, err, sizeof(err))) {
+		fprintf(stderr, "attest_tool: %s\n", p ? err : "out of memory");
+		return 2;
+	}
+	if (!EVP_Digest(bin, bl, d, NULL, EVP_sha256(), NULL))
+		return 2;
+	printf("# ward golden set: release %s\nrelease %s\n", a[0], a[0]);
+	hexline(12, d, "ward-controller");
+	hexline(15, p->m.digest, "manifest");
+	for (unsigned i = 0; i < p->m.n_images; i++)
+		hexline(13, p->m.img[i].sha256, p->m.img[i].name);
+	free(p);
+	free(bin);
+	free(pkg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "golden"))
+		return golden(argv + 2);
+	if (argc == 7 && !strcmp(argv[1], "makecred"))
+		return makecred(argv + 2);
+	if (argc == 4 && !strcmp(argv[1], "akpem"))
+		return akpem(argv + 2);
+	if (argc == 9 && !strcmp(argv[1], "verify"))
+		return verify(argv + 2);
+	fprintf(stderr, "usage: attest_tool makecred|akpem|verify ...\n");
+	return 2;
+}
