@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -76,7 +77,6 @@ static const struct sandbox_call ctl_calls[] = {
 	{ SCMP_SYS(memfd_create), "a firmware slot read back for verification" },
 	{ SCMP_SYS(pidfd_open), "watch a new ward-hv or ward-blk" },
 	{ SCMP_SYS(pidfd_send_signal), "stop an instance or a card" },
-	{ SCMP_SYS(kill), "stop a card that has no pidfd" },
 	{ SCMP_SYS(wait4), "reap ward-hv and ward-blk (the controller's children)" },
 	{ SCMP_SYS(waitid), "reap (glibc may use waitid)" },
 	{ SCMP_SYS(getrandom), "instance ids, OpenSSL reseeding" },
@@ -94,9 +94,11 @@ static const struct sandbox_call ctl_calls[] = {
 #endif
 };
 
-/* Listed above: 56 (sanitizer builds: 57); with sandbox_allow_runtime's
- * 18 and the 4 argument-checked ones below (fcntl, socket, rt_sigaction,
- * clone), 78 syscalls. */
+/* Listed above: 55 (sanitizer builds: 56); with sandbox_allow_runtime's
+ * 18 (tgkill only into this process) and the 4 argument-checked ones below
+ * (fcntl, socket, rt_sigaction, clone), 77 syscalls. No kill(2): ward-hv
+ * and ward-blk are signalled through their pidfds only, so the controller
+ * (uid 0, CAP_KILL) can signal no other process. */
 
 /* fcntl: O_NONBLOCK (libevent, curl), FD_CLOEXEC, a guest image's fd
  * above 3 for the launch request, seals of firmware memfds. */
@@ -114,7 +116,7 @@ static const int ctl_unix_types[] = { SOCK_STREAM };
 
 static int allow_ctl(scmp_filter_ctx ctx)
 {
-	int rc = sandbox_allow_runtime(ctx);
+	int rc = sandbox_allow_runtime_tgid(ctx, getpid());
 
 	if (!rc)
 		rc = sandbox_allow_calls(ctx, ctl_calls, sizeof(ctl_calls) / sizeof(ctl_calls[0]));
@@ -288,7 +290,8 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 		return rc;
 	/* The controller stays uid 0 (the TPM, the state dir); of root's
 	 * capabilities it keeps only CAP_KILL, to stop ward-hv and ward-blk,
-	 * which run under their own uids. */
+	 * which run under their own uids: through their pidfds, the only way
+	 * the filter below lets it signal anything. */
 	rc = sandbox_keep_caps((const int[]){ CAP_KILL }, 1, err, errlen);
 	if (rc)
 		return rc;

@@ -253,7 +253,7 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 	char nvol[12], uid[16];
 	char *const argv[] = { "ward-blk", "--control-fd", "3", "--keep-fd", "4", "--max-volumes",
 			       nvol, "--uid", uid, "--gid", uid, NULL };
-	int sp[2], fds[2];
+	int sp[2], fds[2], go[2];
 	struct launch_req lr;
 	char st;
 
@@ -264,26 +264,56 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
 		snprintf(err, errlen, "cannot create the ward-blk control channel");
 		return -errno;
 	}
+	/* It execs only once it can be watched (a pidfd): the controller
+	 * signals its children through pidfds only, never kill(2). */
+	if (pipe2(go, O_CLOEXEC)) {
+		int rc = -errno;
+
+		close(sp[0]);
+		close(sp[1]);
+		snprintf(err, errlen, "cannot start ward-blk: %s", strerror(-rc));
+		return rc;
+	}
 	/* fd 3: ward-blk's end; fd 4: a copy of ours, which ward-blk holds so
 	 * the channel outlives this process (vol_adopt). The launcher starts
 	 * it: the controller itself may not. */
 	fds[0] = sp[1];
 	fds[1] = sp[0];
 	lr = (struct launch_req){ .image = LAUNCH_BLK, .argv = argv, .envp = envp, .fds = fds,
-				  .n_fds = 2, .go_fd = -1 };
+				  .n_fds = 2, .go_fd = go[0] };
 	s->pid = launcher_spawn(&lr, err, errlen);
+	close(go[0]);
 	if (s->pid < 0) {
 		int rc = s->pid;
 
 		s->pid = 0;
 		close(sp[0]);
 		close(sp[1]);
+		close(go[1]);
 		return rc;
 	}
 	close(sp[1]);
 	s->ctl = sp[0];
 	s->child = true;
 	s->pidfd = pidfd_open_(s->pid);
+	/* No pidfd: EOF on the go pipe, and it exits (127) before exec. */
+	if (s->pidfd < 0 || write(go[1], "g", 1) != 1) {
+		int rc = s->pidfd < 0 ? -errno : -EIO;
+
+		close(go[1]);
+		if (s->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		waitpid(s->pid, NULL, 0);
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		s->pidfd = -1;
+		s->pid = 0;
+		close(s->ctl);
+		s->ctl = -1;
+		snprintf(err, errlen, "cannot watch ward-blk: %s", strerror(-rc));
+		return rc;
+	}
+	close(go[1]);
 	if (inst_proc_stat(s->pid, &s->start_time, &st))
 		s->start_time = 0;	/* never adoptable: the check below fails */
 	ctl_timeout(s->ctl);
@@ -308,8 +338,6 @@ static void blk_stop(struct vol_set *s)
 		log_warn("ward-blk did not exit on SIGTERM, killing it", "pid=%d", (int)s->pid);
 		if (s->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
-		else if (s->child)
-			kill(s->pid, SIGKILL);
 	}
 	if (s->child)
 		waitpid(s->pid, NULL, 0);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -63,7 +64,8 @@ static const int kms_signals[] = { SIGINT, SIGTERM, 33 };
 
 static int allow_kms(scmp_filter_ctx ctx)
 {
-	int rc = sandbox_allow_runtime(ctx);
+	/* tgkill only into the KMS itself (raise, pthread_kill). */
+	int rc = sandbox_allow_runtime_tgid(ctx, getpid());
 
 	if (!rc)
 		rc = sandbox_allow_calls(ctx, kms_calls, sizeof(kms_calls) / sizeof(kms_calls[0]));

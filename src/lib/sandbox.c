@@ -10,6 +10,7 @@
 #include <linux/io_uring.h>
 #include <linux/landlock.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,6 +430,11 @@ int sandbox_allow_threads(scmp_filter_ctx ctx)
 
 int sandbox_allow_runtime(scmp_filter_ctx ctx)
 {
+	return sandbox_allow_runtime_tgid(ctx, 0);
+}
+
+int sandbox_allow_runtime_tgid(scmp_filter_ctx ctx, pid_t tgid)
+{
 	static const struct { int nr; const char *why; } base[] = {
 		{ SCMP_SYS(read), "eventfds, sockets, pipes" },
 		{ SCMP_SYS(write), "console, eventfds, log lines" },
@@ -443,7 +449,6 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx)
 		{ SCMP_SYS(brk), "malloc" },
 		{ SCMP_SYS(getpid), "pthread_kill" },
 		{ SCMP_SYS(gettid), "pthread_kill" },
-		{ SCMP_SYS(tgkill), "pthread_kill (wake a thread)" },
 		{ SCMP_SYS(clock_gettime), "when the vDSO is unavailable" },
 		{ SCMP_SYS(restart_syscall), "interrupted sleeps" },
 #ifdef SANDBOX_SANITIZED
@@ -457,6 +462,14 @@ int sandbox_allow_runtime(scmp_filter_ctx ctx)
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		if ((rc = sandbox_allow(ctx, base[i].nr)))
 			return rc;
+	/* tgkill: pthread_kill (wake a thread), raise/abort, glibc's set*id
+	 * broadcast. With a tgid, only into this process: a root process's
+	 * tgkill could otherwise signal any thread of any process of its
+	 * uid. */
+	rc = tgid > 0 ? sandbox_allow_if(ctx, SCMP_SYS(tgkill), 0, SCMP_CMP_EQ, (scmp_datum_t)tgid, 0)
+		      : sandbox_allow(ctx, SCMP_SYS(tgkill));
+	if (rc)
+		return rc;
 	/* malloc may map memory, never executable memory. */
 	if ((rc = sandbox_allow_if(ctx, SCMP_SYS(mmap), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))
 		return rc;
@@ -543,6 +556,21 @@ void sandbox_test_forbidden(const char *env, const char *kind)
 		 * before the kernel looks at the (bad) fd. */
 		fprintf(stderr, "test hook: %s thread attempts io_uring_register()\n", kind);
 		(void)syscall(SYS_io_uring_register, -1, IORING_REGISTER_EVENTFD, NULL, 0);
+	} else if (!strcmp(call, "kill")) {
+		/* Another root process, init (pid 1; getppid is not on the
+		 * allowlists): signal 0 only asks whether it may be signalled. */
+		fprintf(stderr, "test hook: %s thread attempts kill()\n", kind);
+		(void)kill(1, 0);
+	} else if (!strcmp(call, "tgkill")) {
+		fprintf(stderr, "test hook: %s thread attempts tgkill()\n", kind);
+		(void)syscall(SYS_tgkill, 1, 1, 0);
+	} else if (!strcmp(call, "tgkill-self")) {
+		/* Not forbidden: raise() and pthread_kill need it. */
+		long r = syscall(SYS_tgkill, getpid(), gettid(), 0);
+
+		fprintf(stderr, "test hook: %s tgkill(self) = %s\n", kind, r == 0 ? "ok" :
+			strerror(errno));
+		return;
 	} else if (!strcmp(call, "ptrace")) {
 		fprintf(stderr, "test hook: %s thread attempts ptrace()\n", kind);
 		(void)ptrace(PTRACE_TRACEME, 0, NULL, NULL);

@@ -81,6 +81,11 @@ int sandbox_allow_threads(scmp_filter_ctx ctx);
 /* What any ward thread needs to live and die: read/write/close, futex,
  * signals return, exit, memory for malloc (never PROT_EXEC), clocks. */
 int sandbox_allow_runtime(scmp_filter_ctx ctx);
+/* The same with tgkill only into thread group tgid (arg 0 compared): for
+ * a process that must not signal others (ward-controller, ward-kms).
+ * Build the filter in that process: a child forked after loading it could
+ * not raise() in itself. */
+int sandbox_allow_runtime_tgid(scmp_filter_ctx ctx, pid_t tgid);
 /* Finish a filter built from sandbox_filter_new: ctx NULL gives -ENOMEM,
  * a non-zero build_rc (the rule additions' result) releases ctx and is
  * returned, otherwise the filter is loaded (unless the sandbox is disabled)

@@ -1098,8 +1098,16 @@ case_sandbox() {
 		check "Landlock: a file outside the allowed paths is EACCES" \
 			grep -q "test hook: main open($outside) = Permission denied" "$W/ctl.log"
 	fi
+	# tgkill into the controller itself (raise, pthread_kill) is allowed.
+	: >"$W/ctl.log"
+	WARD_CTL_TEST_FORBIDDEN="main/tgkill-self" start_ctl
+	stop_ctl
+	check "tgkill into the controller itself after lockdown: allowed" \
+		grep -q "test hook: main tgkill(self) = ok" "$W/ctl.log"
 	# A forbidden call kills the controller with SIGSYS (exit status 159).
-	for f in ptrace io_uring_setup rawsocket; do
+	# kill and tgkill into another process (the test shell, root like the
+	# controller): it signals its children through pidfds only.
+	for f in ptrace io_uring_setup rawsocket kill tgkill; do
 		: >"$W/ctl.log"
 		WARD_CTL_TEST_FORBIDDEN="main/$f" timeout 60 "$CTL" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
 			--listen 127.0.0.1:0 --tls-cert "$P/server.pem" --tls-key "$P/server.key" \

@@ -12,6 +12,12 @@ add_user alice --admin
 expect_sigsys() {
 	local hook=$1 call=$2 rc=0
 	WARD_KMS_TEST_FORBIDDEN=$hook KMS_THREADS=2 kms_start || true
+	# A call that was not blocked leaves it serving: stop it, and fail.
+	for _ in $(seq 600); do
+		kill -0 "$KMS_PID" 2>/dev/null || break
+		grep -q "was NOT blocked" "$T/server.log" && { kill -9 "$KMS_PID"; break; }
+		sleep 0.05
+	done
 	wait "$KMS_PID" || rc=$?
 	KMS_PID=
 	if ! grep -q "test hook: ${hook%%/*} thread attempts $call()" "$T/server.log"; then
@@ -95,3 +101,13 @@ expect_sigsys worker socket
 expect_sigsys main/ptrace ptrace
 expect_sigsys worker/io_uring_setup io_uring_setup
 pass "socket(AF_INET), ptrace, io_uring_setup from the main thread or a worker: SIGSYS"
+# tgkill only into ward-kms itself (raise, pthread_kill): into another
+# process (the test shell, root like ward-kms) it is killed.
+expect_sigsys main/tgkill tgkill
+expect_sigsys worker/tgkill tgkill
+WARD_KMS_TEST_FORBIDDEN="main/tgkill-self" KMS_THREADS=2 kms_start
+kms_stop
+grep -q "test hook: main tgkill(self) = ok" "$T/server.log" ||
+	fail "tgkill into ward-kms itself was refused: $(grep 'test hook' "$T/server.log")"
+: > "$T/server.log"
+pass "tgkill into another process: SIGSYS; into ward-kms itself: allowed"
