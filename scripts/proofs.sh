@@ -26,7 +26,7 @@ done
 eva() {
 	local h=$1 inc=$2 log=$3 args=()
 	[ -f "$(dirname "$h")/eva.args" ] && read -r -a args < "$(dirname "$h")/eva.args"
-	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE ${inc:+-I$inc} -Iproofs/common -Isrc/lib -Isrc/controller/fw" \
+	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE ${inc:+-I$inc} -Iproofs/common -Isrc/lib -Isrc/controller/fw -Isrc/kms -Isrc/api -Isrc/net" \
 		"$h" -eva -eva-no-show-progress "${args[@]}" >"$log" 2>&1
 	local rc=$?
 	if [ $rc -ne 0 ] || grep -q "User Error\|aborted\|Degeneration" "$log"; then
