@@ -64,7 +64,7 @@ start() {
 	URL=https://127.0.0.1:$(cat "$W/port")
 }
 
-b64file() { json_get "[\"$1\"]" <<<"$BODY" | base64 -d >"$2"; }
+b64file() { "$TOOL" get "$W/body" "$1" | base64 -d >"$2"; }
 
 # register: the keys, then MakeCredential -> ActivateCredential. Leaves
 # the AK public (the one proved bound to the EK) in $W/ak.pub.
@@ -95,13 +95,12 @@ get_quote() {
 # replay_pcrs LOG OUT: PCRs 12, 13, 15 as tpm2_eventlog (an implementation
 # independent of ward's) replays LOG, raw and concatenated.
 replay_pcrs() {
-	tpm2_eventlog "$1" 2>/dev/null | python3 -c '
-import re, sys
-txt = sys.stdin.read()
-bank = txt.split("sha256:", 1)[1] if "sha256:" in txt else ""
-vals = dict((int(m.group(1)), m.group(2)) for m in re.finditer(r"^\s*(\d+)\s*:\s*0x([0-9A-Fa-f]{64})", bank, re.M))
-sys.stdout.buffer.write(b"".join(bytes.fromhex(vals.get(i, "00" * 32)) for i in (12, 13, 15)))
-' >"$2"
+	tpm2_eventlog "$1" 2>/dev/null | awk '
+		/^ *sha256:/ { bank = 1; next }
+		bank && match($0, /^ *(12|13|15) *: *0x[0-9A-Fa-f]+/) {
+			split($0, f, "0x"); v[$1 + 0] = f[2]
+		}
+		END { printf "%s%s%s", v[12], v[13], v[15] }' | "$TOOL" unhex "$2"
 }
 
 # judge NAME AKPEM AKPUB NONCE LOG EXPECT_OURS EXPECT_CHECKQUOTE [REASON]:
@@ -131,7 +130,7 @@ N=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
 get_quote "$N" || { finish; exit 1; }
 judge healthy "$W/ak.pem" "$W/ak.pub" "$N" "$W/q.log" ok ok
 check "the quoted PCR 12 is the controller's measurement from the event log" \
-	[ "$(json_get '["pcrs"]["12"]' <<<"$BODY")" = "$(od -An -tx1 -N32 "$W/q.pcrs" | tr -d ' \n')" ]
+	[ "$("$TOOL" get "$W/body" pcrs 12)" = "$(od -An -tx1 -N32 "$W/q.pcrs" | tr -d ' \n')" ]
 
 # 2. A wrong nonce (a replayed quote): refused.
 N2=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')

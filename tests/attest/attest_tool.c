@@ -4,12 +4,16 @@
  *   attest_tool akpem AK.pub OUT.pem
  *   attest_tool verify AK.pub QUOTE.msg QUOTE.sig EVENTLOG GOLDEN RELEASE NONCEHEX
  *   attest_tool golden RELEASE CONTROLLER.bin STORE.pkg   (a golden set on stdout)
+ *   attest_tool get JSONFILE KEY [SUBKEY]   (a string member on stdout)
+ *   attest_tool unhex OUT   (hex on stdin -> bytes; the tests start no
+ *   python per field: on a loaded 2-core machine each costs a second)
  * verify prints "ok" and exits 0, or prints the reason and exits 1. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -173,8 +177,38 @@ static int golden(char **a)
 	return 0;
 }
 
+static int get(int argc, char **argv)
+{
+	json_t *o = json_load_file(argv[0], 0, NULL), *v;
+
+	v = o ? json_object_get(o, argv[1]) : NULL;
+	if (v && argc == 3)
+		v = json_object_get(v, argv[2]);
+	if (!json_is_string(v))
+		return 1;
+	printf("%s\n", json_string_value(v));
+	json_decref(o);
+	return 0;
+}
+
+static int unhex(const char *out)
+{
+	uint8_t buf[4096];
+	size_t n = 0;
+	unsigned v;
+
+	while (n < sizeof(buf) && scanf("%2x", &v) == 1)
+		buf[n++] = (uint8_t)v;
+	spit(out, buf, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "get"))
+		return get(argc - 2, argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "unhex"))
+		return unhex(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "golden"))
 		return golden(argv + 2);
 	if (argc == 7 && !strcmp(argv[1], "makecred"))
