@@ -5,6 +5,7 @@
 #include "recipient.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -195,24 +196,30 @@ int recipient_cms_seal(EVP_PKEY *pub, const uint8_t *pt, size_t len,
 	CMS_ContentInfo *cms = NULL;
 	CMS_RecipientInfo *ri;
 	EVP_PKEY_CTX *pctx;
-	BIO *in = NULL;
+	BIO *cont = NULL;
 	X509 *holder;
 	uint8_t *p = NULL;
 	int n, rc = -EIO;
 
 	*der = NULL;
+	if (len > INT_MAX)
+		return -EMSGSIZE;
 	holder = keyid_holder(pub);
 	if (!holder)
 		return -ENOMEM;
-	/* A read-only BIO over the caller's buffer: no copy of the plaintext. */
-	in = BIO_new_mem_buf(pt, (int)len);
-	cms = in ? CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags) : NULL;
+	cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
 	ri = cms ? CMS_add1_recipient_cert(cms, holder, flags) : NULL;
 	pctx = ri ? CMS_RecipientInfo_get0_pkey_ctx(ri) : NULL;
 	if (!pctx || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0 ||
-	    CMS_final(cms, in, NULL, CMS_BINARY) != 1)
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
+		goto out;
+	/* What CMS_final does, but writing the plaintext straight into the
+	 * cipher BIO: CMS_final copies its input through an unwiped stack
+	 * buffer; the cipher BIO wipes its own buffer when freed. */
+	cont = CMS_dataInit(cms, NULL);
+	if (!cont || BIO_write(cont, pt, (int)len) != (int)len || BIO_flush(cont) != 1 ||
+	    CMS_dataFinal(cms, cont) != 1)
 		goto out;
 	n = i2d_CMS_ContentInfo(cms, &p);
 	if (n <= 0)
@@ -221,8 +228,8 @@ int recipient_cms_seal(EVP_PKEY *pub, const uint8_t *pt, size_t len,
 	*der_len = (size_t)n;
 	rc = 0;
 out:
+	BIO_free_all(cont);
 	CMS_ContentInfo_free(cms);
-	BIO_free(in);
 	X509_free(holder);
 	return rc;
 }

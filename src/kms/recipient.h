@@ -55,7 +55,7 @@ int recipient_pcr_hex(const struct recipient_att *a, unsigned i, char *hex);
 /* CMS EnvelopedData (RFC 5652) in DER: a fresh AES-256-CBC content key
  * wraps pt, and is itself wrapped with RSAES-OAEP (SHA-256, MGF1-SHA-256)
  * to pub, the recipient named by subjectKeyIdentifier (version 2), as
- * aws-nitro-enclaves-sdk-c's CMS reader expects. *der is malloc'd. */
+ * aws-nitro-enclaves-sdk-c's CMS reader expects. *der: OPENSSL_free it. */
 int recipient_cms_seal(EVP_PKEY *pub, const uint8_t *pt, size_t len,
 		       uint8_t **der, size_t *der_len);
 

@@ -2,8 +2,9 @@
  * generator (lib/attest attest_generate, what the NSM calls) for the
  * ward-kms Recipient tests, under a chain the test built with openssl.
  * usage: attest_mint LEAF_KEY.pem LEAF.pem ROOT.pem INTER.pem OUT
- *          [--pcr N=HEX]... [--debug] [--pubkey SPKI.der] [--ts-offset S]
- * --debug: every PCR zero, as AWS documents debug mode. A random nonce makes
+ *          [--pcr N=HEX]... [--debug] [--pubkey SPKI.der] [--ts-offset S] [--tamper]
+ * --debug: every PCR zero, as AWS documents debug mode. --tamper: one bit of
+ * PCR0 flipped in the signed payload after signing. A random nonce makes
  * each document distinct. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 	uint8_t nonce[16], *out, *pk = NULL;
 	struct timespec ts;
 	long offset = 0;
-	int debug = 0;
+	int debug = 0, tamper = 0;
 	char err[256];
 	FILE *f;
 
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 	for (int i = 6; i < argc; i++) {
 		if (strcmp(argv[i], "--debug") == 0) {
 			debug = 1;
+		} else if (strcmp(argv[i], "--tamper") == 0) {
+			tamper = 1;
 		} else if (strcmp(argv[i], "--pcr") == 0 && i + 1 < argc) {
 			char *eq = strchr(argv[++i], '=');
 			unsigned n = (unsigned)atoi(argv[i]);
@@ -120,6 +123,13 @@ int main(int argc, char **argv)
 	if (attest_generate(&doc, &s, &out, &outlen, err, sizeof(err))) {
 		fprintf(stderr, "attest_mint: %s\n", err);
 		return 3;
+	}
+	if (tamper) {
+		uint8_t *at = memmem(out, outlen, doc.pcr[0], ATTEST_PCR_LEN);
+
+		if (!at)
+			return 3;
+		at[0] ^= 1;
 	}
 	f = fopen(argv[5], "wb");
 	if (!f || fwrite(out, 1, outlen, f) != outlen || fclose(f))
