@@ -587,6 +587,42 @@ static int golden_check(const struct golden_release *r, const uint8_t *log, size
 
 /* ---- The quote ---- */
 
+int quote_attest_parse(const uint8_t *attest, size_t len, struct quote_attest *out,
+		       char *err, size_t errlen)
+{
+	const TPMS_PCR_SELECTION *ps;
+	TPMS_ATTEST a;
+	size_t off = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&a, 0, sizeof(a));
+	if (!attest || !len || len > sizeof(TPMS_ATTEST) ||
+	    Tss2_MU_TPMS_ATTEST_Unmarshal(attest, len, &off, &a) || off != len)
+		return fail(err, errlen, -EBADMSG, "attestation structure is malformed");
+	if (a.magic != TPM2_GENERATED_VALUE || a.type != TPM2_ST_ATTEST_QUOTE)
+		return fail(err, errlen, -EBADMSG, "not a TPM-generated quote");
+	if (a.extraData.size > QUOTE_NONCE_MAX)
+		return fail(err, errlen, -EBADMSG, "quote nonce is %u bytes", a.extraData.size);
+	ps = &a.attested.quote.pcrSelect.pcrSelections[0];
+	if (a.attested.quote.pcrSelect.count != 1 || ps->hash != TPM2_ALG_SHA256 ||
+	    ps->sizeofSelect < 3 || ps->sizeofSelect > sizeof(ps->pcrSelect))
+		return fail(err, errlen, -EBADMSG, "quote does not select one SHA-256 bank");
+	for (unsigned i = 3; i < ps->sizeofSelect; i++)
+		if (ps->pcrSelect[i])
+			return fail(err, errlen, -EBADMSG, "quote selects PCRs above 23");
+	if (a.attested.quote.pcrDigest.size != TPM_DIGEST_LEN)
+		return fail(err, errlen, -EBADMSG, "quote PCR digest is not SHA-256");
+	memcpy(out->nonce, a.extraData.buffer, a.extraData.size);
+	out->nonce_len = a.extraData.size;
+	out->pcr_mask = (uint32_t)ps->pcrSelect[0] | (uint32_t)ps->pcrSelect[1] << 8 |
+			(uint32_t)ps->pcrSelect[2] << 16;
+	memcpy(out->pcr_digest, a.attested.quote.pcrDigest.buffer, TPM_DIGEST_LEN);
+	out->clock = a.clockInfo.clock;
+	out->reset_count = a.clockInfo.resetCount;
+	out->restart_count = a.clockInfo.restartCount;
+	return 0;
+}
+
 int quote_sig_der(const uint8_t *sig, size_t sig_len, uint8_t der[TPM_SIG_MAX],
 		  size_t *der_len)
 {
@@ -630,6 +666,7 @@ int quote_verify(const struct quote_key *ak, const struct quote_evidence *ev,
 		 uint8_t (*pcrs)[TPM_DIGEST_LEN], char *err, size_t errlen)
 {
 	const struct golden_release *r = golden_find(g, release);
+	struct quote_attest qa;
 	struct tpm_replay rep;
 	uint8_t der[TPM_SIG_MAX];
 	size_t der_len = 0;
@@ -640,6 +677,11 @@ int quote_verify(const struct quote_key *ak, const struct quote_evidence *ev,
 	if (!r)
 		return fail(err, errlen, -EPERM, "no golden set for release \"%s\"",
 			    release ? release : "");
+	if (quote_attest_parse(ev->attest, ev->attest_len, &qa, err, errlen))
+		return -EBADMSG;
+	if (qa.pcr_mask != TPM_BOOT_PCRS)
+		return fail(err, errlen, -EBADMSG, "quote covers PCRs 0x%06x, not 12, 13 and 15",
+			    (unsigned)qa.pcr_mask);
 	if (quote_sig_der(ev->sig, ev->sig_len, der, &der_len))
 		return fail(err, errlen, -EBADMSG, "quote signature is not an ECDSA-SHA256 "
 			    "TPMT_SIGNATURE");

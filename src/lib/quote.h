@@ -77,6 +77,19 @@ int quote_verify(const struct quote_key *ak, const struct quote_evidence *ev,
 		 const struct quote_golden *g, const char *release,
 		 uint8_t (*pcrs)[TPM_DIGEST_LEN], char *err, size_t errlen);
 
+/* A TPMS_ATTEST (untrusted): exactly len bytes, TPM_GENERATED_VALUE, a
+ * quote, one SHA-256 selection, a 32-byte PCR digest. 0 or -EBADMSG. */
+struct quote_attest {
+	uint8_t nonce[QUOTE_NONCE_MAX];
+	size_t nonce_len;
+	uint32_t pcr_mask;	/* the SHA-256 bank's selection */
+	uint8_t pcr_digest[TPM_DIGEST_LEN];
+	uint64_t clock;		/* TPMS_CLOCK_INFO: for the record */
+	uint32_t reset_count, restart_count;
+};
+int quote_attest_parse(const uint8_t *attest, size_t len, struct quote_attest *out,
+		       char *err, size_t errlen);
+
 /* TPMT_SIGNATURE (ECDSA, SHA-256) -> DER ECDSA-Sig-Value. 0 or -EBADMSG. */
 int quote_sig_der(const uint8_t *sig, size_t sig_len, uint8_t der[TPM_SIG_MAX],
 		  size_t *der_len);
