@@ -53,8 +53,9 @@ uint32_t eif_crc32(uint32_t crc, const uint8_t *p, size_t n)
 		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	}
 	crc = ~crc;
-	while (n--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	/* Indexed, so the analysis (proofs/eif) bounds each read by n. */
+	for (size_t j = 0; j < n; j++)
+		crc = table[(crc ^ p[j]) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
@@ -72,11 +73,13 @@ static int parse_sections(const uint8_t *buf, size_t len, struct eif_image *img,
 {
 	unsigned i, count[EIF_SECT_METADATA + 1] = { 0 };
 	uint64_t cur = EIF_HDR_LEN;
+	bool cmdline_nul = false;
 
 	for (i = 0; i < EIF_MAX_SECTIONS; i++) {
 		uint64_t off = get64(buf + H_OFFSETS + 8 * i), size = get64(buf + H_SIZES + 8 * i);
 		struct eif_section *s = &img->sect[i];
 		const uint8_t *sh;
+		uint16_t type;
 
 		if (i >= img->nsections) {
 			if (off || size)
@@ -87,22 +90,33 @@ static int parse_sections(const uint8_t *buf, size_t len, struct eif_image *img,
 		if (off != cur)
 			return errmsg(err, errlen, -EPROTO, "EIF section %u at offset %llu, expected %llu",
 				      i, (unsigned long long)off, (unsigned long long)cur);
-		if (len - cur < EIF_SECT_HDR_LEN || size > len - cur - EIF_SECT_HDR_LEN)
+		/* proofs/eif: each section offset on its own, so the
+		 * section's bytes are bounded by the file's. */
+		//@ split cur;
+		/* cur <= len here (it starts at the header's end, len is at
+		 * least that, and grows by at most len - cur), so this is
+		 * len - cur < 12 without a wrap; the analysis follows it. */
+		if (cur + EIF_SECT_HDR_LEN > len || size > len - cur - EIF_SECT_HDR_LEN)
 			return errmsg(err, errlen, -EPROTO, "EIF section %u (%llu bytes) runs past the end of the file",
 				      i, (unsigned long long)size);
 		sh = buf + cur;
-		s->type = get16(sh);
-		if (s->type < EIF_SECT_KERNEL || s->type > EIF_SECT_METADATA)
-			return errmsg(err, errlen, -EPROTO, "EIF section %u has unknown type %u", i, s->type);
+		type = get16(sh);
+		if (type < EIF_SECT_KERNEL || type > EIF_SECT_METADATA)
+			return errmsg(err, errlen, -EPROTO, "EIF section %u has unknown type %u", i, type);
 		if (get16(sh + 2))
 			return errmsg(err, errlen, -EPROTO, "EIF section %u has non-zero flags", i);
 		if (get64(sh + 4) != size)
 			return errmsg(err, errlen, -EPROTO, "EIF section %u: its header says %llu bytes, the table %llu",
 				      i, (unsigned long long)get64(sh + 4), (unsigned long long)size);
+		s->type = type;
 		s->offset = cur;
 		s->size = size;
 		s->data = sh + EIF_SECT_HDR_LEN;
-		count[s->type]++;
+		count[type]++;
+		/* Looked for here, where the section's bounds are at hand;
+		 * reported in its place below (same error order as ever). */
+		if (type == EIF_SECT_CMDLINE && memchr(sh + EIF_SECT_HDR_LEN, 0, size))
+			cmdline_nul = true;
 		cur += EIF_SECT_HDR_LEN + size;
 	}
 	if (cur != len)
@@ -115,10 +129,8 @@ static int parse_sections(const uint8_t *buf, size_t len, struct eif_image *img,
 	if (count[EIF_SECT_SIGNATURE] > 1 || count[EIF_SECT_METADATA] > 1)
 		return errmsg(err, errlen, -EPROTO, "EIF has more than one %s section",
 			      sect_name(count[EIF_SECT_SIGNATURE] > 1 ? EIF_SECT_SIGNATURE : EIF_SECT_METADATA));
-	for (i = 0; i < img->nsections; i++)
-		if (img->sect[i].type == EIF_SECT_CMDLINE &&
-		    memchr(img->sect[i].data, 0, img->sect[i].size))
-			return errmsg(err, errlen, -EPROTO, "EIF cmdline contains a NUL byte");
+	if (cmdline_nul)	/* the one cmdline section (counted above) */
+		return errmsg(err, errlen, -EPROTO, "EIF cmdline contains a NUL byte");
 	return 0;
 }
 

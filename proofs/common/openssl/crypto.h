@@ -11,4 +11,7 @@ void OPENSSL_cleanse(void *ptr, size_t len);
     requires \valid_read((const char *)b + (0 .. len - 1));
     assigns \result \from ((const char *)a)[0 .. len - 1], ((const char *)b)[0 .. len - 1]; */
 int CRYPTO_memcmp(const void *a, const void *b, size_t len);
+/* Not reached by any parser. */
+void CRYPTO_free(void *ptr, const char *file, int line);
+#define OPENSSL_free(p) CRYPTO_free((p), __FILE__, __LINE__)
 #endif

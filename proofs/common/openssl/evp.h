@@ -41,8 +41,27 @@ int EVP_DigestUpdate(EVP_MD_CTX *ctx, const void *d, size_t cnt);
     ensures \result == 0 || \result == 1;
     ensures \result == 1 ==> \initialized(md + (0 .. 31)); */
 int EVP_DigestFinal_ex(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s);
+/* merkle.c: the digest fetched once, and the one-shot/init-ex2 forms. */
+typedef struct ossl_lib_ctx_st OSSL_LIB_CTX;
+typedef struct ossl_param_st OSSL_PARAM;
+/*@ assigns \result \from __fc_evp_sha256[0];
+    ensures \result == \null || \result == (EVP_MD *)__fc_evp_sha256; */
+EVP_MD *EVP_MD_fetch(OSSL_LIB_CTX *libctx, const char *algorithm, const char *properties);
+/*@ requires \valid((char *)ctx);
+    assigns ((char *)ctx)[0 .. 63], \result \from type;
+    ensures \result == 0 || \result == 1; */
+int EVP_DigestInit_ex2(EVP_MD_CTX *ctx, const EVP_MD *type, const OSSL_PARAM *params);
+/*@ requires \valid_read((const char *)data + (0 .. count - 1));
+    requires \valid(md + (0 .. 31));
+    requires size == \null;
+    assigns md[0 .. 31], \result \from ((const char *)data)[0 .. count - 1], count;
+    ensures \result == 0 || \result == 1;
+    ensures \result == 1 ==> \initialized(md + (0 .. 31)); */
+int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *size,
+	       const EVP_MD *type, ENGINE *impl);
 
 /* Not reached by any parser (signing and verification). */
+const EVP_MD *EVP_sha384(void);
 EVP_PKEY *EVP_PKEY_new_raw_public_key(int type, ENGINE *e, const unsigned char *pub, size_t len);
 void EVP_PKEY_free(EVP_PKEY *pkey);
 int EVP_PKEY_get_base_id(const EVP_PKEY *pkey);
