@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Replicated ward-api under failure (docs/ha.md): a 3-member etcd cluster,
+# 3 ward-api replicas. A writer keeps making volumes with ClientTokens and
+# IAM users through /usr/bin/aws, moving to the next replica when one fails
+# and retrying the same token, while (a) the etcd raft leader and then (b)
+# the ward-api leader are killed with SIGKILL. Afterwards every
+# acknowledged volume and user exists, each volume exactly once with its
+# one token record, a retried token returns the same volume, and another
+# replica leads. (RunInstances/AttachVolume do not exist yet: volumes and
+# IAM are the workload.)
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ha_lib.sh"
+ha_setup
+etcd_start 3
+read -r ak sk < <("$API" --etcd "$ETCD_EPS" --master-key-file "$T/master.key" \
+	admin bootstrap admin) || fail "admin bootstrap"
+set_creds admin "$ak" "$sk"
+for r in r1 r2 r3; do replica_start "$r"; done
+wait_for "a leader" '[ -n "$(api_leader)" ]'
+pass "etcd cluster of 3 and replicas r1 r2 r3 up; $(api_leader) leads"
+
+ALIVE="r1 r2 r3"
+# on_replica I CMD...: the aws CLI against the I-th live replica.
+on_replica() {
+	local i=$1 live; shift
+	read -r -a live < "$T/alive"
+	URL=${live[$((i % ${#live[@]}))]}
+	"$@"
+}
+urls() { local r u out=""; for r in $1; do u=URL_$r; out+="${out:+ }${!u}"; done; echo "$out"; }
+urls "$ALIVE" > "$T/alive"
+
+# writer: volume ha-<n> (and user hu-<n> every other round) until $T/stop;
+# each request is tried on up to 6 replicas in turn, with the same token.
+writer() {
+	local n=0 try v out
+	while [ ! -e "$T/stop" ] && [ -d "$T" ]; do
+		n=$((n + 1))
+		for try in 0 1 2 3 4 5; do
+			if v=$(on_replica $((n + try)) as admin ec2 create-volume \
+				--availability-zone us-east-1a --size 1 --client-token "ha-$n" \
+				2>>"$T/writer.err" | jget VolumeId 2>/dev/null); then
+				echo "ha-$n $v" >> "$T/acked"
+				[ "$try" = 0 ] || echo "ha-$n" >> "$T/retried"
+				break
+			fi
+		done
+		[ $((n % 2)) = 0 ] || continue
+		for try in 0 1 2 3 4 5; do
+			out=$(on_replica $((n + try + 1)) as admin iam create-user --user-name "hu-$n" 2>&1) \
+				&& { echo "hu-$n" >> "$T/users"; break; }
+			# A retry after a lost reply may find its own earlier write.
+			[ "$try" != 0 ] && grep -q EntityAlreadyExists <<<"$out" \
+				&& { echo "hu-$n" >> "$T/users"; break; }
+		done
+	done
+}
+acked() { cat "$T/acked" 2>/dev/null | wc -l; }
+: > "$T/acked"; : > "$T/users"; : > "$T/retried"
+writer &
+WRITER=$!
+HA_BG+=("$WRITER")
+wait_for "the first acknowledged writes" '[ "$(acked)" -ge 2 ]'
+
+# (a) the etcd raft leader.
+EL=$(etcd_leader)
+[ -n "$EL" ] || fail "no etcd leader"
+kill -9 "${ETCD_PIDS[$EL]}"
+wait "${ETCD_PIDS[$EL]}" 2>/dev/null || true
+A=$(acked)
+pass "etcd leader e$EL killed with SIGKILL after $A acknowledged volumes"
+wait_for "writes after the etcd leader's death" '[ "$(acked)" -ge $((A + 2)) ]'
+
+# (b) the ward-api leader.
+OLD=$(api_leader)
+P=PID_$OLD
+kill -9 "${!P}"
+wait "${!P}" 2>/dev/null || true
+ALIVE=$(tr ' ' '\n' <<<"$ALIVE" | grep -vx "$OLD" | tr '\n' ' ')
+urls "$ALIVE" > "$T/alive"
+A=$(acked)
+pass "ward-api leader $OLD killed with SIGKILL after $A acknowledged volumes"
+wait_for "a new ward-api leader" '[ -n "$(api_leader)" ] && [ "$(api_leader)" != "$OLD" ]'
+wait_for "writes after the ward-api leader's death" '[ "$(acked)" -ge $((A + 2)) ]'
+NEW=$(api_leader)
+wait_for "the new leader's fenced record" 'ectl get --print-value-only ward/data/leader/heartbeat | grep -q "\"Id\":\"$NEW\""'
+touch "$T/stop"
+wait "$WRITER"
+pass "$NEW leads now; $(acked) volumes and $(wc -l < "$T/users") users acknowledged, $(wc -l < "$T/retried") volume requests retried on another replica"
+
+# The store, read straight from etcd: one token record per volume and back.
+ectl get --prefix ward/data/ec2/ -w json | python3 -c '
+import base64, json, sys
+kvs = json.load(sys.stdin).get("kvs", [])
+d = {base64.b64decode(kv["key"]).decode(): json.loads(base64.b64decode(kv["value"])) for kv in kvs}
+vols = {k.split("/")[-1] for k in d if k.startswith("ward/data/ec2/volume/")}
+toks = [v["VolumeId"] for k, v in d.items() if k.startswith("ward/data/ec2/clienttoken/")]
+assert len(toks) == len(set(toks)), "a volume has two token records"
+assert set(toks) == vols, vols ^ set(toks)
+acked = dict(l.split() for l in open(sys.argv[1]))
+assert len(set(acked.values())) == len(acked), "two tokens acknowledged the same volume"
+missing = set(acked.values()) - vols
+assert not missing, missing
+print(len(vols), "volumes stored")' "$T/acked" || fail "volumes and tokens disagree"
+pass "every acknowledged volume exists exactly once, with its one token record"
+
+read -r -a live < "$T/alive"
+URL=${live[0]}
+VOLS=$(as admin ec2 describe-volumes)
+[ "$(grep -c '"VolumeId"' <<<"$VOLS")" -ge "$(acked)" ] || fail "describe-volumes misses volumes"
+USERS=$(as admin iam list-users)
+while read -r u; do
+	grep -q "\"UserName\": \"$u\"" <<<"$USERS" || fail "acknowledged user $u is lost"
+done < "$T/users"
+pass "describe-volumes and list-users on a surviving replica show them all"
+
+# Retried tokens keep their meaning, on another replica than the first.
+for tok in $(head -1 "$T/acked" | cut -d' ' -f1) $(tail -1 "$T/acked" | cut -d' ' -f1); do
+	want=$(grep "^$tok " "$T/acked" | cut -d' ' -f2)
+	URL=${live[1]}
+	got=$(as admin ec2 create-volume --availability-zone us-east-1a --size 1 \
+		--client-token "$tok" | jget VolumeId)
+	[ "$got" = "$want" ] || fail "token $tok: $got, was $want"
+done
+pass "retried ClientTokens return the same volumes"

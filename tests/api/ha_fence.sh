@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Fencing of a deposed ward-api leader (docs/ha.md): r1 leads; it is
+# frozen (SIGSTOP) between two ticks until etcd lets its lease go and r2
+# is elected (observed in etcd, not guessed with sleeps); thawed, r1 runs
+# its leader-only task before it learns anything, and that write, fenced
+# on r1's election revision, is refused by etcd and reported. Also: r2's
+# first election watch starts at a compacted revision, and it re-lists.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ha_lib.sh"
+ha_setup
+etcd_start 1
+LEADER_TTL=2
+replica_start r1
+wait_for "r1 to lead" '[ "$(api_leader)" = r1 ]'
+pass "r1 elected"
+
+# Compact etcd past everything so far, then start r2 watching from
+# revision 1: the watch is cancelled as compacted, r2 re-lists and re-watches.
+for i in 1 2 3; do ectl put ward/test/filler "$i" >/dev/null; done
+REV=$(ectl get ward/test/filler -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+ectl compact "$REV" >/dev/null
+replica_start r2 WARD_TEST_LEADER_WATCH_FROM=1
+wait_for "r2's compacted watch" 'grep -q "msg=\"election watch compacted, re-listing\"" "$T/r2.log"'
+pass "r2's election watch from a compacted revision re-listed"
+
+# The election thread is the one that is not in epoll_wait (232): freeze
+# r1 while that thread sleeps in clock_nanosleep (230) between ticks, so
+# it has nothing in flight to etcd.
+election_sleeping() {
+	local t
+	for t in /proc/"$PID_r1"/task/*; do
+		[ "$(basename "$t")" = "$PID_r1" ] && continue
+		[ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 230 ] && return 0
+	done
+	return 1
+}
+for _ in $(seq 100); do
+	kill -STOP "$PID_r1"
+	grep -q '^State:.*T' "/proc/$PID_r1/status" || { sleep 0.05; continue; }
+	election_sleeping && break
+	kill -CONT "$PID_r1"
+	sleep 0.05
+done
+election_sleeping || fail "could not stop r1 between two ticks"
+OLD=$(ectl get ward/leader/api -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["create_revision"])')
+wait_for "r1's lease to expire and r2 to lead" '[ "$(api_leader)" = r2 ]'
+pass "r1 frozen; etcd dropped its lease; r2 elected"
+
+kill -CONT "$PID_r1"
+wait_for "r1 to notice" 'grep -qE "msg=\"leader (write fenced off|lease lost)" "$T/r1.log"'
+grep -q 'msg="leader write fenced off, stepping down" id=r1 token='"$OLD" "$T/r1.log" \
+	|| fail "r1 was not stopped by the fence: $(grep 'msg="leader' "$T/r1.log")"
+pass "r1's fenced write (token $OLD) was refused by etcd and reported"
+
+# Nothing of r1 landed after r2's election: the heartbeat is r2's.
+HB=$(ectl get --print-value-only ward/data/leader/heartbeat)
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["Id"]=="r2", d' "$HB" \
+	|| fail "the leader record is not r2's: $HB"
+[ "$(api_leader)" = r2 ] || fail "r2 lost the lead"
+pass "the leader record is r2's; r1 stepped down"
