@@ -43,11 +43,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		json_t *d = json_loadb((const char *)data, size, 0, NULL);
 
+		/* With and without a Recipient's condition keys. */
+		static const struct policy_ctx_entry e[] = {
+			{ "kms:RecipientAttestation:PCR0", "abcdef" },
+			{ "kms:RecipientAttestation:ImageSha384", "abcdef" },
+		};
+		struct policy_ctx ctx = { e, 2 };
+
 		if (d && policy_validate(d, sel & 1 ? POLICY_KEY : POLICY_IDENTITY, err,
 					 sizeof(err)) == 0)
 			policy_eval(d, sel & 1 ? POLICY_KEY : POLICY_IDENTITY,
 				    "arn:aws:iam::111122223333:user/alice", "kms:Decrypt",
-				    "arn:aws:kms:us-east-1:111122223333:key/x");
+				    "arn:aws:kms:us-east-1:111122223333:key/x", sel & 2 ? &ctx : NULL);
 		json_decref(d);
 	}
 	return 0;
