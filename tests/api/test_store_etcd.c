@@ -1,0 +1,221 @@
+/* test_store_etcd: the etcd store's transaction semantics against a real
+ * etcd (started by ha_store.sh, endpoint in WARD_TEST_ETCD): two stores
+ * stand for two replicas, their transactions interleaved by hand. What
+ * one read and another changed makes the first commit fail with -EAGAIN
+ * (a key read present, a key read absent, a listed prefix); a guarded
+ * commit after the guard key changed fails with -ESTALE; a transaction
+ * sees its own writes; a failed commit stores nothing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "etcd.h"
+#include "leader.h"
+#include "store.h"
+
+static struct store *A, *B;
+static int seq;
+
+static int setup(void **state)
+{
+	const char *ep = getenv("WARD_TEST_ETCD");
+
+	assert_non_null(ep);
+	assert_int_equal(store_etcd_open(ep, NULL, &A), 0);
+	assert_int_equal(store_etcd_open(ep, NULL, &B), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	store_close(A);
+	store_close(B);
+	return 0;
+}
+
+/* A fresh key per test: the tests share one etcd. */
+static void key(char *k, size_t n, const char *what)
+{
+	snprintf(k, n, "test/%s/%d", what, ++seq);
+}
+
+static void put1(struct store *s, const char *k, const char *v)
+{
+	struct store_txn *t;
+
+	assert_int_equal(store_txn_begin(s, true, &t), 0);
+	assert_int_equal(store_put(t, k, v), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static char *get1(struct store *s, const char *k)
+{
+	struct store_txn *t;
+	char *v = NULL;
+	int rc;
+
+	assert_int_equal(store_txn_begin(s, false, &t), 0);
+	rc = store_get(t, k, &v);
+	store_txn_abort(t);
+	assert_true(rc == 0 || rc == -ENOENT);
+	return v;
+}
+
+/* Both replicas create the same absent key (a ClientToken): one wins. */
+static void test_create_race(void **state)
+{
+	struct store_txn *ta, *tb;
+	char k[64], *v;
+
+	key(k, sizeof(k), "token");
+	assert_int_equal(store_txn_begin(A, true, &ta), 0);
+	assert_int_equal(store_txn_begin(B, true, &tb), 0);
+	assert_int_equal(store_create(ta, k, "{\"by\":\"a\"}"), 0);
+	assert_int_equal(store_create(tb, k, "{\"by\":\"b\"}"), 0);
+	assert_int_equal(store_txn_commit(tb), 0);
+	assert_int_equal(store_txn_commit(ta), -EAGAIN);
+	v = get1(A, k);
+	assert_string_equal(v, "{\"by\":\"b\"}");
+	free(v);
+	/* The re-run sees the winner's key. */
+	assert_int_equal(store_txn_begin(A, true, &ta), 0);
+	assert_int_equal(store_create(ta, k, "{\"by\":\"a\"}"), -EEXIST);
+	store_txn_abort(ta);
+}
+
+/* A read-modify-write on a key another replica changed in between. */
+static void test_lost_update(void **state)
+{
+	struct store_txn *ta;
+	char k[64], k2[64], *v;
+
+	key(k, sizeof(k), "counter");
+	key(k2, sizeof(k2), "other");
+	put1(A, k, "1");
+	assert_int_equal(store_txn_begin(A, true, &ta), 0);
+	assert_int_equal(store_get(ta, k, &v), 0);
+	free(v);
+	put1(B, k, "2");
+	assert_int_equal(store_put(ta, k2, "derived from 1"), 0);
+	assert_int_equal(store_txn_commit(ta), -EAGAIN);
+	assert_null(get1(A, k2));	/* nothing of the failed txn landed */
+	v = get1(B, k);
+	assert_string_equal(v, "2");
+	free(v);
+}
+
+static int count_cb(const char *k, const char *v, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A listing (DescribeVolumes-style decision) and a key added under it. */
+static void test_list_phantom(void **state)
+{
+	struct store_txn *ta;
+	char p[64], k[96], out[96];
+	int n = 0;
+
+	key(p, sizeof(p), "dir");
+	snprintf(k, sizeof(k), "%s/x", p);
+	put1(A, k, "{}");
+	strcat(p, "/");
+	assert_int_equal(store_txn_begin(A, true, &ta), 0);
+	assert_int_equal(store_list(ta, p, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	snprintf(k, sizeof(k), "%sy", p);
+	put1(B, k, "{}");
+	key(out, sizeof(out), "summary");
+	assert_int_equal(store_put(ta, out, "1"), 0);
+	assert_int_equal(store_txn_commit(ta), -EAGAIN);
+}
+
+/* Reads within a transaction see its own writes, in order. */
+static void test_own_writes(void **state)
+{
+	struct store_txn *t;
+	char p[64], k1[96], k2[96], *v;
+	int n = 0;
+
+	key(p, sizeof(p), "own");
+	snprintf(k1, sizeof(k1), "%s/a", p);
+	snprintf(k2, sizeof(k2), "%s/b", p);
+	put1(A, k2, "old");
+	assert_int_equal(store_txn_begin(A, true, &t), 0);
+	assert_int_equal(store_create(t, k1, "new"), 0);
+	assert_int_equal(store_create(t, k1, "again"), -EEXIST);
+	assert_int_equal(store_get(t, k1, &v), 0);
+	assert_string_equal(v, "new");
+	free(v);
+	assert_int_equal(store_del(t, k2), 0);
+	assert_int_equal(store_del(t, k2), -ENOENT);
+	strcat(p, "/");
+	assert_int_equal(store_list(t, p, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_txn_commit(t), 0);
+	assert_null(get1(B, k2));
+	v = get1(B, k1);
+	assert_string_equal(v, "new");
+	free(v);
+}
+
+/* A guarded (fenced) write after the guard key got a new incarnation. */
+static void test_guard(void **state)
+{
+	const char *ep = getenv("WARD_TEST_ETCD");
+	struct etcd *c;
+	struct etcd_resp r;
+	struct store_txn *t;
+	char g[64], gb[80], *b64;
+	int64_t rev;
+
+	key(g, sizeof(g), "guard");
+	snprintf(gb, sizeof(gb), "ward/%s", g);	/* a raw etcd key */
+	assert_int_equal(etcd_open(ep, NULL, &c), 0);
+	b64 = etcd_b64(gb, strlen(gb));
+	assert_int_equal(etcd_call(c, "/v3/kv/put", json_pack("{ssss}", "key", b64, "value", "eA=="),
+				   &r), 0);
+	rev = r.revision;
+	etcd_resp_free(&r);
+	/* Under the guard as it is: applies. */
+	assert_int_equal(store_txn_begin(A, true, &t), 0);
+	assert_int_equal(store_guard(t, gb, rev), 0);
+	assert_int_equal(store_put(t, "test/fenced", "1"), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	/* The key deleted and re-created (a new leader's term): refused. */
+	assert_int_equal(etcd_call(c, "/v3/kv/deleterange", json_pack("{ss}", "key", b64), &r), 0);
+	etcd_resp_free(&r);
+	assert_int_equal(etcd_call(c, "/v3/kv/put", json_pack("{ssss}", "key", b64, "value", "eQ=="),
+				   &r), 0);
+	etcd_resp_free(&r);
+	assert_int_equal(store_txn_begin(A, true, &t), 0);
+	assert_int_equal(store_guard(t, gb, rev), 0);
+	assert_int_equal(store_put(t, "test/fenced", "2"), 0);
+	assert_int_equal(store_txn_commit(t), -ESTALE);
+	free(b64);
+	etcd_close(c);
+	b64 = get1(A, "test/fenced");
+	assert_string_equal(b64, "1");
+	free(b64);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_race),
+		cmocka_unit_test(test_lost_update),
+		cmocka_unit_test(test_list_phantom),
+		cmocka_unit_test(test_own_writes),
+		cmocka_unit_test(test_guard),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
