@@ -134,5 +134,11 @@ int main(int argc, char **argv)
 	f = fopen(argv[5], "wb");
 	if (!f || fwrite(out, 1, outlen, f) != outlen || fclose(f))
 		return 3;
+	free(out);
+	free(pk);
+	OPENSSL_free((void *)s.cert);
+	OPENSSL_free((void *)cab[0]);
+	OPENSSL_free((void *)cab[1]);
+	EVP_PKEY_free(s.key);
 	return 0;
 }
