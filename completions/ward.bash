@@ -22,10 +22,11 @@ _ward_words() {
 	"nacl associate"|"nacl disassociate") echo "--subnet" ;;
 	"eni create") echo "--subnet --ip --security-group --mtu --no-source-dest-check" ;;
 	"eni set-groups") echo "--security-group" ;;
-	instance) echo "run list show stop" ;;
+	instance) echo "run list show stop console" ;;
 	"instance run") echo "--image --memory --vcpus --cpu --hugepages --cmdline" ;;
 	"instance list") echo "--json" ;;
 	"instance show") echo "--json" ;;
+	"instance console") echo "--follow" ;;
 	volume) echo "create attach detach list --cp-dir --kms-url --kms-ca" ;;
 	"volume create") echo "--size --kms-key --id --backing" ;;
 	"volume attach") echo "--image --host --fas-seconds --spec-only --memory --vcpus --cpu --hugepages --cmdline" ;;

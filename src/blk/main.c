@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "ringpool.h"
 #include "secmem.h"
+#include "vu_dev.h"
 #include "xts.h"
 
 #define MAX_VOLUMES RINGPOOL_MAX
@@ -145,6 +147,8 @@ struct vspec {
 	ino_t sock_ino;
 };
 
+static int parse_queues(const char *opt, const char *s, unsigned int *out);
+
 static int parse_vspec(char *s, struct vspec *v)
 {
 	char *save = NULL;
@@ -159,7 +163,10 @@ static int parse_vspec(char *s, struct vspec *v)
 		else if (!strcmp(kv, "backing") && val) v->backing = val;
 		else if (!strcmp(kv, "key-file") && val) v->key_file = val;
 		else if (!strcmp(kv, "size") && val) { if (parse_size(val, &v->size)) return -EINVAL; }
-		else if (!strcmp(kv, "queues") && val) v->queues = (unsigned int)atoi(val);
+		else if (!strcmp(kv, "queues") && val) {
+			if (parse_queues("queues=", val, &v->queues))
+				return -EINVAL;
+		}
 		else if (!strcmp(kv, "no-encryption") && !val) v->no_enc = true;
 		else if (!strcmp(kv, "readonly") && !val) v->ro = true;
 		else if (!strcmp(kv, "create") && !val) v->create = true;
@@ -495,6 +502,34 @@ static void close_stray_fds(int keep, int keep2)
 			close(fd);
 }
 
+/* --queues / queues=: 1 to VU_DEV_MAX_QUEUES virtqueues. */
+static int parse_queues(const char *opt, const char *s, unsigned int *out)
+{
+	uint64_t v;
+	char want[48];
+
+	if (cliopt_parse_uint(s, 1, VU_DEV_MAX_QUEUES, &v)) {
+		snprintf(want, sizeof(want), "a number from 1 to %d", VU_DEV_MAX_QUEUES);
+		cliopt_bad_value("ward-blk", opt, want, s);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* --control-fd / --keep-fd: an inherited fd, never 0..2. */
+static int parse_fd_opt(const char *opt, const char *s, int *out)
+{
+	uint64_t v;
+
+	if (cliopt_parse_uint(s, 3, INT_MAX, &v)) {
+		cliopt_bad_value("ward-blk", opt, "an inherited fd number from 3 to 2147483647", s);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int parse_max_volumes(const char *s, int *out)
 {
 	char *end;
@@ -575,8 +610,14 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': ctl_fd = atoi(optarg); break;
-		case O_KEEP_FD: keep_fd = atoi(optarg); break;
+		case 'c':
+			if (parse_fd_opt("--control-fd", optarg, &ctl_fd))
+				return 2;
+			break;
+		case O_KEEP_FD:
+			if (parse_fd_opt("--keep-fd", optarg, &keep_fd))
+				return 2;
+			break;
 		case 'v':
 			if (nspecs == MAX_VOLUMES || parse_vspec(optarg, &specs[nspecs++])) {
 				usage(stderr);
@@ -594,7 +635,10 @@ int main(int argc, char **argv)
 		case 'k': one.key_file = optarg; break;
 		case 'n': one.no_enc = true; break;
 		case 'r': one.ro = true; break;
-		case 'q': one.queues = (unsigned int)atoi(optarg); break;
+		case 'q':
+			if (parse_queues("--queues", optarg, &one.queues))
+				return 2;
+			break;
 		case 'i': one.id = optarg; break;
 		case 'C': one.create = true; break;
 		case O_UID:

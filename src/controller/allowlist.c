@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -222,6 +223,52 @@ void ctl_sandbox_prepare(const char *tcti)
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
 }
 
+int ctl_port_dir_check(const char *port_file, char *dir, size_t dirlen, char *err,
+		       size_t errlen)
+{
+	/* Refused themselves (a service's own directory beneath is fine:
+	 * /run/ward, /var/lib/ward) ... */
+	static const char *const exact[] = { "/", "/etc", "/usr", "/var", "/home", "/root",
+					     "/boot", "/proc", "/sys", "/dev", "/run" };
+	/* ... and with everything beneath them. */
+	static const char *const tree[] = { "/etc/", "/usr/", "/boot/", "/proc/", "/sys/", "/dev/" };
+	char given[PATH_MAX], *slash;
+	struct stat sb;
+
+	snprintf(given, sizeof(given), "%s", port_file);
+	slash = strrchr(given, '/');
+	if (slash && slash != given)
+		*slash = 0;
+	else
+		snprintf(given, sizeof(given), "%s", slash ? "/" : ".");
+	if (!realpath(given, dir) || strlen(dir) >= dirlen || stat(dir, &sb)) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "--port-file %s: its directory %s: %s", port_file, given,
+			 strerror(-rc));
+		return rc ? rc : -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(dir, exact[i]))
+			goto system_dir;
+	for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++)
+		if (!strncmp(dir, tree[i], strlen(tree[i])))
+			goto system_dir;
+	if ((sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "--port-file %s: its directory %s is world-writable without "
+			 "the sticky bit (the controller is given it read-write, and anyone could "
+			 "replace the port file): use a directory of its own, such as /run/ward",
+			 port_file, dir);
+		return -EINVAL;
+	}
+	return 0;
+system_dir:
+	snprintf(err, errlen, "--port-file %s: its directory %s is a system directory, which the "
+		 "locked-down controller would be given read-write: use a directory of its own, "
+		 "such as /run/ward", port_file, dir);
+	return -EINVAL;
+}
+
 int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 {
 	static const struct sandbox_cfg on = { .enabled = true };
@@ -251,16 +298,12 @@ int ctl_sandbox_lock(const struct ctl_sandbox *s, char *err, size_t errlen)
 		if (s->kms_files[i])
 			paths[cc.n_paths++] = (struct sandbox_path){ s->kms_files[i], SANDBOX_RO };
 	}
-	/* The port file is written next to itself and renamed into place. */
+	/* The port file is written next to itself and renamed into place:
+	 * its directory read-write, never a system one (checked again here,
+	 * whoever calls this). */
 	if (s->port_file) {
-		char *slash;
-
-		snprintf(port_dir, sizeof(port_dir), "%s", s->port_file);
-		slash = strrchr(port_dir, '/');
-		if (slash && slash != port_dir)
-			*slash = 0;
-		else
-			snprintf(port_dir, sizeof(port_dir), "%s", slash ? "/" : ".");
+		if ((rc = ctl_port_dir_check(s->port_file, port_dir, sizeof(port_dir), err, errlen)))
+			return rc;
 		paths[cc.n_paths++] = (struct sandbox_path){ port_dir, SANDBOX_RW };
 	}
 	tcti_targets(s->tcti, dev, sizeof(dev), connect_ports, &cc.n_connect);

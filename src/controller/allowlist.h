@@ -29,6 +29,16 @@ struct ctl_sandbox {
 	unsigned short nbd_ports[CTL_MAX_NBD_PORTS];
 };
 
+/* The port file's directory becomes writable under Landlock (the file is
+ * written beside itself and renamed): refuse a directory that would hand
+ * the locked-down controller the system — /, /etc, /usr, /var, /home,
+ * /root, /boot, /run and /proc, /sys, /dev or anything beneath /etc,
+ * /usr, /boot, /proc, /sys, /dev — and one that anyone may write without
+ * the sticky bit (others could swap the file). The directory is resolved
+ * (realpath) first. 0, or -EINVAL / -errno with err naming --port-file. */
+int ctl_port_dir_check(const char *port_file, char *dir, size_t dirlen, char *err,
+		       size_t errlen);
+
 /* Before the lockdown: load what the controller could otherwise only
  * load later with calls the filter forbids (the TCTI library that a
  * firmware update's new TPM connection dlopen()s, OpenSSL's config). */

@@ -88,6 +88,21 @@ static const struct conf_key conf_keys[] = {
 	{ NULL, 0, 0, 0, 0 },
 };
 
+/* A numeric option, strictly (cliopt_parse_uint: "4x" and overflow are
+ * refused, not read as 4 or wrapped), in the range the config file's key
+ * has. */
+static int num_opt(const char *opt, const char *val, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char want[64];
+
+	if (!cliopt_parse_uint(val, lo, hi, out))
+		return 0;
+	snprintf(want, sizeof(want), "a number from %llu to %llu", (unsigned long long)lo,
+		 (unsigned long long)hi);
+	cliopt_bad_value("ward-controller", opt, want, val);
+	return -1;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -117,6 +132,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'v' },
 		{ 0 }
 	};
+	uint64_t v;
 	int c;
 
 	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000,
@@ -142,17 +158,37 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'i': o->images = optarg; break;
 		case 'p': o->port_file = optarg; break;
-		case 'r': o->deadline_s = atoi(optarg); break;
-		case 'C': o->checkpoint_s = atoi(optarg); break;
-		case 'u': o->uid_base = strtoul(optarg, NULL, 10); break;
+		case 'r':
+			if (num_opt("--request-timeout", optarg, 1, 300, &v))
+				return -1;
+			o->deadline_s = (int)v;
+			break;
+		case 'C':
+			if (num_opt("--checkpoint-interval", optarg, 1, 86400, &v))
+				return -1;
+			o->checkpoint_s = (int)v;
+			break;
+		case 'u':
+			if (num_opt("--uid-base", optarg, 1000, 4294963200ULL, &v))
+				return -1;
+			o->uid_base = (unsigned long)v;
+			break;
 		case 'K': o->kms_url = optarg; break;
 		case 'E': o->kms_cert = optarg; break;
 		case 'Y': o->kms_key = optarg; break;
 		case 'A': o->kms_ca = optarg; break;
 		case 'H': o->host_id = optarg; break;
 		case 'T': o->cpu_topology = optarg; break;
-		case 'N': o->card_cores = atoi(optarg); break;
-		case 'B': o->burst_cores = atoi(optarg); break;
+		case 'N':
+			if (num_opt("--card-cores", optarg, 1, 4096, &v))
+				return -1;
+			o->card_cores = (int)v;
+			break;
+		case 'B':
+			if (num_opt("--burst-cores", optarg, 0, 4096, &v))
+				return -1;
+			o->burst_cores = (int)v;
+			break;
 		case 'V':
 			if (o->n_volume_dirs == CTL_MAX_VOLUME_DIRS) {
 				fprintf(stderr, "ward-controller: at most %d --volume-dir\n",
@@ -196,6 +232,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "ward-controller: --request-timeout 1..300, --checkpoint-interval >= 1, "
 			"--uid-base 1000..4294963200\n");
 		return -1;
+	}
+	/* Refused now, not at the lockdown that would grant it read-write. */
+	if (o->port_file) {
+		char dir[PATH_MAX], err[768];
+
+		if (ctl_port_dir_check(o->port_file, dir, sizeof(dir), err, sizeof(err))) {
+			fprintf(stderr, "ward-controller: %s\n", err);
+			return -1;
+		}
 	}
 	return 0;
 }

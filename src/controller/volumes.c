@@ -443,7 +443,18 @@ static int open_store(struct volumes *v, const struct vol_spec *sp, const char *
 	/* ward-blk opens nothing itself: the store arrives as an fd. */
 	store = blkctl_open_store(sp->backing, a, berr, sizeof(berr));
 	if (store < 0) {
-		snprintf(err, errlen, "volume %s: backing store: %s", sp->volume_id, berr);
+		bool nbd = !strncmp(sp->backing, "nbd", 3);
+
+		/* EACCES here is mostly the lockdown: Landlock lets the
+		 * controller open stores only where the operator said. */
+		if (store == -EACCES)
+			snprintf(err, errlen, "volume %s: backing store: %s (the controller opens "
+				 "backing stores only %s, and needs read-write permission on a "
+				 "file)", sp->volume_id, berr, nbd ?
+				 "on the ports given with --nbd-port" :
+				 "beneath the directories given with --volume-dir");
+		else
+			snprintf(err, errlen, "volume %s: backing store: %s", sp->volume_id, berr);
 		audit_vol(v, "attach refused", sp, who, NULL, err);
 		log_warn("volume attach refused", "volume=%s step=backing_store", sp->volume_id);
 	}

@@ -60,6 +60,25 @@ int cliopt_parse_port(const char *s, unsigned *port)
 	return 0;
 }
 
+int cliopt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s || s[strspn(s, "0123456789")])
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
 int cliopt_bad_option(const char *prog, char **argv, const struct option *lo)
 {
 	/* getopt_long leaves optind past what it rejected: the option itself

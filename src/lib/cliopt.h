@@ -28,6 +28,12 @@ int cliopt_parse_size(const char *s, unsigned bare_shift, uint64_t *out);
  * Returns 0 or -EINVAL. */
 int cliopt_parse_port(const char *s, unsigned *port);
 
+/* A whole number, decimal digits only (no sign, no hex, no suffix, no
+ * trailing text: "4x" and "" are malformed), from min to max. Returns 0,
+ * -EINVAL when malformed, -ERANGE when outside [min, max] (overflow
+ * included). */
+int cliopt_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* After getopt_long (opterr = 0) returned '?' or ':': print on stderr
  * "PROG: option --NAME needs a value" or "PROG: unknown option 'ARG'",
  * then "Try 'PROG --help'."; returns CLI_EXIT_USAGE. */

@@ -67,6 +67,40 @@ expect "ward-blk --size 1X refused, naming the option" 2 "err~--size must be a s
 run "$BLK" --volume "id=v,socket=$W/s,backing=$W/backing,size=1025K,no-encryption" --no-sandbox
 expect "ward-blk --volume size=1025K: the same syntax in a spec" 1 "err~[^0-9]1049600([^0-9]|$)"
 
+# Numbers are parsed strictly (no atoi): trailing text and overflow are
+# refused with the range, not read as 4 or wrapped.
+for q in 4x 99999999999 0 9; do
+	run "$BLK" --socket "$W/s" --backing "$W/backing" --size 64K --no-encryption --queues "$q"
+	expect "ward-blk --queues $q: refused with its range" 2 "err~--queues must be a number from 1 to 8, got '$q'"
+done
+run "$BLK" --volume "id=v,socket=$W/s,backing=$W/backing,size=64K,no-encryption,queues=4x"
+expect "ward-blk --volume queues=4x: the same" 2 "err~queues= must be a number from 1 to 8, got '4x'"
+for f in 2 3x 99999999999; do
+	run "$BLK" --control-fd "$f"
+	expect "ward-blk --control-fd $f: refused with its range" 2 "err~--control-fd must be an inherited fd number from 3 to 2147483647, got '$f'"
+	run "$BLK" --control-fd 3 --keep-fd "$f"
+	expect "ward-blk --keep-fd $f: the same" 2 "err~--keep-fd must be an inherited fd number from 3 to 2147483647, got '$f'"
+done
+
+# ---- ward-controller: numbers strictly, the port file's directory -----------
+CTLB=$B/src/controller/ward-controller
+CTLREQ=(--state-dir "$W/st" --listen 127.0.0.1:0 --tls-cert x --tls-key x --client-ca x)
+for a in "--card-cores 4x 1 4096" "--card-cores 99999999999 1 4096" "--burst-cores -1 0 4096" \
+	 "--request-timeout 0 1 300" "--checkpoint-interval 10s 1 86400" "--uid-base 999 1000 4294963200"; do
+	read -r opt val lo hi <<<"$a"
+	run "$CTLB" "${CTLREQ[@]}" "$opt" "$val"
+	expect "ward-controller $opt $val: refused with its range" 2 "err~$opt must be a number from $lo to $hi, got '$val'"
+done
+# The port file's directory becomes writable under Landlock: never a
+# system directory, never one anyone may write without the sticky bit.
+mkdir -p "$W/open"; chmod 0777 "$W/open"
+for pf in /port /etc/ward.port /usr/lib/ward.port /run/ward.port /var/ward.port /dev/shm/ward.port; do
+	run "$CTLB" "${CTLREQ[@]}" --port-file "$pf"
+	expect "ward-controller --port-file $pf: refused (system directory)" 2 "err~--port-file $pf: its directory .* is a system directory"
+done
+run "$CTLB" "${CTLREQ[@]}" --port-file "$W/open/port"
+expect "ward-controller --port-file in a world-writable directory: refused" 2 "err~--port-file $W/open/port: its directory .* is world-writable without the sticky bit"
+
 # ---- ward: the same syntax in instance run, checked before the host is asked
 WARD=$B/src/cli/ward
 run "$WARD" --url https://127.0.0.1:1 instance run --image hello --memory 64X
@@ -96,7 +130,7 @@ expect "ward volume attach --fas-seconds 0: the range" 2 "err~--fas-seconds must
 
 # ---- ward: every command and subcommand has its own help ------------------
 for c in "host" "health" "drain" "instance" "instance run" "instance list" "instance show" \
-	 "instance stop" "volume" "volume create" "volume attach" "volume detach" "volume list" \
+	 "instance stop" "instance console" "volume" "volume create" "volume attach" "volume detach" "volume list" \
 	 "enclave" "enclave build" "enclave describe-eif" "attestation" "attestation verify" \
 	 "audit" "audit checkpoint" "audit list" "audit fetch" "audit verify"; do
 	first=${c%% *}

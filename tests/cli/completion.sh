@@ -33,7 +33,7 @@ comp ward --url https://h:1 --ca ca.pem ""
 want "commands after the global options and their values" \
 	"attestation audit drain enclave eni health help host instance nacl sg subnet volume vpc"
 comp ward instance ""
-want "instance subcommands" "--help list run show stop"
+want "instance subcommands" "--help console list run show stop"
 comp ward instance run --
 want "instance run options" "--cmdline --cpu --help --hugepages --image --memory --vcpus"
 comp ward instance run --image hello --cpu ""

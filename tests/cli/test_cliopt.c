@@ -89,6 +89,34 @@ static void test_port(void **state)
 	assert_int_equal(p, 65535);
 }
 
+/* The strict whole-number parser that replaced atoi on the daemons'
+ * numeric options: "4x" and 99999999999 are refused, not read as 4 or
+ * wrapped. */
+static void test_uint(void **state)
+{
+	uint64_t v = 7;
+
+	assert_int_equal(cliopt_parse_uint("4", 1, 8, &v), 0);
+	assert_int_equal(v, 4);
+	assert_int_equal(cliopt_parse_uint("0", 0, 8, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(cliopt_parse_uint("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	v = 7;
+	assert_int_equal(cliopt_parse_uint("4x", 1, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint("", 1, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint("-1", 0, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint("+1", 0, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint(" 1", 0, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint("0x4", 0, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint(NULL, 0, 8, &v), -EINVAL);
+	assert_int_equal(cliopt_parse_uint("9", 1, 8, &v), -ERANGE);
+	assert_int_equal(cliopt_parse_uint("0", 1, 8, &v), -ERANGE);
+	assert_int_equal(cliopt_parse_uint("99999999999", 1, 8, &v), -ERANGE);
+	assert_int_equal(cliopt_parse_uint("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(v, 7);
+}
+
 /* What cliopt_bad_option wrote to stderr after getopt_long stopped. */
 static void bad_option(char **argv, int argc, const struct option *lo, char *out, size_t len)
 {
@@ -138,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_size_suffixes),
 		cmocka_unit_test(test_size_rejects),
 		cmocka_unit_test(test_port),
+		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_bad_option_names_it),
 	};
 

@@ -84,6 +84,22 @@ check "... and no card left" bash -c "! pgrep -P $CTL_PID -x ward-blk >/dev/null
 wv alice detach vol-1 >/dev/null 2>&1
 wv alice detach vol-2 >/dev/null 2>&1
 
+# A store outside every --volume-dir (and outside $W, whose port file
+# directory the controller may write): Landlock says EACCES, and the
+# answer names the option that would allow it.
+OUTSIDE=$(mktemp -d /tmp/ward-outside.XXXXXX)
+wv alice create --size 16M --kms-key "$KID" --id vol-3 --backing "$OUTSIDE/vol-3.img" >"$W/create.out" ||
+	{ cat "$W/create.out"; rm -rf "$OUTSIDE"; echo "FAIL: volume create"; exit 1; }
+S3=$(wv alice attach vol-3 --image blk-check --memory 64 --spec-only)
+n0=$(decrypts)
+req cp POST /v1/instances "$S3"
+echo "   $BODY"
+check "a store outside --volume-dir: 422 naming --volume-dir" \
+	bash -c "[ '$STATUS' = 422 ] && grep -q 'Permission denied.*--volume-dir' '$W/body'"
+check "... no KMS Decrypt (trail: $n0 -> $(decrypts))" [ "$(decrypts)" = "$n0" ]
+wv alice detach vol-3 >/dev/null 2>&1
+rm -rf "$OUTSIDE"
+
 # The control: a good attach does one Decrypt.
 n0=$(decrypts)
 wv alice attach vol-1 --image blk-check --memory 64 >"$W/attach.out" 2>"$W/attach.err"
@@ -147,5 +163,16 @@ check "detach through the re-adopted card: 200, key wiped" \
 	grep -q '"key_wiped":true,"host_answer":200' "$W/detach.out"
 req cp DELETE "/v1/instances/$ID3"
 check "the instance stops" [ "$STATUS" = 200 ]
+# DELETE with a volume still attached, then the detach: the instance is
+# gone (stopped and forgotten, its card's keys wiped), so 404, not 500.
+wv alice attach vol-1 --image blk-check --memory 64 >"$W/attach.out" 2>"$W/attach.err"
+check "attach for the DELETE case: 201" [ $? = 0 ]
+ID4=$(json_get '["id"]' <"$W/attach.out" 2>/dev/null)
+req cp DELETE "/v1/instances/$ID4"
+check "DELETE of an instance with a volume attached: 200" [ "$STATUS" = 200 ]
+req cp DELETE "/v1/instances/$ID4/volumes/vol-1"
+echo "   $BODY"
+check "then a detach of its volume: 404" \
+	bash -c "[ '$STATUS' = 404 ] && grep -q not_found '$W/body'"
 stop_ctl
 finish
