@@ -14,6 +14,7 @@ PKGS=(
   cpio busybox-static bc xz-utils
   frama-c-base why3 z3 cvc4
   tcpdump tshark iproute2
+  etcd-server etcd-client  # replicated ward-api (docs/ha.md): tests/api/ha_*.sh, bench/ha
   systemd man-db  # systemd-analyze verify/security and man --warnings: tests/ops/install_test.sh
 )
 

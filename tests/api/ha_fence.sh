@@ -52,9 +52,14 @@ grep -q 'msg="leader write fenced off, stepping down" id=r1 token='"$OLD" "$T/r1
 	|| fail "r1 was not stopped by the fence: $(grep 'msg="leader' "$T/r1.log")"
 pass "r1's fenced write (token $OLD) was refused by etcd and reported"
 
-# Nothing of r1 landed after r2's election: the heartbeat is r2's.
-HB=$(ectl get --print-value-only ward/data/leader/heartbeat)
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["Id"]=="r2", d' "$HB" \
-	|| fail "the leader record is not r2's: $HB"
+# Nothing of r1 landed after r2's election: every version of the leader
+# record since r2's election revision (etcd's history, replayed by a watch
+# from that revision) is r2's.
+NEWREV=$(ectl get ward/leader/api -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["create_revision"])')
+wait_for "r2's leader record" 'ectl get --print-value-only ward/data/leader/heartbeat | grep -q "\"Id\":\"r2\""'
+timeout 3 "$ETCDCTL" --endpoints "$ETCD_EPS" watch --rev="$NEWREV" ward/data/leader/heartbeat \
+	> "$T/history" 2>/dev/null || true
+grep -q '"Id":"r2"' "$T/history" || fail "no history of the leader record: $(cat "$T/history")"
+! grep -q '"Id":"r1"' "$T/history" || fail "r1 wrote after r2's election: $(cat "$T/history")"
 [ "$(api_leader)" = r2 ] || fail "r2 lost the lead"
-pass "the leader record is r2's; r1 stepped down"
+pass "every leader record since r2's election (revision $NEWREV) is r2's; r1 stepped down"
