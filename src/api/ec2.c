@@ -3,6 +3,7 @@
  * resource ARNs through the shared evaluator with DryRun, store helpers,
  * tags, and one generic Describe (IDs, Filter.N, MaxResults/NextToken). */
 #include "ec2.h"
+#include "hosts.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -498,6 +499,8 @@ static const struct {
 	{ "CreateVolume", ec2_create_volume },
 	{ "DeleteVolume", ec2_delete_volume },
 	{ "DescribeVolumes", ec2_describe_volumes },
+	/* Host registry and attestation state (hosts.c, docs/attestation.md). */
+	{ "DescribeHosts", ec2_describe_hosts },
 };
 
 bool ec2_handle(struct api *a, struct store_txn *t, const struct api_caller *c,

@@ -20,6 +20,7 @@
 #include "cliopt.h"
 #include "etcd.h"
 #include "fileio.h"
+#include "hosts.h"
 #include "leader.h"
 #include "log.h"
 #include "secmem.h"
@@ -31,6 +32,7 @@ struct opts {
 	struct etcd_tls tls;
 	int leader_ttl;
 	struct server_config srv;
+	struct hosts_cfg hosts;	/* --golden: host attestation (docs/attestation.md) */
 };
 
 static void usage(FILE *f)
@@ -39,12 +41,16 @@ static void usage(FILE *f)
 		"usage: ward-api [options] serve --cert PEM --key PEM [--listen ADDR] [--port P]\n"
 		"                                [--port-file F]\n"
 		"       ward-api [options] admin bootstrap NAME\n"
+		"       ward-api [options] admin register-host ID URL CA.pem EK.pub RELEASE\n"
 		"options: --db PATH (default ward-api.db)\n"
 		"         --master-key-file F (default ward-api.key; 32 bytes, created if missing)\n"
 		"         --account N (12 digits, default 111122223333)\n"
 		"         --etcd URL,URL,... (the store on etcd instead of --db: replicas)\n"
 		"         --etcd-cacert F --etcd-cert F --etcd-key F (https:// endpoints)\n"
 		"         --leader-ttl S (the leader's lease, default 5) --replica-id ID\n"
+		"         --golden F (host attestation's golden set; hosts are admitted only with it)\n"
+		"         --attest-period S (re-attestation, default 60) --controller-cert PEM\n"
+		"         --controller-key PEM (ward-api's client identity for controllers)\n"
 		"       ward-api --help | --version\n"
 		"exit status: 0 success; 1 runtime error (database, cannot listen);\n"
 		"  2 usage error (docs/cli.md)\n");
@@ -117,12 +123,56 @@ static void close_api(struct api *a)
 	store_close(s);
 }
 
+/* admin register-host ID URL CA.pem EK.pub RELEASE (docs/attestation.md). */
+static int cmd_register_host(struct opts *o, char **argv)
+{
+	uint8_t *ca = NULL, *ek = NULL;
+	size_t cl = 0, el = 0;
+	char err[256] = "", *pem = NULL;
+	struct api a;
+	int rc;
+
+	if (!o->hosts.golden_path) {
+		fprintf(stderr, "ward-api: register-host needs --golden (the release is checked)\n");
+		return 2;
+	}
+	if (hosts_configure(&o->hosts, err, sizeof(err))) {
+		fprintf(stderr, "ward-api: %s\n", err);
+		return 1;
+	}
+	if (fileio_read(argv[2], 65536, FILEIO_FOLLOW, &ca, &cl) ||
+	    fileio_read(argv[3], 4096, FILEIO_FOLLOW, &ek, &el) || !(pem = strndup((char *)ca, cl))) {
+		fprintf(stderr, "ward-api: cannot read %s or %s\n", argv[2], argv[3]);
+		rc = 1;
+		goto out;
+	}
+	if (open_api(o, &a)) {
+		rc = 1;
+		goto out;
+	}
+	rc = hosts_register(a.store, argv[0], argv[1], pem, ek, el, argv[4], err, sizeof(err));
+	close_api(&a);
+	if (rc)
+		fprintf(stderr, "ward-api: cannot register host %s: %s\n", argv[0], err);
+	else
+		log_info("host registered", "host=%s endpoint=%s release=%s", argv[0], argv[1],
+			 argv[4]);
+	rc = rc == -EINVAL || rc == -ENOENT ? 2 : rc ? 1 : 0;
+out:
+	free(pem);
+	free(ca);
+	free(ek);
+	return rc;
+}
+
 static int cmd_admin(struct opts *o, int argc, char **argv)
 {
 	struct api a;
 	char akid[21], secret[41];
 	int rc;
 
+	if (argc == 6 && strcmp(argv[0], "register-host") == 0)
+		return cmd_register_host(o, argv + 1);
 	if (argc != 2 || strcmp(argv[0], "bootstrap") != 0) {
 		usage(stderr);
 		return 2;
@@ -168,6 +218,23 @@ static int start_election(const struct opts *o)
 	return rc;
 }
 
+/* Host attestation rounds: the leader's task on etcd, else a thread of
+ * this one replica with its own store connection. */
+static int start_hosts(struct opts *o)
+{
+	char err[256] = "";
+	int rc = hosts_configure(&o->hosts, err, sizeof(err));
+
+	if (rc) {
+		fprintf(stderr, "ward-api: %s\n", err);
+		return rc;
+	}
+	rc = o->etcd ? leader_add_task(hosts_round, NULL) : hosts_thread_start(o->db);
+	if (rc)
+		fprintf(stderr, "ward-api: cannot start host attestation: %s\n", strerror(-rc));
+	return rc;
+}
+
 /* /etc/ward/api.conf (docs/operations.md). */
 static const struct conf_key conf_keys[] = {
 	{ "db", CONF_PATH, 0, 0, 0 }, { "master-key-file", CONF_PATH, 0, 0, 0 },
@@ -178,6 +245,8 @@ static const struct conf_key conf_keys[] = {
 	{ "etcd-cacert", CONF_PATH, 0, 0, 0 }, { "etcd-cert", CONF_PATH, 0, 0, 0 },
 	{ "etcd-key", CONF_PATH, 0, 0, 0 }, { "leader-ttl", CONF_INT, 1, 3600, 0 },
 	{ "replica-id", CONF_STRING, 0, 0, 0 },
+	{ "golden", CONF_PATH, 0, 0, 0 }, { "attest-period", CONF_INT, 1, 86400, 0 },
+	{ "controller-cert", CONF_PATH, 0, 0, 0 }, { "controller-key", CONF_PATH, 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -198,12 +267,17 @@ int main(int argc, char **argv)
 		{ "etcd-key", required_argument, NULL, 3 },
 		{ "leader-ttl", required_argument, NULL, 4 },
 		{ "replica-id", required_argument, NULL, 5 },
+		{ "golden", required_argument, NULL, 6 },
+		{ "attest-period", required_argument, NULL, 7 },
+		{ "controller-cert", required_argument, NULL, 8 },
+		{ "controller-key", required_argument, NULL, 9 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .db = "ward-api.db", .key_file = "ward-api.key",
 			  .account = "111122223333", .leader_ttl = 5,
+			  .hosts = { .period_s = 60 },
 			  .srv = { .listen_addr = "127.0.0.1", .port = 8443 } };
 	struct api a;
 	int c, rc;
@@ -237,6 +311,15 @@ int main(int argc, char **argv)
 							"3600", optarg);
 			break;
 		case 5: o.replica_id = optarg; break;
+		case 6: o.hosts.golden_path = optarg; break;
+		case 7:
+			o.hosts.period_s = atoi(optarg);
+			if (o.hosts.period_s < 1 || o.hosts.period_s > 86400)
+				return cliopt_bad_value("ward-api", "--attest-period", "seconds from 1 "
+							"to 86400", optarg);
+			break;
+		case 8: o.hosts.client_cert = optarg; break;
+		case 9: o.hosts.client_key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': cliopt_version("ward-api"); return 0;
 		default: return cliopt_bad_option("ward-api", argv, longopts);
@@ -261,14 +344,24 @@ int main(int argc, char **argv)
 			"--etcd-cacert\n");
 		return 2;
 	}
+	if (o.hosts.golden_path && (!o.hosts.client_cert || !o.hosts.client_key)) {
+		fprintf(stderr, "ward-api: --golden needs --controller-cert and --controller-key "
+			"(the control plane's identity at the hosts' controllers)\n");
+		return 2;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || open_api(&o, &a))
 		return 1;
+	if (o.hosts.golden_path && start_hosts(&o)) {
+		close_api(&a);
+		return 1;
+	}
 	if (o.etcd && start_election(&o)) {
 		close_api(&a);
 		return 1;
 	}
 	rc = server_run(&a, &o.srv);
 	leader_stop();
+	hosts_thread_stop();
 	close_api(&a);
 	curl_global_cleanup();
 	return rc ? 1 : 0;
