@@ -703,18 +703,24 @@ int store_fas_consume(struct store *s, const uint8_t hash[32], const char *key_i
 
 int store_attest_consume(struct store *s, const uint8_t id[32], double expires, double now)
 {
-	sqlite3_stmt *st = q(s, Q_SEEN_GC);
+	sqlite3_stmt *st;
+	int rc;
 
+	/* One transaction, one fsync: the clean-up rides on the insert. */
+	if (begin(s))
+		return -EIO;
 	/* A row whose document is past the freshness window protects nothing:
 	 * the window refuses that document anyway. */
+	st = q(s, Q_SEEN_GC);
 	if (st) {
 		sqlite3_bind_double(st, 1, now);
 		run(s, st, 0);
 	}
 	st = q(s, Q_SEEN_INSERT);
 	if (!st)
-		return -EIO;
+		return commit(s, -EIO);
 	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
 	sqlite3_bind_double(st, 2, expires);
-	return run(s, st, 0);
+	rc = run(s, st, 0);
+	return commit(s, rc);
 }

@@ -12,31 +12,11 @@ MINT=$WARD_BUILD_ROOT/tests/kms/attest_mint
 kms_setup
 
 # --- the attestation chains (P-384, as the NSM signs): ours and another ---
-mkchain() { # DIR
-	local d=$1
-	mkdir -p "$d"
-	( cd "$d"
-	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout root.key \
-		-out root.pem -subj "/CN=ward attestation root" -days 2 \
-		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout inter.key \
-		-out inter.csr -subj "/CN=ward attestation intermediate"
-	  printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
-	  openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial \
-		-out inter.pem -days 2 -extfile ca.ext
-	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout leaf.key \
-		-out leaf.csr -subj "/CN=host1 attestation"
-	  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' > leaf.ext
-	  openssl x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial \
-		-out leaf.pem -days 2 -extfile leaf.ext
-	) >/dev/null 2>&1 || fail "attestation chain in $d"
-}
-mkchain "$T/att"
-mkchain "$T/other"
+attest_chain "$T/att"
+attest_chain "$T/other"
 # The enclave's key pair, as aws-nitro-enclaves-sdk-c makes one (RSA 2048,
 # the public half as a DER SubjectPublicKeyInfo in the document).
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/enc.key" 2>/dev/null
-openssl pkey -in "$T/enc.key" -pubout -outform DER -out "$T/enc.spki"
+cp "$T/att/enc.key" "$T/att/enc.spki" "$T/"
 
 # --- two images one byte apart: their real PCR0s ---
 head -c 20000 /dev/urandom > "$T/kernel"

@@ -79,6 +79,31 @@ kms_stop() {
 	fi
 }
 
+# attest_chain DIR: a ward attestation chain made by openssl, P-384 as the
+# NSM signs (root.pem → inter.pem → leaf.pem, keys beside them), and an
+# enclave's RSA-2048 key (enc.key, its DER SubjectPublicKeyInfo enc.spki)
+attest_chain() {
+	local d=$1
+	mkdir -p "$d"
+	( cd "$d"
+	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout root.key \
+		-out root.pem -subj "/CN=ward attestation root" -days 2 \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout inter.key \
+		-out inter.csr -subj "/CN=ward attestation intermediate"
+	  printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
+	  openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial \
+		-out inter.pem -days 2 -extfile ca.ext
+	  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout leaf.key \
+		-out leaf.csr -subj "/CN=host1 attestation"
+	  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' > leaf.ext
+	  openssl x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial \
+		-out leaf.pem -days 2 -extfile leaf.ext
+	  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out enc.key
+	  openssl pkey -in enc.key -pubout -outform DER -out enc.spki
+	) >/dev/null 2>&1 || fail "attestation chain in $d"
+}
+
 # add_user NAME [--admin|--policy FILE]: sets NAME_AK / NAME_SK
 add_user() {
 	local n=$1; shift
