@@ -424,6 +424,14 @@ static int serve(struct opts *o)
 			goto out;
 		}
 	}
+#ifdef WARD_TEST_HOOKS
+	/* bench/kms/trail_cost.sh: the same binary with the trail off, to
+	 * measure what its durable append costs each answer. Test builds
+	 * only: a production ward-kms always records. */
+	if (getenv("WARD_KMS_TEST_NO_TRAIL"))
+		fprintf(stderr, "test hook: the activity trail is off (WARD_KMS_TEST_NO_TRAIL)\n");
+	else
+#endif
 	if (open_trail(o))
 		goto out;
 	o->srv.lockdown = lockdown;
