@@ -585,6 +585,17 @@ static int golden_check(const struct golden_release *r, const uint8_t *log, size
 	return 0;
 }
 
+int quote_golden_check(const struct quote_golden *g, const char *release, const uint8_t *log,
+		       size_t len, char *err, size_t errlen)
+{
+	const struct golden_release *r = golden_find(g, release);
+
+	if (!r)
+		return fail(err, errlen, -EPERM, "no golden set for release \"%s\"",
+			    release ? release : "");
+	return golden_check(r, log, len, err, errlen);
+}
+
 /* ---- The quote ---- */
 
 int quote_attest_parse(const uint8_t *attest, size_t len, struct quote_attest *out,
@@ -671,6 +682,7 @@ int quote_verify(const struct quote_key *ak, const struct quote_evidence *ev,
 	uint8_t der[TPM_SIG_MAX];
 	size_t der_len = 0;
 	char e[160] = "";
+	int rc;
 
 	if (!ak || !ev || !nonce || nonce_len < QUOTE_NONCE_MIN || nonce_len > QUOTE_NONCE_MAX)
 		return fail(err, errlen, -EINVAL, "bad arguments");
@@ -695,8 +707,9 @@ int quote_verify(const struct quote_key *ak, const struct quote_evidence *ev,
 		return fail(err, errlen, -EBADMSG, "%s%s", e,
 			    strcmp(e, "PCR values differ from the quote") ? "" :
 			    " (the event log does not replay to the quoted PCRs)");
-	if (golden_check(r, ev->log, ev->log_len, err, errlen))
-		return -EPERM;
+	rc = golden_check(r, ev->log, ev->log_len, err, errlen);
+	if (rc)
+		return rc;
 	if (pcrs)
 		memcpy(pcrs, rep.pcr, sizeof(rep.pcr));
 	return 0;

@@ -55,6 +55,11 @@ int quote_golden_parse(const char *text, size_t len, struct quote_golden **out,
 void quote_golden_free(struct quote_golden *g);
 /* 0 if the golden set names the release. */
 int quote_golden_has(const struct quote_golden *g, const char *release);
+/* The log's measurements against the release: each boot PCR gets exactly
+ * the release's sequence, and no other PCR is measured. 0, -EPERM with
+ * the first difference, -EBADMSG for a malformed log. */
+int quote_golden_check(const struct quote_golden *g, const char *release, const uint8_t *log,
+		       size_t len, char *err, size_t errlen);
 
 /* What a host answers to a nonce (all raw bytes, untrusted). */
 struct quote_evidence {
