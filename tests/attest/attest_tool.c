@@ -5,6 +5,7 @@
  *   attest_tool verify AK.pub QUOTE.msg QUOTE.sig EVENTLOG GOLDEN RELEASE NONCEHEX
  *   attest_tool golden RELEASE CONTROLLER.bin STORE.pkg   (a golden set on stdout)
  *   attest_tool get JSONFILE KEY [SUBKEY]   (a string member on stdout)
+ *   attest_tool fakeek OUT   (an EK-shaped public area of no TPM: a fresh P-256 point)
  *   attest_tool unhex OUT   (hex on stdin -> bytes; the tests start no
  *   python per field: on a loaded 2-core machine each costs a second)
  * verify prints "ok" and exits 0, or prints the reason and exits 1. */
@@ -14,8 +15,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <tss2/tss2_mu.h>
 #include <openssl/x509.h>
 
 #include "controller/fw/fw_format.h"
@@ -177,6 +180,37 @@ static int golden(char **a)
 	return 0;
 }
 
+static int fakeek(const char *out)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	TPM2B_PUBLIC p = { 0 };
+	TPMT_PUBLIC *a = &p.publicArea;
+	uint8_t pt[65], buf[512];
+	size_t pl = 0, off = 0;
+
+	if (!k || !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &pl))
+		return 2;
+	EVP_PKEY_free(k);
+	a->type = TPM2_ALG_ECC;
+	a->nameAlg = TPM2_ALG_SHA256;
+	a->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+		TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+		TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+	a->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+	a->parameters.eccDetail.symmetric.keyBits.aes = 128;
+	a->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+	a->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	a->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	a->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	a->unique.ecc.x.size = a->unique.ecc.y.size = 32;
+	memcpy(a->unique.ecc.x.buffer, pt + 1, 32);
+	memcpy(a->unique.ecc.y.buffer, pt + 33, 32);
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(&p, buf, sizeof(buf), &off))
+		return 2;
+	spit(out, buf, off);
+	return 0;
+}
+
 static int get(int argc, char **argv)
 {
 	json_t *o = json_load_file(argv[0], 0, NULL), *v;
@@ -207,6 +241,8 @@ int main(int argc, char **argv)
 {
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "get"))
 		return get(argc - 2, argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "fakeek"))
+		return fakeek(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "unhex"))
 		return unhex(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "golden"))

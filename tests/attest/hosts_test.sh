@@ -28,6 +28,11 @@ read -r AK SK < <("${A[@]}" admin bootstrap admin 2>>"$W/api.log") ||
 check "register-host refuses a release the golden set lacks (exit 2)" [ $? = 2 ]
 "${A[@]}" admin register-host h-test1 "$URL" "$P/ca.pem" "$W/ek.tss" rel-1 2>>"$W/api.log" ||
 	{ cat "$W/api.log"; echo "FAIL: register-host"; exit 1; }
+# The same controller registered with an EK of no TPM: its answers come
+# from another TPM, whatever they prove.
+"$TOOL" fakeek "$W/ek.fake"
+"${A[@]}" admin register-host h-fake "$URL" "$P/ca.pem" "$W/ek.fake" rel-1 2>>"$W/api.log" ||
+	{ cat "$W/api.log"; echo "FAIL: register-host h-fake"; exit 1; }
 rm -f "$W/api.port"
 "${A[@]}" --cert "$P/server.pem" --key "$P/server.key" --port 0 --port-file "$W/api.port" \
 	serve >>"$W/api.log" 2>&1 &
@@ -46,26 +51,26 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=$P/ca.pem AWS_CONFIG_FILE=$W/a
 unset AWS_PROFILE AWS_SESSION_TOKEN
 EP=https://127.0.0.1:$(cat "$W/api.port")
 
-# host_state: "STATE|REASON" of h-test1 through describe-hosts.
+# host_state [ID]: "STATE|REASON" of ID (h-test1) through describe-hosts.
 host_state() {
-	"$AWS" ec2 describe-hosts --endpoint-url "$EP" --host-ids h-test1 \
+	"$AWS" ec2 describe-hosts --endpoint-url "$EP" --host-ids "${1:-h-test1}" \
 		--query 'Hosts[0].[State, Tags[?Key==`ward:reason`].Value | [0]]' --output text \
 		2>>"$W/aws.err" | tr '\t' '|'
 }
-# wait_state STATE: until h-test1 is in STATE. ward-api logs each change
+# wait_state STATE [ID]: until ID (h-test1) is in STATE. ward-api logs each change
 # of state ("host admitted", "host drained"): wait for the next such line
 # (the aws CLI takes seconds per call on a loaded machine: it only confirms),
 # then read the state through describe-hosts. The bound only ends a hung test.
 wait_state() {
-	local n
+	local n h=${2:-h-test1}
 	for _ in $(seq 600); do
-		n=$(grep -c "msg=\"host $1\" host=h-test1" "$W/api.log")
-		[ "$n" -gt "${SEEN_[$1]:-0}" ] && break
+		n=$(grep -c "msg=\"host $1\" host=$h " "$W/api.log")
+		[ "$n" -gt "${SEEN_[$1$h]:-0}" ] && break
 		kill -0 "$API_PID" 2>/dev/null || return 1
 		sleep 0.1
 	done
-	SEEN_[$1]=$n
-	ST=$(host_state)
+	SEEN_[$1$h]=$n
+	ST=$(host_state "$h")
 	[ "${ST%%|*}" = "$1" ]
 }
 declare -A SEEN_
@@ -73,6 +78,9 @@ declare -A SEEN_
 check "a healthy host is admitted" wait_state admitted
 echo "  $ST"
 check "...because its quote verified against its release" grep -q "quote verified against release rel-1" <<<"$ST"
+check "the host registered with another EK is drained" wait_state drained h-fake
+echo "  $ST"
+check "...because the controller's EK is not the registered one" grep -q "EK is not the registered" <<<"$ST"
 check "describe-hosts filters by state (admitted: h-test1)" \
 	[ "$("$AWS" ec2 describe-hosts --endpoint-url "$EP" --filter Name=state,Values=admitted \
 		--query 'Hosts[].HostId' --output text)" = h-test1 ]
