@@ -806,6 +806,30 @@ static int deliver(struct call *x, const char *key_arn, const uint8_t *pt, size_
 	return set_b64(x->resp, "Plaintext", pt, len);
 }
 
+/* Who the material was for, for the activity trail: CloudTrail's
+ * additionalEventData.recipient fields (module id, image digest = PCR0,
+ * PCR1-4 and PCR8), none of them secret. */
+static void trail_recipient(struct call *x)
+{
+	static const unsigned pcrs[] = { 1, 2, 3, 4, 8 };
+	char hex[RECIPIENT_HEX_LEN + 1], name[48], *text;
+	json_t *o = json_pack("{s:s}", "attestationDocumentModuleId", x->att.module_id);
+
+	if (o && recipient_pcr_hex(&x->att, 0, hex) == 0)
+		json_object_set_new(o, "attestationDocumentEnclaveImageDigest", json_string(hex));
+	for (size_t i = 0; o && i < sizeof(pcrs) / sizeof(pcrs[0]); i++) {
+		if (recipient_pcr_hex(&x->att, pcrs[i], hex))
+			continue;
+		snprintf(name, sizeof(name), "attestationDocumentEnclavePCR%u", pcrs[i]);
+		json_object_set_new(o, name, json_string(hex));
+	}
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text && strlen(text) < sizeof(x->out->recipient))
+		memcpy(x->out->recipient, text, strlen(text) + 1);
+	free(text);
+	json_decref(o);
+}
+
 /* Before authorisation: the document must be good for its PCRs to be
  * condition keys. Malformed documents are the caller's input errors; one
  * that fails a trust check (root, signature, age, debug mode) is refused. */
@@ -842,6 +866,7 @@ static int check_attestation(struct call *x)
 	}
 	x->ctx.e = x->ctx_e;
 	x->ctx.n = n;
+	trail_recipient(x);
 	return 0;
 }
 

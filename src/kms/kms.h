@@ -106,6 +106,9 @@ struct kms_reply {
 	char key_id[37];	/* the key it resolved, "" if none */
 	char grant_id[65];	/* the grant that allowed it or that it created */
 	char *context_keys;	/* JSON array of the encryption context's keys (malloc'd) */
+	/* The attested recipient, as CloudTrail records it: a JSON object of
+	 * the document's module id and image measurements, "" if none. */
+	char recipient[1024];
 };
 
 int kms_open(const struct kms_config *cfg, struct kms **out);

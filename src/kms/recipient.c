@@ -125,6 +125,7 @@ int recipient_check(X509 *root, const uint8_t *buf, size_t len, double now,
 		return rc;
 	}
 	SHA256(cs.payload, cs.payload_len, out->replay_id);
+	memcpy(out->module_id, doc.module_id, sizeof(out->module_id));
 	out->pcr_mask = doc.pcr_mask;
 	memcpy(out->pcr, doc.pcr, sizeof(out->pcr));
 	out->timestamp_ms = doc.timestamp_ms;

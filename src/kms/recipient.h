@@ -25,6 +25,7 @@
 
 /* What a checked document tells the rest of ward-kms. */
 struct recipient_att {
+	char module_id[ATTEST_MODULE_ID_MAX + 1];
 	uint32_t pcr_mask;
 	uint8_t pcr[ATTEST_NPCRS][ATTEST_PCR_LEN];
 	uint64_t timestamp_ms;

@@ -139,6 +139,7 @@ static void record(struct server *s, struct evhttp_request *req, enum kms_op op,
 	struct trail_event ev = {
 		.op = kms_op_name(op), .principal = principal, .key_id = reply->key_id,
 		.grant_id = reply->grant_id, .context_keys = reply->context_keys,
+		.recipient = reply->recipient,
 		.status = reply->status, .error = reply->error,
 	};
 	char source[INET6_ADDRSTRLEN + 8] = "";

@@ -186,12 +186,13 @@ static json_t *str_or_null(const char *s)
 
 int trail_record(struct trail *t, const struct trail_event *ev)
 {
-	json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:i, s:o}",
+	json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:i, s:o}",
 				"type", "kms", "op", ev->op ? ev->op : "-",
 				"principal", str_or_null(ev->principal),
 				"key", str_or_null(ev->key_id),
 				"grant", str_or_null(ev->grant_id),
 				"context_keys", str_or_null(ev->context_keys),
+				"recipient", str_or_null(ev->recipient),
 				"source", str_or_null(ev->source),
 				"outcome", trail_outcome(ev->status, ev->error),
 				"status", ev->status,

@@ -18,6 +18,7 @@ struct trail_event {
 	const char *key_id;		/* the key the call resolved */
 	const char *grant_id;		/* the grant that allowed it or that it created */
 	const char *context_keys;	/* JSON array text of the context's keys */
+	const char *recipient;		/* JSON object text: an attested Recipient */
 	const char *source;		/* client address "ip:port" */
 	int status;			/* HTTP status of the answer */
 	const char *error;		/* AWS error type, NULL on success */

@@ -104,6 +104,14 @@ pass "a replayed document is refused"
 mint "$T/d-bad" "$T/att" --pcr 0="$BAD0" --pcr 1="$BAD1" --pubkey "$T/enc.spki"
 expect_error AccessDeniedException call encl Decrypt "{\"CiphertextBlob\":\"$CT\",$(rcp "$T/d-bad")}"
 pass "a rebuilt image one byte apart (PCR0 $BAD0) is refused"
+# The trail names the attested recipient of each call (CloudTrail's fields).
+LEAVES=$T/kms.db.trail/leaves
+grep '"op":"Decrypt"' "$LEAVES" | grep '"outcome":"allow"' \
+	| grep -q "attestationDocumentEnclaveImageDigest[^0-9a-f]*$GOOD0" \
+	|| fail "no trail record of the release to PCR0 $GOOD0: $(tail -3 "$LEAVES")"
+grep '"outcome":"deny"' "$LEAVES" | grep -q "attestationDocumentEnclaveImageDigest[^0-9a-f]*$BAD0" \
+	|| fail "no trail record of the refusal to PCR0 $BAD0"
+pass "the activity trail records the attested recipient, released or refused"
 
 # --- (b) debug mode: all PCRs zero ---
 mint "$T/d-dbg" "$T/att" --debug --pubkey "$T/enc.spki"
