@@ -15,7 +15,7 @@
 
 enum launch_image { LAUNCH_HV = 1, LAUNCH_BLK = 2 };
 
-#define LAUNCH_MAX_FDS 6	/* ward-hv: image + VOL_MAX card sockets; + go fd <= FDPASS_MAX */
+#define LAUNCH_MAX_FDS 6	/* ward-hv: image + VOL_MAX card sockets; + go fd + console <= FDPASS_MAX */
 
 struct launch_req {
 	enum launch_image image;
