@@ -223,6 +223,18 @@ int main(int argc, char **argv)
 	printf("recipient_check per_s=%.0f\n", check);
 	printf("recipient_cms_seal per_s=%.0f\n", seal);
 	kms_close(k);
+	for (size_t i = 0; i < n; i++) {
+		free(docs[i]);
+		free(bodies[i]);
+	}
+	free(docs);
+	free(doclen);
+	free(bodies);
+	free(blob);
+	EVP_PKEY_free(s.key);
+	OPENSSL_free((void *)s.cert);
+	OPENSSL_free((void *)cab[0]);
+	OPENSSL_free((void *)cab[1]);
 	snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
 	return system(path) == 0 ? 0 : 10;
 }
