@@ -22,12 +22,15 @@ static void wr32(uint8_t *p, uint32_t v)
 uint16_t frame_csum(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
+	size_t even = len & ~(size_t)1, i;
 	uint64_t s = sum;
 
-	for (; len > 1; len -= 2, p += 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		s += (uint32_t)p[0] << 8;
+	/* Indices, not a moving pointer: each read is checked against the
+	 * length where it happens (docs/proofs.md). */
+	for (i = 0; i < even; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)p[even] << 8;
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return (uint16_t)~s;
@@ -65,10 +68,13 @@ static int parse_arp(struct frame *f, const uint8_t *p, size_t len, const char *
 }
 
 /* IPv4 options (RFC 791): well formed, and no source routing or record
- * route, which would let a guest steer or observe the VPC's path. */
+ * route, which would let a guest steer or observe the VPC's path. The
+ * option walks read the length byte once into olen and check the option's
+ * end, i + olen, against len (len is at most 40, so nothing wraps): each
+ * read's bound is then a check on its own index (docs/proofs.md). */
 static int check_ip_options(const uint8_t *o, size_t len, const char **why)
 {
-	size_t i = 0;
+	size_t i = 0, olen, end;
 
 	while (i < len) {
 		uint8_t type = o[i];
@@ -79,18 +85,24 @@ static int check_ip_options(const uint8_t *o, size_t len, const char **why)
 			i++;
 			continue;
 		}
-		if (len - i < 2 || o[i + 1] < 2 || o[i + 1] > len - i)
+		if (i + 1 >= len)
+			FAIL("ipv4: malformed option");
+		olen = o[i + 1];
+		if (olen < 2)
+			FAIL("ipv4: malformed option");
+		end = i + olen;
+		if (end > len)
 			FAIL("ipv4: malformed option");
 		if (type == 131 || type == 137 || type == 7)
 			FAIL("ipv4: source route or record route option");
-		i += o[i + 1];
+		i = end;
 	}
 	return 0;
 }
 
 static int parse_tcp_options(struct frame_tcp *t, const uint8_t *o, size_t len, const char **why)
 {
-	size_t i = 0;
+	size_t i = 0, olen, end;
 
 	while (i < len) {
 		uint8_t kind = o[i];
@@ -101,23 +113,32 @@ static int parse_tcp_options(struct frame_tcp *t, const uint8_t *o, size_t len, 
 			i++;
 			continue;
 		}
-		if (len - i < 2 || o[i + 1] < 2 || o[i + 1] > len - i)
+		if (i + 1 >= len)
 			FAIL("tcp: malformed option");
+		olen = o[i + 1];
+		if (olen < 2)
+			FAIL("tcp: malformed option");
+		end = i + olen;
+		if (end > len)
+			FAIL("tcp: malformed option");
+		/* An option's value is read back from its end (o[end - 2] is
+		 * o[i + 2] for the 4-byte MSS, o[end - 1] for the 3-byte
+		 * window scale). */
 		if (kind == 2) {
-			if (o[i + 1] != 4)
+			if (olen != 4)
 				FAIL("tcp: bad MSS option");
-			t->mss = rd16(o + i + 2);
+			t->mss = rd16(o + end - 2);
 		} else if (kind == 3) {
-			if (o[i + 1] != 3)
+			if (olen != 3)
 				FAIL("tcp: bad window scale option");
 			/* RFC 7323 §2.3: larger shifts are treated as 14. */
-			t->wscale = o[i + 2] > 14 ? 14 : o[i + 2];
+			t->wscale = o[end - 1] > 14 ? 14 : o[end - 1];
 		} else if (kind == 4) {
-			if (o[i + 1] != 2)
+			if (olen != 2)
 				FAIL("tcp: bad SACK-permitted option");
 			t->sack_ok = true;
 		}
-		i += o[i + 1];
+		i = end;
 	}
 	return 0;
 }
@@ -227,6 +248,9 @@ static int parse_ipv4(struct frame *f, const uint8_t *p, size_t len, const char 
 	ip->dst = rd32(p + 16);
 	if (ip->ihl < 20 || ip->ihl > len)
 		FAIL("ipv4: bad header length");
+	/* For Eva: each header length on its own, so the transport header's
+	 * place in the frame is exact (docs/proofs.md). */
+	//@ split ip->ihl;
 	if (ip->total_len < ip->ihl || ip->total_len > len)
 		FAIL("ipv4: total length disagrees with the frame");
 	if (ip->total_len > FRAME_MAX_MTU)
