@@ -29,19 +29,27 @@ struct alg {
 	uint16_t size;
 };
 
+/* An offset cursor: [off, end) of buf is what is left to read. Always
+ * off <= end <= the log's length. Kept as offsets into the one buffer (not
+ * a moving pointer and a count) so every bound is one comparison with a
+ * fixed end, which the analysis in proofs/tpm_eventlog follows. */
 struct cursor {
-	const uint8_t *p;
-	size_t left;
+	const uint8_t *buf;
+	size_t off, end;
 };
+
+static size_t left(const struct cursor *c)
+{
+	return c->end - c->off;
+}
 
 static int get(struct cursor *c, void *dst, size_t n)
 {
-	if (c->left < n)
+	if (n > c->end || c->off > c->end - n)	/* left(c) < n */
 		return -1;
 	if (dst)
-		memcpy(dst, c->p, n);
-	c->p += n;
-	c->left -= n;
+		memcpy(dst, c->buf + c->off, n);
+	c->off += n;
 	return 0;
 }
 
@@ -94,6 +102,7 @@ static int parse_header(struct cursor *c, struct alg *algs, uint32_t *nalgs,
 	uint8_t digest[20], sig[SPEC_ID_SIG_LEN], ver[4], vsize;
 	uint32_t pcr, type, size, platform, n;
 	struct cursor ev;
+	size_t end;
 	int have_sha256 = 0;
 
 	if (get_u32(c, &pcr) || get_u32(c, &type) || get(c, digest, 20) ||
@@ -101,11 +110,11 @@ static int parse_header(struct cursor *c, struct alg *algs, uint32_t *nalgs,
 		return bad(err, errlen, 0, "truncated header");
 	if (pcr != 0 || type != TPM_EV_NO_ACTION || memcmp(digest, zero20, 20))
 		return bad(err, errlen, 0, "first record is not a Spec ID event");
-	if (size > c->left)
+	end = c->off + size;	/* no wrap: off <= 64 MiB, size < 4 GiB */
+	if (end > c->end)	/* size > left(c) */
 		return bad(err, errlen, 28, "Spec ID event size %u past end", size);
-	ev.p = c->p;
-	ev.left = size;
-	get(c, NULL, size);
+	ev = (struct cursor){ c->buf, c->off, end };
+	c->off = end;
 
 	if (get(&ev, sig, sizeof(sig)) || get_u32(&ev, &platform) ||
 	    get(&ev, ver, 4) || get_u32(&ev, &n))
@@ -137,7 +146,7 @@ static int parse_header(struct cursor *c, struct alg *algs, uint32_t *nalgs,
 	}
 	if (!have_sha256)
 		return bad(err, errlen, 32, "log has no sha256 bank");
-	if (get(&ev, &vsize, 1) || ev.left != vsize)
+	if (get(&ev, &vsize, 1) || left(&ev) != vsize)
 		return bad(err, errlen, 32, "Spec ID vendor info size mismatch");
 	*nalgs = n;
 	return 0;
@@ -185,20 +194,22 @@ static int parse_event(struct cursor *c, const struct alg *algs, uint32_t nalgs,
 		return bad(err, errlen, off, "event has no sha256 digest");
 	if (get_u32(c, &size))
 		return bad(err, errlen, off, "truncated event size");
-	if (size > TPM_EVENT_DATA_MAX || size > c->left)
+	if (size > TPM_EVENT_DATA_MAX || size > left(c))
 		return bad(err, errlen, off, "event data size %u too large",
 			   size);
-	ev->data = c->p;
+	ev->data = c->buf + c->off;
 	ev->data_len = size;
-	get(c, NULL, size);
+	c->off += size;
 	return 0;
 }
 
 int tpm_eventlog_parse(const uint8_t *buf, size_t len, tpm_event_fn fn,
 		       void *arg, char *err, size_t errlen)
 {
-	struct alg algs[MAX_ALGS];
-	struct cursor c = { buf, len };
+	/* Zeroed: only the header's n entries are read, but the analysis
+	 * cannot tie n to how many were written. */
+	struct alg algs[MAX_ALGS] = { 0 };
+	struct cursor c = { buf, 0, len };
 	uint32_t nalgs = 0;
 	int ret;
 
@@ -209,9 +220,9 @@ int tpm_eventlog_parse(const uint8_t *buf, size_t len, tpm_event_fn fn,
 	ret = parse_header(&c, algs, &nalgs, err, errlen);
 	if (ret)
 		return ret;
-	while (c.left) {
-		struct tpm_event ev;
-		size_t off = len - c.left;
+	while (left(&c)) {
+		struct tpm_event ev = { 0 };	/* filled by parse_event() */
+		size_t off = c.off;
 
 		ret = parse_event(&c, algs, nalgs, &ev, off, err, errlen);
 		if (ret)
@@ -234,6 +245,11 @@ static int replay_one(const struct tpm_event *ev, void *arg)
 	/* EV_NO_ACTION records carry information, they are never extended. */
 	if (ev->type == TPM_EV_NO_ACTION)
 		return 0;
+	/* parse_event() checked the index; checked again where it addresses
+	 * r->pcr, so the bound is local (proofs/tpm_eventlog: Eva does not
+	 * carry the parser's check through its joined return states). */
+	if (ev->pcr >= TPM_NUM_PCRS)
+		return -EBADMSG;
 	memcpy(in, r->pcr[ev->pcr], TPM_DIGEST_LEN);
 	memcpy(in + TPM_DIGEST_LEN, ev->digest, TPM_DIGEST_LEN);
 	if (!EVP_Digest(in, sizeof(in), r->pcr[ev->pcr], NULL, EVP_sha256(),
