@@ -167,7 +167,7 @@ struct watch_ctx {
 	int (*cb)(const struct etcd_watch_msg *m, void *arg);
 	void *arg;
 	int rc;
-	const volatile bool *stop;
+	const atomic_bool *stop;
 };
 
 /* The stream is one JSON object per line. */
@@ -202,12 +202,12 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
 {
 	struct watch_ctx *w = arg;
 
-	return *w->stop ? 1 : 0;
+	return atomic_load(w->stop) ? 1 : 0;
 }
 
 int etcd_watch(struct etcd *c, const char *key, int64_t start_rev, long timeout_ms,
 	       int (*cb)(const struct etcd_watch_msg *m, void *arg), void *arg,
-	       const volatile bool *stop)
+	       const atomic_bool *stop)
 {
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	struct watch_ctx w = { .cb = cb, .arg = arg, .stop = stop };
@@ -235,7 +235,7 @@ int etcd_watch(struct etcd *c, const char *key, int64_t start_rev, long timeout_
 	cc = curl_easy_perform(c->h);
 	if (w.rc)
 		goto out;
-	if (*stop)
+	if (atomic_load(stop))
 		w.rc = -ECANCELED;
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
 		w.rc = -ETIMEDOUT;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -79,6 +80,6 @@ int etcd_call(struct etcd *c, const char *path, json_t *req, struct etcd_resp *r
  * -ECANCELED when *stop turns true, -EIO on a broken stream. */
 int etcd_watch(struct etcd *c, const char *key, int64_t start_rev, long timeout_ms,
 	       int (*cb)(const struct etcd_watch_msg *m, void *arg), void *arg,
-	       const volatile bool *stop);
+	       const atomic_bool *stop);
 
 #endif

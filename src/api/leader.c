@@ -25,7 +25,7 @@ static struct {
 	bool elected;		/* an election runs (--etcd) */
 	bool leading;
 	struct leader_token tok;
-	volatile bool stop;
+	atomic_bool stop;	/* set by leader_stop, read by the thread */
 	pthread_t th;
 	struct leader_config cfg;
 	char id[128];
