@@ -65,15 +65,19 @@ for s in st:
         print(eps.index(s["Endpoint"]))' "$ETCD_EPS"
 }
 
-# replica_start NAME [env...]: ward-api --etcd with id NAME; its endpoints
-# rotated so the replicas spread over the members. Sets URL_<NAME>, PID_<NAME>.
+# replica_start NAME [VAR=value...] [-- ward-api options...]: ward-api
+# --etcd with id NAME; its endpoints rotated so the replicas spread over
+# the members. Sets URL_<NAME>, PID_<NAME>.
 replica_start() {
-	local name=$1 eps; shift
+	local name=$1 eps envs=() opts=(); shift
 	local k=${#REPLICAS[@]}
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	[ $# -gt 0 ] && { shift; opts=("$@"); }
 	IFS=, read -r -a eps <<<"$ETCD_EPS"
 	local rot=("${eps[@]:$((k % ${#eps[@]}))}" "${eps[@]:0:$((k % ${#eps[@]}))}")
 	rm -f "$T/port.$name"
-	env "$@" "$API" --etcd "$(IFS=,; echo "${rot[*]}")" --master-key-file "$T/master.key" \
+	env "${envs[@]}" "$API" "${opts[@]}" --etcd "$(IFS=,; echo "${rot[*]}")" \
+		--master-key-file "$T/master.key" \
 		--replica-id "$name" --leader-ttl "${LEADER_TTL:-2}" --cert "$T/srv.pem" \
 		--key "$T/srv.key" --port 0 --port-file "$T/port.$name" serve >>"$T/$name.log" 2>&1 &
 	printf -v "PID_$name" '%s' $!
