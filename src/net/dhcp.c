@@ -45,8 +45,13 @@ struct req {
 
 static int parse_options(const uint8_t *o, size_t len, struct req *q, const char **why)
 {
-	size_t i = 0;
+	size_t i = 0, end;
 
+	/* The option's end, i + 2 + olen, is computed once (len is at most
+	 * a frame, so nothing wraps) and checked against len; the value is
+	 * read back from it (o[end - 1] is o[i + 2] for a 1-byte value,
+	 * o + end - 4 is o + i + 2 for a 4-byte one), so each read's bound
+	 * is a check on its own index (docs/proofs.md). */
 	while (i < len) {
 		uint8_t code = o[i], olen;
 
@@ -56,26 +61,29 @@ static int parse_options(const uint8_t *o, size_t len, struct req *q, const char
 			i++;
 			continue;
 		}
-		if (len - i < 2 || o[i + 1] > len - i - 2)
+		if (i + 1 >= len)
 			FAIL("dhcp: option runs past the message");
 		olen = o[i + 1];
+		end = i + 2u + olen;
+		if (end > len)
+			FAIL("dhcp: option runs past the message");
 		switch (code) {
 		case OPT_MSG_TYPE:
 			if (olen != 1 || q->type)
 				FAIL("dhcp: bad or repeated message type option");
-			q->type = o[i + 2];
+			q->type = o[end - 1];
 			break;
 		case OPT_REQ_IP:
 			if (olen != 4)
 				FAIL("dhcp: bad requested address option");
 			q->has_req_ip = true;
-			q->req_ip = rd32(o + i + 2);
+			q->req_ip = rd32(o + end - 4);
 			break;
 		case OPT_SERVER_ID:
 			if (olen != 4)
 				FAIL("dhcp: bad server identifier option");
 			q->has_server_id = true;
-			q->server_id = rd32(o + i + 2);
+			q->server_id = rd32(o + end - 4);
 			break;
 		case OPT_OVERLOAD:
 			/* sname/file carrying options: no client needs it to
@@ -84,7 +92,7 @@ static int parse_options(const uint8_t *o, size_t len, struct req *q, const char
 		default:
 			break;
 		}
-		i += 2u + olen;
+		i = end;
 	}
 	if (i >= len)
 		FAIL("dhcp: options without an end option");
