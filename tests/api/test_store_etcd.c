@@ -4,7 +4,9 @@
  * one read and another changed makes the first commit fail with -EAGAIN
  * (a key read present, a key read absent, a listed prefix); a guarded
  * commit after the guard key changed fails with -ESTALE; a transaction
- * sees its own writes; a failed commit stores nothing. */
+ * sees its own writes; a failed commit stores nothing. And api_dispatch
+ * re-runs a request whose commit conflicted: two replicas making a volume
+ * with one ClientToken at once both answer the same volume. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +18,10 @@
 
 #include <cmocka.h>
 
+#include "api.h"
 #include "etcd.h"
 #include "leader.h"
+#include "query.h"
 #include "store.h"
 
 static struct store *A, *B;
@@ -207,6 +211,92 @@ static void test_guard(void **state)
 	free(b64);
 }
 
+/* A store in front of A whose first commit is preceded by another
+ * replica's whole request (api_dispatch on B): the interleaving two
+ * replicas get when they serve one ClientToken at the same moment. */
+struct wtxn {
+	struct store_txn base;
+	struct store_txn *in;
+};
+static struct api api_b;
+static struct query q_b;
+static struct api_caller c_b;
+static struct api_reply r_b;
+static int interfere = 1;
+
+static int w_begin(struct store *s, bool write, struct store_txn **out)
+{
+	struct wtxn *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->base.s = s;
+	assert_int_equal(store_txn_begin(A, write, &w->in), 0);
+	*out = &w->base;
+	return 0;
+}
+static int w_commit(struct store_txn *t)
+{
+	struct wtxn *w = (struct wtxn *)t;
+	int rc;
+
+	if (interfere && !--interfere)
+		api_dispatch(&api_b, &c_b, &q_b, 1000, &r_b);
+	rc = store_txn_commit(w->in);
+	free(w);
+	return rc;
+}
+static void w_abort(struct store_txn *t) { store_txn_abort(((struct wtxn *)t)->in); free(t); }
+static int w_get(struct store_txn *t, const char *k, char **v) { return store_get(((struct wtxn *)t)->in, k, v); }
+static int w_create(struct store_txn *t, const char *k, const char *v) { return store_create(((struct wtxn *)t)->in, k, v); }
+static int w_put(struct store_txn *t, const char *k, const char *v) { return store_put(((struct wtxn *)t)->in, k, v); }
+static int w_del(struct store_txn *t, const char *k) { return store_del(((struct wtxn *)t)->in, k); }
+static int w_list(struct store_txn *t, const char *p, store_list_cb cb, void *arg)
+{ return store_list(((struct wtxn *)t)->in, p, cb, arg); }
+static void w_close(struct store *s) { (void)s; }
+static const struct store_ops w_ops = {
+	.txn_begin = w_begin, .txn_commit = w_commit, .txn_abort = w_abort, .get = w_get,
+	.create = w_create, .put = w_put, .del = w_del, .list = w_list, .close = w_close,
+};
+
+static void test_dispatch_conflict(void **state)
+{
+	static const uint8_t master[32] = { 9 };
+	static const char body[] = "Action=CreateVolume&Version=2016-11-15&AvailabilityZone=us-east-1a"
+		"&Size=1&ClientToken=race-1";
+	struct store wrapped = { .ops = &w_ops };
+	struct api api_a;
+	struct api_caller c = { .kind = CALLER_USER };
+	struct api_reply r;
+	struct query q;
+	char err[128], akid[21], secret[41], *va, *vb;
+
+	assert_int_equal(api_open(&api_a, &wrapped, "111122223333", master), 0);
+	assert_int_equal(api_open(&api_b, B, "111122223333", master), 0);
+	interfere = 0;
+	assert_int_equal(iam_bootstrap_admin(&api_b, "admin", 1000, akid, secret), 0);
+	strcpy(c.arn, "arn:aws:iam::111122223333:user/admin");
+	strcpy(c.name, "admin");
+	strcpy(c.service, "ec2");
+	c_b = c;
+	assert_int_equal(query_parse(body, strlen(body), &q, err, sizeof(err)), 0);
+	assert_int_equal(query_parse(body, strlen(body), &q_b, err, sizeof(err)), 0);
+	interfere = 1;
+	api_dispatch(&api_a, &c, &q, 1000, &r);
+	assert_int_equal(r_b.status, 200);
+	assert_int_equal(r.status, 200);
+	va = strstr(r.body, "<volumeId>");
+	vb = strstr(r_b.body, "<volumeId>");
+	assert_non_null(va);
+	assert_non_null(vb);
+	assert_memory_equal(va, vb, 31);	/* <volumeId>vol-<17 hex> */
+	free(r.body);
+	free(r_b.body);
+	query_free(&q);
+	query_free(&q_b);
+	api_close(&api_a);
+	api_close(&api_b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_list_phantom),
 		cmocka_unit_test(test_own_writes),
 		cmocka_unit_test(test_guard),
+		cmocka_unit_test(test_dispatch_conflict),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
