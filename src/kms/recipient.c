@@ -113,7 +113,8 @@ int recipient_check(X509 *root, const uint8_t *buf, size_t len, double now,
 	 * readable from the parent: sealing to it is sealing to the parent. */
 	if (!(doc.pcr_mask & 1u) || all_zero(doc.pcr[0], ATTEST_PCR_LEN))
 		return errmsg(err, errlen, -EPERM, "the attestation document is from a debug-mode "
-			      "enclave (PCR0 is zero): key material is never released to one");
+			      "enclave (PCR0 is zero or absent): key material is never released "
+			      "to one");
 	rc = parse_pubkey(&doc.public_key, &out->pub, err, errlen);
 	if (rc)
 		return rc;
