@@ -614,6 +614,38 @@ static struct sa *rx_sa(struct peer *p, uint32_t epoch, uint64_t now)
 	return NULL;
 }
 
+/* The receive side's header parsing, apart from the peer and key state so
+ * that it is analysed on its own (proofs/geneve, docs/proofs.md). */
+
+/* The Geneve base header (RFC 8926 §3.4) as ward-net sends it: version 0,
+ * no O bit, Transparent Ethernet Bridging, reserved byte 0. Returns the
+ * header length with options (8..260), or 0 when malformed; *vni is set
+ * then. */
+static size_t geneve_rx_base(const uint8_t *pkt, size_t len, uint32_t *vni)
+{
+	if (len < TUNNEL_PLAIN_HDR_LEN || (pkt[0] >> 6) != 0 || (pkt[1] & 0x80) ||
+	    get16(pkt + 2) != TUNNEL_GENEVE_PROTO || pkt[7] != 0)
+		return 0;
+	*vni = get32(pkt + 4) >> 8;
+	return 8 + (size_t)(pkt[0] & 0x3f) * 4;
+}
+
+/* Exactly our one option, critical bit set in both places, and the whole
+ * header and tag there, sealing at most TUNNEL_MAX_FRAME: 0 with the
+ * option's epoch and sequence number, or -EBADMSG. The length first:
+ * nothing past byte 8 is read before it is known to be there. */
+static int geneve_rx_option(const uint8_t *pkt, size_t len, size_t hl, uint32_t *epoch,
+			    uint64_t *seq)
+{
+	if (len < TUNNEL_OVERHEAD || len - TUNNEL_OVERHEAD > TUNNEL_MAX_FRAME ||
+	    hl != TUNNEL_HDR_LEN || pkt[1] != 0x40 || get16(pkt + 8) != TUNNEL_OPT_CLASS ||
+	    pkt[10] != TUNNEL_OPT_TYPE || pkt[11] != (TUNNEL_HDR_LEN - 12) / 4)
+		return -EBADMSG;
+	*epoch = get32(pkt + 12);
+	*seq = get64(pkt + 16);
+	return 0;
+}
+
 static long decap_nolock(struct tunnel *t, uint32_t src, const uint8_t *pkt, size_t len,
 			 uint8_t *out, size_t cap, uint32_t *vni, uint64_t now)
 {
@@ -621,21 +653,21 @@ static long decap_nolock(struct tunnel *t, uint32_t src, const uint8_t *pkt, siz
 	struct sa *sa;
 	uint8_t nonce[NONCE_LEN];
 	size_t hl, clen;
+	uint32_t v = 0, epoch;
 	uint64_t seq;
 	bool opts;
 
-	if (len < TUNNEL_PLAIN_HDR_LEN || (pkt[0] >> 6) != 0 || (pkt[1] & 0x80) ||
-	    get16(pkt + 2) != TUNNEL_GENEVE_PROTO || pkt[7] != 0) {
+	hl = geneve_rx_base(pkt, len, &v);
+	if (!hl) {
 		t->st.rx_malformed++;
 		return -EBADMSG;
 	}
-	hl = 8 + (size_t)(pkt[0] & 0x3f) * 4;
 	opts = hl > 8;
 	if (opts != !t->cfg.debug_plaintext) {
 		t->st.rx_plaintext++;
 		return -EPROTO;
 	}
-	*vni = get32(pkt + 4) >> 8;
+	*vni = v;
 	p = peer_by_addr(t, src);
 	if (!p) {
 		t->st.rx_unknown_peer++;
@@ -649,11 +681,7 @@ static long decap_nolock(struct tunnel *t, uint32_t src, const uint8_t *pkt, siz
 		memcpy(out, pkt + hl, len - hl);
 		return rx_check_owner(t, p, *vni, out, len - hl);
 	}
-	/* Exactly our one option, critical bit set in both places. The length
-	 * first: nothing past byte 8 is read before it is known to be there. */
-	if (len < TUNNEL_OVERHEAD || len - TUNNEL_OVERHEAD > TUNNEL_MAX_FRAME ||
-	    hl != TUNNEL_HDR_LEN || pkt[1] != 0x40 || get16(pkt + 8) != TUNNEL_OPT_CLASS ||
-	    pkt[10] != TUNNEL_OPT_TYPE || pkt[11] != (TUNNEL_HDR_LEN - 12) / 4) {
+	if (geneve_rx_option(pkt, len, hl, &epoch, &seq)) {
 		t->st.rx_malformed++;
 		return -EBADMSG;
 	}
@@ -662,12 +690,11 @@ static long decap_nolock(struct tunnel *t, uint32_t src, const uint8_t *pkt, siz
 		t->st.rx_malformed++;
 		return -EMSGSIZE;
 	}
-	sa = rx_sa(p, get32(pkt + 12), now);
+	sa = rx_sa(p, epoch, now);
 	if (!sa) {
 		t->st.rx_unknown_key++;
 		return -ENOKEY;
 	}
-	seq = get64(pkt + 16);
 	if (tunnel_replay_check(&sa->win, seq) != TUNNEL_REPLAY_OK) {
 		t->st.rx_replay++;
 		return -EALREADY;
