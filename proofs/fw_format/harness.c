@@ -9,8 +9,9 @@
 
 #include <stdlib.h>
 
-char __fc_evp_ctx[64];
-const char __fc_evp_sha256[1];
+/* The digest calls' objects (EVP_MD_CTX_new() and EVP_sha256() by their
+ * contracts alone left the SHA-256 path dead: see evp_model.h). */
+#include "evp_model.h"
 
 static uint8_t *input(size_t len)
 {
