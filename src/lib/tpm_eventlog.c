@@ -110,7 +110,7 @@ static int parse_header(struct cursor *c, struct alg *algs, uint32_t *nalgs,
 		return bad(err, errlen, 0, "truncated header");
 	if (pcr != 0 || type != TPM_EV_NO_ACTION || memcmp(digest, zero20, 20))
 		return bad(err, errlen, 0, "first record is not a Spec ID event");
-	end = c->off + size;	/* no wrap: off <= 64 MiB, size < 4 GiB */
+	end = c->off + size;	/* no wrap: off is 32 here, size < 4 GiB */
 	if (end > c->end)	/* size > left(c) */
 		return bad(err, errlen, 28, "Spec ID event size %u past end", size);
 	ev = (struct cursor){ c->buf, c->off, end };
