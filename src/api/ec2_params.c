@@ -210,9 +210,12 @@ int ec2_parse_cidr(const char *s, unsigned min, unsigned max, uint32_t *addr, un
 			return -EINVAL;
 	/* One canonical spelling: no leading zeros (010 is not 10 everywhere). */
 	{
-		char canon[20];
+		char canon[20] = "";
 
 		snprintf(canon, sizeof(canon), "%u.%u.%u.%u/%u", a[0], a[1], a[2], a[3], p);
+		/* Always so (at most "255.255.255.255/99"); said for Frama-C, whose
+		 * snprintf contract does not say where the NUL is (docs/proofs.md). */
+		canon[sizeof(canon) - 1] = '\0';
 		if (strcmp(canon, s) != 0)
 			return -EINVAL;
 	}
