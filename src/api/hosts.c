@@ -357,15 +357,15 @@ static double now_s(void)
 /* Write the verdict onto the stored document (re-read: an admin may have
  * re-registered the host meanwhile, which wins), fenced by the leader's
  * term. */
-static int record(struct store *s, const char *id, const char *endpoint, bool ok,
-		  const char *reason, const char *ak_name, double now)
+static int record(struct store *s, const json_t *was, bool ok, const char *reason,
+		  const char *ak_name, double now)
 {
 	struct store_txn *t;
 	char key[STORE_KEY_MAX], *v = NULL, iso[32];
 	json_t *o = NULL, *tags;
 	int rc;
 
-	snprintf(key, sizeof(key), HOST_PREFIX "%s", id);
+	snprintf(key, sizeof(key), HOST_PREFIX "%s", ec2_jstr(was, "HostId"));
 	rc = store_txn_begin(s, true, &t);
 	if (rc)
 		return rc;
@@ -373,7 +373,9 @@ static int record(struct store *s, const char *id, const char *endpoint, bool ok
 	o = rc ? NULL : json_loads(v, 0, NULL);
 	free(v);
 	v = NULL;
-	if (!o || strcmp(ec2_jstr(o, "Endpoint"), endpoint)) {
+	/* Re-registered meanwhile (another endpoint or EK): not this verdict's. */
+	if (!o || strcmp(ec2_jstr(o, "Endpoint"), ec2_jstr(was, "Endpoint")) ||
+	    strcmp(ec2_jstr(o, "EkPublic"), ec2_jstr(was, "EkPublic"))) {
 		store_txn_abort(t);
 		json_decref(o);
 		return rc == -ENOENT ? 0 : rc;
@@ -426,7 +428,7 @@ int hosts_round(struct store *s, void *arg)
 			if (ok)
 				snprintf(why, sizeof(why), "quote verified against release %s",
 					 ec2_jstr(d.hosts[i], "Release"));
-			rc = record(s, id, ec2_jstr(d.hosts[i], "Endpoint"), ok, why, ak, now_s());
+			rc = record(s, d.hosts[i], ok, why, ak, now_s());
 			if (strcmp(was, ok ? "admitted" : "drained"))
 				log_info(ok ? "host admitted" : "host drained", "host=%s reason=\"%s\"",
 					 id, why);
