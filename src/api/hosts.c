@@ -318,6 +318,13 @@ static int attest(const json_t *host, char *ak_name, size_t an_len, char *err, s
 	return rc;
 }
 
+int hosts_attest_once(const json_t *host, char *err, size_t errlen)
+{
+	char ak[2 * QUOTE_NAME_LEN + 1];
+
+	return attest(host, ak, sizeof(ak), err, errlen);
+}
+
 /* ---- rounds ---- */
 
 struct due {

@@ -45,6 +45,12 @@ int hosts_register(struct store *s, const char *id, const char *endpoint, const 
 		   const uint8_t *ek, size_t ek_len, const char *release, char *err,
 		   size_t errlen);
 
+/* One attestation of a host document (as stored: Endpoint, CaPem,
+ * EkPublic, Release), no store involved: 0 = it would be admitted, else
+ * the reason in err. For rounds, and for measuring them (bench/attest). */
+struct json_t;
+int hosts_attest_once(const struct json_t *host, char *err, size_t errlen);
+
 /* The hosts placement may use: state "admitted". ids[i] gets each id. */
 int hosts_list_schedulable(struct store_txn *t, char (*ids)[HOST_ID_MAX + 1], size_t max,
 			   size_t *n);
