@@ -499,6 +499,11 @@ static const struct {
 	{ "CreateVolume", ec2_create_volume },
 	{ "DeleteVolume", ec2_delete_volume },
 	{ "DescribeVolumes", ec2_describe_volumes },
+	{ "RunInstances", ec2_run_instances },
+	{ "DescribeInstances", ec2_describe_instances },
+	{ "StopInstances", ec2_stop_instances },
+	{ "StartInstances", ec2_start_instances },
+	{ "TerminateInstances", ec2_terminate_instances },
 	/* Host registry and attestation state (hosts.c, docs/attestation.md). */
 	{ "DescribeHosts", ec2_describe_hosts },
 };

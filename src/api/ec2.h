@@ -85,6 +85,21 @@ int ec2_parse_bool(const struct query *q, const char *name, bool def, bool *out)
 /* A decimal integer in [min, max]; -ENOENT when absent. */
 int ec2_parse_int(const struct query *q, const char *name, long min, long max, long *out);
 
+/* RunInstances' own parameters (ec2_instance.c): ImageId ("ami-" + the
+ * host store's image name), InstanceType (ec2_place.h's table; t3.micro),
+ * MinCount/MaxCount (1..20), ClientToken, SubnetId, SecurityGroupId.N.
+ * -ENOENT (MissingParameter), -EOPNOTSUPP (a parameter ward does not
+ * offer yet), -EINVAL. Strings point into q. */
+struct ec2_itype;
+struct ec2_run {
+	const char *image, *token, *subnet;
+	const struct ec2_itype *type;
+	unsigned min, max;
+	const char *groups[EC2_MAX_IDS];
+	size_t n_groups;
+};
+int ec2_parse_run(const struct query *q, struct ec2_run *out, char *err, size_t len);
+
 /* ---- request context, replies, authorisation (ec2.c) ----------------------- */
 
 struct ec2_req {
@@ -184,5 +199,14 @@ int ec2_sg_drop(struct ec2_req *q, const json_t *g);
 void ec2_create_volume(struct ec2_req *q);
 void ec2_delete_volume(struct ec2_req *q);
 void ec2_describe_volumes(struct ec2_req *q);
+/* Instances (ec2_instance.c, docs/api.md#instances). */
+void ec2_run_instances(struct ec2_req *q);
+void ec2_describe_instances(struct ec2_req *q);
+void ec2_stop_instances(struct ec2_req *q);
+void ec2_start_instances(struct ec2_req *q);
+void ec2_terminate_instances(struct ec2_req *q);
+/* EC2's code of a state name: pending 0, running 16, shutting-down 32,
+ * terminated 48, stopping 64, stopped 80. */
+int ec2_instance_state_code(const char *state);
 
 #endif

@@ -21,6 +21,7 @@
 #include "etcd.h"
 #include "fileio.h"
 #include "hosts.h"
+#include "reconcile.h"
 #include "leader.h"
 #include "log.h"
 #include "secmem.h"
@@ -230,8 +231,17 @@ static int start_hosts(struct opts *o)
 		return rc;
 	}
 	rc = o->etcd ? leader_add_task(hosts_round, NULL) : hosts_thread_start(o->db);
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "ward-api: cannot start host attestation: %s\n", strerror(-rc));
+		return rc;
+	}
+	/* The instance reconciler drives the admitted hosts, with the same
+	 * identity and on the same schedule (docs/api.md#the-reconciler). */
+	reconcile_configure(&(struct reconcile_cfg){ o->hosts.client_cert, o->hosts.client_key,
+						     o->hosts.timeout_s });
+	rc = o->etcd ? leader_add_task(reconcile_round, NULL) : reconcile_thread_start(o->db);
+	if (rc)
+		fprintf(stderr, "ward-api: cannot start the reconciler: %s\n", strerror(-rc));
 	return rc;
 }
 
@@ -362,6 +372,7 @@ int main(int argc, char **argv)
 	rc = server_run(&a, &o.srv);
 	leader_stop();
 	hosts_thread_stop();
+	reconcile_thread_stop();
 	close_api(&a);
 	curl_global_cleanup();
 	return rc ? 1 : 0;

@@ -1,0 +1,791 @@
+/* ec2_instance: EC2 instances as records (ec2/instance/<id>) — RunInstances
+ * (placement over admitted hosts in the same transaction as the record and
+ * its ClientToken), DescribeInstances, Stop/Start/TerminateInstances. The
+ * records say what is wanted ("Desired"); reconcile.c drives each host's
+ * controller there and writes the transitions (docs/api.md#instances). */
+#include "ec2.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "ec2_place.h"
+#include "hosts.h"
+#include "reconcile.h"
+
+#define RUN_MAX 20		/* MaxCount per request */
+#define PLACE_HOSTS_MAX 256
+
+/* ---- the shape botocore parses ------------------------------------------- */
+
+static void write_state(struct xml *x, const char *tag, const char *state)
+{
+	xml_open(x, tag, NULL);
+	xml_textf(x, "code", "%d", ec2_instance_state_code(state));
+	xml_text(x, "name", state);
+	xml_close(x);
+}
+
+static void write_instance(struct xml *x, const json_t *o)
+{
+	const char *reason = ec2_jstr(o, "StateReason");
+	json_t *g;
+	size_t i;
+	char t[40];
+
+	xml_text(x, "instanceId", ec2_jstr(o, "InstanceId"));
+	xml_text(x, "imageId", ec2_jstr(o, "ImageId"));
+	write_state(x, "instanceState", ec2_jstr(o, "State"));
+	xml_text(x, "privateDnsName", "");
+	xml_text(x, "dnsName", "");
+	xml_text(x, "reason", reason);
+	xml_textf(x, "amiLaunchIndex", "%lld",
+		  (long long)json_integer_value(json_object_get(o, "LaunchIndex")));
+	xml_text(x, "instanceType", ec2_jstr(o, "InstanceType"));
+	api_iso8601(json_real_value(json_object_get(o, "Launched")), t);
+	xml_text(x, "launchTime", t);
+	xml_open(x, "placement", NULL);
+	xml_text(x, "availabilityZone", ec2_jstr(o, "AvailabilityZone"));
+	xml_text(x, "tenancy", "default");
+	/* ward's host, where placed (EC2's hostId is for dedicated hosts). */
+	if (ec2_jstr(o, "HostId")[0])
+		xml_text(x, "hostId", ec2_jstr(o, "HostId"));
+	xml_close(x);
+	xml_open(x, "monitoring", NULL);
+	xml_text(x, "state", "disabled");
+	xml_close(x);
+	if (ec2_jstr(o, "SubnetId")[0]) {
+		xml_text(x, "subnetId", ec2_jstr(o, "SubnetId"));
+		xml_text(x, "vpcId", ec2_jstr(o, "VpcId"));
+	}
+	xml_text(x, "architecture", "x86_64");
+	xml_text(x, "rootDeviceType", "instance-store");
+	xml_open(x, "groupSet", NULL);
+	json_array_foreach(json_object_get(o, "SecurityGroupIds"), i, g) {
+		xml_open(x, "item", NULL);
+		xml_text(x, "groupId", json_string_value(g));
+		xml_close(x);
+	}
+	xml_close(x);
+	ec2_write_tags(x, o);
+	if (reason[0]) {
+		xml_open(x, "stateReason", NULL);
+		xml_text(x, "code", ec2_jstr(o, "StateReasonCode"));
+		xml_text(x, "message", reason);
+		xml_close(x);
+	}
+	xml_text(x, "hypervisor", "nitro");
+	xml_text(x, "virtualizationType", "hvm");
+}
+
+int ec2_instance_state_code(const char *state)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} codes[] = {
+		{ "pending", 0 }, { "running", 16 }, { "shutting-down", 32 },
+		{ "terminated", 48 }, { "stopping", 64 }, { "stopped", 80 },
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, state) == 0)
+			return codes[i].code;
+	return 0;
+}
+
+/* <reservationId/><ownerId/><groupSet/><instancesSet>… for the instances
+ * of one reservation. */
+static void write_reservation(struct ec2_req *q, struct xml *x, json_t *const *v, size_t n)
+{
+	xml_text(x, "reservationId", ec2_jstr(v[0], "ReservationId"));
+	xml_text(x, "ownerId", q->a->account);
+	xml_open(x, "groupSet", NULL);
+	xml_close(x);
+	xml_open(x, "instancesSet", NULL);
+	for (size_t i = 0; i < n; i++) {
+		xml_open(x, "item", NULL);
+		write_instance(x, v[i]);
+		xml_close(x);
+	}
+	xml_close(x);
+}
+
+/* ---- ClientToken (as CreateVolume's, docs/api.md#idempotency) -------------- */
+
+static void sha_hex(const void *const *parts, const size_t *lens, size_t n, char out[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	memset(md, 0, sizeof(md));
+	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		for (size_t i = 0; i < n; i++)
+			EVP_DigestUpdate(c, parts[i], lens[i]);
+		EVP_DigestFinal_ex(c, md, NULL);
+	}
+	EVP_MD_CTX_free(c);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Every parameter but the token, DryRun and Version, in name order:
+ * name \0 value \0 each, so no two lists hash alike. */
+static void fingerprint(const struct query *q, char out[65])
+{
+	const struct query_param *p[QUERY_MAX_PARAMS];
+	const void *parts[2 * QUERY_MAX_PARAMS];
+	size_t lens[2 * QUERY_MAX_PARAMS], n = 0;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->p[i].name, "ClientToken") && strcmp(q->p[i].name, "DryRun") &&
+		    strcmp(q->p[i].name, "Version"))
+			p[n++] = &q->p[i];
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(p[j - 1]->name, p[j]->name) > 0; j--) {
+			const struct query_param *t = p[j];
+
+			p[j] = p[j - 1];
+			p[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		parts[2 * i] = p[i]->name;
+		lens[2 * i] = strlen(p[i]->name) + 1;
+		parts[2 * i + 1] = p[i]->value;
+		lens[2 * i + 1] = strlen(p[i]->value) + 1;
+	}
+	sha_hex(parts, lens, 2 * n, out);
+}
+
+static bool token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* ---- parameters (pure; fuzzed through fuzz/api/fuzz_ec2_params.c) ----------- */
+
+int ec2_parse_run(const struct query *q, struct ec2_run *out, char *err, size_t len)
+{
+	const char *s;
+	long v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!(s = query_get(q, "ImageId"))) {
+		snprintf(err, len, "The request must contain the parameter ImageId");
+		return -ENOENT;
+	}
+	/* Until DescribeImages lands, an AMI id names an image of the host's
+	 * firmware-verified store: "ami-" + its name ([a-z0-9-], 1-48). */
+	if (strncmp(s, "ami-", 4) || strlen(s) < 5 || strlen(s) > 52 ||
+	    strspn(s + 4, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s + 4)) {
+		snprintf(err, len, "Invalid id: \"%.52s\" (expecting \"ami-...\")", s);
+		return -EINVAL;
+	}
+	out->image = s;
+	/* EC2's default is m1.small, which ward does not offer: t3.micro. */
+	s = query_get(q, "InstanceType");
+	out->type = ec2_itype_find(s ? s : "t3.micro");
+	if (!out->type) {
+		snprintf(err, len, "The instance type '%.32s' is not offered by ward", s);
+		return -EINVAL;
+	}
+	out->min = out->max = 1;
+	rc = ec2_parse_int(q, "MinCount", 1, RUN_MAX, &v);
+	if (rc == -EINVAL)
+		goto bad_count;
+	if (!rc)
+		out->min = (unsigned)v;
+	rc = ec2_parse_int(q, "MaxCount", 1, RUN_MAX, &v);
+	if (rc == -EINVAL)
+		goto bad_count;
+	if (!rc)
+		out->max = (unsigned)v;
+	if (out->min > out->max) {
+		snprintf(err, len, "MinCount must be no more than MaxCount");
+		return -EINVAL;
+	}
+	out->token = query_get(q, "ClientToken");
+	if (out->token && !token_ok(out->token)) {
+		snprintf(err, len, "The client token must be 1-64 printable ASCII characters");
+		return -EINVAL;
+	}
+	out->subnet = query_get(q, "SubnetId");
+	if (ec2_parse_ids(q, "SecurityGroupId", out->groups, &out->n_groups, err, len))
+		return -EINVAL;
+	if (out->n_groups > 5) {
+		snprintf(err, len, "at most 5 security groups");
+		return -EINVAL;
+	}
+	if (query_get(q, "SecurityGroup.1") || query_get(q, "IamInstanceProfile.Arn") ||
+	    query_get(q, "IamInstanceProfile.Name") || query_get(q, "NetworkInterface.1.DeviceIndex") ||
+	    query_get(q, "BlockDeviceMapping.1.DeviceName") || query_get(q, "UserData")) {
+		snprintf(err, len, "SecurityGroup (by name), IamInstanceProfile, NetworkInterface, "
+			 "BlockDeviceMapping and UserData are not offered by ward yet");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+bad_count:
+	snprintf(err, len, "MinCount and MaxCount are 1..%d", RUN_MAX);
+	return -EINVAL;
+}
+
+/* ---- placement ---------------------------------------------------------- */
+
+struct usage {
+	struct ec2_host_cap *caps;
+	size_t n;
+};
+
+/* What each live instance takes from its host (stopped and terminated
+ * ones hold nothing: a start places again). */
+static int use_one(const char *key, const char *value, void *arg)
+{
+	struct usage *u = arg;
+	const struct ec2_itype *t;
+	const char *state;
+	json_t *o;
+
+	(void)key;
+	o = json_loads(value, 0, NULL);
+	if (!o)
+		return 0;
+	state = ec2_jstr(o, "State");
+	t = ec2_itype_find(ec2_jstr(o, "InstanceType"));
+	if (t && strcmp(state, "stopped") && strcmp(state, "terminated"))
+		for (size_t i = 0; i < u->n; i++)
+			if (strcmp(u->caps[i].id, ec2_jstr(o, "HostId")) == 0)
+				ec2_place_take(&u->caps[i], t);
+	json_decref(o);
+	return 0;
+}
+
+struct fleet {
+	char ids[PLACE_HOSTS_MAX][HOST_ID_MAX + 1];
+	struct ec2_host_cap caps[PLACE_HOSTS_MAX];
+	size_t n;
+};
+
+/* The admitted hosts whose controller the reconciler has read (capacity
+ * as the host reports it: its CPU partition; see reconcile.h), less what
+ * the stored instances take. Read in q's transaction, so the placement
+ * and the records written with it are one consistent step. */
+static int fleet_load(struct ec2_req *q, struct fleet *f)
+{
+	char (*ids)[HOST_ID_MAX + 1] = f->ids;
+	size_t n = 0, k = 0;
+	struct usage u;
+	int rc = hosts_list_schedulable(q->t, ids, PLACE_HOSTS_MAX, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		json_t *c = ec2_load(q, "hostcap", ids[i]);
+
+		if (!c)
+			continue;
+		if (k != i)
+			memcpy(f->ids[k], ids[i], sizeof(f->ids[k]));
+		f->caps[k] = (struct ec2_host_cap){
+			.id = f->ids[k],
+			.threads_per_core = (unsigned)json_integer_value(json_object_get(c, "ThreadsPerCore")),
+			.fixed_free_cores = (unsigned)json_integer_value(json_object_get(c, "FixedCores")),
+			.burst_pool_cores = (unsigned)json_integer_value(json_object_get(c, "PoolCores")),
+			/* Not reported by controllers yet: not a constraint here; the
+			 * controller still refuses what it cannot hold. */
+			.memory_free_mib = UINT_MAX,
+		};
+		json_decref(c);
+		k++;
+	}
+	f->n = k;
+	u = (struct usage){ f->caps, k };
+	return store_list(q->t, "ec2/instance/", use_one, &u);
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static bool id_shape(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 2 && n < 32 && strncmp(id, "i-", 2) == 0 &&
+	       strspn(id + 2, "0123456789abcdef") == n - 2;
+}
+
+static void reply_reservation(struct ec2_req *q, json_t *const *v, size_t n)
+{
+	struct xml x;
+
+	ec2_begin(q, &x);
+	write_reservation(q, &x, v, n);
+	ec2_end(q, &x);
+}
+
+/* A retried ClientToken answers the reservation as it is now. */
+static bool replay(struct ec2_req *q, const char *tid, const char *fp)
+{
+	json_t *t = ec2_load(q, "clienttoken", tid), *ids, *id;
+	json_t *v[RUN_MAX] = { 0 };
+	char arn[128];
+	size_t i, n = 0;
+
+	if (!t)
+		return false;
+	ids = json_object_get(t, "InstanceIds");
+	ec2_arn(q, arn, sizeof(arn), "instance", json_string_value(json_array_get(ids, 0)));
+	if (strcmp(ec2_jstr(t, "Request"), fp) != 0) {
+		ec2_error(q, 400, "IdempotentParameterMismatch", "The client token you have "
+			  "provided is associated with a resource that has different parameters.");
+	} else if (ec2_allowed(q, (const char *const[]){ arn }, 1)) {
+		json_array_foreach(ids, i, id)
+			if (n < RUN_MAX && (v[n] = ec2_load(q, "instance", json_string_value(id))))
+				n++;
+		if (n)
+			reply_reservation(q, v, n);
+		else
+			ec2_error(q, 500, "InternalError", "the token's instances are gone");
+		for (i = 0; i < n; i++)
+			json_decref(v[i]);
+	}
+	json_decref(t);
+	return true;
+}
+
+void ec2_run_instances(struct ec2_req *q)
+{
+	struct ec2_run r;
+	struct fleet *f = NULL;
+	json_t *v[RUN_MAX] = { 0 }, *ids = NULL, *sn = NULL, *groups = NULL, *rec;
+	struct ec2_tags tags;
+	const char *zone, *vpc = "";
+	char err[256], fp[65], tid[65], rid[32], arn[128];
+	size_t n = 0;
+	int rc;
+
+	rc = ec2_parse_run(q->q, &r, err, sizeof(err));
+	if (rc) {
+		ec2_error(q, 400, rc == -ENOENT ? "MissingParameter" : rc == -EOPNOTSUPP ?
+			  "Unsupported" : "InvalidParameterValue", "%s", err);
+		return;
+	}
+	if (!(zone = ec2_zone(q, "Placement.AvailabilityZone", false)))
+		return;
+	if (ec2_parse_tags(q->q, "instance", &tags, err, sizeof(err))) {
+		ec2_error(q, 400, "InvalidParameterValue", "%s", err);
+		return;
+	}
+	if (r.token) {
+		const void *parts[2] = { "RunInstances", r.token };
+		size_t lens[2] = { sizeof("RunInstances"), strlen(r.token) };
+
+		fingerprint(q->q, fp);
+		sha_hex(parts, lens, 2, tid);
+		if (replay(q, tid, fp))
+			return;
+	}
+	ec2_arn(q, arn, sizeof(arn), "instance", "*");
+	if (!ec2_allowed(q, (const char *const[]){ arn }, 1))
+		return;
+	/* The network card is a later step: what it will need is checked and
+	 * stored now, so a request that names nothing real is refused. */
+	if (r.subnet) {
+		if (!(sn = ec2_load(q, "subnet", r.subnet))) {
+			ec2_error(q, 400, "InvalidSubnetID.NotFound", "The subnet ID '%.32s' does "
+				  "not exist", r.subnet);
+			return;
+		}
+		vpc = ec2_jstr(sn, "VpcId");
+		if (query_get(q->q, "Placement.AvailabilityZone") &&
+		    strcmp(zone, ec2_jstr(sn, "AvailabilityZone"))) {
+			ec2_error(q, 400, "InvalidParameterCombination", "The subnet %s is in %s",
+				  r.subnet, ec2_jstr(sn, "AvailabilityZone"));
+			goto out;
+		}
+		zone = ec2_jstr(sn, "AvailabilityZone");
+	}
+	groups = json_array();
+	for (size_t i = 0; i < r.n_groups; i++) {
+		json_t *g = ec2_load(q, "sg", r.groups[i]);
+
+		if (!g) {
+			ec2_error(q, 400, "InvalidGroup.NotFound", "The security group '%.32s' does "
+				  "not exist", r.groups[i]);
+			goto out;
+		}
+		if (sn && strcmp(ec2_jstr(g, "VpcId"), vpc)) {
+			json_decref(g);
+			ec2_error(q, 400, "InvalidParameter", "Security group %s and subnet %s "
+				  "belong to different networks.", r.groups[i], r.subnet);
+			goto out;
+		}
+		json_decref(g);
+		json_array_append_new(groups, json_string(r.groups[i]));
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f || fleet_load(q, f)) {
+		ec2_error(q, 500, "InternalError", "cannot read the fleet");
+		goto out;
+	}
+	if (!ec2_new_id(q, "r", rid))
+		goto out;
+	/* As many as fit, up to MaxCount; fewer than MinCount is no launch. */
+	for (; n < r.max; n++) {
+		int h = ec2_place(f->caps, f->n, r.type);
+		char id[32];
+
+		if (h < 0)
+			break;
+		if (!ec2_new_id(q, "i", id))
+			goto out;
+		ec2_arn(q, arn, sizeof(arn), "instance", id);
+		v[n] = json_pack("{ss ss ss ss ss ss ss ss sI sf ss ss ss sO ss ss ss}",
+				 "InstanceId", id, "ReservationId", rid, "ImageId", r.image,
+				 "InstanceType", r.type->name, "State", "pending", "Desired", "running",
+				 "HostId", f->caps[h].id, "HostInstance", "",
+				 "LaunchIndex", (json_int_t)n, "Launched", q->now,
+				 "AvailabilityZone", zone, "SubnetId", r.subnet ? r.subnet : "",
+				 "VpcId", vpc, "SecurityGroupIds", groups, "Arn", arn,
+				 "StateReason", "", "StateReasonCode", "");
+		if (!v[n]) {
+			ec2_error(q, 500, "InternalError", "out of memory");
+			goto out;
+		}
+		ec2_tags_set(v[n], &tags);
+		ec2_place_take(&f->caps[h], r.type);
+	}
+	if (n < r.min) {
+		ec2_error(q, 500, "InsufficientInstanceCapacity", "There is not enough capacity "
+			  "for %u %s instance(s) on the admitted hosts (%zu fit).", r.min,
+			  r.type->name, n);
+		goto out;
+	}
+	ids = json_array();
+	rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		json_array_append_new(ids, json_string(ec2_jstr(v[i], "InstanceId")));
+		rc = ec2_save(q, true, "instance", ec2_jstr(v[i], "InstanceId"), v[i]);
+	}
+	/* The token in the same transaction: a crash either keeps the
+	 * reservation and its token or neither. */
+	if (!rc && r.token) {
+		rec = json_pack("{sssO}", "Request", fp, "InstanceIds", ids);
+		rc = rec ? ec2_save(q, true, "clienttoken", tid, rec) : -ENOMEM;
+		json_decref(rec);
+	}
+	if (!ec2_failed(q, rc, "reservation")) {
+		reply_reservation(q, v, n);
+		reconcile_kick();
+	}
+out:
+	for (size_t i = 0; i < RUN_MAX; i++)
+		json_decref(v[i]);
+	json_decref(ids);
+	json_decref(sn);
+	json_decref(groups);
+	free(f);
+}
+
+/* Stop, Start, Terminate: validate every id, authorise each ARN, then
+ * change each record; the reply lists previous and current states. */
+enum change { STOP, START, TERMINATE };
+
+void ec2_change_instances(struct ec2_req *q, int how)
+{
+	const char *ids[EC2_MAX_IDS];
+	json_t *v[EC2_MAX_IDS] = { 0 };
+	char prev[EC2_MAX_IDS][16], err[256];
+	const char *arns[EC2_MAX_IDS];
+	char (*arnbuf)[128] = calloc(EC2_MAX_IDS, 128);
+	struct fleet *f = NULL;
+	size_t n = 0, i;
+	struct xml x;
+	int rc = 0;
+
+	if (!arnbuf) {
+		ec2_error(q, 500, "InternalError", "out of memory");
+		return;
+	}
+	if (ec2_parse_ids(q->q, "InstanceId", ids, &n, err, sizeof(err))) {
+		ec2_error(q, 400, "InvalidParameterValue", "%s", err);
+		goto out;
+	}
+	if (!n) {
+		ec2_error(q, 400, "MissingParameter", "The request must contain the parameter "
+			  "InstanceId");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!id_shape(ids[i])) {
+			ec2_error(q, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%.32s\"",
+				  ids[i]);
+			goto out;
+		}
+		ec2_arn(q, arnbuf[i], sizeof(arnbuf[i]), "instance", ids[i]);
+		arns[i] = arnbuf[i];
+	}
+	if (!ec2_allowed(q, arns, n))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!(v[i] = ec2_load(q, "instance", ids[i]))) {
+			ec2_error(q, 400, "InvalidInstanceID.NotFound", "The instance ID '%s' does "
+				  "not exist", ids[i]);
+			goto out;
+		}
+		snprintf(prev[i], sizeof(prev[i]), "%s", ec2_jstr(v[i], "State"));
+	}
+	if (how == START && !(f = calloc(1, sizeof(*f)))) {
+		ec2_error(q, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	if (f && fleet_load(q, f)) {
+		ec2_error(q, 500, "InternalError", "cannot read the fleet");
+		goto out;
+	}
+	for (i = 0; i < n && !rc; i++) {
+		const char *s = prev[i];
+		bool gone = !strcmp(s, "terminated") || !strcmp(s, "shutting-down");
+
+		if (how == TERMINATE) {
+			if (!gone) {
+				json_object_set_new(v[i], "Desired", json_string("terminated"));
+				json_object_set_new(v[i], "State", json_string("shutting-down"));
+			}
+		} else if (how == STOP) {
+			if (gone) {
+				ec2_error(q, 400, "IncorrectInstanceState", "This instance '%s' is not "
+					  "in a state from which it can be stopped.", ids[i]);
+				goto out;
+			}
+			if (strcmp(s, "stopped")) {
+				json_object_set_new(v[i], "Desired", json_string("stopped"));
+				json_object_set_new(v[i], "State", json_string("stopping"));
+			}
+		} else {
+			const struct ec2_itype *t = ec2_itype_find(ec2_jstr(v[i], "InstanceType"));
+			int h;
+
+			if (!strcmp(s, "pending") || !strcmp(s, "running"))
+				continue;
+			if (strcmp(s, "stopped")) {
+				ec2_error(q, 400, "IncorrectInstanceState", "The instance '%s' is not "
+					  "in a state from which it can be started.", ids[i]);
+				goto out;
+			}
+			/* A stopped instance holds no host: placed again. */
+			if (!t || (h = ec2_place(f->caps, f->n, t)) < 0) {
+				ec2_error(q, 500, "InsufficientInstanceCapacity", "There is not "
+					  "enough capacity to start %s on the admitted hosts.", ids[i]);
+				goto out;
+			}
+			ec2_place_take(&f->caps[h], t);
+			json_object_set_new(v[i], "HostId", json_string(f->caps[h].id));
+			json_object_set_new(v[i], "Desired", json_string("running"));
+			json_object_set_new(v[i], "State", json_string("pending"));
+		}
+		json_object_set_new(v[i], "StateReason", json_string(""));
+		json_object_set_new(v[i], "StateReasonCode", json_string(""));
+		rc = ec2_save(q, false, "instance", ids[i], v[i]);
+	}
+	if (ec2_failed(q, rc, "instance"))
+		goto out;
+	reconcile_kick();
+	ec2_begin(q, &x);
+	xml_open(&x, "instancesSet", NULL);
+	for (i = 0; i < n; i++) {
+		xml_open(&x, "item", NULL);
+		xml_text(&x, "instanceId", ids[i]);
+		write_state(&x, "currentState", ec2_jstr(v[i], "State"));
+		write_state(&x, "previousState", prev[i]);
+		xml_close(&x);
+	}
+	xml_close(&x);
+	ec2_end(q, &x);
+out:
+	for (i = 0; i < EC2_MAX_IDS; i++)
+		json_decref(v[i]);
+	free(arnbuf);
+	free(f);
+}
+
+void ec2_stop_instances(struct ec2_req *q)
+{
+	ec2_change_instances(q, STOP);
+}
+
+void ec2_start_instances(struct ec2_req *q)
+{
+	ec2_change_instances(q, START);
+}
+
+void ec2_terminate_instances(struct ec2_req *q)
+{
+	ec2_change_instances(q, TERMINATE);
+}
+
+/* ---- DescribeInstances: instances paged, grouped into reservations ---------- */
+
+static const struct ec2_field instance_fields[] = {
+	{ "instance-id", "InstanceId" },
+	{ "instance-state-name", "State" },
+	{ "instance-type", "InstanceType" },
+	{ "image-id", "ImageId" },
+	{ "reservation-id", "ReservationId" },
+	{ "availability-zone", "AvailabilityZone" },
+	{ "subnet-id", "SubnetId" },
+	{ "vpc-id", "VpcId" },
+	{ "host-id", "HostId" },
+	{ NULL, NULL },
+};
+
+struct collect {
+	json_t *all;
+};
+
+static int collect_cb(const char *key, const char *value, void *arg)
+{
+	struct collect *c = arg;
+	json_t *o;
+
+	(void)key;
+	if ((o = json_loads(value, 0, NULL)))
+		json_array_append_new(c->all, o);
+	return 0;
+}
+
+static bool listed(const char *const *ids, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+void ec2_describe_instances(struct ec2_req *q)
+{
+	const char *ids[EC2_MAX_IDS], *token = query_get(q->q, "NextToken"), *bad, *next = NULL;
+	struct ec2_filters *f = calloc(1, sizeof(*f));
+	struct collect c = { json_array() };
+	json_t **page = NULL, *o;
+	size_t n_ids = 0, shown = 0, i;
+	bool *done = NULL;
+	char err[256];
+	long max = 0;
+	struct xml x;
+	int rc;
+
+	if (!f || !c.all) {
+		ec2_error(q, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	if (ec2_parse_ids(q->q, "InstanceId", ids, &n_ids, err, sizeof(err)) ||
+	    ec2_parse_filters(q->q, f, err, sizeof(err))) {
+		ec2_error(q, 400, "InvalidParameterValue", "%s", err);
+		goto out;
+	}
+	if ((bad = ec2_filters_unknown(f, instance_fields))) {
+		ec2_error(q, 400, "InvalidParameterValue", "The filter '%.64s' is invalid", bad);
+		goto out;
+	}
+	rc = ec2_parse_int(q->q, "MaxResults", 5, 1L << 31, &max);
+	if (max > 1000)
+		max = 1000;
+	if (rc == -EINVAL) {
+		ec2_error(q, 400, "InvalidParameterValue", "Value for parameter MaxResults is "
+			  "invalid. Expecting a value between 5 and 1000.");
+		goto out;
+	}
+	if (max && n_ids) {
+		ec2_error(q, 400, "InvalidParameterCombination", "The parameter instancesSet "
+			  "cannot be used with the parameter maxResults");
+		goto out;
+	}
+	/* NextToken: the last instance id of the previous page (ids unique, in
+	 * key order: each instance once, whatever changes between pages). */
+	if (token && !id_shape(token)) {
+		ec2_error(q, 400, "InvalidParameterValue", "Invalid NextToken");
+		goto out;
+	}
+	for (i = 0; i < n_ids; i++)
+		if (!id_shape(ids[i])) {
+			ec2_error(q, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%.32s\"",
+				  ids[i]);
+			goto out;
+		}
+	if (!ec2_allowed(q, (const char *const[]){ "*" }, 1))
+		goto out;
+	if (store_list(q->t, "ec2/instance/", collect_cb, &c)) {
+		ec2_error(q, 500, "InternalError", "cannot list the instances");
+		goto out;
+	}
+	for (size_t k = 0; k < n_ids; k++) {
+		bool found = false;
+
+		json_array_foreach(c.all, i, o)
+			found |= strcmp(ec2_jstr(o, "InstanceId"), ids[k]) == 0;
+		if (!found) {
+			ec2_error(q, 400, "InvalidInstanceID.NotFound", "The instance ID '%s' does "
+				  "not exist", ids[k]);
+			goto out;
+		}
+	}
+	page = calloc(json_array_size(c.all) + 1, sizeof(*page));
+	done = calloc(json_array_size(c.all) + 1, sizeof(*done));
+	if (!page || !done) {
+		ec2_error(q, 500, "InternalError", "out of memory");
+		goto out;
+	}
+	json_array_foreach(c.all, i, o) {
+		const char *id = ec2_jstr(o, "InstanceId");
+
+		if ((token && strcmp(id, token) <= 0) || (n_ids && !listed(ids, n_ids, id)) ||
+		    !ec2_filters_match(f, instance_fields, o))
+			continue;
+		if (max && shown == (size_t)max) {
+			next = ec2_jstr(page[shown - 1], "InstanceId");
+			break;
+		}
+		page[shown++] = o;
+	}
+	ec2_begin(q, &x);
+	xml_open(&x, "reservationSet", NULL);
+	/* Each reservation once, with its instances of this page. */
+	for (i = 0; i < shown; i++) {
+		json_t *grp[RUN_MAX];
+		size_t g = 0;
+
+		if (done[i])
+			continue;
+		for (size_t j = i; j < shown; j++)
+			if (!done[j] && g < RUN_MAX &&
+			    !strcmp(ec2_jstr(page[j], "ReservationId"),
+				    ec2_jstr(page[i], "ReservationId"))) {
+				grp[g++] = page[j];
+				done[j] = true;
+			}
+		xml_open(&x, "item", NULL);
+		write_reservation(q, &x, grp, g);
+		xml_close(&x);
+	}
+	xml_close(&x);
+	if (next)
+		xml_text(&x, "nextToken", next);
+	ec2_end(q, &x);
+out:
+	free(page);
+	free(done);
+	json_decref(c.all);
+	free(f);
+}

@@ -1,0 +1,34 @@
+/* reconcile: drives each admitted host's controller to what the instance
+ * records want (docs/api.md#the-reconciler) — launches pending instances
+ * with POST /v1/instances, stops and terminates with DELETE, observes the
+ * controller's list, and writes the transitions pending→running,
+ * stopping→stopped, shutting-down→terminated. It also records each host's
+ * reported capacity (ec2/hostcap/<id>) that placement reads. A leader-only
+ * task on etcd (leader.h), a thread of its own on SQLite. */
+#ifndef WARD_API_RECONCILE_H
+#define WARD_API_RECONCILE_H
+
+#include "store.h"
+
+struct reconcile_cfg {
+	const char *client_cert, *client_key;	/* ward-api's control-plane identity */
+	int timeout_s;				/* one request to a controller */
+};
+
+/* Keeps cfg (its strings must outlive the rounds). */
+void reconcile_configure(const struct reconcile_cfg *cfg);
+
+/* One pass over every admitted host and every instance that is not where
+ * it is wanted. A leader_task_fn: -ESTALE when a fenced write found this
+ * replica deposed. */
+int reconcile_round(struct store *s, void *arg);
+
+/* SQLite (one replica): reconcile_round every second, or at once after
+ * reconcile_kick, in a thread with its own store connection (db). */
+int reconcile_thread_start(const char *db);
+void reconcile_thread_stop(void);
+/* A request changed what is wanted: run a round soon (no-op without the
+ * thread; the leader's tick runs it on etcd). */
+void reconcile_kick(void);
+
+#endif
