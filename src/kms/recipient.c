@@ -194,14 +194,14 @@ err:
 int recipient_cms_seal(EVP_PKEY *pub, const uint8_t *pt, size_t len,
 		       uint8_t **der, size_t *der_len)
 {
-	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_KEY_PARAM | CMS_USE_KEYID;
+	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_KEY_PARAM | CMS_USE_KEYID | CMS_STREAM;
 	CMS_ContentInfo *cms = NULL;
 	CMS_RecipientInfo *ri;
 	EVP_PKEY_CTX *pctx;
-	BIO *cont = NULL;
+	BIO *out = NULL, *b = NULL, *next;
 	X509 *holder;
-	uint8_t *p = NULL;
-	int n, rc = -EIO;
+	BUF_MEM *mem;
+	int rc = -EIO;
 
 	*der = NULL;
 	if (len > INT_MAX)
@@ -216,21 +216,35 @@ int recipient_cms_seal(EVP_PKEY *pub, const uint8_t *pt, size_t len,
 	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
 		goto out;
-	/* What CMS_final does, but writing the plaintext straight into the
-	 * cipher BIO: CMS_final copies its input through an unwiped stack
-	 * buffer; the cipher BIO wipes its own buffer when freed. */
-	cont = CMS_dataInit(cms, NULL);
-	if (!cont || BIO_write(cont, pt, (int)len) != (int)len || BIO_flush(cont) != 1 ||
-	    CMS_dataFinal(cms, cont) != 1)
+	/* Streamed, as AWS KMS answers: indefinite-length ContentInfo, [0],
+	 * EnvelopedData and EncryptedContentInfo, the content as a constructed
+	 * [0] of OCTET STRINGs — the BER aws-nitro-enclaves-sdk-c's reader
+	 * walks (it steps into those four by their headers alone). The
+	 * plaintext goes straight into the cipher BIO, which wipes its buffer
+	 * when freed (CMS_final's copy loop would leave it on the stack). */
+	out = BIO_new(BIO_s_mem());
+	b = out ? BIO_new_CMS(out, cms) : NULL;
+	if (!b || BIO_write(b, pt, (int)len) != (int)len || BIO_flush(b) != 1)
 		goto out;
-	n = i2d_CMS_ContentInfo(cms, &p);
-	if (n <= 0)
-		goto out;
-	*der = p;
-	*der_len = (size_t)n;
 	rc = 0;
 out:
-	BIO_free_all(cont);
+	/* The chain up to, not including, out. */
+	while (b && b != out) {
+		next = BIO_pop(b);
+		BIO_free(b);
+		b = next;
+	}
+	if (rc == 0) {
+		BIO_get_mem_ptr(out, &mem);
+		*der = OPENSSL_malloc(mem->length ? mem->length : 1);
+		if (*der) {
+			memcpy(*der, mem->data, mem->length);
+			*der_len = mem->length;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	BIO_free(out);
 	CMS_ContentInfo_free(cms);
 	X509_free(holder);
 	return rc;

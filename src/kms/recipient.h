@@ -53,7 +53,8 @@ void recipient_att_clear(struct recipient_att *a);
  * such PCR. ImageSha384 is PCR0, as AWS defines it. */
 int recipient_pcr_hex(const struct recipient_att *a, unsigned i, char *hex);
 
-/* CMS EnvelopedData (RFC 5652) in DER: a fresh AES-256-CBC content key
+/* CMS EnvelopedData (RFC 5652) in BER as AWS KMS sends it (indefinite-
+ * length outer structures, docs/enclaves.md): a fresh AES-256-CBC content key
  * wraps pt, and is itself wrapped with RSAES-OAEP (SHA-256, MGF1-SHA-256)
  * to pub, the recipient named by subjectKeyIdentifier (version 2), as
  * aws-nitro-enclaves-sdk-c's CMS reader expects. *der: OPENSSL_free it. */

@@ -2,7 +2,8 @@
  * that need no server — RecipientAttestation policy conditions (operators,
  * a missing key, IfExists, Null, unknown keys refused), the freshness
  * window's edges, the Recipient request forms, documents refused by
- * recipient_check, and the CMS answer opened with OpenSSL's CMS_decrypt. */
+ * recipient_check, and the CMS answer opened with OpenSSL's CMS_decrypt
+ * and walked the way aws-nitro-enclaves-sdk-c reads it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "policy.h"
 #include "recipient.h"
@@ -201,6 +203,153 @@ static void test_cms_round_trip(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* ---- the answer as aws-nitro-enclaves-sdk-c reads it ----
+ * The SDK's aws_cms_parse_enveloped_data (source/cms.c) does not decode
+ * CMS: it steps through the bytes. It enters ContentInfo, its [0],
+ * EnvelopedData and EncryptedContentInfo by their headers alone, which
+ * works only when they are indefinite-length (as AWS KMS sends them); it
+ * takes the version-2 KeyTransRecipientInfo's encrypted key, the IV after
+ * the aes-256-cbc OID, and the content from a constructed [0] of OCTET
+ * STRINGs. This walk follows the same steps, so the test fails for an
+ * answer the SDK could not read. */
+struct walk {
+	const uint8_t *p;
+	size_t n;
+};
+
+/* One TLV header (low tag numbers only, as CMS uses). */
+static int tlv(const struct walk *w, uint8_t *tag, size_t *hlen, size_t *clen, int *indef)
+{
+	size_t i, nb;
+
+	if (w->n < 2)
+		return -1;
+	*tag = w->p[0];
+	*indef = w->p[1] == 0x80;
+	*clen = 0;
+	if (w->p[1] < 0x80) {
+		*clen = w->p[1];
+		*hlen = 2;
+	} else if (*indef) {
+		*hlen = 2;
+	} else {
+		nb = w->p[1] & 0x7f;
+		if (nb > 4 || w->n < 2 + nb)
+			return -1;
+		for (i = 0; i < nb; i++)
+			*clen = *clen << 8 | w->p[2 + i];
+		*hlen = 2 + nb;
+	}
+	return *indef || *hlen + *clen <= w->n ? 0 : -1;
+}
+
+/* Step into an indefinite-length element by its header. */
+static int enter(struct walk *w, uint8_t want)
+{
+	uint8_t tag;
+	size_t h, c;
+	int indef;
+
+	if (tlv(w, &tag, &h, &c, &indef) || tag != want || !indef)
+		return -1;
+	w->p += h;
+	w->n -= h;
+	return 0;
+}
+
+/* Take a definite-length element's content. */
+static int take(struct walk *w, uint8_t want, struct walk *content)
+{
+	uint8_t tag;
+	size_t h, c;
+	int indef;
+
+	if (tlv(w, &tag, &h, &c, &indef) || tag != want || indef)
+		return -1;
+	content->p = w->p + h;
+	content->n = c;
+	w->p += h + c;
+	w->n -= h + c;
+	return 0;
+}
+
+static const uint8_t oid_enveloped[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03 };
+static const uint8_t oid_data[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01 };
+static const uint8_t oid_aes256cbc[] = { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+
+static void sdk_walk(const uint8_t *der, size_t len, struct walk *ekey, struct walk *iv,
+		     uint8_t *ct, size_t *ct_len)
+{
+	struct walk w = { der, len }, x, set, ktri, y, alg;
+
+	assert_int_equal(enter(&w, 0x30), 0);			/* ContentInfo */
+	assert_int_equal(take(&w, 0x06, &x), 0);
+	assert_int_equal(x.n, sizeof(oid_enveloped));
+	assert_memory_equal(x.p, oid_enveloped, x.n);
+	assert_int_equal(enter(&w, 0xa0), 0);			/* [0] */
+	assert_int_equal(enter(&w, 0x30), 0);			/* EnvelopedData */
+	assert_int_equal(take(&w, 0x02, &x), 0);
+	assert_true(x.n == 1 && x.p[0] == 2);			/* version 2 */
+	assert_int_equal(take(&w, 0x31, &set), 0);		/* recipientInfos */
+	assert_int_equal(take(&set, 0x30, &ktri), 0);		/* the one KTRI */
+	assert_int_equal(take(&ktri, 0x02, &x), 0);
+	assert_true(x.n == 1 && x.p[0] == 2);			/* subjectKeyIdentifier */
+	assert_int_equal(take(&ktri, 0x80, &x), 0);		/* rid */
+	assert_int_equal(take(&ktri, 0x30, &x), 0);		/* keyEncryptionAlgorithm */
+	assert_int_equal(take(&ktri, 0x04, ekey), 0);
+	assert_int_equal(enter(&w, 0x30), 0);			/* EncryptedContentInfo */
+	assert_int_equal(take(&w, 0x06, &x), 0);
+	assert_memory_equal(x.p, oid_data, sizeof(oid_data));
+	assert_int_equal(take(&w, 0x30, &alg), 0);
+	assert_int_equal(take(&alg, 0x06, &x), 0);
+	assert_int_equal(x.n, sizeof(oid_aes256cbc));
+	assert_memory_equal(x.p, oid_aes256cbc, x.n);
+	assert_int_equal(take(&alg, 0x04, iv), 0);
+	assert_int_equal(enter(&w, 0xa0), 0);			/* [0] of OCTET STRINGs */
+	*ct_len = 0;
+	while (take(&w, 0x04, &y) == 0) {
+		memcpy(ct + *ct_len, y.p, y.n);
+		*ct_len += y.n;
+	}
+	assert_true(w.n >= 2 && w.p[0] == 0 && w.p[1] == 0);	/* end of contents */
+}
+
+static void test_cms_as_the_sdk_reads_it(void **state)
+{
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	EVP_PKEY_CTX *pc;
+	EVP_CIPHER_CTX *cc;
+	struct walk ekey, iv;
+	uint8_t pt[48], *der = NULL, ct[256], cek[512], out[256];
+	size_t len, ct_len, cek_len = sizeof(cek);
+	int n1, n2;
+
+	assert_non_null(k);
+	assert_int_equal(RAND_bytes(pt, sizeof(pt)), 1);
+	assert_int_equal(recipient_cms_seal(k, pt, sizeof(pt), &der, &len), 0);
+	sdk_walk(der, len, &ekey, &iv, ct, &ct_len);
+	/* What the SDK does next: RSA-OAEP-SHA256 for the key, AES-256-CBC. */
+	pc = EVP_PKEY_CTX_new(k, NULL);
+	assert_non_null(pc);
+	assert_int_equal(EVP_PKEY_decrypt_init(pc), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256()), 1);
+	assert_int_equal(EVP_PKEY_decrypt(pc, cek, &cek_len, ekey.p, ekey.n), 1);
+	assert_int_equal(cek_len, 32);
+	assert_int_equal(iv.n, 16);
+	cc = EVP_CIPHER_CTX_new();
+	assert_int_equal(EVP_DecryptInit_ex(cc, EVP_aes_256_cbc(), NULL, cek, iv.p), 1);
+	assert_int_equal(EVP_DecryptUpdate(cc, out, &n1, ct, (int)ct_len), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(cc, out + n1, &n2), 1);
+	assert_int_equal(n1 + n2, sizeof(pt));
+	assert_memory_equal(out, pt, sizeof(pt));
+	EVP_CIPHER_CTX_free(cc);
+	EVP_PKEY_CTX_free(pc);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_recipient_forms),
 		cmocka_unit_test(test_check_refusals),
 		cmocka_unit_test(test_cms_round_trip),
+		cmocka_unit_test(test_cms_as_the_sdk_reads_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
