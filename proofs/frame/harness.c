@@ -13,7 +13,7 @@
 
 #include <stdlib.h>
 
-#define SHORT_MAX 160
+#define SHORT_MAX 152
 
 int main(void)
 {
