@@ -7,7 +7,9 @@
 # against the golden set. Seen through the real `aws ec2 describe-hosts`:
 # admitted; drained (reported, nothing killed) when the controller stops
 # answering; admitted again once it answers; drained for good when a PCR
-# is extended after boot. The test waits on states, never on time.
+# is extended after boot. With etcd installed, a replica on a one-member
+# etcd admits the host as the elected leader's task. The test waits on
+# states, never on time.
 source "$WARD_SOURCE_ROOT/tests/controller/lib.sh"
 STANDIN=${1:?hv_standin path} TOOL=${2:?attest_tool path}
 source "$WARD_SOURCE_ROOT/tests/attest/lib.sh"
