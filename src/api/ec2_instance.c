@@ -371,7 +371,7 @@ void ec2_run_instances(struct ec2_req *q)
 	json_t *v[RUN_MAX] = { 0 }, *ids = NULL, *sn = NULL, *groups = NULL, *rec;
 	struct ec2_tags tags;
 	const char *zone, *vpc = "";
-	char err[256], fp[65], tid[65], rid[32], arn[128];
+	char err[256], fp[65], tid[65], rid[32], arn[128], zbuf[48];
 	size_t n = 0;
 	int rc;
 
@@ -381,7 +381,12 @@ void ec2_run_instances(struct ec2_req *q)
 			  "Unsupported" : "InvalidParameterValue", "%s", err);
 		return;
 	}
-	if (!(zone = ec2_zone(q, "Placement.AvailabilityZone", false)))
+	/* Hosts carry no zone yet: every host serves the region's first
+	 * zone, the default when none is asked for. */
+	snprintf(zbuf, sizeof(zbuf), "%sa", q->a->region);
+	zone = zbuf;
+	if (query_get(q->q, "Placement.AvailabilityZone") &&
+	    !(zone = ec2_zone(q, "Placement.AvailabilityZone", true)))
 		return;
 	if (ec2_parse_tags(q->q, "instance", &tags, err, sizeof(err))) {
 		ec2_error(q, 400, "InvalidParameterValue", "%s", err);

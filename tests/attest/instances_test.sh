@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# instances_test.sh HV_STANDIN ATTEST_TOOL: EC2 instances in ward-api
+# (docs/api.md#instances), driven only by /usr/bin/aws. A measured
+# controller on swtpm (its ward-hv the stand-in: no guest runs, this
+# machine may lack /dev/kvm) is admitted by attestation; run-instances
+# places on it in the request's transaction, the reconciler launches on the
+# controller and writes pending->running; describe (ids, filters,
+# pagination), stop/start, terminate, ClientToken retries, an unauthorised
+# user, and InsufficientInstanceCapacity before any host is admitted. The
+# controller's own list is read back: each instance runs there once. The
+# test waits on ward-api's log lines for transitions, never on time.
+source "$WARD_SOURCE_ROOT/tests/controller/lib.sh"
+STANDIN=${1:?hv_standin path} TOOL=${2:?attest_tool path}
+source "$WARD_SOURCE_ROOT/tests/attest/lib.sh"
+API=$B/src/api/ward-api AWS=/usr/bin/aws
+[ -x "$API" ] || { echo "FAIL: $API is missing: the build did not produce it"; exit 1; }
+[ -x "$AWS" ] || { echo "SKIP: Debian's aws CLI (/usr/bin/aws) is not installed"; exit 77; }
+
+tpm2_createek -c "$W/ek.ctx" -G ecc -u "$W/ek.tss" >/dev/null 2>&1 || { echo "FAIL: tpm2_createek"; exit 1; }
+tpm2_flushcontext -t >/dev/null 2>&1
+boot "$W/ctl"
+
+A=("$API" --db "$W/api.db" --master-key-file "$W/master.key" --golden "$W/golden"
+   --attest-period 60 --controller-cert "$P/cp.pem" --controller-key "$P/cp.key")
+read -r AK SK < <("${A[@]}" admin bootstrap admin 2>>"$W/api.log") ||
+	{ cat "$W/api.log"; echo "FAIL: bootstrap"; exit 1; }
+rm -f "$W/api.port"
+"${A[@]}" --cert "$P/server.pem" --key "$P/server.key" --port 0 --port-file "$W/api.port" \
+	serve >>"$W/api.log" 2>&1 &
+API_PID=$!
+trap 'kill $API_PID 2>/dev/null; ctl_cleanup' EXIT
+for _ in $(seq 200); do
+	[ -s "$W/api.port" ] && break
+	kill -0 "$API_PID" 2>/dev/null || break
+	sleep 0.05
+done
+[ -s "$W/api.port" ] || { cat "$W/api.log"; echo "FAIL: ward-api did not start"; exit 1; }
+export AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=$P/ca.pem AWS_CONFIG_FILE=$W/aws-config \
+	AWS_SHARED_CREDENTIALS_FILE=$W/aws-credentials AWS_MAX_ATTEMPTS=1 AWS_PAGER= \
+	AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
+: >"$W/aws-config"; : >"$W/aws-credentials"
+unset AWS_PROFILE AWS_SESSION_TOKEN
+EP=https://127.0.0.1:$(cat "$W/api.port")
+ec2() { "$AWS" ec2 --endpoint-url "$EP" "$@" 2>>"$W/aws.err"; }
+# wait_log PATTERN N: until ward-api's log has N lines matching PATTERN.
+# The bound only ends a hung test.
+wait_log() {
+	for _ in $(seq 900); do
+		[ "$(grep -c "$1" "$W/api.log")" -ge "$2" ] && return 0
+		kill -0 "$API_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# on_host: the controller's running instances, as ward-api's identity sees them.
+on_host() {
+	curl -s --cacert "$P/ca.pem" --cert "$P/cp.pem" --key "$P/cp.key" "$URL/v1/instances" |
+		python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin)["instances"] if i["state"]=="running"))'
+}
+RUN=(run-instances --image-id ami-hello --instance-type t3.micro)
+
+out=$(ec2 "${RUN[@]}" 2>&1; cat "$W/aws.err")
+check "no admitted host: InsufficientInstanceCapacity" grep -q InsufficientInstanceCapacity <<<"$out"
+
+# A user with no policy at all.
+"$AWS" iam --endpoint-url "$EP" create-user --user-name bob >/dev/null 2>>"$W/aws.err"
+K=$("$AWS" iam --endpoint-url "$EP" create-access-key --user-name bob --query \
+	'AccessKey.[AccessKeyId,SecretAccessKey]' --output text 2>>"$W/aws.err")
+out=$(AWS_ACCESS_KEY_ID=${K%%$'\t'*} AWS_SECRET_ACCESS_KEY=${K##*$'\t'} \
+	"$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" 2>&1)
+check "a user without ec2:RunInstances gets UnauthorizedOperation" grep -q UnauthorizedOperation <<<"$out"
+
+"${A[@]}" admin register-host h-test1 "$URL" "$P/ca.pem" "$W/ek.tss" rel-1 2>>"$W/api.log" ||
+	{ cat "$W/api.log"; echo "FAIL: register-host"; exit 1; }
+check "the host is admitted and its capacity read" wait_log 'msg="host capacity" host=h-test1' 1
+
+TAGS='ResourceType=instance,Tags=[{Key=Name,Value=web}]'
+R1=$(ec2 "${RUN[@]}" --count 3 --client-token tok-1 --tag-specifications "$TAGS" \
+	--query '[ReservationId, join(`,`, Instances[].InstanceId), join(`,`, Instances[].State.Name)]' \
+	--output text)
+read -r RID IDS STATES <<<"$R1"
+check "run-instances --count 3: one reservation of 3 pending instances ($R1)" \
+	[ "$STATES" = pending,pending,pending ]
+IFS=, read -r I1 I2 I3 <<<"$IDS"
+ec2 "${RUN[@]}" --count 3 >/dev/null
+check "the reconciler launched all six on the host" wait_log 'msg="instance running"' 6
+check "aws ec2 wait instance-running" ec2 wait instance-running --instance-ids "$I1" "$I2" "$I3"
+check "the controller runs each instance once (6)" [ "$(on_host)" = 6 ]
+R2=$(ec2 "${RUN[@]}" --count 3 --client-token tok-1 --tag-specifications "$TAGS" \
+	--query '[ReservationId, join(`,`, Instances[].InstanceId)]' --output text)
+check "a retried ClientToken answers the same reservation" [ "$R2" = "$RID	$IDS" ]
+out=$(ec2 "${RUN[@]}" --count 2 --client-token tok-1 2>&1; tail -3 "$W/aws.err")
+check "the token with other parameters: IdempotentParameterMismatch" \
+	grep -q IdempotentParameterMismatch <<<"$out"
+
+check "describe by filter (tag:Name=web, running): the 3 of the reservation" \
+	[ "$(ec2 describe-instances --filters Name=tag:Name,Values=web \
+		Name=instance-state-name,Values=running --query \
+		'Reservations[].[ReservationId, length(Instances)]' --output text)" = "$RID	3" ]
+check "describe pages of 5 (MaxResults/NextToken) give all 6 once" \
+	[ "$(ec2 describe-instances --page-size 5 --query \
+		'Reservations[].Instances[].InstanceId' --output text | tr '\t' '\n' | sort -u | wc -l)" = 6 ]
+out=$(ec2 describe-instances --instance-ids i-0123456789abcdef0 2>&1; tail -2 "$W/aws.err")
+check "an unknown id: InvalidInstanceID.NotFound" grep -q InvalidInstanceID.NotFound <<<"$out"
+
+check "stop-instances: stopping (64)" [ "$(ec2 stop-instances --instance-ids "$I1" --query \
+	'StoppingInstances[0].[CurrentState.Code, PreviousState.Name]' --output text)" = "64	running" ]
+check "the reconciler stopped it on the host" wait_log "msg=\"instance stopped\" instance=$I1" 1
+check "aws ec2 wait instance-stopped" ec2 wait instance-stopped --instance-ids "$I1"
+check "...and the controller no longer runs it (5)" [ "$(on_host)" = 5 ]
+check "start-instances: pending (0) from stopped (80)" [ "$(ec2 start-instances --instance-ids "$I1" \
+	--query 'StartingInstances[0].[CurrentState.Code, PreviousState.Code]' --output text)" = "0	80" ]
+check "...placed and launched again" wait_log "msg=\"instance running\" instance=$I1" 2
+check "the controller runs 6 again" [ "$(on_host)" = 6 ]
+
+ALL=$(ec2 describe-instances --query 'Reservations[].Instances[].InstanceId' --output text)
+check "terminate-instances: shutting-down (32)" [ "$(ec2 terminate-instances --instance-ids $ALL \
+	--query 'TerminatingInstances[].CurrentState.Code' --output text | tr '\t' ' ')" = "32 32 32 32 32 32" ]
+check "the reconciler ended them on the host" wait_log 'msg="instance terminated"' 6
+check "aws ec2 wait instance-terminated" ec2 wait instance-terminated --instance-ids $ALL
+check "the controller runs none" [ "$(on_host)" = 0 ]
+out=$(ec2 start-instances --instance-ids "$I2" 2>&1; tail -2 "$W/aws.err")
+check "starting a terminated instance: IncorrectInstanceState" grep -q IncorrectInstanceState <<<"$out"
+
+kill "$API_PID"; wait "$API_PID" 2>/dev/null
+if grep -q Sanitizer "$W/api.log"; then
+	fail "sanitizer report from ward-api"; grep -A30 Sanitizer "$W/api.log" | head -40
+fi
+[ "$FAILS" -eq 0 ] || { tail -30 "$W/api.log"; tail -20 "$W/aws.err"; }
+stop_ctl
+finish
