@@ -184,6 +184,9 @@ long kms_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 			if (pad || (v[j] = b64_val(in[i + j])) < 0)
 				return -1;
 		}
+		/* For Eva: each padding count on its own, so the output bound
+		 * below is exact for each (docs/proofs.md). */
+		//@ split pad;
 		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
 		if (o + 3 - (size_t)pad > cap)
 			return -1;
