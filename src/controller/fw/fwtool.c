@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "cliopt.h"
 #include "controller/firmware.h"
 #include "fileio.h"
 #include "fw_chain.h"
@@ -23,10 +24,12 @@
 #include "log.h"
 #include "tpm_eventlog.h"
 
-static void usage(void)
+/* The usage on stdout for --help, on stderr for a usage error (docs/cli.md). */
+static void usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 "usage: ward-fwtool COMMAND [options]\n"
+"       ward-fwtool --help | --version\n"
 "  build-store  --images DIR --key VENDOR.pem --version N --counter N [--expiry UNIX] -o PKG\n"
 "               every file in DIR is an image: ward-hv/ward-blk/ward-net by name, others\n"
 "               are guests (name without .elf)\n"
@@ -36,7 +39,8 @@ static void usage(void)
 "  run          --state DIR [--update PKG] [--tcti T]   boot chain as the controller runs it\n"
 "  quote        --state DIR --nonce HEX --out DIR [--tcti T]\n"
 "  replay       LOG       PCR values an event log predicts\n"
-"  info         PKG       print a package's manifest\n");
+"  info         PKG       print a package's manifest\n"
+"exit status: 0 done; 1 the operation failed; 2 usage error\n");
 }
 
 static struct {
@@ -46,7 +50,27 @@ static struct {
 	int force;
 } opt;
 
-static int parse_opts(int argc, char **argv)
+/* --version, --counter and --expiry are whole decimal numbers, refused
+ * with the option's name when malformed (not read as 0 by strtoull). */
+static int parse_num(const char *name, const char *val, uint64_t min, unsigned long long *out)
+{
+	uint64_t v;
+
+	if (cliopt_parse_uint(val, min, UINT64_MAX, &v)) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "a number from %llu to %llu",
+			 (unsigned long long)min, (unsigned long long)UINT64_MAX);
+		cliopt_bad_value("ward-fwtool", name, want, val);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Options follow the command (argv[1]); first = 1 parses from argv[1]
+ * only to name an option given where the command should be. */
+static int parse_opts(int argc, char **argv, int first)
 {
 	static const struct option lo[] = {
 		{ "images", 1, 0, 'i' }, { "key", 1, 0, 'k' }, { "out", 1, 0, 'o' },
@@ -57,8 +81,9 @@ static int parse_opts(int argc, char **argv)
 	};
 	int c;
 
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+	opterr = 0;
+	optind = first;
+	while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'i': opt.images = optarg; break;
 		case 'k': opt.key = optarg; break;
@@ -70,11 +95,13 @@ static int parse_opts(int argc, char **argv)
 		case 'u': opt.update = optarg; break;
 		case 'n': opt.nonce = optarg; break;
 		case 'S': opt.slot = optarg; break;
-		case 'V': opt.version = strtoull(optarg, NULL, 0); break;
-		case 'C': opt.counter = strtoull(optarg, NULL, 0); break;
-		case 'E': opt.expiry = strtoull(optarg, NULL, 0); break;
+		case 'V': if (parse_num("--version", optarg, 1, &opt.version)) return -1; break;
+		case 'C': if (parse_num("--counter", optarg, 0, &opt.counter)) return -1; break;
+		case 'E': if (parse_num("--expiry", optarg, 0, &opt.expiry)) return -1; break;
 		case 'f': opt.force = 1; break;
-		default: return -1;
+		default:
+			cliopt_bad_option("ward-fwtool", argv, lo);
+			return -1;
 		}
 	}
 	return 0;
@@ -409,10 +436,19 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	log_init("fwtool", LOG_WARN);
-	if (parse_opts(argc, argv)) {
-		usage();
-		return 2;
+	if (!strcmp(cmd, "--version")) {
+		cliopt_version("ward-fwtool");
+		return 0;
 	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	/* An option where the command belongs is named, like every binary's. */
+	if (parse_opts(argc, argv, cmd[0] == '-' ? 1 : 2))
+		return CLI_EXIT_USAGE;
+	if (cmd[0] == '-')	/* options only, no command */
+		goto bad;
 	if (!strcmp(cmd, "build-store"))
 		return cmd_build_store();
 	if (!strcmp(cmd, "pack-update"))
@@ -429,6 +465,7 @@ int main(int argc, char **argv)
 		return cmd_replay(argc, argv);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc, argv);
-	usage();
-	return 2;
+bad:
+	usage(stderr);
+	return CLI_EXIT_USAGE;
 }
