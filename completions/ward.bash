@@ -8,7 +8,7 @@
 _ward_words() {
 	local cmd=${1-} sub=${2-}
 	case "$cmd${sub:+ $sub}" in
-	"") echo "host health drain instance volume enclave attestation audit vpc subnet sg eni nacl help" ;;
+	"") echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl help" ;;
 	vpc|subnet) echo "create list delete" ;;
 	sg) echo "create list delete authorize revoke" ;;
 	eni) echo "create list delete set-groups" ;;
@@ -27,6 +27,8 @@ _ward_words() {
 	"instance list") echo "--json" ;;
 	"instance show") echo "--json" ;;
 	"instance console") echo "--follow" ;;
+	image) echo "list" ;;
+	"image list"|"vpc list"|"subnet list"|"sg list"|"eni list"|"nacl list") echo "--json" ;;
 	volume) echo "create attach detach list --cp-dir --kms-url --kms-ca" ;;
 	"volume create") echo "--size --kms-key --id --backing" ;;
 	"volume attach") echo "--image --host --fas-seconds --spec-only --memory --vcpus --cpu --hugepages --cmdline" ;;
@@ -40,7 +42,7 @@ _ward_words() {
 	"audit list") echo "--from --to --json" ;;
 	"audit fetch") echo "--out" ;;
 	"audit verify") echo "--pubkey --origin --min-counter" ;;
-	help) echo "host health drain instance volume enclave attestation audit vpc subnet sg eni nacl" ;;
+	help) echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl" ;;
 	esac
 }
 

@@ -32,6 +32,7 @@ static const struct help helps[] = {
 "  health                liveness and host state\n"
 "  drain                 stop accepting new instances (operator)\n"
 "  instance              run, list, show and stop instances\n"
+"  image                 list the guest images the host can launch\n"
 "  volume                encrypted volumes: create, attach, detach, list\n"
 "  enclave               enclave images (EIF) and their PCRs, offline\n"
 "  attestation           check an attestation document, offline\n"
@@ -41,25 +42,25 @@ static const struct help helps[] = {
 "listing commands print a table; --json prints JSON (stable keys, docs/cli.md)\n"
 CONN_LINES EXIT_LINES },
 	{ "vpc", NULL,
-"usage: ward vpc create --cidr CIDR | list | delete ID\n"
+"usage: ward vpc create --cidr CIDR | list [--json] | delete ID\n"
 "  A VPC and its default security group (inbound from itself, all outbound).\n"
 CONN_LINES EXIT_LINES },
 	{ "subnet", NULL,
-"usage: ward subnet create --vpc ID --cidr CIDR | list | delete ID\n"
+"usage: ward subnet create --vpc ID --cidr CIDR | list [--json] | delete ID\n"
 CONN_LINES EXIT_LINES },
 	{ "sg", NULL,
-"usage: ward sg create --vpc ID | list | delete ID\n"
+"usage: ward sg create --vpc ID | list [--json] | delete ID\n"
 "       ward sg authorize|revoke ID --ingress|--egress --proto all|tcp|udp|icmp|N\n"
 "            [--port N[-M]] [--icmp TYPE[:CODE]] (--cidr CIDR | --source-group ID)\n"
 "  Security groups: allow-only and stateful; a new group allows no inbound.\n"
 CONN_LINES EXIT_LINES },
 	{ "eni", NULL,
 "usage: ward eni create --subnet ID [--ip A] [--security-group ID]... [--mtu 1500|9001]\n"
-"            [--no-source-dest-check] | list | delete ID\n"
+"            [--no-source-dest-check] | list [--json] | delete ID\n"
 "       ward eni set-groups ID --security-group ID...\n"
 CONN_LINES EXIT_LINES },
 	{ "nacl", NULL,
-"usage: ward nacl create --vpc ID | list | delete ID\n"
+"usage: ward nacl create --vpc ID | list [--json] | delete ID\n"
 "       ward nacl authorize ID --ingress|--egress --rule N --action allow|deny\n"
 "            --proto all|tcp|udp|icmp|N [--port N[-M]] [--icmp TYPE[:CODE]] --cidr CIDR\n"
 "       ward nacl revoke ID --ingress|--egress --rule N\n"
@@ -117,6 +118,16 @@ CONN_LINES EXIT_LINES },
 "  plane role only), written to stdout as it is. Bytes the host had already\n"
 "  overwritten are reported on stderr. --follow: keep reading new output until\n"
 "  the instance ends or the command is interrupted.\n"
+CONN_LINES EXIT_LINES },
+	{ "image", NULL,
+"usage: ward image list [--json]\n"
+"  The guest images this host can launch (`instance run --image NAME`).\n"
+CONN_LINES EXIT_LINES },
+	{ "image", "list",
+"usage: ward image list [--json]\n"
+"  One line per image: NAME SOURCE (firmware-store: verified by the boot chain;\n"
+"  directory: a development host's image directory); control plane role only.\n"
+"  --json: the API's {\"images\": [{\"name\", \"source\"}...]} as is.\n"
 CONN_LINES EXIT_LINES },
 	{ "volume", NULL,
 "usage: ward volume [--cp-dir DIR] [--kms-url URL] [--kms-ca PEM] SUBCOMMAND\n"

@@ -257,3 +257,31 @@ int instance_cmd(const struct api_cfg *c, int argc, char **argv)
 	fprintf(stderr, "ward: unknown instance subcommand '%s'\n", argv[0]);
 	return help_usage_error("instance", NULL, NULL);
 }
+
+/* image list [--json]: the guest images the host can launch (GET
+ * /v1/images, control plane), a table NAME SOURCE or the API's JSON. */
+int image_cmd(const struct api_cfg *c, int argc, char **argv)
+{
+	json_t *o, *im;
+	size_t i;
+	int rc, json = argc == 2 && !strcmp(argv[1], "--json");
+
+	if (argc < 1)
+		return help_usage_error("image", NULL, "image needs a subcommand");
+	if (strcmp(argv[0], "list")) {
+		fprintf(stderr, "ward: unknown image subcommand '%s'\n", argv[0]);
+		return help_usage_error("image", NULL, NULL);
+	}
+	if (argc > 2 || (argc == 2 && !json))
+		return help_usage_error("image", "list", "list takes only --json");
+	if ((rc = get_json(c, "/v1/images", json, &o)) || json)
+		return rc;
+	printf("%-33s %s\n", "NAME", "SOURCE");
+	json_array_foreach(json_object_get(o, "images"), i, im) {
+		char v[24];
+
+		printf("%-33s %s\n", cell(im, "name", v, sizeof(v)), cell(im, "source", v, sizeof(v)));
+	}
+	json_decref(o);
+	return 0;
+}

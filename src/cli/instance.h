@@ -7,5 +7,7 @@
 
 /* argv: what follows `instance`. Returns the exit status (help.h). */
 int instance_cmd(const struct api_cfg *c, int argc, char **argv);
+/* argv: what follows `image` (list [--json]). */
+int image_cmd(const struct api_cfg *c, int argc, char **argv);
 
 #endif

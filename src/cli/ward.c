@@ -367,6 +367,8 @@ int main(int argc, char **argv)
 		rc = api_print_call(&c, "POST", "/v1/drain", "{}");
 	else if (!strcmp(argv[i], "instance"))
 		rc = instance_cmd(&c, argc - i - 1, argv + i + 1);
+	else if (!strcmp(argv[i], "image"))
+		rc = image_cmd(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "audit"))
 		rc = cmd_audit(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "vpc") || !strcmp(argv[i], "subnet") || !strcmp(argv[i], "sg") ||

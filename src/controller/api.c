@@ -370,6 +370,19 @@ void api_instances_list(struct api_req *r)
 	reply_json(r, 200, json_pack("{s:o}", "instances", a));
 }
 
+/* GET /v1/images: the guest images this host can launch (read-only; the
+ * request is audited like every other). */
+void api_images_list(struct api_req *r)
+{
+	json_t *a = inst_images_json(r->ctl->inst);
+
+	if (!a) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o}", "images", a));
+}
+
 static void reply_launch_error(struct api_req *r, int rc, const char *err)
 {
 	if (rc == -ENOENT)

@@ -939,3 +939,47 @@ int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, si
 	forget(s, in);
 	return 0;
 }
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* Only what inst_prepare would find: a verified image by its manifest
+ * name, else DIR/NAME.elf for a NAME the request parser accepts. */
+json_t *inst_images_json(const struct instances *s)
+{
+	char names[64][REQ_NAME_MAX + 1];
+	json_t *a = json_array();
+	unsigned n = 0;
+	DIR *d;
+
+	if (!a)
+		return NULL;
+	for (unsigned i = 0; s->cfg.fw && i < s->cfg.fw->n_guests && i < FW_MAX_GUEST_IMAGES; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", s->cfg.fw->guest[i].name,
+						   "source", "firmware-store"));
+	if (!s->cfg.images_dir || !(d = opendir(s->cfg.images_dir)))
+		return a;
+	for (struct dirent *e; n < 64 && (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		char path[PATH_MAX];
+		struct stat sb;
+
+		if (len <= 4 || len - 4 > REQ_NAME_MAX || strcmp(e->d_name + len - 4, ".elf"))
+			continue;
+		snprintf(names[n], sizeof(names[n]), "%.*s", (int)(len - 4), e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", s->cfg.images_dir, e->d_name);
+		if (!req_valid_name(names[n], REQ_NAME_MAX) ||
+		    (s->cfg.fw && fw_images_guest(s->cfg.fw, names[n]) >= 0) ||
+		    stat(path, &sb) || !S_ISREG(sb.st_mode))
+			continue;
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", names[i],
+						   "source", "directory"));
+	return a;
+}

@@ -83,6 +83,10 @@ struct instances;
 
 int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_base *base,
 	      inst_event_fn cb, void *opaque);
+/* The guest images a launch may name (GET /v1/images): those the boot
+ * chain verified ("source": "firmware-store"), then the NAME.elf files of
+ * the image directory ("directory"), sorted by name. A new reference. */
+json_t *inst_images_json(const struct instances *s);
 /* Load state_dir/instances and re-adopt the live ones. */
 int inst_adopt(struct instances *s);
 void inst_destroy(struct instances *s);	/* leaves VMs running */

@@ -15,6 +15,9 @@ const struct route routes[] = {
 	{ "GET",    "/v1/health",                          CP | OP, api_health },
 	{ "GET",    "/v1/host",                            CP,      api_host },
 	{ "GET",    "/v1/instances",                       CP | OP, api_instances_list },
+	/* What a launch may name: the control plane's, like the image of an
+	 * instance (the operator sees instances' ids and states only). */
+	{ "GET",    "/v1/images",                          CP,      api_images_list },
 	{ "POST",   "/v1/instances",                       CP,      api_instance_run },
 	{ "GET",    "/v1/instances/{id}",                  CP,      api_instance_get },
 	{ "DELETE", "/v1/instances/{id}",                  CP,      api_instance_stop },

@@ -64,6 +64,7 @@ enum role role_parse(const char *s);
 void api_health(struct api_req *r);
 void api_host(struct api_req *r);
 void api_instances_list(struct api_req *r);
+void api_images_list(struct api_req *r);
 void api_instance_run(struct api_req *r);
 void api_instance_get(struct api_req *r);
 void api_instance_stop(struct api_req *r);

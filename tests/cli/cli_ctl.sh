@@ -30,12 +30,28 @@ rc=$?
 check "instance show of a malformed id: a usage error, nothing sent" \
 	bash -c "[ $rc = 2 ] && grep -q 'instance ID is letters' '$W/show.err'"
 
+# ---- images: what a launch may name (GET /v1/images, control plane only) --
+ward_cli cp image list --json >"$W/img.json"
+want=$(cd "$B/guest" && ls -1 -- *.elf | sed -n 's/^\([a-z0-9-]\{1,32\}\)\.elf$/\1/p' | LC_ALL=C sort | paste -sd,)
+check "image list --json: the dev image directory's guests, sorted, source directory" \
+	jcheck "$W/img.json" "','.join(i['name'] for i in d['images']) == '$want' and 'hello' in '$want'.split(',') and all(i['source'] == 'directory' for i in d['images'])"
+ward_cli cp image list >"$W/img.txt"
+check "image list: a table NAME SOURCE with hello" \
+	bash -c "grep -Eq '^NAME +SOURCE\$' '$W/img.txt' && grep -Eq '^hello +directory\$' '$W/img.txt'"
+ward_cli op image list --json >"$W/img-op.json" 2>"$W/img-op.err"
+check "image list as operator: refused (HTTP 403), nothing on stdout" \
+	bash -c "[ $? = 1 ] && grep -q 'HTTP 403' '$W/img-op.err' && [ ! -s '$W/img-op.json' ]"
+ward_cli cp image list --yaml >/dev/null 2>"$W/img.err"
+check "image list --yaml: a usage error" bash -c "[ $? = 2 ] && grep -q '^usage: ward image list' '$W/img.err'"
+
 # ---- the audit log --------------------------------------------------------
 ward_cli cp audit list --json >"$W/al.json"
 check "audit list --json: an array of records with time and type" \
 	jcheck "$W/al.json" 'len(d) >= 3 and all("time" in r and "type" in r for r in d)'
 check "audit list --json shows the instance list requests" \
 	jcheck "$W/al.json" 'any(r.get("path") == "/v1/instances" for r in d)'
+check "audit list --json: both image listings, the operator's denied" \
+	jcheck "$W/al.json" "any(r.get('path') == '/v1/images' and r.get('decision') == 'allow' for r in d) and any(r.get('path') == '/v1/images' and r.get('role') == 'operator' and r.get('decision') == 'deny' for r in d)"
 ward_cli cp audit list --from 1 --to 3 --json >"$W/al2.json"
 check "audit list --from 1 --to 3: two records" jcheck "$W/al2.json" 'len(d) == 2'
 ward_cli cp audit list >"$W/al.txt"
@@ -44,6 +60,15 @@ check "audit list: one row per record" \
 	bash -c "[ \$(( \$(wc -l <'$W/al.txt') - 1 )) -ge \$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' '$W/al.json') ]"
 ward_cli cp audit list --from x >/dev/null 2>"$W/al.err"
 check "audit list --from x: usage error" bash -c "[ $? = 2 ] || grep -q 'record numbers' '$W/al.err'"
+
+# ---- the VPC model: its listings take --json too (they print the host's JSON)
+for k in "vpc vpcs" "subnet subnets" "sg security_groups" "eni enis" "nacl nacls"; do
+	read -r cmd key <<<"$k"
+	ward_cli cp "$cmd" list --json >"$W/net-$cmd.json" 2>"$W/net-$cmd.err"
+	check "$cmd list --json parses, key $key" jcheck "$W/net-$cmd.json" "isinstance(d['$key'], list)"
+done
+ward_cli cp vpc list --yaml >/dev/null 2>"$W/net.err"
+check "vpc list --yaml: a usage error" bash -c "[ $? = 2 ] && grep -q '^usage: ward vpc' '$W/net.err'"
 
 # ---- volumes (the control plane's records, no host needed) ----------------
 mkdir -p "$W/cp"

@@ -34,6 +34,32 @@ for line in "${BINS[@]}"; do
 	expect "$path $vopt without a value names it" "$urc" "err~option $vopt needs a value" out=EMPTY
 done
 
+# ---- the two tools: ward-fwtool (options follow its command), ward-pki ----
+FT=$B/src/controller/fw/ward-fwtool
+run "$FT" --version
+expect "ward-fwtool --version" 0 "out~^ward-fwtool $VER\$" err=EMPTY
+run "$FT" --help
+expect "ward-fwtool --help" 0 "out~^usage: ward-fwtool" "out~exit status" err=EMPTY
+run "$FT" --no-such-option
+expect "ward-fwtool: a bad option is named on stderr" 2 "err~unknown option '--no-such-option'" out=EMPTY
+run "$FT" info --no-such-option
+expect "ward-fwtool info: a bad option after the command too" 2 "err~unknown option '--no-such-option'" out=EMPTY
+run "$FT" build-store --key
+expect "ward-fwtool build-store --key without a value names it" 2 "err~option --key needs a value" out=EMPTY
+for v in 0x10 4x -1; do
+	run "$FT" build-store --images "$W" --key k --version "$v" --counter 1 -o "$W/p"
+	expect "ward-fwtool --version $v: refused with its range" 2 "err~--version must be a number from 1 to" out=EMPTY
+done
+run "$FT" build-store --images "$W" --key k --version 1 --counter 1x -o "$W/p"
+expect "ward-fwtool --counter 1x: refused" 2 "err~--counter must be a number from 0 to" out=EMPTY
+PKI=$B/src/cli/ward-pki
+run "$PKI" --version
+expect "ward-pki --version (the built copy)" 0 "out~^ward-pki $VER\$" err=EMPTY
+run "$PKI" --help
+expect "ward-pki --help" 0 "out~^usage: ward-pki" "out~Exit status" err=EMPTY
+run "$PKI" init "$W/pki" --ip
+expect "ward-pki init --ip without a value names it" 2 "err~--ip needs a value" out=EMPTY
+
 # ---- ward-hv: sizes and ranges ------------------------------------------
 HV=$B/src/hv/ward-hv
 # The hugepage check prints the parsed size in MiB, before any file is read.
@@ -132,7 +158,8 @@ expect "ward volume attach --fas-seconds 0: the range" 2 "err~--fas-seconds must
 for c in "host" "health" "drain" "instance" "instance run" "instance list" "instance show" \
 	 "instance stop" "instance console" "volume" "volume create" "volume attach" "volume detach" "volume list" \
 	 "enclave" "enclave build" "enclave describe-eif" "attestation" "attestation verify" \
-	 "audit" "audit checkpoint" "audit list" "audit fetch" "audit verify"; do
+	 "audit" "audit checkpoint" "audit list" "audit fetch" "audit verify" "image" "image list" \
+	 "vpc" "subnet" "sg" "eni" "nacl"; do
 	first=${c%% *}
 	# shellcheck disable=SC2086
 	run "$WARD" $c --help
