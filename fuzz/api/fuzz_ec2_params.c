@@ -1,6 +1,6 @@
 /* fuzz_ec2_params: the EC2 Query protocol's structured parameters
  * (src/api/ec2_params.c) — Filter.N, ID lists, TagSpecification.N and
- * IpPermissions.N from any form body: each either parses into values that
+ * IpPermissions.N, RunInstances' parameters from any form body: each either parses into values that
  * keep the documented limits, or is refused. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ec2_filters f;
 	static struct ec2_tags t;
 	static struct ec2_rule rules[EC2_MAX_RULES];
+	static struct ec2_run run;
 	const char *ids[EC2_MAX_IDS];
 	struct query q;
 	char err[256];
@@ -61,6 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ec2_parse_rules(&q, rules, EC2_MAX_RULES, &n, err, sizeof(err)) == 0)
 		check_rules(rules, n);
+	/* RunInstances: an image name the controller accepts, counts in order. */
+	if (ec2_parse_run(&q, &run, err, sizeof(err)) == 0 &&
+	    (strncmp(run.image, "ami-", 4) || !run.type || run.min < 1 || run.min > run.max ||
+	     run.max > 20 || run.n_groups > 5 ||
+	     strspn(run.image + 4, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(run.image + 4)))
+		abort();
 	for (size_t i = 0; i < q.n; i++)
 		if (ec2_parse_cidr(q.p[i].value, 0, 32, &addr, &plen) == 0 &&
 		    (plen > 32 || (plen < 32 && (addr & (0xffffffffu >> plen)))))

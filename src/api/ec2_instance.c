@@ -162,86 +162,6 @@ static void fingerprint(const struct query *q, char out[65])
 	sha_hex(parts, lens, 2 * n, out);
 }
 
-static bool token_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			return false;
-	return true;
-}
-
-/* ---- parameters (pure; fuzzed through fuzz/api/fuzz_ec2_params.c) ----------- */
-
-int ec2_parse_run(const struct query *q, struct ec2_run *out, char *err, size_t len)
-{
-	const char *s;
-	long v;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (!(s = query_get(q, "ImageId"))) {
-		snprintf(err, len, "The request must contain the parameter ImageId");
-		return -ENOENT;
-	}
-	/* Until DescribeImages lands, an AMI id names an image of the host's
-	 * firmware-verified store: "ami-" + its name ([a-z0-9-], 1-48). */
-	if (strncmp(s, "ami-", 4) || strlen(s) < 5 || strlen(s) > 52 ||
-	    strspn(s + 4, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(s + 4)) {
-		snprintf(err, len, "Invalid id: \"%.52s\" (expecting \"ami-...\")", s);
-		return -EINVAL;
-	}
-	out->image = s;
-	/* EC2's default is m1.small, which ward does not offer: t3.micro. */
-	s = query_get(q, "InstanceType");
-	out->type = ec2_itype_find(s ? s : "t3.micro");
-	if (!out->type) {
-		snprintf(err, len, "The instance type '%.32s' is not offered by ward", s);
-		return -EINVAL;
-	}
-	out->min = out->max = 1;
-	rc = ec2_parse_int(q, "MinCount", 1, RUN_MAX, &v);
-	if (rc == -EINVAL)
-		goto bad_count;
-	if (!rc)
-		out->min = (unsigned)v;
-	rc = ec2_parse_int(q, "MaxCount", 1, RUN_MAX, &v);
-	if (rc == -EINVAL)
-		goto bad_count;
-	if (!rc)
-		out->max = (unsigned)v;
-	if (out->min > out->max) {
-		snprintf(err, len, "MinCount must be no more than MaxCount");
-		return -EINVAL;
-	}
-	out->token = query_get(q, "ClientToken");
-	if (out->token && !token_ok(out->token)) {
-		snprintf(err, len, "The client token must be 1-64 printable ASCII characters");
-		return -EINVAL;
-	}
-	out->subnet = query_get(q, "SubnetId");
-	if (ec2_parse_ids(q, "SecurityGroupId", out->groups, &out->n_groups, err, len))
-		return -EINVAL;
-	if (out->n_groups > 5) {
-		snprintf(err, len, "at most 5 security groups");
-		return -EINVAL;
-	}
-	if (query_get(q, "SecurityGroup.1") || query_get(q, "IamInstanceProfile.Arn") ||
-	    query_get(q, "IamInstanceProfile.Name") || query_get(q, "NetworkInterface.1.DeviceIndex") ||
-	    query_get(q, "BlockDeviceMapping.1.DeviceName") || query_get(q, "UserData")) {
-		snprintf(err, len, "SecurityGroup (by name), IamInstanceProfile, NetworkInterface, "
-			 "BlockDeviceMapping and UserData are not offered by ward yet");
-		return -EOPNOTSUPP;
-	}
-	return 0;
-bad_count:
-	snprintf(err, len, "MinCount and MaxCount are 1..%d", RUN_MAX);
-	return -EINVAL;
-}
-
 /* ---- placement ---------------------------------------------------------- */
 
 struct usage {
@@ -323,6 +243,26 @@ static bool id_shape(const char *id)
 
 	return n > 2 && n < 32 && strncmp(id, "i-", 2) == 0 &&
 	       strspn(id + 2, "0123456789abcdef") == n - 2;
+}
+
+/* ec2/subnetinstance/<subnet>/<i-…> and ec2/sginstance/<sg>/<i-…>: what
+ * DeleteSubnet and DeleteSecurityGroup refuse to remove while an
+ * instance that is not terminating uses it. */
+static int index_instance(struct ec2_req *q, const json_t *o, bool put)
+{
+	const char *id = ec2_jstr(o, "InstanceId"), *sn = ec2_jstr(o, "SubnetId");
+	json_t *g;
+	size_t i;
+	int rc = 0;
+
+	if (sn[0])
+		rc = put ? ec2_index_put(q, "subnetinstance", sn, id) :
+			   ec2_index_del(q, "subnetinstance", sn, id);
+	json_array_foreach(json_object_get(o, "SecurityGroupIds"), i, g)
+		if (!rc)
+			rc = put ? ec2_index_put(q, "sginstance", json_string_value(g), id) :
+				   ec2_index_del(q, "sginstance", json_string_value(g), id);
+	return rc;
 }
 
 static void reply_reservation(struct ec2_req *q, json_t *const *v, size_t n)
@@ -482,6 +422,8 @@ void ec2_run_instances(struct ec2_req *q)
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_array_append_new(ids, json_string(ec2_jstr(v[i], "InstanceId")));
 		rc = ec2_save(q, true, "instance", ec2_jstr(v[i], "InstanceId"), v[i]);
+		if (!rc)
+			rc = index_instance(q, v[i], true);
 	}
 	/* The token in the same transaction: a crash either keeps the
 	 * reservation and its token or neither. */
@@ -564,6 +506,8 @@ void ec2_change_instances(struct ec2_req *q, int how)
 		bool gone = !strcmp(s, "terminated") || !strcmp(s, "shutting-down");
 
 		if (how == TERMINATE) {
+			if (!gone && (rc = index_instance(q, v[i], false)))
+				break;
 			if (!gone) {
 				json_object_set_new(v[i], "Desired", json_string("terminated"));
 				json_object_set_new(v[i], "State", json_string("shutting-down"));
