@@ -59,8 +59,10 @@ on_host() {
 }
 RUN=(run-instances --image-id ami-hello --instance-type t3.micro)
 
-out=$(ec2 "${RUN[@]}" 2>&1; cat "$W/aws.err")
-check "no admitted host: InsufficientInstanceCapacity" grep -q InsufficientInstanceCapacity <<<"$out"
+# Independent aws calls run side by side (each CLI start costs seconds):
+# their answers are checked after.
+"$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" >"$W/nocap" 2>&1 &
+NOCAP=$!
 
 # A user with no policy at all.
 "$AWS" iam --endpoint-url "$EP" create-user --user-name bob >/dev/null 2>>"$W/aws.err"
@@ -69,6 +71,8 @@ K=$("$AWS" iam --endpoint-url "$EP" create-access-key --user-name bob --query \
 out=$(AWS_ACCESS_KEY_ID=${K%%$'\t'*} AWS_SECRET_ACCESS_KEY=${K##*$'\t'} \
 	"$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" 2>&1)
 check "a user without ec2:RunInstances gets UnauthorizedOperation" grep -q UnauthorizedOperation <<<"$out"
+wait "$NOCAP"
+check "no admitted host: InsufficientInstanceCapacity" grep -q InsufficientInstanceCapacity "$W/nocap"
 
 "${A[@]}" admin register-host h-test1 "$URL" "$P/ca.pem" "$W/ek.tss" rel-1 2>>"$W/api.log" ||
 	{ cat "$W/api.log"; echo "FAIL: register-host"; exit 1; }
@@ -82,45 +86,54 @@ read -r RID IDS STATES <<<"$R1"
 check "run-instances --count 3: one reservation of 3 pending instances ($R1)" \
 	[ "$STATES" = pending,pending,pending ]
 IFS=, read -r I1 I2 I3 <<<"$IDS"
-ec2 "${RUN[@]}" --count 3 >/dev/null
+IDS2=$(ec2 "${RUN[@]}" --count 3 --query 'Instances[].InstanceId' --output text)
 check "the reconciler launched all six on the host" wait_log 'msg="instance running"' 6
 check "aws ec2 wait instance-running" ec2 wait instance-running --instance-ids "$I1" "$I2" "$I3"
 check "the controller runs each instance once (6)" [ "$(on_host)" = 6 ]
-R2=$(ec2 "${RUN[@]}" --count 3 --client-token tok-1 --tag-specifications "$TAGS" \
-	--query '[ReservationId, join(`,`, Instances[].InstanceId)]' --output text)
-check "a retried ClientToken answers the same reservation" [ "$R2" = "$RID	$IDS" ]
-out=$(ec2 "${RUN[@]}" --count 2 --client-token tok-1 2>&1; tail -3 "$W/aws.err")
+"$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" --count 3 --client-token tok-1 \
+	--tag-specifications "$TAGS" --query '[ReservationId, join(`,`, Instances[].InstanceId)]' \
+	--output text >"$W/replay" 2>&1 &
+J=($!)
+"$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" --count 2 --client-token tok-1 >"$W/mismatch" 2>&1 &
+J+=($!)
+ec2 describe-instances --filters Name=tag:Name,Values=web Name=instance-state-name,Values=running \
+	--query 'Reservations[].[ReservationId, length(Instances)]' --output text >"$W/filter" &
+J+=($!)
+ec2 describe-instances --page-size 5 --query 'Reservations[].Instances[].InstanceId' \
+	--output text >"$W/pages" &
+J+=($!)
+wait "${J[@]}"
+check "a retried ClientToken answers the same reservation" [ "$(cat "$W/replay")" = "$RID	$IDS" ]
 check "the token with other parameters: IdempotentParameterMismatch" \
-	grep -q IdempotentParameterMismatch <<<"$out"
-
+	grep -q IdempotentParameterMismatch "$W/mismatch"
 check "describe by filter (tag:Name=web, running): the 3 of the reservation" \
-	[ "$(ec2 describe-instances --filters Name=tag:Name,Values=web \
-		Name=instance-state-name,Values=running --query \
-		'Reservations[].[ReservationId, length(Instances)]' --output text)" = "$RID	3" ]
+	[ "$(cat "$W/filter")" = "$RID	3" ]
 check "describe pages of 5 (MaxResults/NextToken) give all 6 once" \
-	[ "$(ec2 describe-instances --page-size 5 --query \
-		'Reservations[].Instances[].InstanceId' --output text | tr '\t' '\n' | sort -u | wc -l)" = 6 ]
-out=$(ec2 describe-instances --instance-ids i-0123456789abcdef0 2>&1; tail -2 "$W/aws.err")
-check "an unknown id: InvalidInstanceID.NotFound" grep -q InvalidInstanceID.NotFound <<<"$out"
+	[ "$(tr '\t' '\n' <"$W/pages" | sort -u | wc -l)" = 6 ]
 
 check "stop-instances: stopping (64)" [ "$(ec2 stop-instances --instance-ids "$I1" --query \
 	'StoppingInstances[0].[CurrentState.Code, PreviousState.Name]' --output text)" = "64	running" ]
 check "the reconciler stopped it on the host" wait_log "msg=\"instance stopped\" instance=$I1" 1
-check "aws ec2 wait instance-stopped" ec2 wait instance-stopped --instance-ids "$I1"
 check "...and the controller no longer runs it (5)" [ "$(on_host)" = 5 ]
 check "start-instances: pending (0) from stopped (80)" [ "$(ec2 start-instances --instance-ids "$I1" \
 	--query 'StartingInstances[0].[CurrentState.Code, PreviousState.Code]' --output text)" = "0	80" ]
 check "...placed and launched again" wait_log "msg=\"instance running\" instance=$I1" 2
 check "the controller runs 6 again" [ "$(on_host)" = 6 ]
 
-ALL=$(ec2 describe-instances --query 'Reservations[].Instances[].InstanceId' --output text)
+ALL="$I1 $I2 $I3 $IDS2"
 check "terminate-instances: shutting-down (32)" [ "$(ec2 terminate-instances --instance-ids $ALL \
 	--query 'TerminatingInstances[].CurrentState.Code' --output text | tr '\t' ' ')" = "32 32 32 32 32 32" ]
 check "the reconciler ended them on the host" wait_log 'msg="instance terminated"' 6
 check "aws ec2 wait instance-terminated" ec2 wait instance-terminated --instance-ids $ALL
 check "the controller runs none" [ "$(on_host)" = 0 ]
-out=$(ec2 start-instances --instance-ids "$I2" 2>&1; tail -2 "$W/aws.err")
-check "starting a terminated instance: IncorrectInstanceState" grep -q IncorrectInstanceState <<<"$out"
+"$AWS" ec2 --endpoint-url "$EP" start-instances --instance-ids "$I2" >"$W/incorrect" 2>&1 &
+J=($!)
+"$AWS" ec2 --endpoint-url "$EP" describe-instances --instance-ids i-0123456789abcdef0 \
+	>"$W/notfound" 2>&1 &
+J+=($!)
+wait "${J[@]}"
+check "starting a terminated instance: IncorrectInstanceState" grep -q IncorrectInstanceState "$W/incorrect"
+check "an unknown id: InvalidInstanceID.NotFound" grep -q InvalidInstanceID.NotFound "$W/notfound"
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null
 if grep -q Sanitizer "$W/api.log"; then
