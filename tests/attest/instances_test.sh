@@ -6,7 +6,8 @@
 # places on it in the request's transaction, the reconciler launches on the
 # controller and writes pending->running; describe (ids, filters,
 # pagination), stop/start, terminate, ClientToken retries, an unauthorised
-# user, and InsufficientInstanceCapacity before any host is admitted. The
+# user, InsufficientInstanceCapacity before any host is admitted, and a
+# kill -9 of ward-api during RunInstances (nothing acknowledged lost). The
 # controller's own list is read back: each instance runs there once. The
 # test waits on ward-api's log lines for transitions, never on time.
 source "$WARD_SOURCE_ROOT/tests/controller/lib.sh"
@@ -134,6 +135,60 @@ J+=($!)
 wait "${J[@]}"
 check "starting a terminated instance: IncorrectInstanceState" grep -q IncorrectInstanceState "$W/incorrect"
 check "an unknown id: InvalidInstanceID.NotFound" grep -q InvalidInstanceID.NotFound "$W/notfound"
+
+# kill -9 of ward-api while RunInstances requests with client tokens run:
+# every acknowledged reservation survives, its token still answers it, and
+# instance records and token records agree (botocore sends a token with
+# every RunInstances; both are written in one transaction).
+: >"$W/acked"
+(
+	for n in $(seq 40); do
+		id=$("$AWS" ec2 --endpoint-url "$EP" "${RUN[@]}" --client-token "crash-$n" --query \
+			'Instances[0].InstanceId' --output text 2>/dev/null) || exit 0
+		echo "crash-$n $id" >>"$W/acked"
+	done
+) &
+WR=$!
+for _ in $(seq 1200); do
+	[ "$(wc -l <"$W/acked")" -ge 2 ] && break
+	kill -0 "$WR" 2>/dev/null || break
+	sleep 0.1
+done
+kill -9 "$API_PID"; wait "$API_PID" 2>/dev/null
+wait "$WR"
+rm -f "$W/api.port"
+"${A[@]}" --cert "$P/server.pem" --key "$P/server.key" --port 0 --port-file "$W/api.port" \
+	serve >>"$W/api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 200); do
+	[ -s "$W/api.port" ] && break
+	kill -0 "$API_PID" 2>/dev/null || break
+	sleep 0.05
+done
+EP=https://127.0.0.1:$(cat "$W/api.port")
+read -r TOK LAST < <(tail -1 "$W/acked")
+ec2 describe-instances --instance-ids $(cut -d' ' -f2 "$W/acked") --query \
+	'length(Reservations[].Instances[])' --output text >"$W/survived" &
+J=($!)
+ec2 "${RUN[@]}" --client-token "$TOK" --query 'Instances[0].InstanceId' --output text \
+	>"$W/retried" &
+J+=($!)
+wait "${J[@]}"
+check "after kill -9: $(wc -l <"$W/acked") acknowledged reservations all stored" \
+	[ "$(cat "$W/survived")" = "$(wc -l <"$W/acked")" ]
+check "...and the retried token $TOK answers $LAST" [ "$(cat "$W/retried")" = "$LAST" ]
+check "...and the instances and their token records agree (one transaction)" \
+	python3 - "$W/api.db" <<'PY'
+import sqlite3, sys, json
+db = sqlite3.connect(sys.argv[1])
+assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+inst = {k.split("/")[2] for (k,) in db.execute("SELECT key FROM kv WHERE key LIKE 'ec2/instance/%'")}
+tok = set()
+for (v,) in db.execute("SELECT value FROM kv WHERE key LIKE 'ec2/clienttoken/%'"):
+    tok |= set(json.loads(v)["InstanceIds"])
+# botocore sends a token with every RunInstances: all instances have one.
+assert tok == inst, tok ^ inst
+PY
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null
 if grep -q Sanitizer "$W/api.log"; then
