@@ -144,8 +144,8 @@ fail:
 
 /* Compare-and-set of ec2/instance/<id>: applied only while the record still
  * has was's State, Desired and HostInstance (a request or another round
- * changed it otherwise: the next round sees the new record), fenced by the
- * leader's term. 0, -ESTALE (deposed), -errno. */
+ * changed it otherwise: -EAGAIN, the next round sees the new record),
+ * fenced by the leader's term. 0, -EAGAIN, -ESTALE (deposed), -errno. */
 static int transition(struct store *s, const json_t *was, json_t *now)
 {
 	static const char *const keys[] = { "State", "Desired", "HostInstance", "HostId" };
@@ -167,7 +167,7 @@ static int transition(struct store *s, const json_t *was, json_t *now)
 		}
 	if (!cur) {
 		store_txn_abort(t);
-		return rc == -ENOENT ? 0 : rc;
+		return rc ? rc : -EAGAIN;
 	}
 	json_decref(cur);
 	doc = json_dumps(now, JSON_COMPACT | JSON_SORT_KEYS);
@@ -259,6 +259,44 @@ static int set_reason(json_t *o, const char *code, const char *msg)
 	return json_object_set_new(o, "StateReason", json_string(msg));
 }
 
+/* A launch answered while a request changed the record (a terminate or a
+ * stop during the POST): the host instance is written onto the record as
+ * it is now, so that the stop or terminate ends it on the host instead of
+ * leaving it running there unrecorded. */
+static int adopt(struct store *s, const json_t *was, json_t *hid)
+{
+	struct store_txn *t;
+	char key[STORE_KEY_MAX], *v = NULL, *doc = NULL;
+	json_t *cur;
+	int rc;
+
+	snprintf(key, sizeof(key), "ec2/instance/%s", ec2_jstr(was, "InstanceId"));
+	if ((rc = store_txn_begin(s, true, &t)))
+		return rc;
+	rc = store_get(t, key, &v);
+	cur = rc ? NULL : json_loads(v, 0, NULL);
+	free(v);
+	if (cur && !ec2_jstr(cur, "HostInstance")[0] &&
+	    !strcmp(ec2_jstr(cur, "HostId"), ec2_jstr(was, "HostId"))) {
+		json_object_set(cur, "HostInstance", hid);
+		doc = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS);
+		rc = doc ? leader_fence(t) : -ENOMEM;
+		if (!rc)
+			rc = store_put(t, key, doc);
+	}
+	json_decref(cur);
+	free(doc);
+	if (rc || !doc) {
+		store_txn_abort(t);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	rc = store_txn_commit(t);
+	if (!rc)
+		log_info("instance launch adopted", "instance=%s on_host=%s",
+			 ec2_jstr(was, "InstanceId"), json_string_value(hid));
+	return rc;
+}
+
 /* pending on an admitted host: launch it there. */
 static int launch(struct store *s, const json_t *host, const json_t *in)
 {
@@ -307,6 +345,9 @@ static int launch(struct store *s, const json_t *host, const json_t *in)
 	}
 	if (now) {
 		rc = transition(s, in, now);
+		if (rc == -EAGAIN && st == 201 &&
+		    !(rc = adopt(s, in, json_object_get(now, "HostInstance"))))
+			rc = -EAGAIN;	/* logged there */
 		if (!rc)
 			log_info(strcmp(ec2_jstr(now, "State"), "running") ? "instance terminated" :
 				 "instance running", "instance=%s host=%s on_host=%s", id,
@@ -433,7 +474,7 @@ int reconcile_round(struct store *s, void *arg)
 			rc = observe(s, json_object_get(listings, hid), in);
 		if (rc == -ESTALE)
 			break;
-		rc = 0;
+		rc = 0;	/* -EAGAIN: changed meanwhile, seen next round */
 	}
 out:
 	json_decref(hosts);
