@@ -58,7 +58,8 @@ struct api {
 	 * recorded once a second, so unauthenticated clients cannot grow the
 	 * audit log by one record per connection. */
 	struct event *rej_ev;
-	unsigned long rejected[3];
+	unsigned long rejected[4];	/* by rej_outcome; [3]: cut by the stop */
+	struct conn *conns;		/* live connections (api_stop detaches them) */
 	struct event_base *base;
 	struct evhttp *http;
 	SSL_CTX *ssl_ctx;
@@ -74,6 +75,7 @@ struct conn {
 	struct event *timer;
 	int dispatched;
 	int timed_out;
+	struct conn *next, **pprev;	/* in api->conns until freed or detached */
 };
 
 struct api_req {
@@ -1005,6 +1007,16 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 		return;
 	if (cn->timer)
 		event_free(cn->timer);
+	if (cn->pprev) {
+		*cn->pprev = cn->next;
+		if (cn->next)
+			cn->next->pprev = cn->pprev;
+	}
+	/* Detached by api_stop (counted there): the api is gone. */
+	if (!cn->api) {
+		free(cn);
+		return;
+	}
 	if (!cn->dispatched && cn->api->ctl->audit) {
 		int o = cn->timed_out ? 1 : (ssl && SSL_is_init_finished(ssl)) ? 2 : 0;
 		struct timeval sec = { 1, 0 };
@@ -1029,14 +1041,15 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	free(cn);
 }
 
-static const char *const rej_outcome[3] = { "tls_rejected", "timeout", "http_rejected" };
+static const char *const rej_outcome[4] = { "tls_rejected", "timeout", "http_rejected",
+					    "shutdown" };
 
 static void rejected_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct api *a = arg;
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (!a->rejected[i])
 			continue;
 		ctl_audit(a->ctl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "type", "api",
@@ -1074,6 +1087,11 @@ static struct bufferevent *new_conn(struct event_base *base, void *arg)
 		free(cn);
 		return NULL;
 	}
+	cn->next = api->conns;
+	if (cn->next)
+		cn->next->pprev = &cn->next;
+	cn->pprev = &api->conns;
+	api->conns = cn;
 	cn->timer = evtimer_new(base, deadline_cb, cn);
 	if (cn->timer)
 		evtimer_add(cn->timer, &api->deadline);
@@ -1206,6 +1224,21 @@ void api_stop(struct api *a)
 	held_release(a, true);
 	if (a->http)
 		evhttp_free(a->http);
+	/* evhttp_free only queues its connections' teardown: libevent
+	 * finalizes a bufferevent (SSL_free, and conn_free with it) in the
+	 * loop's next turn, which at a stop is event_base_free, after this
+	 * api is gone. Detach them now; a connection no handler reached (a
+	 * handshake or request still arriving) is counted as cut by the
+	 * stop, recorded below while the audit log is open. */
+	for (struct conn *cn = a->conns, *next; cn; cn = next) {
+		next = cn->next;
+		if (!cn->dispatched)
+			a->rejected[3]++;
+		cn->api = NULL;
+		cn->next = NULL;
+		cn->pprev = NULL;
+	}
+	a->conns = NULL;
 	if (a->rej_ev) {
 		rejected_flush(-1, 0, a);
 		event_free(a->rej_ev);

@@ -42,7 +42,7 @@ start() {
 	rm -f "$W/port"
 	"$BOOT" --event-log "$W/eventlog" "$1" --state-dir "$S" --tcti "$WARD_TPM_TCTI" \
 		--listen "${LISTEN:-127.0.0.1:0}" --port-file "$W/port" --tls-cert "$P/server.pem" \
-		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --request-timeout 5 \
+		--tls-key "$P/server.key" --client-ca "$P/ca.pem" --request-timeout "${REQ_TIMEOUT:-5}" \
 		--uid-base "$UIDB" >>"$W/ctl.log" 2>&1 &
 	CTL_PID=$!
 	for _ in $(seq 600); do
