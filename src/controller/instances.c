@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 
 #include "controller/instances.h"
 #include "controller/launcher.h"
@@ -255,6 +256,12 @@ static int save(struct instances *s, const struct instance *in)
 			o = NULL;
 		}
 	}
+	if (o && in->client_token[0] &&
+	    (json_object_set_new(o, "client_token", json_string(in->client_token)) ||
+	     json_object_set_new(o, "launch_fp", json_string(in->launch_fp)))) {
+		json_decref(o);
+		o = NULL;
+	}
 	rc = o ? statefile_write_json(s->dir, in->id, o) : -ENOMEM;
 	json_decref(o);
 	if (rc)
@@ -375,6 +382,7 @@ static int load_one(struct instances *s, const char *name)
 	json_t *o;
 	json_int_t pid = 0, start = 0, mem = 0, vcpus = 0, uid = 0, code = -1, con_ino = 0;
 	const char *id, *image, *state, *created, *mode = "burstable", *huge = "";
+	const char *token = "", *fp = "";
 	json_t *cpus = NULL, *vols = NULL;
 	struct instance *in;
 	uint64_t now_start;
@@ -390,8 +398,10 @@ static int load_one(struct instances *s, const char *name)
 			      "image", &image, "memory_mib", &mem, "vcpus", &vcpus, "pid", &pid,
 			      "start_time", &start, "uid", &uid, "state", &state, "exit_code", &code,
 			      "created", &created) ||
-	    json_unpack(o, "{s?s, s?o, s?s, s?o, s?I}", "cpu", &mode, "cpus", &cpus, "hugepages",
-			&huge, "volumes", &vols, "console_ino", &con_ino) ||
+	    json_unpack(o, "{s?s, s?o, s?s, s?o, s?I, s?s, s?s}", "cpu", &mode, "cpus", &cpus,
+			"hugepages", &huge, "volumes", &vols, "console_ino", &con_ino,
+			"client_token", &token, "launch_fp", &fp) ||
+	    (token[0] && (!req_valid_name(token, REQ_TOKEN_MAX) || strlen(fp) != 64)) ||
 	    (huge[0] && !hugepage_parse(huge)) ||
 	    (vols && (!json_is_array(vols) || json_array_size(vols) > VOL_MAX)) ||
 	    (cpus && (!json_is_array(cpus) || json_array_size(cpus) > INST_MAX_VCPUS)) ||
@@ -416,6 +426,8 @@ static int load_one(struct instances *s, const char *name)
 	in->state = strcmp(state, "running") ? INST_EXITED : INST_RUNNING;
 	in->cpu_fixed = !strcmp(mode, "fixed");
 	snprintf(in->hugepages, sizeof(in->hugepages), "%s", huge);
+	snprintf(in->client_token, sizeof(in->client_token), "%s", token);
+	snprintf(in->launch_fp, sizeof(in->launch_fp), "%s", token[0] ? fp : "");
 	for (size_t i = 0; cpus && i < json_array_size(cpus); i++)
 		in->cpus[in->ncpus++] = (int)json_integer_value(json_array_get(cpus, i));
 	for (size_t i = 0; vols && i < json_array_size(vols); i++) {
@@ -692,6 +704,14 @@ int inst_prepare(struct instances *s, const struct run_req *req, struct inst_pla
 	in->memory_mib = req->memory_mib;
 	in->vcpus = req->vcpus;
 	snprintf(in->hugepages, sizeof(in->hugepages), "%s", req->hugepages);
+	if (req->client_token[0] && inst_launch_fp(req, in->launch_fp)) {
+		release_cores(s, in);
+		close(kfd);
+		free(in);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(in->client_token, sizeof(in->client_token), "%s", req->client_token);
 	in->uid = uid;
 	in->child = true;
 	for (unsigned i = 0; i < req->n_volumes && i < VOL_MAX; i++)
@@ -894,6 +914,48 @@ struct instance *inst_find(struct instances *s, const char *id)
 		if (!strcmp(in->id, id))
 			return in;
 	return NULL;
+}
+
+struct instance *inst_find_token(struct instances *s, const char *token)
+{
+	struct instance *in;
+
+	for (in = s->head; in; in = in->next)
+		if (in->state == INST_RUNNING && in->client_token[0] &&
+		    !strcmp(in->client_token, token))
+			return in;
+	return NULL;
+}
+
+int inst_launch_fp(const struct run_req *req, char out[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	json_t *o, *vols = json_array();
+	char *txt = NULL;
+
+	/* Canonical JSON (sorted keys) of what the launch is; the per-call
+	 * credentials stay out, so a retry with fresh tokens still matches. */
+	for (unsigned i = 0; vols && i < req->n_volumes; i++)
+		json_array_append_new(vols, json_pack("{s:s, s:s, s:I, s:b, s:s}", "volume_id",
+						      req->volumes[i].volume_id, "backing",
+						      req->volumes[i].backing, "size",
+						      (json_int_t)req->volumes[i].size, "read_only",
+						      req->volumes[i].read_only, "key_id",
+						      req->volumes[i].key_id));
+	o = vols ? json_pack("{s:s, s:I, s:I, s:b, s:s, s:s, s:o}", "image", req->image,
+			     "memory_mib", (json_int_t)req->memory_mib, "vcpus",
+			     (json_int_t)req->vcpus, "cpu_fixed", req->cpu_fixed, "hugepages",
+			     req->hugepages, "cmdline", req->cmdline, "volumes", vols) : NULL;
+	if (o)
+		txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!txt)
+		return -ENOMEM;
+	SHA256((const uint8_t *)txt, strlen(txt), md);
+	free(txt);
+	for (unsigned i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 struct instance *inst_list(struct instances *s)

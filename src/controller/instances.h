@@ -44,6 +44,12 @@ struct instance {
 	unsigned ncpus;		/* host CPU of vCPU i: cpus[i]; 0: not placed */
 	int cpus[INST_MAX_VCPUS];
 	char created[40];
+	/* Idempotent launch (docs/controller.md "Idempotent launch"): the
+	 * client's token ("" none) and the SHA-256 (hex) of the launch
+	 * parameters it came with, both kept in the state file so a
+	 * restarted controller still answers a retry with this instance. */
+	char client_token[REQ_TOKEN_MAX + 1];
+	char launch_fp[65];
 	/* The volumes it was launched with: after it ends (their keys wiped
 	 * in ward-blk then) a detach of one of them is answered as done,
 	 * not as an unknown attachment (issue 16 §5). */
@@ -120,6 +126,13 @@ bool inst_had_volume(const struct instance *in, const char *volume_id);
 /* Stop (SIGTERM, SIGKILL after a grace period) and forget. -ENOENT if unknown. */
 int inst_stop(struct instances *s, const char *id, int *exit_code, char *err, size_t errlen);
 struct instance *inst_find(struct instances *s, const char *id);
+/* The live (not ended) instance launched with this client token, or NULL. */
+struct instance *inst_find_token(struct instances *s, const char *token);
+/* The launch parameters' fingerprint (hex SHA-256, 65 bytes with the NUL)
+ * that a retry with the same token must match: image, shape, placement,
+ * cmdline and each volume's id, backing, size, mode and key id; not the
+ * per-call credentials (grant and FAS tokens, key blob). 0 or -ENOMEM. */
+int inst_launch_fp(const struct run_req *req, char out[65]);
 /* Console bytes from absolute offset `from` (conring_read): *start is
  * where the copy begins (start - from bytes were overwritten), *end the
  * offset after the newest byte. -ESRCH: the instance ended (its ring is

@@ -144,6 +144,8 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 			rc = get_cmdline(v, out->cmdline, err, errlen);
 		} else if (!strcmp(key, "volumes")) {
 			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
+		} else if (!strcmp(key, "client_token")) {
+			rc = get_name(v, key, out->client_token, REQ_TOKEN_MAX, err, errlen);
 		} else {
 			rc = unknown_field(key, err, errlen);
 		}

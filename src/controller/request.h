@@ -14,6 +14,7 @@
 #define REQ_NAME_MAX 32
 
 #define REQ_CMDLINE_MAX 1024
+#define REQ_TOKEN_MAX 64
 
 struct run_req {
 	char image[REQ_NAME_MAX + 1];	/* guest image name: [a-z0-9-] */
@@ -24,6 +25,9 @@ struct run_req {
 	char cmdline[REQ_CMDLINE_MAX + 1]; /* the guest kernel's; printable ASCII */
 	unsigned n_volumes;		/* attached at launch (docs/attach.md) */
 	struct vol_spec volumes[VOL_MAX];
+	/* "client_token": the client's name for this launch (idempotency,
+	 * docs/controller.md "Idempotent launch"); "" when not given. */
+	char client_token[REQ_TOKEN_MAX + 1];
 };
 
 /* The attach request as the KMS work will complete it: the data key
