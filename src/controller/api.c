@@ -356,6 +356,8 @@ static json_t *instance_json(const struct instance *in, bool full)
 		json_object_set_new(o, "created", json_string(in->created));
 		json_object_set_new(o, "exit_code", in->exit_code >= 0 ?
 				    json_integer(in->exit_code) : json_null());
+		if (in->client_token[0])
+			json_object_set_new(o, "client_token", json_string(in->client_token));
 	}
 	return o;
 }
@@ -422,6 +424,33 @@ void api_instance_run(struct api_req *r)
 	json_object_set_new(r->audit, "vcpus", json_integer(rq.vcpus));
 	json_object_set_new(r->audit, "memory_mib", json_integer(rq.memory_mib));
 	json_object_set_new(r->audit, "hugepages", json_string(rq.hugepages[0] ? rq.hugepages : "none"));
+	/* Idempotent launch (docs/controller.md "Idempotent launch"): a retry
+	 * of a launch that happened is answered with that instance, even on a
+	 * draining host, and starts nothing; the same token with other
+	 * parameters is the client's mistake, answered 409. */
+	if (rq.client_token[0]) {
+		char fp[65];
+
+		json_object_set_new(r->audit, "client_token", json_string(rq.client_token));
+		if ((in = inst_find_token(r->ctl->inst, rq.client_token))) {
+			json_object_set_new(r->audit, "instance", json_string(in->id));
+			if (inst_launch_fp(&rq, fp)) {
+				reply_error(r, 500, "internal", "out of memory");
+			} else if (strcmp(fp, in->launch_fp)) {
+				json_object_set_new(r->audit, "idempotent", json_string("mismatch"));
+				reply_error(r, 409, "token_mismatch", "client_token %s names instance "
+					    "%s, launched with other parameters", rq.client_token, in->id);
+			} else {
+				json_t *o = instance_json(in, true);
+
+				json_object_set_new(r->audit, "idempotent", json_string("replay"));
+				if (o)
+					json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+				reply_json(r, 200, o);
+			}
+			return;
+		}
+	}
 	if (!ctl_can_launch(r->ctl, &why)) {
 		reply_error(r, 503, r->ctl->state == HOST_DRAINING ? "draining" : "out_of_service",
 			    "%s", why);
