@@ -309,16 +309,20 @@ static int launch(struct store *s, const json_t *host, const json_t *in)
 
 	if (!ty)
 		return 0;
-	req = json_pack("{sssisiss}", "image", ec2_jstr(in, "ImageId") + 4, "vcpus",
+	/* The instance id is the launch's client_token (docs/controller.md
+	 * "Idempotent launch"): if this process died after the host started
+	 * it but before the record said so, the next round's POST is
+	 * answered 200 with that instance instead of starting a second. */
+	req = json_pack("{sssisissss}", "image", ec2_jstr(in, "ImageId") + 4, "vcpus",
 			(int)ty->vcpus, "memory_mib", (int)ty->memory_mib, "cpu",
-			ty->fixed ? "fixed" : "burstable");
+			ty->fixed ? "fixed" : "burstable", "client_token", id);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!body)
 		return -ENOMEM;
 	st = call(host, "POST", "/v1/instances", body, &rep);
 	free(body);
-	if (st == 201 && json_is_string(json_object_get(rep, "id"))) {
+	if ((st == 201 || st == 200) && json_is_string(json_object_get(rep, "id"))) {
 		now = with(in, "running");
 		if (now)
 			json_object_set_new(now, "HostInstance",
@@ -345,7 +349,7 @@ static int launch(struct store *s, const json_t *host, const json_t *in)
 	}
 	if (now) {
 		rc = transition(s, in, now);
-		if (rc == -EAGAIN && st == 201 &&
+		if (rc == -EAGAIN && (st == 201 || st == 200) &&
 		    !(rc = adopt(s, in, json_object_get(now, "HostInstance"))))
 			rc = -EAGAIN;	/* logged there */
 		if (!rc)
