@@ -5,7 +5,6 @@
 #include "hosts.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "leader.h"
 #include "log.h"
 #include "quote.h"
+#include "ticker.h"
 
 #define HOST_PREFIX "ec2/host/"
 #define ROUND_HOSTS_MAX 1024
@@ -447,62 +447,16 @@ int hosts_round(struct store *s, void *arg)
 
 /* ---- the SQLite replica's own schedule ---- */
 
-static struct {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool running, stop;
-	struct store *s;
-} T = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-static void *thread_main(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	pthread_mutex_lock(&T.mu);
-	while (!T.stop) {
-		pthread_mutex_unlock(&T.mu);
-		hosts_round(T.s, NULL);
-		pthread_mutex_lock(&T.mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		if (!T.stop)
-			pthread_cond_timedwait(&T.cv, &T.mu, &ts);
-	}
-	pthread_mutex_unlock(&T.mu);
-	return NULL;
-}
+static struct ticker T = TICKER_INIT(hosts_round, NULL);
 
 int hosts_thread_start(const char *db)
 {
-	int rc = store_sqlite_open(db, &T.s);
-
-	if (rc)
-		return rc;
-	T.stop = false;
-	rc = -pthread_create(&T.th, NULL, thread_main, NULL);
-	if (rc) {
-		store_close(T.s);
-		T.s = NULL;
-		return rc;
-	}
-	T.running = true;
-	return 0;
+	return ticker_start(&T, db);
 }
 
 void hosts_thread_stop(void)
 {
-	if (!T.running)
-		return;
-	pthread_mutex_lock(&T.mu);
-	T.stop = true;
-	pthread_cond_signal(&T.cv);
-	pthread_mutex_unlock(&T.mu);
-	pthread_join(T.th, NULL);
-	store_close(T.s);
-	T.s = NULL;
-	T.running = false;
+	ticker_stop(&T);
 }
 
 /* ---- readers ---- */

@@ -5,7 +5,6 @@
 #include "reconcile.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "ec2_place.h"
 #include "leader.h"
 #include "log.h"
+#include "ticker.h"
 
 #define REPLY_MAX (4u << 20)
 
@@ -489,69 +489,19 @@ out:
 
 /* ---- the SQLite replica's own schedule ---- */
 
-static struct {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool running, stop, kicked;
-	struct store *s;
-} T = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-static void *thread_main(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	pthread_mutex_lock(&T.mu);
-	while (!T.stop) {
-		T.kicked = false;
-		pthread_mutex_unlock(&T.mu);
-		reconcile_round(T.s, NULL);
-		pthread_mutex_lock(&T.mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		if (!T.stop && !T.kicked)
-			pthread_cond_timedwait(&T.cv, &T.mu, &ts);
-	}
-	pthread_mutex_unlock(&T.mu);
-	return NULL;
-}
+static struct ticker T = TICKER_INIT(reconcile_round, NULL);
 
 int reconcile_thread_start(const char *db)
 {
-	int rc = store_sqlite_open(db, &T.s);
-
-	if (rc)
-		return rc;
-	T.stop = false;
-	rc = -pthread_create(&T.th, NULL, thread_main, NULL);
-	if (rc) {
-		store_close(T.s);
-		T.s = NULL;
-		return rc;
-	}
-	T.running = true;
-	return 0;
+	return ticker_start(&T, db);
 }
 
 void reconcile_thread_stop(void)
 {
-	if (!T.running)
-		return;
-	pthread_mutex_lock(&T.mu);
-	T.stop = true;
-	pthread_cond_signal(&T.cv);
-	pthread_mutex_unlock(&T.mu);
-	pthread_join(T.th, NULL);
-	store_close(T.s);
-	T.s = NULL;
-	T.running = false;
+	ticker_stop(&T);
 }
 
 void reconcile_kick(void)
 {
-	pthread_mutex_lock(&T.mu);
-	T.kicked = true;
-	pthread_cond_signal(&T.cv);
-	pthread_mutex_unlock(&T.mu);
+	ticker_kick(&T);
 }
