@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "seal.h"
@@ -158,6 +160,59 @@ const char *ec2_zone(struct ec2_req *q, const char *name, bool required)
 		return NULL;
 	}
 	return z;
+}
+
+/* ---- ClientToken ---------------------------------------------------------- */
+
+/* sha256 of the parts, in hex; all zeros if OpenSSL fails (no allocation). */
+static void sha_hex(const void *const *parts, const size_t *lens, size_t n, char out[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	memset(md, 0, sizeof(md));
+	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		for (size_t i = 0; i < n; i++)
+			EVP_DigestUpdate(c, parts[i], lens[i]);
+		EVP_DigestFinal_ex(c, md, NULL);
+	}
+	EVP_MD_CTX_free(c);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void ec2_token_fingerprint(const struct query *q, char out[65])
+{
+	const struct query_param *p[QUERY_MAX_PARAMS];
+	const void *parts[2 * QUERY_MAX_PARAMS];
+	size_t lens[2 * QUERY_MAX_PARAMS], n = 0;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->p[i].name, "ClientToken") && strcmp(q->p[i].name, "DryRun") &&
+		    strcmp(q->p[i].name, "Version"))
+			p[n++] = &q->p[i];
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(p[j - 1]->name, p[j]->name) > 0; j--) {
+			const struct query_param *t = p[j];
+
+			p[j] = p[j - 1];
+			p[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		parts[2 * i] = p[i]->name;
+		lens[2 * i] = strlen(p[i]->name) + 1;
+		parts[2 * i + 1] = p[i]->value;
+		lens[2 * i + 1] = strlen(p[i]->value) + 1;
+	}
+	sha_hex(parts, lens, 2 * n, out);
+}
+
+void ec2_token_id(const char *action, const char *token, char out[65])
+{
+	const void *parts[2] = { action, token };
+	size_t lens[2] = { strlen(action) + 1, strlen(token) };
+
+	sha_hex(parts, lens, 2, out);
 }
 
 /* ---- store --------------------------------------------------------------- */

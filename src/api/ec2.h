@@ -133,6 +133,15 @@ const char *ec2_required(struct ec2_req *q, const char *name);
 /* Availability zone: REGIONa..c; NULL with the error made. def: absent allowed. */
 const char *ec2_zone(struct ec2_req *q, const char *name, bool required);
 
+/* ClientToken idempotency (CreateVolume, RunInstances; docs/api.md#idempotency).
+ * What a token stands for: sha256 hex of every parameter but ClientToken,
+ * DryRun and Version, in name order (botocore's order is not part of the
+ * contract), as name \0 value \0 each so no two lists hash alike. */
+void ec2_token_fingerprint(const struct query *q, char out[65]);
+/* The token's record id: sha256 hex of action \0 token (the token is free
+ * text, up to 64 printable characters; the id a fixed word). */
+void ec2_token_id(const char *action, const char *token, char out[65]);
+
 /* Store documents (JSON) under "ec2/<kind>/<id>". */
 json_t *ec2_load(struct ec2_req *q, const char *kind, const char *id);
 int ec2_save(struct ec2_req *q, bool create, const char *kind, const char *id, json_t *o);

@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include "ec2_place.h"
 #include "hosts.h"
 #include "reconcile.h"
@@ -114,52 +111,6 @@ static void write_reservation(struct ec2_req *q, struct xml *x, json_t *const *v
 		xml_close(x);
 	}
 	xml_close(x);
-}
-
-/* ---- ClientToken (as CreateVolume's, docs/api.md#idempotency) -------------- */
-
-static void sha_hex(const void *const *parts, const size_t *lens, size_t n, char out[65])
-{
-	uint8_t md[SHA256_DIGEST_LENGTH];
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-	memset(md, 0, sizeof(md));
-	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-		for (size_t i = 0; i < n; i++)
-			EVP_DigestUpdate(c, parts[i], lens[i]);
-		EVP_DigestFinal_ex(c, md, NULL);
-	}
-	EVP_MD_CTX_free(c);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* Every parameter but the token, DryRun and Version, in name order:
- * name \0 value \0 each, so no two lists hash alike. */
-static void fingerprint(const struct query *q, char out[65])
-{
-	const struct query_param *p[QUERY_MAX_PARAMS];
-	const void *parts[2 * QUERY_MAX_PARAMS];
-	size_t lens[2 * QUERY_MAX_PARAMS], n = 0;
-
-	for (size_t i = 0; i < q->n; i++)
-		if (strcmp(q->p[i].name, "ClientToken") && strcmp(q->p[i].name, "DryRun") &&
-		    strcmp(q->p[i].name, "Version"))
-			p[n++] = &q->p[i];
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(p[j - 1]->name, p[j]->name) > 0; j--) {
-			const struct query_param *t = p[j];
-
-			p[j] = p[j - 1];
-			p[j - 1] = t;
-		}
-	for (size_t i = 0; i < n; i++) {
-		parts[2 * i] = p[i]->name;
-		lens[2 * i] = strlen(p[i]->name) + 1;
-		parts[2 * i + 1] = p[i]->value;
-		lens[2 * i + 1] = strlen(p[i]->value) + 1;
-	}
-	sha_hex(parts, lens, 2 * n, out);
 }
 
 /* ---- placement ---------------------------------------------------------- */
@@ -333,11 +284,8 @@ void ec2_run_instances(struct ec2_req *q)
 		return;
 	}
 	if (r.token) {
-		const void *parts[2] = { "RunInstances", r.token };
-		size_t lens[2] = { sizeof("RunInstances"), strlen(r.token) };
-
-		fingerprint(q->q, fp);
-		sha_hex(parts, lens, 2, tid);
+		ec2_token_fingerprint(q->q, fp);
+		ec2_token_id("RunInstances", r.token, tid);
 		if (replay(q, tid, fp))
 			return;
 	}

@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 static void write_volume(struct xml *x, const json_t *v)
 {
 	size_t i;
@@ -44,59 +41,6 @@ static void write_volume(struct xml *x, const json_t *v)
 	if (json_is_true(json_object_get(v, "Encrypted")))
 		xml_text(x, "kmsKeyId", ec2_jstr(v, "KmsKeyId"));
 	xml_text(x, "multiAttachEnabled", "false");
-}
-
-/* What a ClientToken stands for: every parameter but the token itself,
- * DryRun and the protocol's own, in name order (botocore's order is not
- * part of the contract). */
-static void fingerprint(const struct query *q, char out[65])
-{
-	const struct query_param *p[QUERY_MAX_PARAMS];
-	uint8_t md[SHA256_DIGEST_LENGTH];
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	size_t n = 0;
-
-	for (size_t i = 0; i < q->n; i++)
-		if (strcmp(q->p[i].name, "ClientToken") && strcmp(q->p[i].name, "DryRun") &&
-		    strcmp(q->p[i].name, "Version"))
-			p[n++] = &q->p[i];
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(p[j - 1]->name, p[j]->name) > 0; j--) {
-			const struct query_param *t = p[j];
-
-			p[j] = p[j - 1];
-			p[j - 1] = t;
-		}
-	memset(md, 0, sizeof(md));
-	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-		for (size_t i = 0; i < n; i++) {
-			/* name \0 value \0: no two lists hash alike. */
-			EVP_DigestUpdate(c, p[i]->name, strlen(p[i]->name) + 1);
-			EVP_DigestUpdate(c, p[i]->value, strlen(p[i]->value) + 1);
-		}
-		EVP_DigestFinal_ex(c, md, NULL);
-	}
-	EVP_MD_CTX_free(c);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* ec2/clienttoken/<sha256(action \0 token)>: the token is free text (up to
- * 64 printable characters), the key a fixed word. */
-static void token_id(const char *action, const char *token, char out[65])
-{
-	uint8_t md[SHA256_DIGEST_LENGTH];
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-	memset(md, 0, sizeof(md));
-	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-		EVP_DigestUpdate(c, action, strlen(action) + 1);
-		EVP_DigestUpdate(c, token, strlen(token));
-		EVP_DigestFinal_ex(c, md, NULL);
-	}
-	EVP_MD_CTX_free(c);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static void reply_volume(struct ec2_req *q, const json_t *v)
@@ -216,8 +160,8 @@ void ec2_create_volume(struct ec2_req *q)
 		return;
 	}
 	if (token) {
-		fingerprint(q->q, fp);
-		token_id("CreateVolume", token, tid);
+		ec2_token_fingerprint(q->q, fp);
+		ec2_token_id("CreateVolume", token, tid);
 		if (replay(q, tid, fp))
 			return;
 	}
