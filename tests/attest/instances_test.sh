@@ -190,6 +190,30 @@ for (v,) in db.execute("SELECT value FROM kv WHERE key LIKE 'ec2/clienttoken/%'"
 assert tok == inst, tok ^ inst
 PY
 
+# The crash window between the controller's launch and ward-api's record
+# (docs/controller.md "Idempotent launch"): the launch POST that a killed
+# ward-api made is made here, with the instance id as client_token, beside
+# the reconciler's own. In either order the host runs it once: the later
+# POST is answered 200 with the same instance.
+NEW=$(ec2 "${RUN[@]}" --query 'Instances[0].InstanceId' --output text)
+ST=$(curl -s -o "$W/early" -w '%{http_code}' --cacert "$P/ca.pem" --cert "$P/cp.pem" \
+	--key "$P/cp.key" -H 'Content-Type: application/json' --data-binary \
+	'{"image":"hello","vcpus":2,"memory_mib":1024,"cpu":"burstable","client_token":"'"$NEW"'"}' \
+	"$URL/v1/instances")
+check "a launch of $NEW under its id as token: $ST (201, or 200 after the reconciler's)" \
+	bash -c "[ '$ST' = 201 ] || [ '$ST' = 200 ]"
+check "...ward-api records it running" wait_log "msg=\"instance running\" instance=$NEW " 1
+curl -s --cacert "$P/ca.pem" --cert "$P/cp.pem" --key "$P/cp.key" "$URL/v1/instances" >"$W/hostlist"
+HI=$(grep "msg=\"instance running\" instance=$NEW " "$W/api.log" | sed -n 's/.*on_host=\([^ ]*\).*/\1/p' | head -1)
+check "...and the controller runs it once, under the host instance ward-api recorded ($HI)" \
+	python3 - "$W/early" "$NEW" "$HI" "$W/hostlist" <<'PY'
+import json, sys
+mine = [i for i in json.load(open(sys.argv[4]))["instances"]
+        if i.get("client_token") == sys.argv[2] and i["state"] == "running"]
+assert len(mine) == 1, mine
+assert mine[0]["id"] == json.load(open(sys.argv[1]))["id"] == sys.argv[3], (mine, sys.argv[3])
+PY
+
 kill "$API_PID"; wait "$API_PID" 2>/dev/null
 if grep -q Sanitizer "$W/api.log"; then
 	fail "sanitizer report from ward-api"; grep -A30 Sanitizer "$W/api.log" | head -40
