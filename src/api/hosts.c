@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "ctlclient.h"
 #include "ec2.h"
 #include "fileio.h"
 #include "hostmsg.h"
@@ -124,73 +124,18 @@ int hosts_register(struct store *s, const char *id, const char *endpoint, const 
 
 /* ---- talking to a controller ---- */
 
-struct buf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = sz * nm;
-	char *p;
-
-	if (b->n + n > HOSTMSG_MAX)
-		return 0;
-	p = realloc(b->p, b->n + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->n, d, n);
-	b->p = p;
-	b->n += n;
-	p[b->n] = 0;
-	return n;
-}
-
 /* One request to the controller; 0 with the 200 body in *out, else the
  * reason in err. */
 static int http(const json_t *host, const char *method, const char *path, const char *body,
-		struct buf *out, char *err, size_t errlen)
+		struct ctlclient_reply *out, char *err, size_t errlen)
 {
-	const char *ca = ec2_jstr(host, "CaPem");
-	struct curl_blob cab = { (void *)ca, strlen(ca), CURL_BLOB_COPY };
-	struct curl_slist *hd = NULL;
-	char url[512];
+	const struct ctlclient_id id = { H.cfg.client_cert, H.cfg.client_key, H.cfg.timeout_s };
 	long status = 0;
-	CURL *c = curl_easy_init();
-	CURLcode cc;
+	int rc;
 
-	*out = (struct buf){ 0 };
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	snprintf(url, sizeof(url), "%s%s", ec2_jstr(host, "Endpoint"), path);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cab);
-	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, H.cfg.client_cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, H.cfg.client_key);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)H.cfg.timeout_s);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	} else if (strcmp(method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	}
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(c);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "controller unreachable: %s", curl_easy_strerror(cc));
-		goto fail;
-	}
+	rc = ctlclient_call(host, &id, method, path, body, HOSTMSG_MAX, &status, out, err, errlen);
+	if (rc)
+		return rc;	/* -ENOMEM or -EIO, the reason in err */
 	if (status != 200) {
 		snprintf(err, errlen, "controller answered %s %s with HTTP %ld", method, path,
 			 status);
@@ -203,7 +148,7 @@ static int http(const json_t *host, const char *method, const char *path, const 
 	return 0;
 fail:
 	free(out->p);
-	*out = (struct buf){ 0 };
+	*out = (struct ctlclient_reply){ 0 };
 	return -EIO;
 }
 
@@ -216,7 +161,7 @@ static int prove_ak(const json_t *host, const struct quote_key *ek, const struct
 	uint8_t cred[QUOTE_CRED_LEN], back[64], *cb = NULL, *sb = NULL;
 	size_t cbl, sbl, bl = 0;
 	char *c64 = NULL, *s64 = NULL, *req = NULL;
-	struct buf r = { 0 };
+	struct ctlclient_reply r = { 0 };
 	json_t *o;
 	int rc = -ENOMEM;
 
@@ -270,7 +215,7 @@ static int attest(const json_t *host, char *ak_name, size_t an_len, char *err, s
 	size_t reg_len = 0;
 	char nhex[41], body[80];
 	const char *e64 = ec2_jstr(host, "EkPublic");
-	struct buf r = { 0 };
+	struct ctlclient_reply r = { 0 };
 	int rc;
 
 	if (hostmsg_b64_decode(e64, strlen(e64), reg, sizeof(reg), &reg_len) ||

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
+#include "ctlclient.h"
 #include "ec2.h"
 #include "ec2_place.h"
 #include "leader.h"
@@ -33,66 +33,20 @@ void reconcile_configure(const struct reconcile_cfg *cfg)
 
 /* ---- one request to a controller ---- */
 
-struct buf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = sz * nm;
-	char *p;
-
-	if (b->n + n > REPLY_MAX)
-		return 0;
-	p = realloc(b->p, b->n + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->n, d, n);
-	b->p = p;
-	b->n += n;
-	p[b->n] = 0;
-	return n;
-}
-
 /* The HTTP status (0: unreachable) and, for any answer, its JSON body in
  * *out (NULL when it was not JSON). */
 static long call(const json_t *host, const char *method, const char *path, const char *body,
 		 json_t **out)
 {
-	const char *ca = ec2_jstr(host, "CaPem");
-	struct curl_blob cab = { (void *)ca, strlen(ca), CURL_BLOB_COPY };
-	struct curl_slist *hd = NULL;
-	struct buf b = { 0 };
-	char url[512];
+	const struct ctlclient_id id = { C.client_cert, C.client_key, C.timeout_s };
+	struct ctlclient_reply b;
 	long status = 0;
-	CURL *c = curl_easy_init();
+	char err[128];
 
 	*out = NULL;
-	if (!c)
+	if (ctlclient_call(host, &id, method, path, body, REPLY_MAX, &status, &b, err,
+			   sizeof(err)))
 		return 0;
-	snprintf(url, sizeof(url), "%s%s", ec2_jstr(host, "Endpoint"), path);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cab);
-	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, C.client_cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, C.client_key);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)C.timeout_s);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	else if (strcmp(method, "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(c);
 	if (b.p)
 		*out = json_loadb(b.p, b.n, 0, NULL);
 	free(b.p);
