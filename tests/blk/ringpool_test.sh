@@ -41,7 +41,7 @@ kill -0 "$BLK_PID" || fail "ward-blk died after the refused requests"
 grep -q "attach vol-c refused: no free I/O ring: ward-blk was started with --max-volumes 2 " "$T/full.out" ||
 	fail "third ATTACH on a pool of two was not refused with the reason: $(cat "$T/full.out")"
 grep -q "attach vol-c: attached (0)" "$T/full.out" || fail "ATTACH after a DETACH freed a ring: $(cat "$T/full.out")"
-out=$("$WARD_BLK" --control-fd 0 --max-volumes 65 2>&1 || true)
+out=$("$WARD_BLK" --control-fd 3 --max-volumes 65 2>&1 || true)
 grep -q "max-volumes must be 1..64" <<<"$out" || fail "--max-volumes 65 was not refused: $out"
 
 # 3. ATTACH/DETACH/ATTACH on one ring, encrypted (READ/WRITE) and not
