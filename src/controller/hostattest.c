@@ -37,8 +37,10 @@ static int ak_load_or_create(struct hostattest *h, const char *state_dir, char *
 
 	snprintf(path, sizeof(path), "%s/keys", state_dir);
 	if (mkdir(path, 0700) && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
+		return -e;
 	}
 	snprintf(path, sizeof(path), "%s/" HOSTATTEST_AK_BLOB, state_dir);
 	rc = fileio_read(path, 65536, 0, &h->ak_blob, &h->ak_blob_len);
@@ -281,11 +283,12 @@ static int quote(struct hostattest *h, const char *body, size_t body_len, json_t
 	}
 	/* pcrs is informative (what the TPM read); a verifier recomputes the
 	 * values from the event log and never trusts these. */
-	*reply = att && sig && pcrs ?
-		json_pack("{s:s, s:s, s:s, s:o, s:s}", "quote", att, "signature", sig,
-			  "pcr_select", "sha256:12,13,15", "pcrs", pcrs, "event_log",
-			  h->log_b64) : NULL;
-	if (!*reply)
+	*reply = NULL;
+	if (att && sig && pcrs)	/* json_pack takes pcrs ("o"), even when it fails */
+		*reply = json_pack("{s:s, s:s, s:s, s:o, s:s}", "quote", att, "signature", sig,
+				   "pcr_select", "sha256:12,13,15", "pcrs", pcrs, "event_log",
+				   h->log_b64);
+	else
 		json_decref(pcrs);
 	free(att);
 	free(sig);

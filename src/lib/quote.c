@@ -199,6 +199,7 @@ static int kdfe(const uint8_t z[32], const char *label, const uint8_t u[32],
 {
 	uint8_t buf[4 + 32 + 16 + 64];
 	size_t ll = strlen(label) + 1, n = 0;
+	int rc;
 
 	if (ll > 16)
 		return -EINVAL;
@@ -211,7 +212,9 @@ static int kdfe(const uint8_t z[32], const char *label, const uint8_t u[32],
 	memcpy(buf + n, u, 32);
 	memcpy(buf + n + 32, v, 32);
 	n += 64;
-	return EVP_Digest(buf, n, out, NULL, EVP_sha256(), NULL) ? 0 : -EIO;
+	rc = EVP_Digest(buf, n, out, NULL, EVP_sha256(), NULL) ? 0 : -EIO;
+	OPENSSL_cleanse(buf, sizeof(buf));	/* it holds Z: with the public point, the seed */
+	return rc;
 }
 
 /* The seed: ECDH of a fresh ephemeral key with the EK (Part 1 Annex C.6.4).
