@@ -68,6 +68,8 @@ int ec2_parse_ids(const struct query *q, const char *prefix, const char **ids, s
  * names): min..max bytes, no control characters, since it reaches logs
  * and ward-net's tables. */
 bool ec2_text_ok(const char *s, size_t min, size_t max);
+/* An id of the form prefix + [a-z0-9-], under 32 characters. */
+bool ec2_id_ok(const char *s, const char *prefix);
 /* TagSpecification.N.ResourceType/.Tag.M.Key/.Value for a resource of
  * type rtype ("vpc", "volume" ...): keys 1-128 characters, not "aws:"...,
  * values 0-256, no key twice, at most EC2_MAX_TAGS. */

@@ -70,6 +70,10 @@ int ec2_parse_run(const struct query *q, struct ec2_run *out, char *err, size_t 
 		return -EINVAL;
 	}
 	out->subnet = query_get(q, "SubnetId");
+	if (out->subnet && !ec2_id_ok(out->subnet, "subnet-")) {
+		snprintf(err, len, "Invalid id: \"%.64s\"", out->subnet);
+		return -EINVAL;
+	}
 	if (ec2_parse_ids(q, "SecurityGroupId", out->groups, &out->n_groups, err, len))
 		return -EINVAL;
 	if (out->n_groups > 5) {

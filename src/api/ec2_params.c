@@ -108,6 +108,11 @@ static bool id_ok(const char *s)
 	return n > 0 && n < 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
+bool ec2_id_ok(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix)) && id_ok(s);
+}
+
 int ec2_parse_ids(const struct query *q, const char *prefix, const char **ids, size_t *n,
 		  char *err, size_t len)
 {

@@ -325,9 +325,12 @@ static int record(struct store *s, const json_t *was, bool ok, const char *reaso
 	o = rc ? NULL : json_loads(v, 0, NULL);
 	free(v);
 	v = NULL;
-	/* Re-registered meanwhile (another endpoint or EK): not this verdict's. */
+	/* Re-registered meanwhile (another endpoint, CA, EK or release): not
+	 * this verdict's. */
 	if (!o || strcmp(ec2_jstr(o, "Endpoint"), ec2_jstr(was, "Endpoint")) ||
-	    strcmp(ec2_jstr(o, "EkPublic"), ec2_jstr(was, "EkPublic"))) {
+	    strcmp(ec2_jstr(o, "CaPem"), ec2_jstr(was, "CaPem")) ||
+	    strcmp(ec2_jstr(o, "EkPublic"), ec2_jstr(was, "EkPublic")) ||
+	    strcmp(ec2_jstr(o, "Release"), ec2_jstr(was, "Release"))) {
 		store_txn_abort(t);
 		json_decref(o);
 		return rc == -ENOENT ? 0 : rc;
@@ -374,14 +377,16 @@ int hosts_round(struct store *s, void *arg)
 		char why[300] = "", ak[2 * QUOTE_NAME_LEN + 1] = "";
 		int ok;
 
-		if (rc == 0) {
+		/* One host's failed write (a concurrent register-host: -EAGAIN)
+		 * does not stop the others; a deposed leader (-ESTALE) stops. */
+		if (rc != -ESTALE) {
 			/* No transaction is open while the controller answers. */
 			ok = attest(d.hosts[i], ak, sizeof(ak), why, sizeof(why)) == 0;
 			if (ok)
 				snprintf(why, sizeof(why), "quote verified against release %s",
 					 ec2_jstr(d.hosts[i], "Release"));
 			rc = record(s, d.hosts[i], ok, why, ak, now_s());
-			if (strcmp(was, ok ? "admitted" : "drained"))
+			if (!rc && strcmp(was, ok ? "admitted" : "drained"))
 				log_info(ok ? "host admitted" : "host drained", "host=%s reason=\"%s\"",
 					 id, why);
 		}

@@ -3,7 +3,8 @@
  * read at the revision of its first read), buffers its writes, and commits
  * them as ONE etcd Txn whose compares say that nothing it read has changed
  * since: a key read present keeps its mod_revision, a key read absent is
- * still absent, a prefix listed has no key modified after the snapshot.
+ * still absent, a prefix listed has no key modified after the snapshot
+ * (a key deleted from it is not seen: docs/ha.md, "Limits").
  * A failed compare is a conflict (-EAGAIN): the caller re-runs the whole
  * request. A guard (store_guard) adds the leader's fencing compare. */
 #include "store.h"

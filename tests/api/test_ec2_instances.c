@@ -217,6 +217,10 @@ static void test_run_params(void **state)
 		{ "ImageId=ami-hello&ClientToken=%01", -EINVAL },
 		{ "ImageId=ami-hello&UserData=eA%3D%3D", -EOPNOTSUPP },
 		{ "ImageId=ami-hello&SecurityGroupId.2=sg-1", -EINVAL },
+		{ "ImageId=ami-hello&SubnetId=subnet-0a1b", 0 },
+		{ "ImageId=ami-hello&SubnetId=vpc-0a1b", -EINVAL },
+		{ "ImageId=ami-hello&SubnetId=subnet-0a1b%2Fx", -EINVAL },
+		{ "ImageId=ami-hello&SubnetId=subnet-00000000000000000000000000000", -EINVAL },
 	};
 	struct ec2_run run;
 	struct query q;
