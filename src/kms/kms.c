@@ -1017,13 +1017,16 @@ static int op_generate_random(struct call *x)
 
 	if (authorize(x, "kms:GenerateRandom", NULL, 0) || host_needs_recipient(x))
 		return -1;
+	/* Refused before the HSM is asked: a request that cannot be answered
+	 * costs no HSM call. */
+	if (x->r->recipient_host)
+		return fail(x, "ValidationException", "GenerateRandom takes an "
+			    "AttestationDocument Recipient only");
 	if (hsm_random(x->k->hsm, x->k->sess, x->k->scratch, n))
 		return fail(x, "KMSInternalException", "the HSM could not generate random bytes");
 	x->resp = json_object();
 	if (x->resp)
-		rc = x->r->recipient_host ? fail(x, "ValidationException", "GenerateRandom "
-						 "takes an AttestationDocument Recipient only")
-					  : deliver(x, NULL, x->k->scratch, n);
+		rc = deliver(x, NULL, x->k->scratch, n);
 	OPENSSL_cleanse(x->k->scratch, n);
 	return rc;
 }

@@ -141,6 +141,8 @@ R=$(call encl GenerateRandom "{\"NumberOfBytes\":48,$(rcp "$T/d3")}") || fail "G
 expect_error AccessDeniedException call encl GenerateRandom '{"NumberOfBytes":48}'
 R=$(call alice GenerateRandom '{"NumberOfBytes":16}') || fail "plain GenerateRandom"
 [ "$(jstr Plaintext "$R" | base64 -d | wc -c)" = 16 ] || fail "plain GenerateRandom: 16 bytes"
+expect_error "takes an AttestationDocument Recipient only" call alice GenerateRandom \
+	'{"NumberOfBytes":16,"Recipient":{"KeyEncryptionAlgorithm":"HPKE_P256_SHA256_AES256GCM","HostId":"host-1"}}'
 pass "GenerateDataKey and GenerateRandom with Recipient (CMS), GenerateRandom plain"
 
 # --- a grant is bounded by the key policy's condition (explicit deny wins) ---
