@@ -1059,10 +1059,17 @@ int tpm_activate_credential(struct tpm *t, const uint8_t *blob,
 	if (rc) {
 		TSS2_RC base = tpm_rc_base(rc);
 
-		if (base == TPM2_RC_INTEGRITY || base == TPM2_RC_ECC_POINT ||
-		    base == TPM2_RC_SIZE || base == TPM2_RC_VALUE)
+		/* INTEGRITY and ECC_POINT: the HMAC or the seed point fails,
+		 * so it was made for another EK or key. SIZE and VALUE: a
+		 * field's length or the unwrapped seed is wrong, which is a
+		 * damaged blob as often as a foreign one: say both. */
+		if (base == TPM2_RC_INTEGRITY || base == TPM2_RC_ECC_POINT)
 			ret = tpm_fail(t, -EACCES, "ActivateCredential: the credential "
 				       "was not made for this EK and key");
+		else if (base == TPM2_RC_SIZE || base == TPM2_RC_VALUE)
+			ret = tpm_fail(t, -EINVAL, "ActivateCredential: the credential is "
+				       "malformed or not made for this EK and key (TPM_RC_%s)",
+				       base == TPM2_RC_SIZE ? "SIZE" : "VALUE");
 		else
 			ret = tpm_fail_rc(t, "ActivateCredential", rc);
 		goto out;
