@@ -3,7 +3,6 @@
  *   attest_tool makecred EK.pub AK.pub CRED OUT.credblob OUT.secret
  *   attest_tool akpem AK.pub OUT.pem
  *   attest_tool verify AK.pub QUOTE.msg QUOTE.sig EVENTLOG GOLDEN RELEASE NONCEHEX
- *   attest_tool golden RELEASE CONTROLLER.bin STORE.pkg   (a golden set on stdout)
  *   attest_tool get JSONFILE KEY [SUBKEY]   (a string member on stdout)
  *   attest_tool fakeek OUT   (an EK-shaped public area of no TPM: a fresh P-256 point)
  *   attest_tool unhex OUT   (hex on stdin -> bytes; the tests start no
@@ -21,7 +20,6 @@
 #include <tss2/tss2_mu.h>
 #include <openssl/x509.h>
 
-#include "controller/fw/fw_format.h"
 #include "fileio.h"
 #include "quote.h"
 
@@ -143,43 +141,6 @@ static int verify(char **a)
 	return rc ? 1 : 0;
 }
 
-static void hexline(unsigned pcr, const uint8_t d[32], const char *what)
-{
-	printf("pcr %u ", pcr);
-	for (int i = 0; i < 32; i++)
-		printf("%02x", d[i]);
-	printf(" %s\n", what);
-}
-
-/* What the vendor publishes for a release: the controller binary that
- * ward-boot measures (PCR 12), then what fw_boot measures from the
- * package: its manifest (PCR 15) and each image in manifest order (13). */
-static int golden(char **a)
-{
-	struct fw_package *p = malloc(sizeof(*p));
-	uint8_t *bin, *pkg, d[32];
-	size_t bl, pl;
-	char err[256];
-
-	bin = slurp(a[1], &bl);
-	pkg = slurp(a[2], &pl);
-	if (!p || fw_package_parse(pkg, pl, p, err, sizeof(err))) {
-		fprintf(stderr, "attest_tool: %s\n", p ? err : "out of memory");
-		return 2;
-	}
-	if (!EVP_Digest(bin, bl, d, NULL, EVP_sha256(), NULL))
-		return 2;
-	printf("# ward golden set: release %s\nrelease %s\n", a[0], a[0]);
-	hexline(12, d, "ward-controller");
-	hexline(15, p->m.digest, "manifest");
-	for (unsigned i = 0; i < p->m.n_images; i++)
-		hexline(13, p->m.img[i].sha256, p->m.img[i].name);
-	free(p);
-	free(bin);
-	free(pkg);
-	return 0;
-}
-
 static int fakeek(const char *out)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -245,8 +206,6 @@ int main(int argc, char **argv)
 		return fakeek(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "unhex"))
 		return unhex(argv[2]);
-	if (argc == 5 && !strcmp(argv[1], "golden"))
-		return golden(argv + 2);
 	if (argc == 7 && !strcmp(argv[1], "makecred"))
 		return makecred(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "akpem"))

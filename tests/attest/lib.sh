@@ -22,7 +22,8 @@ cp "$STANDIN" "$W/img/ward-hv"	# no guest runs in this test
 	>"$W/fw.out" 2>&1 || { cat "$W/fw.out"; echo "FAIL: build-store"; exit 1; }
 # The release's golden set, from what the vendor ships (not from the host).
 cp "$REAL" "$W/ctl"
-"$TOOL" golden rel-1 "$W/ctl" "$W/v1.pkg" >"$W/golden" || { echo "FAIL: golden set"; exit 1; }
+"$FT" golden-set --release rel-1 --controller "$W/ctl" --package "$W/v1.pkg" -o "$W/golden" ||
+	{ echo "FAIL: golden set"; exit 1; }
 
 # boot BINARY: provision the store for BINARY, power-cycle the TPM (PCRs
 # from zero, as after a reboot), start BINARY through ward-boot.

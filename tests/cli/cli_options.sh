@@ -52,6 +52,11 @@ for v in 0x10 4x -1; do
 done
 run "$FT" build-store --images "$W" --key k --version 1 --counter 1x -o "$W/p"
 expect "ward-fwtool --counter 1x: refused" 2 "err~--counter must be a number from 0 to" out=EMPTY
+run "$FT" golden-set --release 'rel/1' --controller "$FT" --package "$W/p"
+expect "ward-fwtool golden-set: a release name outside the golden-set alphabet is refused" 2 \
+	"err~--release must be 1-64 of" out=EMPTY
+run "$FT" golden-set --release rel-1 --controller "$FT"
+expect "ward-fwtool golden-set without --package: usage error" 2 "err~needs --release, --controller and --package" out=EMPTY
 PKI=$B/src/cli/ward-pki
 run "$PKI" --version
 expect "ward-pki --version (the built copy)" 0 "out~^ward-pki $VER\$" err=EMPTY

@@ -2,10 +2,12 @@
  * build and sign stores and update packages, provision a host, re-sign a
  * golden set, and (for tests and bring-up) run the boot chain the way the
  * controller does, quote the boot PCRs, replay an event log. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ static void usage(FILE *f)
 "  pack-update  --key VENDOR.pem --version N --counter N [--expiry UNIX] -o PKG NAME:ROLE:PATH...\n"
 "  provision    --state DIR --controller BIN --package PKG [--force] [--tcti T]\n"
 "  sign-golden  --state DIR --slot A|B --controller BIN [--tcti T]\n"
+"  golden-set   --release NAME --controller BIN --package PKG [-o FILE]\n"
+"               the release's golden set for ward-api (stdout unless -o)\n"
 "  run          --state DIR [--update PKG] [--tcti T]   boot chain as the controller runs it\n"
 "  quote        --state DIR --nonce HEX --out DIR [--tcti T]\n"
 "  replay       LOG       PCR values an event log predicts\n"
@@ -45,7 +49,7 @@ static void usage(FILE *f)
 
 static struct {
 	const char *images, *key, *out, *state, *controller, *package, *tcti, *update;
-	const char *nonce, *slot;
+	const char *nonce, *slot, *release;
 	unsigned long long version, counter, expiry;
 	int force;
 } opt;
@@ -77,7 +81,8 @@ static int parse_opts(int argc, char **argv, int first)
 		{ "state", 1, 0, 's' }, { "controller", 1, 0, 'c' }, { "package", 1, 0, 'p' },
 		{ "tcti", 1, 0, 't' }, { "update", 1, 0, 'u' }, { "nonce", 1, 0, 'n' },
 		{ "slot", 1, 0, 'S' }, { "version", 1, 0, 'V' }, { "counter", 1, 0, 'C' },
-		{ "expiry", 1, 0, 'E' }, { "force", 0, 0, 'f' }, { 0, 0, 0, 0 },
+		{ "expiry", 1, 0, 'E' }, { "force", 0, 0, 'f' }, { "release", 1, 0, 'R' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -99,6 +104,7 @@ static int parse_opts(int argc, char **argv, int first)
 		case 'C': if (parse_num("--counter", optarg, 0, &opt.counter)) return -1; break;
 		case 'E': if (parse_num("--expiry", optarg, 0, &opt.expiry)) return -1; break;
 		case 'f': opt.force = 1; break;
+		case 'R': opt.release = optarg; break;
 		default:
 			cliopt_bad_option("ward-fwtool", argv, lo);
 			return -1;
@@ -402,6 +408,103 @@ static int cmd_replay(int argc, char **argv)
 	return 0;
 }
 
+/* The golden-set format's release names: 1-64 of [A-Za-z0-9._-]. */
+static bool release_name_ok(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)r[i]) && !strchr("._-", r[i]))
+			return false;
+	return true;
+}
+
+static int golden_line(char *buf, size_t cap, size_t *off, unsigned pcr,
+		       const uint8_t d[FW_SHA256_LEN], const char *label)
+{
+	char x[2 * FW_SHA256_LEN + 1];
+	int n;
+
+	hex(d, FW_SHA256_LEN, x);
+	n = snprintf(buf + *off, cap - *off, "pcr %u %s %s\n", pcr, x, label);
+	if (n < 0 || (size_t)n >= cap - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+/* What the vendor publishes for a release (docs/attestation.md): the
+ * controller binary ward-boot measures (PCR 12), then what fw_boot
+ * measures from the package: its manifest (PCR 15) and each image in
+ * manifest order (PCR 13). Made from what ships, never from a host. */
+static int cmd_golden_set(void)
+{
+	struct fw_package *p = NULL;
+	uint8_t *bin = NULL, *pkg = NULL, d[FW_SHA256_LEN];
+	size_t bl, pl, off = 0, cap = 16384;
+	char err[256], *out = NULL;
+	int rc = 1, n;
+
+	if (!opt.release || !opt.controller || !opt.package) {
+		fprintf(stderr, "ward-fwtool: golden-set needs --release, --controller and --package\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (!release_name_ok(opt.release)) {
+		cliopt_bad_value("ward-fwtool", "--release", "1-64 of A-Z a-z 0-9 . _ -",
+				 opt.release);
+		return CLI_EXIT_USAGE;
+	}
+	p = malloc(sizeof(*p));
+	out = malloc(cap);
+	if (!p || !out)
+		goto out;
+	if (fw_io_read(opt.controller, FW_IMAGE_MAX, &bin, &bl)) {
+		fprintf(stderr, "ward-fwtool: cannot read %s\n", opt.controller);
+		goto out;
+	}
+	if (fw_io_read(opt.package, SIZE_MAX, &pkg, &pl)) {
+		fprintf(stderr, "ward-fwtool: cannot read %s\n", opt.package);
+		goto out;
+	}
+	if (fw_package_parse(pkg, pl, p, err, sizeof(err))) {
+		fprintf(stderr, "ward-fwtool: %s: %s\n", opt.package, err);
+		goto out;
+	}
+	if (!EVP_Digest(bin, bl, d, NULL, EVP_sha256(), NULL))
+		goto out;
+	n = snprintf(out, cap, "# ward golden set: release %s\nrelease %s\n",
+		     opt.release, opt.release);
+	if (n < 0 || (size_t)n >= cap)
+		goto out;
+	off = (size_t)n;
+	if (golden_line(out, cap, &off, 12, d, "ward-controller") ||
+	    golden_line(out, cap, &off, 15, p->m.digest, "manifest"))
+		goto out;
+	for (unsigned i = 0; i < p->m.n_images; i++)
+		if (golden_line(out, cap, &off, 13, p->m.img[i].sha256, p->m.img[i].name))
+			goto out;
+	if (opt.out) {
+		struct iovec v = { .iov_base = out, .iov_len = off };
+
+		if ((rc = fileio_replacev(opt.out, &v, 1, 0644))) {
+			fprintf(stderr, "ward-fwtool: writing %s: %s\n", opt.out, fileio_strerror(rc));
+			rc = 1;
+			goto out;
+		}
+	} else if (fwrite(out, 1, off, stdout) != off || fflush(stdout)) {
+		goto out;
+	}
+	rc = 0;
+out:
+	free(out);
+	free(pkg);
+	free(bin);
+	free(p);
+	return rc;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	struct fw_package *p = malloc(sizeof(*p));
@@ -457,6 +560,8 @@ int main(int argc, char **argv)
 		return cmd_provision();
 	if (!strcmp(cmd, "sign-golden"))
 		return cmd_sign_golden();
+	if (!strcmp(cmd, "golden-set"))
+		return cmd_golden_set();
 	if (!strcmp(cmd, "run"))
 		return cmd_run();
 	if (!strcmp(cmd, "quote"))
