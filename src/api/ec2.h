@@ -102,6 +102,30 @@ struct ec2_run {
 };
 int ec2_parse_run(const struct query *q, struct ec2_run *out, char *err, size_t len);
 
+/* AttachVolume, DetachVolume, DescribeImages (ec2_attach_params.c). -ENOENT
+ * MissingParameter, -EBADF a malformed volume or image id, -ESRCH a
+ * malformed instance id, -EINVAL otherwise. Strings point into q. */
+#define EC2_IMAGE_ID_MAX 52	/* "ami-" + a host store's name, 1-48 */
+#define EC2_MAX_OWNERS 10
+struct ec2_attach {
+	const char *volume, *instance, *device;
+};
+struct ec2_detach {
+	const char *volume, *instance, *device;	/* instance, device: may be NULL */
+	bool force;
+};
+struct ec2_images {
+	const char *ids[EC2_MAX_IDS], *owners[EC2_MAX_OWNERS], *exec_by[EC2_MAX_OWNERS];
+	size_t n_ids, n_owners, n_exec_by;
+};
+int ec2_parse_attach(const struct query *q, struct ec2_attach *out, char *err, size_t len);
+int ec2_parse_detach(const struct query *q, struct ec2_detach *out, char *err, size_t len);
+int ec2_parse_images(const struct query *q, struct ec2_images *out, char *err, size_t len);
+bool ec2_volume_id_ok(const char *s);
+bool ec2_instance_id_ok(const char *s);
+bool ec2_device_ok(const char *s);
+bool ec2_image_id_ok(const char *s);
+
 /* ---- request context, replies, authorisation (ec2.c) ----------------------- */
 
 struct ec2_req {
@@ -219,5 +243,15 @@ void ec2_terminate_instances(struct ec2_req *q);
 /* EC2's code of a state name: pending 0, running 16, shutting-down 32,
  * terminated 48, stopping 64, stopped 80. */
 int ec2_instance_state_code(const char *state);
+/* The attach flow (ec2_attach.c, docs/api.md#volume-attachments). */
+void ec2_attach_volume(struct ec2_req *q);
+void ec2_detach_volume(struct ec2_req *q);
+/* Volumes attached to instance id (ec2/instancevolume/<id>/…): TerminateInstances
+ * marks them detaching (the reconciler frees them once the instance ended);
+ * StartInstances refuses while any is attached. (size_t)-1 on a store error. */
+size_t ec2_attach_count(struct ec2_req *q, const char *instance);
+int ec2_attach_release_all(struct ec2_req *q, const char *instance);
+/* Images (ec2_image.c): what the admitted hosts' stores hold. */
+void ec2_describe_images(struct ec2_req *q);
 
 #endif

@@ -1,8 +1,8 @@
 /* ec2_volume: EBS volumes as records (ec2/volume/<id>) — CreateVolume with
  * ClientToken idempotency, DescribeVolumes, DeleteVolume (VolumeInUse while
- * attached). The backing export and the attach flow (grant, forward
- * access session, the host's controller) are AttachVolume's, not built yet
- * (docs/api.md#ec2). */
+ * attached). Attachments are ec2_attach.c's; the backing export and the
+ * KMS half of the attach flow (grant, forward access session) are not
+ * built yet (docs/api.md#volume-attachments). */
 #include "ec2.h"
 
 #include <errno.h>
@@ -30,7 +30,10 @@ static void write_volume(struct xml *x, const json_t *v)
 		xml_text(x, "instanceId", ec2_jstr(a, "InstanceId"));
 		xml_text(x, "device", ec2_jstr(a, "Device"));
 		xml_text(x, "status", ec2_jstr(a, "State"));
-		xml_text(x, "deleteOnTermination", "false");
+		api_iso8601(json_real_value(json_object_get(a, "AttachTime")), t);
+		xml_text(x, "attachTime", t);
+		xml_text(x, "deleteOnTermination",
+			 json_is_true(json_object_get(a, "DeleteOnTermination")) ? "true" : "false");
 		xml_close(x);
 	}
 	xml_close(x);
@@ -237,6 +240,8 @@ static const struct ec2_field volume_fields[] = {
 	{ "volume-type", "VolumeType" },
 	{ "kms-key-id", "KmsKeyId" },
 	{ "attachment.instance-id", "AttachedTo" },
+	{ "attachment.status", "AttachState" },
+	{ "attachment.device", "AttachDevice" },
 	{ NULL, NULL },
 };
 

@@ -53,6 +53,12 @@ static long call(const json_t *host, const char *method, const char *path, const
 	return status;
 }
 
+long reconcile_call(const json_t *host, const char *method, const char *path, const char *body,
+		    json_t **out)
+{
+	return call(host, method, path, body, out);
+}
+
 /* ---- store helpers ---- */
 
 struct docs {
@@ -408,6 +414,14 @@ int reconcile_round(struct store *s, void *arg)
 
 		if (strcmp(ec2_jstr(h, "State"), "admitted"))
 			continue;
+		/* The images before anything RunInstances reads of the host:
+		 * a host with capacity always has its image list too. */
+		if (call(h, "GET", "/v1/images", NULL, &rep) == 200 && rep)
+			rc = reconcile_images(s, h, rep);
+		json_decref(rep);
+		rep = NULL;
+		if (rc == -ESTALE)
+			goto out;
 		if (call(h, "GET", "/v1/host", NULL, &rep) == 200 && rep)
 			rc = observe_host(s, h, rep);
 		json_decref(rep);
@@ -433,6 +447,13 @@ int reconcile_round(struct store *s, void *arg)
 		if (rc == -ESTALE)
 			break;
 		rc = 0;	/* -EAGAIN: changed meanwhile, seen next round */
+	}
+	/* Attachments after the instances, which they follow: a detach
+	 * waits for its instance's end, which this round may have written. */
+	if (rc != -ESTALE) {
+		json_decref(insts);
+		insts = list(s, "ec2/instance/", false);
+		rc = insts ? reconcile_volumes(s, hosts, insts) : 0;
 	}
 out:
 	json_decref(hosts);

@@ -8,6 +8,8 @@
 #ifndef WARD_API_RECONCILE_H
 #define WARD_API_RECONCILE_H
 
+#include <jansson.h>
+
 #include "store.h"
 
 struct reconcile_cfg {
@@ -22,6 +24,18 @@ void reconcile_configure(const struct reconcile_cfg *cfg);
  * it is wanted. A leader_task_fn: -ESTALE when a fenced write found this
  * replica deposed. */
 int reconcile_round(struct store *s, void *arg);
+
+/* One request to a host's controller with ward-api's identity: the HTTP
+ * status (0: unreachable) and the JSON body, if any, in *out (the caller
+ * decrefs it). */
+long reconcile_call(const json_t *host, const char *method, const char *path, const char *body,
+		    json_t **out);
+/* The round's steps kept beside their actions: volume attachments
+ * (ec2_attach.c) toward where their instances are, and each admitted
+ * host's image list (GET /v1/images) into ec2/hostimages/<id>
+ * (ec2_image.c). Same return convention as reconcile_round. */
+int reconcile_volumes(struct store *s, const json_t *hosts, const json_t *insts);
+int reconcile_images(struct store *s, const json_t *host, const json_t *rep);
 
 /* SQLite (one replica): reconcile_round every second, or at once after
  * reconcile_kick, in a thread with its own store connection (db). */
