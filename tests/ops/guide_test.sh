@@ -3,13 +3,14 @@
 # written, in one `bash -e` shell, against the binaries of a `meson install
 # --destdir` of this build, in a temporary WARD_HOME on free loopback ports.
 # Then: the host is in service (ward host), the KMS made a key through the
-# aws CLI, ward-api answered the aws CLI. No guest is booted.
+# aws CLI, ward-api answered the aws CLI and admitted the host by TPM
+# attestation, and aws ec2 made a subnet and a volume. No guest is booted.
 set -uo pipefail
 B=${WARD_BUILD_ROOT:?}
 SRC=${WARD_SOURCE_ROOT:?}
 GUIDE=${WARD_GUIDE:-$SRC/docs/operations.md}
 skip() { echo "SKIP: $*"; exit 77; }
-for t in swtpm swtpm_ioctl openssl curl /usr/bin/aws; do
+for t in swtpm swtpm_ioctl tpm2_createek openssl curl /usr/bin/aws; do
 	command -v "$t" >/dev/null || skip "$t is not installed (scripts/deps.sh)"
 done
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || skip "SoftHSM2 (package softhsm2) is not installed"
@@ -89,6 +90,12 @@ grep -Eq '^[0-9a-f-]{36}$' "$H/kms/key-id" 2>/dev/null && echo "ok: the aws CLI 
 	fail "no KMS key id: $(cat "$H/kms/key-id" 2>/dev/null)"
 grep -q '"Arn": *"arn:aws:iam::[0-9]*:user/admin"' "$H/api/whoami.json" 2>/dev/null &&
 	echo "ok: ward-api answered the aws CLI as admin" || fail "ward-api: $(cat "$H/api/whoami.json" 2>/dev/null)"
+grep -q '"State": *"admitted"' "$H/api/host.json" 2>/dev/null &&
+	echo "ok: ward-api admitted the host by TPM attestation" ||
+	fail "the host was not admitted: $(cat "$H/api/host.json" 2>/dev/null)"
+grep -Eq '^subnet-[0-9a-f]+$' "$H/api/subnet-id" 2>/dev/null && grep -Eq '^vol-[0-9a-f]+$' "$H/api/volume-id" 2>/dev/null &&
+	echo "ok: the aws CLI made a subnet and a volume through ward-api" ||
+	fail "no subnet or volume id: $(cat "$H/api/subnet-id" "$H/api/volume-id" 2>/dev/null)"
 # Secrets never in logs: the PINs and the secret keys the guide made.
 for s in "$H/kms/pin" "$H/kms/so-pin"; do
 	grep -rqF -- "$(cat "$s")" "$D/guide.out" "$H"/*.log "$H"/kms/*.log "$H"/api/*.log 2>/dev/null &&
