@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+# tests/net: real guests on ward-net. QEMU (an independent virtio-net
+# frontend: -netdev vhost-user on the ENI's socket, guest RAM in a shared
+# memfd) boots the guest kit's net-check, which runs its own DHCP client,
+# ARP, ICMP echo and TCP (guest/lib/inet.c, tcp.c). KVM when /dev/kvm is
+# usable, else QEMU's TCG: the test never skips for want of KVM.
+# Checked, through one ward-net with a VPC of two subnets and a second VPC
+# reusing the same addresses:
+#  - both guests get their DHCP lease (address, router .1, DNS = VPC base
+#    + 2, lease, MTU 9001 or 1500 as the ENI says);
+#  - a security group refuses the client's pings (no reply; drop_sg counted
+#    on the server's ENI) until SG_RULE_ADD over netctl allows ICMP; then
+#    the pings are answered through the router, and a TCP connection moves
+#    64 KiB each way, checked byte for byte by both guests, closed by FIN;
+#  - a guest in the other VPC with the client's very address gets no reply
+#    from the server's address (drop_no_route on its ENI).
+# A wait here is only a hang guard: each verdict is a guest's exit status,
+# its serial output, or ward-net's counters.
+import os, signal, socket, struct, subprocess, sys, tempfile, time, json
+
+BUILD = os.environ.get("WARD_BUILD_ROOT", "build")
+ELF = os.path.join(BUILD, "guest/net-check.elf")
+FAILS = []
+
+MAGIC, STATS, RULE_ADD = 0x54454e57, 3, 9
+COUNTERS = ("tx_frames tx_bytes rx_frames rx_bytes arp_replies arp_unanswered arp_ignored dhcp_replies "
+            "drop_malformed drop_unsupported drop_spoof_mac drop_spoof_ip drop_no_route drop_to_router "
+            "drop_broadcast drop_dhcp drop_filter drop_rx_full drop_oversize drop_bad_header drop_sg "
+            "drop_nacl drop_ct_invalid conntrack_allowance_exceeded").split()
+
+ALL_OUT = [{"proto": "all", "cidr": "0.0.0.0/0"}]
+# c: the client in subnet s1; s: the server in s2 (MTU 1500), which at
+# first admits only TCP 7 from the VPC; x: vpc-b, the client's own address.
+ENIS = {"c": ("eni-c", "s1", "02:00:00:00:01:0a", "10.0.1.10", "sg-client", {}),
+        "s": ("eni-s", "s2", "02:00:00:00:02:0a", "10.0.2.10", "sg-srv", {"mtu": 1500}),
+        "x": ("eni-x", "sb", "02:00:00:00:0b:0a", "10.0.1.10", "sg-b", {})}
+CONFIG = {
+    "version": 1,
+    "vpcs": [{"id": "vpc-a", "cidr": "10.0.0.0/16"}, {"id": "vpc-b", "cidr": "10.0.0.0/16"}],
+    "subnets": [{"id": "s1", "vpc": "vpc-a", "cidr": "10.0.1.0/24"},
+                {"id": "s2", "vpc": "vpc-a", "cidr": "10.0.2.0/24"},
+                {"id": "sb", "vpc": "vpc-b", "cidr": "10.0.1.0/24"}],
+    "security_groups": [
+        {"id": "sg-client", "vpc": "vpc-a", "egress": ALL_OUT},
+        {"id": "sg-srv", "vpc": "vpc-a", "ingress": [{"proto": "tcp", "ports": [7, 7],
+                                                      "cidr": "10.0.0.0/16"}], "egress": ALL_OUT},
+        {"id": "sg-b", "vpc": "vpc-b", "ingress": [{"proto": "all", "cidr": "0.0.0.0/0"}], "egress": ALL_OUT},
+    ],
+    "enis": [dict({"id": i, "subnet": s, "mac": m, "ip": a, "security_groups": [g]}, **x)
+             for (i, s, m, a, g, x) in ENIS.values()],
+}
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+
+
+def kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+ACCEL = ["-enable-kvm", "-cpu", "EPYC"] if kvm_usable() else ["-accel", "tcg", "-cpu", "max"]
+
+
+def icmp_rule(cidr):
+    """netctl's 84-byte rule (docs/formats.md): ICMP, any type/code, from cidr."""
+    net, prefix = cidr.split("/")
+    return struct.pack("<hHHhhHBBH4s64s", 1, 0, 65535, -1, -1, 0, 1, int(prefix), 0,
+                       socket.inet_aton(net), b"")
+
+
+class Card:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        cfg = os.path.join(tmp, "vpc.json")
+        with open(cfg, "w") as f:
+            json.dump(CONFIG, f)
+        self.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.log = os.path.join(tmp, "ward-net.log")
+        self.logf = open(self.log, "w")
+        self.sock = {k: os.path.join(tmp, e[0] + ".sock") for k, e in ENIS.items()}
+        args = [os.path.join(BUILD, "src/net/ward-net"), "--config", cfg, "--control-fd", str(theirs.fileno())]
+        for k, e in ENIS.items():
+            args += ["--eni", "%s=%s" % (e[0], self.sock[k])]
+        self.proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stderr=self.logf)
+        theirs.close()
+        self.seq = 0
+        for _ in range(600):   # hang guard: ready is logged once every socket is bound
+            if "ward-net ready" in open(self.log).read():
+                break
+            if self.proc.poll() is not None:
+                sys.exit("ward-net exited: " + open(self.log).read())
+            time.sleep(0.05)
+
+    def request(self, typ, payload):
+        self.seq += 1
+        self.ctl.send(struct.pack("<IHHII", MAGIC, 1, typ, self.seq, len(payload)) + payload)
+        r = self.ctl.recv(4096)
+        magic, _, rtype, seq, _ = struct.unpack_from("<IHHII", r)
+        status, = struct.unpack_from("<i", r, 16)
+        n, = struct.unpack_from("<I", r, 220)
+        assert magic == MAGIC and rtype == 0x81 and seq == self.seq, "bad netctl reply"
+        return status, r[20:220].split(b"\0")[0].decode(), dict(zip(COUNTERS, struct.unpack_from("<%dQ" % n, r, 224)))
+
+    def stats(self, k):
+        return self.request(STATS, ENIS[k][0].encode().ljust(64, b"\0"))[2]
+
+    def close(self):
+        self.ctl.close()          # without --keep-fd, ward-net stops when its controller goes
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.logf.close()
+        return rc
+
+
+class Guest:
+    """net-check under QEMU on ENI k; its serial console goes to a file."""
+
+    def __init__(self, card, k, name, append, timeout=90):
+        self.name = name
+        self.out = os.path.join(card.tmp, name + ".out")
+        self.err = os.path.join(card.tmp, name + ".err")
+        cmd = ["timeout", "-k", "5", str(timeout), "qemu-system-x86_64", "-M", "microvm,pcie=on"] + ACCEL + [
+            "-m", "64", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-object", "memory-backend-memfd,id=mem,size=64M,share=on", "-machine", "memory-backend=mem",
+            "-chardev", "socket,id=c,path=" + card.sock[k], "-netdev", "vhost-user,id=n,chardev=c",
+            "-device", "virtio-net-pci,netdev=n,disable-legacy=on,mac=" + ENIS[k][2],
+            "-kernel", ELF, "-append", append]
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.out, "w"),
+                                     stderr=open(self.err, "w"))
+
+    def text(self):
+        return open(self.out).read()
+
+    def wait_line(self, text, limit=60):
+        for _ in range(limit * 20):   # hang guard only
+            if text in self.text() or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return text in self.text()
+
+    def finish(self):
+        """The guest's exit value (QEMU's status is value << 1 | 1), or None."""
+        rc = self.proc.wait()
+        self.secs = time.monotonic() - self.t0
+        sys.stdout.write("--- %s (%.1f s, QEMU status %d):\n%s" % (self.name, self.secs, rc, self.text()))
+        err = [l for l in open(self.err) if "host doesn't support" not in l and l.strip()]
+        if err:
+            sys.stdout.write("--- %s stderr:\n%s" % (self.name, "".join(err[-10:])))
+        return rc >> 1 if rc & 1 else None
+
+    def run(self):
+        return self.finish()
+
+
+def main():
+    if not os.path.exists(ELF):
+        sys.exit("%s is missing: the guest kit did not build it" % ELF)
+    if subprocess.run(["sh", "-c", "command -v qemu-system-x86_64"], stdout=subprocess.DEVNULL).returncode:
+        print("SKIP: qemu-system-x86_64 is not installed")
+        sys.exit(77)
+    print("accelerator: " + ("kvm" if ACCEL[0] == "-enable-kvm" else "tcg (no usable /dev/kvm)"), flush=True)
+    with tempfile.TemporaryDirectory(prefix="ward-net-qemu-") as tmp:
+        card = Card(tmp)
+        srv = None
+        try:
+            srv = Guest(card, "s", "server", "mode=server port=7 conns=1 secs=150 "
+                        "want_ip=10.0.2.10 want_dns=10.0.0.2 want_mtu=1500", timeout=170)
+            check(srv.wait_line("net-check: server: listening on 10.0.2.10:7"),
+                  "server guest: DHCP lease (10.0.2.10, DNS 10.0.0.2, MTU 1500), router ARP, listening")
+
+            c1 = Guest(card, "c", "client-refused", "mode=client peer=10.0.2.10 ping=3 expect=none "
+                       "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
+            check(c1 == 0, "client guest: lease (10.0.1.10, MTU 9001), ARP for the router; "
+                  "3 pings to the server refused by its group (exit %s)" % c1)
+            drop_sg = card.stats("s")["drop_sg"]
+            check(drop_sg == 3, "ward-net counted the 3 refused echo requests on eni-s (drop_sg=%d)" % drop_sg)
+
+            st, msg, _ = card.request(RULE_ADD, struct.pack("<64sB3x", b"sg-srv", 0) + icmp_rule("10.0.1.0/24"))
+            check(st == 0, "SG_RULE_ADD sg-srv ingress icmp from 10.0.1.0/24: " + msg)
+
+            c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 tcp=65536 port=7 "
+                       "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
+            check(c2 == 0, "client guest: 4 pings answered through the router, TCP 64 KiB each way "
+                  "checked and closed (exit %s)" % c2)
+            s_rc = srv.finish()
+            srv = None
+            check(s_rc == 0, "server guest: the connection verified and answered, then exit 0 (exit %s)" % s_rc)
+
+            x = Guest(card, "x", "other-vpc", "mode=client peer=10.0.2.10 ping=3 expect=none "
+                      "want_ip=10.0.1.10 want_dns=10.0.0.2").run()
+            check(x == 0, "vpc-b guest with the client's address: lease, but no reply from 10.0.2.10 (exit %s)" % x)
+            nr = card.stats("x")["drop_no_route"]
+            check(nr == 3, "ward-net dropped its 3 pings: no route outside vpc-b (drop_no_route=%d)" % nr)
+            st = card.stats("c")
+            check(st["drop_malformed"] == 0 and st["drop_bad_header"] == 0 and st["drop_spoof_ip"] == 0,
+                  "the guest kit's frames were all well-formed for ward-net (eni-c: %s)" %
+                  " ".join("%s=%d" % kv for kv in st.items() if kv[1]))
+        finally:
+            if srv is not None:
+                srv.proc.kill()
+                srv.finish()
+            alive = card.proc.poll() is None
+            rc = card.close()
+            log = open(card.log).read()
+        check(alive, "ward-net served every guest and is still running")
+        if FAILS:
+            print(log)
+    if FAILS:
+        print("%d checks failed" % len(FAILS))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
