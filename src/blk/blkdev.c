@@ -1,9 +1,11 @@
 /* blkdev: a vhost-user-blk device for one volume (blkdev.h).
  * Data path: pop a chain (virtq validates it), parse the virtio-blk header
- * (virtio 1.2 §5.2.6), encrypt writes into a bounce buffer / decrypt reads
- * out of one with AES-256-XTS per 4096-byte sector, and move ciphertext with
- * io_uring (local store) or libnbd (remote). Plaintext never reaches the
- * backing store; the guest's buffers never hold ciphertext. */
+ * (virtio 1.2 §5.2.6), encrypt writes into a private bounce buffer with
+ * AES-256-XTS per 4096-byte sector; read ciphertext straight into the guest's
+ * buffers and decrypt it there, in place. Ciphertext moves with io_uring
+ * (local store) or libnbd (remote). Plaintext never reaches the backing
+ * store; a write never alters guest memory; a read the guest is answered
+ * with leaves only plaintext of the sectors it asked for, or zeroes. */
 #include "blkdev.h"
 
 #include <errno.h>
@@ -64,12 +66,15 @@ struct req {
 	size_t total;            /* data bytes of the request (used length) */
 	size_t done;
 	size_t chunk, cdone;      /* bounce path: current chunk and its progress */
+	size_t dec;              /* in-place read: bytes [0, dec) decrypted */
 	uint8_t *status;
 	uint8_t *buf;
 	size_t bufcap;
 	bool bounce;
+	bool inplace;            /* encrypted read decrypted in the guest's buffers */
 	unsigned int ndata;
 	struct iovec data[VQ_MAX_CHAIN];
+	struct iovec cur[VQ_MAX_CHAIN]; /* zero-copy: the part still to move */
 	struct vq_chain c;
 	uint64_t t0;             /* arrival (metrics_now_ns), for the latency histogram */
 };
@@ -94,6 +99,7 @@ struct blkdev {
 	bool broken_reported;
 	bool frontend_gone;      /* fd mode: disconnected, key destroyed */
 	bool nowait_ok;          /* the store accepts RWF_NOWAIT */
+	bool test_torn;          /* test hook: reads tear and fail (docs/blk.md) */
 	struct req *free;
 	pthread_t thr;
 	bool started;
@@ -248,6 +254,43 @@ static int decrypt_out(struct blkdev *d, struct req *r, size_t goff, size_t n)
 	return 0;
 }
 
+/* Guest bytes [goff, goff+n) hold ciphertext read from the store: decrypt
+ * them where they are. A sector that straddles guest buffers is gathered
+ * into a stack copy, decrypted and scattered back; the copy is wiped. */
+static int decrypt_in_place(struct blkdev *d, struct req *r, size_t goff, size_t n)
+{
+	struct cur c = cur_at(r, goff);
+	uint64_t first = (r->off + goff) >> XTS_SECTOR_SHIFT;
+	uint8_t tmp[XTS_SECTOR_SIZE];
+	int rc = 0;
+
+	for (size_t s = 0; s < n / XTS_SECTOR_SIZE && !rc; s++) {
+		struct cur save = c;
+		uint8_t *p = cur_span(&c, XTS_SECTOR_SIZE);
+
+		if (p) {
+			rc = xts_crypt_unit(d->xts, false, first + s, p, p, XTS_SECTOR_SIZE);
+			continue;
+		}
+		c = save;
+		cur_xfer(&c, tmp, XTS_SECTOR_SIZE, false);
+		rc = xts_crypt_unit(d->xts, false, first + s, tmp, tmp, XTS_SECTOR_SIZE);
+		c = save;
+		if (!rc)
+			cur_xfer(&c, tmp, XTS_SECTOR_SIZE, true);
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+	}
+	return rc ? -EIO : 0;
+}
+
+/* A failed in-place read: the guest's buffers may hold ciphertext and part
+ * plaintext; it gets zeroes instead (virtio leaves them undefined). */
+static void wipe_guest(struct req *r)
+{
+	for (unsigned int i = 0; i < r->ndata; i++)
+		memset(r->data[i].iov_base, 0, r->data[i].iov_len);
+}
+
 /* ---- requests ---- */
 
 static struct req *req_get(struct blkdev *d)
@@ -319,6 +362,8 @@ static void complete(struct blkdev *d, struct req *r, uint8_t st)
 	uint32_t written = 1;
 
 	count(d, r, st);
+	if (st != VIRTIO_BLK_S_OK && r->inplace)
+		wipe_guest(r);
 	if (st == VIRTIO_BLK_S_OK &&
 	    (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_GET_ID))
 		written += (uint32_t)r->total;
@@ -363,17 +408,42 @@ static ssize_t try_nowait(struct blkdev *d, struct req *r)
 	return n > 0 ? n : 0;
 }
 
+static bool direct_progress(struct blkdev *d, struct req *r, int res);
+
+/* Zero-copy transfers (try_nowait's twin): straight between the store and
+ * the guest's buffers. An in-place read moves BOUNCE_CHUNK at a time, so each
+ * piece is decrypted while it is still in cache; the rest move whole. */
+static ssize_t try_nowait_direct(struct blkdev *d, struct req *r)
+{
+	size_t left = r->len - r->done;
+	size_t want = r->inplace && left > BOUNCE_CHUNK ? BOUNCE_CHUNK : left;
+	unsigned int n = slice(r->data, r->ndata, r->done, want, r->cur);
+	off_t at = (off_t)(r->off + r->done);
+	ssize_t m;
+
+	if (d->b.direct || !d->nowait_ok)
+		return 0;
+	m = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, r->cur, (int)n, at, RWF_NOWAIT)
+				       : pwritev2(d->b.fd, r->cur, (int)n, at, RWF_NOWAIT);
+	if (m < 0 && errno == EOPNOTSUPP)
+		d->nowait_ok = false;
+	return m > 0 ? m : 0;
+}
+
 static void submit_rw(struct blkdev *d, struct req *r)
 {
 	struct io_uring_sqe *sqe;
 	bool rd = r->type == VIRTIO_BLK_T_IN;
+	ssize_t n;
 
 	if (r->bounce) {
-		ssize_t n;
-
 		while ((n = try_nowait(d, r)) > 0)
 			if (!chunk_progress(d, r, (int)n))
 				return; /* completed */
+	} else {
+		while ((n = try_nowait_direct(d, r)) > 0)
+			if (!direct_progress(d, r, (int)n))
+				return;
 	}
 	sqe = get_sqe(d);
 	if (r->bounce) {
@@ -387,20 +457,14 @@ static void submit_rw(struct blkdev *d, struct req *r)
 		else
 			io_uring_prep_write(sqe, RINGPOOL_STORE_SLOT, p, n, at);
 	} else {
-		/* Unencrypted, zero copy: advance the guest iovecs past what
-		 * is already done (short transfers). */
-		struct iovec tmp[VQ_MAX_CHAIN];
-		unsigned int n = slice(r->data, r->ndata, r->done, r->len - r->done, tmp);
+		/* Zero copy: what is not done yet, in one request (r->cur
+		 * stays valid until it completes). */
+		unsigned int k = slice(r->data, r->ndata, r->done, r->len - r->done, r->cur);
 
-		memcpy(r->data, tmp, n * sizeof(tmp[0]));
-		r->ndata = n;
-		r->len -= r->done;
-		r->off += r->done;
-		r->done = 0;
 		if (rd)
-			io_uring_prep_readv(sqe, RINGPOOL_STORE_SLOT, r->data, n, r->off);
+			io_uring_prep_readv(sqe, RINGPOOL_STORE_SLOT, r->cur, k, r->off + r->done);
 		else
-			io_uring_prep_writev(sqe, RINGPOOL_STORE_SLOT, r->data, n, r->off);
+			io_uring_prep_writev(sqe, RINGPOOL_STORE_SLOT, r->cur, k, r->off + r->done);
 	}
 	store_sqe(sqe, r);
 }
@@ -446,6 +510,60 @@ static bool chunk_progress(struct blkdev *d, struct req *r, int res)
 	return true;
 }
 
+/* Account `res` bytes (>= 0) moved by a zero-copy transfer; an in-place read
+ * decrypts every sector that has fully landed. Returns true when more I/O
+ * must be submitted, false when the request was completed. */
+static bool direct_progress(struct blkdev *d, struct req *r, int res)
+{
+	size_t landed;
+
+	if (res == 0 && r->inplace) {
+		/* Past the store's end: zeroes, decrypted like any ciphertext
+		 * (as the bounce path always did). */
+		struct cur c = cur_at(r, r->done);
+		size_t n = r->len - r->done;
+
+		while (n) {
+			size_t l = n < XTS_SECTOR_SIZE ? n : XTS_SECTOR_SIZE;
+			static const uint8_t zero[XTS_SECTOR_SIZE];
+
+			cur_xfer(&c, (uint8_t *)zero, l, true);
+			n -= l;
+		}
+		res = (int)(r->len - r->done);
+	} else if (res == 0) {
+		complete(d, r, VIRTIO_BLK_S_IOERR);
+		return false;
+	}
+#ifdef WARD_TEST_HOOKS
+	/* A torn read: the store delivers all but half a sector of the last
+	 * transfer, then fails. The guest must be left with zeroes. */
+	if (d->test_torn && r->inplace && r->done + (size_t)res == r->len &&
+	    r->len > XTS_SECTOR_SIZE) {
+		r->done += (size_t)res - XTS_SECTOR_SIZE / 2;
+		landed = r->done & ~(size_t)(XTS_SECTOR_SIZE - 1);
+		if (landed > r->dec && !decrypt_in_place(d, r, r->dec, landed - r->dec))
+			r->dec = landed;
+		log_warn("test hook: torn read", "volume=%s", d->id);
+		complete(d, r, VIRTIO_BLK_S_IOERR);
+		return false;
+	}
+#endif
+	r->done += (size_t)res;
+	landed = r->done & ~(size_t)(XTS_SECTOR_SIZE - 1);
+	if (r->inplace && landed > r->dec) {
+		if (decrypt_in_place(d, r, r->dec, landed - r->dec)) {
+			complete(d, r, VIRTIO_BLK_S_IOERR);
+			return false;
+		}
+		r->dec = landed;
+	}
+	if (r->done < r->len)
+		return true;
+	complete(d, r, VIRTIO_BLK_S_OK);
+	return false;
+}
+
 static void on_cqe(struct blkdev *d, struct req *r, int res)
 {
 	if (r->type == VIRTIO_BLK_T_FLUSH) {
@@ -457,21 +575,8 @@ static void on_cqe(struct blkdev *d, struct req *r, int res)
 		complete(d, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
-	if (r->bounce) {
-		if (chunk_progress(d, r, res))
-			submit_rw(d, r);
-		return;
-	}
-	if (res == 0) {
-		complete(d, r, VIRTIO_BLK_S_IOERR);
-		return;
-	}
-	r->done += (size_t)res;
-	if (r->done < r->len) {
+	if (r->bounce ? chunk_progress(d, r, res) : direct_progress(d, r, res))
 		submit_rw(d, r);
-		return;
-	}
-	complete(d, r, VIRTIO_BLK_S_OK);
 }
 
 /* Completions are copied out and the CQ advanced before any is handled:
@@ -711,7 +816,17 @@ static int start_req(struct blkdev *d, struct req *r)
 		return rmw(d, r);
 	if (d->b.kind == BACKING_NBD)
 		return sync_rw(d, r);
-	r->bounce = d->xts || (d->b.direct && !iov_aligned(r->data, r->ndata));
+	/* Reads land in the guest's buffers and are decrypted there (XTS
+	 * works in place): no bounce buffer, no second copy. Writes are
+	 * encrypted into a private buffer: guest memory is never altered.
+	 * O_DIRECT needs 512-aligned buffers; the guest's may not be. */
+	{
+		bool dio_ok = !d->b.direct || iov_aligned(r->data, r->ndata);
+
+		r->dec = 0;
+		r->inplace = d->xts && r->type == VIRTIO_BLK_T_IN && dio_ok;
+		r->bounce = !r->inplace && (d->xts || !dio_ok);
+	}
 	if (r->bounce) {
 		if (req_buf(r) || prep_chunk(d, r))
 			return VIRTIO_BLK_S_IOERR;
@@ -747,6 +862,7 @@ static void process_queue(struct blkdev *d, unsigned int q)
 			}
 			r->q = (uint16_t)q;
 			r->bounce = false;
+			r->inplace = false;
 			d->inflight[q]++;
 			d->inflight_total++;
 			/* The status byte is the last byte the device may write. */
@@ -958,6 +1074,9 @@ int blkdev_create(struct blkdev **out, const struct blkdev_cfg *cfg, char *err, 
 	d->opaque = cfg->opaque;
 	d->stop_fd = d->ring_fd = -1;
 	d->nowait_ok = true;
+#ifdef WARD_TEST_HOOKS
+	d->test_torn = getenv("WARD_BLK_TEST_TORN_READ") != NULL;
+#endif
 	d->b = *cfg->store;
 	d->b.fd = -1;
 	d->b.nbd = NULL;

@@ -283,6 +283,16 @@ static int cmd_write(struct vuf *f, uint64_t first, uint64_t count, unsigned int
 				(unsigned long long)s);
 			return 1;
 		}
+		/* A write must leave the guest's buffer as it was: the
+		 * backend encrypts into memory of its own. */
+		for (size_t i = 0; !verify && i < n; i++) {
+			pattern(exp, s + i, pat);
+			if (memcmp(exp, buf + i * SECT, SECT)) {
+				fprintf(stderr, "vu_driver: the write of sector %llu altered the "
+					"guest's buffer\n", (unsigned long long)(s + i));
+				return 1;
+			}
+		}
 		for (size_t i = 0; verify && i < n; i++) {
 			pattern(exp, s + i, pat);
 			if (memcmp(exp, buf + i * SECT, SECT)) {
@@ -292,6 +302,95 @@ static int cmd_write(struct vuf *f, uint64_t first, uint64_t count, unsigned int
 			}
 		}
 	}
+	return 0;
+}
+
+/* One request whose data is split over `nseg` guest buffers at 512-byte
+ * (not 4096-byte) boundaries, in separate places of guest memory, so XTS
+ * sectors straddle buffers: descriptors from 128 up, buffers 8 KiB apart
+ * from data slot 1 on. */
+static int split_req(struct vuf *f, uint32_t type, uint64_t sector4k, const size_t *seg,
+		     unsigned int nseg, uint8_t **bufs)
+{
+	struct vq_desc_raw *d = &f->desc[128];
+	const unsigned int slot = 128 / 3; /* what reap() makes of head 128 */
+	uint8_t *h = f->hdr + 16 * slot, *base = f->data + f->maxbs; /* slot 1 on */
+	uint64_t sector = sector4k * (SECT / 512);
+	uint16_t n = 0;
+
+	if (base + (size_t)nseg * 8192 > f->mem + f->memsz)
+		die("split: memory too small");
+	memset(h, 0, 16);
+	memcpy(h, &type, 4);
+	memcpy(h + 8, &sector, 8);
+	f->status[slot] = 0xff;
+	d[n] = (struct vq_desc_raw){ (uint64_t)(h - f->mem), 16, VIRTQ_DESC_F_NEXT, (uint16_t)(129 + n) };
+	n++;
+	for (unsigned int k = 0; k < nseg; k++) {
+		bufs[k] = base + (size_t)k * 8192 + 512; /* 512-aligned, not page-aligned */
+		d[n] = (struct vq_desc_raw){ (uint64_t)(bufs[k] - f->mem), (uint32_t)seg[k],
+					    (uint16_t)(VIRTQ_DESC_F_NEXT | (type == 0 ? VIRTQ_DESC_F_WRITE : 0)),
+					    (uint16_t)(129 + n) };
+		n++;
+	}
+	d[n] = (struct vq_desc_raw){ (uint64_t)(f->status + slot - f->mem), 1, VIRTQ_DESC_F_WRITE, 0 };
+	f->avail[2 + f->avail_idx % QSZ] = 128;
+	f->avail_idx++;
+	__atomic_store_n(&f->avail[1], f->avail_idx, __ATOMIC_RELEASE);
+	f->busy[slot] = true;
+	kick(f);
+	if (reap(f, 10000, NULL, NULL) != 1)
+		die("split: no completion within 10 s");
+	return f->status[slot];
+}
+
+/* Write `count` sectors from buffers split at odd places, read them back
+ * into buffers split elsewhere; both must see the plain pattern, and the
+ * write must not alter the guest's buffers. */
+static int cmd_split(struct vuf *f, uint64_t first, unsigned int pat)
+{
+	static const size_t wseg[] = { 512, 5120, 2560, 1536, 4608, 2048 };   /* 4 sectors */
+	static const size_t rseg[] = { 3584, 1024, 6656, 512, 3072, 1536 };   /* 4 sectors */
+	uint8_t *bufs[6], exp[4 * SECT];
+	size_t o = 0;
+	int rc;
+
+	for (unsigned int i = 0; i < 4; i++)
+		pattern(exp + i * SECT, first + i, pat);
+	for (unsigned int k = 0; k < 6; o += wseg[k], k++)
+		memcpy(f->data + f->maxbs + (size_t)k * 8192 + 512, exp + o, wseg[k]);
+	o = 0;
+	rc = split_req(f, 1, first, wseg, 6, bufs) != 0;
+	for (unsigned int k = 0; k < 6; o += wseg[k], k++)
+		rc |= memcmp(bufs[k], exp + o, wseg[k]) != 0; /* unaltered by the write */
+	o = 0;
+	for (unsigned int k = 0; k < 6; k++)
+		memset(f->data + f->maxbs + (size_t)k * 8192 + 512, 0xa5, rseg[k]);
+	rc |= split_req(f, 0, first, rseg, 6, bufs) != 0;
+	for (unsigned int k = 0; k < 6; o += rseg[k], k++)
+		rc |= memcmp(bufs[k], exp + o, rseg[k]) != 0;
+	return rc;
+}
+
+/* A read that the backend fails part-way (ward-blk's torn-read test hook):
+ * the guest's buffer must hold zeroes, neither ciphertext nor plaintext. */
+static int cmd_torn(struct vuf *f, uint64_t first, uint64_t count)
+{
+	size_t len = (size_t)count * SECT;
+
+	if (len > f->maxbs)
+		die("torn: longer than one request");
+	memset(f->data, 0xa5, len);
+	if (one(f, 0, first * SECT, len) != 1) {
+		fprintf(stderr, "vu_driver: the torn read did not fail\n");
+		return 1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (f->data[i]) {
+			fprintf(stderr, "vu_driver: after a failed read the guest's buffer holds "
+				"non-zero byte 0x%02x at %zu\n", f->data[i], i);
+			return 1;
+		}
 	return 0;
 }
 
@@ -650,7 +749,7 @@ int main(int argc, char **argv)
 	printf("connected: capacity=%llu blk_size=%u features=0x%llx\n",
 	       (unsigned long long)f.capacity, f.blk_size, (unsigned long long)f.features);
 
-	/* Commands: write S N P | verify S N P | flush | break HOW | bench WL QD BS SECS [SPAN] |
+	/* Commands: write S N P | verify S N P | split S P | torn S N | flush | break HOW | bench WL QD BS SECS [SPAN] |
 	 * getid | readonly-check | stats | detach | reattach | attach-extra ID |
 	 * expect-attach-refused ID | detach-extra ID | wait-file PATH */
 	for (int i = optind; i < argc && !rc; i++) {
@@ -662,6 +761,15 @@ int main(int argc, char **argv)
 			if (!rc)
 				printf("%s %s %s %s: ok\n", c, argv[i + 1], argv[i + 2], argv[i + 3]);
 			i += 3;
+		} else if (!strcmp(c, "split") && i + 2 < argc) {
+			rc = cmd_split(&f, strtoull(argv[i + 1], NULL, 0),
+				       (unsigned int)strtoul(argv[i + 2], NULL, 16));
+			printf("split %s %s: %s\n", argv[i + 1], argv[i + 2], rc ? "wrong" : "ok");
+			i += 2;
+		} else if (!strcmp(c, "torn") && i + 2 < argc) {
+			rc = cmd_torn(&f, strtoull(argv[i + 1], NULL, 0), strtoull(argv[i + 2], NULL, 0));
+			printf("torn %s %s: %s\n", argv[i + 1], argv[i + 2], rc ? "wrong" : "ok");
+			i += 2;
 		} else if (!strcmp(c, "flush")) {
 			rc = one(&f, 4, 0, 0);
 			printf("flush: %s\n", rc ? "failed" : "ok");
