@@ -341,7 +341,7 @@ static int run_dhcp(struct run *r)
 	ip_str(" router=", l->router);
 	ip_str(" dns=", l->dns);
 	ip_str(" server=", l->server);
-	printf(" lease=%u mtu=%u\n", l->lease_s, l->mtu);
+	printf(" lease=%u mtu=%u (using %u)\n", l->lease_s, l->mtu, r->in.mtu);
 	/* AWS: the router is the subnet's first address; the rest must be set */
 	base = l->ip & l->mask;
 	if (!l->mask || l->router != htonl(ntohl(base) + 1) || !l->dns || !l->lease_s || !l->mtu) {
@@ -385,14 +385,20 @@ static int run_ping(struct run *r, const uint8_t *nh_mac, uint64_t deadline)
 				return EX_TIMEOUT;
 			}
 			if (inet_expired(resend)) {
-				icmp_echo_send(s, nh_mac, r->peer, (uint16_t)i, r->ping_size);
+				if (icmp_echo_send(s, nh_mac, r->peer, (uint16_t)i, r->ping_size)) {
+					printf("net-check: ping: cannot send %u bytes (mtu %u)\n",
+					       r->ping_size, s->mtu);
+					return EX_USAGE;
+				}
 				resend = inet_deadline(s, 1000);
 			}
 			if (inet_poll(s) < 0)
 				return EX_MISMATCH;
 		}
-		if (r->want_silence)
-			icmp_echo_send(s, nh_mac, r->peer, (uint16_t)i, r->ping_size);
+		if (r->want_silence && icmp_echo_send(s, nh_mac, r->peer, (uint16_t)i, r->ping_size)) {
+			printf("net-check: ping: cannot send %u bytes (mtu %u)\n", r->ping_size, s->mtu);
+			return EX_USAGE;
+		}
 	}
 	if (r->want_silence) {
 		/* Silence is only ever the absence of a reply: the test that
@@ -404,7 +410,7 @@ static int run_ping(struct run *r, const uint8_t *nh_mac, uint64_t deadline)
 				return EX_MISMATCH;
 	}
 	ip_str("net-check: ping: ", r->peer);
-	printf(" sent=%u received=%u bad=%u\n", r->pings, s->ping_replies, s->ping_bad);
+	printf(" sent=%u received=%u bad=%u size=%u\n", r->pings, s->ping_replies, s->ping_bad, r->ping_size);
 	if (s->ping_bad || s->ping_replies != (r->want_silence ? 0 : r->pings))
 		return EX_PING;
 	return 0;
@@ -442,8 +448,9 @@ static int run_tcp_client(struct run *r, const uint8_t *nh_mac, uint64_t deadlin
 		return EX_TCP;
 	}
 	ip_str("net-check: tcp: ", r->peer);
-	printf(":%u from port %u: %lu bytes sent, %lu bytes back verified, segs_tx=%lu segs_rx=%lu retransmits=%lu dup=%lu\n",
-	       r->port, lport, r->tcp_bytes, r->checked, c->segs_tx, c->segs_rx, c->retransmits, c->rx_dup);
+	printf(":%u from port %u: %lu bytes sent, %lu bytes back verified, mss=%u/%u segs_tx=%lu segs_rx=%lu retransmits=%lu dup=%lu\n",
+	       r->port, lport, r->tcp_bytes, r->checked, r->in.mtu - 40, c->mss, c->segs_tx, c->segs_rx,
+	       c->retransmits, c->rx_dup);
 	return 0;
 }
 
@@ -542,9 +549,9 @@ static int stack_main(bool server)
 	r->want_dns = cmdline_ip("want_dns");
 	r->want_mtu = (uint32_t)cmdline_u64("want_mtu", 0);
 	r->want_silence = cmdline_get("expect", b, sizeof(b)) && !strncmp(b, "none", 5);
-	if ((!server && !r->peer) || r->pings > 64 || r->ping_size > 1400 ||
+	if ((!server && !r->peer) || r->pings > 64 || r->ping_size > 8972 ||
 	    r->tcp_bytes > 0xffffffffu || !r->port) {
-		printf("net-check: usage: mode=client peer=A.B.C.D [ping=N<=64] [ping_size<=1400] "
+		printf("net-check: usage: mode=client peer=A.B.C.D [ping=N<=64] [ping_size<=8972] "
 		       "[tcp=BYTES] [port=P] [expect=reply|none] | mode=server [port=P] [conns=N]\n");
 		return EX_USAGE;
 	}
@@ -567,7 +574,8 @@ static int stack_main(bool server)
 	printf("net-check: mode=%s device %02x:%02x.%x features=%#lx ", server ? "server" : "client",
 	       net.vd.pci.bus, net.vd.pci.dev, net.vd.pci.fn, net.vd.features);
 	print_mac("mac=", net.mac);
-	printf(" tsc_khz=%lu (%s)\n", khz, src ? src : "none");
+	printf(" mtu=%u mrg_rxbuf=%s tsc_khz=%lu (%s)\n", net.mtu,
+	       (net.vd.features & VIRTIO_NET_F_MRG_RXBUF) ? "yes" : "no", khz, src ? src : "none");
 	inet_init(&r->in, &net, khz);
 	/* Everything from here is plain loads, stores and port-free polling:
 	 * ring 3, where kvm_pvm runs guests natively. */

@@ -20,6 +20,7 @@ void inet_init(struct inet *s, struct vnet *dev, uint64_t tsc_khz)
 	memcpy(s->mac, dev->mac, 6);
 	s->tsc_khz = tsc_khz;
 	s->ip_id = (uint16_t)rdtsc();
+	s->mtu = 576;			/* until a lease says otherwise */
 }
 
 uint64_t inet_deadline(const struct inet *s, uint64_t ms)
@@ -136,7 +137,7 @@ int inet_send_ip(struct inet *s, uint32_t payload_len)
 	uint8_t *ip = s->tx + ETH_HLEN;
 	uint16_t tot = (uint16_t)(IP_HLEN + payload_len), id = s->ip_id++, c;
 
-	if (ETH_HLEN + IP_HLEN + payload_len > VNET_MAX_FRAME)
+	if (IP_HLEN + payload_len > s->mtu)
 		return -1;
 	ip[2] = (uint8_t)(tot >> 8);
 	ip[3] = (uint8_t)tot;
@@ -238,7 +239,7 @@ int icmp_echo_send(struct inet *s, const uint8_t *dmac, uint32_t dst, uint16_t s
 	uint8_t *p = inet_ip_begin(s, dmac, dst, IPPROTO_ICMP);
 	uint16_t c;
 
-	if (size > 1400 || seq > 63)
+	if (IP_HLEN + 8 + size > s->mtu || seq > 63)
 		return -1;
 	if (!s->ping_salt) {
 		s->ping_salt = rdtsc() * 0x9E3779B97F4A7C15ull | 1;
@@ -277,7 +278,7 @@ static void icmp_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, co
 		uint8_t *r = inet_ip_begin(s, eth + 6, src, IPPROTO_ICMP);
 		uint16_t c;
 
-		if (len > VNET_MAX_FRAME - ETH_HLEN - IP_HLEN)
+		if (IP_HLEN + len > s->mtu)
 			return;
 		memcpy(r, p, len);
 		r[0] = 0;
@@ -317,7 +318,7 @@ int udp_send(struct inet *s, const uint8_t *dmac, uint32_t src, uint32_t dst,
 	uint8_t *u = inet_ip_begin(s, dmac, dst, IPPROTO_UDP);
 	uint16_t c;
 
-	if (len > VNET_MAX_FRAME - ETH_HLEN - IP_HLEN - 8)
+	if (IP_HLEN + 8 + len > s->mtu)
 		return -1;
 	memcpy(s->tx + ETH_HLEN + 12, &src, 4);	/* 0.0.0.0 before a lease */
 	u[0] = (uint8_t)(sport >> 8); u[1] = (uint8_t)sport;
@@ -485,6 +486,11 @@ int dhcp_run(struct inet *s, uint64_t timeout_ms)
 			continue;
 		s->l = s->dhcp_offer;
 		s->dhcp_xid = 0;
+		s->mtu = s->l.mtu >= 576 ? s->l.mtu : 1500;
+		if (s->mtu > s->dev->max_frame - ETH_HLEN)
+			s->mtu = s->dev->max_frame - ETH_HLEN;
+		if (s->dev->mtu && s->mtu > s->dev->mtu)
+			s->mtu = s->dev->mtu;
 		return 0;
 	}
 	return -1;

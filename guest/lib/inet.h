@@ -44,6 +44,7 @@ struct inet {
 	struct vnet *dev;
 	uint8_t mac[6];
 	struct dhcp_lease l;		/* l.ip == 0 until bound */
+	uint32_t mtu;			/* IP MTU in use: the lease's, bounded by the device */
 	uint64_t tsc_khz;
 	uint16_t ip_id;
 	struct { uint32_t ip; uint8_t mac[6]; } arp[ARP_CACHE];
@@ -59,8 +60,8 @@ struct inet {
 	struct dhcp_lease dhcp_offer;
 	struct tcp_conn *tcp;		/* the one TCP connection, if any */
 	struct inet_stats st;
-	uint8_t rx[VNET_BUF_SIZE];
-	uint8_t tx[VNET_BUF_SIZE];
+	uint8_t rx[VNET_JUMBO_FRAME];
+	uint8_t tx[VNET_JUMBO_FRAME];
 };
 
 /* Binds the stack to an opened device (its MAC from the device config). */
@@ -87,7 +88,8 @@ uint32_t inet_sum(const void *p, uint32_t len, uint32_t sum);
 uint16_t inet_fold(uint32_t sum);
 
 /* DHCP DISCOVER/OFFER/REQUEST/ACK with retransmission until timeout_ms.
- * 0 with s->l filled, -1 on timeout, -2 on a NAK. */
+ * 0 with s->l filled and s->mtu set (the lease's MTU option, or 1500,
+ * bounded by what the device can receive), -1 on timeout, -2 on a NAK. */
 int dhcp_run(struct inet *s, uint64_t timeout_ms);
 
 /* Next hop for dst: itself inside our subnet, else the router. */
@@ -105,7 +107,8 @@ int inet_send_ip(struct inet *s, uint32_t payload_len);
 /* L4 checksum over the pseudo-header and the segment. */
 uint16_t inet_l4_csum(uint32_t src, uint32_t dst, uint8_t proto, const void *seg, uint32_t len);
 
-/* Sends echo request seq (0..63) of `size` payload bytes to dst via dmac. */
+/* Sends echo request seq (0..63) of `size` payload bytes (<= mtu - 28)
+ * to dst via dmac. */
 int icmp_echo_send(struct inet *s, const uint8_t *dmac, uint32_t dst, uint16_t seq, uint32_t size);
 
 /* Sends one UDP datagram. */

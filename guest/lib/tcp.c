@@ -11,7 +11,6 @@
 #define F_RST	0x04
 #define F_PSH	0x08
 #define F_ACK	0x10
-#define OUR_MSS	1460		/* frames stay within one 2 KiB rx buffer */
 #define OUR_WND	65535		/* we consume every in-order byte at once */
 
 static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -45,7 +44,7 @@ static int send_seg(struct inet *s, struct tcp_conn *c, uint8_t flags, uint32_t 
 	if (flags & F_SYN) {
 		t[20] = 2;		/* MSS */
 		t[21] = 4;
-		put16(t + 22, OUR_MSS);
+		put16(t + 22, (uint16_t)(s->mtu - 40));	/* what we can receive */
 	}
 	if (n)
 		c->gen(c, off, t + hl, n);
@@ -253,7 +252,7 @@ void tcp_tick(struct inet *s)
 	}
 	if (c->state != TCP_OPEN)
 		return;
-	mss = c->mss < OUR_MSS ? c->mss : OUR_MSS;
+	mss = c->mss < s->mtu - 40 ? c->mss : s->mtu - 40;
 	limit = c->snd_wnd < c->max_segs * mss ? c->snd_wnd : c->max_segs * mss;
 	for (;;) {
 		uint64_t off = c->snd_nxt - (c->iss + 1);

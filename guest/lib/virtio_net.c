@@ -7,6 +7,7 @@
 #include "mem.h"
 
 #define NET_CFG_MAC		0
+#define NET_CFG_MTU		10
 
 /* Takes the next used entry if it names a buffer we posted: -1 if there
  * is none, -2 (entry skipped) if the device returned an id that is not in
@@ -51,19 +52,22 @@ int vnet_open(struct vnet *n, int index)
 	r = virtio_pci_open(&n->vd, VIRTIO_ID_NET, index);
 	if (r)
 		return r;
-	r = virtio_negotiate(&n->vd, VIRTIO_NET_F_MAC, 0);
+	r = virtio_negotiate(&n->vd, VIRTIO_NET_F_MAC | VIRTIO_NET_F_MTU | VIRTIO_NET_F_MRG_RXBUF, 0);
 	if (r)
 		return r;
 	if ((n->vd.features & VIRTIO_NET_F_MAC) && n->vd.device_cfg)
 		for (int i = 0; i < 6; i++)
 			n->mac[i] = virtio_cfg_read8(&n->vd, NET_CFG_MAC + i);
+	if ((n->vd.features & VIRTIO_NET_F_MTU) && n->vd.device_cfg)
+		n->mtu = virtio_cfg_read16(&n->vd, NET_CFG_MTU);
+	n->max_frame = (n->vd.features & VIRTIO_NET_F_MRG_RXBUF) ? VNET_JUMBO_FRAME : VNET_MAX_FRAME;
 	if ((r = virtq_setup(&n->vd, &n->rx, 0, VNET_RX_BUFS)) ||
 	    (r = virtq_setup(&n->vd, &n->tx, 1, VNET_TX_BUFS))) {
 		virtio_reset(&n->vd);
 		return r;
 	}
 	for (int i = 0; i < n->tx.size; i++)
-		n->tx_bufs[i] = mem_alloc(VNET_BUF_SIZE, 64);
+		n->tx_bufs[i] = mem_alloc(VNET_HDR_LEN + VNET_JUMBO_FRAME, 64);
 	for (int i = 0; i < n->rx.size; i++)
 		n->rx_bufs[i] = mem_alloc(VNET_BUF_SIZE, 64);
 	for (int i = 0; i < n->rx.size; i++) {
@@ -95,7 +99,7 @@ int vnet_send(struct vnet *n, const void *frame, uint32_t len)
 
 	vnet_tx_pending(n);
 	d = n->tx.free_head;
-	if (len > VNET_MAX_FRAME || !n->tx.num_free || d >= VNET_TX_BUFS)
+	if (len > VNET_JUMBO_FRAME || !n->tx.num_free || d >= VNET_TX_BUFS)
 		return -1;
 	p = n->tx_bufs[d];
 	/* No offloads negotiated: an all-zero header (gso_type NONE). */
@@ -112,22 +116,49 @@ int vnet_send(struct vnet *n, const void *frame, uint32_t len)
 
 int vnet_recv(struct vnet *n, void *buf, uint32_t len)
 {
-	const struct virtio_net_hdr *h;
-	uint32_t got_len, frame;
-	int head = get_checked(&n->rx, n->rx_posted, &got_len), r;
+	bool mrg = n->vd.features & VIRTIO_NET_F_MRG_RXBUF;
+	uint32_t got_len, total = 0, id;
+	uint16_t nbufs = 1, ready;
+	int head, r = 0;
 
-	if (head < 0)
-		return head;
-	h = (const struct virtio_net_hdr *)n->rx_bufs[head];
-	/* The length is the device's word: bound it by what we posted. */
-	if (got_len < VNET_HDR_LEN || got_len > VNET_BUF_SIZE || h->num_buffers != 1) {
-		r = -2;
-	} else {
-		frame = got_len - VNET_HDR_LEN;
-		memcpy(buf, n->rx_bufs[head] + VNET_HDR_LEN, frame < len ? frame : len);
-		r = (int)frame;
+	ready = (uint16_t)(n->rx.used->idx - n->rx.last_used);
+	if (!ready)
+		return -1;
+	barrier();
+	id = n->rx.used->ring[n->rx.last_used % n->rx.size].id;
+	if (mrg && id < n->rx.size && n->rx_posted[id] &&
+	    n->rx.used->ring[n->rx.last_used % n->rx.size].len >= VNET_HDR_LEN) {
+		nbufs = ((const struct virtio_net_hdr *)n->rx_bufs[id])->num_buffers;
+		if (nbufs && nbufs <= n->rx.size && ready < nbufs)
+			return -1;	/* the rest of the frame is not published yet */
+		if (!nbufs || nbufs > n->rx.size)
+			nbufs = 1;	/* consume this one, report it malformed */
 	}
-	post_rx(n);
+	for (uint16_t k = 0; k < nbufs; k++) {
+		const uint8_t *p;
+		uint32_t skip = k ? 0 : VNET_HDR_LEN, take;
+
+		head = get_checked(&n->rx, n->rx_posted, &got_len);
+		if (head < 0) {
+			r = -2;
+			break;
+		}
+		p = n->rx_bufs[head];
+		/* The length and count are the device's word: bound them by
+		 * what we posted and what we negotiated. */
+		if (got_len < skip || got_len > VNET_BUF_SIZE ||
+		    (!k && (mrg ? ((const struct virtio_net_hdr *)p)->num_buffers != nbufs
+			       : ((const struct virtio_net_hdr *)p)->num_buffers != 1))) {
+			r = -2;
+			post_rx(n);
+			continue;
+		}
+		take = got_len - skip;
+		if (total < len)
+			memcpy((uint8_t *)buf + total, p + skip, take < len - total ? take : len - total);
+		total += take;
+		post_rx(n);
+	}
 	virtq_kick(&n->rx);
-	return r;
+	return r ? r : (int)total;
 }

@@ -29,11 +29,11 @@ COUNTERS = ("tx_frames tx_bytes rx_frames rx_bytes arp_replies arp_unanswered ar
             "drop_nacl drop_ct_invalid conntrack_allowance_exceeded").split()
 
 ALL_OUT = [{"proto": "all", "cidr": "0.0.0.0/0"}]
-# c: the client in subnet s1; s: the server in s2 (MTU 1500), which at
-# first admits only TCP 7 from the VPC; x: vpc-b, the client's own address.
+# c: the client in subnet s1; s: the server in s2, which at first admits
+# only TCP 7 from the VPC; x: vpc-b, the client's own address, MTU 1500.
 ENIS = {"c": ("eni-c", "s1", "02:00:00:00:01:0a", "10.0.1.10", "sg-client", {}),
-        "s": ("eni-s", "s2", "02:00:00:00:02:0a", "10.0.2.10", "sg-srv", {"mtu": 1500}),
-        "x": ("eni-x", "sb", "02:00:00:00:0b:0a", "10.0.1.10", "sg-b", {})}
+        "s": ("eni-s", "s2", "02:00:00:00:02:0a", "10.0.2.10", "sg-srv", {}),
+        "x": ("eni-x", "sb", "02:00:00:00:0b:0a", "10.0.1.10", "sg-b", {"mtu": 1500})}
 CONFIG = {
     "version": 1,
     "vpcs": [{"id": "vpc-a", "cidr": "10.0.0.0/16"}, {"id": "vpc-b", "cidr": "10.0.0.0/16"}],
@@ -176,9 +176,9 @@ def main():
         srv = None
         try:
             srv = Guest(card, "s", "server", "mode=server port=7 conns=1 secs=150 "
-                        "want_ip=10.0.2.10 want_dns=10.0.0.2 want_mtu=1500", timeout=170)
+                        "want_ip=10.0.2.10 want_dns=10.0.0.2 want_mtu=9001", timeout=170)
             check(srv.wait_line("net-check: server: listening on 10.0.2.10:7"),
-                  "server guest: DHCP lease (10.0.2.10, DNS 10.0.0.2, MTU 1500), router ARP, listening")
+                  "server guest: DHCP lease (10.0.2.10, DNS 10.0.0.2, MTU 9001), router ARP, listening")
 
             c1 = Guest(card, "c", "client-refused", "mode=client peer=10.0.2.10 ping=3 expect=none "
                        "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
@@ -190,17 +190,23 @@ def main():
             st, msg, _ = card.request(RULE_ADD, struct.pack("<64sB3x", b"sg-srv", 0) + icmp_rule("10.0.1.0/24"))
             check(st == 0, "SG_RULE_ADD sg-srv ingress icmp from 10.0.1.0/24: " + msg)
 
-            c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 tcp=65536 port=7 "
-                       "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
-            check(c2 == 0, "client guest: 4 pings answered through the router, TCP 64 KiB each way "
-                  "checked and closed (exit %s)" % c2)
+            # 8000-byte pings and a 9001 MTU (8961-byte segments): frames
+            # span several 2 KiB rx buffers (MRG_RXBUF) on both guests.
+            c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 ping_size=8000 tcp=262144 "
+                       "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
+            check(c2 == 0, "client guest: 4 pings of 8000 bytes answered through the router, TCP 256 KiB "
+                  "each way checked and closed (exit %s)" % c2)
+            out = open(os.path.join(tmp, "client.out")).read()
+            check("mrg_rxbuf=yes" in out and "mss=8961/8961" in out,
+                  "QEMU and ward-net agreed on MRG_RXBUF; both ends used 9001-byte MTU segments")
             s_rc = srv.finish()
             srv = None
             check(s_rc == 0, "server guest: the connection verified and answered, then exit 0 (exit %s)" % s_rc)
 
             x = Guest(card, "x", "other-vpc", "mode=client peer=10.0.2.10 ping=3 expect=none "
-                      "want_ip=10.0.1.10 want_dns=10.0.0.2").run()
-            check(x == 0, "vpc-b guest with the client's address: lease, but no reply from 10.0.2.10 (exit %s)" % x)
+                      "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=1500").run()
+            check(x == 0, "vpc-b guest with the client's address: lease (MTU 1500), but no reply from "
+                  "10.0.2.10 (exit %s)" % x)
             nr = card.stats("x")["drop_no_route"]
             check(nr == 3, "ward-net dropped its 3 pings: no route outside vpc-b (drop_no_route=%d)" % nr)
             st = card.stats("c")
