@@ -25,6 +25,7 @@ static const struct { int nr; const char *why; } net_calls[] = {
 	{ SCMP_SYS(accept4), "the next frontend on an ENI's listening socket" },
 	{ SCMP_SYS(eventfd2), "vu_dev learns the eventfd inode once" },
 	{ SCMP_SYS(getsockopt), "netctl: SO_TYPE of an ATTACH's socket" },
+	{ SCMP_SYS(munlock), "secmem_free: IMDS's token key and credential pages at exit" },
 };
 
 static const int net_fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS };
@@ -43,7 +44,6 @@ static const struct { int nr; const char *why; } underlay_calls[] = {
 	{ SCMP_SYS(memfd_secret), "secmem: exported key material and the cipher keys" },
 	{ SCMP_SYS(ftruncate), "sizing a memfd_secret key page (secmem)" },
 	{ SCMP_SYS(mlock), "secmem fallback pages" },
-	{ SCMP_SYS(munlock), "secmem_free" },
 };
 
 static int allow_underlay(scmp_filter_ctx ctx)

@@ -37,6 +37,11 @@ static void deliver(struct dp *dp, unsigned int to, const uint8_t *buf, size_t l
 	dp->c[to].rx_bytes += len;
 }
 
+void dp_to_guest(struct dp *dp, unsigned int eni, const uint8_t *frame, size_t len)
+{
+	deliver(dp, eni, frame, len);
+}
+
 /* RFC 826 request for tpa: the card answers with the owner's MAC inside the
  * subnet, the router's for the router, DNS and anything off the subnet, and
  * not at all for its own address (duplicate address detection) or for an
@@ -235,6 +240,12 @@ void dp_input(struct dp *dp, unsigned int ei, uint8_t *buf, size_t len)
 	 * DHCP-shaped frame to anyone else would leave with no sender. */
 	if (f.ip.src == 0) {
 		dp->c[ei].drop_spoof_ip++;
+		return;
+	}
+	/* The metadata service answers the ENI's own guest only, past the
+	 * source check and before any security group (as AWS's). */
+	if (dp->imds && f.ip.dst == DP_IMDS_IP) {
+		dp->imds(dp->imds_opaque, dp, ei, &f);
 		return;
 	}
 	forward_ipv4(dp, ei, buf, &f);

@@ -24,7 +24,9 @@
 	X(drop_no_route) X(drop_to_router) X(drop_broadcast) X(drop_dhcp) \
 	X(drop_filter) X(drop_rx_full) X(drop_oversize) X(drop_bad_header) \
 	X(drop_sg) X(drop_nacl) X(drop_ct_invalid) X(conntrack_allowance_exceeded) \
-	X(drop_no_mapping) X(tx_underlay) X(drop_underlay) X(rx_underlay)
+	X(drop_no_mapping) X(tx_underlay) X(drop_underlay) X(rx_underlay) \
+	X(imds_requests) X(imds_tokens) X(imds_refused) X(imds_throttled) X(imds_conn_full) \
+	X(imds_drop)
 
 struct dp_counters {
 #define DP_FIELD(n) uint64_t n;
@@ -55,6 +57,11 @@ typedef int (*dp_deliver_fn)(void *opaque, unsigned int eni, const uint8_t *fram
 typedef bool (*dp_filter_fn)(void *opaque, unsigned int eni, unsigned int peer, enum dp_dir dir,
 			     const struct frame *f);
 
+/* Frames from ENI eni's guest to 169.254.169.254 (DP_IMDS_IP). */
+#define DP_IMDS_IP 0xa9fea9feu
+struct dp;
+typedef void (*dp_imds_fn)(void *opaque, struct dp *dp, unsigned int eni, const struct frame *f);
+
 struct dp {
 	const struct vpc_cfg *cfg;
 	struct dp_counters c[VPC_MAX_ENIS];
@@ -67,9 +74,17 @@ struct dp {
 	dp_send_remote_fn send_remote;
 	void *remote_opaque;
 	uint8_t scratch[FRAME_MAX_LEN];   /* frames the card originates */
+	/* Instance metadata (imds.h: imds_input); NULL: frames to
+	 * 169.254.169.254 are dropped as unroutable. */
+	dp_imds_fn imds;
+	void *imds_opaque;
 };
 
 void dp_init(struct dp *dp, const struct vpc_cfg *cfg, dp_deliver_fn deliver, void *opaque);
+
+/* A frame the card itself sends to ENI eni's guest (DHCP, ARP, IMDS
+ * replies): delivered and counted as rx on that ENI. */
+void dp_to_guest(struct dp *dp, unsigned int eni, const uint8_t *frame, size_t len);
 
 /* One frame transmitted by ENI eni's guest. buf is ward-net's private copy
  * (the guest cannot change it any more) and may be rewritten in place. */

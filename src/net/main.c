@@ -28,6 +28,7 @@
 #include "filter.h"
 #include "fdpass.h"
 #include "errmsg.h"
+#include "imds.h"
 #include "log.h"
 #include "model.h"
 #include "netctl.h"
@@ -51,6 +52,7 @@ static struct netdev *devs[VPC_MAX_ENIS];
 static int ctl_fd = -1;
 static int keep_fd = -1;         /* the controller's end, held so the channel outlives it */
 static struct underlay *ul;      /* NULL: no underlay, every ENI is local */
+static struct imds *imds;
 
 static void usage(FILE *f)
 {
@@ -70,6 +72,8 @@ static void usage(FILE *f)
 		   "  --keyx-fd N       listening TCP socket of the underlay key exchange\n"
 		   "  --keyx-port P     the peers' key-exchange port (default 6082)\n"
 		   "  --underlay-plaintext  DEBUG ONLY: Geneve without encryption\n"
+		   "  --imds-throttle R:B  instance metadata: R new connections per second per\n"
+		   "                    instance, bursts of B (default 50:100; R 0: no refill)\n"
 		   "  SIGUSR1 logs every ENI's counters; SIGINT/SIGTERM stop.\n"
 		   "  --help, --version\n"
 		   "exit status: 0 stopped cleanly; 1 runtime error; 2 usage or configuration\n"
@@ -315,16 +319,25 @@ static int ctl_step(void)
 	if (e < 0) {
 		if (m.fd >= 0)
 			close(m.fd);
+		explicit_bzero(&m.meta, sizeof(m.meta));
 		netctl_reply(ctl_fd, m.seq, -ENOENT, "no such ENI in the VPC config", NULL, 0);
 		return 1;
 	}
-	if (m.type == NETCTL_ATTACH) {
+	if (m.type == NETCTL_ENI_META) {
+		/* Attached or not: the controller may set it before ATTACH.
+		 * Logged without any of its values. */
+		imds_set_meta(imds, (unsigned int)e, &m.meta);
+		explicit_bzero(&m.meta, sizeof(m.meta));
+		log_info("ENI metadata set", "eni=%s", m.id);
+		netctl_reply(ctl_fd, m.seq, 0, "metadata set", NULL, 0);
+	} else if (m.type == NETCTL_ATTACH) {
 		ctl_attach(&m, e);
 	} else if (!devs[e]) {
 		netctl_reply(ctl_fd, m.seq, -ENOENT, "not attached", NULL, 0);
 	} else if (m.type == NETCTL_DETACH) {
 		netdev_destroy(devs[e]);
 		devs[e] = NULL;
+		imds_clear(imds, (unsigned int)e);   /* its credentials go with it */
 		log_info("ENI detached", "eni=%s", m.id);
 		netctl_reply(ctl_fd, m.seq, 0, "detached", NULL, 0);
 	} else if (m.type == NETCTL_STATS) {
@@ -390,6 +403,24 @@ static int serve_step(int sfd)
 	return 1;
 }
 
+static int parse_throttle(const char *s, unsigned int *rate, unsigned int *burst)
+{
+	char *end;
+	unsigned long r, b;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	r = strtoul(s, &end, 10);
+	if (*end != ':' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (*end || r > 100000 || !b || b > 100000)
+		return -EINVAL;
+	*rate = (unsigned int)r;
+	*burst = (unsigned int)b;
+	return 0;
+}
+
 static int parse_fd(const char *s)
 {
 	char *end;
@@ -413,7 +444,7 @@ static bool underlay_args_ok(const struct underlay_cfg *uc, int ctl, int config_
 int main(int argc, char **argv)
 {
 	enum { O_UID = 0x100, O_GID, O_NO_SANDBOX, O_CONFIG_FD, O_CONTROL_FD, O_UNDERLAY_FD, O_KEYX_FD,
-	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT, O_VERSION, O_KEEP_FD };
+	       O_KEYX_PORT, O_CERT, O_KEY, O_CA, O_PLAINTEXT, O_VERSION, O_KEEP_FD, O_IMDS_THROTTLE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-fd", required_argument, NULL, O_CONFIG_FD },
@@ -430,6 +461,7 @@ int main(int argc, char **argv)
 		{ "host-key", required_argument, NULL, O_KEY },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "underlay-plaintext", no_argument, NULL, O_PLAINTEXT },
+		{ "imds-throttle", required_argument, NULL, O_IMDS_THROTTLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
@@ -439,7 +471,7 @@ int main(int argc, char **argv)
 	struct underlay_cfg uc = { .udp_fd = -1, .keyx_fd = -1, .keyx_port = 6082 };
 	const char *config = NULL;
 	int nspecs = 0, opt, sfd, rc, config_fd = -1;
-	unsigned int id;
+	unsigned int id, imds_rate = IMDS_RATE_DEFAULT, imds_burst = IMDS_BURST_DEFAULT;
 	char err[256];
 	sigset_t ss;
 
@@ -479,6 +511,12 @@ int main(int argc, char **argv)
 		case O_KEY: uc.key = optarg; break;
 		case O_CA: uc.ca = optarg; break;
 		case O_PLAINTEXT: uc.debug_plaintext = true; break;
+		case O_IMDS_THROTTLE:
+			if (parse_throttle(optarg, &imds_rate, &imds_burst)) {
+				fprintf(stderr, "ward-net: --imds-throttle must be RATE:BURST (0-100000, 1-100000)\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: cliopt_version("ward-net"); return 0;
 		default: return cliopt_bad_option("ward-net", argv, opts);
@@ -528,6 +566,14 @@ int main(int argc, char **argv)
 	}
 	dp.filter = filter_check;
 	dp.filter_opaque = &fl;
+	/* The token key and the credentials' locked pages, before lockdown. */
+	rc = imds_init(&imds, &cfg, imds_rate, imds_burst);
+	if (rc) {
+		fprintf(stderr, "ward-net: instance metadata: no locked memory for its key and credentials\n");
+		goto out;
+	}
+	dp.imds = imds_input;
+	dp.imds_opaque = imds;
 	rc = open_enis(specs, nspecs);
 	if (rc)
 		goto out;
@@ -568,6 +614,7 @@ out:
 	for (unsigned int i = 0; i < VPC_MAX_ENIS; i++)
 		netdev_destroy(devs[i]);
 	underlay_close(ul);
+	imds_destroy(imds);
 	filter_destroy(&fl);
 	close(sfd);
 	return rc ? 1 : 0;

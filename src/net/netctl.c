@@ -226,6 +226,100 @@ static int parse_eni_sgs(const struct netctl_hdr *h, const uint8_t *p, struct ne
 	return 0;
 }
 
+/* A NUL-padded text field of cap bytes: up to cap-1 bytes from the
+ * alphabet allow (alphanumerics when alnum), then only NULs; empty allowed
+ * (not set). Copied to out. */
+static const char *text_check(const char *f, size_t cap, const char *allow, bool alnum, char *out)
+{
+	size_t n = strnlen(f, cap);
+
+	if (n == cap)
+		return "ENI_META field not NUL-terminated";
+	for (size_t i = n; i < cap; i++)
+		if (f[i])
+			return "ENI_META field not NUL-padded";
+	for (size_t i = 0; i < n; i++)
+		if (!(alnum && isalnum((unsigned char)f[i])) && !strchr(allow, f[i]))
+			return "ENI_META field has a character outside its alphabet";
+	memcpy(out, f, n + 1);
+	return NULL;
+}
+
+/* YYYY-MM-DDTHH:MM:SSZ, as AWS writes LastUpdated and Expiration. */
+static bool time_ok(const char *t)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+
+	if (strlen(t) != sizeof(pat) - 1)
+		return false;
+	for (size_t i = 0; pat[i]; i++)
+		if (pat[i] == 'd' ? !isdigit((unsigned char)t[i]) : t[i] != pat[i])
+			return false;
+	return true;
+}
+
+/* Base64 text of exactly n bytes (the secret and the session token). */
+static bool b64_ok(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum(p[i]) && p[i] != '+' && p[i] != '/' && p[i] != '=')
+			return false;
+	return true;
+}
+
+/* ENI_META: every field goes into JSON and HTTP replies verbatim, so
+ * each has a narrow alphabet (no quote, backslash, CR or LF can reach
+ * them). */
+static int parse_eni_meta(const struct netctl_hdr *h, const uint8_t *p, struct netctl_msg *m,
+			  char *err, size_t errlen)
+{
+	struct netctl_eni_meta em;
+	struct netctl_meta *o = &m->meta;
+	const char *why;
+	bool role;
+
+	if (h->len < sizeof(em))
+		return refuse(NULL, 0, err, errlen, "ENI_META shorter than its fixed part");
+	memcpy(&em, p, sizeof(em));
+	if (h->len != sizeof(em) + (size_t)em.secret_len + em.token_len)
+		return refuse(NULL, 0, err, errlen, "ENI_META length disagrees with its secret/token lengths");
+	if ((why = id_check(em.id, false)) ||
+	    (why = text_check(em.instance, NETCTL_ID_LEN, "-", true, o->instance)) ||
+	    (why = text_check(em.az, NETCTL_ID_LEN, "abcdefghijklmnopqrstuvwxyz0123456789-", false, o->az)) ||
+	    (why = text_check(em.role, NETCTL_ID_LEN, "+=,.@_-", true, o->role)) ||
+	    (why = text_check(em.access_key_id, NETCTL_AKID_LEN, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+			      false, o->access_key_id)) ||
+	    (why = text_check(em.last_updated, NETCTL_TIME_LEN, "0123456789-:TZ", false, o->last_updated)) ||
+	    (why = text_check(em.expiration, NETCTL_TIME_LEN, "0123456789-:TZ", false, o->expiration)))
+		goto bad;
+	if (em.device_number > 255) {
+		why = "ENI_META device number over 255";
+		goto bad;
+	}
+	role = o->role[0];
+	if (role ? strlen(o->access_key_id) < 16 || !time_ok(o->last_updated) || !time_ok(o->expiration) ||
+		   !em.secret_len || em.secret_len > NETCTL_SECRET_MAX || !em.token_len ||
+		   em.token_len > NETCTL_STOKEN_MAX || !b64_ok(p + sizeof(em), (size_t)em.secret_len + em.token_len)
+		 : o->access_key_id[0] || o->last_updated[0] || o->expiration[0] || em.secret_len || em.token_len) {
+		why = role ? "ENI_META credentials malformed (key id, times, secret 1-128, token 1-2048 base64)"
+			   : "ENI_META credentials without a role";
+		goto bad;
+	}
+	memcpy(o->secret, p + sizeof(em), em.secret_len);
+	o->secret[em.secret_len] = 0;
+	memcpy(o->token, p + sizeof(em) + em.secret_len, em.token_len);
+	o->token[em.token_len] = 0;
+	o->device_number = em.device_number;
+	memcpy(m->id, em.id, strlen(em.id) + 1);
+	m->type = h->type;
+	explicit_bzero(&em, sizeof(em));
+	return 0;
+bad:
+	explicit_bzero(o, sizeof(*o));
+	explicit_bzero(&em, sizeof(em));
+	return refuse(NULL, 0, err, errlen, why);
+}
+
 int netctl_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds, struct netctl_msg *m,
 		 char *err, size_t errlen)
 {
@@ -242,8 +336,8 @@ int netctl_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds, struct n
 		return refuse(fds, nfds, err, errlen, "bad magic or version");
 	if (h.len != len - sizeof(h))
 		return refuse(fds, nfds, err, errlen, "payload length disagrees with the packet");
-	if (h.type < NETCTL_ATTACH || h.type > NETCTL_PEER_DEL)
-		return refuse(fds, nfds, err, errlen, "unknown request type (1..14)");
+	if (h.type < NETCTL_ATTACH || h.type > NETCTL_ENI_META)
+		return refuse(fds, nfds, err, errlen, "unknown request type (1..15)");
 	if (nfds != (h.type == NETCTL_ATTACH ? 1u : 0u))
 		return refuse(fds, nfds, err, errlen, "ATTACH takes exactly one fd, the rest none");
 	switch (h.type) {
@@ -259,6 +353,8 @@ int netctl_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds, struct n
 		return parse_rule(&h, buf + sizeof(h), m, err, errlen);
 	case NETCTL_ENI_SGS:
 		return parse_eni_sgs(&h, buf + sizeof(h), m, err, errlen);
+	case NETCTL_ENI_META:
+		return parse_eni_meta(&h, buf + sizeof(h), m, err, errlen);
 	default:
 		break;
 	}
@@ -288,6 +384,7 @@ int netctl_recv(int sock, struct netctl_msg *m, char *err, size_t errlen)
 	int fds[FDPASS_MAX];
 	size_t nfds = 0;
 	ssize_t n = fdpass_recv(sock, buf, sizeof(buf), 0, fds, 1, &nfds);
+	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
@@ -299,7 +396,9 @@ int netctl_recv(int sock, struct netctl_msg *m, char *err, size_t errlen)
 		return (int)n;
 	if (n == 0 && !nfds)
 		return 0;
-	return netctl_parse(buf, (size_t)n, fds, nfds, m, err, errlen) ? -EPROTO : 1;
+	rc = netctl_parse(buf, (size_t)n, fds, nfds, m, err, errlen) ? -EPROTO : 1;
+	explicit_bzero(buf, (size_t)n);     /* an ENI_META's credentials */
+	return rc;
 }
 
 int netctl_reply(int sock, uint32_t seq, int32_t status, const char *msg,

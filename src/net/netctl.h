@@ -37,6 +37,7 @@ enum netctl_type {
 	NETCTL_ENI_SGS = 12, /* replace an ENI's groups (1..5) */
 	NETCTL_UNMAP = 13,   /* MAP's payload: forget that address's owner */
 	NETCTL_PEER_DEL = 14, /* host id: forget a host, its keys and its mappings */
+	NETCTL_ENI_META = 15, /* an ENI's instance metadata and IAM credentials (IMDS) */
 	NETCTL_REPLY = 0x81,
 };
 
@@ -86,6 +87,39 @@ struct netctl_eni_sgs {
 	char sgs[VPC_MAX_SGS][NETCTL_ID_LEN];   /* the first n used, the rest zero */
 } __attribute__((packed));
 
+/* ENI_META (docs/formats.md "ENI_META"): what IMDS serves to the ENI's
+ * guest. Fixed part, then secret_len bytes of SecretAccessKey and
+ * token_len bytes of the session Token. Empty fields are "not set" (those
+ * paths are 404); no role means no credentials, and then every credential
+ * field is empty. A new ENI_META replaces the old one whole. */
+#define NETCTL_SECRET_MAX 128
+#define NETCTL_STOKEN_MAX 2048
+#define NETCTL_AKID_LEN   32
+#define NETCTL_TIME_LEN   24           /* YYYY-MM-DDTHH:MM:SSZ, NUL-padded */
+struct netctl_eni_meta {
+	char id[NETCTL_ID_LEN];          /* the ENI */
+	char instance[NETCTL_ID_LEN];    /* [A-Za-z0-9-] */
+	char az[NETCTL_ID_LEN];          /* [a-z0-9-] */
+	char role[NETCTL_ID_LEN];        /* [A-Za-z0-9+=,.@_-] */
+	char access_key_id[NETCTL_AKID_LEN];   /* [A-Z0-9]{16,31} */
+	char last_updated[NETCTL_TIME_LEN];
+	char expiration[NETCTL_TIME_LEN];
+	uint32_t device_number;          /* 0..255 */
+	uint16_t secret_len;             /* role: 1..128, else 0; [A-Za-z0-9+/=] */
+	uint16_t token_len;              /* role: 1..2048, else 0; [A-Za-z0-9+/=] */
+} __attribute__((packed));
+
+/* ENI_META checked for form; the secret parts are wiped by whoever holds
+ * the message once IMDS has its copy. */
+struct netctl_meta {
+	char instance[NETCTL_ID_LEN + 1], az[NETCTL_ID_LEN + 1], role[NETCTL_ID_LEN + 1];
+	char access_key_id[NETCTL_AKID_LEN + 1];
+	char last_updated[NETCTL_TIME_LEN + 1], expiration[NETCTL_TIME_LEN + 1];
+	uint32_t device_number;
+	char secret[NETCTL_SECRET_MAX + 1];
+	char token[NETCTL_STOKEN_MAX + 1];
+};
+
 /* A rule checked for form; the group it names (if any) is resolved
  * against the model by model.c. */
 struct netctl_rule {
@@ -110,6 +144,7 @@ struct netctl_msg {
 	struct netctl_rule rules[NETCTL_MAX_RULES];
 	unsigned int n_sgs;  /* ENI_SGS */
 	char sgs[VPC_MAX_SGS][NETCTL_ID_LEN + 1];
+	struct netctl_meta meta;     /* ENI_META (id is the ENI) */
 };
 
 /* Payloads (little-endian numbers, NUL-padded ids). ATTACH, DETACH, STATS
