@@ -91,13 +91,14 @@ unsigned int vnet_tx_pending(struct vnet *n)
 	return n->tx_inflight;
 }
 
-int vnet_send(struct vnet *n, const void *frame, uint32_t len)
+int vnet_queue(struct vnet *n, const void *frame, uint32_t len)
 {
 	struct virtq_buf b;
 	uint16_t d;
 	uint8_t *p;
 
-	vnet_tx_pending(n);
+	if (n->tx_inflight >= n->tx.size / 2)
+		vnet_tx_pending(n);
 	d = n->tx.free_head;
 	if (len > VNET_JUMBO_FRAME || !n->tx.num_free || d >= VNET_TX_BUFS)
 		return -1;
@@ -110,7 +111,20 @@ int vnet_send(struct vnet *n, const void *frame, uint32_t len)
 		return -1;
 	n->tx_posted[d] = true;
 	n->tx_inflight++;
+	return 0;
+}
+
+void vnet_flush(struct vnet *n)
+{
 	virtq_kick(&n->tx);
+}
+
+int vnet_send(struct vnet *n, const void *frame, uint32_t len)
+{
+	vnet_tx_pending(n);
+	if (vnet_queue(n, frame, len))
+		return -1;
+	vnet_flush(n);
 	return 0;
 }
 

@@ -55,6 +55,10 @@ int vnet_open(struct vnet *n, int index);
  * 0, or -1 if the frame is too big or every tx buffer is in flight. */
 int vnet_send(struct vnet *n, const void *frame, uint32_t len);
 
+/* vnet_send without the kick, for batches: vnet_flush() kicks once. */
+int vnet_queue(struct vnet *n, const void *frame, uint32_t len);
+void vnet_flush(struct vnet *n);
+
 /* Collects finished transmissions; returns how many are still in flight. */
 unsigned int vnet_tx_pending(struct vnet *n);
 

@@ -16,10 +16,11 @@
 #    from the server's address (drop_no_route on its ENI).
 # A wait here is only a hang guard: each verdict is a guest's exit status,
 # its serial output, or ward-net's counters.
-import os, signal, socket, struct, subprocess, sys, tempfile, time, json
+import json, os, re, socket, struct, subprocess, sys, tempfile, time
 
 BUILD = os.environ.get("WARD_BUILD_ROOT", "build")
 ELF = os.path.join(BUILD, "guest/net-check.elf")
+BENCH_ELF = os.path.join(BUILD, "guest/bench-net.elf")
 FAILS = []
 
 MAGIC, STATS, RULE_ADD = 0x54454e57, 3, 9
@@ -42,8 +43,9 @@ CONFIG = {
                 {"id": "sb", "vpc": "vpc-b", "cidr": "10.0.1.0/24"}],
     "security_groups": [
         {"id": "sg-client", "vpc": "vpc-a", "egress": ALL_OUT},
-        {"id": "sg-srv", "vpc": "vpc-a", "ingress": [{"proto": "tcp", "ports": [7, 7],
-                                                      "cidr": "10.0.0.0/16"}], "egress": ALL_OUT},
+        {"id": "sg-srv", "vpc": "vpc-a", "ingress": [{"proto": "tcp", "ports": [7, 7], "cidr": "10.0.0.0/16"},
+                                                     {"proto": "udp", "ports": [9, 9], "cidr": "10.0.0.0/16"}],
+         "egress": ALL_OUT},
         {"id": "sg-b", "vpc": "vpc-b", "ingress": [{"proto": "all", "cidr": "0.0.0.0/0"}], "egress": ALL_OUT},
     ],
     "enis": [dict({"id": i, "subnet": s, "mac": m, "ip": a, "security_groups": [g]}, **x)
@@ -125,7 +127,7 @@ class Card:
 class Guest:
     """net-check under QEMU on ENI k; its serial console goes to a file."""
 
-    def __init__(self, card, k, name, append, timeout=90):
+    def __init__(self, card, k, name, append, timeout=90, elf=ELF):
         self.name = name
         self.out = os.path.join(card.tmp, name + ".out")
         self.err = os.path.join(card.tmp, name + ".err")
@@ -135,7 +137,7 @@ class Guest:
             "-object", "memory-backend-memfd,id=mem,size=64M,share=on", "-machine", "memory-backend=mem",
             "-chardev", "socket,id=c,path=" + card.sock[k], "-netdev", "vhost-user,id=n,chardev=c",
             "-device", "virtio-net-pci,netdev=n,disable-legacy=on,mac=" + ENIS[k][2],
-            "-kernel", ELF, "-append", append]
+            "-kernel", elf, "-append", append]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.out, "w"),
                                      stderr=open(self.err, "w"))
@@ -209,6 +211,26 @@ def main():
                   "10.0.2.10 (exit %s)" % x)
             nr = card.stats("x")["drop_no_route"]
             check(nr == 3, "ward-net dropped its 3 pings: no route outside vpc-b (drop_no_route=%d)" % nr)
+            # bench-net: a fixed frame size one way, counted at both ends;
+            # what the receiver misses, ward-net must have dropped at its
+            # full backlog (the receiver guest is the slower one).
+            before = card.stats("s")["drop_rx_full"]
+            rx = Guest(card, "s", "bench-rx", "mode=rx port=9 secs=60", timeout=80, elf=BENCH_ELF)
+            check(rx.wait_line("bench-net: rx listening"), "bench-net rx guest: lease, listening on udp 9")
+            tx = Guest(card, "c", "bench-tx", "mode=tx peer=10.0.2.10 port=9 size=1514 count=20000",
+                       elf=BENCH_ELF).run()
+            rx_rc = rx.finish()
+            check(tx == 0 and rx_rc == 0, "bench-net tx and rx guests finished (exit %s, %s)" % (tx, rx_rc))
+            got = dict(re.findall(r"(\w+)=(\d+)", " ".join(l for l in rx.text().splitlines()
+                                                           if l.startswith("bench-net: "))))
+            dropped = card.stats("s")["drop_rx_full"] - before
+            check(got.get("sent") == "20000" and int(got.get("frames", 0)) > 0 and
+                  int(got["frames"]) + int(got["lost"]) == 20000 and int(got["bytes"]) == 1514 * int(got["frames"]),
+                  "bench-net rx: every one of the 20000 1514-byte frames received or counted lost (%s)" %
+                  " ".join("%s=%s" % kv for kv in got.items()))
+            check(int(got.get("lost", 0)) <= dropped,
+                  "ward-net accounts for every lost frame at the receiver's backlog (lost=%s drop_rx_full=%d)" %
+                  (got.get("lost"), dropped))
             st = card.stats("c")
             check(st["drop_malformed"] == 0 and st["drop_bad_header"] == 0 and st["drop_spoof_ip"] == 0,
                   "the guest kit's frames were all well-formed for ward-net (eni-c: %s)" %
