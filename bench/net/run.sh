@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# bench/net/run.sh: every ward-net benchmark part in this directory
-# (tunnel.sh: the underlay's seal/open against openssl speed). Each part
-# gets the build dir and its own JSON path.
+# bench/net/run.sh: every ward-net benchmark part in this directory, each
+# side by side with its reference in the same run, each with its own JSON:
+#   tunnel.sh  the underlay's seal/open against openssl speed (one core)
+#   fwd.sh     same host, 64/1514/9015-byte frames and latency, ward-net
+#              (security groups on) against DPDK testpmd (vhost PMD, io fwd)
+#   xhost.py   across two hosts (network namespaces), AES-256-GCM Geneve
+# Last line: net_vs_ref_pps=R net_xhost_gbps=G (fwd.sh's and xhost.py's).
 # Usage: run.sh [BUILD_DIR [OUT_JSON]] (scripts/bench.sh passes both).
 set -euo pipefail
-B=${1:-${WARD_BUILD_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)/build}}
+here=$(dirname "$0")
+B=${1:-${WARD_BUILD_ROOT:-$(cd "$here/../.." && pwd)/build}}
 OUT_JSON=${2:-$B/bench/net.json}
-rc=0
-for part in "$(dirname "$0")"/*.sh; do
-	[ "$(basename "$part")" = run.sh ] && continue
-	name=$(basename "$part" .sh)
+rc=0 last=""
+part() { # NAME COMMAND...: runs it, keeps its last line
+	local name=$1 out
+	shift
 	echo "-- net/$name"
-	bash "$part" "$B" "${OUT_JSON%.json}-$name.json" || rc=1
-done
+	out=$("$@" "$B" "${OUT_JSON%.json}-$name.json" | tee /dev/stderr | tail -n 1) || { rc=1; return 0; }
+	last+="${last:+ }$out"
+}
+part tunnel bash "$here/tunnel.sh"
+part fwd bash "$here/fwd.sh"
+part xhost /usr/bin/python3 "$here/xhost.py"
+# The two figures issue 11 asks for, on the last line.
+echo "$(grep -o 'net_vs_ref_pps=[^ ]*' <<<"$last" || echo net_vs_ref_pps=none)" \
+	"$(grep -o 'net_xhost_gbps=[^ ]*' <<<"$last" || echo net_xhost_gbps=none)"
 exit $rc
