@@ -31,9 +31,11 @@ COUNTERS = ("tx_frames tx_bytes rx_frames rx_bytes arp_replies arp_unanswered ar
 
 ALL_OUT = [{"proto": "all", "cidr": "0.0.0.0/0"}]
 # c: the client in subnet s1; s: the server in s2, which at first admits
-# only TCP 7 from the VPC; x: vpc-b, the client's own address, MTU 1500.
+# only TCP 7 (and UDP 9) from the VPC; q: a client in the server's subnet
+# (no router between them); x: vpc-b, the client's own address, MTU 1500.
 ENIS = {"c": ("eni-c", "s1", "02:00:00:00:01:0a", "10.0.1.10", "sg-client", {}),
         "s": ("eni-s", "s2", "02:00:00:00:02:0a", "10.0.2.10", "sg-srv", {}),
+        "q": ("eni-q", "s2", "02:00:00:00:02:14", "10.0.2.20", "sg-client", {}),
         "x": ("eni-x", "sb", "02:00:00:00:0b:0a", "10.0.1.10", "sg-b", {"mtu": 1500})}
 CONFIG = {
     "version": 1,
@@ -177,7 +179,7 @@ def main():
         card = Card(tmp)
         srv = None
         try:
-            srv = Guest(card, "s", "server", "mode=server port=7 conns=1 secs=150 "
+            srv = Guest(card, "s", "server", "mode=server port=7 conns=2 secs=150 "
                         "want_ip=10.0.2.10 want_dns=10.0.0.2 want_mtu=9001", timeout=170)
             check(srv.wait_line("net-check: server: listening on 10.0.2.10:7"),
                   "server guest: DHCP lease (10.0.2.10, DNS 10.0.0.2, MTU 9001), router ARP, listening")
@@ -189,8 +191,8 @@ def main():
             drop_sg = card.stats("s")["drop_sg"]
             check(drop_sg == 3, "ward-net counted the 3 refused echo requests on eni-s (drop_sg=%d)" % drop_sg)
 
-            st, msg, _ = card.request(RULE_ADD, struct.pack("<64sB3x", b"sg-srv", 0) + icmp_rule("10.0.1.0/24"))
-            check(st == 0, "SG_RULE_ADD sg-srv ingress icmp from 10.0.1.0/24: " + msg)
+            st, msg, _ = card.request(RULE_ADD, struct.pack("<64sB3x", b"sg-srv", 0) + icmp_rule("10.0.0.0/16"))
+            check(st == 0, "SG_RULE_ADD sg-srv ingress icmp from 10.0.0.0/16: " + msg)
 
             # 8000-byte pings and a 9001 MTU (8961-byte segments): frames
             # span several 2 KiB rx buffers (MRG_RXBUF) on both guests.
@@ -201,9 +203,14 @@ def main():
             out = open(os.path.join(tmp, "client.out")).read()
             check("mrg_rxbuf=yes" in out and "mss=8961/8961" in out,
                   "QEMU and ward-net agreed on MRG_RXBUF; both ends used 9001-byte MTU segments")
+            q = Guest(card, "q", "client-same-subnet", "mode=client peer=10.0.2.10 ping=2 tcp=65536 port=7 "
+                      "want_ip=10.0.2.20").run()
+            check(q == 0, "client guest in the server's subnet: pings and TCP straight to the peer (exit %s)" % q)
+            out = open(os.path.join(tmp, "client-same-subnet.out")).read()
+            check("arp: 10.0.2.10 is 02:00:00:00:02:0a" in out, "ward-net answered its ARP with the peer's own MAC")
             s_rc = srv.finish()
             srv = None
-            check(s_rc == 0, "server guest: the connection verified and answered, then exit 0 (exit %s)" % s_rc)
+            check(s_rc == 0, "server guest: both connections verified and answered, then exit 0 (exit %s)" % s_rc)
 
             x = Guest(card, "x", "other-vpc", "mode=client peer=10.0.2.10 ping=3 expect=none "
                       "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=1500").run()
