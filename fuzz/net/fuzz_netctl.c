@@ -5,7 +5,8 @@
  * a VNI in 1..0xFFFFFF, a non-zero address); a rule must be well formed;
  * and after any change the model must still be one the data path can
  * trust: every group index in range, 1..5 groups per ENI, rule counts
- * within their limits, a NACL's rules in number order. */
+ * within their limits, a NACL's rules in number order. An ENI_META it
+ * accepts holds nothing IMDS could not put in a reply verbatim. */
 #include <ctype.h>
 #include <string.h>
 #include <stdint.h>
@@ -87,6 +88,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.type != NETCTL_PEER && m.type != NETCTL_PEER_DEL &&
 		    (!m.vpc[0] || !m.vni || m.vni > 0xffffff))
 			abort();
+	}
+	if (m.type == NETCTL_ENI_META) {
+		/* IMDS writes these into HTTP and JSON verbatim: nothing that
+		 * could end a string, a header or a line may get through, and
+		 * credentials come with a role or not at all. */
+		const char *f[] = { m.meta.instance, m.meta.az, m.meta.role, m.meta.access_key_id,
+				    m.meta.last_updated, m.meta.expiration, m.meta.secret, m.meta.token };
+
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			for (const char *p = f[i]; *p; p++)
+				if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+					abort();
+		if (!m.meta.role[0] != !m.meta.secret[0] || !m.meta.role[0] != !m.meta.token[0] ||
+		    m.meta.device_number > 255)
+			abort();
+		return 0;
 	}
 	if (m.type < NETCTL_SG_SET || m.type > NETCTL_ENI_SGS)
 		return 0;
