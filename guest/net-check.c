@@ -222,6 +222,7 @@ struct run {
 	uint16_t port;
 	bool server;
 	bool want_silence;		/* expect=none: nothing may come back */
+	bool imds;			/* imds=1: IMDSv2 token round trip */
 	uint32_t pings, ping_size, conns, want_ip, want_dns, want_mtu;
 	uint64_t tcp_bytes, secs;
 	/* the transfer: the client sends HELLO + tcp_bytes of pattern(salt);
@@ -454,6 +455,176 @@ static int run_tcp_client(struct run *r, const uint8_t *nh_mac, uint64_t deadlin
 	return 0;
 }
 
+/* --- IMDSv2 round trip: one HTTP/1.1 request per connection to the
+ * card's metadata service (169.254.169.254:80, via the router) --- */
+
+#define IMDS_ADDR	0xfea9fea9u	/* 169.254.169.254, network order on x86 */
+
+struct http {
+	char req[512];
+	uint32_t req_len;
+	char resp[2048];
+	uint32_t resp_len;
+	int code;
+	uint32_t body_off, body_len;
+	bool complete, overflow;
+};
+
+static bool prefix_ci(const char *s, const char *p)
+{
+	for (; *p; s++, p++) {
+		char a = *s >= 'A' && *s <= 'Z' ? (char)(*s + 32) : *s;
+		char b = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : *p;
+
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+/* Status line, Content-Length and the body, once they are all there. */
+static void http_parse(struct http *h)
+{
+	uint32_t end = 0, clen = 0;
+	bool have_len = false;
+
+	for (uint32_t i = 0; i + 3 < h->resp_len; i++) {
+		if (!memcmp(h->resp + i, "\r\n\r\n", 4)) {
+			end = i + 4;
+			break;
+		}
+	}
+	if (!end || h->resp_len < 12 || memcmp(h->resp, "HTTP/1.1 ", 9))
+		return;
+	h->code = (h->resp[9] - '0') * 100 + (h->resp[10] - '0') * 10 + (h->resp[11] - '0');
+	for (uint32_t i = 0; i + 16 < end; i++) {
+		if (h->resp[i] == '\n' && prefix_ci(h->resp + i + 1, "content-length:")) {
+			const char *v = h->resp + i + 16;
+
+			while (*v == ' ')
+				v++;
+			for (clen = 0; *v >= '0' && *v <= '9'; v++)
+				clen = clen * 10 + (uint32_t)(*v - '0');
+			have_len = true;
+			break;
+		}
+	}
+	if (have_len && h->resp_len >= end + clen) {
+		h->body_off = end;
+		h->body_len = clen;
+		h->complete = true;
+	}
+}
+
+static void http_gen(struct tcp_conn *c, uint64_t off, uint8_t *dst, uint32_t len)
+{
+	struct http *h = c->app;
+
+	memcpy(dst, h->req + off, len);
+}
+
+static int http_sink(struct tcp_conn *c, uint64_t off, const uint8_t *src, uint32_t len)
+{
+	struct http *h = c->app;
+
+	if (h->complete || off + len > sizeof(h->resp) - 1) {
+		h->overflow = true;
+		return -1;
+	}
+	memcpy(h->resp + off, src, len);
+	h->resp_len = (uint32_t)(off + len);
+	h->resp[h->resp_len] = 0;
+	http_parse(h);
+	if (h->complete) {
+		c->snd_close = true;	/* the reply is whole: FIN, done once acked */
+		c->rcv_done = true;
+	}
+	return 0;
+}
+
+/* One request; 0 with h->code and the body, or an exit code. */
+static int http_do(struct run *r, const uint8_t *rmac, struct http *h, uint64_t deadline)
+{
+	struct tcp_conn *c = &r->tcp;
+	uint16_t lport = (uint16_t)(32768 + rdtsc() % 28000);
+
+	h->resp_len = 0;
+	h->complete = h->overflow = false;
+	h->code = 0;
+	c->app = h;
+	c->gen = http_gen;
+	c->sink = http_sink;
+	if (tcp_connect(&r->in, c, rmac, IMDS_ADDR, lport, 80))
+		return EX_TCP;
+	c->snd_len = h->req_len;
+	while (c->state < TCP_DONE) {
+		if (inet_expired(deadline)) {
+			printf("net-check: imds: timeout (state %d, %u reply bytes)\n", c->state, h->resp_len);
+			return EX_TIMEOUT;
+		}
+		if (inet_poll(&r->in) < 0)
+			return EX_MISMATCH;
+	}
+	if (c->state == TCP_FAILED || !h->complete) {
+		printf("net-check: imds: %s (%u reply bytes)\n", c->err ? c->err : "closed before a whole reply",
+		       h->resp_len);
+		return EX_TCP;
+	}
+	return 0;
+}
+
+static int run_imds(struct run *r, const uint8_t *rmac, uint64_t deadline)
+{
+	static struct http h;
+	char token[128], ip[16], want[64];
+	int e;
+
+	/* PUT a token... */
+	h.req_len = (uint32_t)snprintf(h.req, sizeof(h.req),
+		"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+		"X-aws-ec2-metadata-token-ttl-seconds: 21600\r\nContent-Length: 0\r\n\r\n");
+	if ((e = http_do(r, rmac, &h, deadline)))
+		return e;
+	if (h.code != 200 || !h.body_len || h.body_len >= sizeof(token)) {
+		printf("net-check: imds: PUT token: HTTP %d, %u-byte body\n", h.code, h.body_len);
+		return EX_MISMATCH;
+	}
+	memcpy(token, h.resp + h.body_off, h.body_len);
+	token[h.body_len] = 0;
+	printf("net-check: imds: token: %u bytes (not shown)\n", h.body_len);
+	/* ...without it, a GET is refused (IMDSv2 only)... */
+	h.req_len = (uint32_t)snprintf(h.req, sizeof(h.req),
+		"GET /latest/meta-data/local-ipv4 HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n");
+	if ((e = http_do(r, rmac, &h, deadline)))
+		return e;
+	printf("net-check: imds: GET local-ipv4 without a token: HTTP %d\n", h.code);
+	if (h.code != 401)
+		return EX_MISMATCH;
+	/* ...and with it, the card tells us our own address. */
+	h.req_len = (uint32_t)snprintf(h.req, sizeof(h.req),
+		"GET /latest/meta-data/local-ipv4 HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+		"X-aws-ec2-metadata-token: %s\r\n\r\n", token);
+	if ((e = http_do(r, rmac, &h, deadline)))
+		return e;
+	inet_ntoa(r->in.l.ip, ip);
+	printf("net-check: imds: GET local-ipv4: HTTP %d \"%s\"\n", h.code, h.resp + h.body_off);
+	if (h.code != 200 || h.body_len != strlen(ip) || memcmp(h.resp + h.body_off, ip, h.body_len)) {
+		printf("net-check: imds: local-ipv4 is not the leased %s\n", ip);
+		return EX_MISMATCH;
+	}
+	if (!cmdline_get("want_instance", want, sizeof(want)))
+		return 0;
+	h.req_len = (uint32_t)snprintf(h.req, sizeof(h.req),
+		"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+		"X-aws-ec2-metadata-token: %s\r\n\r\n", token);
+	if ((e = http_do(r, rmac, &h, deadline)))
+		return e;
+	printf("net-check: imds: GET instance-id: HTTP %d \"%s\"\n", h.code, h.resp + h.body_off);
+	if (h.code != 200 || h.body_len != strlen(want) || memcmp(h.resp + h.body_off, want, h.body_len))
+		return EX_MISMATCH;
+	return 0;
+}
+
 static int client_run(struct run *r)
 {
 	uint64_t deadline = inet_deadline(&r->in, r->secs * 1000);
@@ -466,6 +637,12 @@ static int client_run(struct run *r)
 		return e;
 	if (r->tcp_bytes && !r->want_silence && (e = run_tcp_client(r, nh_mac, deadline)))
 		return e;
+	if (r->imds) {
+		uint8_t rmac[6];
+
+		if ((e = resolve(r, r->in.l.router, rmac)) || (e = run_imds(r, rmac, deadline)))
+			return e;
+	}
 	printf("net-check: ok: client done, rx_frames=%lu tx_frames=%lu rx_bad=%lu\n",
 	       r->in.st.rx_frames, r->in.st.tx_frames, r->in.st.rx_bad);
 	return EX_OK;
@@ -548,11 +725,12 @@ static int stack_main(bool server)
 	r->want_ip = cmdline_ip("want_ip");
 	r->want_dns = cmdline_ip("want_dns");
 	r->want_mtu = (uint32_t)cmdline_u64("want_mtu", 0);
+	r->imds = cmdline_u64("imds", 0) != 0;
 	r->want_silence = cmdline_get("expect", b, sizeof(b)) && !strncmp(b, "none", 5);
 	if ((!server && !r->peer) || r->pings > 64 || r->ping_size > 8972 ||
 	    r->tcp_bytes > 0xffffffffu || !r->port) {
 		printf("net-check: usage: mode=client peer=A.B.C.D [ping=N<=64] [ping_size<=8972] "
-		       "[tcp=BYTES] [port=P] [expect=reply|none] | mode=server [port=P] [conns=N]\n");
+		       "[tcp=BYTES] [port=P] [expect=reply|none] [imds=1 [want_instance=ID]] | mode=server [port=P] [conns=N]\n");
 		return EX_USAGE;
 	}
 	e = vnet_open(&net, 0);

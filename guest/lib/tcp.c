@@ -224,7 +224,7 @@ void tcp_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, const uint
 		}
 		send_seg(s, c, F_ACK, c->snd_nxt, 0, 0);
 	}
-	if (c->fin_rcvd && c->fin_acked)
+	if ((c->fin_rcvd || c->rcv_done) && c->fin_acked)
 		c->state = TCP_DONE;
 }
 
@@ -281,6 +281,6 @@ void tcp_tick(struct inet *s)
 		if (!c->rto_at)
 			arm(s, c);
 	}
-	if (c->fin_rcvd && c->fin_acked)
+	if ((c->fin_rcvd || c->rcv_done) && c->fin_acked)
 		c->state = TCP_DONE;
 }

@@ -14,7 +14,8 @@ struct inet;
 
 enum tcp_state {
 	TCP_CLOSED, TCP_LISTEN, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_OPEN,
-	TCP_DONE,		/* both FINs sent, received and acknowledged */
+	TCP_DONE,		/* both FINs sent, received and acknowledged (or
+				 * ours acked and c->rcv_done) */
 	TCP_FAILED,		/* c->err says why */
 };
 
@@ -32,6 +33,8 @@ struct tcp_conn {
 	uint32_t rcv_nxt;
 	uint64_t rcv_bytes;
 	bool fin_rcvd;
+	bool rcv_done;			/* the application needs nothing more: done
+					 * once our FIN is acked, with or without theirs */
 	uint64_t rto_at;		/* TSC; 0 = no timer */
 	uint32_t rto_ms;
 	uint32_t max_segs;		/* segments in flight at most */

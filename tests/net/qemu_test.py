@@ -12,8 +12,14 @@
 #    on the server's ENI) until SG_RULE_ADD over netctl allows ICMP; then
 #    the pings are answered through the router, and a TCP connection moves
 #    64 KiB each way, checked byte for byte by both guests, closed by FIN;
+#  - the client does an IMDSv2 round trip with the card's metadata service:
+#    PUT a token, GET without it is 401, GET local-ipv4 and instance-id
+#    (pushed by ENI_META) with it;
+#  - a client in the server's own subnet reaches it with the peer's MAC;
 #  - a guest in the other VPC with the client's very address gets no reply
-#    from the server's address (drop_no_route on its ENI).
+#    from the server's address (drop_no_route on its ENI);
+#  - bench-net: 20000 fixed-size frames, each received or counted lost, and
+#    every loss accounted for by ward-net (drop_rx_full).
 # A wait here is only a hang guard: each verdict is a guest's exit status,
 # its serial output, or ward-net's counters.
 import json, os, re, socket, struct, subprocess, sys, tempfile, time
@@ -23,7 +29,8 @@ ELF = os.path.join(BUILD, "guest/net-check.elf")
 BENCH_ELF = os.path.join(BUILD, "guest/bench-net.elf")
 FAILS = []
 
-MAGIC, STATS, RULE_ADD = 0x54454e57, 3, 9
+MAGIC, STATS, RULE_ADD, ENI_META = 0x54454e57, 3, 9, 15
+INSTANCE = "i-0a1b2c3d4e5f60718"
 COUNTERS = ("tx_frames tx_bytes rx_frames rx_bytes arp_replies arp_unanswered arp_ignored dhcp_replies "
             "drop_malformed drop_unsupported drop_spoof_mac drop_spoof_ip drop_no_route drop_to_router "
             "drop_broadcast drop_dhcp drop_filter drop_rx_full drop_oversize drop_bad_header drop_sg "
@@ -112,6 +119,12 @@ class Card:
         assert magic == MAGIC and rtype == 0x81 and seq == self.seq, "bad netctl reply"
         return status, r[20:220].split(b"\0")[0].decode(), dict(zip(COUNTERS, struct.unpack_from("<%dQ" % n, r, 224)))
 
+    def meta(self, k, instance, az):
+        """ENI_META (docs/formats.md) with an instance id and AZ, no role."""
+        body = b"".join(x.encode().ljust(64, b"\0") for x in (ENIS[k][0], instance, az, "")) + \
+            b"\0" * (32 + 24 + 24) + struct.pack("<IHH", 0, 0, 0)
+        return self.request(ENI_META, body)[:2]
+
     def stats(self, k):
         return self.request(STATS, ENIS[k][0].encode().ljust(64, b"\0"))[2]
 
@@ -194,12 +207,17 @@ def main():
             st, msg, _ = card.request(RULE_ADD, struct.pack("<64sB3x", b"sg-srv", 0) + icmp_rule("10.0.0.0/16"))
             check(st == 0, "SG_RULE_ADD sg-srv ingress icmp from 10.0.0.0/16: " + msg)
 
+            st, msg = card.meta("c", INSTANCE, "az-1a")
+            check(st == 0, "ENI_META eni-c: the instance id the controller would push: " + msg)
+
             # 8000-byte pings and a 9001 MTU (8961-byte segments): frames
             # span several 2 KiB rx buffers (MRG_RXBUF) on both guests.
             c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 ping_size=8000 tcp=262144 "
-                       "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
+                       "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001 imds=1 want_instance=" +
+                       INSTANCE).run()
             check(c2 == 0, "client guest: 4 pings of 8000 bytes answered through the router, TCP 256 KiB "
-                  "each way checked and closed (exit %s)" % c2)
+                  "each way checked and closed; IMDSv2: token PUT, GET refused without it (401), "
+                  "local-ipv4 and instance-id with it (exit %s)" % c2)
             out = open(os.path.join(tmp, "client.out")).read()
             check("mrg_rxbuf=yes" in out and "mss=8961/8961" in out,
                   "QEMU and ward-net agreed on MRG_RXBUF; both ends used 9001-byte MTU segments")
