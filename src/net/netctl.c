@@ -5,7 +5,8 @@
  * order (docs/net.md lists it). PEER, MAP, UNMAP and PEER_DEL feed the
  * underlay; SG_SET, SG_DEL, SG_RULE_ADD/DEL, NACL_SET and ENI_SGS change
  * the model live: every field's form is checked here, what it means
- * against the model in model.c. */
+ * against the model in model.c. ENI_META feeds the metadata service
+ * (imds.c): its credentials are wiped from the receive buffer here. */
 #include "netctl.h"
 
 #include <arpa/inet.h>
