@@ -21,6 +21,8 @@
  *   --count N    send exactly N frames, at most --window (default 32) in
  *                flight, wait for all of them (a hang guard of 20 s between
  *                frames ends a stalled run)
+ *   --until-eof  as --count, but sends until stdin has a line or reaches
+ *                its end, then waits for the frames in flight
  *   --lat N      then N frames one at a time: lat_p50_us= lat_p99_us=
  *   --verify     every frame received must be the next one sent, whole and
  *                unaltered (exit 1 and bad= otherwise)
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -393,7 +396,7 @@ int main(int argc, char **argv)
 		{ "tx", 1, 0, 't' }, { "rx", 1, 0, 'r' }, { "size", 1, 0, 'z' },
 		{ "seconds", 1, 0, 's' }, { "count", 1, 0, 'c' }, { "lat", 1, 0, 'l' },
 		{ "verify", 0, 0, 'v' }, { "window", 1, 0, 'w' }, { "src", 1, 0, 'S' },
-		{ "dst", 1, 0, 'D' }, { 0, 0, 0, 0 },
+		{ "dst", 1, 0, 'D' }, { "until-eof", 0, 0, 'e' }, { 0, 0, 0, 0 },
 	};
 	const char *txs = NULL, *rxs = NULL;
 	uint8_t smac[6] = { 2, 0, 0, 0, 0, 1 }, dmac[6] = { 2, 0, 0, 0, 0, 2 };
@@ -417,6 +420,7 @@ int main(int argc, char **argv)
 		case 'w': window = strtoull(optarg, NULL, 0); break;
 		case 'S': if (parse_ep(optarg, smac, sip)) usage(); break;
 		case 'D': if (parse_ep(optarg, dmac, dip)) usage(); break;
+		case 'e': count = UINT64_MAX; break;
 		default: usage();
 		}
 	}
@@ -466,8 +470,16 @@ int main(int argc, char **argv)
 		recvd = sent;   /* what is lost at saturation is not a verify error */
 	} else {
 		uint64_t last = now_ns();
+		bool until_eof = count == UINT64_MAX;
+		unsigned long it = 0;
 
 		while (recvd < count) {
+			struct pollfd in = { 0, POLLIN, 0 };
+
+			if (until_eof && !(++it & 1023) && poll(&in, 1, 0) > 0) {
+				count = sent;   /* stop sending; wait for what is in flight */
+				until_eof = false;
+			}
 			if (sent < count && sent - recvd < window)
 				tx_post((unsigned int)(window - (sent - recvd) < count - sent ?
 						       window - (sent - recvd) : count - sent));
@@ -476,6 +488,8 @@ int main(int argc, char **argv)
 			else if (now_ns() - last > 20000000000ull)
 				break;   /* a hang guard: the verdict is recv= below */
 		}
+		if (count == UINT64_MAX)
+			count = sent;
 		printf("sent=%lu recv=%lu bad=%lu\n", (unsigned long)sent, (unsigned long)recvd,
 		       (unsigned long)bad);
 	}

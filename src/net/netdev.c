@@ -246,6 +246,9 @@ static int rx_one(struct netdev *n, const struct rxslot *s)
 		}
 		rc = vq_pop(vq, c);
 		if (rc < 0) {
+			/* Counted like a broken TX chain: the bad input is the
+			 * guest's, whichever ring it posted it on. */
+			n->c->drop_bad_header++;
 			vu_dev_ring_broken(&n->vu, NETDEV_RXQ, vq->why);
 			return -1;
 		}
@@ -254,6 +257,7 @@ static int rx_one(struct netdev *n, const struct rxslot *s)
 			return 0;
 		}
 		if (c->nout || c->in_bytes < NETDEV_HDR_LEN || (!mrg && c->in_bytes < total)) {
+			n->c->drop_bad_header++;
 			vu_dev_ring_broken(&n->vu, NETDEV_RXQ, mrg ?
 					   "rx buffer is readable or smaller than the header" :
 					   "rx chain is readable or too small for the frame (no MRG_RXBUF)");

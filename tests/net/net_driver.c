@@ -7,8 +7,13 @@
  *   recv I            wait for one frame on ENI I: prints "frame HEX"
  *                     (merged buffers reassembled), or "none" after 10 s
  *   config I          prints "config MAC MTU" from the device config
- *   hostile I KIND    shorthdr | baddesc | loop | huge | writable: a broken
- *                     TX chain, as a hostile frontend would post
+ *   hostile I KIND    shorthdr | baddesc | loop | huge | writable | longchain
+ *                     | badnext | indirect | availjump: a broken TX chain or
+ *                     ring, as a hostile frontend would post; rxbad: every
+ *                     receive buffer pointed outside guest memory
+ *   flood I HEX       transmit the frame on ENI I as fast as the ring takes
+ *                     it until the next line arrives on stdin (that line is
+ *                     consumed): prints "flooded N"
  *   quit
  * Every command answers one line. */
 #include <errno.h>
@@ -338,6 +343,45 @@ static void cmd_hostile(struct eni *e, const char *kind)
 	} else if (!strcmp(kind, "huge")) {
 		d.addr = HUGE_OFF;                         /* a 64 KiB "frame" */
 		d.len = 65536;
+	} else if (!strcmp(kind, "longchain")) {
+		/* Every descriptor of the ring in one chain, 64 bytes each: the
+		 * longest chain the ring can hold, a frame over the maximum. */
+		while (e->tx.used_last != e->tx.avail_idx) {
+			uint32_t id, len;
+
+			if (!wait_used(&e->tx))
+				die("tx ring never drained");
+			used_entry(&e->tx, &id, &len);
+		}
+		for (uint16_t i = 0; i < QSZ; i++)
+			e->tx.desc[i] = (struct vq_desc_raw){ TXBUF_OFF + (uint64_t)i * 64, 64,
+							      i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1) };
+		post(&e->tx, 0);
+		kick(&e->tx);
+		/* Reuse no descriptor until the backend has walked the chain. */
+		puts(wait_used(&e->tx) ? "ok" : "error chain never returned");
+		return;
+	} else if (!strcmp(kind, "badnext")) {
+		d.len = 64;
+		d.flags = VIRTQ_DESC_F_NEXT;
+		d.next = QSZ + 7;                          /* out of the table */
+	} else if (!strcmp(kind, "indirect")) {
+		d.len = 64;                                /* INDIRECT never offered */
+		d.flags = VIRTQ_DESC_F_INDIRECT;
+	} else if (!strcmp(kind, "availjump")) {
+		/* The avail index runs more than a ring ahead of the backend. */
+		e->tx.avail[1] = (uint16_t)(e->tx.avail_idx + QSZ + 5);
+		kick(&e->tx);
+		puts("ok");
+		return;
+	} else if (!strcmp(kind, "rxbad")) {
+		/* The receive buffers already posted now point outside guest
+		 * memory: the next frame for this ENI breaks its RX ring. */
+		for (uint16_t i = 0; i < QSZ; i++)
+			e->rx.desc[i].addr = MEMSZ + 4096;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		puts("ok");
+		return;
 	} else {
 		puts("error unknown kind");
 		return;
@@ -346,6 +390,39 @@ static void cmd_hostile(struct eni *e, const char *kind)
 	post(&e->tx, s);
 	kick(&e->tx);
 	puts("ok");
+}
+
+/* Posts hex's frame over and over, kicking every 32, until stdin has a line. */
+static void cmd_flood(struct eni *e, const char *hex)
+{
+	static uint8_t f[MAXFRAME];
+	char line[64];
+	int n = unhex(hex, f, TXBUF_SZ - HDR);
+	unsigned long sent = 0;
+
+	if (n < 0) {
+		puts("error bad hex");
+		return;
+	}
+	for (;;) {
+		struct pollfd p = { 0, POLLIN, 0 };
+		uint16_t s;
+
+		for (unsigned int k = 0; k < 32; k++, sent++) {
+			s = tx_slot(e);
+			memset(e->mem + TXBUF_OFF + s * TXBUF_SZ, 0, HDR);
+			memcpy(e->mem + TXBUF_OFF + s * TXBUF_SZ + HDR, f, (size_t)n);
+			e->tx.desc[s] = (struct vq_desc_raw){ TXBUF_OFF + (uint64_t)s * TXBUF_SZ,
+							      (uint32_t)(HDR + n), 0, 0 };
+			post(&e->tx, s);
+		}
+		kick(&e->tx);
+		if (poll(&p, 1, 0) > 0)
+			break;
+	}
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = 0;
+	printf("flooded %lu\n", sent);
 }
 
 int main(int argc, char **argv)
@@ -380,6 +457,8 @@ int main(int argc, char **argv)
 			cmd_config(&enis[i]);
 		else if (!strcmp(cmd, "hostile"))
 			cmd_hostile(&enis[i], arg);
+		else if (!strcmp(cmd, "flood"))
+			cmd_flood(&enis[i], arg);
 		else
 			puts("error unknown command");
 	}
