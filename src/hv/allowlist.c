@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Device-model ioctls on the VM fd: ring setup at DRIVER_OK and reset run on
  * the vCPU thread that trapped; INTx delivery runs on the device thread. */
@@ -58,6 +59,12 @@ int hv_sandbox_lock(const struct sandbox_cfg *c, char *err, size_t errlen)
 		rc = sandbox_allow(ctx, SCMP_SYS(poll));    /* main wait, device thread */
 	if (!rc)
 		rc = sandbox_allow(ctx, SCMP_SYS(seccomp)); /* vCPUs narrow themselves */
+	/* The exit wipe finds guest memory's populated extents (mem.c):
+	 * lseek with SEEK_DATA or SEEK_HOLE only, never a plain seek. */
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(lseek), 2, SCMP_CMP_EQ, SEEK_DATA, 0);
+	if (!rc)
+		rc = sandbox_allow_if(ctx, SCMP_SYS(lseek), 2, SCMP_CMP_EQ, SEEK_HOLE, 0);
 	rc = sandbox_filter_load(ctx, rc, c);
 	if (rc) {
 		snprintf(err, errlen, "sandbox: loading the seccomp allowlist: %s", strerror(-rc));

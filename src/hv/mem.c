@@ -1,5 +1,6 @@
-/* mem: guest RAM backed by one sealed memfd, populated up front, locked when
- * RLIMIT_MEMLOCK allows, excluded from core dumps and KSM, wiped on teardown.
+/* mem: guest RAM backed by one sealed memfd, populated only as the guest
+ * touches it, locked on fault when RLIMIT_MEMLOCK allows, excluded from core
+ * dumps and KSM, its populated extents wiped on teardown.
  * Optionally the memfd is hugetlbfs-backed (2 MiB or 1 GiB pages): fewer TLB
  * and EPT misses, pages that are never swapped, and a reservation taken in
  * full at start or refused with the pool's numbers. */
@@ -84,10 +85,12 @@ int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err
 	/* Opt this process out of KSM merging (a MAP_SHARED memfd is never
 	 * merged anyway; this keeps it so if the mapping ever changes). */
 	(void)prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0);
-	/* A shared hugetlb mapping reserves every page here, so a short pool
-	 * fails now with ENOMEM, never later with SIGBUS in a running guest. */
-	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       m->fd, 0);
+	/* Nothing is populated up front: the kernel hands the guest zeroed
+	 * pages on first touch, so start-up costs only what the guest uses.
+	 * A shared hugetlb mapping still reserves every huge page at mmap (no
+	 * MAP_NORESERVE), so a short pool fails here with ENOMEM, never later
+	 * with SIGBUS in a running guest. */
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 	if (m->host == MAP_FAILED) {
 		rc = -errno;
 		m->host = NULL;
@@ -104,12 +107,15 @@ int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err
 	m->size = size;
 	m->low = size < MEM_LOW_MAX ? size : MEM_LOW_MAX;
 	m->huge_page = huge_page;
-	/* hugetlb pages are never swapped: they are as good as locked. */
+	/* hugetlb pages are never swapped: they are as good as locked. Normal
+	 * pages are locked as they fault in (MLOCK_ONFAULT): never swapped,
+	 * never populated before the guest touches them. The whole size is
+	 * charged to RLIMIT_MEMLOCK now all the same. */
 	if (huge_page)
 		m->locked = true;
 	else if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
 	    (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= size) &&
-	    mlock(m->host, size) == 0)
+	    mlock2(m->host, size, MLOCK_ONFAULT) == 0)
 		m->locked = true;
 	else
 		log_info("guest memory not locked", "size=%llu reason=\"RLIMIT_MEMLOCK too low\"",
@@ -122,13 +128,37 @@ err_close:
 	return rc;
 }
 
+/* Zeroes every extent of the memfd that has pages, and only those: the
+ * extents come from SEEK_DATA/SEEK_HOLE, so a hole (never touched) is not
+ * faulted in just to be cleared. Where the file system cannot say
+ * (hugetlbfs reports the whole file as data), everything is cleared. */
+void mem_wipe_populated(struct guest_mem *m)
+{
+	off_t off = 0, end = (off_t)m->size, data, hole;
+
+	while (off < end) {
+		data = lseek(m->fd, off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			return;			/* no page after off */
+		if (data < 0 || data < off || data >= end) {
+			explicit_bzero(m->host + off, (size_t)(end - off));
+			return;
+		}
+		hole = lseek(m->fd, data, SEEK_HOLE);
+		if (hole <= data || hole > end)
+			hole = end;
+		explicit_bzero(m->host + data, (size_t)(hole - data));
+		off = hole;
+	}
+}
+
 void mem_destroy(struct guest_mem *m)
 {
 	if (m->host) {
 		/* Wipe before release so no page of this guest reaches the next
 		 * user of the memory with its content (the backends have already
 		 * unmapped or will see zeroes). */
-		explicit_bzero(m->host, m->size);
+		mem_wipe_populated(m);
 		munmap(m->host, m->size); /* also unlocks (no munlock in the sandbox) */
 		m->host = NULL;
 	}

@@ -28,13 +28,17 @@ struct guest_mem {
 };
 
 
-/* Create, populate and (when RLIMIT_MEMLOCK allows) lock `size` bytes;
+/* Create and (when RLIMIT_MEMLOCK allows) lock-on-fault `size` bytes, none
+ * populated until the guest touches them;
  * `huge_page` 0 for normal pages, else HUGEPAGE_2M or HUGEPAGE_1G (hugepool.h) (the
  * whole size is reserved from the host's pool now, or refused). */
 int mem_create(struct guest_mem *m, uint64_t size, uint64_t huge_page, char *err,
 	       size_t errlen);
 /* Wipe the contents, unmap, close. */
 void mem_destroy(struct guest_mem *m);
+/* The wipe alone: every populated extent of the memfd zeroed, holes left
+ * holes (mem_destroy's first step; separate for its test). */
+void mem_wipe_populated(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,
  * else NULL. The only way ward-hv code turns a guest address into a pointer. */
