@@ -48,7 +48,8 @@ void imds_mac(const struct imds *m, uint8_t out[32], const void *a, size_t al, c
 		if (l[i] > 250)
 			l[i] = 250;          /* callers pass ids and small numbers only */
 		buf[n++] = (uint8_t)l[i];
-		memcpy(buf + n, p[i], l[i]);
+		if (l[i])            /* an absent part is (NULL, 0): memcpy wants non-NULL */
+			memcpy(buf + n, p[i], l[i]);
 		n += l[i];
 	}
 	if (!HMAC(EVP_sha256(), m->key, (int)m->key_len, buf, n, out, &ol))
