@@ -87,9 +87,13 @@ int netdev_create(struct netdev **out, unsigned int eni, const struct vpc_eni *c
 
 static void disconnect(struct netdev *n, const char *why)
 {
-	log_info("frontend gone", "eni=%s reason=\"%s\"%s%s%s", n->cfg->id, why,
-		 n->vu.broken ? " broken=\"" : "", n->vu.broken ? n->vu.why : "",
-		 n->vu.broken ? "\"" : "");
+	/* Two formats, not the quotes passed as %s values: the log module
+	 * escapes a value's quotes, which left broken=\"...\" in the line. */
+	if (n->vu.broken)
+		log_info("frontend gone", "eni=%s reason=\"%s\" broken=\"%s\"", n->cfg->id, why,
+			 n->vu.why);
+	else
+		log_info("frontend gone", "eni=%s reason=\"%s\"", n->cfg->id, why);
 	vu_dev_reset(&n->vu);
 	close(n->vu.sock);
 	n->vu.sock = -1;
