@@ -90,7 +90,11 @@ CONN_LINES EXIT_LINES },
 	{ "instance", "run",
 "usage: ward instance run --image NAME [--memory SIZE] [--vcpus N]\n"
 "                         [--cpu fixed|burstable] [--hugepages 2M|1G] [--cmdline STR]\n"
+"                         [--eni ID | --subnet ID [--security-group ID]...]\n"
 "  Start an instance of image NAME; prints the new instance (JSON).\n"
+"  --eni ID        its network interface, served by the host's ward-net\n"
+"  --subnet ID     a new ENI in that subnet (POST /v1/enis) for it, with the\n"
+"                  groups given by --security-group (default: the VPC's)\n"
 "  --memory SIZE   guest memory, whole MiB (a bare number is MiB)\n"
 "  --vcpus N       vCPUs; the host enforces its range (1 to 64, its free cores)\n"
 "  --cpu fixed     whole cores of its own, or refused; burstable shares cores\n"

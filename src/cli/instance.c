@@ -189,36 +189,106 @@ static int cmd_console(const struct api_cfg *c, const char *id, int follow)
 	}
 }
 
+/* --subnet [--security-group ...]: a new ENI for the instance (POST
+ * /v1/enis), its id into req's "enis". 0, or an exit status. */
+static int new_eni(const struct api_cfg *c, json_t *req, const char *subnet, json_t *sgs,
+		   char *id, size_t idlen)
+{
+	json_t *o = json_pack("{s:s}", "subnet", subnet), *ans;
+	struct api_buf b = { 0 };
+	char *body;
+	long st;
+
+	if (o && json_array_size(sgs))
+		json_object_set(o, "security_groups", sgs);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body)
+		return WARD_EXIT_FAILED;
+	st = api_call(c, "POST", "/v1/enis", body, &b);
+	free(body);
+	ans = st == 201 && b.p ? json_loads(b.p, 0, NULL) : NULL;
+	if (!ans || !json_is_string(json_object_get(ans, "id"))) {
+		if (b.p)
+			fputs(b.p, stderr);
+		if (st)
+			fprintf(stderr, "ward: creating the instance's ENI: HTTP %ld\n", st);
+		json_decref(ans);
+		free(b.p);
+		return WARD_EXIT_FAILED;
+	}
+	snprintf(id, idlen, "%s", json_string_value(json_object_get(ans, "id")));
+	json_object_set_new(req, "enis", json_pack("[s]", id));
+	json_decref(ans);
+	free(b.p);
+	return 0;
+}
+
 static int cmd_run(const struct api_cfg *c, int argc, char **argv)
 {
-	json_t *req = json_object();
-	char *body;
+	json_t *req = json_object(), *sgs = json_array();
+	const char *subnet = NULL, *eni = NULL;
+	char *body, made[64] = "", path[128];
 	int i, rc = 0;
 
-	if (!req)
+	if (!req || !sgs) {
+		json_decref(req);
+		json_decref(sgs);
 		return WARD_EXIT_FAILED;
+	}
 	for (i = 0; i < argc && rc >= 0; i += 2) {
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(argv[i], "--image")) {
+		if (!strcmp(argv[i], "--image") || !strcmp(argv[i], "--subnet") ||
+		    !strcmp(argv[i], "--security-group") || !strcmp(argv[i], "--eni")) {
 			if (!val) {
-				json_decref(req);
-				return help_usage_error("instance", "run", "option --image needs a value");
+				fprintf(stderr, "ward: option %s needs a value\n", argv[i]);
+				rc = -1;
+			} else if (!strcmp(argv[i], "--image")) {
+				rc = json_object_set_new(req, "image", json_string(val));
+			} else if (!strcmp(argv[i], "--subnet")) {
+				subnet = val;
+			} else if (!strcmp(argv[i], "--eni")) {
+				eni = val;
+			} else {
+				rc = json_array_append_new(sgs, json_string(val));
 			}
-			rc = json_object_set_new(req, "image", json_string(val));
 		} else if ((rc = api_launch_opt(req, argv[i], val)) == 0) {
 			fprintf(stderr, "ward: unknown option '%s'\n", argv[i]);
 			rc = -1;
 		}
 	}
+	if (rc >= 0 && ((eni && subnet) || (json_array_size(sgs) && !subnet))) {
+		fprintf(stderr, "ward: --eni names an ENI; --subnet (with --security-group) makes "
+			"one\n");
+		rc = -1;
+	}
 	if (rc < 0 || !json_object_get(req, "image")) {
 		json_decref(req);
+		json_decref(sgs);
 		return help_usage_error("instance", "run", rc < 0 ? NULL : "--image is required");
 	}
+	if (eni)
+		json_object_set_new(req, "enis", json_pack("[s]", eni));
+	if (subnet && (rc = new_eni(c, req, subnet, sgs, made, sizeof(made)))) {
+		json_decref(req);
+		json_decref(sgs);
+		return rc;
+	}
+	json_decref(sgs);
 	body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	rc = body ? api_print_call(c, "POST", "/v1/instances", body) : WARD_EXIT_FAILED;
 	free(body);
+	/* A launch that failed leaves no ENI made for it behind. */
+	if (rc && made[0]) {
+		struct api_buf b = { 0 };
+
+		snprintf(path, sizeof(path), "/v1/enis/%.64s", made);
+		if (api_call(c, "DELETE", path, NULL, &b) != 200)
+			fprintf(stderr, "ward: ENI %s made for the launch is left\n", made);
+		free(b.p);
+	}
 	return rc;
 }
 

@@ -32,6 +32,7 @@
 #include "controller/instances.h"
 #include "controller/request.h"
 #include "controller/routes.h"
+#include "controller/netcard.h"
 #include "controller/volumes.h"
 #include "controller/vpcstore.h"
 #include "errmsg.h"
@@ -462,6 +463,18 @@ void api_instance_run(struct api_req *r)
 		reply_launch_error(r, rc, err);
 		return;
 	}
+	/* The ENI next (cheap, and refused before any volume key is
+	 * fetched): ward-net serves it on a socketpair whose other end is
+	 * ward-hv's --net-fd. */
+	if (rq.n_enis) {
+		json_object_set_new(r->audit, "eni", json_string(rq.enis[0]));
+		if (netcard_attach(r->ctl->net, plan.in->id, rq.enis[0], &plan.net_fd, &st, &code,
+				   err, sizeof(err))) {
+			inst_plan_drop(r->ctl->inst, &plan);
+			reply_error(r, st, code, "%s", err);
+			return;
+		}
+	}
 	/* Volumes attach before the VM exists (no hot-plug): KMS, TPM and
 	 * ward-blk first, ward-hv only if every volume is in place. */
 	if (rq.n_volumes) {
@@ -478,14 +491,27 @@ void api_instance_run(struct api_req *r)
 				    &st, &code, err, sizeof(err));
 		hostmetrics_attach_observe(metrics_now_ns() - t0, rc == 0);
 		if (rc) {
+			if (plan.net_fd >= 0) {
+				close(plan.net_fd);
+				netcard_instance_gone(r->ctl->net, plan.in->id, "instance launch failed");
+			}
 			inst_plan_drop(r->ctl->inst, &plan);
 			reply_error(r, st, code, "%s", err);
 			return;
 		}
 	}
+	char launched[INST_ID_LEN + 1];
+	int net_fd = plan.net_fd;
+
+	snprintf(launched, sizeof(launched), "%s", plan.in->id);
 	rc = inst_launch(r->ctl->inst, &plan, &rq, hv_fds, rq.n_volumes, &in, err, sizeof(err));
 	for (i = 0; i < rq.n_volumes; i++)
 		close(hv_fds[i]);
+	if (net_fd >= 0) {
+		close(net_fd);
+		if (rc)
+			netcard_instance_gone(r->ctl->net, launched, "instance launch failed");
+	}
 	if (vs && rc)
 		vol_abort(r->ctl->vols, vs, "instance launch failed");
 	else if (vs)
@@ -498,6 +524,8 @@ void api_instance_run(struct api_req *r)
 		json_object_set_new(r->audit, "instance", json_string(in->id));
 		if (o && rq.n_volumes)
 			json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+		if (o && rq.n_enis)
+			json_object_set_new(o, "enis", netcard_list(r->ctl->net, in->id));
 		reply_json(r, 201, o);
 	}
 }
@@ -527,6 +555,8 @@ void api_instance_get(struct api_req *r)
 	o = instance_json(in, true);
 	if (o)
 		json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+	if (o)
+		json_object_set_new(o, "enis", netcard_list(r->ctl->net, in->id));
 	reply_json(r, 200, o);
 }
 
@@ -651,14 +681,34 @@ void api_volume_detach(struct api_req *r)
 					     "key_wiped", 1));
 }
 
+/* As AWS: an ENI attached to an instance is not deleted. */
+static __attribute__((noinline)) bool eni_delete_refused(struct api_req *r)
+{
+	const char *eni = r->params[0], *user;
+
+	if (strcmp(r->route->method, "DELETE") || strcmp(r->route->pattern, "/v1/enis/{id}") ||
+	    !(user = netcard_eni_user(r->ctl->net, eni)))
+		return false;
+	json_object_set_new(r->audit, "eni", json_string(eni));
+	reply_error(r, 409, "in_use", "ENI %s is attached to instance %s", eni, user);
+	return true;
+}
+
 void api_net(struct api_req *r)
 {
 	const char *code = NULL;
 	json_t *reply = NULL;
 	char msg[512];
-	int st = vpcstore_request(r->ctl->vpcs, r->route->method, r->route->pattern, r->params,
-				  r->body, r->body_len, r->audit, &reply, &code, msg, sizeof(msg));
+	int st;
 
+	if (eni_delete_refused(r))
+		return;
+	st = vpcstore_request(r->ctl->vpcs, r->route->method, r->route->pattern, r->params,
+			      r->body, r->body_len, r->audit, &reply, &code, msg, sizeof(msg));
+	/* A change the model took goes to ward-net now (a GET changes
+	 * nothing, and the diff is then empty). */
+	if (st < 300 && strcmp(r->route->method, "GET"))
+		netcard_sync(r->ctl->net, r->route->pattern);
 	if (reply)
 		reply_json(r, st, reply);
 	else

@@ -36,6 +36,7 @@ struct ctl {
 	struct instances *inst;
 	struct volumes *vols;	/* encrypted volumes (volumes.c) */
 	struct vpcstore *vpcs;	/* the VPC model (vpcstore.c) */
+	struct netcard *net;	/* the host's ward-net (netcard.c) */
 	struct hostattest *attest;	/* EK, AK, quotes (hostattest.c); NULL: none */
 	struct cpu_topo *topo;	/* CPU partition; NULL on a one-core host */
 	struct cpu_alloc *cpu;

@@ -318,6 +318,8 @@ static void take_images(struct fw_slot *s, struct fw_images *img)
 			dst = &img->hv_fd;
 		else if (d->role == FW_ROLE_BLK)
 			dst = &img->blk_fd;
+		else if (d->role == FW_ROLE_NET)
+			dst = &img->net_fd;
 		else if (d->role == FW_ROLE_GUEST && img->n_guests < FW_MAX_GUEST_IMAGES) {
 			struct fw_guest_image *gi = &img->guest[img->n_guests++];
 
@@ -336,6 +338,7 @@ static void state_init(struct fw_state *out)
 	memset(out, 0, sizeof(*out));
 	out->img.hv_fd = -1;
 	out->img.blk_fd = -1;
+	out->img.net_fd = -1;
 }
 
 /* Pick the slot to boot from the pointer (trial / confirm / revert, see
@@ -669,9 +672,11 @@ void fw_state_release(struct fw_state *s)
 		close(s->img.hv_fd);
 	if (s->img.blk_fd >= 0)
 		close(s->img.blk_fd);
+	if (s->img.net_fd >= 0)
+		close(s->img.net_fd);
 	for (unsigned i = 0; i < s->img.n_guests && i < FW_MAX_GUEST_IMAGES; i++)
 		if (s->img.guest[i].fd >= 0)
 			close(s->img.guest[i].fd);
-	s->img.hv_fd = s->img.blk_fd = -1;
+	s->img.hv_fd = s->img.blk_fd = s->img.net_fd = -1;
 	s->img.n_guests = 0;
 }

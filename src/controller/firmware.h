@@ -19,6 +19,7 @@ struct fw_guest_image {
 
 struct fw_images {
 	int hv_fd, blk_fd; /* sealed memfds of verified executables, -1 if absent */
+	int net_fd;	/* ward-net (FW_ROLE_NET), the same way */
 	unsigned n_guests;
 	struct fw_guest_image guest[FW_MAX_GUEST_IMAGES];
 };

@@ -16,6 +16,7 @@ int fw_boot(const char *state_dir, const char *tcti, struct fw_state *out)
 	memset(out, 0, sizeof(*out));
 	out->img.hv_fd = -1;
 	out->img.blk_fd = -1;
+	out->img.net_fd = -1;
 	out->in_service = false;
 	snprintf(out->reason, sizeof(out->reason),
 		 "unverified-dev: development build, no firmware was verified or measured");

@@ -663,6 +663,7 @@ int inst_prepare(struct instances *s, const struct run_req *req, struct inst_pla
 
 	p->in = NULL;
 	p->kfd = -1;
+	p->net_fd = -1;
 	if (s->cfg.hv_fd < 0 && !s->cfg.hv_path) {
 		snprintf(err, errlen, "no verified ward-hv image is available");
 		return -ENOEXEC;
@@ -739,9 +740,9 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 		const int *blk_fds, unsigned n_blk, struct instance **out, char *err,
 		size_t errlen)
 {
-	char mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12];
+	char mem[16], vcpus[16], uidb[16], st, blkfd[VOL_MAX][12], netfd[12];
 	char cpulist[INST_MAX_VCPUS * 6];
-	char *argv[20 + 2 * VOL_MAX];
+	char *argv[22 + 2 * VOL_MAX];
 	char envcmd[sizeof(HV_CMDLINE_ENV) + REQ_CMDLINE_MAX + 1];
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
 	cpu_set_t cpuset;
@@ -749,7 +750,8 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 	struct instance *in = p->in;
 	uid_t uid = in->uid;
 	pid_t pid;
-	int kfd = p->kfd, rc, go[2], con[2], hv_fds[1 + VOL_MAX];
+	int kfd = p->kfd, rc, go[2], con[2], hv_fds[2 + VOL_MAX];
+	unsigned n_fds;
 	struct launch_req lr;
 
 	p->in = NULL;
@@ -795,6 +797,12 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 		argv[na++] = "--blk-fd";
 		argv[na++] = blkfd[i];
 	}
+	/* The ENI's vhost-user socket, after the volumes' (netcard.c). */
+	if (p->net_fd >= 0) {
+		snprintf(netfd, sizeof(netfd), "%u", 4 + n_blk);
+		argv[na++] = "--net-fd";
+		argv[na++] = netfd;
+	}
 	argv[na] = NULL;
 
 	/* The console pipe is non-blocking on both ends: ward-hv drops what
@@ -822,8 +830,11 @@ int inst_launch(struct instances *s, struct inst_plan *p, const struct run_req *
 	hv_fds[0] = kfd;
 	for (i = 0; i < n_blk; i++)
 		hv_fds[1 + i] = blk_fds[i];
+	n_fds = 1 + n_blk;
+	if (p->net_fd >= 0)
+		hv_fds[n_fds++] = p->net_fd;
 	lr = (struct launch_req){ .image = LAUNCH_HV, .argv = argv, .envp = envp, .fds = hv_fds,
-				  .n_fds = 1 + n_blk, .null_stdout = true, .stdout_fd = con[1],
+				  .n_fds = n_fds, .null_stdout = true, .stdout_fd = con[1],
 				  .cpus = in->ncpus ? &cpuset : NULL, .go_fd = go[0] };
 	pid = launcher_spawn(&lr, err, errlen);
 	close(con[1]);
@@ -946,6 +957,18 @@ int inst_launch_fp(const struct run_req *req, char out[65])
 			     "memory_mib", (json_int_t)req->memory_mib, "vcpus",
 			     (json_int_t)req->vcpus, "cpu_fixed", req->cpu_fixed, "hugepages",
 			     req->hugepages, "cmdline", req->cmdline, "volumes", vols) : NULL;
+	/* ENIs only when given: a launch without them keeps the fingerprint
+	 * it had before ENIs existed (recorded instances' tokens still match). */
+	if (o && req->n_enis) {
+		json_t *enis = json_array();
+
+		for (unsigned i = 0; enis && i < req->n_enis; i++)
+			json_array_append_new(enis, json_string(req->enis[i]));
+		if (!enis || json_object_set_new(o, "enis", enis)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	if (o)
 		txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);

@@ -114,6 +114,8 @@ int inst_run_fds(struct instances *s, const struct run_req *req, const int *blk_
 struct inst_plan {
 	struct instance *in;	/* not yet listed */
 	int kfd;		/* guest image */
+	int net_fd;		/* -1, or ward-hv's --net-fd (its ENI's socket in
+				 * ward-net, netcard.c); the caller's to close */
 };
 int inst_prepare(struct instances *s, const struct run_req *req, struct inst_plan *p,
 		 char *err, size_t errlen);

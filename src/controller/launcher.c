@@ -1,6 +1,6 @@
-/* launcher: a small unfiltered process that starts ward-hv and ward-blk for
- * the locked-down controller (launcher.h). It trusts nothing it is sent:
- * the image is one of the two it was given at fork, the options are the
+/* launcher: a small unfiltered process that starts ward-hv, ward-blk and
+ * ward-net for the locked-down controller (launcher.h). It trusts nothing
+ * it is sent: the image is one of the three it was given at fork, the options are the
  * ones the controller's launch code uses, --uid/--gid are never root. */
 #include "controller/launcher.h"
 
@@ -51,8 +51,10 @@ static void child_exec(const struct launcher_images *img, const struct launch_ms
 		       int *fds, unsigned n, int go, int out, char **argv, char **envp)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int exe = m->image == LAUNCH_HV ? img->hv_fd : img->blk_fd;
-	const char *path = m->image == LAUNCH_HV ? img->hv_path : img->blk_path;
+	int exe = m->image == LAUNCH_HV ? img->hv_fd : m->image == LAUNCH_BLK ? img->blk_fd :
+		  img->net_fd;
+	const char *path = m->image == LAUNCH_HV ? img->hv_path :
+			   m->image == LAUNCH_BLK ? img->blk_path : img->net_path;
 	sigset_t none;
 	char c;
 
@@ -96,8 +98,12 @@ static void child_exec(const struct launcher_images *img, const struct launch_ms
  * volumes.c), each with a value; anything else is refused, so a subverted
  * controller cannot ask for --no-sandbox, a kernel path or a socket path. */
 static const char *const hv_opts[] = { "--kernel-fd", "--memory", "--vcpus", "--uid", "--gid",
-				       "--hugepages", "--cpus", "--sched", "--blk-fd", NULL };
+				       "--hugepages", "--cpus", "--sched", "--blk-fd", "--net-fd",
+				       NULL };
 static const char *const blk_opts[] = { "--control-fd", "--keep-fd", "--max-volumes", "--uid",
+					"--gid", NULL };
+/* ward-net (netcard.c): its channel, the kept end, the model as a memfd. */
+static const char *const net_opts[] = { "--control-fd", "--keep-fd", "--config-fd", "--uid",
 					"--gid", NULL };
 
 /* The environment is the controller's fixed PATH and, for ward-hv, the
@@ -149,8 +155,10 @@ static const char *shown(const char *a, char *buf, size_t len)
 
 static bool argv_ok(uint32_t image, char **argv, unsigned argc, char *why, size_t wlen)
 {
-	const char *const *opts = image == LAUNCH_HV ? hv_opts : blk_opts;
-	const char *name = image == LAUNCH_HV ? "ward-hv" : "ward-blk";
+	const char *const *opts = image == LAUNCH_HV ? hv_opts : image == LAUNCH_BLK ? blk_opts :
+				  net_opts;
+	const char *name = image == LAUNCH_HV ? "ward-hv" : image == LAUNCH_BLK ? "ward-blk" :
+			   "ward-net";
 	char b[48];
 
 	if (argc < 1 || strcmp(argv[0], name)) {
@@ -262,9 +270,9 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 		snprintf(why, wlen, "short request: %zu bytes, the header alone is %zu", got, hdr);
 		return -EPERM;
 	}
-	if (m->image != LAUNCH_HV && m->image != LAUNCH_BLK) {
-		snprintf(why, wlen, "unknown image kind %u: only ward-hv (%d) and ward-blk (%d)",
-			 m->image, LAUNCH_HV, LAUNCH_BLK);
+	if (m->image != LAUNCH_HV && m->image != LAUNCH_BLK && m->image != LAUNCH_NET) {
+		snprintf(why, wlen, "unknown image kind %u: only ward-hv (%d), ward-blk (%d) and "
+			 "ward-net (%d)", m->image, LAUNCH_HV, LAUNCH_BLK, LAUNCH_NET);
 		return -EPERM;
 	}
 	if (m->n_fds > LAUNCH_MAX_FDS || m->flags & ~(LF_NULL_STDOUT | LF_GO | LF_CPUS | LF_STDOUT) ||
@@ -299,7 +307,7 @@ static int32_t serve_one(const struct launcher_images *img, struct launch_msg *m
 static __attribute__((noreturn)) void launcher_main(int sock, const struct launcher_images *img)
 {
 	static struct launch_msg m;
-	int keep[3] = { sock, img->hv_fd, img->blk_fd }, fds[FDPASS_MAX];
+	int keep[4] = { sock, img->hv_fd, img->blk_fd, img->net_fd }, fds[FDPASS_MAX];
 	struct launch_reply rep;
 	size_t nfds;
 	ssize_t got;
@@ -310,7 +318,7 @@ static __attribute__((noreturn)) void launcher_main(int sock, const struct launc
 		id_hi = img->id_hi < 0xfffffffeULL ? img->id_hi : 0xfffffffeULL;
 	}
 	/* It holds nothing of the controller's: no TPM, keys or sockets. */
-	fdpass_close_others(keep, 3);
+	fdpass_close_others(keep, 4);
 	prctl(PR_SET_DUMPABLE, 0);
 	for (;;) {
 		memset(&rep, 0, sizeof(rep));
@@ -406,7 +414,7 @@ pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen)
 	int rc;
 
 	if (chan < 0) {
-		snprintf(err, errlen, "no launcher: ward-hv and ward-blk cannot be started");
+		snprintf(err, errlen, "no launcher: ward-hv, ward-blk and ward-net cannot be started");
 		return -ENOEXEC;
 	}
 	if (r->n_fds > LAUNCH_MAX_FDS) {

@@ -13,9 +13,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum launch_image { LAUNCH_HV = 1, LAUNCH_BLK = 2 };
+enum launch_image { LAUNCH_HV = 1, LAUNCH_BLK = 2, LAUNCH_NET = 3 };
 
-#define LAUNCH_MAX_FDS 6	/* ward-hv: image + VOL_MAX card sockets; + go fd + console <= FDPASS_MAX */
+#define LAUNCH_MAX_FDS 6	/* ward-hv: image + VOL_MAX card sockets + one ENI's;
+				 * + go fd + console <= FDPASS_MAX */
 
 struct launch_req {
 	enum launch_image image;
@@ -33,8 +34,8 @@ struct launch_req {
 /* The images the launcher will ever run: sealed memfds (fd >= 0) or, in
  * the development build, paths. */
 struct launcher_images {
-	int hv_fd, blk_fd;
-	const char *hv_path, *blk_path;
+	int hv_fd, blk_fd, net_fd;
+	const char *hv_path, *blk_path, *net_path;
 	/* The uids and gids a new process may be given: id_lo to id_hi
 	 * (the controller's --uid-base range); 0 and 0: 1000 and up. */
 	unsigned long id_lo, id_hi;

@@ -28,6 +28,7 @@
 #include "controller/hostattest.h"
 #include "controller/instances.h"
 #include "controller/launcher.h"
+#include "controller/netcard.h"
 #include "controller/tpmsign.h"
 #include "controller/volumes.h"
 #include "controller/vpcstore.h"
@@ -437,9 +438,12 @@ static void on_instance(void *opaque, const struct instance *in, const char *eve
 {
 	struct ctl *c = opaque;
 
-	/* A VM that is gone needs no volume keys: wipe them in ward-blk. */
-	if (strcmp(event, "launch") && strcmp(event, "adopt"))
+	/* A VM that is gone needs no volume keys: wipe them in ward-blk;
+	 * nor its ENIs: detached from ward-net. */
+	if (strcmp(event, "launch") && strcmp(event, "adopt")) {
 		vol_instance_gone(c->vols, in->id, event);
+		netcard_instance_gone(c->net, in->id, event);
+	}
 	ctl_audit(c, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "type", "instance", "event",
 			       event, "instance", in->id, "image", in->image, "pid",
 			       (json_int_t)in->pid, "uid", (json_int_t)in->uid, "exit_code",
@@ -448,6 +452,11 @@ static void on_instance(void *opaque, const struct instance *in, const char *eve
 }
 
 static void vol_audit(void *opaque, json_t *rec)
+{
+	ctl_audit(opaque, rec);
+}
+
+static void net_audit(void *opaque, json_t *rec)
 {
 	ctl_audit(opaque, rec);
 }
@@ -491,9 +500,11 @@ int main(int argc, char **argv)
 	struct vol_cfg vcfg = { 0 };
 	char blk_path[PATH_MAX];
 	struct api_cfg acfg;
-	struct launcher_images limg = { -1, -1, NULL, NULL, 0, 0 };
+	struct launcher_images limg = { .hv_fd = -1, .blk_fd = -1, .net_fd = -1 };
 	struct ctl_sandbox sb;
 	char err[512] = "", path[PATH_MAX], hv_path[PATH_MAX], img_dir[PATH_MAX], hid[33];
+	char net_path[PATH_MAX];
+	struct netcard_cfg ncfg;
 	uint64_t repaired = 0, rebuilt;
 	const char *rebuilt_why;
 	int created, rc = 1, n;
@@ -519,7 +530,7 @@ int main(int argc, char **argv)
 	/* 1. The boot chain: verify and measure, launch nothing. */
 	if (fw_boot(o.state_dir, o.tcti, &c.fw)) {
 		c.fw.in_service = false;
-		c.fw.img.hv_fd = c.fw.img.blk_fd = -1;
+		c.fw.img.hv_fd = c.fw.img.blk_fd = c.fw.img.net_fd = -1;
 		if (!c.fw.reason[0])
 			snprintf(c.fw.reason, sizeof(c.fw.reason), "firmware verification failed");
 	}
@@ -531,12 +542,16 @@ int main(int argc, char **argv)
 		snprintf(blk_path, sizeof(blk_path), "%s/src/blk/ward-blk", o.dev_images);
 		limg.hv_path = hv_path;
 		limg.blk_path = blk_path;
+		snprintf(net_path, sizeof(net_path), "%s/src/net/ward-net", o.dev_images);
+		limg.net_path = net_path;
 	}
-	/* Instances use uid_base + [0, INST_MAX), cards the next INST_MAX. */
+	/* Instances use uid_base + [0, INST_MAX), storage cards the next
+	 * INST_MAX, ward-net the one after. */
 	limg.id_lo = o.uid_base;
-	limg.id_hi = o.uid_base + 2 * INST_MAX - 1;
+	limg.id_hi = o.uid_base + 2 * INST_MAX;
 	limg.hv_fd = c.fw.img.hv_fd;
 	limg.blk_fd = c.fw.img.blk_fd;
+	limg.net_fd = c.fw.img.net_fd;
 	if (launcher_start(&limg, err, sizeof(err))) {
 		log_error("cannot start the launcher", "error=\"%s\"", err);
 		goto out;
@@ -655,6 +670,17 @@ int main(int argc, char **argv)
 		log_error("cannot read the card records", "errno=%s", errname(-n));
 	else if (n > 0)
 		log_info("card records handled", "count=%d", n);
+	/* The VPC card: taken back or started, its model brought up to
+	 * date, the ENIs of running instances attached. */
+	ncfg = (struct netcard_cfg){ .state_dir = o.state_dir, .base = base, .vpcs = c.vpcs,
+				     .have_image = limg.net_fd >= 0 || limg.net_path,
+				     .uid = (uid_t)(o.uid_base + 2 * INST_MAX),
+				     .running = instance_running, .audit = net_audit, .opaque = &c };
+	err[0] = 0;
+	if (netcard_open(&c.net, &ncfg, err, sizeof(err)) && err[0]) {
+		log_error("cannot set up ward-net", "error=\"%s\"", err);
+		goto out;
+	}
 
 	/* 4. Lock down: everything above is open, no client has been heard
 	 * yet, and this is still the only thread (the API starts the audit
@@ -712,6 +738,8 @@ out:
 	api_stop(api);
 	vol_destroy(c.vols);
 	c.vols = NULL;
+	netcard_close(c.net);
+	c.net = NULL;
 	vpcstore_close(c.vpcs);
 	c.vpcs = NULL;
 	inst_destroy(c.inst);

@@ -106,6 +106,28 @@ static int get_cmdline(json_t *v, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* "enis": 1..REQ_MAX_ENIS ids of the shape vpcstore gives (eni- and
+ * lowercase hex); whether they exist is ward-net's and vpcstore's to say. */
+static int get_enis(json_t *v, struct run_req *out, char *err, size_t errlen)
+{
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > REQ_MAX_ENIS)
+		return errmsg(err, errlen, -EINVAL, "\"enis\" must be an array of 1 to %d ENI ids",
+			      REQ_MAX_ENIS);
+	json_array_foreach(v, i, e) {
+		const char *s = json_string_value(e);
+		size_t n = s ? strlen(s) : 0;
+
+		if (!s || n < 5 || n > REQ_ENI_MAX || strncmp(s, "eni-", 4) ||
+		    strspn(s + 4, "0123456789abcdef") != n - 4)
+			return errmsg(err, errlen, -EINVAL, "\"enis\" must hold ENI ids (eni-…)");
+		memcpy(out->enis[out->n_enis++], s, n + 1);
+	}
+	return 0;
+}
+
 int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, size_t errlen)
 {
 	const char *key;
@@ -146,6 +168,8 @@ int req_parse_run(const char *body, size_t len, struct run_req *out, char *err, 
 			rc = vol_spec_parse(v, out->volumes, &out->n_volumes, err, errlen);
 		} else if (!strcmp(key, "client_token")) {
 			rc = get_name(v, key, out->client_token, REQ_TOKEN_MAX, err, errlen);
+		} else if (!strcmp(key, "enis")) {
+			rc = get_enis(v, out, err, errlen);
 		} else {
 			rc = unknown_field(key, err, errlen);
 		}

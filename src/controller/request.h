@@ -15,6 +15,8 @@
 
 #define REQ_CMDLINE_MAX 1024
 #define REQ_TOKEN_MAX 64
+#define REQ_MAX_ENIS 1		/* NETCARD_MAX_ENIS */
+#define REQ_ENI_MAX 31		/* "eni-" and hex digits (vpcstore.c) */
 
 struct run_req {
 	char image[REQ_NAME_MAX + 1];	/* guest image name: [a-z0-9-] */
@@ -28,6 +30,10 @@ struct run_req {
 	/* "client_token": the client's name for this launch (idempotency,
 	 * docs/controller.md "Idempotent launch"); "" when not given. */
 	char client_token[REQ_TOKEN_MAX + 1];
+	/* "enis": the ENIs (ids from POST /v1/enis) ward-net serves this
+	 * instance (netcard.c); one for now. */
+	unsigned n_enis;
+	char enis[REQ_MAX_ENIS][REQ_ENI_MAX + 1];
 };
 
 /* The attach request as the KMS work will complete it: the data key

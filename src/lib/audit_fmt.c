@@ -17,6 +17,7 @@
 static const char *const record_types[] = {
 	"api", "instance", "boot", "update", "controller", "volume", "card",
 	"kms",	/* ward-kms activity trail (docs/kms.md) */
+	"netcard",	/* ward-net driven by the controller (docs/net.md) */
 };
 
 int audit_record_parse(const char *line, size_t len, struct audit_record *rec,

@@ -31,7 +31,7 @@ ctl_cleanup() {
 	# A case that grew the host's hugepage pool puts it back.
 	[ -n "${HUGE_ORIG:-}" ] && sleep 0.3 &&
 		echo "$HUGE_ORIG" >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-	rm -rf "$W"
+	[ -n "${WARD_TEST_KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
 trap ctl_cleanup EXIT
 

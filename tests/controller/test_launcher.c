@@ -37,7 +37,7 @@ static char *const path_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 static int group_setup(void **st)
 {
 	const char *b = getenv("WARD_BUILD_ROOT");
-	struct launcher_images img = { -1, -1, NULL, NULL, 0, 0 };
+	struct launcher_images img = { .hv_fd = -1, .blk_fd = -1, .net_fd = -1 };
 	struct timeval tv = { .tv_sec = 60 };
 	char err[256];
 
