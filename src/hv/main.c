@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cliopt.h"
@@ -451,6 +453,51 @@ static void close_inherited_fds(const struct opts *o)
 	close_range((unsigned)lo, ~0U, 0);
 }
 
+/* Phase clock stamps, on with WARD_HV_TIMING=1 (docs/benchmarks.md): one
+ * stderr line at exit says where start-up and teardown time went, so the
+ * distance to the floor VMM (bench/hv/floor.c) can be attributed. What is
+ * not in any phase (exec, dynamic linking) is the process's wall time
+ * minus their sum. */
+enum phase { PH_MAIN, PH_IMAGES, PH_CONNECT, PH_VM, PH_ISOLATE, PH_DEVICES, PH_LOAD,
+	     PH_VCPUS, PH_LOCK, PH_RUN, PH_STOP, PH_TEARDOWN, PH_N };
+static const char *const phase_names[PH_N] = {
+	"main", "images", "connect", "vm+memory", "isolate", "devices", "load",
+	"vcpus", "seccomp", "guest", "stop", "teardown",
+};
+static struct timespec phase_t[PH_N];
+static bool phase_on;
+
+static void phase(enum phase p)
+{
+	if (phase_on)
+		clock_gettime(CLOCK_MONOTONIC, &phase_t[p]);
+}
+
+static void phase_report(void)
+{
+	char line[512];
+	size_t off = 0;
+	double total = 0;
+
+	if (!phase_on)
+		return;
+	off += (size_t)snprintf(line, sizeof(line), "ward-hv: phases (ms):");
+	for (int i = 1; i < PH_N && off < sizeof(line); i++) {
+		const struct timespec *a = &phase_t[i - 1], *b = &phase_t[i];
+		double ms;
+
+		if (!a->tv_sec || !b->tv_sec)	/* a phase an error skipped */
+			continue;
+		ms = (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+		total += ms;
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%.3f",
+					phase_names[i], ms);
+	}
+	if (off < sizeof(line))
+		snprintf(line + off, sizeof(line) - off, " total=%.3f\n", total);
+	fputs(line, stderr);
+}
+
 /* Wait until a vCPU or device stops the VM, or we get SIGTERM/SIGINT. */
 static void wait_for_stop(struct vm *vm, int sigfd)
 {
@@ -487,6 +534,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sigfd, status = HV_EXIT_SETUP;
 
+	phase_on = getenv("WARD_HV_TIMING") && !strcmp(getenv("WARD_HV_TIMING"), "1");
+	phase(PH_MAIN);
 	log_init("hv", LOG_WARN);
 	if (parse_opts(argc, argv, &o) || check_memory(o.memory_mib))
 		return HV_EXIT_SETUP;
@@ -496,8 +545,10 @@ int main(int argc, char **argv)
 	if ((o.initrd || o.initrd_fd >= 0) &&
 	    read_image(o.initrd, o.initrd_fd, "initrd", &initrd, &img.initrd_len))
 		goto out_free;
+	phase(PH_IMAGES);
 	if (connect_devices(&o))
 		goto out_free;
+	phase(PH_CONNECT);
 	img.kernel = kernel;
 	img.initrd = initrd;
 	img.cmdline = o.cmdline;
@@ -520,6 +571,7 @@ int main(int argc, char **argv)
 		fail("%s", err);
 		goto out_free;
 	}
+	phase(PH_VM);
 	/* Before any thread exists, so every thread carries the cookie. */
 	if (o.burstable && cpupart_harden_self(err, sizeof(err)))
 		fprintf(stderr, "ward-hv: burstable instance: %s(this host lacks these "
@@ -529,12 +581,15 @@ int main(int argc, char **argv)
 		fail("%s", err);
 		goto out_vm;
 	}
+	phase(PH_ISOLATE);
 	if (platform_devices_init(&vm) || add_devices(&vm, &o))
 		goto out_devices;
+	phase(PH_DEVICES);
 	if (boot_load(&vm.mem, &img, o.vcpus, &entry, err, sizeof(err))) {
 		fail("%s", err);
 		goto out_devices;
 	}
+	phase(PH_LOAD);
 	/* The images are in guest memory now; nothing else needs them. */
 	free(kernel);
 	free(initrd);
@@ -542,6 +597,7 @@ int main(int argc, char **argv)
 	if (vcpus_create(&vm, o.vcpus, o.ncpus ? o.cpus : NULL, err, sizeof(err)) ||
 	    boot_setup_vcpu(vm.vcpus[0].fd, &entry, &vm.mem, err, sizeof(err)) ||
 	    vcpus_start(&vm, err, sizeof(err)) ||
+	    (phase(PH_VCPUS), 0) ||	/* a stamp between the two; never fails */
 	    hv_sandbox_lock(&o.sandbox, err, sizeof(err))) {
 		fail("%s", err);
 		vm_stop(&vm, HV_EXIT_SETUP);
@@ -549,9 +605,12 @@ int main(int argc, char **argv)
 		goto out_vcpus;
 	}
 	hv_sandbox_test_forbidden("vmm");
+	phase(PH_LOCK);
 	vcpus_go(&vm);
 	wait_for_stop(&vm, sigfd);
+	phase(PH_RUN);
 	vcpus_stop(&vm);
+	phase(PH_STOP);
 	status = vm.exit_status;
 out_vcpus:
 	vcpus_destroy(&vm);
@@ -560,6 +619,8 @@ out_devices:
 out_vm:
 	serial_flush();
 	vm_destroy(&vm);
+	phase(PH_TEARDOWN);
+	phase_report();
 out_free:
 	free(kernel);
 	free(initrd);
