@@ -12,6 +12,7 @@
  * must parse, come from 169.254.169.254:80 and go to the ENI that asked;
  * every reply must be one HTTP/1.1 status line within its buffer. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

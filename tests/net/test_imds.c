@@ -86,8 +86,8 @@ static void test_http_hostile(void **state)
 		"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",         /* two Hosts */
 		"GET / HTTP/1.1\r\nX-aws-ec2-metadata-token: a\r\nX-aws-ec2-metadata-token: b\r\n\r\n",
-		"PUT / HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 1\r\n"
-		"X-aws-ec2-metadata-token-ttl-seconds: 2\r\n\r\n",
+		("PUT / HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds: 1\r\n"
+		 "X-aws-ec2-metadata-token-ttl-seconds: 2\r\n\r\n"),
 		"\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",          /* two heads in one */
 		"",
