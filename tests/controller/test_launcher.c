@@ -424,8 +424,14 @@ static void test_refuse_image(void **st)
 {
 	char *const argv[] = { "ward-blk", "--control-fd", "3", NULL };
 
-	refused((enum launch_image)3, argv, NULL, "unknown image kind 3", NULL);
+	char *const net[] = { "ward-net", "--control-fd", "3", "--no-sandbox", "x", NULL };
+
+	refused((enum launch_image)4, argv, NULL, "unknown image kind 4", NULL);
 	refused((enum launch_image)0, argv, NULL, "unknown image kind 0", NULL);
+	/* ward-net (3) runs only as ward-net, with the controller's options. */
+	refused(LAUNCH_NET, argv, NULL, "argv[0] must be \"ward-net\"", NULL);
+	refused(LAUNCH_NET, net, NULL, "ward-net option \"--no-sandbox\" is not one the "
+		"controller passes", NULL);
 }
 
 /* ---- malformed requests, raw on the channel ---- */
