@@ -21,6 +21,7 @@ struct leader_config {
 	const char *id;			/* this replica, e.g. "host/pid" */
 	int ttl_s;			/* the lease: how long a dead leader leads */
 	int64_t first_watch_rev;	/* tests: the first watch starts here (0: normal) */
+	long test_slow_task_ms;		/* tests: a leader task this slow (0: none) */
 };
 
 /* The leader's fencing token: the election key's create_revision (unique

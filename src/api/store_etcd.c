@@ -6,23 +6,35 @@
  * still absent, a prefix listed has no key modified after the snapshot
  * (a key deleted from it is not seen: docs/ha.md, "Limits").
  * A failed compare is a conflict (-EAGAIN): the caller re-runs the whole
- * request. A guard (store_guard) adds the leader's fencing compare. */
+ * request. A guard (store_guard) adds the leader's fencing compare.
+ * Every write Txn also bumps this store's commit marker (one key per open
+ * store, only ever written by it), compared first: a Txn that etcd_call
+ * resends after a lost reply cannot apply twice, and its failure branch
+ * reads the marker back, which says whether the first send applied. */
 #include "store.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "etcd.h"
 #include "log.h"
 
 #define ET_PREFIX "ward/data/"
+#define ET_MARK_PREFIX "ward/commit/"
 
 struct et_store {
 	struct store base;
 	struct etcd *c;
 	bool in_txn;
+	/* The commit marker: ward/commit/<128 random bits> = the number of
+	 * this store's applied write Txns (absent: none yet). */
+	char mark_key[64];
+	uint64_t seq;		/* its value as last known */
+	bool mark_unsure;	/* a commit's outcome is unknown: read it back first */
+	uint64_t pending;	/* that commit's number, for the log */
 };
 
 struct et_read {
@@ -332,11 +344,40 @@ static json_t *cmp_json(const char *key, const char *range_end, const char *targ
 	return c;
 }
 
-static json_t *txn_json(struct et_txn *t)
+/* The marker's compare (it still holds s->seq), its bump to seq, and its
+ * read-back in the failure branch: responses[0] of a failed Txn. */
+static int mark_json(struct et_store *s, uint64_t seq, json_t *cmp, json_t *ok, json_t *fail)
+{
+	char *k = etcd_b64(s->mark_key, strlen(s->mark_key)), *old = NULL, *v = NULL, n[24];
+	json_t *c = NULL;
+	int bad;
+
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)s->seq);
+	if (k && s->seq && (old = etcd_b64(n, strlen(n))))
+		c = json_pack("{ssssssss}", "key", k, "target", "VALUE", "result", "EQUAL",
+			      "value", old);
+	else if (k && !s->seq)
+		c = cmp_json(s->mark_key, NULL, "CREATE", "EQUAL", "create_revision", 0);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)seq);
+	v = etcd_b64(n, strlen(n));
+	bad = !k || !v || json_array_append_new(cmp, c) ||
+	      json_array_append_new(ok, json_pack("{s{ssss}}", "request_put", "key", k, "value", v)) ||
+	      json_array_append_new(fail, json_pack("{s{ss}}", "request_range", "key", k));
+	free(k);
+	free(old);
+	free(v);
+	return bad ? -ENOMEM : 0;
+}
+
+static json_t *txn_json(struct et_txn *t, uint64_t seq)
 {
 	json_t *cmp = json_array(), *ok = json_array(), *fail = json_array();
 	json_t *req = json_pack("{sososo}", "compare", cmp, "success", ok, "failure", fail);
 	int bad = !req;
+
+	/* First, so that its read-back is responses[0] of a failed Txn. */
+	if (!bad && t->nwr)
+		bad = mark_json((struct et_store *)t->base.s, seq, cmp, ok, fail) != 0;
 
 	for (size_t i = 0; i < t->nrd && !bad; i++) {
 		struct et_read *r = &t->rd[i];
@@ -380,10 +421,11 @@ static json_t *txn_json(struct et_txn *t)
 	return req;
 }
 
-/* After a failed Txn with a guard: was it the guard? */
-static bool guard_failed(struct et_txn *t, const struct etcd_resp *r)
+/* After a failed Txn with a guard: was it the guard? (Its read-back is
+ * responses[idx].) */
+static bool guard_failed(struct et_txn *t, const struct etcd_resp *r, size_t idx)
 {
-	json_t *res = json_array_get(json_object_get(r->root, "responses"), 0);
+	json_t *res = json_array_get(json_object_get(r->root, "responses"), idx);
 	struct etcd_kv *kvs;
 	size_t n;
 	bool fenced = true;
@@ -395,11 +437,91 @@ static bool guard_failed(struct et_txn *t, const struct etcd_resp *r)
 	return fenced;
 }
 
+/* The marker's value in a kvs array: 0 when absent, -1 when not a number. */
+static int64_t mark_value(const json_t *range)
+{
+	struct etcd_kv *kvs;
+	size_t n;
+	int64_t v = -1;
+	char *end;
+
+	if (etcd_resp_kvs(range, &kvs, &n))
+		return -1;
+	if (n == 0) {
+		v = 0;
+	} else if (n == 1 && kvs[0].vlen && kvs[0].vlen < 20 &&
+		   strspn(kvs[0].value, "0123456789") == kvs[0].vlen) {
+		v = strtoll(kvs[0].value, &end, 10);
+	}
+	etcd_kvs_free(kvs, n);
+	return v;
+}
+
+/* After a commit whose outcome is unknown: read the marker to learn it. */
+static int mark_sync(struct et_store *s)
+{
+	char *k = etcd_b64(s->mark_key, strlen(s->mark_key));
+	json_t *req = k ? json_pack("{ss}", "key", k) : NULL;
+	struct etcd_resp r;
+	int64_t v;
+	int rc;
+
+	free(k);
+	if (!req)
+		return -ENOMEM;
+	if ((rc = etcd_call(s->c, "/v3/kv/range", req, &r)))
+		return rc == -ENOMEM ? rc : -EIO;
+	v = mark_value(r.root);
+	etcd_resp_free(&r);
+	if (v < 0 || (uint64_t)v < s->seq || (uint64_t)v > s->pending) {
+		log_error("store commit marker holds what this store did not write", "key=%s",
+			  s->mark_key);
+		return -EIO;
+	}
+	log_warn("store commit with an unknown outcome, read back", "applied=%s",
+		 (uint64_t)v == s->pending ? "yes" : "no");
+	s->seq = (uint64_t)v;
+	s->mark_unsure = false;
+	return 0;
+}
+
+/* A failed Txn: applied already by an earlier send of etcd_call's (its
+ * reply lost), a conflict, or fenced off. */
+static int commit_failed(struct et_store *s, struct et_txn *t, const struct etcd_resp *r,
+			 uint64_t seq)
+{
+	int64_t m = 0;
+	int rc;
+
+	if (t->nwr) {
+		m = mark_value(json_object_get(json_array_get(json_object_get(r->root,
+						"responses"), 0), "response_range"));
+		if (m >= 0 && (uint64_t)m == seq) {
+			log_info("store commit applied by an earlier send whose reply was lost",
+				 "writes=%zu", t->nwr);
+			s->seq = seq;
+			return 0;
+		}
+		if (m < 0 || (uint64_t)m != s->seq) {
+			log_error("store commit marker holds what this store did not write",
+				  "key=%s", s->mark_key);
+			s->mark_unsure = true;
+			s->pending = s->seq;
+			return -EIO;
+		}
+	}
+	rc = t->guard_key && guard_failed(t, r, t->nwr ? 1 : 0) ? -ESTALE : -EAGAIN;
+	log_info(rc == -ESTALE ? "store write fenced off: the leader changed" :
+		 "store transaction conflict", "reads=%zu writes=%zu", t->nrd, t->nwr);
+	return rc;
+}
+
 static int et_commit(struct store_txn *tx)
 {
 	struct et_txn *t = (struct et_txn *)tx;
 	struct et_store *s = (struct et_store *)tx->s;
 	struct etcd_resp r;
+	uint64_t seq;
 	json_t *req;
 	int rc;
 
@@ -407,18 +529,34 @@ static int et_commit(struct store_txn *tx)
 		et_free(t);	/* read-only: each read was linearizable, at one snapshot */
 		return 0;
 	}
-	if (!(req = txn_json(t))) {
+	/* The marker's value must be known to build the compare. */
+	if (s->mark_unsure && (rc = mark_sync(s))) {
+		et_free(t);
+		return rc;
+	}
+	seq = s->seq + 1;
+	if (!(req = txn_json(t, seq))) {
 		et_free(t);
 		return -ENOMEM;
 	}
 	if ((rc = etcd_call(s->c, "/v3/kv/txn", req, &r)) == 0) {
-		if (!json_is_true(json_object_get(r.root, "succeeded"))) {
-			rc = t->guard_key && guard_failed(t, &r) ? -ESTALE : -EAGAIN;
-			log_info(rc == -ESTALE ? "store write fenced off: the leader changed" :
-				 "store transaction conflict", "reads=%zu writes=%zu", t->nrd, t->nwr);
+		if (json_is_true(json_object_get(r.root, "succeeded"))) {
+			if (t->nwr)
+				s->seq = seq;
+		} else {
+			rc = commit_failed(s, t, &r, seq);
 		}
 		etcd_resp_free(&r);
-	} else if (rc == -EINVAL) {
+	} else if (rc != -ENOMEM) {	/* -ENOMEM: nothing was sent */
+		/* Sent, perhaps applied, no answer: the outcome is unknown.
+		 * Answered as a failure (-EIO, not a conflict: the request is
+		 * not re-run); the next commit reads the marker first. */
+		if (t->nwr) {
+			s->mark_unsure = true;
+			s->pending = seq;
+		}
+		log_warn("store commit outcome unknown: etcd did not answer", "writes=%zu",
+			 t->nwr);
 		rc = -EIO;
 	}
 	et_free(t);
@@ -428,7 +566,14 @@ static int et_commit(struct store_txn *tx)
 static void et_close(struct store *st)
 {
 	struct et_store *s = (struct et_store *)st;
+	char *k = s->seq || s->mark_unsure ? etcd_b64(s->mark_key, strlen(s->mark_key)) : NULL;
+	struct etcd_resp r;
 
+	/* The marker is this store's alone: gone with it (a crashed
+	 * replica's stays; docs/ha.md). */
+	if (k && etcd_call(s->c, "/v3/kv/deleterange", json_pack("{ss}", "key", k), &r) == 0)
+		etcd_resp_free(&r);
+	free(k);
 	etcd_close(s->c);
 	free(s);
 }
@@ -442,10 +587,19 @@ static const struct store_ops et_ops = {
 int store_etcd_open(const char *endpoints, const struct etcd_tls *tls, struct store **out)
 {
 	struct et_store *s = calloc(1, sizeof(*s));
+	unsigned char id[16];
+	size_t o;
 	int rc;
 
 	if (!s)
 		return -ENOMEM;
+	if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+		free(s);
+		return -EIO;
+	}
+	o = (size_t)snprintf(s->mark_key, sizeof(s->mark_key), "%s", ET_MARK_PREFIX);
+	for (size_t i = 0; i < sizeof(id); i++)
+		o += (size_t)snprintf(s->mark_key + o, sizeof(s->mark_key) - o, "%02x", id[i]);
 	s->base.ops = &et_ops;
 	if ((rc = etcd_open(endpoints, tls, &s->c))) {
 		free(s);
