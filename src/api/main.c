@@ -212,6 +212,9 @@ static int start_election(const struct opts *o)
 	 * compacted revision. */
 	if (getenv("WARD_TEST_LEADER_WATCH_FROM"))
 		lc.first_watch_rev = strtoll(getenv("WARD_TEST_LEADER_WATCH_FROM"), NULL, 10);
+	/* The lease test: a leader task slower than the lease. */
+	if (getenv("WARD_TEST_LEADER_SLOW_TASK_MS"))
+		lc.test_slow_task_ms = strtol(getenv("WARD_TEST_LEADER_SLOW_TASK_MS"), NULL, 10);
 #endif
 	if ((rc = leader_start(&lc)))
 		fprintf(stderr, "ward-api: cannot start the leader election (--replica-id: letters, "
