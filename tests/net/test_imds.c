@@ -122,6 +122,8 @@ static void test_http_hostile(void **state)
 	assert_true(r.has_token);
 	assert_string_equal(r.token, "");
 	assert_int_equal(imds_http_head_len("GET / HTTP/1.1\r\n", 16), 0);
+	/* Bare LFs end a head too, so that the client gets its 400 at once. */
+	assert_int_equal(imds_http_head_len("GET / HTTP/1.1\n\nX", 17), 16);
 	assert_int_equal(imds_http_head_len("GET / HTTP/1.1\r\n\r\nXX", 20), 18);
 }
 
