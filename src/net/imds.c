@@ -74,13 +74,16 @@ int imds_init(struct imds **out, const struct vpc_cfg *cfg, unsigned int rate, u
 		goto err_free;
 	if (getrandom(m->key, KEY_LEN, 0) != KEY_LEN)
 		goto err_key;
-	m->secrets_len = (size_t)pg * VPC_MAX_ENIS;
+	/* One page per ENI of the model (ENIs are not added live), so a
+	 * small RLIMIT_MEMLOCK is enough for a small card. */
+	m->secrets_len = (size_t)pg * (cfg->n_enis ? cfg->n_enis : 1);
 	_Static_assert(sizeof(struct imds_secret) <= 4096, "a secret fits a page");
 	m->secrets = secmem_alloc(m->secrets_len);
 	if (!m->secrets)
 		goto err_key;
 	for (unsigned int i = 0; i < VPC_MAX_ENIS; i++) {
-		m->e[i].sec = (struct imds_secret *)((uint8_t *)m->secrets + (size_t)pg * i);
+		if (i < cfg->n_enis)
+			m->e[i].sec = (struct imds_secret *)((uint8_t *)m->secrets + (size_t)pg * i);
 		m->e[i].bucket_mtok = (uint64_t)burst * 1000u;
 	}
 	/* OpenSSL loads what HMAC needs now, before the sandbox forbids it. */
@@ -105,7 +108,8 @@ void imds_clear(struct imds *m, unsigned int ei)
 	struct imds_secret *sec = e->sec;
 	uint64_t tok = e->bucket_mtok, ms = e->bucket_ms, nonce = e->nonce;
 
-	explicit_bzero(sec, sizeof(*sec));
+	if (sec)
+		explicit_bzero(sec, sizeof(*sec));
 	for (unsigned int i = 0; i < IMDS_CONNS; i++)
 		conn_free(&e->conns[i]);
 	explicit_bzero(e, sizeof(*e));
