@@ -12,12 +12,14 @@ here=$(dirname "$0")
 B=${1:-${WARD_BUILD_ROOT:-$(cd "$here/../.." && pwd)/build}}
 OUT_JSON=${2:-$B/bench/net.json}
 rc=0 last=""
-part() { # NAME COMMAND...: runs it, keeps its last line
-	local name=$1 out
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+part() { # NAME COMMAND...: runs it, shows its output, keeps its last line
+	local name=$1
 	shift
 	echo "-- net/$name"
-	out=$("$@" "$B" "${OUT_JSON%.json}-$name.json" | tee /dev/stderr | tail -n 1) || { rc=1; return 0; }
-	last+="${last:+ }$out"
+	"$@" "$B" "${OUT_JSON%.json}-$name.json" | tee "$tmp" || { rc=1; return 0; }
+	last+="${last:+ }$(tail -n 1 "$tmp")"
 }
 part tunnel bash "$here/tunnel.sh"
 part fwd bash "$here/fwd.sh"
