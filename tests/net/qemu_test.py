@@ -22,7 +22,7 @@
 #    every loss accounted for by ward-net (drop_rx_full).
 # A wait here is only a hang guard: each verdict is a guest's exit status,
 # its serial output, or ward-net's counters.
-import json, os, re, socket, struct, subprocess, sys, tempfile, time
+import json, os, re, signal, socket, struct, subprocess, sys, tempfile, time
 
 BUILD = os.environ.get("WARD_BUILD_ROOT", "build")
 ELF = os.path.join(BUILD, "guest/net-check.elf")
@@ -154,8 +154,15 @@ class Guest:
             "-device", "virtio-net-pci,netdev=n,disable-legacy=on,mac=" + (mac or ENIS[k][2]),
             "-kernel", elf, "-append", append]
         self.t0 = time.monotonic()
+        # Its own process group, so kill() reaches QEMU and not only timeout.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.out, "w"),
-                                     stderr=open(self.err, "w"))
+                                     stderr=open(self.err, "w"), start_new_session=True)
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def text(self):
         return open(self.out).read()
@@ -256,13 +263,27 @@ def main():
             check(int(got.get("lost", 0)) <= dropped,
                   "ward-net accounts for every lost frame at the receiver's backlog (lost=%s drop_rx_full=%d)" %
                   (got.get("lost"), dropped))
+            # A guest killed (QEMU, kill -9) in the middle of a flood of
+            # 9014-byte frames frees its ENI; the next guest gets the network.
+            base = card.stats("c")["tx_frames"]
+            fl = Guest(card, "c", "flood-killed", "mode=tx peer=10.0.2.10 port=9 size=9014 secs=60",
+                       elf=BENCH_ELF)
+            for _ in range(1200):   # hang guard: until ward-net has taken 1000 of its frames
+                if card.stats("c")["tx_frames"] >= base + 1000 or fl.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            fl.kill()
+            fl.finish()
+            after = Guest(card, "c", "client-after-kill", "mode=client peer=10.0.2.10 ping=0 tcp=0 imds=1").run()
+            check(after == 0, "after a guest was killed mid-flood, the next one on its ENI gets a lease, "
+                  "ARP and IMDS (exit %s)" % after)
             st = card.stats("c")
             check(st["drop_malformed"] == 0 and st["drop_bad_header"] == 0 and st["drop_spoof_ip"] == 0,
                   "the guest kit's frames were all well-formed for ward-net (eni-c: %s)" %
                   " ".join("%s=%d" % kv for kv in st.items() if kv[1]))
         finally:
             if srv is not None:
-                srv.proc.kill()
+                srv.kill()
                 srv.finish()
             alive = card.proc.poll() is None
             rc = card.close()

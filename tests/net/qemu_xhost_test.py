@@ -204,7 +204,7 @@ def main():
                   (ub.get("tunnel_rx_ok"), ua.get("tx_sent")))
         finally:
             for g in guests:
-                g.proc.kill()
+                g.kill()
                 g.finish()
             alive = all(h.proc.poll() is None for h in hosts)
             for h in hosts:
