@@ -114,6 +114,12 @@ check "new ENI while attached: pending, card kept" \
 cli instance run --image hello --memory 16 --eni "$ENI2"
 check "launching on it is refused with the reason: $ERR" \
 	bash -c "[ '$RC' != 0 ] && grep -q net_model_pending '$W/err'"
+cli instance run --image hello --memory 16 --subnet "$SUB" --security-group "$SG"
+check "ward instance run --subnet: refused the same way: $ERR" \
+	bash -c "[ '$RC' != 0 ] && grep -q net_model_pending '$W/err'"
+cli eni list
+check "and the ENI it made for the launch is deleted again" \
+	[ "$(echo "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["enis"]))')" = 2 ]
 
 # A card dies: kill -9. The controller notices (pidfd), audits, restarts it
 # with the whole model and attaches the ENI again.
@@ -157,6 +163,13 @@ check "detach audited" grep -q "\"eni\":\"$ENI\",\"event\":\"detached\"" "$S/aud
 cli eni delete "$ENI"
 check "a detached ENI is deleted" [ "$RC" = 0 ]
 cli instance stop "$I2"
+# Idle now: a new ENI made by `ward instance run --subnet` reaches the card.
+cli instance run --image hello --memory 16 --subnet "$SUB" --security-group "$SG"
+check "ward instance run --subnet --security-group on an idle card ($ERR)" \
+	bash -c "[ '$RC' = 0 ] && [ '$(field '["enis"][0]["card"]')' = attached ]"
+I3=$(field '["id"]')
+check "its socket answers" wait_console "$I3" "^net: features=" 1
+cli instance stop "$I3"
 stop_ctl
 check "no sanitizer report from ward-net" bash -c "! grep -q Sanitizer '$W/ctl.log'"
 finish
