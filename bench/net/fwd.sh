@@ -30,7 +30,7 @@ ncpu=$(nproc)
 SRV_CPU=$((ncpu > 1 ? 1 : 0)) DRV_CPU=0
 T=$(mktemp -d /tmp/ward-net-bench.XXXXXX)
 chmod 755 "$T"
-srv= feeder=
+srv='' feeder=''
 cleanup() {
 	[ -n "$srv" ] && kill "$srv" 2>/dev/null
 	[ -n "$feeder" ] && kill "$feeder" 2>/dev/null
@@ -39,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_sock() { for _ in $(seq 600); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "fwd.sh: no socket $1"; exit 1; }
-stop_srv() { kill -INT "$srv"; wait "$srv" 2>/dev/null || true; srv=; [ -n "$feeder" ] && kill "$feeder" 2>/dev/null; feeder=; }
+stop_srv() { kill -INT "$srv"; wait "$srv" 2>/dev/null || true; srv=''; [ -n "$feeder" ] && kill "$feeder" 2>/dev/null; feeder=''; }
 
 A=02:00:00:00:01:0a,10.0.1.10 Bq=02:00:00:00:01:14,10.0.1.20
 cat >"$T/vpc.json" <<EOF
@@ -55,9 +55,11 @@ declare -A R
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$srv/stat"; }
 run_sizes() { # NAME S0 S1
 	for sz in 64 1514 9015; do
+		local lat=()
+		[ $sz = 64 ] && lat=(--lat "$LAT_N")
 		c0=$(cpu_ticks)
 		out=$(taskset -c $DRV_CPU "$LOAD" --tx "$2" --rx "$3" --size $sz --seconds "$SECS" \
-			--src $A --dst $Bq $([ $sz = 64 ] && echo --lat "$LAT_N") | tr '\n' ' ')
+			--src $A --dst $Bq "${lat[@]}" | tr '\n' ' ')
 		R[$1,$sz,pps]=$(sed -n 's/.* pps=\([0-9.]*\).*/\1/p' <<<"$out")
 		R[$1,$sz,gbps]=$(sed -n 's/.* gbps=\([0-9.]*\).*/\1/p' <<<"$out")
 		# The server's own CPU time over the run: ward-net sleeps in
