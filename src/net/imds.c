@@ -25,9 +25,26 @@
 
 static const char tag_token[] = "ward-imds-token-v1";
 
+#ifdef WARD_TEST_HOOKS
+/* Test builds only: WARD_NET_TEST_IMDS_CLOCK_STEP_MS=N makes the IMDS
+ * clock a virtual one that moves N ms at each reading, so idle expiry is
+ * tested by counting segments rather than by waiting. */
+static uint64_t test_step = UINT64_MAX, test_clock;
+#endif
+
 uint64_t imds_now_ms(void)
 {
 	struct timespec ts;
+
+#ifdef WARD_TEST_HOOKS
+	if (test_step == UINT64_MAX) {
+		const char *s = getenv("WARD_NET_TEST_IMDS_CLOCK_STEP_MS");
+
+		test_step = s ? strtoull(s, NULL, 10) : 0;
+	}
+	if (test_step)
+		return test_clock += test_step;
+#endif
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;

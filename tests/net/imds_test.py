@@ -72,7 +72,7 @@ def full_meta(eni, instance, az="us-east-1a", devno=0):
 
 
 class Net:
-    def __init__(self, tmp, name, extra=()):
+    def __init__(self, tmp, name, extra=(), env=None):
         cfg = os.path.join(tmp, name + ".json")
         with open(cfg, "w") as f:
             json.dump(CONFIG, f)
@@ -84,7 +84,8 @@ class Net:
         for e, s in zip(ENIS, self.socks):
             args += ["--eni", "%s=%s" % (e[0], s)]
         self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(args, stderr=self.logf, pass_fds=[theirs.fileno()])
+        self.proc = subprocess.Popen(args, stderr=self.logf, pass_fds=[theirs.fileno()],
+                                     env=dict(os.environ, **(env or {})))
         theirs.close()
         self.wait_log("ward-net ready", 1)
         self.drv = subprocess.Popen([os.path.join(BUILD, "tests/net/net_driver")] + self.socks,
@@ -484,6 +485,25 @@ def test_throttle(tmp):
         n.close()
 
 
+def test_idle(tmp):
+    """Test builds: a virtual IMDS clock that moves 1 s per segment, so a
+    slot idle for 10 s is reached by counting, not by waiting."""
+    n = Net(tmp, "idle", env={"WARD_NET_TEST_IMDS_CLOCK_STEP_MS": "1000"})
+    try:
+        conns = [Conn(n, A) for _ in range(8)]
+        check(all(c.syn() for c in conns), "8 half-open connections at t = 1..8 s")
+        for t in (9, 10):
+            n.send(A, Conn(n, A).pkt("S"))
+            check(n.marker(A), "t = %d s: table full, the oldest idle for under 10 s: SYN dropped" % t)
+        check(Conn(n, A).syn(), "t = 11 s: the first slot idle for 10 s is taken back for a new SYN")
+        n.send(A, conns[0].pkt("A"))
+        p = n.recv(A)
+        check(p is not None and p[TCP].flags == "R", "the reclaimed connection's late ACK gets an RST")
+        check(n.stats(A)["imds_conn_full"] == 2, "two SYNs counted as imds_conn_full")
+    finally:
+        n.close()
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="ward-imds-") as tmp:
         n = Net(tmp, "imds")
@@ -515,6 +535,7 @@ def main():
         check(SECRET not in log and STOKEN[:40] not in log and "sandbox=on" in log,
               "no credential in the log; ran sandboxed")
         test_throttle(tmp)
+        test_idle(tmp)
     if FAILS:
         print("%d checks failed" % len(FAILS))
         sys.exit(1)
