@@ -447,6 +447,8 @@ void api_instance_run(struct api_req *r)
 				json_object_set_new(r->audit, "idempotent", json_string("replay"));
 				if (o)
 					json_object_set_new(o, "volumes", vol_list(r->ctl->vols, in->id));
+				if (o && rq.n_enis)
+					json_object_set_new(o, "enis", netcard_list(r->ctl->net, in->id));
 				reply_json(r, 200, o);
 			}
 			return;
