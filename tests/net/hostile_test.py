@@ -10,12 +10,14 @@
 # floods the sink, posts a 64 KiB frame, a chain of every descriptor of its
 # ring, a header shorter than 12 bytes, descriptors outside its memory, a
 # loop, a next index out of range, an indirect descriptor (never offered),
-# a writable TX buffer, an avail index a ring ahead, and receive buffers
-# outside its memory. Verdicts: the pair's stream is whole; ward-net counted
-# each abuse on the hostile ENI only; it is still serving (the hostile ENI's
-# next, well-behaved connection works) and exits cleanly. No verdict waits
-# on time: the stream runs until the abuse is over (its stdin closes).
-import json, os, re, signal, subprocess, sys, tempfile, time
+# a writable TX buffer, an avail index a ring ahead, receive buffers
+# outside its memory, and vhost-user messages the protocol forbids.
+# Verdicts: the pair's stream is whole; ward-net counted each abuse on the
+# hostile ENI only; a forbidden message ends only its own connection; the
+# card is still serving (the hostile ENI's next, well-behaved connection
+# works) and exits cleanly. No verdict waits on time: the stream runs until
+# the abuse is over (its stdin closes).
+import json, os, re, signal, socket, struct, subprocess, sys, tempfile, time
 
 from scapy.all import IP, UDP, Ether, raw
 
@@ -106,6 +108,53 @@ def wait_count(card, eni, key, want):
     return c
 
 
+def vu(req, payload=b"", flags=1):
+    """One vhost-user message: request, flags (version 1), size, payload."""
+    return struct.pack("<III", req, flags, len(payload)) + payload
+
+
+# vhost-user messages the protocol forbids: the card must end the
+# connection (and nothing else). Request numbers: GET_FEATURES 1,
+# SET_MEM_TABLE 5, SET_VRING_NUM 8, GET_VRING_BASE 11, GET_CONFIG 24.
+PROTO_CUT = {
+    "a header claiming a 4 GiB payload": struct.pack("<III", 1, 1, 0xffffffff),
+    "an unknown request": vu(0x7fff),
+    "a memory table of 9 regions": vu(5, struct.pack("<II", 9, 0) + b"\0" * 32 * 8),
+    "a memory region without its fd": vu(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 1 << 20, 0x10000, 0)),
+    "a ring index out of range": vu(8, struct.pack("<II", 7, 256)),
+    "a config read past the config space": vu(24, struct.pack("<III", 0xfffffff0, 16, 0) + b"\0" * 16),
+    "GET_VRING_BASE of a ring that does not exist": vu(11, struct.pack("<II", 9, 0)),
+}
+# Refused values the frontend cannot be told about without REPLY_ACK: the
+# request fails (logged), the connection goes on.
+PROTO_REFUSED = {
+    "a ring size that is not a power of two": vu(8, struct.pack("<II", 0, 3)),
+}
+
+
+def proto_garbage(path, data):
+    """Sends data on a new connection, then GET_FEATURES: 'cut' if the
+    card closed the connection, 'answered' if it replied (it handles
+    messages in order, so this never waits on time; the 10 s timeout is a
+    hang guard)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    try:
+        s.sendall(data)
+        s.sendall(vu(1))
+        h = s.recv(12)
+        if len(h) == 12 and struct.unpack("<III", h)[0] == 1:
+            return "answered"
+        return "cut" if not h else "bad reply"
+    except (ConnectionResetError, BrokenPipeError):
+        return "cut"
+    except socket.timeout:
+        return "hung"
+    finally:
+        s.close()
+
+
 class Driver:
     """net_driver on one ENI's socket: one frontend connection."""
     def __init__(self, sock):
@@ -182,6 +231,13 @@ def main():
             wait_count(card, H, "drop_bad_header", len(BREAKING) + 1)
             d2.close()
             d.close()
+
+            # Malformed vhost-user messages, each on its own connection.
+            for what, data in PROTO_CUT.items():
+                check(proto_garbage(card.socks[H], data) == "cut", "vhost-user: %s ends that connection" % what)
+            for what, data in PROTO_REFUSED.items():
+                check(proto_garbage(card.socks[H], data) == "answered",
+                      "vhost-user: %s is refused, the connection goes on" % what)
 
             # The stream ends only now: everything above ran beside it.
             stream.stdin.close()
