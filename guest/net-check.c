@@ -223,6 +223,7 @@ struct run {
 	bool server;
 	bool want_silence;		/* expect=none: nothing may come back */
 	bool imds;			/* imds=1: IMDSv2 token round trip */
+	bool renew;			/* renew=1: a RENEWING DHCP REQUEST after the lease */
 	uint32_t pings, ping_size, conns, want_ip, want_dns, want_mtu;
 	uint64_t tcp_bytes, secs;
 	/* the transfer: the client sends HELLO + tcp_bytes of pattern(salt);
@@ -353,6 +354,14 @@ static int run_dhcp(struct run *r)
 	    (r->want_mtu && l->mtu != r->want_mtu)) {
 		printf("net-check: dhcp: lease differs from want_ip/want_dns/want_mtu\n");
 		return EX_DHCP;
+	}
+	if (r->renew) {
+		/* what a long-running guest does at T1 (lease / 2) */
+		e = dhcp_renew(&r->in, 5000);
+		printf("net-check: dhcp: renewing (unicast REQUEST, ciaddr set): %s\n",
+		       !e ? "ACK" : e == -2 ? "NAK" : "no answer");
+		if (e)
+			return EX_DHCP;
 	}
 	return 0;
 }
@@ -726,11 +735,12 @@ static int stack_main(bool server)
 	r->want_dns = cmdline_ip("want_dns");
 	r->want_mtu = (uint32_t)cmdline_u64("want_mtu", 0);
 	r->imds = cmdline_u64("imds", 0) != 0;
+	r->renew = cmdline_u64("renew", 0) != 0;
 	r->want_silence = cmdline_get("expect", b, sizeof(b)) && !strncmp(b, "none", 5);
 	if ((!server && !r->peer) || r->pings > 64 || r->ping_size > 8972 ||
 	    r->tcp_bytes > 0xffffffffu || !r->port) {
 		printf("net-check: usage: mode=client peer=A.B.C.D [ping=N<=64] [ping_size<=8972] "
-		       "[tcp=BYTES] [port=P] [expect=reply|none] [imds=1 [want_instance=ID]] | mode=server [port=P] [conns=N]\n");
+		       "[tcp=BYTES] [port=P] [expect=reply|none] [imds=1 [want_instance=ID]] [renew=1] | mode=server [port=P] [conns=N]\n");
 		return EX_USAGE;
 	}
 	e = vnet_open(&net, 0);

@@ -418,7 +418,9 @@ static void udp_input(struct inet *s, const uint8_t *ip, const uint8_t *u, uint3
 		s->st.rx_other++;
 }
 
-static uint32_t dhcp_build(struct inet *s, uint8_t *b, uint8_t type)
+/* A REQUEST is SELECTING (requested address + server id) unless renewing:
+ * then RFC 2131 §4.3.2 wants ciaddr set and neither option. */
+static uint32_t dhcp_build(struct inet *s, uint8_t *b, uint8_t type, bool renewing)
 {
 	uint32_t i = BOOTP_FIXED;
 
@@ -431,9 +433,11 @@ static uint32_t dhcp_build(struct inet *s, uint8_t *b, uint8_t type)
 	b[6] = (uint8_t)(s->dhcp_xid >> 8);
 	b[7] = (uint8_t)s->dhcp_xid;
 	memcpy(b + 28, s->mac, 6);
+	if (renewing)
+		memcpy(b + 12, &s->l.ip, 4);
 	b[i++] = 0x63; b[i++] = 0x82; b[i++] = 0x53; b[i++] = 0x63;
 	b[i++] = 53; b[i++] = 1; b[i++] = type;
-	if (type == 3) {
+	if (type == 3 && !renewing) {
 		b[i++] = 50; b[i++] = 4;
 		memcpy(b + i, &s->dhcp_offer.ip, 4);
 		i += 4;
@@ -452,7 +456,7 @@ static uint32_t dhcp_build(struct inet *s, uint8_t *b, uint8_t type)
 static int dhcp_step(struct inet *s, uint8_t type, uint64_t until)
 {
 	uint8_t msg[320];
-	uint32_t n = dhcp_build(s, msg, type);
+	uint32_t n = dhcp_build(s, msg, type, false);
 	uint64_t resend;
 
 	s->dhcp_got = 0;
@@ -496,6 +500,40 @@ int dhcp_run(struct inet *s, uint64_t timeout_ms)
 	return -1;
 }
 
+int dhcp_renew(struct inet *s, uint64_t timeout_ms)
+{
+	uint64_t until = inet_deadline(s, timeout_ms), resend = 0;
+	uint8_t msg[320], mac[6];
+	uint32_t n;
+
+	if (!s->l.ip || arp_resolve(s, inet_next_hop(s, s->l.server), mac, timeout_ms))
+		return -1;
+	s->dhcp_xid = (uint32_t)(rdtsc() * 0x9E3779B1u) | 1;
+	s->dhcp_got = 0;
+	n = dhcp_build(s, msg, 3, true);
+	while (!s->dhcp_got) {
+		if (inet_expired(until)) {
+			s->dhcp_xid = 0;
+			return -1;
+		}
+		if (inet_expired(resend)) {
+			/* unicast to the server, from the leased address */
+			if (udp_send(s, mac, s->l.ip, s->l.server, 68, 67, msg, n))
+				return -1;
+			resend = inet_deadline(s, 1000);
+		}
+		if (inet_poll(s) < 0)
+			return -1;
+	}
+	s->dhcp_xid = 0;
+	if (s->dhcp_got == 6)
+		return -2;
+	if (s->dhcp_got != 5 || s->dhcp_offer.ip != s->l.ip)
+		return -1;
+	s->l.lease_s = s->dhcp_offer.lease_s;
+	return 0;
+}
+
 /* --- receive dispatch --- */
 
 static void ip_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, uint32_t len)
@@ -513,8 +551,10 @@ static void ip_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, uint
 		return;
 	}
 	memcpy(&dst, ip + 16, 4);
-	/* Before a lease, only DHCP replies (to whatever address) count. */
-	if (s->l.ip ? dst != s->l.ip : ip[9] != IPPROTO_UDP) {
+	/* Before a lease, only DHCP replies (to whatever address) count; after
+	 * it, our address, or a broadcast UDP datagram (a DHCP reply too). */
+	if (s->l.ip ? dst != s->l.ip && !(dst == 0xffffffffu && ip[9] == IPPROTO_UDP)
+		    : ip[9] != IPPROTO_UDP) {
 		s->st.rx_other++;
 		return;
 	}

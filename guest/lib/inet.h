@@ -92,6 +92,11 @@ uint16_t inet_fold(uint32_t sum);
  * bounded by what the device can receive), -1 on timeout, -2 on a NAK. */
 int dhcp_run(struct inet *s, uint64_t timeout_ms);
 
+/* RENEWING (RFC 2131 §4.3.2): a REQUEST with ciaddr = the leased address,
+ * unicast to the server, resent each second until timeout_ms. 0 on an ACK
+ * for the same address (lease time refreshed), -2 on a NAK, -1 else. */
+int dhcp_renew(struct inet *s, uint64_t timeout_ms);
+
 /* Next hop for dst: itself inside our subnet, else the router. */
 uint32_t inet_next_hop(const struct inet *s, uint32_t dst);
 

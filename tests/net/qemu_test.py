@@ -220,9 +220,9 @@ def main():
             # 8000-byte pings and a 9001 MTU (8961-byte segments): frames
             # span several 2 KiB rx buffers (MRG_RXBUF) on both guests.
             c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 ping_size=8000 tcp=262144 "
-                       "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001 imds=1 want_instance=" +
+                       "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001 renew=1 imds=1 want_instance=" +
                        INSTANCE).run()
-            check(c2 == 0, "client guest: 4 pings of 8000 bytes answered through the router, TCP 256 KiB "
+            check(c2 == 0, "client guest: its lease renewed (unicast REQUEST, ciaddr); 4 pings of 8000 bytes answered through the router, TCP 256 KiB "
                   "each way checked and closed; IMDSv2: token PUT, GET refused without it (401), "
                   "local-ipv4 and instance-id with it (exit %s)" % c2)
             out = open(os.path.join(tmp, "client.out")).read()
