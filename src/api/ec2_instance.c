@@ -147,6 +147,10 @@ struct fleet {
 	char ids[PLACE_HOSTS_MAX][HOST_ID_MAX + 1];
 	struct ec2_host_cap caps[PLACE_HOSTS_MAX];
 	size_t n;
+	/* fleet_image(): which hosts hold the image being placed, and the
+	 * capacities placement sees for it (the others' as none). */
+	bool has[PLACE_HOSTS_MAX];
+	struct ec2_host_cap view[PLACE_HOSTS_MAX];
 };
 
 /* The admitted hosts whose controller the reconciler has read (capacity
@@ -184,6 +188,40 @@ static int fleet_load(struct ec2_req *q, struct fleet *f)
 	f->n = k;
 	u = (struct usage){ f->caps, k };
 	return store_list(q->t, "ec2/instance/", use_one, &u);
+}
+
+/* Which hosts of f hold image ("ami-<name>") in their store, as the
+ * reconciler last read it (GET /v1/images into ec2/hostimages/<host>,
+ * ec2_image.c): an instance goes only where its image is, so that a host
+ * never refuses a launch for want of it. The number that do. */
+static size_t fleet_image(struct ec2_req *q, struct fleet *f, const char *image)
+{
+	size_t k = 0, i, j;
+	json_t *rec, *e;
+
+	for (i = 0; i < f->n; i++) {
+		f->has[i] = false;
+		if ((rec = ec2_load(q, "hostimages", f->ids[i]))) {
+			json_array_foreach(json_object_get(rec, "Images"), j, e)
+				if (!strcmp(ec2_jstr(e, "Name"), image + 4))
+					f->has[i] = true;
+			json_decref(rec);
+		}
+		k += f->has[i];
+	}
+	return k;
+}
+
+/* ec2_place over the hosts that hold the image fleet_image() looked for. */
+static int fleet_place(struct fleet *f, const struct ec2_itype *t)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		f->view[i] = f->caps[i];
+		if (!f->has[i])
+			f->view[i].fixed_free_cores = f->view[i].burst_pool_cores =
+				f->view[i].memory_free_mib = 0;
+	}
+	return ec2_place(f->view, f->n, t);
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -332,11 +370,18 @@ void ec2_run_instances(struct ec2_req *q)
 		ec2_error(q, 500, "InternalError", "cannot read the fleet");
 		goto out;
 	}
+	/* An image no admitted host holds is not an image (DescribeImages);
+	 * with no admitted host at all, it is the capacity that is missing. */
+	if (!fleet_image(q, f, r.image) && f->n) {
+		ec2_error(q, 400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist",
+			  r.image);
+		goto out;
+	}
 	if (!ec2_new_id(q, "r", rid))
 		goto out;
 	/* As many as fit, up to MaxCount; fewer than MinCount is no launch. */
 	for (; n < r.max; n++) {
-		int h = ec2_place(f->caps, f->n, r.type);
+		int h = fleet_place(f, r.type);
 		char id[32];
 
 		if (h < 0)
@@ -500,8 +545,10 @@ void ec2_change_instances(struct ec2_req *q, int how)
 					  "with its volumes; detach them first", ids[i]);
 				goto out;
 			}
-			/* A stopped instance holds no host: placed again. */
-			if (!t || (h = ec2_place(f->caps, f->n, t)) < 0) {
+			/* A stopped instance holds no host: placed again, where
+			 * its image is. */
+			fleet_image(q, f, ec2_jstr(v[i], "ImageId"));
+			if (!t || (h = fleet_place(f, t)) < 0) {
 				ec2_error(q, 500, "InsufficientInstanceCapacity", "There is not "
 					  "enough capacity to start %s on the admitted hosts.", ids[i]);
 				goto out;

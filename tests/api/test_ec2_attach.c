@@ -93,6 +93,7 @@ static void env_open(struct env *e)
 	    "\"Endpoint\":\"https://127.0.0.1:1\",\"CaPem\":\"\"}");
 	put(e, "ec2/host/h-c", "{\"HostId\":\"h-c\",\"State\":\"drained\"}");
 	put(e, "ec2/hostcap/h-a", "{\"ThreadsPerCore\":1,\"FixedCores\":2,\"PoolCores\":1}");
+	put(e, "ec2/hostimages/h-a", "{\"HostId\":\"h-a\",\"Images\":[{\"Name\":\"hello\"}]}");
 }
 
 static void env_close(struct env *e)
@@ -381,7 +382,8 @@ static void test_images(void **state)
 
 	(void)state;
 	env_open(&e);
-	/* No host has reported: no images. */
+	/* A host that reported nothing has no images. */
+	put(&e, "ec2/hostimages/h-a", "{\"HostId\":\"h-a\",\"Images\":[]}");
 	assert_int_equal(call(&e, "Action=DescribeImages" V, &r), 200);
 	assert_non_null(strstr(r.body, "<imagesSet></imagesSet>"));
 	free(r.body);

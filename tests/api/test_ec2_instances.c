@@ -3,7 +3,8 @@
  * instances spread across hosts, fixed ones take whole cores, MinCount
  * that cannot be met is InsufficientInstanceCapacity and stores nothing,
  * a drained host gets nothing, a stopped instance frees its host and is
- * placed again on start; EC2's state codes; RunInstances' parameters. */
+ * placed again on start; an instance goes only where its image is; EC2's
+ * state codes; RunInstances' parameters. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,13 @@ static void env_open(struct env *e)
 	put(e, "ec2/hostcap/h-a", "{\"ThreadsPerCore\":1,\"FixedCores\":2,\"PoolCores\":1}");
 	put(e, "ec2/hostcap/h-b", "{\"ThreadsPerCore\":1,\"FixedCores\":2,\"PoolCores\":1}");
 	put(e, "ec2/hostcap/h-c", "{\"ThreadsPerCore\":1,\"FixedCores\":64,\"PoolCores\":8}");
+	/* What each host's store holds (GET /v1/images, as the reconciler
+	 * records it): an instance goes only where its image is. */
+	put(e, "ec2/hostimages/h-a", "{\"HostId\":\"h-a\",\"Images\":[{\"Name\":\"hello\"},"
+	    "{\"Name\":\"only-a\"}]}");
+	put(e, "ec2/hostimages/h-b", "{\"HostId\":\"h-b\",\"Images\":[{\"Name\":\"hello\"}]}");
+	put(e, "ec2/hostimages/h-c", "{\"HostId\":\"h-c\",\"Images\":[{\"Name\":\"hello\"},"
+	    "{\"Name\":\"only-c\"}]}");
 }
 
 static void env_close(struct env *e)
@@ -199,6 +207,35 @@ static void test_spread_and_capacity(void **state)
 	env_close(&e);
 }
 
+/* An instance goes only where its image is (the hosts' recorded lists);
+ * an image no admitted host holds is InvalidAMIID.NotFound. */
+static void test_image_placement(void **state)
+{
+	struct env e;
+	struct api_reply r;
+	struct count n;
+
+	(void)state;
+	env_open(&e);
+	assert_int_equal(call(&e, RUN "x", &r), 400);	/* ami-hellox */
+	assert_non_null(strstr(r.body, "<Code>InvalidAMIID.NotFound</Code>"));
+	free(r.body);
+	/* only-c is on the drained host alone: not an image of the fleet. */
+	assert_int_equal(call(&e, "Action=RunInstances&Version=2016-11-15&ImageId=ami-only-c", &r),
+			 400);
+	assert_non_null(strstr(r.body, "<Code>InvalidAMIID.NotFound</Code>"));
+	free(r.body);
+	/* only-a: every instance on h-a, though h-b has as much room. */
+	assert_int_equal(call(&e, "Action=RunInstances&Version=2016-11-15&ImageId=ami-only-a&"
+			      "InstanceType=t3.micro&MinCount=3&MaxCount=3", &r), 200);
+	free(r.body);
+	n = hosts_of(&e);
+	assert_int_equal(n.a, 3);
+	assert_int_equal(n.b, 0);
+	assert_int_equal(hosts_of(&e).live, 3);
+	env_close(&e);
+}
+
 static void test_run_params(void **state)
 {
 	static const struct {
@@ -250,6 +287,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_params),
 		cmocka_unit_test(test_spread_and_capacity),
+		cmocka_unit_test(test_image_placement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
