@@ -1,6 +1,7 @@
 /* fuzz_ec2_params: the EC2 Query protocol's structured parameters
  * (src/api/ec2_params.c) — Filter.N, ID lists, TagSpecification.N and
- * IpPermissions.N, RunInstances' parameters from any form body: each either parses into values that
+ * IpPermissions.N, RunInstances', AttachVolume's, DetachVolume's and
+ * DescribeImages' parameters from any form body: each either parses into values that
  * keep the documented limits, or is refused. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ec2_tags t;
 	static struct ec2_rule rules[EC2_MAX_RULES];
 	static struct ec2_run run;
+	static struct ec2_images img;
+	struct ec2_attach att;
+	struct ec2_detach det;
 	const char *ids[EC2_MAX_IDS];
 	struct query q;
 	char err[256];
@@ -68,6 +72,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     run.max > 20 || run.n_groups > 5 ||
 	     strspn(run.image + 4, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(run.image + 4)))
 		abort();
+	/* AttachVolume/DetachVolume: ids and a device a path segment and the
+	 * guest may carry; DescribeImages: ids RunInstances can take. */
+	if (ec2_parse_attach(&q, &att, err, sizeof(err)) == 0 &&
+	    (!ec2_volume_id_ok(att.volume) || !ec2_instance_id_ok(att.instance) ||
+	     !ec2_device_ok(att.device) || strlen(att.device) > 10 || strchr(att.volume, '/') ||
+	     strchr(att.instance, '/')))
+		abort();
+	if (ec2_parse_detach(&q, &det, err, sizeof(err)) == 0 &&
+	    (!ec2_volume_id_ok(det.volume) || (det.instance && !ec2_instance_id_ok(det.instance)) ||
+	     (det.device && !ec2_device_ok(det.device))))
+		abort();
+	if (ec2_parse_images(&q, &img, err, sizeof(err)) == 0) {
+		if (img.n_ids > EC2_MAX_IDS || img.n_owners > EC2_MAX_OWNERS ||
+		    img.n_exec_by > EC2_MAX_OWNERS)
+			abort();
+		for (size_t i = 0; i < img.n_ids; i++)
+			if (!ec2_image_id_ok(img.ids[i]) || strlen(img.ids[i]) > EC2_IMAGE_ID_MAX ||
+			    strspn(img.ids[i] + 4, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+				    strlen(img.ids[i] + 4))
+				abort();
+	}
 	for (size_t i = 0; i < q.n; i++)
 		if (ec2_parse_cidr(q.p[i].value, 0, 32, &addr, &plen) == 0 &&
 		    (plen > 32 || (plen < 32 && (addr & (0xffffffffu >> plen)))))

@@ -4,7 +4,8 @@
 # driven only by /usr/bin/aws. A measured controller on swtpm (its ward-hv
 # the stand-in: no guest runs, this machine may lack /dev/kvm) is admitted
 # by attestation; DescribeImages lists what its store holds (read by the
-# reconciler from GET /v1/images); volumes attach to a stopped instance
+# reconciler from GET /v1/images), and RunInstances refuses an image no
+# admitted host holds; volumes attach to a stopped instance
 # (attaching -> attached, the volume-in-use waiter), every refusal of
 # attach and detach, DeleteVolume's VolumeInUse, detach (the
 # volume-available waiter), terminate releasing the instance's volumes, a
@@ -79,6 +80,7 @@ bg images describe-images --query 'Images[].[ImageId,Name,State,Architecture]' -
 bg image1 describe-images --image-ids ami-hello --query 'Images[0].ImageLocation' --output text
 bg nofound describe-images --image-ids ami-nothere
 bg malformed describe-images --image-ids ami-Hello_1
+bg runbad run-instances --image-id ami-nothere
 bg run run-instances --image-id ami-hello --instance-type t3.micro --query \
 	'Instances[0].InstanceId' --output text
 V=(create-volume --size 1 --availability-zone us-east-1a --query VolumeId --output text)
@@ -96,6 +98,8 @@ check "describe-images lists the host store's hello ($(tr '\t\n' ' ;' <"$W/image
 check "...from the firmware-verified store" has image1 '^firmware-store/hello$'
 check "an image no admitted host has: InvalidAMIID.NotFound" has nofound InvalidAMIID.NotFound
 check "a malformed image id: InvalidAMIID.Malformed" has malformed InvalidAMIID.Malformed
+check "run-instances of an image no admitted host holds: InvalidAMIID.NotFound" \
+	has runbad InvalidAMIID.NotFound
 I=$(cat "$W/run") V1=$(cat "$W/v1") V2=$(cat "$W/v2") VB=$(cat "$W/vb") K=$(cat "$W/bob")
 check "the instance runs ($I)" wait_log "msg=\"instance running\" instance=$I" 1
 
