@@ -458,9 +458,9 @@ static int run_tcp_client(struct run *r, const uint8_t *nh_mac, uint64_t deadlin
 		return EX_TCP;
 	}
 	ip_str("net-check: tcp: ", r->peer);
-	printf(":%u from port %u: %lu bytes sent, %lu bytes back verified, mss=%u/%u segs_tx=%lu segs_rx=%lu retransmits=%lu dup=%lu\n",
-	       r->port, lport, r->tcp_bytes, r->checked, r->in.mtu - 40, c->mss, c->segs_tx, c->segs_rx,
-	       c->retransmits, c->rx_dup);
+	printf(":%u from port %u: %lu bytes sent, %lu bytes back verified, mss=%u/%u wscale=%s segs_tx=%lu segs_rx=%lu max_flight=%u retransmits=%lu dup=%lu\n",
+	       r->port, lport, r->tcp_bytes, r->checked, r->in.mtu - 40, c->mss, c->wscale_ok ? "yes" : "no",
+	       c->segs_tx, c->segs_rx, c->max_flight, c->retransmits, c->rx_dup);
 	return 0;
 }
 
@@ -691,8 +691,8 @@ static int server_run(struct run *r)
 		}
 		done++;
 		ip_str("net-check: server: connection ", c->rip);
-		printf(":%u: %lu bytes verified, %lu sent back, retransmits=%lu\n",
-		       c->rport, r->checked, r->want_len, c->retransmits);
+		printf(":%u: %lu bytes verified, %lu sent back, max_flight=%u retransmits=%lu\n",
+		       c->rport, r->checked, r->want_len, c->max_flight, c->retransmits);
 	}
 	printf("net-check: ok: server done, %u connection(s), %lu pings answered\n",
 	       r->conns, r->in.st.echo_answered);

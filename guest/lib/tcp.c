@@ -11,7 +11,10 @@
 #define F_RST	0x04
 #define F_PSH	0x08
 #define F_ACK	0x10
-#define OUR_WND	65535		/* we consume every in-order byte at once */
+/* We consume every in-order byte at once, so the window is only a number:
+ * 2 MiB with window scaling (RFC 7323, shift 5), else 65535. */
+#define OUR_WSCALE	5
+#define OUR_WND		(2u << 20)
 
 static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static bool seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
@@ -30,7 +33,7 @@ static void arm(struct inet *s, struct tcp_conn *c)
 static int send_seg(struct inet *s, struct tcp_conn *c, uint8_t flags, uint32_t seq, uint64_t off, uint32_t n)
 {
 	uint8_t *t = inet_ip_begin(s, c->rmac, c->rip, IPPROTO_TCP);
-	uint32_t hl = (flags & F_SYN) ? 24 : 20;
+	uint32_t hl = (flags & F_SYN) ? 28 : 20, wnd = OUR_WND;
 	uint16_t sum;
 
 	put16(t, c->lport);
@@ -39,12 +42,24 @@ static int send_seg(struct inet *s, struct tcp_conn *c, uint8_t flags, uint32_t 
 	put32(t + 8, (flags & F_ACK) ? c->rcv_nxt : 0);
 	t[12] = (uint8_t)(hl / 4 << 4);
 	t[13] = flags;
-	put16(t + 14, OUR_WND);
+	/* SYNs carry the window unscaled (RFC 7323 §2.2) */
+	wnd = (flags & F_SYN) || !c->wscale_ok ? 65535 : wnd >> OUR_WSCALE;
+	put16(t + 14, (uint16_t)(wnd > 65535 ? 65535 : wnd));
 	t[16] = t[17] = t[18] = t[19] = 0;
 	if (flags & F_SYN) {
 		t[20] = 2;		/* MSS */
 		t[21] = 4;
 		put16(t + 22, (uint16_t)(s->mtu - 40));	/* what we can receive */
+		/* window scale: offered on our SYN, echoed on a SYN+ACK only
+		 * if the peer's SYN offered it */
+		t[24] = 1;		/* NOP */
+		t[25] = 3;
+		t[26] = 3;
+		t[27] = OUR_WSCALE;
+		if ((flags & F_ACK) && !c->wscale_ok) {
+			hl = 24;
+			t[12] = (uint8_t)(hl / 4 << 4);
+		}
 	}
 	if (n)
 		c->gen(c, off, t + hl, n);
@@ -52,6 +67,33 @@ static int send_seg(struct inet *s, struct tcp_conn *c, uint8_t flags, uint32_t 
 	put16(t + 16, sum);
 	c->segs_tx++;
 	return inet_send_ip(s, hl + n);
+}
+
+/* A SYN's options: MSS (536 without) and window scale. */
+static void syn_options(struct tcp_conn *c, const uint8_t *seg, uint32_t hl)
+{
+	c->mss = 536;
+	c->wscale_ok = false;
+	c->snd_wscale = 0;
+	for (uint32_t i = 20; i < hl;) {
+		uint8_t k = seg[i];
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hl || seg[i + 1] < 2 || i + seg[i + 1] > hl)
+			break;
+		if (k == 2 && seg[i + 1] == 4)
+			c->mss = get16(seg + i + 2);
+		if (k == 3 && seg[i + 1] == 3) {
+			c->wscale_ok = true;
+			c->snd_wscale = seg[i + 2] > 14 ? 14 : seg[i + 2];
+		}
+		i += seg[i + 1];
+	}
 }
 
 static void fail(struct tcp_conn *c, const char *why)
@@ -74,7 +116,7 @@ void tcp_listen(struct inet *s, struct tcp_conn *c, uint16_t port)
 	c->state = TCP_LISTEN;
 	c->lport = port;
 	c->rto_ms = 300;
-	c->max_segs = 8;
+	c->max_segs = 16;	/* > 64 KiB in flight at 8961-byte segments */
 	s->tcp = c;
 }
 
@@ -98,7 +140,7 @@ static uint32_t fin_seq(const struct tcp_conn *c)
 }
 
 /* An ACK from the peer: advances snd_una (and notices our FIN's ACK). */
-static void take_ack(struct inet *s, struct tcp_conn *c, uint32_t ack, uint16_t wnd)
+static void take_ack(struct inet *s, struct tcp_conn *c, uint32_t ack, uint32_t wnd)
 {
 	if (seq_lt(c->snd_max, ack))
 		return;			/* acks what we never sent */
@@ -150,22 +192,7 @@ void tcp_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, const uint
 		memcpy(c->rmac, eth + 6, 6);	/* the router's for a routed peer */
 		c->irs = seq;
 		c->rcv_nxt = seq + 1;
-		c->mss = 536;
-		for (uint32_t i = 20; i + 1 < hl;) {	/* options: MSS only */
-			uint8_t k = seg[i];
-
-			if (k == 0)
-				break;
-			if (k == 1) {
-				i++;
-				continue;
-			}
-			if (seg[i + 1] < 2 || i + seg[i + 1] > hl)
-				break;
-			if (k == 2 && seg[i + 1] == 4)
-				c->mss = get16(seg + i + 2);
-			i += seg[i + 1];
-		}
+		syn_options(c, seg, hl);
 		c->snd_wnd = get16(seg + 14);
 		c->iss = (uint32_t)(rdtsc() * 0x9E3779B1u);
 		c->snd_una = c->snd_nxt = c->snd_max = c->iss + 1;
@@ -184,9 +211,7 @@ void tcp_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, const uint
 			return;
 		c->irs = seq;
 		c->rcv_nxt = seq + 1;
-		c->mss = 536;
-		if (hl >= 24 && seg[20] == 2 && seg[21] == 4)
-			c->mss = get16(seg + 22);
+		syn_options(c, seg, hl);
 		c->snd_wnd = get16(seg + 14);
 		c->snd_una = ack;
 		c->rto_at = 0;
@@ -206,7 +231,7 @@ void tcp_input(struct inet *s, const uint8_t *eth, const uint8_t *ip, const uint
 	}
 	if (c->state != TCP_OPEN || !(flags & F_ACK))
 		return;
-	take_ack(s, c, ack, get16(seg + 14));
+	take_ack(s, c, ack, (uint32_t)get16(seg + 14) << (c->wscale_ok ? c->snd_wscale : 0));
 	if (n || (flags & F_FIN)) {
 		if (seq != c->rcv_nxt || c->fin_rcvd) {
 			c->rx_dup++;		/* out of order or again: say where we are */
@@ -266,6 +291,8 @@ void tcp_tick(struct inet *s)
 		if (send_seg(s, c, F_ACK | F_PSH, c->snd_nxt, off, n))
 			break;
 		c->snd_nxt += n;
+		if (c->snd_nxt - c->snd_una > c->max_flight)
+			c->max_flight = c->snd_nxt - c->snd_una;
 		if (seq_lt(c->snd_max, c->snd_nxt))
 			c->snd_max = c->snd_nxt;
 		if (!c->rto_at)

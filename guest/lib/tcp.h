@@ -1,5 +1,5 @@
 /* guest/lib/tcp.h: one TCP connection for the guest kit (RFC 9293 subset):
- * active or passive open, MSS option, in-order receive (anything else is
+ * active or passive open, MSS and window scale options, in-order receive (anything else is
  * answered with a duplicate ACK), go-back-N retransmission on a fixed RTO,
  * FIN both ways. The byte stream is not buffered: the application gives a
  * generator for the bytes it sends (by stream offset, so a retransmission
@@ -27,6 +27,8 @@ struct tcp_conn {
 	uint32_t iss, irs;
 	uint32_t snd_una, snd_nxt, snd_max, snd_wnd;
 	uint16_t mss;			/* the peer's, from its SYN (536 without) */
+	bool wscale_ok;			/* both SYNs carried window scale */
+	uint8_t snd_wscale;		/* the peer's shift for the windows it sends */
 	uint64_t snd_len;		/* stream bytes to send; may grow */
 	bool snd_close;			/* FIN once snd_len bytes are sent */
 	bool fin_sent, fin_acked;
@@ -45,6 +47,7 @@ struct tcp_conn {
 	const char *err;
 	/* counters */
 	uint64_t segs_tx, segs_rx, retransmits, rx_dup, rx_bad;
+	uint32_t max_flight;		/* most bytes ever in flight */
 };
 
 /* Starts listening on port (host order); s->tcp = c. */

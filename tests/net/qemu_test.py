@@ -226,8 +226,12 @@ def main():
                   "each way checked and closed; IMDSv2: token PUT, GET refused without it (401), "
                   "local-ipv4 and instance-id with it (exit %s)" % c2)
             out = open(os.path.join(tmp, "client.out")).read()
-            check("mrg_rxbuf=yes" in out and "mss=8961/8961" in out,
-                  "QEMU and ward-net agreed on MRG_RXBUF; both ends used 9001-byte MTU segments")
+            check("mrg_rxbuf=yes" in out and "mss=8961/8961 wscale=yes" in out,
+                  "QEMU and ward-net agreed on MRG_RXBUF; both ends used 9001-byte MTU segments and window "
+                  "scaling (up to 16 segments, 140 KiB, in flight)")
+            bad = [(k, card.stats(k)["drop_ct_invalid"]) for k in ("c", "s")]
+            check(all(n == 0 for _, n in bad), "conntrack found every segment of both directions within its "
+                  "scaled windows (drop_ct_invalid: %s)" % bad)
             q = Guest(card, "q", "client-same-subnet", "mode=client peer=10.0.2.10 ping=2 tcp=65536 port=7 "
                       "want_ip=10.0.2.20").run()
             check(q == 0, "client guest in the server's subnet: pings and TCP straight to the peer (exit %s)" % q)
