@@ -121,6 +121,17 @@ struct ec2_images {
 int ec2_parse_attach(const struct query *q, struct ec2_attach *out, char *err, size_t len);
 int ec2_parse_detach(const struct query *q, struct ec2_detach *out, char *err, size_t len);
 int ec2_parse_images(const struct query *q, struct ec2_images *out, char *err, size_t len);
+/* CreateTags/DeleteTags: ResourceId.N (1-200 ids), Tag.N.Key/.Value;
+ * CreateTags needs a tag (a missing value is ""), DeleteTags takes none
+ * (all of them) and a tag without Value (any value: value NULL). */
+struct ec2_tag_request {
+	const char *ids[EC2_MAX_IDS];
+	size_t n_ids;
+	struct ec2_tag tags[EC2_MAX_TAGS];
+	size_t n_tags;
+};
+int ec2_parse_tag_request(const struct query *q, bool deleting, struct ec2_tag_request *out,
+			  char *err, size_t len);
 bool ec2_volume_id_ok(const char *s);
 bool ec2_instance_id_ok(const char *s);
 bool ec2_device_ok(const char *s);
@@ -253,5 +264,9 @@ size_t ec2_attach_count(struct ec2_req *q, const char *instance);
 int ec2_attach_release_all(struct ec2_req *q, const char *instance);
 /* Images (ec2_image.c): what the admitted hosts' stores hold. */
 void ec2_describe_images(struct ec2_req *q);
+/* Tags on stored resources (ec2_tags.c). */
+void ec2_create_tags(struct ec2_req *q);
+void ec2_delete_tags(struct ec2_req *q);
+void ec2_describe_tags(struct ec2_req *q);
 
 #endif

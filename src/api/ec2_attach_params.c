@@ -1,7 +1,7 @@
-/* ec2_attach_params: the parameters of AttachVolume, DetachVolume and
- * DescribeImages (ec2.h's ec2_parse_attach/_detach/_images), pure over a
- * parsed query so the fuzz harness (fuzz/api/fuzz_ec2_params.c) links them
- * with the other parsers only. */
+/* ec2_attach_params: the parameters of AttachVolume, DetachVolume,
+ * DescribeImages and Create/DeleteTags (ec2.h's ec2_parse_attach/_detach/
+ * _images/_tag_request), pure over a parsed query so the fuzz harness
+ * (fuzz/api/fuzz_ec2_params.c) links them with the other parsers only. */
 #include "ec2.h"
 
 #include <errno.h>
@@ -161,5 +161,64 @@ int ec2_parse_images(const struct query *q, struct ec2_images *out, char *err, s
 		    strcmp(v, "all") && (strlen(v) != 12 || strspn(v, "0123456789") != 12))
 			return bad(err, len, -EINVAL, "Invalid owner or executor: \"%.16s\"", v);
 	}
+	return 0;
+}
+
+int ec2_parse_tag_request(const struct query *q, bool deleting, struct ec2_tag_request *out,
+			  char *err, size_t len)
+{
+	size_t used = 0;
+	char name[48];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = list(q, "ResourceId", out->ids, EC2_MAX_IDS, &out->n_ids, err, len)))
+		return rc;
+	if (!out->n_ids)
+		return bad(err, len, -ENOENT, "The request must contain the parameter %s",
+			   "resourceIdSet");
+	for (size_t i = 0; i < out->n_ids; i++)
+		if (!ec2_id_ok(out->ids[i], ""))
+			return bad(err, len, -EBADF, "Invalid id: \"%.64s\"", out->ids[i]);
+	for (size_t j = 1;; j++) {
+		const char *k, *v;
+
+		snprintf(name, sizeof(name), "Tag.%zu.Key", j);
+		k = query_get(q, name);
+		snprintf(name, sizeof(name), "Tag.%zu.Value", j);
+		v = query_get(q, name);
+		if (!k) {
+			if (v)
+				return bad(err, len, -EINVAL, "Tag %zu has a value but no key", j);
+			break;
+		}
+		used += v ? 2 : 1;
+		/* CreateTags: an absent value is "" (AWS); DeleteTags: any value. */
+		if (!v && !deleting)
+			v = "";
+		if (out->n_tags == EC2_MAX_TAGS)
+			return bad(err, len, -EINVAL, "The request has more than %d tags",
+				   EC2_MAX_TAGS);
+		if (!ec2_text_ok(k, 1, 128) || (v && !ec2_text_ok(v, 0, 256)))
+			return bad(err, len, -EINVAL, "Tag keys are 1-128 and values 0-256 "
+				   "printable characters");
+		if (!strncmp(k, "aws:", 4))
+			return bad(err, len, -EINVAL, "Tag keys starting with 'aws:' are reserved "
+				   "for internal use");
+		for (size_t m = 0; m < out->n_tags; m++)
+			if (!strcmp(out->tags[m].key, k))
+				return bad(err, len, -EINVAL, "The tag key '%.128s' is given more "
+					   "than once", k);
+		out->tags[out->n_tags++] = (struct ec2_tag){ k, v };
+	}
+	if (!deleting && !out->n_tags)
+		return bad(err, len, -ENOENT, "The request must contain the parameter %s", "tagSet");
+	/* No stray Tag.* parameter (Tag.1.Vlaue, Tag.3 after a gap). */
+	for (size_t i = 0; i < q->n; i++)
+		if (!strncmp(q->p[i].name, "Tag.", 4))
+			used--;
+	if (used != 0)
+		return bad(err, len, -EINVAL, "Tag.N.Key/Value must be numbered from 1 without "
+			   "gaps, with no other members");
 	return 0;
 }

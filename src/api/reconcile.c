@@ -129,6 +129,10 @@ static int transition(struct store *s, const json_t *was, json_t *now)
 		store_txn_abort(t);
 		return rc ? rc : -EAGAIN;
 	}
+	/* Tags are the requests' to change at any time (CreateTags): kept as
+	 * they are now, not as the round read them. */
+	json_object_set(now, "Tags", json_object_get(cur, "Tags") ? json_object_get(cur, "Tags") :
+			json_object_get(now, "Tags"));
 	json_decref(cur);
 	doc = json_dumps(now, JSON_COMPACT | JSON_SORT_KEYS);
 	rc = doc ? leader_fence(t) : -ENOMEM;

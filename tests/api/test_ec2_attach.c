@@ -6,7 +6,8 @@
  * Force), TerminateInstances releasing volumes, StartInstances refusing an
  * instance with volumes, DeleteVolume's VolumeInUse, authorisation on both
  * ARNs, DryRun; DescribeImages from the hosts' recorded lists (admitted hosts
- * only) and reconcile_images keeping only names RunInstances can take. */
+ * only) and reconcile_images keeping only names RunInstances can take;
+ * CreateTags/DeleteTags/DescribeTags. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -455,6 +456,93 @@ static void test_images(void **state)
 	env_close(&e);
 }
 
+/* CreateTags/DeleteTags/DescribeTags over stored resources. */
+static void test_tags(void **state)
+{
+	struct env e;
+	struct api_reply r;
+	char i1[32], v1[32], vpc[32];
+
+	(void)state;
+	env_open(&e);
+	first(&e, "Action=RunInstances" V "&ImageId=ami-hello", "instanceId", i1, sizeof(i1));
+	first(&e, "Action=CreateVolume" V "&Size=1&AvailabilityZone=us-east-1a", "volumeId", v1,
+	      sizeof(v1));
+	first(&e, "Action=CreateVpc" V "&CidrBlock=10.0.0.0%2F16", "vpcId", vpc, sizeof(vpc));
+	assert_string_equal(code_of(&e, 200, "Action=CreateTags" V "&ResourceId.1=%s&ResourceId.2=%s"
+				    "&ResourceId.3=%s&Tag.1.Key=team&Tag.1.Value=blue&Tag.2.Key=env",
+				    i1, v1, vpc), "");
+	/* Every id must exist, or nothing changes. */
+	assert_string_equal(code_of(&e, 400, "Action=CreateTags" V "&ResourceId.1=%s&ResourceId.2="
+				    "vol-0123456789abcdef0&Tag.1.Key=x", i1), "InvalidVolume.NotFound");
+	assert_string_equal(code_of(&e, 400, "Action=CreateTags" V "&ResourceId.1=ami-hello"
+				    "&Tag.1.Key=x"), "InvalidID");
+	assert_string_equal(code_of(&e, 400, "Action=CreateTags" V "&ResourceId.1=%s", i1),
+			    "MissingParameter");
+	assert_string_equal(code_of(&e, 400, "Action=CreateTags" V "&ResourceId.1=%s&Tag.1.Key="
+				    "aws:x", i1), "InvalidParameterValue");
+	assert_string_equal(code_of(&e, 400, "Action=CreateTags" V "&ResourceId.1=%s&Tag.1.Key=a"
+				    "&Tag.1.Vlaue=b", i1), "InvalidParameterValue");
+	assert_string_equal(code_of(&e, 412, "Action=CreateTags" V "&ResourceId.1=%s&Tag.1.Key=a"
+				    "&DryRun=true", i1), "DryRunOperation");
+	/* Seen by the resource's own Describe and by DescribeTags. */
+	assert_int_equal(call(&e, "Action=DescribeInstances" V "&Filter.1.Name=tag:team&"
+			      "Filter.1.Value.1=blue", &r), 200);
+	assert_non_null(strstr(r.body, i1));
+	free(r.body);
+	assert_int_equal(call(&e, "Action=DescribeTags" V "&Filter.1.Name=resource-type&"
+			      "Filter.1.Value.1=volume", &r), 200);
+	assert_non_null(strstr(r.body, "<resourceId>"));
+	assert_non_null(strstr(r.body, v1));
+	assert_null(strstr(r.body, i1));
+	assert_non_null(strstr(r.body, "<key>env</key><value></value>"));
+	free(r.body);
+	/* 6 tags in pages of 5: each once. */
+	assert_int_equal(call(&e, "Action=DescribeTags" V "&MaxResults=5", &r), 200);
+	{
+		const char *t = strstr(r.body, "<nextToken>");
+		char tok[400], body[600];
+
+		assert_non_null(t);
+		snprintf(tok, sizeof(tok), "%.*s", (int)strcspn(t + 11, "<"), t + 11);
+		free(r.body);
+		snprintf(body, sizeof(body), "Action=DescribeTags" V "&MaxResults=5&NextToken=%s", tok);
+		assert_int_equal(call(&e, body, &r), 200);
+		assert_null(strstr(r.body, "<nextToken>"));
+		assert_non_null(strstr(r.body, "<item>"));
+		assert_null(strstr(strstr(r.body, "<item>") + 1, "<item>"));
+	}
+	free(r.body);
+	assert_string_equal(code_of(&e, 400, "Action=DescribeTags" V "&Filter.1.Name=tag:team&"
+				    "Filter.1.Value.1=x"), "InvalidParameterValue");
+	/* DeleteTags: a value must match; no value is any; no tag is all. */
+	assert_string_equal(code_of(&e, 200, "Action=DeleteTags" V "&ResourceId.1=%s&Tag.1.Key=team"
+				    "&Tag.1.Value=red", i1), "");
+	assert_int_equal(call(&e, "Action=DescribeTags" V "&Filter.1.Name=key&Filter.1.Value.1=team",
+			      &r), 200);
+	assert_non_null(strstr(r.body, i1));
+	free(r.body);
+	assert_string_equal(code_of(&e, 200, "Action=DeleteTags" V "&ResourceId.1=%s&Tag.1.Key=team",
+				    i1), "");
+	assert_string_equal(code_of(&e, 200, "Action=DeleteTags" V "&ResourceId.1=%s", v1), "");
+	assert_int_equal(call(&e, "Action=DescribeTags" V, &r), 200);
+	assert_non_null(strstr(r.body, vpc));
+	assert_null(strstr(r.body, v1));
+	free(r.body);
+	assert_int_equal(call(&e, "Action=DescribeTags" V "&Filter.1.Name=key&Filter.1.Value.1=team"
+			      "&Filter.2.Name=resource-type&Filter.2.Value.1=instance", &r), 200);
+	assert_non_null(strstr(r.body, "<tagSet></tagSet>"));
+	free(r.body);
+	/* The reconciler's transitions keep the tags (a stop here). */
+	assert_string_equal(code_of(&e, 200, "Action=StopInstances" V "&InstanceId.1=%s", i1), "");
+	assert_int_equal(reconcile_round(e.s, NULL), 0);
+	assert_int_equal(call(&e, "Action=DescribeInstances" V, &r), 200);
+	assert_non_null(strstr(r.body, "<name>stopped</name>"));
+	assert_non_null(strstr(r.body, "<key>env</key>"));
+	free(r.body);
+	env_close(&e);
+}
+
 static void test_params(void **state)
 {
 	static const struct {
@@ -499,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_authz_both_arns),
 		cmocka_unit_test(test_images),
+		cmocka_unit_test(test_tags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
