@@ -114,6 +114,26 @@ err_free:
 	return -ENOMEM;
 }
 
+static unsigned int bucket_of(const struct imds *m, unsigned int ei);
+
+/* ENI ei is about to leave its instance (new ENI_META, detach). If it
+ * holds the instance's bucket, the next ENI of the instance takes it over
+ * as it is: the instance's budget must not refill because one of its
+ * ENIs went. */
+static void bucket_hand_over(struct imds *m, unsigned int ei)
+{
+	struct imds_eni *e = &m->e[ei];
+
+	if (!e->instance[0] || bucket_of(m, ei) != ei)
+		return;
+	for (unsigned int j = ei + 1; j < VPC_MAX_ENIS; j++)
+		if (!strcmp(m->e[j].instance, e->instance)) {
+			m->e[j].bucket_mtok = e->bucket_mtok;
+			m->e[j].bucket_ms = e->bucket_ms;
+			return;
+		}
+}
+
 static void conn_free(struct imds_conn *c)
 {
 	explicit_bzero(c, sizeof(*c));
@@ -123,8 +143,11 @@ void imds_clear(struct imds *m, unsigned int ei)
 {
 	struct imds_eni *e = &m->e[ei];
 	struct imds_secret *sec = e->sec;
-	uint64_t tok = e->bucket_mtok, ms = e->bucket_ms, nonce = e->nonce;
+	uint64_t tok, ms, nonce = e->nonce;
 
+	bucket_hand_over(m, ei);
+	tok = e->bucket_mtok;
+	ms = e->bucket_ms;
 	if (sec)
 		explicit_bzero(sec, sizeof(*sec));
 	for (unsigned int i = 0; i < IMDS_CONNS; i++)
@@ -153,6 +176,8 @@ void imds_set_meta(struct imds *m, unsigned int ei, const struct netctl_meta *x)
 {
 	struct imds_eni *e = &m->e[ei];
 
+	if (strcmp(e->instance, x->instance))
+		bucket_hand_over(m, ei);
 	explicit_bzero(e->sec, sizeof(*e->sec));
 	e->meta = true;
 	memcpy(e->instance, x->instance, sizeof(e->instance));

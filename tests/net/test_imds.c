@@ -242,6 +242,8 @@ static void test_throttle(void **state)
 	assert_false(imds_throttle_take(c.m, 0, 1500));
 	imds_clear(c.m, 0);                                       /* a detach does not refill it */
 	assert_false(imds_throttle_take(c.m, 0, 1500));
+	assert_false(imds_throttle_take(c.m, 1, 1500));           /* i-1's bucket moved to eni-b, as it was */
+	assert_true(imds_throttle_take(c.m, 1, 2000));
 	assert_true(imds_throttle_take(c.m, 0, 1000000));
 	imds_destroy(c.m);
 }
