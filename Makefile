@@ -1,6 +1,6 @@
 # The README's two commands are `make demo` and `make test`; both install
 # missing Debian packages first (scripts/deps.sh) and build what they need.
-.PHONY: all deps build demo test bench proofs clean
+.PHONY: all deps build demo test bench proofs lab lab-stop clean
 
 all: build
 
@@ -21,6 +21,14 @@ demo: deps
 
 test:
 	@scripts/test.sh
+
+# One host and ward-api left running for the aws CLI (docs/operations.md
+# sections 1-7 as written); no KVM needed. `make lab-stop` stops it.
+lab: deps
+	@scripts/lab.sh
+
+lab-stop:
+	@scripts/lab.sh stop
 
 bench: build
 	@scripts/bench.sh
