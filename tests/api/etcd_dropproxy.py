@@ -3,7 +3,8 @@
 # of chosen write Txns, for tests/api/ha_resend.sh (docs/ha.md). It listens
 # on two loopback ports (ward-api is given both as its etcd endpoints) and
 # forwards every byte both ways. A POST /v3/kv/txn whose success branch puts
-# a key under ward/data/<PREFIX> (each PREFIX once) is forwarded whole;
+# a key under ward/data/<PREFIX> (each PREFIX once; a PREFIX written
+# !PREFIX: every time) is forwarded whole;
 # when etcd's answer begins (etcd has decided the Txn), the client's
 # connection is closed without a byte of it. Each drop is logged to LOG.
 # usage: etcd_dropproxy.py PORTS_FILE UPSTREAM_HOST:PORT LOG PREFIX...
@@ -32,9 +33,11 @@ def trigger(head, body):
         return None
     with lock:
         for p in pending:
-            if any(k.startswith("ward/data/" + p) for k in keys):
-                pending.remove(p)
-                return p
+            always = p.startswith("!")
+            if any(k.startswith("ward/data/" + p.lstrip("!")) for k in keys):
+                if not always:
+                    pending.remove(p)
+                return p.lstrip("!")
     return None
 
 

@@ -7,7 +7,11 @@
 # marker makes that resend fail without applying and says the first send
 # applied, so each request is answered as done, once: CreateUser succeeds
 # (not EntityAlreadyExists for its own write), and the user has one access
-# key, the one answered (not a second one from a re-run).
+# key, the one answered (not a second one from a re-run). Then every reply
+# to a CreateGroup's commit is lost, on both endpoints, until etcd_call's
+# deadline: the outcome is unknown, so it is answered 503 (not re-run),
+# the dozens of resends applied nothing more (one group), and the next
+# commit reads the marker back and finds that the CreateGroup had applied.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ha_lib.sh"
 ha_setup
@@ -18,7 +22,7 @@ read -r ak sk < <("$API" --etcd "$ETCD_EPS" --master-key-file "$T/master.key" \
 set_creds admin "$ak" "$sk"
 
 /usr/bin/python3 "$(dirname "$0")/etcd_dropproxy.py" "$T/proxy.ports" "${ETCD_EPS#http://}" \
-	"$T/drops" iam/user/ iam/userkey/ 2>>"$T/proxy.log" &
+	"$T/drops" iam/user/ iam/userkey/ '!iam/group/lost-g' 2>>"$T/proxy.log" &
 HA_BG+=($!)
 wait_for "the proxy" '[ -s "$T/proxy.ports" ]'
 read -r PA PB < "$T/proxy.ports"
@@ -52,6 +56,15 @@ pass "CreateAccessKey with its reply lost: one key stored ($K), the one answered
 [ "$(grep -c 'msg="store commit applied by an earlier send' "$T/r1.log")" = 2 ] \
 	|| fail "r1 did not report both resent commits: $(grep 'msg="store' "$T/r1.log")"
 pass "both resends found their first send applied (the commit marker)"
+
+expect_error ServiceUnavailable as admin iam create-group --group-name lost-g
+[ "$(grep -c "dropped iam/group/lost-g" "$T/drops")" -ge 2 ] || fail "the CreateGroup was not resent"
+OUT=$(as admin iam create-user --user-name after-u 2>&1) || fail "create-user after: $OUT"
+grep -q 'msg="store commit with an unknown outcome, read back" applied=yes' "$T/r1.log" \
+	|| fail "the next commit did not read the marker back: $(grep 'msg="store' "$T/r1.log")"
+KEYS=$(ectl get --prefix --keys-only ward/data/iam/group/ | grep -v '^$' || true)
+[ "$KEYS" = ward/data/iam/group/lost-g ] || fail "groups stored: $KEYS"
+pass "CreateGroup with every reply lost: 503, stored once through $(grep -c "dropped iam/group/lost-g" "$T/drops") sends, read back as applied by the next commit"
 # r1 goes before the proxy (ha_cleanup ends background jobs first): its
 # shutdown's calls to etcd would otherwise wait out etcd_call's deadline.
 kill "$PID_r1"
