@@ -322,5 +322,8 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("xts_best=%s mbps=%.1f\n", best ? best : "none", best_mbps / 2);
+	free(pt);
+	free(ref);
+	free(out);
 	return 0;
 }
