@@ -72,7 +72,10 @@ void etcd_close(struct etcd *c);
  * and etcd's "unavailable" answers move to the next endpoint, for up to
  * the client's deadline (a few seconds, long enough for etcd to elect a
  * leader). 0 with *r filled (r->code 0); -EIO unreachable; -EPROTO; or
- * -EINVAL for a refused request (r is then freed). */
+ * -EINVAL for a refused request (r is then freed). A request may be sent
+ * more than once (a timeout or a lost reply says nothing of whether etcd
+ * applied it): a write must be harmless to repeat, as store_etcd's commit
+ * marker makes every write Txn (docs/ha.md). */
 int etcd_call(struct etcd *c, const char *path, json_t *req, struct etcd_resp *r);
 
 /* Watches key from start_rev; cb sees each message and returns non-zero to
