@@ -80,16 +80,18 @@ err:
 
 /* O_DIRECT avoids caching the store twice (the guest caches its own
  * plaintext); some filesystems refuse it. On tmpfs the page cache is the
- * store itself, so O_DIRECT buys nothing and buffered I/O lets us use cheap
- * non-blocking transfers (RWF_NOWAIT). Set on the open file, so it works on
- * an fd the controller opened. */
+ * store itself, so O_DIRECT buys nothing, and a transfer is a memory copy
+ * that blkdev.c does inline (tmpfs refuses RWF_NOWAIT, so io_uring would hand
+ * every request to a worker thread). Set on the open file, so it works on an
+ * fd the controller opened. */
 static void maybe_direct(struct backing *b)
 {
 	struct statfs sf;
 	int fl = fcntl(b->fd, F_GETFL);
 
 	b->direct = fl >= 0 && (fl & O_DIRECT);
-	if (fl < 0 || b->direct || (fstatfs(b->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC))
+	b->memory = !b->direct && fstatfs(b->fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+	if (fl < 0 || b->direct || b->memory)
 		return;
 	b->direct = fcntl(b->fd, F_SETFL, fl | O_DIRECT) == 0;
 }

@@ -18,6 +18,7 @@ struct backing {
 	enum backing_kind kind;
 	int fd;                 /* BACKING_FILE */
 	bool direct;            /* opened with O_DIRECT */
+	bool memory;            /* on tmpfs: a transfer never waits for a device */
 	struct nbd_handle *nbd; /* BACKING_NBD */
 	uint64_t size;          /* usable bytes of the store */
 };

@@ -389,21 +389,33 @@ static void store_sqe(struct io_uring_sqe *sqe, struct req *r)
 
 static bool chunk_progress(struct blkdev *d, struct req *r, int res);
 
-/* Page-cache stores (tmpfs, buffered files): a transfer that cannot block is
+/* Page-cache stores (buffered files): a transfer that cannot block is
  * cheaper done right here than handed to an io_uring worker thread on the
  * same core. RWF_NOWAIT fails with EAGAIN whenever it would block, and then
- * io_uring takes it. Returns bytes moved, or 0 to use io_uring. */
+ * io_uring takes it. A tmpfs store refuses RWF_NOWAIT (io_uring would then
+ * give every request to a worker), but it is memory: its transfers are
+ * copies that wait for no device, done inline with no flag. Returns flags
+ * for preadv2/pwritev2, or -1 to use io_uring. */
+static int inline_flags(struct blkdev *d)
+{
+	if (d->b.memory)
+		return 0;
+	return d->b.direct || !d->nowait_ok ? -1 : RWF_NOWAIT;
+}
+
+/* Returns bytes moved, or 0 to use io_uring. */
 static ssize_t try_nowait(struct blkdev *d, struct req *r)
 {
 	struct iovec v = { r->buf + r->cdone, r->chunk - r->cdone };
 	off_t at = (off_t)(r->off + r->done + r->cdone);
+	int fl = inline_flags(d);
 	ssize_t n;
 
-	if (d->b.direct || !d->nowait_ok)
+	if (fl < 0)
 		return 0;
-	n = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, &v, 1, at, RWF_NOWAIT)
-				       : pwritev2(d->b.fd, &v, 1, at, RWF_NOWAIT);
-	if (n < 0 && errno == EOPNOTSUPP)
+	n = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, &v, 1, at, fl)
+				       : pwritev2(d->b.fd, &v, 1, at, fl);
+	if (n < 0 && errno == EOPNOTSUPP && fl)
 		d->nowait_ok = false;
 	return n > 0 ? n : 0;
 }
@@ -419,13 +431,14 @@ static ssize_t try_nowait_direct(struct blkdev *d, struct req *r)
 	size_t want = r->inplace && left > BOUNCE_CHUNK ? BOUNCE_CHUNK : left;
 	unsigned int n = slice(r->data, r->ndata, r->done, want, r->cur);
 	off_t at = (off_t)(r->off + r->done);
+	int fl = inline_flags(d);
 	ssize_t m;
 
-	if (d->b.direct || !d->nowait_ok)
+	if (fl < 0)
 		return 0;
-	m = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, r->cur, (int)n, at, RWF_NOWAIT)
-				       : pwritev2(d->b.fd, r->cur, (int)n, at, RWF_NOWAIT);
-	if (m < 0 && errno == EOPNOTSUPP)
+	m = r->type == VIRTIO_BLK_T_IN ? preadv2(d->b.fd, r->cur, (int)n, at, fl)
+				       : pwritev2(d->b.fd, r->cur, (int)n, at, fl);
+	if (m < 0 && errno == EOPNOTSUPP && fl)
 		d->nowait_ok = false;
 	return m > 0 ? m : 0;
 }

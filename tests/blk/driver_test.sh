@@ -40,17 +40,30 @@ grep -q "has 16777216 bytes, volume needs 33554432" <<<"$out" || fail "short sto
 # straddle guest buffers (split at 512-byte boundaries) on both paths; a write
 # leaves the guest's buffers unaltered (checked by every write above too).
 "$DRIVER" --socket "$T/a.sock" split 2000 3 verify 2000 4 3 || fail "requests over split guest buffers"
+# The same on a tmpfs store: buffered, transfers done inline by the volume
+# thread rather than O_DIRECT through the ring.
+start_blk "$T/shm.log" --volume id=vol-s,socket=$T/s.sock,backing=$SHM/s.img,size=8M,key-file=$T/key,create
+wait_sock "$T/s.sock"
+SHM_PID=$BLK_PID
+grep -q 'store=file$' "$T/shm.log" || fail "the tmpfs store is not buffered: $(grep attached "$T/shm.log")"
+"$DRIVER" --socket "$T/s.sock" write 0 600 5 verify 0 600 5 split 10 6 verify 10 4 6 verify 0 10 5 \
+	verify 14 586 5 || fail "tmpfs store"
 # A read that fails part-way (test hook: the store tears the last transfer)
 # leaves zeroes in the guest's buffer: no ciphertext, no plaintext.
-WARD_BLK_TEST_TORN_READ=1 start_blk "$T/torn.log" \
-	--volume id=vol-t,socket=$T/t.sock,backing=$T/a.img,size=32M,key-file=$T/key,readonly
-wait_sock "$T/t.sock"
-if "$DRIVER" --socket "$T/t.sock" torn 0 16 verify 0 1 1 >"$T/torn.out" 2>&1; then
-	grep -q "test hook: torn read" "$T/torn.log" || fail "torn read passed without the test hook firing"
-elif grep -q "the torn read did not fail" "$T/torn.out" && ! grep -q "test hook" "$T/torn.log"; then
-	echo "torn-read check not run: ward-blk was built without test hooks (-Dtest_hooks=false)"
-else
-	cat "$T/torn.out"; fail "a failed read left data in the guest's buffer"
-fi
-kill -0 "$BLK_PID" || fail "ward-blk died"
+# Both store kinds: O_DIRECT through the ring, tmpfs inline.
+for store in "$T/a.img:1 1" "$SHM/s.img:1 5"; do
+	img=${store%%:*} check=${store#*:}
+	WARD_BLK_TEST_TORN_READ=1 start_blk "$T/torn.log" \
+		--volume id=vol-t,socket=$T/t.sock,backing=$img,size=8M,key-file=$T/key,readonly
+	wait_sock "$T/t.sock"
+	if "$DRIVER" --socket "$T/t.sock" torn 0 16 verify 0 $check >"$T/torn.out" 2>&1; then
+		grep -q "test hook: torn read" "$T/torn.log" || fail "torn read passed without the test hook firing"
+	elif grep -q "the torn read did not fail" "$T/torn.out" && ! grep -q "test hook" "$T/torn.log"; then
+		echo "torn-read check not run: ward-blk was built without test hooks (-Dtest_hooks=false)"
+	else
+		cat "$T/torn.out"; fail "a failed read left data in the guest's buffer ($img)"
+	fi
+	kill "$BLK_PID"; wait "$BLK_PID" 2>/dev/null || true; rm -f "$T/t.sock"
+done
+kill -0 "$SHM_PID" || fail "ward-blk died"
 echo PASS
