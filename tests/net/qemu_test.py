@@ -204,7 +204,7 @@ def main():
             check(srv.wait_line("net-check: server: listening on 10.0.2.10:7"),
                   "server guest: DHCP lease (10.0.2.10, DNS 10.0.0.2, MTU 9001), router ARP, listening")
 
-            c1 = Guest(card, "c", "client-refused", "mode=client peer=10.0.2.10 ping=3 expect=none "
+            c1 = Guest(card, "c", "client-refused", "mode=client secs=60 peer=10.0.2.10 ping=3 expect=none "
                        "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
             check(c1 == 0, "client guest: lease (10.0.1.10, MTU 9001), ARP for the router; "
                   "3 pings to the server refused by its group (exit %s)" % c1)
@@ -219,7 +219,7 @@ def main():
 
             # 8000-byte pings and a 9001 MTU (8961-byte segments): frames
             # span several 2 KiB rx buffers (MRG_RXBUF) on both guests.
-            c2 = Guest(card, "c", "client", "mode=client peer=10.0.2.10 ping=4 ping_size=8000 tcp=262144 "
+            c2 = Guest(card, "c", "client", "mode=client secs=60 peer=10.0.2.10 ping=4 ping_size=8000 tcp=262144 "
                        "port=7 want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001 renew=1 imds=1 want_instance=" +
                        INSTANCE).run()
             check(c2 == 0, "client guest: its lease renewed (unicast REQUEST, ciaddr); 4 pings of 8000 bytes answered through the router, TCP 256 KiB "
@@ -232,7 +232,7 @@ def main():
             bad = [(k, card.stats(k)["drop_ct_invalid"]) for k in ("c", "s")]
             check(all(n == 0 for _, n in bad), "conntrack found every segment of both directions within its "
                   "scaled windows (drop_ct_invalid: %s)" % bad)
-            q = Guest(card, "q", "client-same-subnet", "mode=client peer=10.0.2.10 ping=2 tcp=65536 port=7 "
+            q = Guest(card, "q", "client-same-subnet", "mode=client secs=60 peer=10.0.2.10 ping=2 tcp=65536 port=7 "
                       "want_ip=10.0.2.20").run()
             check(q == 0, "client guest in the server's subnet: pings and TCP straight to the peer (exit %s)" % q)
             out = open(os.path.join(tmp, "client-same-subnet.out")).read()
@@ -241,7 +241,7 @@ def main():
             srv = None
             check(s_rc == 0, "server guest: both connections verified and answered, then exit 0 (exit %s)" % s_rc)
 
-            x = Guest(card, "x", "other-vpc", "mode=client peer=10.0.2.10 ping=3 expect=none "
+            x = Guest(card, "x", "other-vpc", "mode=client secs=60 peer=10.0.2.10 ping=3 expect=none "
                       "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=1500").run()
             check(x == 0, "vpc-b guest with the client's address: lease (MTU 1500), but no reply from "
                   "10.0.2.10 (exit %s)" % x)
@@ -278,7 +278,7 @@ def main():
                 time.sleep(0.05)
             fl.kill()
             fl.finish()
-            after = Guest(card, "c", "client-after-kill", "mode=client peer=10.0.2.10 ping=0 tcp=0 imds=1").run()
+            after = Guest(card, "c", "client-after-kill", "mode=client secs=60 peer=10.0.2.10 ping=0 tcp=0 imds=1").run()
             check(after == 0, "after a guest was killed mid-flood, the next one on its ENI gets a lease, "
                   "ARP and IMDS (exit %s)" % after)
             st = card.stats("c")
