@@ -717,6 +717,21 @@ void api_net(struct api_req *r)
 		reply_error(r, st, code, "%s", msg);
 }
 
+void api_underlay(struct api_req *r)
+{
+	const char *code = NULL;
+	json_t *reply = NULL;
+	char msg[512];
+	int st = netcard_underlay_request(r->ctl->net, r->route->method, r->route->pattern,
+					  r->body, r->body_len, r->audit, &reply, &code, msg,
+					  sizeof(msg));
+
+	if (reply)
+		reply_json(r, st, reply);
+	else
+		reply_error(r, st, code, "%s", msg);
+}
+
 /* Host attestation (hostattest.c, docs/attestation.md): keys, activate, quote. */
 void api_attestation(struct api_req *r)
 {

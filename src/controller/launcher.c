@@ -102,9 +102,12 @@ static const char *const hv_opts[] = { "--kernel-fd", "--memory", "--vcpus", "--
 				       NULL };
 static const char *const blk_opts[] = { "--control-fd", "--keep-fd", "--max-volumes", "--uid",
 					"--gid", NULL };
-/* ward-net (netcard.c): its channel, the kept end, the model as a memfd. */
+/* ward-net (netcard.c): its channel, the kept end, the model as a memfd;
+ * with an underlay its two sockets, the peers' key-exchange port and the
+ * host certificate's files (the operator's --host-cert/-key/-ca). */
 static const char *const net_opts[] = { "--control-fd", "--keep-fd", "--config-fd", "--uid",
-					"--gid", NULL };
+					"--gid", "--underlay-fd", "--keyx-fd", "--keyx-port",
+					"--host-cert", "--host-key", "--ca", NULL };
 
 /* The environment is the controller's fixed PATH and, for ward-hv, the
  * guest command line: nothing the dynamic loader or libc reads

@@ -2,6 +2,7 @@
  * chain (fw_boot: verify + measure, launches nothing), records the verdict
  * in the audit log, re-adopts the VMs a previous run left, and serves the
  * mTLS host API until SIGTERM. VMs outlive the controller. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,6 +45,8 @@ struct opts {
 	const char *dev_images, *images, *port_file;
 	const char *kms_url, *kms_cert, *kms_key, *kms_ca, *host_id;
 	const char *cpu_topology;
+	const char *underlay, *host_cert, *host_key, *host_ca;
+	unsigned short underlay_port, keyx_port;
 	const char *volume_dirs[CTL_MAX_VOLUME_DIRS];
 	unsigned short nbd_ports[CTL_MAX_NBD_PORTS];
 	int n_volume_dirs, n_nbd_ports;
@@ -61,6 +64,9 @@ static void usage(FILE *f)
 "                       [--cpu-topology DIR] [--card-cores N] [--burst-cores N]\n"
 "                       [--kms-url URL --kms-cert PEM --kms-key PEM --kms-ca PEM\n"
 "                        --host-id NAME]   (encrypted volumes, docs/attach.md)\n"
+"                       [--underlay ADDR --host-cert PEM --host-key PEM --host-ca PEM\n"
+"                        [--underlay-port P] [--keyx-port P]]   (ward-net's encrypted\n"
+"                        underlay, docs/net.md)\n"
 "                       [--volume-dir DIR]... [--nbd-port PORT]...   (where backing\n"
 "                        stores are; the lockdown reaches no others, up to 4 each)\n"
 #ifdef WARD_FW_DEV
@@ -86,6 +92,9 @@ static const struct conf_key conf_keys[] = {
 	{ "host-id", CONF_STRING, 0, 0, 0 }, { "cpu-topology", CONF_PATH, 0, 0, 0 },
 	{ "card-cores", CONF_INT, 1, 4096, 0 }, { "burst-cores", CONF_INT, 0, 4096, 0 },
 	{ "volume-dir", CONF_PATH, 0, 0, 1 }, { "nbd-port", CONF_INT, 1, 65535, 1 },
+	{ "underlay", CONF_STRING, 0, 0, 0 }, { "host-cert", CONF_PATH, 0, 0, 0 },
+	{ "host-key", CONF_PATH, 0, 0, 0 }, { "host-ca", CONF_PATH, 0, 0, 0 },
+	{ "underlay-port", CONF_INT, 1, 65535, 0 }, { "keyx-port", CONF_INT, 1, 65535, 0 },
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -129,6 +138,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "burst-cores", required_argument, NULL, 'B' },
 		{ "volume-dir", required_argument, NULL, 'V' },
 		{ "nbd-port", required_argument, NULL, 'P' },
+		{ "underlay", required_argument, NULL, 0x200 },
+		{ "host-cert", required_argument, NULL, 0x201 },
+		{ "host-key", required_argument, NULL, 0x202 },
+		{ "host-ca", required_argument, NULL, 0x203 },
+		{ "underlay-port", required_argument, NULL, 0x204 },
+		{ "keyx-port", required_argument, NULL, 0x205 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ 0 }
@@ -138,7 +153,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .deadline_s = 10, .checkpoint_s = 10, .uid_base = 200000,
 			    .cpu_topology = "/sys/devices/system/cpu", .card_cores = 1,
-			    .burst_cores = -1 };
+			    .burst_cores = -1, .underlay_port = 6081, .keyx_port = 6082 };
 	if (conf_args("ward-controller", "controller.conf", conf_keys, lo, &argc, &argv))
 		return -1;
 	opterr = 0;
@@ -212,6 +227,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->nbd_ports[o->n_nbd_ports++] = (unsigned short)port;
 			break;
 		}
+		case 0x200: o->underlay = optarg; break;
+		case 0x201: o->host_cert = optarg; break;
+		case 0x202: o->host_key = optarg; break;
+		case 0x203: o->host_ca = optarg; break;
+		case 0x204:
+		case 0x205:
+			if (num_opt(c == 0x204 ? "--underlay-port" : "--keyx-port", optarg, 1, 65535, &v))
+				return -1;
+			*(c == 0x204 ? &o->underlay_port : &o->keyx_port) = (unsigned short)v;
+			break;
 		/* --help and --version: 1, which main turns into exit 0. */
 		case 'h': usage(stdout); return 1;
 		case 'v': cliopt_version("ward-controller"); return 1;
@@ -222,6 +247,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    !o->client_ca) {
 		usage(stderr);
 		return -1;
+	}
+	if ((o->underlay || o->host_cert || o->host_key || o->host_ca) &&
+	    (!o->underlay || !o->host_cert || !o->host_key || !o->host_ca)) {
+		fprintf(stderr, "ward-controller: --underlay needs --host-cert, --host-key and "
+			"--host-ca (and they need --underlay)\n");
+		return -1;
+	}
+	if (o->underlay) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, o->underlay, &a) != 1) {
+			cliopt_bad_value("ward-controller", "--underlay", "an IPv4 address", o->underlay);
+			return -1;
+		}
 	}
 	if (o->card_cores < 1 || o->burst_cores < -1) {
 		fprintf(stderr, "ward-controller: --card-cores must be at least 1 and --burst-cores "
@@ -675,7 +714,16 @@ int main(int argc, char **argv)
 	ncfg = (struct netcard_cfg){ .state_dir = o.state_dir, .base = base, .vpcs = c.vpcs,
 				     .have_image = limg.net_fd >= 0 || limg.net_path,
 				     .uid = (uid_t)(o.uid_base + 2 * INST_MAX),
+				     .underlay_port = o.underlay_port, .keyx_port = o.keyx_port,
+				     .host_cert = o.host_cert, .host_key = o.host_key,
+				     .host_ca = o.host_ca,
 				     .running = instance_running, .audit = net_audit, .opaque = &c };
+	if (o.underlay) {
+		struct in_addr ua;
+
+		inet_pton(AF_INET, o.underlay, &ua);	/* checked in parse_opts */
+		ncfg.underlay_addr = ua.s_addr;
+	}
 	err[0] = 0;
 	if (netcard_open(&c.net, &ncfg, err, sizeof(err)) && err[0]) {
 		log_error("cannot set up ward-net", "error=\"%s\"", err);

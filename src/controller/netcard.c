@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #define NET_STOP_MS 3000
 #define NET_MAX_DEATHS 5	/* restarts in a row (deaths under a minute apart) */
 #define NET_RECORD "netcard"	/* STATE_DIR/netcard.json */
+#define UL_RECORD "underlay"	/* STATE_DIR/underlay.json: peers and mappings */
 
 struct nc_att {
 	char instance[INST_ID_LEN + 1];
@@ -62,6 +64,8 @@ struct netcard {
 	unsigned n_att;
 	unsigned deaths;
 	time_t last_death;
+	int udp_fd, keyx_fd;	/* the underlay's sockets, made before lockdown; -1 */
+	json_t *ul;		/* {"peers":[{host,address}],"mappings":[{host,vpc,vni,ip}]} */
 };
 
 static void audit(struct netcard *nc, const char *event, json_t *extra)
@@ -496,14 +500,33 @@ out:
 static int start(struct netcard *nc, const json_t *model, char *err, size_t errlen)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	char uid[16], st;
-	char *const argv[] = { "ward-net", "--control-fd", "3", "--keep-fd", "4", "--config-fd",
-			       "5", "--uid", uid, "--gid", uid, NULL };
-	int sp[2] = { -1, -1 }, go[2] = { -1, -1 }, mfd, fds[3], rc;
+	char uid[16], st, kport[8];
+	char *argv[24] = { "ward-net", "--control-fd", "3", "--keep-fd", "4", "--config-fd",
+			   "5", "--uid", uid, "--gid", uid, NULL };
+	int sp[2] = { -1, -1 }, go[2] = { -1, -1 }, mfd, fds[5], rc;
+	unsigned na = 11, nfds = 3;
 	struct launch_req lr;
 	pid_t pid;
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)nc->cfg.uid);
+	/* With an underlay: its two sockets as fds 6 and 7 and the host
+	 * certificate's files (ward-net reads them before its lockdown). */
+	if (nc->udp_fd >= 0) {
+		snprintf(kport, sizeof(kport), "%u", (unsigned)nc->cfg.keyx_port);
+		argv[na++] = "--underlay-fd";
+		argv[na++] = "6";
+		argv[na++] = "--keyx-fd";
+		argv[na++] = "7";
+		argv[na++] = "--keyx-port";
+		argv[na++] = kport;
+		argv[na++] = "--host-cert";
+		argv[na++] = (char *)nc->cfg.host_cert;
+		argv[na++] = "--host-key";
+		argv[na++] = (char *)nc->cfg.host_key;
+		argv[na++] = "--ca";
+		argv[na++] = (char *)nc->cfg.host_ca;
+		argv[na] = NULL;
+	}
 	if (!(nc->have = model_parse(model)) || !(nc->have_json = json_deep_copy(model))) {
 		snprintf(err, errlen, "the VPC model does not load");
 		rc = -EINVAL;
@@ -522,9 +545,13 @@ static int start(struct netcard *nc, const json_t *model, char *err, size_t errl
 	fds[0] = sp[1];
 	fds[1] = sp[0];
 	fds[2] = mfd;
+	if (nc->udp_fd >= 0) {
+		fds[nfds++] = nc->udp_fd;
+		fds[nfds++] = nc->keyx_fd;
+	}
 	/* It execs only once it can be watched (a pidfd), as ward-blk. */
 	lr = (struct launch_req){ .image = LAUNCH_NET, .argv = argv, .envp = envp, .fds = fds,
-				  .n_fds = 3, .go_fd = go[0] };
+				  .n_fds = nfds, .go_fd = go[0] };
 	pid = launcher_spawn(&lr, err, errlen);
 	close(go[0]);
 	go[0] = -1;
@@ -598,6 +625,262 @@ static int reattach(struct netcard *nc, struct nc_att *a)
 	return 0;
 }
 
+/* ---- the underlay: peers and the mapping table ---- */
+
+static int ul_peer(struct netcard *nc, uint16_t type, const char *host, uint32_t addr, char *msg,
+		   size_t msglen)
+{
+	struct netctl_peer p;
+
+	if (type == NETCTL_PEER_DEL)
+		return call_id(nc, type, host, -1, msg, msglen);
+	memset(&p, 0, sizeof(p));
+	put_id(p.host, host);
+	p.addr = addr;
+	return call(nc, type, &p, sizeof(p), -1, msg, msglen);
+}
+
+static int ul_map(struct netcard *nc, uint16_t type, const char *host, const char *vpc,
+		  uint32_t vni, uint32_t ip, char *msg, size_t msglen)
+{
+	struct netctl_map m;
+
+	memset(&m, 0, sizeof(m));
+	put_id(m.host, host);
+	put_id(m.vpc, vpc);
+	m.vni = vni;
+	m.ip = ip;
+	return call(nc, type, &m, sizeof(m), -1, msg, msglen);
+}
+
+/* A new card knows no host: every peer, then every mapping. */
+static void ul_push_all(struct netcard *nc)
+{
+	char msg[NETCTL_MSG_LEN + 64];
+	unsigned sent = 0, refused = 0;
+	struct in_addr a;
+	json_t *o;
+	size_t i;
+
+	if (nc->udp_fd < 0 || !nc->ul)
+		return;
+	json_array_foreach(json_object_get(nc->ul, "peers"), i, o) {
+		const char *h = json_string_value(json_object_get(o, "host"));
+		const char *ad = json_string_value(json_object_get(o, "address"));
+
+		if (!h || !ad || inet_pton(AF_INET, ad, &a) != 1)
+			continue;
+		sent++;
+		refused += ul_peer(nc, NETCTL_PEER, h, a.s_addr, msg, sizeof(msg)) != 0;
+	}
+	json_array_foreach(json_object_get(nc->ul, "mappings"), i, o) {
+		const char *h = json_string_value(json_object_get(o, "host"));
+		const char *v = json_string_value(json_object_get(o, "vpc"));
+		const char *ad = json_string_value(json_object_get(o, "ip"));
+
+		if (!h || !v || !ad || inet_pton(AF_INET, ad, &a) != 1)
+			continue;
+		sent++;
+		refused += ul_map(nc, NETCTL_MAP, h, v, (uint32_t)json_integer_value(
+					  json_object_get(o, "vni")), a.s_addr, msg, sizeof(msg)) != 0;
+	}
+	if (sent)
+		audit(nc, "underlay pushed", json_pack("{s:I, s:I}", "messages", (json_int_t)sent,
+						       "refused", (json_int_t)refused));
+}
+
+/* The underlay's sockets, made while the controller may still bind
+ * (before its lockdown) and kept for every card it starts. */
+static int ul_open(struct netcard *nc, char *err, size_t errlen)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = nc->cfg.underlay_addr };
+	int one = 1, rc;
+
+	nc->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	nc->keyx_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_port = htons(nc->cfg.underlay_port);
+	if (nc->udp_fd < 0 || nc->keyx_fd < 0 || bind(nc->udp_fd, (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	a.sin_port = htons(nc->cfg.keyx_port);
+	if (setsockopt(nc->keyx_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(nc->keyx_fd, (struct sockaddr *)&a, sizeof(a)) || listen(nc->keyx_fd, 16))
+		goto fail;
+	return 0;
+fail:
+	rc = -errno;
+	snprintf(err, errlen, "cannot open the underlay sockets (udp %u, tcp %u): %s",
+		 (unsigned)nc->cfg.underlay_port, (unsigned)nc->cfg.keyx_port, strerror(-rc));
+	return rc;
+}
+
+/* Is fd a socket of that type bound to the underlay address and port? */
+static bool ul_sock_is(int fd, int type, uint16_t port, uint32_t addr)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int t = 0;
+	socklen_t tl = sizeof(t);
+
+	return fd >= 0 && !getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &tl) && t == type &&
+	       !getsockname(fd, (struct sockaddr *)&a, &al) && a.sin_family == AF_INET &&
+	       a.sin_port == htons(port) && a.sin_addr.s_addr == addr;
+}
+
+/* A re-adopted card holds the underlay's sockets (its fds 6 and 7, where
+ * they were passed): the next cards get the same ones, as the ports
+ * cannot be bound twice. */
+static void ul_take_back(struct netcard *nc)
+{
+	nc->udp_fd = (int)syscall(SYS_pidfd_getfd, nc->pidfd, 6, 0);
+	nc->keyx_fd = (int)syscall(SYS_pidfd_getfd, nc->pidfd, 7, 0);
+	if (ul_sock_is(nc->udp_fd, SOCK_DGRAM, nc->cfg.underlay_port, nc->cfg.underlay_addr) &&
+	    ul_sock_is(nc->keyx_fd, SOCK_STREAM, nc->cfg.keyx_port, nc->cfg.underlay_addr))
+		return;
+	if (nc->udp_fd >= 0)
+		close(nc->udp_fd);
+	if (nc->keyx_fd >= 0)
+		close(nc->keyx_fd);
+	nc->udp_fd = nc->keyx_fd = -1;
+}
+
+/* STATE_DIR/underlay.json: what the cards have taken. */
+static int ul_load(struct netcard *nc, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/" UL_RECORD ".json", nc->cfg.state_dir);
+	rc = statefile_read_json(path, &nc->ul);
+	if (rc == -ENOENT)
+		nc->ul = json_pack("{s:[], s:[]}", "peers", "mappings");
+	else if (rc || !json_is_array(json_object_get(nc->ul, "peers")) ||
+		 !json_is_array(json_object_get(nc->ul, "mappings"))) {
+		snprintf(err, errlen, "%s is unreadable", path);
+		return -EINVAL;
+	}
+	return nc->ul ? 0 : -ENOMEM;
+}
+
+static bool host_id_ok(const char *h)
+{
+	size_t n = h ? strlen(h) : 0;
+
+	return n >= 1 && n <= 63 && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789_-") == n;
+}
+
+int netcard_underlay_request(struct netcard *nc, const char *method, const char *pattern,
+			     const char *body, size_t len, json_t *arec, json_t **reply,
+			     const char **code, char *msg, size_t msglen)
+{
+	char cmsg[NETCTL_MSG_LEN + 64];
+	const char *host = NULL, *addr = NULL, *vpc = NULL, *ip = NULL;
+	json_int_t vni = 0;
+	json_t *b = NULL, *list, *o;
+	struct in_addr a;
+	bool peers = strstr(pattern, "/peers") != NULL, del = strstr(pattern, "remove") != NULL;
+	size_t i, at = (size_t)-1;
+	int rc, st;
+
+	*reply = NULL;
+	*code = "no_underlay";
+	if (!nc || nc->udp_fd < 0) {
+		snprintf(msg, msglen, "this controller has no underlay (--underlay ADDR)");
+		return 409;
+	}
+	if (!strcmp(method, "GET")) {
+		*reply = json_pack("{s:O, s:O}", "peers", json_object_get(nc->ul, "peers"),
+				   "mappings", json_object_get(nc->ul, "mappings"));
+		*code = "internal";
+		snprintf(msg, msglen, "out of memory");
+		return *reply ? 200 : 500;
+	}
+	*code = "bad_request";
+	b = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
+	if (peers ? json_unpack(b, "{s:s, s?s !}", "host", &host, "address", &addr) ||
+		    (!del && !addr) :
+		    json_unpack(b, "{s:s, s:s, s:I, s:s !}", "host", &host, "vpc", &vpc, "vni", &vni,
+				"ip", &ip)) {
+		snprintf(msg, msglen, peers ? "expected {\"host\", \"address\"} (remove: {\"host\"})" :
+			 "expected {\"host\", \"vpc\", \"vni\", \"ip\"}");
+		goto out_st;
+	}
+	if (!host_id_ok(host) || (addr && inet_pton(AF_INET, addr, &a) != 1) ||
+	    (ip && inet_pton(AF_INET, ip, &a) != 1) || (vpc && strlen(vpc) > VPC_ID_LEN) ||
+	    (!peers && (vni < 1 || vni > 0xFFFFFF))) {
+		snprintf(msg, msglen, "host must be 1-63 of [A-Za-z0-9_-], address and ip IPv4, vni "
+			 "1..16777215");
+		goto out_st;
+	}
+	json_object_set_new(arec, "host", json_string(host));
+	if (vpc)
+		json_object_set_new(arec, "vpc", json_string(vpc));
+	list = json_object_get(nc->ul, peers ? "peers" : "mappings");
+	json_array_foreach(list, i, o) {
+		const char *k = json_string_value(json_object_get(o, peers ? "host" : "ip"));
+		const char *v = json_string_value(json_object_get(o, "vpc"));
+
+		if (k && !strcmp(k, peers ? host : ip) && (peers || (v && !strcmp(v, vpc))))
+			at = i;
+	}
+	if (del && at == (size_t)-1) {
+		*code = "not_found";
+		snprintf(msg, msglen, peers ? "no peer %s" : "no mapping of %s in %s", peers ? host : ip,
+			 vpc);
+		json_decref(b);
+		return 404;
+	}
+	/* The card judges (this host as a peer, a VPC's second VNI, an
+	 * unknown VPC...); only what it took is kept. */
+	if (peers)
+		rc = ul_peer(nc, del ? NETCTL_PEER_DEL : NETCTL_PEER, host, addr ? a.s_addr : 0, cmsg,
+			     sizeof(cmsg));
+	else
+		rc = ul_map(nc, del ? NETCTL_UNMAP : NETCTL_MAP, host, vpc, (uint32_t)vni, a.s_addr,
+			    cmsg, sizeof(cmsg));
+	audit(nc, "underlay change", json_pack("{s:s, s:s, s:i}", "what", peers ? (del ? "peer_del" :
+				"peer") : (del ? "unmap" : "map"), "host", host, "status", rc));
+	if (rc) {
+		*code = nc->ctl < 0 ? "net_unavailable" : "refused_by_card";
+		snprintf(msg, msglen, "ward-net refused it: %s", cmsg);
+		st = nc->ctl < 0 ? 503 : 409;
+		goto out;
+	}
+	if (del) {
+		json_array_remove(list, at);
+		/* A peer takes its mappings with it, in the card as here. */
+		json_t *maps = json_object_get(nc->ul, "mappings");
+
+		for (i = json_array_size(maps); peers && i-- > 0;) {
+			const char *h = json_string_value(json_object_get(json_array_get(maps, i), "host"));
+
+			if (h && !strcmp(h, host))
+				json_array_remove(maps, i);
+		}
+	} else {
+		o = peers ? json_pack("{s:s, s:s}", "host", host, "address", addr) :
+			    json_pack("{s:s, s:s, s:I, s:s}", "host", host, "vpc", vpc, "vni", vni, "ip",
+				      ip);
+		if (at != (size_t)-1)
+			json_array_set_new(list, at, o);
+		else
+			json_array_append_new(list, o);
+	}
+	rc = statefile_write_json(nc->cfg.state_dir, UL_RECORD, nc->ul);
+	if (rc)
+		log_error("cannot record the underlay table; a new card would miss this change",
+			  "errno=%s", errname(-rc));
+	*reply = json_pack("{s:O, s:O}", "peers", json_object_get(nc->ul, "peers"), "mappings",
+			   json_object_get(nc->ul, "mappings"));
+	st = del ? 200 : 201;
+	goto out;
+out_st:
+	st = 400;
+out:
+	json_decref(b);
+	return st;
+}
+
 /* A new card with the whole current model and every attachment made
  * again. */
 static int restart(struct netcard *nc, const char *event)
@@ -619,6 +902,7 @@ static int restart(struct netcard *nc, const char *event)
 		save(nc);
 		return rc;
 	}
+	ul_push_all(nc);
 	for (unsigned i = 0; i < nc->n_att; i++)
 		ok += reattach(nc, &nc->att[i]) == 0;
 	save(nc);
@@ -714,6 +998,8 @@ static int adopt(struct netcard *nc)
 			audit(nc, "released", json_pack("{s:s}", "reason", "its model or channel "
 							"could not be taken back"));
 			syscall(SYS_pidfd_send_signal, nc->pidfd, SIGKILL, NULL, 0);
+			/* Gone before its successor binds the same ports. */
+			poll(&(struct pollfd){ .fd = nc->pidfd, .events = POLLIN }, 1, NET_STOP_MS);
 		} else if (pid > 0) {
 			log_warn("ward-net is gone", "pid=%d", (int)pid);
 			audit(nc, "lost", json_pack("{s:s}", "reason", "not running after the "
@@ -744,6 +1030,7 @@ int netcard_open(struct netcard **out, const struct netcard_cfg *cfg, char *err,
 	struct netcard *nc = calloc(1, sizeof(*nc));
 	char msg[NETCTL_MSG_LEN + 64];
 	uint32_t seq;
+	bool adopted;
 	int rc;
 
 	if (!nc) {
@@ -751,13 +1038,26 @@ int netcard_open(struct netcard **out, const struct netcard_cfg *cfg, char *err,
 		return -ENOMEM;
 	}
 	nc->cfg = *cfg;
-	nc->pidfd = nc->ctl = -1;
+	nc->pidfd = nc->ctl = nc->udp_fd = nc->keyx_fd = -1;
+	*out = nc;
+	adopted = adopt(nc);
+	if (cfg->underlay_addr) {
+		if (adopted)
+			ul_take_back(nc);
+		/* A card started without these sockets gets them at its next
+		 * restart, which waits for an idle card like any change it
+		 * cannot take live. */
+		if (adopted && nc->udp_fd < 0)
+			nc->pending = true;
+		if ((nc->udp_fd < 0 && (rc = ul_open(nc, err, errlen))) ||
+		    (rc = ul_load(nc, err, errlen)))
+			return rc;
+	}
 	/* A random start: no reply queued for a previous controller can
 	 * carry a seq this one waits for. */
 	if (getrandom(&seq, sizeof(seq), 0) == sizeof(seq))
 		nc->seq = seq;
-	*out = nc;
-	if (adopt(nc)) {
+	if (adopted) {
 		/* Attachments of instances that ended meanwhile go. */
 		for (unsigned i = 0; i < nc->n_att;) {
 			if (cfg->running(cfg->opaque, nc->att[i].instance)) {
@@ -806,6 +1106,11 @@ void netcard_close(struct netcard *nc)
 			close(nc->att[i].fe);
 	free(nc->have);
 	json_decref(nc->have_json);
+	if (nc->udp_fd >= 0)
+		close(nc->udp_fd);
+	if (nc->keyx_fd >= 0)
+		close(nc->keyx_fd);
+	json_decref(nc->ul);
 	free(nc);
 }
 

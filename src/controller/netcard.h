@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -28,6 +29,13 @@ struct netcard_cfg {
 	struct vpcstore *vpcs;		/* the model the card must have */
 	bool have_image;		/* a verified ward-net (or a dev path) exists */
 	uid_t uid;			/* the card's own uid and gid */
+	/* The encrypted underlay (docs/net.md "Underlay"): the host's
+	 * underlay IPv4 (network order, 0: none), the Geneve and key-exchange
+	 * ports, and the host certificate provisioning issued (read by
+	 * ward-net before its lockdown). */
+	uint32_t underlay_addr;
+	uint16_t underlay_port, keyx_port;
+	const char *host_cert, *host_key, *host_ca;
 	bool (*running)(void *opaque, const char *instance);
 	netcard_audit_fn audit;
 	void *opaque;			/* for running and audit */
@@ -60,6 +68,14 @@ int netcard_attach(struct netcard *nc, const char *instance, const char *eni, in
 		   int *http, const char **code, char *err, size_t errlen);
 /* The instance ended (or its launch failed): DETACH its ENIs. */
 void netcard_instance_gone(struct netcard *nc, const char *instance, const char *why);
+/* The underlay's peer list and mapping table (GET/POST /v1/underlay...,
+ * routes.c): each change is pushed to the card (PEER, PEER_DEL, MAP,
+ * UNMAP), which judges it, and kept in STATE_DIR/underlay.json only once
+ * the card took it; a new card gets all of it. Returns the HTTP status
+ * with *reply, or *code and msg; audit gets the ids touched. */
+int netcard_underlay_request(struct netcard *nc, const char *method, const char *pattern,
+			     const char *body, size_t len, json_t *audit, json_t **reply,
+			     const char **code, char *msg, size_t msglen);
 /* Its ENIs and what the card says of each (QUERY), a new reference. */
 json_t *netcard_list(struct netcard *nc, const char *instance);
 

@@ -48,6 +48,13 @@ const struct route routes[] = {
 	{ "POST",   "/v1/network-acls/{id}/revoke",        CP,      api_net },
 	{ "POST",   "/v1/network-acls/{id}/associate",     CP,      api_net },
 	{ "POST",   "/v1/network-acls/{id}/disassociate",  CP,      api_net },
+	/* The underlay's peer list and mapping table (netcard.c), pushed to
+	 * ward-net: control plane only. */
+	{ "GET",    "/v1/underlay",                        CP,      api_underlay },
+	{ "POST",   "/v1/underlay/peers",                  CP,      api_underlay },
+	{ "POST",   "/v1/underlay/peers/remove",           CP,      api_underlay },
+	{ "POST",   "/v1/underlay/mappings",               CP,      api_underlay },
+	{ "POST",   "/v1/underlay/mappings/remove",        CP,      api_underlay },
 	/* Host attestation (hostattest.c): for ward-api, never the operator. */
 	{ "GET",    "/v1/attestation/keys",                CP,      api_attestation },
 	{ "POST",   "/v1/attestation/activate",            CP,      api_attestation },

@@ -74,6 +74,7 @@ void api_volume_detach(struct api_req *r);
 void api_drain(struct api_req *r);
 void api_attestation(struct api_req *r);	/* every /v1/attestation route */
 void api_net(struct api_req *r);	/* every /v1/vpcs, subnets, security-groups, enis route */
+void api_underlay(struct api_req *r);	/* /v1/underlay: peers and mappings (netcard.c) */
 void api_audit_checkpoint(struct api_req *r);
 void api_audit_leaves(struct api_req *r);
 void api_audit_proof(struct api_req *r);

@@ -28,6 +28,11 @@ ctl_cleanup() {
 		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$f" 2>/dev/null)
 		[ -n "$pid" ] && grep -q ward-blk "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
 	done
+	# So does the host's ward-net (netcard.c): stop it.
+	if [ -f "$S/netcard.json" ]; then
+		pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$S/netcard.json" 2>/dev/null)
+		[ -n "$pid" ] && [ "$pid" != 0 ] && grep -q ward-net "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+	fi
 	# A case that grew the host's hugepage pool puts it back.
 	[ -n "${HUGE_ORIG:-}" ] && sleep 0.3 &&
 		echo "$HUGE_ORIG" >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages

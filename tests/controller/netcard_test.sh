@@ -25,6 +25,14 @@ cp "$STANDIN" "$FB/src/hv/ward-hv"
 cp "$B/src/blk/ward-blk" "$FB/src/blk/ward-blk"
 cp "$B/src/net/ward-net" "$FB/src/net/ward-net"
 cp "$B/guest/hello.elf" "$FB/guest/"
+# The underlay: host certificates as provisioning would issue them, the
+# card (hostB) with its sockets on loopback. Its peer hostA is never
+# started and sorts first, so it is the one that would initiate the key
+# exchange: hostB never dials its (unreachable) address.
+bash "$SRC/tests/net/tunnel_pki.sh" "$W/hpki" >/dev/null || { echo "FAIL: tunnel_pki.sh"; exit 1; }
+UPORT=$((20000 + RANDOM % 20000))
+UL=(--underlay 127.0.0.1 --underlay-port "$UPORT" --keyx-port $((UPORT + 1))
+    --host-cert "$W/hpki/hostB.pem" --host-key "$W/hpki/hostB.key" --host-ca "$W/hpki/ca.pem")
 
 cli() { ward_cli cp "$@" >"$W/out" 2>"$W/err"; RC=$?; OUT=$(cat "$W/out"); ERR=$(cat "$W/err"); }
 field() { echo "$OUT" | json_get "$1"; }
@@ -43,15 +51,9 @@ wait_console() {
 	done
 	return 1
 }
-netcard_cleanup() {
-	local p
-	p=$(card_pid)
-	is_net "$p" && kill -9 "$p"
-	ctl_cleanup
-}
-trap netcard_cleanup EXIT
+trap ctl_cleanup EXIT	# it stops ward-net too
 
-start_ctl --dev-images "$FB"
+start_ctl --dev-images "$FB" "${UL[@]}"
 check "no VPC: no ward-net" [ ! -e "$S/netcard.json" -o "$(card_pid)" = 0 ]
 cli vpc create --cidr 10.0.0.0/16
 VPC=$(field '["id"]')
@@ -81,6 +83,24 @@ check "the rule reached the running card (its log: model changed type=7 $SG)" \
 	grep -q "model changed.*type=7 id=$SG" "$W/ctl.log"
 check "pushed live, not by a restart" [ "$(card_pid)" = "$P1" ]
 check "audited as a push" grep -q '"event":"model pushed".*"messages":1' "$S/audit/leaves"
+
+# The underlay: the card got its sockets and certificate; the peer list and
+# mapping table go to it over netctl, and it judges them.
+check "ward-net started with the underlay sockets (fds 6, 7) as hostB" \
+	bash -c "tr '\0' ' ' </proc/$P1/cmdline | grep -q -- '--underlay-fd 6 --keyx-fd 7' && grep -q 'ward-net ready.*underlay=hostB' '$W/ctl.log'"
+req cp POST /v1/underlay/peers '{"host":"hostA","address":"198.18.0.1"}'
+check "PEER hostA accepted by the card ($BODY)" [ "$STATUS" = 201 ]
+req cp POST /v1/underlay/peers '{"host":"hostB","address":"198.18.0.2"}'
+check "this host as its own peer: refused by the card ($BODY)" \
+	bash -c "[ '$STATUS' = 409 ] && grep -q refused_by_card '$W/body'"
+req cp POST /v1/underlay/mappings "{\"host\":\"hostA\",\"vpc\":\"$VPC\",\"vni\":100,\"ip\":\"10.0.1.50\"}"
+check "MAP of a hostA address accepted ($BODY)" [ "$STATUS" = 201 ]
+req cp POST /v1/underlay/mappings "{\"host\":\"hostA\",\"vpc\":\"$VPC\",\"vni\":200,\"ip\":\"10.0.1.51\"}"
+check "a second VNI for the VPC: refused by the card ($BODY)" [ "$STATUS" = 409 ]
+req cp POST /v1/underlay/mappings '{"host":"hostA","vpc":"vpc-x","vni":0,"ip":"10.0.1.52"}'
+check "a VNI out of range: 400 before the card" [ "$STATUS" = 400 ]
+req op GET /v1/underlay
+check "the operator role may not read the underlay" [ "$STATUS" = 403 ]
 
 # An instance with the ENI: its --net-fd is a live vhost-user-net socket.
 cli instance run --image hello --memory 16 --eni "$ENI"
@@ -137,21 +157,33 @@ kill -HUP "$(inst_pid "$I1")"
 check "the instance's old socket is dead (guest lost the network)" wait_console "$I1" "^net: backend gone" 1
 cli instance run --image hello --memory 16 --eni "$ENI2"
 check "the restarted card has the whole model: the pending ENI launches ($ERR)" [ "$RC" = 0 ]
+check "the new card got the peer and the mapping again (audited)" \
+	grep -q '"event":"underlay pushed",.*"messages":2,.*"refused":0' "$S/audit/leaves"
+req cp POST /v1/underlay/mappings "{\"host\":\"hostA\",\"vpc\":\"$VPC\",\"vni\":200,\"ip\":\"10.0.1.51\"}"
+check "so the new card refuses a second VNI too" [ "$STATUS" = 409 ]
 I2=$(field '["id"]')
 check "and its socket answers" wait_console "$I2" "^net: features=" 1
 
 # A controller restart re-adopts the same card (SIGTERM, then kill -9).
 stop_ctl
 check "ward-net outlives the controller" is_net "$P2"
-start_ctl --dev-images "$FB"
+start_ctl --dev-images "$FB" "${UL[@]}"
 check "re-adopted after SIGTERM: same pid" [ "$(card_pid)" = "$P2" ]
 check "adoption audited" grep -q '"enis":2,"event":"adopted",.*"pid":'"$P2" "$S/audit/leaves"
 req cp GET "/v1/instances/$I2"
 check "the channel taken back answers QUERY" [ "$(echo "$BODY" | json_get '["enis"][0]["card"]')" = attached ]
 kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
-start_ctl --dev-images "$FB"
+start_ctl --dev-images "$FB" "${UL[@]}"
 check "re-adopted after kill -9 of the controller: same pid" [ "$(card_pid)" = "$P2" ]
 cli sg authorize "$SG" --ingress --proto udp --port 53 --cidr 10.0.0.0/16
+req cp GET /v1/underlay
+M=$(echo "$BODY" | json_get '["mappings"][0]["ip"]')
+check "the underlay table survived the restarts ($M)" [ "$STATUS/$M" = 200/10.0.1.50 ]
+req cp POST /v1/underlay/peers/remove '{"host":"hostA"}'
+M=$(echo "$BODY" | json_get '["mappings"]')
+check "PEER_DEL: the peer and its mappings go ($M)" [ "$STATUS/$M" = "200/[]" ]
+check "underlay changes audited" \
+	bash -c "[ \$(grep -c '\"event\":\"underlay change\"' '$S/audit/leaves') -ge 5 ]"
 check "the re-adopted card takes live changes" \
 	bash -c "[ '$RC' = 0 ] && [ \$(grep -c 'model changed.*type=7 id=$SG' '$W/ctl.log') -ge 3 ]"
 
