@@ -208,6 +208,12 @@ def main():
                        "want_ip=10.0.1.10 want_dns=10.0.0.2 want_mtu=9001").run()
             check(c1 == 0, "client guest: lease (10.0.1.10, MTU 9001), ARP for the router; "
                   "3 pings to the server refused by its group (exit %s)" % c1)
+            # The guest's lease check has teeth: the same client told to
+            # expect the MTU another ENI has fails with exit 6.
+            bad = Guest(card, "c", "client-wrong-mtu", "mode=client secs=60 peer=10.0.2.10 ping=0 tcp=0 "
+                        "want_mtu=1500").run()
+            check(bad == 6, "a lease that differs from what the guest was told to expect fails it (exit %s, want 6)"
+                  % bad)
             drop_sg = card.stats("s")["drop_sg"]
             check(drop_sg == 3, "ward-net counted the 3 refused echo requests on eni-s (drop_sg=%d)" % drop_sg)
 
