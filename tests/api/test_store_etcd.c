@@ -4,7 +4,9 @@
  * one read and another changed makes the first commit fail with -EAGAIN
  * (a key read present, a key read absent, a listed prefix); a guarded
  * commit after the guard key changed fails with -ESTALE; a transaction
- * sees its own writes; a failed commit stores nothing. And api_dispatch
+ * sees its own writes; a failed commit stores nothing. Each store's
+ * commit marker counts its applied write Txns only, and goes with the
+ * store (ha_resend.sh shows what it is for). And api_dispatch
  * re-runs a request whose commit conflicted: two replicas making a volume
  * with one ClientToken at once both answer the same volume. */
 #include <errno.h>
@@ -211,6 +213,94 @@ static void test_guard(void **state)
 	free(b64);
 }
 
+/* The commit markers in etcd now (ward/commit/...): their count, and
+ * "key=value " for each into out. */
+static size_t markers(char *out, size_t on)
+{
+	char *k = etcd_b64("ward/commit/", 12), *end = etcd_b64("ward/commit0", 12);
+	struct etcd_kv *kvs;
+	struct etcd_resp r;
+	struct etcd *c;
+	size_t n, o = 0;
+
+	assert_int_equal(etcd_open(getenv("WARD_TEST_ETCD"), NULL, &c), 0);
+	assert_int_equal(etcd_call(c, "/v3/kv/range", json_pack("{ssss}", "key", k, "range_end",
+								 end), &r), 0);
+	assert_int_equal(etcd_resp_kvs(r.root, &kvs, &n), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < on; i++)
+		o += (size_t)snprintf(out + o, on - o, "%s=%s ", kvs[i].key, kvs[i].value);
+	assert_true(o < on);
+	etcd_kvs_free(kvs, n);
+	etcd_resp_free(&r);
+	etcd_close(c);
+	free(k);
+	free(end);
+	return n;
+}
+
+/* The value of the one marker in now whose key is not in before. */
+static void new_marker(const char *now, const char *before, char *v, size_t vn)
+{
+	char buf[4096], *save = NULL, *tok;
+	int found = 0;
+
+	snprintf(buf, sizeof(buf), "%s", now);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '='), key[256];
+
+		assert_non_null(eq);
+		snprintf(key, sizeof(key), "%.*s=", (int)(eq - tok), tok);
+		if (!strstr(before, key)) {
+			snprintf(v, vn, "%s", eq + 1);
+			found++;
+		}
+	}
+	assert_int_equal(found, 1);
+}
+
+/* A store's marker: made by its first write Txn, bumped by each applied
+ * one (not by a read-only one, nor by one that conflicted), deleted when
+ * the store closes. */
+static void test_marker(void **state)
+{
+	char k[64], v[32], before[4096], now[4096], *old = NULL;
+	struct store_txn *t;
+	struct store *S;
+	size_t n0;
+
+	/* A's marker exists before the snapshot (A writes below). */
+	key(k, sizeof(k), "marker");
+	put1(A, k, "0");
+	n0 = markers(before, sizeof(before));
+	assert_int_equal(store_etcd_open(getenv("WARD_TEST_ETCD"), NULL, &S), 0);
+	free(get1(S, k));
+	assert_int_equal(markers(now, sizeof(now)), n0);
+	put1(S, k, "1");
+	put1(S, k, "2");
+	put1(S, k, "3");
+	assert_int_equal(markers(now, sizeof(now)), n0 + 1);
+	new_marker(now, before, v, sizeof(v));
+	assert_string_equal(v, "3");
+	/* A conflict: S read k, A changed it, S's commit fails. */
+	assert_int_equal(store_txn_begin(S, true, &t), 0);
+	assert_int_equal(store_get(t, k, &old), 0);
+	free(old);
+	put1(A, k, "A");
+	assert_int_equal(store_put(t, k, "S"), 0);
+	assert_int_equal(store_txn_commit(t), -EAGAIN);
+	markers(now, sizeof(now));
+	new_marker(now, before, v, sizeof(v));
+	assert_string_equal(v, "3");
+	/* The next commit's marker compare still holds. */
+	put1(S, k, "4");
+	markers(now, sizeof(now));
+	new_marker(now, before, v, sizeof(v));
+	assert_string_equal(v, "4");
+	store_close(S);
+	assert_int_equal(markers(now, sizeof(now)), n0);
+}
+
 /* A store in front of A whose first commit is preceded by another
  * replica's whole request (api_dispatch on B): the interleaving two
  * replicas get when they serve one ClientToken at the same moment. */
@@ -305,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_list_phantom),
 		cmocka_unit_test(test_own_writes),
 		cmocka_unit_test(test_guard),
+		cmocka_unit_test(test_marker),
 		cmocka_unit_test(test_dispatch_conflict),
 	};
 
