@@ -8,6 +8,7 @@
 # task's fenced write at the end of the round was accepted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ha_lib.sh"
+[ "${WARD_TEST_HOOKS:-0}" = 1 ] || { echo "SKIP: a build without test hooks (-Dtest_hooks=true) has no slow leader task"; exit 77; }
 ha_setup
 etcd_start 1
 LEADER_TTL=2
