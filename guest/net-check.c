@@ -385,9 +385,17 @@ static int resolve(struct run *r, uint32_t ip, uint8_t mac[6])
 static int run_ping(struct run *r, const uint8_t *nh_mac, uint64_t deadline)
 {
 	struct inet *s = &r->in;
+	uint64_t interval = cmdline_u64("ping_interval_ms", 0), next = 0;
 
 	for (uint32_t i = 0; i < r->pings; i++) {
 		uint64_t resend = 0;
+
+		/* ping_interval_ms paces the requests and logs each reply, so
+		 * a test can act while a guest is in the middle of a series */
+		while (interval && !inet_expired(next))
+			if (inet_poll(s) < 0)
+				return EX_MISMATCH;
+		next = inet_deadline(s, interval);
 
 		while (!r->want_silence && !(s->ping_seq_seen & (1ull << i))) {
 			if (inet_expired(deadline)) {
@@ -405,6 +413,8 @@ static int run_ping(struct run *r, const uint8_t *nh_mac, uint64_t deadline)
 			if (inet_poll(s) < 0)
 				return EX_MISMATCH;
 		}
+		if (interval && !r->want_silence)
+			printf("net-check: ping: reply %u\n", i);
 		if (r->want_silence && icmp_echo_send(s, nh_mac, r->peer, (uint16_t)i, r->ping_size)) {
 			printf("net-check: ping: cannot send %u bytes (mtu %u)\n", r->ping_size, s->mtu);
 			return EX_USAGE;

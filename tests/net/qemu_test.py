@@ -142,7 +142,7 @@ class Card:
 class Guest:
     """net-check under QEMU on ENI k; its serial console goes to a file."""
 
-    def __init__(self, card, k, name, append, timeout=90, elf=ELF, mac=None):
+    def __init__(self, card, k, name, append, timeout=90, elf=ELF, mac=None, reconnect=False):
         self.name = name
         self.out = os.path.join(card.tmp, name + ".out")
         self.err = os.path.join(card.tmp, name + ".err")
@@ -150,7 +150,8 @@ class Guest:
             "-m", "64", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
             "-object", "memory-backend-memfd,id=mem,size=64M,share=on", "-machine", "memory-backend=mem",
-            "-chardev", "socket,id=c,path=" + card.sock[k], "-netdev", "vhost-user,id=n,chardev=c",
+            "-chardev", "socket,id=c,path=" + card.sock[k] + (",reconnect=1" if reconnect else ""),
+            "-netdev", "vhost-user,id=n,chardev=c",
             "-device", "virtio-net-pci,netdev=n,disable-legacy=on,mac=" + (mac or ENIS[k][2]),
             "-kernel", elf, "-append", append]
         self.t0 = time.monotonic()
