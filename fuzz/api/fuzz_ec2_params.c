@@ -1,8 +1,9 @@
 /* fuzz_ec2_params: the EC2 Query protocol's structured parameters
  * (src/api/ec2_params.c) — Filter.N, ID lists, TagSpecification.N and
- * IpPermissions.N, RunInstances', AttachVolume's, DetachVolume's and
- * DescribeImages' parameters from any form body: each either parses into values that
- * keep the documented limits, or is refused. */
+ * IpPermissions.N, RunInstances', AttachVolume's, DetachVolume's,
+ * DescribeImages' and Create/DeleteTags' parameters from any form body:
+ * each either parses into values that keep the documented limits, or is
+ * refused. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct ec2_rule rules[EC2_MAX_RULES];
 	static struct ec2_run run;
 	static struct ec2_images img;
+	static struct ec2_tag_request treq;
 	struct ec2_attach att;
 	struct ec2_detach det;
 	const char *ids[EC2_MAX_IDS];
@@ -93,6 +95,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    strlen(img.ids[i] + 4))
 				abort();
 	}
+	/* Create/DeleteTags: ids, and tags within TagSpecification's rules. */
+	for (int del = 0; del < 2; del++)
+		if (ec2_parse_tag_request(&q, del, &treq, err, sizeof(err)) == 0) {
+			if (!treq.n_ids || treq.n_ids > EC2_MAX_IDS || treq.n_tags > EC2_MAX_TAGS ||
+			    (!del && !treq.n_tags))
+				abort();
+			for (size_t i = 0; i < treq.n_tags; i++)
+				if (!treq.tags[i].key[0] || strlen(treq.tags[i].key) > 128 ||
+				    !strncmp(treq.tags[i].key, "aws:", 4) ||
+				    (!del && !treq.tags[i].value) ||
+				    (treq.tags[i].value && strlen(treq.tags[i].value) > 256))
+					abort();
+		}
 	for (size_t i = 0; i < q.n; i++)
 		if (ec2_parse_cidr(q.p[i].value, 0, 32, &addr, &plen) == 0 &&
 		    (plen > 32 || (plen < 32 && (addr & (0xffffffffu >> plen)))))

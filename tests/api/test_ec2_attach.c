@@ -115,6 +115,7 @@ static int call(struct env *e, const char *body, struct api_reply *r)
 }
 
 /* call() and the reply's <Code> (or "" on success), body freed. */
+__attribute__((format(printf, 3, 4)))
 static const char *code_of(struct env *e, int want_status, const char *fmt, ...)
 {
 	static char code[96];
