@@ -85,7 +85,7 @@ for d in "${parsers[@]}"; do
 	[ -f "$d/wp.args" ] || continue
 	name=${d#proofs/}
 	read -r -a args < "$d/wp.args"
-	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE -DWARD_WP -Iproofs/common -Isrc/lib -Isrc/controller/fw" \
+	frama-c -machdep x86_64 -cpp-extra-args="-D_GNU_SOURCE -DWARD_WP -Iproofs/common -Isrc/lib -Isrc/controller/fw -Isrc/api" \
 		"$d/wp.c" -wp -wp-rte "${args[@]}" >"$tmp/$name.wp.log" 2>&1
 	while read -r goal; do
 		grep -qxF "$name $goal" <(grep -v '^#' proofs/unproved.txt | cut -d' ' -f1,2) || {

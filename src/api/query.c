@@ -27,6 +27,9 @@ static bool utf8_valid(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 
+	/*@ loop invariant 0 <= i <= n;
+	    loop assigns i;
+	    loop variant n - i; */
 	while (i < n) {
 		uint8_t c = s[i];
 		size_t len;
@@ -49,6 +52,9 @@ static bool utf8_valid(const uint8_t *s, size_t n)
 		}
 		if (i + len > n)
 			return false;
+		/*@ loop invariant 1 <= j <= len;
+		    loop assigns j, cp;
+		    loop variant len - j; */
 		for (size_t j = 1; j < len; j++) {
 			if ((s[i + j] & 0xc0) != 0x80)
 				return false;
@@ -71,6 +77,9 @@ static int decode(const char *s, size_t n, char **out, char *err, size_t errlen)
 
 	if (!d)
 		return -ENOMEM;
+	/*@ loop invariant 0 <= o <= i <= n;
+	    loop assigns i, o, d[0 .. n];
+	    loop variant n - i; */
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
 			int hi, lo;
