@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "errmsg.h"
 #include "etcd.h"
 #include "log.h"
 
@@ -555,8 +556,8 @@ static int et_commit(struct store_txn *tx)
 			s->mark_unsure = true;
 			s->pending = seq;
 		}
-		log_warn("store commit outcome unknown: etcd did not answer", "writes=%zu",
-			 t->nwr);
+		log_warn("store commit outcome unknown", "writes=%zu error=%s", t->nwr,
+			 errname(rc));
 		rc = -EIO;
 	}
 	et_free(t);
