@@ -22,10 +22,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	switch (data[0] % 4) {
 	case 0:
-		if (!req_parse_run(body, len, &rr, err, sizeof(err)) &&
-		    (!req_valid_name(rr.image, REQ_NAME_MAX) || rr.memory_mib < 4 || rr.vcpus < 1 ||
-		     rr.vcpus > 64))
+		if (req_parse_run(body, len, &rr, err, sizeof(err)))
+			break;
+		if (!req_valid_name(rr.image, REQ_NAME_MAX) || rr.memory_mib < 4 || rr.vcpus < 1 ||
+		    rr.vcpus > 64 || rr.n_enis > REQ_MAX_ENIS)
 			abort();
+		/* An ENI id reaches ward-net's control channel: eni- and hex. */
+		for (unsigned i = 0; i < rr.n_enis; i++)
+			if (strncmp(rr.enis[i], "eni-", 4) ||
+			    strspn(rr.enis[i] + 4, "0123456789abcdef") != strlen(rr.enis[i]) - 4)
+				abort();
 		break;
 	case 1:
 		if (!req_parse_volume(body, len, &vr, err, sizeof(err)) &&
