@@ -390,16 +390,15 @@ static void store_sqe(struct io_uring_sqe *sqe, struct req *r)
 static bool chunk_progress(struct blkdev *d, struct req *r, int res);
 
 /* Page-cache stores (buffered files): a transfer that cannot block is
- * cheaper done right here than handed to an io_uring worker thread on the
- * same core. RWF_NOWAIT fails with EAGAIN whenever it would block, and then
- * io_uring takes it. A tmpfs store refuses RWF_NOWAIT (io_uring would then
- * give every request to a worker), but it is memory: its transfers are
- * copies that wait for no device, done inline with no flag. Returns flags
- * for preadv2/pwritev2, or -1 to use io_uring. */
+ * cheaper done right here than handed to an io_uring worker thread. RWF_NOWAIT
+ * fails with EAGAIN whenever it would block, and then io_uring takes it; a
+ * store that refuses RWF_NOWAIT (tmpfs, on kernel 6.18) goes to io_uring
+ * from then on. Doing tmpfs transfers inline without the flag was measured
+ * and is slower, per core too: the worker copies while this thread decrypts
+ * (docs/benchmarks.md). Returns flags for preadv2/pwritev2, or -1 to use
+ * io_uring. */
 static int inline_flags(struct blkdev *d)
 {
-	if (d->b.memory)
-		return 0;
 	return d->b.direct || !d->nowait_ok ? -1 : RWF_NOWAIT;
 }
 

@@ -40,8 +40,8 @@ grep -q "has 16777216 bytes, volume needs 33554432" <<<"$out" || fail "short sto
 # straddle guest buffers (split at 512-byte boundaries) on both paths; a write
 # leaves the guest's buffers unaltered (checked by every write above too).
 "$DRIVER" --socket "$T/a.sock" split 2000 3 verify 2000 4 3 || fail "requests over split guest buffers"
-# The same on a tmpfs store: buffered, transfers done inline by the volume
-# thread rather than O_DIRECT through the ring.
+# The same on a tmpfs store: buffered (not O_DIRECT), and refusing
+# RWF_NOWAIT, so every transfer goes through io_uring's workers.
 start_blk "$T/shm.log" --volume id=vol-s,socket=$T/s.sock,backing=$SHM/s.img,size=8M,key-file=$T/key,create
 wait_sock "$T/s.sock"
 SHM_PID=$BLK_PID
@@ -50,7 +50,7 @@ grep -q 'store=file$' "$T/shm.log" || fail "the tmpfs store is not buffered: $(g
 	verify 14 586 5 || fail "tmpfs store"
 # A read that fails part-way (test hook: the store tears the last transfer)
 # leaves zeroes in the guest's buffer: no ciphertext, no plaintext.
-# Both store kinds: O_DIRECT through the ring, tmpfs inline.
+# Both store kinds: O_DIRECT, and buffered tmpfs.
 for store in "$T/a.img:1 1" "$SHM/s.img:1 5"; do
 	img=${store%%:*} check=${store#*:}
 	WARD_BLK_TEST_TORN_READ=1 start_blk "$T/torn.log" \
