@@ -11,7 +11,8 @@
 # volume-available waiter), terminate releasing the instance's volumes, a
 # kill -9 of ward-api right after an acknowledged attach (the attachment
 # completes after the restart), and a detach from a running instance that
-# reaches the host: its controller's DELETE /v1/instances/{id}/volumes/{vid}.
+# reaches the host: its controller's DELETE /v1/instances/{id}/volumes/{vid};
+# and CreateTags/DeleteTags/DescribeTags on the instance and volumes.
 # The test waits on ward-api's log lines for transitions, never on time.
 source "$WARD_SOURCE_ROOT/tests/controller/lib.sh"
 STANDIN=${1:?hv_standin path} TOOL=${2:?attest_tool path}
@@ -135,7 +136,13 @@ bg samedev "${AT[@]}" --volume-id "$V2"
 bg delete delete-volume --volume-id "$V1"
 bg start start-instances --instance-ids "$I"
 bg inuse wait volume-in-use --volume-ids "$V1"
+bg tag create-tags --resources "$I" "$V1" --tags Key=team,Value=blue Key=env,Value=dev
+bg tagnone create-tags --resources "$I" vol-0123456789abcdef0 --tags Key=a,Value=b
+bg tagbad create-tags --resources ami-hello --tags Key=a,Value=b
 join
+check "create-tags on the instance and the volume" [ ! -s "$W/tag" ]
+check "create-tags naming an unknown volume: InvalidVolume.NotFound" has tagnone InvalidVolume.NotFound
+check "create-tags on what ward does not tag: InvalidID" has tagbad InvalidID
 check "the volume again: VolumeInUse" has again VolumeInUse
 check "another volume at the same device: InvalidParameterValue" has samedev InvalidParameterValue
 check "delete-volume of an attached volume: VolumeInUse" has delete VolumeInUse
@@ -147,7 +154,12 @@ bg desc describe-volumes --volume-ids "$V1" --query \
 	'Volumes[0].[State,Attachments[0].State,Attachments[0].Device,Attachments[0].InstanceId]' \
 	--output text
 bg attach2 "${AT[@]}" --volume-id "$V2" --device /dev/sdg --query State --output text
+bg tags describe-tags --filters "Name=resource-id,Values=$I,$V1" Name=key,Values=team,env \
+	--query 'Tags[].[ResourceId,ResourceType,Key,Value]' --output text
 join
+check "describe-tags: both resources, both tags" [ "$(sort "$W/tags" | tr '\t\n' ' ;')" = \
+	"$(printf '%s\n' "$I instance env dev" "$I instance team blue" "$V1 volume env dev" \
+	   "$V1 volume team blue" | sort | tr '\n' ';')" ]
 check "describe-volumes: in-use, attachment attached at /dev/sdf" \
 	[ "$(cat "$W/desc")" = "in-use	attached	/dev/sdf	$I" ]
 check "attach-volume of a second volume (/dev/sdg)" [ "$(cat "$W/attach2")" = attaching ]
@@ -163,7 +175,9 @@ bg wrong detach-volume --volume-id "$V2" --instance-id i-0123456789abcdef0
 bg never detach-volume --volume-id "$VB"
 bg ddry detach-volume --volume-id "$V2" --dry-run
 bg detach detach-volume --volume-id "$V1" --query State --output text
+bg untag delete-tags --resources "$V1" --tags Key=env
 join
+check "delete-tags" [ ! -s "$W/untag" ]
 check "detach naming another instance: InvalidAttachment.NotFound" has wrong InvalidAttachment.NotFound
 check "detach of an unattached volume: IncorrectState" has never IncorrectState
 check "detach --dry-run: DryRunOperation" has ddry DryRunOperation
@@ -171,14 +185,20 @@ check "detach-volume: detaching" [ "$(cat "$W/detach")" = detaching ]
 check "the reconciler detached it" wait_log "msg=\"volume detached\" volume=$V1" 1
 bg avail wait volume-available --volume-ids "$V1"
 bg terminate terminate-instances --instance-ids "$I"
+bg vtags describe-volumes --volume-ids "$V1" --query 'Volumes[0].Tags[].Key' --output text
 join
+check "...removed env from the volume only" [ "$(cat "$W/vtags")" = team ]
 check "aws ec2 wait volume-available" [ ! -s "$W/avail" ]
 check "terminate: its volume detaches once it ended" \
 	wait_log "msg=\"volume detached\" volume=$V2" 1
 bg del1 delete-volume --volume-id "$V1"
 bg avail2 wait volume-available --volume-ids "$V2"
 bg run2 run-instances --image-id ami-hello --query 'Instances[0].InstanceId' --output text
+bg itags describe-instances --instance-ids "$I" --query \
+	'Reservations[0].Instances[0].[State.Name, join(`,`, sort(Tags[].Key))]' --output text
 join
+check "the terminated instance kept its tags through the reconciler's writes" \
+	[ "$(cat "$W/itags")" = "terminated	env,team" ]
 check "the detached volume deletes" [ ! -s "$W/del1" ]
 check "...and the terminated instance's is available" [ ! -s "$W/avail2" ]
 
