@@ -67,6 +67,7 @@ static bool text_ok(const char *s, size_t n)
 	size_t k;
 
 	for (size_t i = 0; i < n; i += k) {
+		//@ split i;
 		k = utf8_next(p + i, n - i, &cp);
 		if (!k || (cp < 0x20 && cp != '\n'))
 			return false;
@@ -91,6 +92,7 @@ static bool name_ok(const char *s, size_t n)
 	if (n == 0 || n > 1024)
 		return false;
 	for (size_t i = 0; i < n; i += k) {
+		//@ split i;
 		k = utf8_next(p + i, n - i, &cp);
 		if (!k || cp < 0x20 || cp == 0x7f || cp == '+' || unicode_space(cp))
 			return false;
