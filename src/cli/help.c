@@ -39,6 +39,8 @@ static const struct help helps[] = {
 "  audit                 the host's audit log: checkpoint, list, fetch, verify\n"
 "  vpc, subnet, sg,      the host's VPC model (ward-net): create, list, delete,\n"
 "  eni, nacl             rules and groups (control plane)\n"
+"  underlay              the peer list and mapping table ward-net's encrypted\n"
+"                        underlay gets (control plane)\n"
 "listing commands print a table; --json prints JSON (stable keys, docs/cli.md)\n"
 CONN_LINES EXIT_LINES },
 	{ "vpc", NULL,
@@ -66,6 +68,15 @@ CONN_LINES EXIT_LINES },
 "       ward nacl revoke ID --ingress|--egress --rule N\n"
 "       ward nacl associate|disassociate ID --subnet ID\n"
 "  Network ACLs: numbered rules, first match wins, then deny.\n"
+CONN_LINES EXIT_LINES },
+	{ "underlay", NULL,
+"usage: ward underlay list [--json]\n"
+"       ward underlay peer HOST ADDR | peer-remove HOST\n"
+"       ward underlay map|unmap HOST VPC VNI IP\n"
+"  The hosts ward-net exchanges keys with (HOST: its host id, ADDR: its underlay\n"
+"  IPv4) and which host owns an address of a VPC (VNI: the VPC's Geneve VNI).\n"
+"  ward-net judges each change; only what it took is kept. peer-remove takes\n"
+"  the host's mappings with it.\n"
 CONN_LINES EXIT_LINES },
 	{ "host", NULL,
 "usage: ward host\n"

@@ -235,3 +235,39 @@ int net_cmd(const struct api_cfg *c, const char *kind, int argc, char **argv)
 	}
 	return usage(k, "unknown subcommand or wrong arguments");
 }
+
+/* ward underlay list | peer HOST ADDR | peer-remove HOST
+ *              | map|unmap HOST VPC VNI IP */
+int underlay_cmd(const struct api_cfg *c, int argc, char **argv)
+{
+	json_t *b = NULL;
+	const char *path = NULL;
+	char *end, *txt;
+	long vni;
+	int rc;
+
+	if (argc >= 1 && !strcmp(argv[0], "list") &&
+	    (argc == 1 || (argc == 2 && !strcmp(argv[1], "--json"))))
+		return api_print_call(c, "GET", "/v1/underlay", NULL);
+	if (argc == 3 && !strcmp(argv[0], "peer")) {
+		path = "/v1/underlay/peers";
+		b = json_pack("{s:s, s:s}", "host", argv[1], "address", argv[2]);
+	} else if (argc == 2 && !strcmp(argv[0], "peer-remove")) {
+		path = "/v1/underlay/peers/remove";
+		b = json_pack("{s:s}", "host", argv[1]);
+	} else if (argc == 5 && (!strcmp(argv[0], "map") || !strcmp(argv[0], "unmap"))) {
+		vni = strtol(argv[3], &end, 10);
+		if (*end || end == argv[3])
+			return help_usage_error("underlay", NULL, "VNI must be a number");
+		path = argv[0][0] == 'm' ? "/v1/underlay/mappings" : "/v1/underlay/mappings/remove";
+		b = json_pack("{s:s, s:s, s:I, s:s}", "host", argv[1], "vpc", argv[2], "vni",
+			      (json_int_t)vni, "ip", argv[4]);
+	} else {
+		return help_usage_error("underlay", NULL, "unknown subcommand or wrong arguments");
+	}
+	txt = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	json_decref(b);
+	rc = txt ? api_print_call(c, "POST", path, txt) : WARD_EXIT_FAILED;
+	free(txt);
+	return rc;
+}

@@ -8,5 +8,8 @@
 /* kind: "vpc", "subnet", "sg" or "eni"; argv: what follows it. Returns
  * the exit status (help.h). */
 int net_cmd(const struct api_cfg *c, const char *kind, int argc, char **argv);
+/* `ward underlay ...`: the host's peer list and mapping table
+ * (/v1/underlay, pushed to ward-net). */
+int underlay_cmd(const struct api_cfg *c, int argc, char **argv);
 
 #endif

@@ -374,6 +374,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[i], "vpc") || !strcmp(argv[i], "subnet") || !strcmp(argv[i], "sg") ||
 		 !strcmp(argv[i], "eni") || !strcmp(argv[i], "nacl"))
 		rc = net_cmd(&c, argv[i], argc - i - 1, argv + i + 1);
+	else if (!strcmp(argv[i], "underlay"))
+		rc = underlay_cmd(&c, argc - i - 1, argv + i + 1);
 	else if (!strcmp(argv[i], "volume"))
 		rc = volume_cmd(c.url, c.cert, c.key, c.ca, argc - i - 1, argv + i + 1);
 	else {

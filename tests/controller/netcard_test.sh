@@ -88,13 +88,13 @@ check "audited as a push" grep -q '"event":"model pushed".*"messages":1' "$S/aud
 # mapping table go to it over netctl, and it judges them.
 check "ward-net started with the underlay sockets (fds 6, 7) as hostB" \
 	bash -c "tr '\0' ' ' </proc/$P1/cmdline | grep -q -- '--underlay-fd 6 --keyx-fd 7' && grep -q 'ward-net ready.*underlay=hostB' '$W/ctl.log'"
-req cp POST /v1/underlay/peers '{"host":"hostA","address":"198.18.0.1"}'
-check "PEER hostA accepted by the card ($BODY)" [ "$STATUS" = 201 ]
+cli underlay peer hostA 198.18.0.1
+check "ward underlay peer: PEER hostA accepted by the card ($ERR)" [ "$RC" = 0 ]
 req cp POST /v1/underlay/peers '{"host":"hostB","address":"198.18.0.2"}'
 check "this host as its own peer: refused by the card ($BODY)" \
 	bash -c "[ '$STATUS' = 409 ] && grep -q refused_by_card '$W/body'"
-req cp POST /v1/underlay/mappings "{\"host\":\"hostA\",\"vpc\":\"$VPC\",\"vni\":100,\"ip\":\"10.0.1.50\"}"
-check "MAP of a hostA address accepted ($BODY)" [ "$STATUS" = 201 ]
+cli underlay map hostA "$VPC" 100 10.0.1.50
+check "ward underlay map: MAP of a hostA address accepted ($ERR)" [ "$RC" = 0 ]
 req cp POST /v1/underlay/mappings "{\"host\":\"hostA\",\"vpc\":\"$VPC\",\"vni\":200,\"ip\":\"10.0.1.51\"}"
 check "a second VNI for the VPC: refused by the card ($BODY)" [ "$STATUS" = 409 ]
 req cp POST /v1/underlay/mappings '{"host":"hostA","vpc":"vpc-x","vni":0,"ip":"10.0.1.52"}'
@@ -179,9 +179,9 @@ cli sg authorize "$SG" --ingress --proto udp --port 53 --cidr 10.0.0.0/16
 req cp GET /v1/underlay
 M=$(echo "$BODY" | json_get '["mappings"][0]["ip"]')
 check "the underlay table survived the restarts ($M)" [ "$STATUS/$M" = 200/10.0.1.50 ]
-req cp POST /v1/underlay/peers/remove '{"host":"hostA"}'
-M=$(echo "$BODY" | json_get '["mappings"]')
-check "PEER_DEL: the peer and its mappings go ($M)" [ "$STATUS/$M" = "200/[]" ]
+cli underlay peer-remove hostA
+M=$(field '["mappings"]')
+check "ward underlay peer-remove: PEER_DEL, the peer and its mappings go ($M)" [ "$RC/$M" = "0/[]" ]
 check "underlay changes audited" \
 	bash -c "[ \$(grep -c '\"event\":\"underlay change\"' '$S/audit/leaves') -ge 5 ]"
 check "the re-adopted card takes live changes" \
