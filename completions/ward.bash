@@ -8,11 +8,12 @@
 _ward_words() {
 	local cmd=${1-} sub=${2-}
 	case "$cmd${sub:+ $sub}" in
-	"") echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl help" ;;
+	"") echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl underlay help" ;;
 	vpc|subnet) echo "create list delete" ;;
 	sg) echo "create list delete authorize revoke" ;;
 	eni) echo "create list delete set-groups" ;;
 	nacl) echo "create list delete authorize revoke associate disassociate" ;;
+	underlay) echo "list peer peer-remove map unmap" ;;
 	"vpc create") echo "--cidr" ;;
 	"subnet create") echo "--vpc --cidr" ;;
 	"sg create"|"nacl create") echo "--vpc" ;;
@@ -23,12 +24,12 @@ _ward_words() {
 	"eni create") echo "--subnet --ip --security-group --mtu --no-source-dest-check" ;;
 	"eni set-groups") echo "--security-group" ;;
 	instance) echo "run list show stop console" ;;
-	"instance run") echo "--image --memory --vcpus --cpu --hugepages --cmdline" ;;
+	"instance run") echo "--image --memory --vcpus --cpu --hugepages --cmdline --eni --subnet --security-group" ;;
 	"instance list") echo "--json" ;;
 	"instance show") echo "--json" ;;
 	"instance console") echo "--follow" ;;
 	image) echo "list" ;;
-	"image list"|"vpc list"|"subnet list"|"sg list"|"eni list"|"nacl list") echo "--json" ;;
+	"image list"|"vpc list"|"subnet list"|"sg list"|"eni list"|"nacl list"|"underlay list") echo "--json" ;;
 	volume) echo "create attach detach list --cp-dir --kms-url --kms-ca" ;;
 	"volume create") echo "--size --kms-key --id --backing" ;;
 	"volume attach") echo "--image --host --fas-seconds --spec-only --memory --vcpus --cpu --hugepages --cmdline" ;;
@@ -42,7 +43,7 @@ _ward_words() {
 	"audit list") echo "--from --to --json" ;;
 	"audit fetch") echo "--out" ;;
 	"audit verify") echo "--pubkey --origin --min-counter" ;;
-	help) echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl" ;;
+	help) echo "host health drain instance image volume enclave attestation audit vpc subnet sg eni nacl underlay" ;;
 	esac
 }
 

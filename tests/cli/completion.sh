@@ -24,18 +24,18 @@ check_registered=$(complete -p ward 2>/dev/null)
 [[ $check_registered == *"-F _ward"* ]] && ok "complete -F _ward ward is registered" ||
 	fail "ward has no completion registered: $check_registered"
 comp ward ""
-want "commands" "attestation audit drain enclave eni health help host image instance nacl sg subnet volume vpc"
+want "commands" "attestation audit drain enclave eni health help host image instance nacl sg subnet underlay volume vpc"
 comp ward in
 want "a command's prefix" "instance"
 comp ward --
 want "global options" "--ca --cert --help --key --url --version"
 comp ward --url https://h:1 --ca ca.pem ""
 want "commands after the global options and their values" \
-	"attestation audit drain enclave eni health help host image instance nacl sg subnet volume vpc"
+	"attestation audit drain enclave eni health help host image instance nacl sg subnet underlay volume vpc"
 comp ward instance ""
 want "instance subcommands" "--help console list run show stop"
 comp ward instance run --
-want "instance run options" "--cmdline --cpu --help --hugepages --image --memory --vcpus"
+want "instance run options" "--cmdline --cpu --eni --help --hugepages --image --memory --security-group --subnet --vcpus"
 comp ward instance run --image hello --cpu ""
 want "--cpu values" "burstable fixed"
 comp ward instance run --hugepages ""
@@ -57,7 +57,7 @@ want "sg subcommands" "--help authorize create delete list revoke"
 comp ward sg authorize sg-1 --s
 want "sg authorize options" "--source-group"
 comp ward help ""
-want "help takes a command" "attestation audit drain enclave eni health host image instance nacl sg subnet volume vpc"
+want "help takes a command" "attestation audit drain enclave eni health host image instance nacl sg subnet underlay volume vpc"
 mkdir -p "$W/dir/sub" && : >"$W/dir/file.pem"
 comp ward --cert "$W/dir/fi"
 want "--cert completes a file" "$W/dir/file.pem"
