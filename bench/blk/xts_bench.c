@@ -124,6 +124,17 @@ static void opt_lib(int enc, const uint8_t *in, uint8_t *out)
 		abort();
 }
 
+/* D2: src/lib/xts.c forced onto its EVP fallback. */
+static void opt_lib_evp(int enc, const uint8_t *in, uint8_t *out)
+{
+	static struct xts_ctx *x;
+
+	if (!x && xts_create_flags(&x, key, XTS_EVP))
+		abort();
+	if ((enc ? xts_encrypt_sectors : xts_decrypt_sectors)(x, 0, in, out, NSECT))
+		abort();
+}
+
 /* E: key AND IV every sector: what a re-keying init costs (the key
  * schedule expansion of both AES-256 keys). */
 static void opt_rekey(int enc, const uint8_t *in, uint8_t *out)
@@ -254,6 +265,7 @@ static const struct opt opts[] = {
 	{ "init_ex2_update", "EVP_CipherInit_ex2(iv only) + EVP_CipherUpdate", opt_init_ex2 },
 	{ "init_ex2_cipher", "EVP_CipherInit_ex2(iv only) + EVP_Cipher", opt_init_cipher },
 	{ "lib_xts", "src/lib/xts.c xts_*_sectors", opt_lib },
+	{ "lib_xts_evp", "src/lib/xts.c, EVP fallback (XTS_EVP)", opt_lib_evp },
 	{ "rekey_update", "EVP_CipherInit_ex2(key + iv) + EVP_CipherUpdate", opt_rekey },
 	{ "copy_prepared", "EVP_CIPHER_CTX_copy(keyed template) + iv + Update", opt_copy },
 	{ "provider_direct", "provider dispatch: IV-only init + cipher, no EVP", opt_provider },

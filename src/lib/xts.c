@@ -119,6 +119,11 @@ static EVP_CIPHER_CTX *keyed(EVP_CIPHER *c, const uint8_t *key, int enc)
 
 int xts_create(struct xts_ctx **out, const uint8_t key[XTS_KEY_LEN])
 {
+	return xts_create_flags(out, key, 0);
+}
+
+int xts_create_flags(struct xts_ctx **out, const uint8_t key[XTS_KEY_LEN], unsigned int flags)
+{
 	struct xts_ctx *x;
 	EVP_CIPHER *c;
 	int rc = -EIO;
@@ -140,7 +145,7 @@ int xts_create(struct xts_ctx **out, const uint8_t key[XTS_KEY_LEN])
 	if (!c)
 		goto err;
 	x->cipher = c;
-	if (prov_lookup(c, &x->p) == 0) {
+	if (!(flags & XTS_EVP) && prov_lookup(c, &x->p) == 0) {
 		x->penc = prov_keyed(x, key, 1);
 		x->pdec = prov_keyed(x, key, 0);
 		if (!x->penc || !x->pdec)

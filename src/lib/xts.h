@@ -20,6 +20,10 @@ struct xts_ctx;
  * / FIPS 140-3 IG C.I forbid it, OpenSSL 3.0 only checks on encrypt),
  * -ENOMEM, or -EIO when OpenSSL refuses. */
 int xts_create(struct xts_ctx **out, const uint8_t key[XTS_KEY_LEN]);
+/* The same; XTS_EVP forces the EVP path that xts_create only falls back to
+ * (for the known-answer tests and bench/blk/xts_bench). */
+#define XTS_EVP 1u
+int xts_create_flags(struct xts_ctx **out, const uint8_t key[XTS_KEY_LEN], unsigned int flags);
 void xts_destroy(struct xts_ctx *x);
 
 /* En/decrypt one data unit of `len` bytes (multiple of 16, at least 16) with
