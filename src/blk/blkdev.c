@@ -756,10 +756,10 @@ out:
 	return st;
 }
 
-static bool iov_aligned(const struct iovec *iov, unsigned int n)
+static bool iov_aligned(const struct iovec *iov, unsigned int n, uintptr_t align)
 {
 	for (unsigned int i = 0; i < n; i++)
-		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & 511)
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (align - 1))
 			return false;
 	return true;
 }
@@ -831,12 +831,16 @@ static int start_req(struct blkdev *d, struct req *r)
 	/* Reads land in the guest's buffers and are decrypted there (XTS
 	 * works in place): no bounce buffer, no second copy. Writes are
 	 * encrypted into a private buffer: guest memory is never altered.
-	 * O_DIRECT needs 512-aligned buffers; the guest's may not be. */
+	 * O_DIRECT needs buffers aligned to the device's logical block: 512
+	 * bytes on most, 4096 on 4Kn devices. The bounce buffer always was
+	 * page-aligned, so an encrypted read goes in place only when the
+	 * guest's buffers are too; unencrypted volumes keep 512. */
 	{
-		bool dio_ok = !d->b.direct || iov_aligned(r->data, r->ndata);
+		bool dio_ok = !d->b.direct || iov_aligned(r->data, r->ndata, 512);
+		bool dio_4k = !d->b.direct || iov_aligned(r->data, r->ndata, XTS_SECTOR_SIZE);
 
 		r->dec = 0;
-		r->inplace = d->xts && r->type == VIRTIO_BLK_T_IN && dio_ok;
+		r->inplace = d->xts && r->type == VIRTIO_BLK_T_IN && dio_4k;
 		r->bounce = !r->inplace && (d->xts || !dio_ok);
 	}
 	if (r->bounce) {
