@@ -48,6 +48,9 @@ static size_t utf8_next(const uint8_t *p, size_t n, uint32_t *cp)
 	}
 	if (n < len)
 		return 0;
+	/*@ loop invariant 1 <= i <= len;
+	    loop assigns i, v;
+	    loop variant len - i; */
 	for (size_t i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
@@ -66,6 +69,9 @@ static bool text_ok(const char *s, size_t n)
 	uint32_t cp;
 	size_t k;
 
+	/*@ loop invariant 0 <= i <= n;
+	    loop assigns i, k, cp;
+	    loop variant n - i; */
 	for (size_t i = 0; i < n; i += k) {
 		//@ split i;
 		k = utf8_next(p + i, n - i, &cp);
@@ -91,6 +97,9 @@ static bool name_ok(const char *s, size_t n)
 
 	if (n == 0 || n > 1024)
 		return false;
+	/*@ loop invariant 0 <= i <= n;
+	    loop assigns i, k, cp;
+	    loop variant n - i; */
 	for (size_t i = 0; i < n; i += k) {
 		//@ split i;
 		k = utf8_next(p + i, n - i, &cp);
@@ -148,6 +157,9 @@ static int parse_size(const char *s, size_t n, uint64_t *out)
 	/* tlog-checkpoint: ASCII decimal, no leading zeroes except "0". */
 	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
 		return -EBADMSG;
+	/*@ loop invariant 0 <= i <= n;
+	    loop assigns i, v;
+	    loop variant n - i; */
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -EBADMSG;
@@ -247,6 +259,9 @@ static int parse_sig_line(struct checkpoint *cp, char *line, size_t llen, uint8_
 /* Where the note text ends: the last empty line (signed-note §Format). */
 static size_t find_separator(const char *text, size_t len)
 {
+	/*@ loop invariant 0 <= i <= len - 1;
+	    loop assigns i;
+	    loop variant i; */
 	for (size_t i = len - 1; i >= 1; i--)
 		if (text[i] == '\n' && text[i - 1] == '\n')
 			return i;
