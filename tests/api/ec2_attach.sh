@@ -6,13 +6,14 @@
 # by attestation; DescribeImages lists what its store holds (read by the
 # reconciler from GET /v1/images), and RunInstances refuses an image no
 # admitted host holds; volumes attach to a stopped instance
-# (attaching -> attached, the volume-in-use waiter), every refusal of
-# attach and detach, DeleteVolume's VolumeInUse, detach (the
+# (attaching -> attached, the volume-in-use waiter), refusals of
+# attach and detach (a representative few: the full table is
+# ec2_attach_units'), DeleteVolume's VolumeInUse, detach (the
 # volume-available waiter), terminate releasing the instance's volumes, a
 # kill -9 of ward-api right after an acknowledged attach (the attachment
 # completes after the restart), and a detach from a running instance that
 # reaches the host: its controller's DELETE /v1/instances/{id}/volumes/{vid};
-# and CreateTags/DeleteTags/DescribeTags on the instance and volumes.
+# and CreateTags/DescribeTags on the instance and a volume.
 # The test waits on ward-api's log lines for transitions, never on time.
 source "$WARD_SOURCE_ROOT/tests/controller/lib.sh"
 STANDIN=${1:?hv_standin path} TOOL=${2:?attest_tool path}
@@ -73,14 +74,16 @@ wait_log() {
 check "the host is admitted, its images and capacity read" \
 	wait_log 'msg="host capacity" host=h-test1' 1
 
-# Each stage's aws calls are independent of each other and overlap (a CLI
-# start costs seconds); their answers are checked after it.
+# Each stage's aws calls are independent of each other and overlap; their
+# answers are checked after it. Every CLI start costs ~1.5 s of CPU, so
+# this test makes a representative few of each kind of refusal (that
+# botocore reads ward's error shape for these actions); the full table of
+# refusals is ec2_attach_units', in-process.
 
 # ---- DescribeImages: the host's store as EC2 images ----
-bg images describe-images --query 'Images[].[ImageId,Name,State,Architecture]' --output text
-bg image1 describe-images --image-ids ami-hello --query 'Images[0].ImageLocation' --output text
+bg images describe-images --query \
+	'Images[].[ImageId,Name,State,Architecture,ImageLocation]' --output text
 bg nofound describe-images --image-ids ami-nothere
-bg malformed describe-images --image-ids ami-Hello_1
 bg runbad run-instances --image-id ami-nothere
 bg run run-instances --image-id ami-hello --instance-type t3.micro --query \
 	'Instances[0].InstanceId' --output text
@@ -88,23 +91,16 @@ V=(create-volume --size 1 --availability-zone us-east-1a --query VolumeId --outp
 bg v1 "${V[@]}"
 bg v2 "${V[@]}"
 bg vb create-volume --size 1 --availability-zone us-east-1b --query VolumeId --output text
-# A user with no policy at all.
-( "$AWS" iam --endpoint-url "$EP" create-user --user-name bob >/dev/null &&
-  "$AWS" iam --endpoint-url "$EP" create-access-key --user-name bob --query \
-	'AccessKey.[AccessKeyId,SecretAccessKey]' --output text ) >"$W/bob" 2>>"$W/aws.err" &
-J+=($!)
 join
 check "describe-images lists the host store's hello ($(tr '\t\n' ' ;' <"$W/images"))" \
-	grep -qx $'ami-hello\thello\tavailable\tx86_64' "$W/images"
-check "...from the firmware-verified store" has image1 '^firmware-store/hello$'
+	grep -qx $'ami-hello\thello\tavailable\tx86_64\tfirmware-store/hello' "$W/images"
 check "an image no admitted host has: InvalidAMIID.NotFound" has nofound InvalidAMIID.NotFound
-check "a malformed image id: InvalidAMIID.Malformed" has malformed InvalidAMIID.Malformed
 check "run-instances of an image no admitted host holds: InvalidAMIID.NotFound" \
 	has runbad InvalidAMIID.NotFound
-I=$(cat "$W/run") V1=$(cat "$W/v1") V2=$(cat "$W/v2") VB=$(cat "$W/vb") K=$(cat "$W/bob")
+I=$(cat "$W/run") V1=$(cat "$W/v1") V2=$(cat "$W/v2") VB=$(cat "$W/vb")
 check "the instance runs ($I)" wait_log "msg=\"instance running\" instance=$I" 1
 
-# ---- AttachVolume: its refusals, then an attach to the stopped instance ----
+# ---- AttachVolume: refused while running, then to the stopped instance ----
 # Before or after the stop is processed, the attach is refused: the
 # instance is running or stopping.
 bg running attach-volume --volume-id "$V1" --instance-id "$I" --device /dev/sdf
@@ -113,42 +109,24 @@ join
 check "attach to a running instance (no hot-plug): IncorrectState" has running IncorrectState
 check "the reconciler stopped it" wait_log "msg=\"instance stopped\" instance=$I" 1
 AT=(attach-volume --instance-id "$I" --device /dev/sdf)
-# Each refusal is decided before the volume's state is read, so the
-# attach beside them cannot change their answers.
-AWS_ACCESS_KEY_ID=${K%%$'\t'*} AWS_SECRET_ACCESS_KEY=${K##*$'\t'} bg unauth "${AT[@]}" --volume-id "$V1"
-bg dry "${AT[@]}" --volume-id "$V1" --dry-run
 bg zone "${AT[@]}" --volume-id "$VB"
-bg novol "${AT[@]}" --volume-id vol-0123456789abcdef0
-bg noinst attach-volume --volume-id "$V1" --instance-id i-0123456789abcdef0 --device /dev/sdf
-bg baddev "${AT[@]}" --volume-id "$V1" --device /dev/sda1
 bg attach "${AT[@]}" --volume-id "$V1" --query '[State,Device,InstanceId]' --output text
 join
-check "a user without ec2:AttachVolume: UnauthorizedOperation" has unauth UnauthorizedOperation
-check "--dry-run: DryRunOperation" has dry DryRunOperation
 check "a volume in another zone: InvalidVolume.ZoneMismatch" has zone InvalidVolume.ZoneMismatch
-check "an unknown volume: InvalidVolume.NotFound" has novol InvalidVolume.NotFound
-check "an unknown instance: InvalidInstanceID.NotFound" has noinst InvalidInstanceID.NotFound
-check "a device name that is not /dev/sd[b-z]…: InvalidParameterValue" has baddev InvalidParameterValue
 check "attach-volume: attaching" [ "$(cat "$W/attach")" = "attaching	/dev/sdf	$I" ]
 
 bg again "${AT[@]}" --volume-id "$V1"
-bg samedev "${AT[@]}" --volume-id "$V2"
 bg delete delete-volume --volume-id "$V1"
 bg start start-instances --instance-ids "$I"
 bg inuse wait volume-in-use --volume-ids "$V1"
 bg tag create-tags --resources "$I" "$V1" --tags Key=team,Value=blue Key=env,Value=dev
-bg tagnone create-tags --resources "$I" vol-0123456789abcdef0 --tags Key=a,Value=b
-bg tagbad create-tags --resources ami-hello --tags Key=a,Value=b
 join
-check "create-tags on the instance and the volume" [ ! -s "$W/tag" ]
-check "create-tags naming an unknown volume: InvalidVolume.NotFound" has tagnone InvalidVolume.NotFound
-check "create-tags on what ward does not tag: InvalidID" has tagbad InvalidID
 check "the volume again: VolumeInUse" has again VolumeInUse
-check "another volume at the same device: InvalidParameterValue" has samedev InvalidParameterValue
 check "delete-volume of an attached volume: VolumeInUse" has delete VolumeInUse
 check "start with a volume attached (the launch does not carry volumes yet): UnsupportedOperation" \
 	has start UnsupportedOperation
 check "aws ec2 wait volume-in-use" [ ! -s "$W/inuse" ]
+check "create-tags on the instance and the volume" [ ! -s "$W/tag" ]
 check "the reconciler attached it" wait_log "msg=\"volume attached\" volume=$V1" 1
 bg desc describe-volumes --volume-ids "$V1" --query \
 	'Volumes[0].[State,Attachments[0].State,Attachments[0].Device,Attachments[0].InstanceId]' \
@@ -157,12 +135,12 @@ bg attach2 "${AT[@]}" --volume-id "$V2" --device /dev/sdg --query State --output
 bg tags describe-tags --filters "Name=resource-id,Values=$I,$V1" Name=key,Values=team,env \
 	--query 'Tags[].[ResourceId,ResourceType,Key,Value]' --output text
 join
-check "describe-tags: both resources, both tags" [ "$(sort "$W/tags" | tr '\t\n' ' ;')" = \
-	"$(printf '%s\n' "$I instance env dev" "$I instance team blue" "$V1 volume env dev" \
-	   "$V1 volume team blue" | sort | tr '\n' ';')" ]
 check "describe-volumes: in-use, attachment attached at /dev/sdf" \
 	[ "$(cat "$W/desc")" = "in-use	attached	/dev/sdf	$I" ]
 check "attach-volume of a second volume (/dev/sdg)" [ "$(cat "$W/attach2")" = attaching ]
+check "describe-tags: both resources, both tags" [ "$(sort "$W/tags" | tr '\t\n' ' ;')" = \
+	"$(printf '%s\n' "$I instance env dev" "$I instance team blue" "$V1 volume env dev" \
+	   "$V1 volume team blue" | sort | tr '\n' ';')" ]
 
 # ---- kill -9 right after an acknowledged attach: nothing lost ----
 kill -9 "$API_PID"; wait "$API_PID" 2>/dev/null
@@ -173,34 +151,26 @@ check "after kill -9 and a restart the attachment completes" \
 # ---- DetachVolume ----
 bg wrong detach-volume --volume-id "$V2" --instance-id i-0123456789abcdef0
 bg never detach-volume --volume-id "$VB"
-bg ddry detach-volume --volume-id "$V2" --dry-run
 bg detach detach-volume --volume-id "$V1" --query State --output text
-bg untag delete-tags --resources "$V1" --tags Key=env
 join
-check "delete-tags" [ ! -s "$W/untag" ]
 check "detach naming another instance: InvalidAttachment.NotFound" has wrong InvalidAttachment.NotFound
 check "detach of an unattached volume: IncorrectState" has never IncorrectState
-check "detach --dry-run: DryRunOperation" has ddry DryRunOperation
 check "detach-volume: detaching" [ "$(cat "$W/detach")" = detaching ]
 check "the reconciler detached it" wait_log "msg=\"volume detached\" volume=$V1" 1
 bg avail wait volume-available --volume-ids "$V1"
 bg terminate terminate-instances --instance-ids "$I"
-bg vtags describe-volumes --volume-ids "$V1" --query 'Volumes[0].Tags[].Key' --output text
 join
-check "...removed env from the volume only" [ "$(cat "$W/vtags")" = team ]
 check "aws ec2 wait volume-available" [ ! -s "$W/avail" ]
 check "terminate: its volume detaches once it ended" \
 	wait_log "msg=\"volume detached\" volume=$V2" 1
 bg del1 delete-volume --volume-id "$V1"
-bg avail2 wait volume-available --volume-ids "$V2"
 bg run2 run-instances --image-id ami-hello --query 'Instances[0].InstanceId' --output text
 bg itags describe-instances --instance-ids "$I" --query \
 	'Reservations[0].Instances[0].[State.Name, join(`,`, sort(Tags[].Key))]' --output text
 join
+check "the detached volume deletes" [ ! -s "$W/del1" ]
 check "the terminated instance kept its tags through the reconciler's writes" \
 	[ "$(cat "$W/itags")" = "terminated	env,team" ]
-check "the detached volume deletes" [ ! -s "$W/del1" ]
-check "...and the terminated instance's is available" [ ! -s "$W/avail2" ]
 
 # ---- a detach that reaches the host ----
 # A launch that carries volumes is not built yet (docs/api.md): the record
