@@ -43,11 +43,12 @@ WORKLOADS=("randread 32 4096" "randwrite 32 4096" "seqread 4 1048576" "seqwrite 
 declare -A R SOCKS PIDS
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, all threads
-best() { # KEY VALUE: R[KEY] = max
-	if [ -z "${R[$1]:-}" ] || python3 -c 'import sys; sys.exit(float(sys.argv[1]) <= float(sys.argv[2]))' "$2" "${R[$1]}"; then
+best() { # KEY VALUE: R[KEY] = max (awk: a python start per figure is slow on a loaded machine)
+	if [ -z "${R[$1]:-}" ] || awk -v a="$2" -v b="${R[$1]}" 'BEGIN { exit !(a + 0 > b + 0) }'; then
 		R[$1]=$2
 	fi
 }
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; } # FIELD < one line of vu_driver JSON
 run_workloads() { # NAME SOCKET
 	local name=$1 sock=$2 out t0 t1
 	for w in "${WORKLOADS[@]}"; do
@@ -55,12 +56,12 @@ run_workloads() { # NAME SOCKET
 		t0=$(cpu_ticks "${PIDS[$name]}")
 		out=$(taskset -c $DRV_CPU "$DRIVER" --socket "$sock" bench "$1" "$2" "$3" "$SECS" | grep '"iops"')
 		t1=$(cpu_ticks "${PIDS[$name]}")
-		best "$name,$1" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["mbps"])' "$out")"
+		best "$name,$1" "$(field mbps <<<"$out")"
 		# Per core: MB moved per second of the server's CPU time (user +
 		# system, io_uring/thread-pool workers included), as openssl
 		# speed counts its own CPU time.
-		best "$name,$1,cpu" "$(python3 -c 'import json,sys; j = json.loads(sys.argv[1]);
-print(j["mbps"] * j["seconds"] / max(int(sys.argv[2]), 1) * int(sys.argv[3]))' "$out" $((t1 - t0)) "$HZ")"
+		best "$name,$1,cpu" "$(awk -v m="$(field mbps <<<"$out")" -v s="$(field seconds <<<"$out")" \
+			-v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { print m * s / (t > 0 ? t : 1) * hz }')"
 	done
 }
 start_srv() { # NAME SOCKET LOG COMMAND...: one core, as the others
@@ -117,7 +118,8 @@ for round in $(seq "$ROUNDS"); do
 done
 ossl_enc=${R[ossl_enc]} ossl_dec=${R[ossl_dec]} xts_lib="${R[xts_enc]} ${R[xts_dec]}"
 
-python3 - "$json" "$ossl_enc" "$ossl_dec" "$xts_lib" "$SECS" "$SIZE_MB" <<PY
+PY3=python3; [ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
+"$PY3" - "$json" "$ossl_enc" "$ossl_dec" "$xts_lib" "$SECS" "$SIZE_MB" <<PY
 import json, sys
 R = {$(for k in "${!R[@]}"; do printf '"%s": %s, ' "$k" "${R[$k]}"; done)}
 out, enc, dec, secs, size = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[5], sys.argv[6]
