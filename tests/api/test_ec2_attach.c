@@ -16,6 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -544,6 +551,91 @@ static void test_tags(void **state)
 	env_close(&e);
 }
 
+/* A CreateTags made while a reconciler round is between its read of the
+ * instances and its write of a transition survives that write. The round
+ * is held in its first host call: the admitted host's "controller" is a
+ * listener here that accepts the round's connection (so the round has
+ * read the instances) and lets it go only after the CreateTags. */
+struct round_arg {
+	struct store *s;
+	int rc;
+};
+
+static void *round_thread(void *p)
+{
+	struct round_arg *a = p;
+
+	a->rc = reconcile_round(a->s, NULL);
+	return NULL;
+}
+
+static void test_tags_survive_round(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct round_arg ra;
+	struct api_reply r;
+	struct pollfd pf;
+	pthread_t th;
+	char i1[32], doc[16384], ca[8192] = "";
+	FILE *fp;
+	json_t *h;
+	char *d;
+	int l, c;
+	struct env e;
+
+	(void)state;
+	env_open(&e);
+	/* Any well-formed CA: the handshake never completes. */
+	if ((fp = fopen("/etc/ssl/certs/ca-certificates.crt", "r"))) {
+		size_t n = fread(ca, 1, sizeof(ca) - 1, fp);
+
+		ca[n] = 0;
+		fclose(fp);
+		if ((d = strstr(ca, "-----END CERTIFICATE-----")))
+			d[strlen("-----END CERTIFICATE-----")] = 0;
+	}
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 8), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	h = json_pack("{ssssssss}", "HostId", "h-x", "State", "admitted", "CaPem", ca, "Endpoint", "");
+	snprintf(doc, sizeof(doc), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	json_object_set_new(h, "Endpoint", json_string(doc));
+	d = json_dumps(h, JSON_COMPACT);
+	put(&e, "ec2/host/h-a", "{\"HostId\":\"h-a\",\"State\":\"drained\"}");
+	put(&e, "ec2/host/h-x", d);
+	put(&e, "ec2/hostcap/h-x", "{\"ThreadsPerCore\":1,\"FixedCores\":2,\"PoolCores\":1}");
+	put(&e, "ec2/hostimages/h-x", "{\"HostId\":\"h-x\",\"Images\":[{\"Name\":\"hello\"}]}");
+	free(d);
+	json_decref(h);
+	first(&e, "Action=RunInstances" V "&ImageId=ami-hello&TagSpecification.1.ResourceType="
+	      "instance&TagSpecification.1.Tag.1.Key=old", "instanceId", i1, sizeof(i1));
+	/* Stopping with no host instance: the round's transition to stopped
+	 * needs no host call of its own. */
+	patch(&e, "instance", i1, "State", "stopping", "Desired", "stopped");
+	ra = (struct round_arg){ e.s, -1 };
+	assert_int_equal(pthread_create(&th, NULL, round_thread, &ra), 0);
+	pf = (struct pollfd){ l, POLLIN, 0 };
+	assert_int_equal(poll(&pf, 1, 20000), 1);
+	c = accept(l, NULL, NULL);
+	assert_true(c >= 0);
+	assert_string_equal(code_of(&e, 200, "Action=CreateTags" V "&ResourceId.1=%s&Tag.1.Key=new",
+				    i1), "");
+	close(c);
+	/* The round's other calls to this host: refused at once. */
+	close(l);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(ra.rc, 0);
+	assert_int_equal(call(&e, "Action=DescribeInstances" V, &r), 200);
+	assert_non_null(strstr(r.body, "<name>stopped</name>"));
+	assert_non_null(strstr(r.body, "<key>old</key>"));
+	assert_non_null(strstr(r.body, "<key>new</key>"));
+	free(r.body);
+	env_close(&e);
+}
+
 static void test_params(void **state)
 {
 	static const struct {
@@ -589,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_authz_both_arns),
 		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_tags_survive_round),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
