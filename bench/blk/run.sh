@@ -117,6 +117,9 @@ for round in $(seq "$ROUNDS"); do
 	best xts_enc "$e"; best xts_dec "$d"
 done
 ossl_enc=${R[ossl_enc]} ossl_dec=${R[ossl_dec]} xts_lib="${R[xts_enc]} ${R[xts_dec]}"
+# The read path's floor with the store on one core: copy + cipher (what
+# ward-blk does) against decrypting out of a mapping of the store.
+store_floor=$(taskset -c $SRV_CPU "$XTS_BENCH" "$SECS" store | sed 's/^/  /')
 
 PY3=python3; [ -x /usr/bin/python3 ] && PY3=/usr/bin/python3
 "$PY3" - "$json" "$ossl_enc" "$ossl_dec" "$xts_lib" "$SECS" "$SIZE_MB" <<PY
@@ -150,6 +153,8 @@ rand_raw = min(vs_raw['randread'], vs_raw['randwrite'])
 print("ward-blk / qsd+LUKS (wall clock): " + " ".join(f"{w}={v:.2f}" for w, v in vs_qsd.items()))
 print("ward-blk / qsd raw (per core):    " + " ".join(f"{w}={v:.2f}" for w, v in vs_raw.items()))
 print(f"wall clock: seq read / openssl decrypt {rd_wall:.2f}, seq write / openssl encrypt {wr_wall:.2f}")
+print("read path floor on the server's core, tmpfs store (xts_bench store, MB per CPU-second):")
+print("""$store_floor""")
 res = {"mbps": R, "openssl_xts_mbps": {"encrypt": enc, "decrypt": dec},
        "xts_lib_mbps": {"encrypt": lib_enc, "decrypt": lib_dec},
        "vs_qsd_luks": vs_qsd, "vs_qsd_raw_per_core": vs_raw,
