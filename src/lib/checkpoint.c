@@ -128,6 +128,9 @@ static int b64_decode(const char *s, size_t n, uint8_t *out, size_t *out_len)
 		return -EBADMSG;
 	if (s[n - 1] == '=')
 		pad = s[n - 2] == '=' ? 2 : 1;
+	/*@ loop invariant 0 <= i <= n - pad;
+	    loop assigns i;
+	    loop variant n - pad - i; */
 	for (size_t i = 0; i < n - pad; i++)
 		if (!b64_char(s[i]))
 			return -EBADMSG;
