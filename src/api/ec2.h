@@ -261,6 +261,10 @@ void ec2_detach_volume(struct ec2_req *q);
  * marks them detaching (the reconciler frees them once the instance ended);
  * StartInstances refuses while any is attached. (size_t)-1 on a store error. */
 size_t ec2_attach_count(struct ec2_req *q, const char *instance);
+/* DescribeInstances' blockDeviceMapping: [{Device, VolumeId, State,
+ * AttachTime, DeleteOnTermination}] of the instance's volumes; NULL on a
+ * store error. */
+json_t *ec2_attach_mappings(struct ec2_req *q, const char *instance);
 int ec2_attach_release_all(struct ec2_req *q, const char *instance);
 /* Images (ec2_image.c): what the admitted hosts' stores hold. */
 void ec2_describe_images(struct ec2_req *q);

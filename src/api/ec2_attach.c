@@ -77,6 +77,30 @@ static json_t *instance_volumes(struct ec2_req *q, const char *instance)
 	return iv.vols;
 }
 
+json_t *ec2_attach_mappings(struct ec2_req *q, const char *instance)
+{
+	json_t *vols = instance_volumes(q, instance), *out = json_array(), *v, *a;
+	size_t i;
+
+	if (!vols || !out) {
+		json_decref(vols);
+		json_decref(out);
+		return NULL;
+	}
+	json_array_foreach(vols, i, v) {
+		a = json_array_get(json_object_get(v, "Attachments"), 0);
+		json_array_append_new(out, json_pack("{ssssssso*so*}", "Device",
+						     ec2_jstr(a, "Device"), "VolumeId",
+						     ec2_jstr(v, "VolumeId"), "State",
+						     ec2_jstr(a, "State"), "AttachTime",
+						     json_copy(json_object_get(a, "AttachTime")),
+						     "DeleteOnTermination",
+						     json_copy(json_object_get(a, "DeleteOnTermination"))));
+	}
+	json_decref(vols);
+	return out;
+}
+
 size_t ec2_attach_count(struct ec2_req *q, const char *instance)
 {
 	return ec2_index_count(q, "instancevolume", instance);

@@ -62,6 +62,26 @@ static void write_instance(struct xml *x, const json_t *o)
 	}
 	xml_text(x, "architecture", "x86_64");
 	xml_text(x, "rootDeviceType", "instance-store");
+	/* The attached volumes, as DescribeInstances looked them up
+	 * ("BlockDevices" is never stored). */
+	if (json_array_size(json_object_get(o, "BlockDevices"))) {
+		xml_open(x, "blockDeviceMapping", NULL);
+		json_array_foreach(json_object_get(o, "BlockDevices"), i, g) {
+			xml_open(x, "item", NULL);
+			xml_text(x, "deviceName", ec2_jstr(g, "Device"));
+			xml_open(x, "ebs", NULL);
+			xml_text(x, "volumeId", ec2_jstr(g, "VolumeId"));
+			xml_text(x, "status", ec2_jstr(g, "State"));
+			api_iso8601(json_real_value(json_object_get(g, "AttachTime")), t);
+			xml_text(x, "attachTime", t);
+			xml_text(x, "deleteOnTermination",
+				 json_is_true(json_object_get(g, "DeleteOnTermination")) ? "true" :
+				 "false");
+			xml_close(x);
+			xml_close(x);
+		}
+		xml_close(x);
+	}
 	xml_open(x, "groupSet", NULL);
 	json_array_foreach(json_object_get(o, "SecurityGroupIds"), i, g) {
 		xml_open(x, "item", NULL);
@@ -721,6 +741,15 @@ void ec2_describe_instances(struct ec2_req *q)
 			break;
 		}
 		page[shown++] = o;
+	}
+	for (i = 0; i < shown; i++) {
+		json_t *m = ec2_attach_mappings(q, ec2_jstr(page[i], "InstanceId"));
+
+		if (!m) {
+			ec2_error(q, 500, "InternalError", "cannot read the instances' volumes");
+			goto out;
+		}
+		json_object_set_new(page[i], "BlockDevices", m);
 	}
 	ec2_begin(q, &x);
 	xml_open(&x, "reservationSet", NULL);

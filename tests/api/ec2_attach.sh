@@ -132,12 +132,16 @@ bg desc describe-volumes --volume-ids "$V1" --query \
 	'Volumes[0].[State,Attachments[0].State,Attachments[0].Device,Attachments[0].InstanceId]' \
 	--output text
 bg attach2 "${AT[@]}" --volume-id "$V2" --device /dev/sdg --query State --output text
+bg bdm describe-instances --instance-ids "$I" --query "Reservations[0].Instances[0].\
+BlockDeviceMappings[?DeviceName=='/dev/sdf'].[DeviceName,Ebs.VolumeId,Ebs.Status]" --output text
 bg tags describe-tags --filters "Name=resource-id,Values=$I,$V1" Name=key,Values=team,env \
 	--query 'Tags[].[ResourceId,ResourceType,Key,Value]' --output text
 join
 check "describe-volumes: in-use, attachment attached at /dev/sdf" \
 	[ "$(cat "$W/desc")" = "in-use	attached	/dev/sdf	$I" ]
 check "attach-volume of a second volume (/dev/sdg)" [ "$(cat "$W/attach2")" = attaching ]
+check "describe-instances: the volume in its BlockDeviceMappings" \
+	[ "$(cat "$W/bdm")" = "/dev/sdf	$V1	attached" ]
 check "describe-tags: both resources, both tags" [ "$(sort "$W/tags" | tr '\t\n' ' ;')" = \
 	"$(printf '%s\n' "$I instance env dev" "$I instance team blue" "$V1 volume env dev" \
 	   "$V1 volume team blue" | sort | tr '\n' ';')" ]

@@ -175,7 +175,7 @@ static const char *att_state(struct env *e, const char *vol)
 static void test_attach_detach(void **state)
 {
 	struct env e;
-	char i1[32], i2[32], v1[32], v2[32], v3[32], vb[32], buf[128];
+	char i1[32], i2[32], v1[32], v2[32], v3[32], vb[32], buf[128], body[160];
 
 	(void)state;
 	env_open(&e);
@@ -235,6 +235,19 @@ static void test_attach_detach(void **state)
 	/* The reconciler: a stopped instance holds no host, attached. */
 	assert_int_equal(reconcile_round(e.s, NULL), 0);
 	assert_string_equal(att_state(&e, v1), "in-use/attached");
+	/* DescribeInstances lists it in the instance's blockDeviceMapping. */
+	{
+		struct api_reply r;
+		char want[160];
+
+		snprintf(body, sizeof(body), "Action=DescribeInstances" V
+			 "&InstanceId.1=%s", i1);
+		assert_int_equal(call(&e, body, &r), 200);
+		snprintf(want, sizeof(want), "<item><deviceName>/dev/sdf</deviceName><ebs>"
+			 "<volumeId>%s</volumeId><status>attached</status>", v1);
+		assert_non_null(strstr(r.body, want));
+		free(r.body);
+	}
 	/* A fourth volume is the last one (the host's card serves 4). */
 	assert_string_equal(code_of(&e, 200, "Action=AttachVolume" V "&VolumeId=%s&InstanceId=%s"
 				    "&Device=/dev/xvdg", v2, i1), "");
