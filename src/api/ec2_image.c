@@ -22,8 +22,7 @@ int reconcile_images(struct store *s, const json_t *host, const json_t *rep)
 {
 	const char *hid = ec2_jstr(host, "HostId");
 	json_t *names = json_array(), *e, *o;
-	char key[STORE_KEY_MAX], *old = NULL, *doc = NULL;
-	struct store_txn *t;
+	char key[STORE_KEY_MAX], *doc = NULL;
 	size_t i, kept = 0;
 	int rc;
 
@@ -48,24 +47,11 @@ int reconcile_images(struct store *s, const json_t *host, const json_t *rep)
 	if (!doc)
 		return -ENOMEM;
 	snprintf(key, sizeof(key), "ec2/hostimages/%s", hid);
-	if ((rc = store_txn_begin(s, true, &t)))
-		goto out;
-	rc = store_get(t, key, &old);
-	if (rc == 0 && strcmp(old, doc) == 0) {
-		store_txn_abort(t);
-		goto out;
-	}
-	rc = leader_fence(t);
-	if (!rc)
-		rc = store_put(t, key, doc);
-	if (rc)
-		store_txn_abort(t);
-	else if (!(rc = store_txn_commit(t)))
+	rc = reconcile_put_changed(s, key, doc);
+	if (rc == 1)
 		log_info("host images", "host=%s images=%zu", hid, kept);
-out:
-	free(old);
 	free(doc);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- DescribeImages ------------------------------------------------------ */

@@ -157,8 +157,7 @@ static int observe_host(struct store *s, const json_t *host, const json_t *rep)
 	size_t guest = json_array_size(json_object_get(cpu, "guest_cpus"));
 	size_t pool = json_array_size(json_object_get(cpu, "burst_pool"));
 	const char *id = ec2_jstr(host, "HostId");
-	char key[STORE_KEY_MAX], *old = NULL, *doc;
-	struct store_txn *t;
+	char key[STORE_KEY_MAX], *doc;
 	json_t *o;
 	int rc;
 
@@ -177,24 +176,37 @@ static int observe_host(struct store *s, const json_t *host, const json_t *rep)
 	if (!doc)
 		return -ENOMEM;
 	snprintf(key, sizeof(key), "ec2/hostcap/%s", id);
+	rc = reconcile_put_changed(s, key, doc);
+	if (rc == 1)
+		log_info("host capacity", "host=%s cap=%s", id, doc);
+	free(doc);
+	return rc < 0 ? rc : 0;
+}
+
+int reconcile_put_changed(struct store *s, const char *key, const char *doc)
+{
+	struct store_txn *t;
+	char *old = NULL;
+	int rc;
+
 	if ((rc = store_txn_begin(s, true, &t)))
-		goto out;
+		return rc;
 	rc = store_get(t, key, &old);
 	if (rc == 0 && strcmp(old, doc) == 0) {
 		store_txn_abort(t);
-		goto out;
+		free(old);
+		return 0;
 	}
+	free(old);
 	rc = leader_fence(t);
 	if (!rc)
 		rc = store_put(t, key, doc);
-	if (rc)
+	if (rc) {
 		store_txn_abort(t);
-	else if (!(rc = store_txn_commit(t)))
-		log_info("host capacity", "host=%s cap=%s", id, doc);
-out:
-	free(old);
-	free(doc);
-	return rc;
+		return rc;
+	}
+	rc = store_txn_commit(t);
+	return rc ? rc : 1;
 }
 
 static json_t *find_host(const json_t *hosts, const char *id)

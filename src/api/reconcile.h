@@ -36,6 +36,10 @@ long reconcile_call(const json_t *host, const char *method, const char *path, co
  * (ec2_image.c). Same return convention as reconcile_round. */
 int reconcile_volumes(struct store *s, const json_t *hosts, const json_t *insts);
 int reconcile_images(struct store *s, const json_t *host, const json_t *rep);
+/* What a host reports, kept at key: doc is written (under the leader's
+ * fence) only when it differs from what is stored. 1 written, 0 already
+ * so, or -errno. */
+int reconcile_put_changed(struct store *s, const char *key, const char *doc);
 
 /* SQLite (one replica): reconcile_round every second, or at once after
  * reconcile_kick, in a thread with its own store connection (db). */
