@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -465,4 +466,19 @@ void launcher_stop(void)
 	close(chan);
 	chan = -1;
 	waitpid(launcher_pid, NULL, 0);
+}
+
+void launcher_stop_card(int pidfd, pid_t pid, bool child, int ms, const char *name)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	if (pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+	if (pidfd < 0 || poll(&p, 1, ms) != 1) {
+		log_warn("card did not exit on SIGTERM, killing it", "card=%s pid=%d", name, (int)pid);
+		if (pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	}
+	if (child)
+		waitpid(pid, NULL, 0);
 }

@@ -52,4 +52,9 @@ pid_t launcher_spawn(const struct launch_req *r, char *err, size_t errlen);
 /* Close the channel (the launcher exits on EOF) and reap it. */
 void launcher_stop(void);
 
+/* Stops a card (ward-blk, ward-net) through its pidfd: SIGTERM, then
+ * SIGKILL if it has not exited within ms; reaps it when it is our child.
+ * name is for the log. The pidfd stays open. */
+void launcher_stop_card(int pidfd, pid_t pid, bool child, int ms, const char *name);
+
 #endif

@@ -445,21 +445,11 @@ static void forget(struct netcard *nc)
 
 static void stop(struct netcard *nc)
 {
-	struct pollfd p = { .fd = nc->pidfd, .events = POLLIN };
-
 	if (!nc->pid)
 		return;
 	if (nc->ev)
 		event_del(nc->ev);
-	if (nc->pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, nc->pidfd, SIGTERM, NULL, 0);
-	if (nc->pidfd < 0 || poll(&p, 1, NET_STOP_MS) != 1) {
-		log_warn("ward-net did not exit on SIGTERM, killing it", "pid=%d", (int)nc->pid);
-		if (nc->pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, nc->pidfd, SIGKILL, NULL, 0);
-	}
-	if (nc->child)
-		waitpid(nc->pid, NULL, 0);
+	launcher_stop_card(nc->pidfd, nc->pid, nc->child, NET_STOP_MS, "ward-net");
 	log_info("ward-net stopped", "pid=%d", (int)nc->pid);
 	forget(nc);
 }

@@ -325,22 +325,12 @@ static int blk_spawn(struct volumes *v, struct vol_set *s, unsigned n, char *err
  * no longer a stop signal. */
 static void blk_stop(struct vol_set *s)
 {
-	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
-
 	if (s->ctl >= 0)
 		close(s->ctl);
 	s->ctl = -1;
 	if (s->pid <= 0)
 		return;
-	if (s->pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
-	if (s->pidfd < 0 || poll(&p, 1, BLK_STOP_MS) != 1) {
-		log_warn("ward-blk did not exit on SIGTERM, killing it", "pid=%d", (int)s->pid);
-		if (s->pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
-	}
-	if (s->child)
-		waitpid(s->pid, NULL, 0);
+	launcher_stop_card(s->pidfd, s->pid, s->child, BLK_STOP_MS, "ward-blk");
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	s->pidfd = -1;
