@@ -35,7 +35,8 @@ struct et_store {
 	char mark_key[64];
 	uint64_t seq;		/* its value as last known */
 	bool mark_unsure;	/* a commit's outcome is unknown: read it back first */
-	uint64_t pending;	/* that commit's number, for the log */
+	uint64_t sent;		/* the highest number ever sent: never reused, since
+				 * an unanswered Txn can still apply later */
 };
 
 struct et_read {
@@ -458,6 +459,23 @@ static int64_t mark_value(const json_t *range)
 	return v;
 }
 
+/* The marker read back holds v (0: absent). A value this store sent is the
+ * outcome of an earlier commit (perhaps one that applied after we gave up
+ * on it); anything else was not written by this store (an etcd restore, a
+ * hand edit) and is adopted all the same, loudly, so the store goes on
+ * rather than failing every write until a restart. */
+static void mark_adopt(struct et_store *s, uint64_t v)
+{
+	if (v < s->seq || v > s->sent)
+		log_error("store commit marker holds what this store did not write; adopting it",
+			  "key=%s value=%llu expected=%llu..%llu", s->mark_key,
+			  (unsigned long long)v, (unsigned long long)s->seq,
+			  (unsigned long long)s->sent);
+	s->seq = v;
+	if (v > s->sent)
+		s->sent = v;
+}
+
 /* After a commit whose outcome is unknown: read the marker to learn it. */
 static int mark_sync(struct et_store *s)
 {
@@ -474,14 +492,13 @@ static int mark_sync(struct et_store *s)
 		return rc == -ENOMEM ? rc : -EIO;
 	v = mark_value(r.root);
 	etcd_resp_free(&r);
-	if (v < 0 || (uint64_t)v < s->seq || (uint64_t)v > s->pending) {
-		log_error("store commit marker holds what this store did not write", "key=%s",
-			  s->mark_key);
+	if (v < 0) {
+		log_error("store commit marker is not a number", "key=%s", s->mark_key);
 		return -EIO;
 	}
 	log_warn("store commit with an unknown outcome, read back", "applied=%s",
-		 (uint64_t)v == s->pending ? "yes" : "no");
-	s->seq = (uint64_t)v;
+		 (uint64_t)v > s->seq ? "yes" : "no");
+	mark_adopt(s, (uint64_t)v);
 	s->mark_unsure = false;
 	return 0;
 }
@@ -503,12 +520,19 @@ static int commit_failed(struct et_store *s, struct et_txn *t, const struct etcd
 			s->seq = seq;
 			return 0;
 		}
-		if (m < 0 || (uint64_t)m != s->seq) {
-			log_error("store commit marker holds what this store did not write",
-				  "key=%s", s->mark_key);
-			s->mark_unsure = true;
-			s->pending = s->seq;
+		if (m < 0) {
+			log_error("store commit marker is not a number", "key=%s", s->mark_key);
 			return -EIO;
+		}
+		/* The marker moved under us: an earlier commit whose outcome
+		 * was unknown applied late, or someone else wrote it. This Txn
+		 * applied nothing, so it is a conflict: re-run on the value. */
+		if ((uint64_t)m != s->seq) {
+			if ((uint64_t)m > s->seq && (uint64_t)m <= s->sent)
+				log_warn("store commit of unknown outcome applied late",
+					 "marker=%lld", (long long)m);
+			mark_adopt(s, (uint64_t)m);
+			return -EAGAIN;
 		}
 	}
 	rc = t->guard_key && guard_failed(t, r, t->nwr ? 1 : 0) ? -ESTALE : -EAGAIN;
@@ -535,12 +559,15 @@ static int et_commit(struct store_txn *tx)
 		et_free(t);
 		return rc;
 	}
-	seq = s->seq + 1;
+	seq = (s->sent > s->seq ? s->sent : s->seq) + 1;
 	if (!(req = txn_json(t, seq))) {
 		et_free(t);
 		return -ENOMEM;
 	}
-	if ((rc = etcd_call(s->c, "/v3/kv/txn", req, &r)) == 0) {
+	rc = etcd_call(s->c, "/v3/kv/txn", req, &r);
+	if (rc != -ENOMEM && t->nwr)	/* sent (perhaps): never use seq again */
+		s->sent = seq;
+	if (rc == 0) {
 		if (json_is_true(json_object_get(r.root, "succeeded"))) {
 			if (t->nwr)
 				s->seq = seq;
@@ -552,10 +579,8 @@ static int et_commit(struct store_txn *tx)
 		/* Sent, perhaps applied, no answer: the outcome is unknown.
 		 * Answered as a failure (-EIO, not a conflict: the request is
 		 * not re-run); the next commit reads the marker first. */
-		if (t->nwr) {
+		if (t->nwr)
 			s->mark_unsure = true;
-			s->pending = seq;
-		}
 		log_warn("store commit outcome unknown", "writes=%zu error=%s", t->nwr,
 			 errname(rc));
 		rc = -EIO;
