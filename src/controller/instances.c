@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +43,7 @@ struct instances {
 	void *opaque;
 	struct instance *head;
 	int next_owner;		/* cpu allocation keys, one per instance */
+	uint64_t ram_mib;	/* the host's RAM, read at start (0: unknown) */
 };
 
 static int pidfd_open_(pid_t pid)
@@ -358,6 +360,7 @@ int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_b
 	      inst_event_fn cb, void *opaque)
 {
 	struct instances *s = calloc(1, sizeof(*s));
+	struct sysinfo si;
 
 	if (!s)
 		return -ENOMEM;
@@ -367,6 +370,10 @@ int inst_init(struct instances **out, const struct inst_cfg *cfg, struct event_b
 	s->base = base;
 	s->cb = cb;
 	s->opaque = opaque;
+	/* Read now: sysinfo is not on the allowlist once the controller is
+	 * locked down (check_memory). */
+	if (sysinfo(&si) == 0)
+		s->ram_mib = (uint64_t)si.totalram * si.mem_unit >> 20;
 	snprintf(s->dir, sizeof(s->dir), "%s/instances", cfg->state_dir);
 	if (mkdir(s->dir, 0700) && errno != EEXIST) {
 		free(s);
@@ -646,6 +653,34 @@ static int check_hugepages(const struct run_req *req, char *err, size_t errlen)
 	return 0;
 }
 
+/* Guest RAM is populated only as the guest touches it (docs/hv.md), so
+ * the kernel no longer refuses an overcommitted VM at start: the host
+ * would meet the OOM killer at some guest's first touch instead. So the
+ * controller never gives instances more than the host's RAM less a share
+ * kept for the host itself (the cards, the controller, the kernel): an
+ * eighth of it, at least 1 GiB. */
+static int check_memory(struct instances *s, const struct run_req *req, char *err,
+			size_t errlen)
+{
+	uint64_t total = s->ram_mib, keep, given = 0;
+	struct instance *in;
+
+	if (!total)
+		return 0;	/* cannot tell: ward-hv's own check remains */
+	keep = total / 8 > 1024 ? total / 8 : 1024;
+	for (in = s->head; in; in = in->next)
+		if (in->state == INST_RUNNING)
+			given += in->memory_mib;
+	if (given + req->memory_mib + keep > total) {
+		snprintf(err, errlen, "host is full: %u MiB asked, %llu of %llu MiB already given "
+			 "to instances and %llu kept for the host", req->memory_mib,
+			 (unsigned long long)given, (unsigned long long)total,
+			 (unsigned long long)keep);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* Everything that can refuse a launch, with no side effect a refusal
  * would have to undo beyond inst_plan_drop: the caller fetches volume keys
  * only after this has passed (issue 16 §5: no KMS Decrypt, no TPM unseal
@@ -672,9 +707,8 @@ int inst_prepare(struct instances *s, const struct run_req *req, struct inst_pla
 		snprintf(err, errlen, "host is full (%u instances)", s->cfg.max_instances);
 		return -EBUSY;
 	}
-	if ((rc = check_hugepages(req, err, errlen))) {
+	if ((rc = check_memory(s, req, err, errlen)) || (rc = check_hugepages(req, err, errlen)))
 		return rc;
-	}
 	/* A guest image the boot chain verified (sealed memfd; ward-hv reads
 	 * it with pread, so a shared offset does not matter), else a file. */
 	kfd = -1;

@@ -1023,9 +1023,21 @@ static int adopt(struct netcard *nc)
 	nc->pending = pending;
 	json_decref(o);
 	ctl_timeout(nc->ctl);
-	/* Replies the previous controller never read, out of the way. */
-	while (recv(nc->ctl, junk, sizeof(junk), MSG_DONTWAIT) >= 0)
-		;
+	/* Replies the previous controller never read, out of the way. A
+	 * closed channel reads 0 for ever: the card is gone. */
+	for (;;) {
+		ssize_t got = recv(nc->ctl, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (got > 0)
+			continue;
+		if (got == 0) {
+			log_warn("ward-net closed its channel while being re-adopted", "pid=%d",
+				 (int)nc->pid);
+			forget(nc);
+			return 0;
+		}
+		break;
+	}
 	watch(nc);
 	log_info("ward-net re-adopted", "pid=%d enis=%u", (int)nc->pid, nc->n_att);
 	audit(nc, "adopted", json_pack("{s:I}", "enis", (json_int_t)nc->n_att));
@@ -1144,6 +1156,11 @@ int netcard_sync(struct netcard *nc, const char *why)
 	}
 	if (!nc->have)
 		return restart(nc, "started");
+	/* What waited for an idle card goes as soon as the card is idle: a
+	 * refused push or a card re-adopted without its underlay sockets can
+	 * leave it pending with nothing attached. */
+	if (nc->pending && !nc->n_att)
+		return restart(nc, "restarted with a new model");
 	if (!(b = model_parse(m)))
 		return -EINVAL;
 	if (!nc->pending && !same_structure(nc->have, b)) {
@@ -1177,6 +1194,8 @@ int netcard_sync(struct netcard *nc, const char *why)
 	save(nc);
 	if (sent)
 		log_info("ward-net model pushed", "why=%s messages=%u refused=%u", why, sent, failed);
+	if (nc->pending && !nc->n_att)
+		return restart(nc, "restarted with a new model");
 	return failed ? -EPROTO : 0;
 }
 
@@ -1185,6 +1204,21 @@ const char *netcard_eni_user(const struct netcard *nc, const char *eni)
 	for (unsigned i = 0; nc && i < nc->n_att; i++)
 		if (!strcmp(nc->att[i].eni, eni))
 			return nc->att[i].instance;
+	return NULL;
+}
+
+/* The ENI id's object in a model (its "enis" array), or NULL. */
+static const json_t *model_eni(const json_t *model, const char *id)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(model, "enis"), i, e) {
+		const char *eid = json_string_value(json_object_get(e, "id"));
+
+		if (eid && !strcmp(eid, id))
+			return e;
+	}
 	return NULL;
 }
 
@@ -1214,6 +1248,23 @@ int netcard_attach(struct netcard *nc, const char *instance, const char *eni, in
 		snprintf(err, errlen, "%s", nc->cfg.have_image ? "ward-net is not running (the model "
 			 "has no VPC, or the card failed)" : "no verified ward-net image is available");
 		return -ENOTCONN;
+	}
+	/* Only an ENI of the model as it stands, as the card holds it: while
+	 * a change waits for an idle card, the card may still know an ENI the
+	 * control plane deleted or changed since. */
+	if (!model_eni(vpcstore_model(nc->cfg.vpcs), eni)) {
+		*http = 404;
+		*code = "not_found";
+		snprintf(err, errlen, "no ENI %s in this host's VPC model", eni);
+		return -ENOENT;
+	}
+	if (nc->pending && !json_equal(model_eni(vpcstore_model(nc->cfg.vpcs), eni),
+				       model_eni(nc->have_json, eni))) {
+		*code = "net_model_pending";
+		snprintf(err, errlen, "ENI %s changed since the model ward-net holds: ward-net "
+			 "takes VPCs, subnets and ENIs only while no ENI is attached "
+			 "(docs/net.md)", eni);
+		return -EAGAIN;
 	}
 	if (nc->n_att == INST_MAX) {
 		*code = "host_full";
@@ -1258,12 +1309,15 @@ int netcard_attach(struct netcard *nc, const char *instance, const char *eni, in
 	return 0;
 }
 
-void netcard_instance_gone(struct netcard *nc, const char *instance, const char *why)
+void netcard_instance_gone(struct netcard *nc, const char *instance_in, const char *why)
 {
-	char msg[NETCTL_MSG_LEN + 64];
+	char msg[NETCTL_MSG_LEN + 64], instance[sizeof(nc->att[0].instance)];
 	bool any = false;
 	int rc;
 
+	/* A copy: the caller may pass an att[] entry's own id, which the
+	 * removal below overwrites with the last entry's. */
+	snprintf(instance, sizeof(instance), "%s", instance_in);
 	for (unsigned i = 0; nc && i < nc->n_att;) {
 		struct nc_att *a = &nc->att[i];
 

@@ -70,6 +70,15 @@ refused_clean "a fixed instance this host has no cores for" 409 cpu_unavailable 
 	"$(shape "$S1" cpu='"fixed"' vcpus=64)"
 refused_clean "hugepages the host has no pool of" 409 hugepages_unavailable \
 	"$(shape "$S1" hugepages='"1G"' memory_mib=1024)"
+# More RAM than the host has beyond its own share (an eighth, >= 1 GiB):
+# refused before anything starts, since guest RAM is populated only on
+# touch and the kernel would not refuse it (docs/hv.md).
+ram=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+keep=$(( ram / 8 > 1024 ? ram / 8 : 1024 ))
+if [ $(( 65536 + keep )) -gt "$ram" ]; then
+	refused_clean "more memory than the host gives instances" 409 'host is full: 65536 MiB asked' \
+		"$(shape "$S1" memory_mib=65536)"
+fi
 check "no key was unsealed into ward-blk" bash -c "! grep -q 'volume key unsealed' '$W/ctl.log'"
 # Two volumes, the second's store gone: refused before the first's key.
 rm -f "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volumes"]["vol-2"]["backing"])' "$CP/volumes.json")"

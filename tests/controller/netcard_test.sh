@@ -187,9 +187,19 @@ check "underlay changes audited" \
 check "the re-adopted card takes live changes" \
 	bash -c "[ '$RC' = 0 ] && [ \$(grep -c 'model changed.*type=7 id=$SG' '$W/ctl.log') -ge 3 ]"
 
-# Stop: DETACH, audited; then the ENI may go.
-cli instance stop "$I1"
-check "instance stopped" [ "$RC" = 0 ]
+# An instance that ends while the controller is down: its ENI is detached
+# at re-adoption, and only its own (I1 is the first attachment: the
+# removal moves I2's entry into its place, which once detached I2 too).
+stop_ctl
+IP1=$(inst_pid "$I1")
+kill -9 "$IP1"
+for _ in $(seq 200); do kill -0 "$IP1" 2>/dev/null || break; sleep 0.05; done
+start_ctl --dev-images "$FB" "${UL[@]}"
+check "an instance that ended meanwhile: its ENI detached at re-adoption" \
+	grep -q "\"eni\":\"$ENI\",\"event\":\"detached\",.*\"instance\":\"$I1\",.*\"reason\":\"instance ended while the controller was down\"" "$S/audit/leaves"
+check "and only its ENI" bash -c "! grep -q '\"eni\":\"$ENI2\",\"event\":\"detached\"' '$S/audit/leaves'"
+req cp GET "/v1/instances/$I2"
+check "and the other instance's ENI is still attached" [ "$(echo "$BODY" | json_get '["enis"][0]["card"]')" = attached ]
 check "its ENI detached in ward-net" grep -q "ENI detached\" eni=$ENI" "$W/ctl.log"
 check "detach audited" grep -q "\"eni\":\"$ENI\",\"event\":\"detached\"" "$S/audit/leaves"
 cli eni delete "$ENI"
