@@ -248,6 +248,13 @@ void dp_input(struct dp *dp, unsigned int ei, uint8_t *buf, size_t len)
 		dp->imds(dp->imds_opaque, dp, ei, &f);
 		return;
 	}
+	/* Link-local (169.254.0.0/16) is the card's own: a guest with its
+	 * source/destination check off must not pose as the metadata service
+	 * to its neighbours, nor reach anything there. */
+	if ((f.ip.src >> 16) == 0xa9feu || (f.ip.dst >> 16) == 0xa9feu) {
+		dp->c[ei].drop_spoof_ip++;
+		return;
+	}
 	forward_ipv4(dp, ei, buf, &f);
 }
 

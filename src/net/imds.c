@@ -179,6 +179,10 @@ void imds_set_meta(struct imds *m, unsigned int ei, const struct netctl_meta *x)
 	if (strcmp(e->instance, x->instance))
 		bucket_hand_over(m, ei);
 	explicit_bzero(e->sec, sizeof(*e->sec));
+	/* A connection may hold a reply built from the old metadata (the
+	 * old credentials): it must not be served again. */
+	for (unsigned int i = 0; i < IMDS_CONNS; i++)
+		conn_free(&e->conns[i]);
 	e->meta = true;
 	memcpy(e->instance, x->instance, sizeof(e->instance));
 	memcpy(e->az, x->az, sizeof(e->az));

@@ -132,17 +132,32 @@ static unsigned int push(struct dp *dp, unsigned int ei, struct imds_conn *c)
 	return segs;
 }
 
-/* The client lost something of ours: send again from its last ACK. */
+/* The client lost something of ours: send again the one segment its last
+ * ACK asks for, never a whole window: one replayed guest frame must buy
+ * one frame back, not dozens on the thread every ENI shares (the next
+ * duplicate ACK asks for the next segment). What was sent stays counted
+ * as sent, so ACKs the client may still send for it stay acceptable. */
 static void resend(struct dp *dp, unsigned int ei, struct imds_conn *c)
 {
 	uint32_t off = c->snd_una - c->iss - 1;
+	size_t n;
+	bool last;
 
 	if (c->st != C_REPLIED || off > c->len)
 		return;                   /* everything, FIN included, acknowledged */
-	c->sent = off;
-	c->fin_sent = false;
-	if (!push(dp, ei, c))
-		ack_now(dp, ei, c);
+	if (off >= c->sent) {             /* nothing of ours outstanding but the FIN */
+		if (c->fin_sent)
+			emit_conn(dp, ei, c, c->iss + 1 + c->len, TCP_ACK | TCP_FIN, NULL, 0);
+		else if (!push(dp, ei, c))
+			ack_now(dp, ei, c);
+		return;
+	}
+	n = c->sent - off;
+	if (n > c->mss)
+		n = c->mss;
+	last = off + n == c->len && c->fin_sent;
+	emit_conn(dp, ei, c, c->iss + 1 + off, TCP_ACK | (last ? TCP_PSH | TCP_FIN : 0),
+		  c->buf + off, n);
 }
 
 static void respond(struct imds *m, struct dp *dp, unsigned int ei, struct imds_conn *c, size_t head)

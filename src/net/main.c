@@ -87,7 +87,7 @@ static int deliver(void *opaque, unsigned int eni, const uint8_t *frame, size_t 
 
 static void log_counters(void)
 {
-	char line[1024];
+	char line[2048];	/* 34 counters of up to 20 digits and their names */
 
 	for (unsigned int i = 0; i < cfg.n_enis; i++) {
 		const struct dp_counters *c = &dp.c[i];
@@ -95,8 +95,9 @@ static void log_counters(void)
 
 		if (!devs[i])
 			continue;
-#define DP_PRINT(n) o += (size_t)snprintf(line + o, o < sizeof(line) ? sizeof(line) - o : 0, \
-					 " " #n "=%llu", (unsigned long long)c->n);
+#define DP_PRINT(n) if (o < sizeof(line)) \
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " " #n "=%llu", \
+				      (unsigned long long)c->n);
 		DP_COUNTERS(DP_PRINT)
 #undef DP_PRINT
 		log_info("counters", "eni=%s%s", cfg.enis[i].id, line);
@@ -332,14 +333,21 @@ static int ctl_step(void)
 		netctl_reply(ctl_fd, m.seq, 0, "metadata set", NULL, 0);
 	} else if (m.type == NETCTL_ATTACH) {
 		ctl_attach(&m, e);
+	} else if (m.type == NETCTL_DETACH) {
+		/* The metadata and credentials go whether or not a frontend
+		 * was ever attached: ENI_META may come before ATTACH, and an
+		 * aborted launch must not leave them for the next instance. */
+		imds_clear(imds, (unsigned int)e);
+		if (!devs[e]) {
+			netctl_reply(ctl_fd, m.seq, -ENOENT, "not attached", NULL, 0);
+		} else {
+			netdev_destroy(devs[e]);
+			devs[e] = NULL;
+			log_info("ENI detached", "eni=%s", m.id);
+			netctl_reply(ctl_fd, m.seq, 0, "detached", NULL, 0);
+		}
 	} else if (!devs[e]) {
 		netctl_reply(ctl_fd, m.seq, -ENOENT, "not attached", NULL, 0);
-	} else if (m.type == NETCTL_DETACH) {
-		netdev_destroy(devs[e]);
-		devs[e] = NULL;
-		imds_clear(imds, (unsigned int)e);   /* its credentials go with it */
-		log_info("ENI detached", "eni=%s", m.id);
-		netctl_reply(ctl_fd, m.seq, 0, "detached", NULL, 0);
 	} else if (m.type == NETCTL_STATS) {
 		ctl_stats(&m, e);
 	} else {

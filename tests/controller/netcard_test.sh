@@ -30,7 +30,24 @@ cp "$B/guest/hello.elf" "$FB/guest/"
 # started and sorts first, so it is the one that would initiate the key
 # exchange: hostB never dials its (unreachable) address.
 bash "$SRC/tests/net/tunnel_pki.sh" "$W/hpki" >/dev/null || { echo "FAIL: tunnel_pki.sh"; exit 1; }
-UPORT=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768-60999: a port picked there
+# can be any client's), and free now: UDP UPORT and TCP UPORT+1.
+UPORT=$(python3 - <<'PY'
+import random, socket
+def free(kind, p):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(('127.0.0.1', p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    p = random.randrange(20000, 32000)
+    if free(socket.SOCK_DGRAM, p) and free(socket.SOCK_STREAM, p + 1):
+        print(p); break
+PY
+)
 UL=(--underlay 127.0.0.1 --underlay-port "$UPORT" --keyx-port $((UPORT + 1))
     --host-cert "$W/hpki/hostB.pem" --host-key "$W/hpki/hostB.key" --host-ca "$W/hpki/ca.pem")
 
