@@ -80,10 +80,10 @@ err:
 
 /* O_DIRECT avoids caching the store twice (the guest caches its own
  * plaintext); some filesystems refuse it. On tmpfs the page cache is the
- * store itself, so O_DIRECT buys nothing, and a transfer is a memory copy
- * that blkdev.c does inline (tmpfs refuses RWF_NOWAIT, so io_uring would hand
- * every request to a worker thread). Set on the open file, so it works on an
- * fd the controller opened. */
+ * store itself, so O_DIRECT buys nothing: transfers stay buffered (tmpfs
+ * refuses RWF_NOWAIT, so io_uring hands each one to a worker thread; doing
+ * them inline was tried and was slower per core, docs/benchmarks.md). Set
+ * on the open file, so it works on an fd the controller opened. */
 static void maybe_direct(struct backing *b)
 {
 	struct statfs sf;
