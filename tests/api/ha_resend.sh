@@ -57,14 +57,26 @@ pass "CreateAccessKey with its reply lost: one key stored ($K), the one answered
 	|| fail "r1 did not report both resent commits: $(grep 'msg="store' "$T/r1.log")"
 pass "both resends found their first send applied (the commit marker)"
 
-expect_error ServiceUnavailable as admin iam create-group --group-name lost-g
-[ "$(grep -c "dropped iam/group/lost-g" "$T/drops")" -ge 2 ] || fail "the CreateGroup was not resent"
-OUT=$(as admin iam create-user --user-name after-u 2>&1) || fail "create-user after: $OUT"
-grep -q 'msg="store commit with an unknown outcome, read back" applied=yes' "$T/r1.log" \
-	|| fail "the next commit did not read the marker back: $(grep 'msg="store' "$T/r1.log")"
+# Every reply lost: the outcome stays unknown, 503. Under load the proxy
+# can miss one reply (a request it did not see whole in one read); then a
+# resend's answer gets through and must say "applied by an earlier send".
+# Either way the group is stored exactly once.
+OUT=$(as admin iam create-group --group-name lost-g 2>&1) && RC=0 || RC=$?
+[ "$(grep -c "dropped iam/group/lost-g" "$T/drops")" -ge 1 ] || fail "no CreateGroup reply was lost"
+if [ "$RC" != 0 ]; then
+	echo "$OUT" | grep -q ServiceUnavailable || fail "expected ServiceUnavailable, got: $OUT"
+	OUT=$(as admin iam create-user --user-name after-u 2>&1) || fail "create-user after: $OUT"
+	grep -q 'msg="store commit with an unknown outcome, read back" applied=yes' "$T/r1.log" \
+		|| fail "the next commit did not read the marker back: $(grep 'msg="store' "$T/r1.log")"
+	HOW="503, read back as applied by the next commit"
+else
+	[ "$(grep -c 'msg="store commit applied by an earlier send' "$T/r1.log")" = 3 ] \
+		|| fail "CreateGroup answered without the marker's read-back: $(grep 'msg="store' "$T/r1.log")"
+	HOW="a resend's reply got through: applied by its earlier send"
+fi
 KEYS=$(ectl get --prefix --keys-only ward/data/iam/group/ | grep -v '^$' || true)
 [ "$KEYS" = ward/data/iam/group/lost-g ] || fail "groups stored: $KEYS"
-pass "CreateGroup with every reply lost: 503, stored once through $(grep -c "dropped iam/group/lost-g" "$T/drops") sends, read back as applied by the next commit"
+pass "CreateGroup with its replies lost: $HOW; stored once through $(grep -c "dropped iam/group/lost-g" "$T/drops") lost replies"
 # r1 goes before the proxy (ha_cleanup ends background jobs first): its
 # shutdown's calls to etcd would otherwise wait out etcd_call's deadline.
 kill "$PID_r1"
